@@ -1,0 +1,128 @@
+"""Error classes of congvan, each with a stable code and the process exit code it maps to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CongvanError(Exception):
+    """Base class: a one-line, user-facing failure tied (when known) to one input file."""
+
+    code = "E000"
+    exit_code = 1
+    label = "error"
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.message = " ".join(str(message).split())  # always one line
+        self.path = str(path) if path is not None else None
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{where}{self.message} [{self.code}]"
+
+
+class InputError(CongvanError):
+    """The input cannot be turned into pages."""
+
+    code = "E100"
+    exit_code = 3
+    label = "bad input"
+
+
+class EmptyFileError(InputError):
+    code = "E101"
+    exit_code = 4
+    label = "empty file"
+
+
+class CorruptFileError(InputError):
+    code = "E102"
+    exit_code = 5
+    label = "corrupt file"
+
+
+class UnsupportedFormatError(InputError):
+    code = "E103"
+    exit_code = 6
+    label = "not a document"
+
+
+class EncryptedError(InputError):
+    code = "E104"
+    exit_code = 7
+    label = "encrypted"
+
+
+class TooLargeError(InputError):
+    code = "E105"
+    exit_code = 8
+    label = "too large"
+
+
+class OcrError(CongvanError):
+    code = "E200"
+    exit_code = 9
+    label = "ocr failed"
+
+
+class OcrTimeoutError(OcrError):
+    code = "E201"
+    exit_code = 10
+    label = "ocr timeout"
+
+
+class MissingDependencyError(CongvanError):
+    """An external program or model congvan needs is not installed."""
+
+    code = "E300"
+    exit_code = 11
+    label = "missing dependency"
+
+
+class ArchiveError(CongvanError):
+    code = "E400"
+    exit_code = 12
+    label = "archive error"
+
+
+class NotFoundError(CongvanError):
+    code = "E401"
+    exit_code = 13
+    label = "not found"
+
+
+class ExportError(CongvanError):
+    code = "E500"
+    exit_code = 14
+    label = "export failed"
+
+
+EXIT_OK = 0
+EXIT_MIXED = 1  # several inputs failed for different reasons
+EXIT_USAGE = 2  # bad command line (argparse)
+EXIT_INTERRUPTED = 130
+
+ERROR_CLASSES: tuple[type[CongvanError], ...] = (
+    CongvanError,
+    InputError,
+    EmptyFileError,
+    CorruptFileError,
+    UnsupportedFormatError,
+    EncryptedError,
+    TooLargeError,
+    OcrError,
+    OcrTimeoutError,
+    MissingDependencyError,
+    ArchiveError,
+    NotFoundError,
+    ExportError,
+)
+
+
+def exit_code_for(errors: list[CongvanError]) -> int:
+    """One failure class → its exit code; failures of several classes → EXIT_MIXED; none → 0."""
+    codes = {error.exit_code for error in errors}
+    if not codes:
+        return EXIT_OK
+    return codes.pop() if len(codes) == 1 else EXIT_MIXED

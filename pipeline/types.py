@@ -1,0 +1,274 @@
+"""Typed records passed between the stages: page images, OCR words, restored text and document records."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+# x, y, width, height in pixels of the *original* page image (as ingested, before preprocessing).
+Box = tuple[int, int, int, int]
+
+SCHEMA_VERSION = "1.0.0"
+
+
+# --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """One page as it came out of the source file."""
+
+    source: str  # path of the input file
+    index: int  # 0-based page number within the source
+    image: np.ndarray = field(repr=False, compare=False)  # uint8, H×W (gray) or H×W×3 (BGR)
+    dpi: float  # resolution of `image`, read from the file (or the PDF render resolution)
+    legacy_text: str | None = None  # the text layer an existing PDF already carried for this page
+
+
+@dataclass(frozen=True)
+class PreprocessStep:
+    """One preprocessing step applied to a page, with the parameters it used or measured."""
+
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A page ready for OCR: cleaned image plus the record of how it was obtained."""
+
+    page: PageImage
+    image: np.ndarray = field(repr=False, compare=False)  # uint8 gray/binary image given to Tesseract
+    dpi: float  # resolution of `image` (after any upscaling)
+    steps: tuple[PreprocessStep, ...]
+    # 2×3 affine matrix (row-major, 6 floats) mapping `image` pixel coordinates to original page pixels.
+    to_original: tuple[float, float, float, float, float, float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    warnings: tuple[str, ...] = ()  # e.g. "blank page"
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    """One word recognised by Tesseract."""
+
+    text: str  # NFC
+    confidence: float  # 0..100 as reported by Tesseract
+    box: Box  # in original page pixels
+    block: int  # reading-order block number within the page
+    line: int  # line number within the page (global, reading order)
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    """OCR result for one page. `text` is the words joined: spaces within a line, newlines between lines,
+    a blank line between blocks, so that `text.split()` yields exactly the words in order."""
+
+    source: str
+    index: int
+    width: int  # original page size in pixels
+    height: int
+    dpi: float  # original page resolution
+    words: tuple[OcrWord, ...]
+    text: str
+    preprocessing: tuple[PreprocessStep, ...]
+    legacy_text: str | None = None
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- restoration
+
+
+@dataclass(frozen=True)
+class RestoredToken:
+    """One whitespace-separated input token and what restoration made of it.
+
+    `restored` may contain a space (the token was split) or be empty (merged into the previous one)."""
+
+    original: str
+    restored: str
+    confidence: float  # 0..1, the decoder's posterior for `restored`
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """Restored text plus one RestoredToken per `text.split()` token of the input, in order."""
+
+    text: str
+    tokens: tuple[RestoredToken, ...]
+
+
+# --------------------------------------------------------------------------- document records (extraction)
+
+
+@dataclass
+class Span:
+    """Where something was found: character offsets in the document text (pages joined by form feeds)."""
+
+    start: int
+    end: int
+    text: str
+    page: int | None = None  # 0-based page index when known
+
+
+@dataclass
+class Signer:
+    authority: str | None = None  # TM., KT., TL., Q., TUQ.
+    title: str | None = None  # e.g. "CHỦ TỊCH", "PHÓ CHỦ TỊCH"
+    name: str | None = None
+
+
+@dataclass
+class DocumentHeader:
+    code: str | None = None  # full number and symbol as written, e.g. "112/VPĐP-NTM"
+    number: str | None = None  # "112"; None when missing or unreadable
+    symbol: str | None = None  # "VPĐP-NTM"
+    type: str | None = None  # Decree 30/2020 abbreviation (QĐ, KH, TB…), "CV" for công văn
+    type_name: str | None = None  # "Quyết định", "Công văn"…
+    issuer: str | None = None  # the unit, e.g. "VĂN PHÒNG ĐIỀU PHỐI NÔNG THÔN MỚI"
+    parent_issuer: str | None = None  # e.g. "UBND TỈNH LẠNG SƠN"
+    place: str | None = None  # "Lạng Sơn"
+    date: str | None = None  # ISO yyyy-mm-dd
+    subject: str | None = None
+    recipients: list[str] = field(default_factory=list)
+    signer: Signer | None = None
+    distribution: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Reference:
+    code: str  # canonical, e.g. "539/QĐ-UBND", "29-NQ/TW"
+    number: str | None = None
+    year: int | None = None
+    type: str | None = None
+    type_name: str | None = None
+    issuer_code: str | None = None
+    date: str | None = None  # ISO date given right after the citation
+    mentions: list[Span] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.mentions)
+
+
+@dataclass
+class DateMention:
+    text: str
+    kind: str  # "date", "deadline", "period", "quarter", "month", "year"
+    value: str | None  # ISO: "2020-04-15", "2020-Q1", "2020-04", "2020", or "2016/2020" for periods
+    start: str | None = None  # first day covered, ISO
+    end: str | None = None  # last day covered, ISO
+    span: Span | None = None
+
+
+@dataclass
+class Place:
+    level: str  # "province", "district", "commune"
+    name: str  # canonical name, e.g. "Hữu Lũng"
+    district: str | None = None
+    province: str | None = None
+    code: str | None = None  # administrative code from the gazetteer
+    text: str | None = None  # as written in the document
+    new: dict[str, Any] | None = None  # the 2025 unit it belongs to, when known
+    mentions: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class Task:
+    id: str  # unique within the document: "2.3", "PL.7"
+    text: str
+    assignees: list[str] = field(default_factory=list)
+    coordinators: list[str] = field(default_factory=list)
+    action: str | None = None
+    places: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # canonical reference codes
+    deadline: str | None = None  # ISO date
+    page: int | None = None
+    span: Span | None = None
+
+
+@dataclass
+class Record:
+    """Everything extracted from one document. Serialised by `to_dict`; see pipeline/data/record.schema.json."""
+
+    document: DocumentHeader = field(default_factory=DocumentHeader)
+    references: list[Reference] = field(default_factory=list)
+    dates: list[DateMention] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    schema_version: str = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for ref, ref_data in zip(self.references, data["references"], strict=True):
+            ref_data["count"] = ref.count
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        return _from_dict(cls, data)
+
+
+T = TypeVar("T")
+
+_NESTED: dict[str, Any] = {
+    "document": DocumentHeader,
+    "signer": Signer,
+    "references": Reference,
+    "dates": DateMention,
+    "places": Place,
+    "tasks": Task,
+    "mentions": Span,
+    "span": Span,
+}
+
+
+def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a record dataclass from `asdict` output, ignoring unknown keys (e.g. derived `count`)."""
+    kwargs: dict[str, Any] = {}
+    assert is_dataclass(cls)
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        nested = _NESTED.get(f.name)
+        if nested is not None and value is not None:
+            value = [_from_dict(nested, v) for v in value] if isinstance(value, list) else _from_dict(nested, value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------- whole documents (driver output)
+
+
+@dataclass
+class PageResult:
+    """Everything known about one page after all stages; serialised into DIR/<stem>.json."""
+
+    index: int
+    width: int
+    height: int
+    dpi: float
+    preprocessing: list[PreprocessStep]
+    words: list[OcrWord]
+    raw_text: str  # OCR output (or the legacy text layer with --text-layer)
+    text: str  # final text: restored unless restoration is off
+    legacy_text: str | None = None
+    tokens: list[RestoredToken] | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DocumentResult:
+    source: str
+    sha256: str
+    pages: list[PageResult]
+    record: Record | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """Final text of the document, pages separated by form feeds."""
+        return "\f".join(page.text for page in self.pages)
