@@ -25,6 +25,17 @@ class PageImage:
     image: np.ndarray = field(repr=False, compare=False)  # uint8, H×W (gray) or H×W×3 (BGR)
     dpi: float  # resolution of `image`, read from the file (or the PDF render resolution)
     legacy_text: str | None = None  # the text layer an existing PDF already carried for this page
+    dpi_estimated: bool = False  # the file gave no usable DPI: `dpi` was estimated assuming an A4 page
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What `ingest.open_document` learns about an input file before any page is loaded."""
+
+    path: str
+    kind: str  # "pdf" | "tiff" | "image" | "text"
+    page_count: int
+    sha256: str
 
 
 @dataclass(frozen=True)
