@@ -45,6 +45,10 @@ def _cmd_process(args: argparse.Namespace) -> int:
         raise SystemExit("congvan process: --jobs must be ≥ 1")
     if args.executor == "dask" and not args.scheduler:
         raise SystemExit("congvan process: --executor dask needs --scheduler tcp://HOST:PORT")
+    if args.pdf and args.out is None:
+        raise SystemExit("congvan process: --pdf needs --out DIR")
+    if args.page_timeout <= 0:
+        raise SystemExit("congvan process: --page-timeout must be > 0")
     options = ProcessOptions(
         out_dir=args.out,
         db_path=args.db,
@@ -59,6 +63,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )
     summary = process_inputs(args.inputs, options)
+    print(summary.format())
     return summary.exit_code
 
 

@@ -1,0 +1,151 @@
+"""Small stand-ins for the stages, so that tests of the driver and the archive run in milliseconds.
+
+A fake scan is a file starting with FAKE_MAGIC followed by JSON: {"pages": [...], "sleep": s,
+"fail_page": i, "timeout_page": i, "crash_page": i}. Its pages' "OCR" text is the given page text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import CorruptFileError, EmptyFileError, OcrTimeoutError, UnsupportedFormatError
+from pipeline.run import Stages
+from pipeline.types import (
+    DocumentHeader,
+    DocumentInfo,
+    OcrPage,
+    OcrWord,
+    PageImage,
+    PreparedPage,
+    PreprocessStep,
+    Record,
+    Reference,
+    Restoration,
+    RestoredToken,
+    Span,
+    Task,
+)
+
+FAKE_MAGIC = b"FAKESCAN"
+# The fake restoration knows a few syllables, enough to show that restored text reaches every output.
+RESTORED = {"nong": "nông", "thon": "thôn", "moi": "mới", "quyet": "quyết", "dinh": "định"}
+PAGE_SIZE = (200, 160)  # height, width of the fake page images
+LINE_HEIGHT = 14
+
+
+def write_fake_scan(path: Path, pages: list[str], **behaviour: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(FAKE_MAGIC + json.dumps({"pages": pages, **behaviour}, ensure_ascii=False).encode())
+    return path
+
+
+def _spec(path: Path) -> dict:
+    data = Path(path).read_bytes()
+    if not data:
+        raise EmptyFileError("empty file", path)
+    if path.suffix == ".txt":
+        return {"pages": data.decode("utf-8").split("\f")}
+    if not data.startswith(FAKE_MAGIC):
+        raise UnsupportedFormatError("not a fake scan", path)
+    try:
+        return json.loads(data[len(FAKE_MAGIC):])
+    except ValueError:
+        raise CorruptFileError("truncated fake scan", path) from None
+
+
+def open_document(path: Path) -> DocumentInfo:
+    spec = _spec(Path(path))
+    kind = "text" if Path(path).suffix == ".txt" else ("pdf" if Path(path).suffix == ".pdf" else "image")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return DocumentInfo(path=str(path), kind=kind, page_count=len(spec["pages"]), sha256=digest)
+
+
+def load_page(path: Path, index: int) -> PageImage:
+    spec = _spec(Path(path))
+    if spec.get("crash_page") == index:
+        os._exit(9)  # a worker dying mid-page, as when the kernel kills it for memory
+    if spec.get("fail_page") == index:
+        raise CorruptFileError(f"page {index + 1} is damaged", path)
+    time.sleep(float(spec.get("sleep", 0.0)))
+    image = np.full((*PAGE_SIZE, 3), 255, dtype=np.uint8)
+    legacy = spec.get("legacy", [None] * len(spec["pages"]))[index]
+    return PageImage(source=str(path), index=index, image=image, dpi=100.0, legacy_text=legacy)
+
+
+def read_text_file(path: Path) -> str:
+    return unicodedata.normalize("NFC", Path(path).read_text(encoding="utf-8"))
+
+
+def preprocess_page(page: PageImage) -> PreparedPage:
+    gray = page.image[:, :, 0]
+    step = PreprocessStep("fake_gray", {"threshold": np.uint8(128), "angle": np.float64(0.25)})
+    return PreparedPage(page=page, image=gray, dpi=page.dpi, steps=(step,))
+
+
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0) -> OcrPage:
+    page = prepared.page
+    spec = _spec(Path(page.source))
+    if spec.get("timeout_page") == page.index:
+        raise OcrTimeoutError(f"page {page.index + 1}: Tesseract killed after {timeout:.0f} s", page.source)
+    text = spec["pages"][page.index]
+    words, lines = [], []
+    for line_number, line in enumerate(text.split("\n")):
+        x = 4
+        line_words = line.split()
+        for word in line_words:
+            width = 7 * len(word)
+            words.append(OcrWord(word, 91.0, (x, 4 + LINE_HEIGHT * line_number, width, 12), 0, line_number))
+            x += width + 6
+        lines.append(" ".join(line_words))
+    return OcrPage(source=page.source, index=page.index, width=PAGE_SIZE[1], height=PAGE_SIZE[0], dpi=page.dpi,
+                   words=tuple(words), text="\n".join(lines), preprocessing=prepared.steps)
+
+
+def check_tesseract(languages: str | None) -> None:
+    return None
+
+
+def restore_text(text: str, confidences=None) -> Restoration:
+    tokens = tuple(RestoredToken(token, RESTORED.get(token, token), 0.9) for token in text.split())
+    lines = [" ".join(RESTORED.get(token, token) for token in line.split(" ")) for line in text.split("\n")]
+    return Restoration("\n".join(lines), tokens)
+
+
+_CODE = re.compile(r"\b\d+/[A-ZĐ]+(?:-[A-ZĐ]+)?\b")
+
+
+def extract_record(text: str, pages=None) -> Record:
+    """Header code = the first code after "Số:"; every other code is a reference; "Hạn: DATE" is a task."""
+    header = DocumentHeader()
+    number = re.search(r"Số:\s*(\S+)", text)
+    if number:
+        header.code = number.group(1)
+        header.number, _, header.symbol = header.code.partition("/")
+    references = []
+    for match in _CODE.finditer(text):
+        if header.code and match.group(0) == header.code:
+            continue
+        references.append(Reference(code=match.group(0), mentions=[Span(match.start(), match.end(), match.group(0))]))
+    tasks = [Task(id=str(i + 1), text=m.group(0), deadline=m.group(1))
+             for i, m in enumerate(re.finditer(r"Hạn: (\d{4}-\d{2}-\d{2})", text))]
+    return Record(document=header, references=references, tasks=tasks)
+
+
+FAKE_STAGES = Stages(
+    open_document=open_document,
+    load_page=load_page,
+    read_text_file=read_text_file,
+    preprocess_page=preprocess_page,
+    ocr_page=ocr_page,
+    check_tesseract=check_tesseract,
+    restore_text=restore_text,
+    extract_record=extract_record,
+)
