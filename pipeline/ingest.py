@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,6 +26,9 @@ from pipeline.errors import (
     UnsupportedFormatError,
 )
 from pipeline.types import DocumentInfo, PageImage
+
+if TYPE_CHECKING:
+    import pypdfium2 as pdfium
 
 # Refuse pages above this many pixels (a decompression bomb, or a poster scanned at 1200 dpi): an A3 page
 # at 600 dpi is 70 Mpx. PDF pages are rendered at a lower resolution instead when they would exceed it.
@@ -323,7 +327,7 @@ def _is_gray(rgb: np.ndarray) -> bool:
 
 
 @contextmanager
-def _open_pdf(path: Path) -> Iterator[object]:
+def _open_pdf(path: Path) -> Iterator[pdfium.PdfDocument]:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -342,7 +346,7 @@ def _open_pdf(path: Path) -> Iterator[object]:
         pdf.close()
 
 
-def _check_pdf_permissions(pdf: object, path: Path) -> None:
+def _check_pdf_permissions(pdf: pdfium.PdfDocument, path: Path) -> None:
     """An owner password is accepted when it lets the document be printed (what OCR amounts to)."""
     import pypdfium2.raw as pdfium_c
 
@@ -357,7 +361,6 @@ def _load_pdf_page(path: Path, index: int) -> PageImage:
     import pypdfium2 as pdfium
 
     with _open_pdf(path) as pdf:
-        assert isinstance(pdf, pdfium.PdfDocument)
         if not 0 <= index < len(pdf):
             raise InputError(f"page {index + 1} does not exist (the PDF has {len(pdf)})", path)
         try:

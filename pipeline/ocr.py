@@ -1,0 +1,343 @@
+"""The one place that runs Tesseract: reading-order regions, recognition, words with boxes on the original page."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
+from pipeline.types import Box, OcrPage, OcrWord, PreparedPage
+
+# Chosen by measurement (scripts/bench_scan.py, --lang/--psm comparisons): see README "Scan benchmark".
+DEFAULT_LANGUAGES = "vie"
+DEFAULT_PSM = 6
+TESSERACT = "tesseract"
+APT_PACKAGE_FOR_LANGUAGE = {"vie": "tesseract-ocr-vie", "Vietnamese": "tesseract-ocr-script-viet",
+                            "eng": "tesseract-ocr-eng", "osd": "tesseract-ocr-osd"}
+
+# Layout: words closer than SMEAR_INCHES join into one line segment; two columns need a vertical white
+# gutter of at least MIN_GUTTER_INCHES running through every row of the zone.
+SMEAR_INCHES = 0.09
+MIN_GUTTER_INCHES = 0.14
+
+
+# --------------------------------------------------------------------------- Tesseract process
+
+
+def _tesseract_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["OMP_THREAD_LIMIT"] = "1"  # pages run in parallel processes; threads inside only fight for cores
+    return env
+
+
+def run_tesseract(args: list[str], *, timeout: float, source: str | None = None) -> str:
+    """Run `tesseract ARGS` (one thread), return stdout; kill the whole process group on timeout."""
+    try:
+        process = subprocess.Popen(
+            [TESSERACT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_tesseract_env(),
+            start_new_session=True)
+    except FileNotFoundError:
+        raise MissingDependencyError(
+            "tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-vie)", source) from None
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise OcrTimeoutError(f"Tesseract took longer than {timeout:g} s on this page and was killed",
+                              source) from None
+    except BaseException:
+        _kill_group(process)
+        raise
+    if process.returncode != 0:
+        message = err.decode("utf-8", "replace").strip().splitlines()
+        raise OcrError(f"Tesseract failed (exit {process.returncode}): {message[-1] if message else ''}",
+                       source)
+    return out.decode("utf-8", "replace")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+@functools.lru_cache(maxsize=8)
+def _installed_languages() -> frozenset[str]:
+    out = run_tesseract(["--list-langs"], timeout=30.0)
+    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+
+
+def check_tesseract(languages: str | None = None) -> None:
+    """Raise MissingDependencyError naming the package to install when Tesseract or a language is absent."""
+    wanted = [lang for lang in (languages or DEFAULT_LANGUAGES).split("+") if lang]
+    missing = [lang for lang in wanted if lang not in _installed_languages()]
+    if missing:
+        packages = " ".join(APT_PACKAGE_FOR_LANGUAGE.get(lang, f"tesseract-ocr-{lang.lower()}") for lang in missing)
+        raise MissingDependencyError(
+            f"Tesseract language data missing: {', '.join(missing)} (apt-get install {packages})")
+
+
+# --------------------------------------------------------------------------- layout: reading-order regions
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle of the prepared image OCR'd on its own; regions are listed in reading order."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    column: str  # "full", "left" or "right"
+
+
+@dataclass
+class _Zone:
+    rows: list[tuple[int, int, list[tuple[int, int]]]]  # (top, bottom, sorted x-intervals)
+    gutter: tuple[int, int] | None
+
+
+def _line_segments(image: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) of ink smeared horizontally into line pieces; specks and huge blobs out."""
+    _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    widths, heights = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    areas = stats[:, cv2.CC_STAT_AREA]
+    speck = areas < max(3, (dpi / 300) ** 2 * 4)
+    huge = (widths > dpi * 1.2) & (heights > dpi * 1.2)  # pictures, seal rings, page-edge shadows
+    drop = speck | huge
+    drop[0] = True
+    ink = np.where(drop[labels], 0, ink).astype(np.uint8)
+    smear = max(3, round(SMEAR_INCHES * dpi))
+    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (smear, 3)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    segments = []
+    min_height = max(4, round(dpi * 0.02))
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        if h >= min_height:
+            segments.append((x, y, x + w, y + h))
+    return segments
+
+
+def _rows(segments: list[tuple[int, int, int, int]]) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """Group segments whose vertical extents overlap (by more than a third of the smaller one) into rows."""
+    rows: list[tuple[int, int, list[tuple[int, int]]]] = []
+    for x0, y0, x1, y1 in sorted(segments, key=lambda s: (s[1], s[0])):
+        if rows:
+            top, bottom, spans = rows[-1]
+            overlap = min(bottom, y1) - max(top, y0)
+            if overlap > min(bottom - top, y1 - y0) / 3:
+                rows[-1] = (min(top, y0), max(bottom, y1), [*spans, (x0, x1)])
+                continue
+        rows.append((y0, y1, [(x0, x1)]))
+    return [(top, bottom, _merge_spans(spans)) for top, bottom, spans in rows]
+
+
+def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _widest_gap(spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    gaps = [(spans[i][1], spans[i + 1][0]) for i in range(len(spans) - 1)]
+    return max(gaps, key=lambda gap: gap[1] - gap[0]) if gaps else None
+
+
+def _narrow_gutter(gutter: tuple[int, int], spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """What is left of `gutter` once this row's ink is taken out: the widest free part, or None."""
+    free = [gutter]
+    for start, end in spans:
+        free = [piece for lo, hi in free
+                for piece in ((lo, min(hi, start)), (max(lo, end), hi)) if piece[1] > piece[0]]
+    return max(free, key=lambda gap: gap[1] - gap[0]) if free else None
+
+
+def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
+    """Split the page into reading-order regions: full-width zones, and two-column zones (the dispatch
+    header: issuer | motto, place and date; the closing: "Nơi nhận" | signature) read left column first.
+
+    Rows of line segments are walked top to bottom; a row with a wide white gap opens a two-column zone
+    whose gutter is narrowed by each following row and which ends at the first row that crosses it.
+    Single-side rows just above the zone (a motto set higher than the issuer) join it."""
+    height, width = image.shape[:2]
+    rows = _rows(_line_segments(image, dpi))
+    if not rows:
+        return [Region(0, 0, width, height, "full")]
+    min_gutter = MIN_GUTTER_INCHES * dpi
+    zones: list[_Zone] = []
+    for row in rows:
+        spans = row[2]
+        current = zones[-1] if zones else None
+        if current is not None and current.gutter is not None:
+            narrowed = _narrow_gutter(current.gutter, spans)
+            if narrowed is not None and narrowed[1] - narrowed[0] >= min_gutter:
+                current.gutter = narrowed
+                current.rows.append(row)
+                continue
+        if current is not None and current.gutter is not None:
+            _release_overlapping_rows(zones, row)
+            current = zones[-1]
+        gap = _widest_gap(spans)
+        if gap is not None and gap[1] - gap[0] >= min_gutter:
+            zone = _Zone(rows=[row], gutter=gap)
+            # pull in preceding single-column rows that keep clear of the new gutter
+            while current is not None and current.gutter is None and current.rows:
+                previous = current.rows[-1]
+                narrowed = _narrow_gutter(zone.gutter or gap, previous[2])
+                if narrowed is None or narrowed[1] - narrowed[0] < min_gutter:
+                    break
+                zone.gutter = narrowed
+                zone.rows.insert(0, current.rows.pop())
+            if current is not None and not current.rows:
+                zones.pop()
+            zones.append(zone)
+        elif current is not None and current.gutter is None:
+            current.rows.append(row)
+        else:
+            zones.append(_Zone(rows=[row], gutter=None))
+    return _zones_to_regions(zones, width, height)
+
+
+def _release_overlapping_rows(zones: list[_Zone], crossing: tuple[int, int, list[tuple[int, int]]]) -> None:
+    """A row that crosses the gutter of the zone above it while overlapping that zone vertically cannot be
+    cut apart from it: the overlapping rows leave the two-column zone and are read with the crossing row."""
+    zone = zones[-1]
+    released: list[tuple[int, int, list[tuple[int, int]]]] = []
+    while zone.rows and zone.rows[-1][1] > crossing[0]:
+        released.insert(0, zone.rows.pop())
+    if released:
+        if not zone.rows:
+            zones.pop()
+        zones.append(_Zone(rows=released, gutter=None))
+
+
+def _zones_to_regions(zones: list[_Zone], width: int, height: int) -> list[Region]:
+    regions: list[Region] = []
+    bounds = [(zone.rows[0][0], max(row[1] for row in zone.rows)) for zone in zones]
+    for index, zone in enumerate(zones):
+        top = 0 if index == 0 else (bounds[index - 1][1] + bounds[index][0]) // 2
+        bottom = height if index == len(zones) - 1 else (bounds[index][1] + bounds[index + 1][0]) // 2
+        left_ink = zone.gutter is not None and any(s[1] <= zone.gutter[0] for row in zone.rows for s in row[2])
+        right_ink = zone.gutter is not None and any(s[0] >= zone.gutter[1] for row in zone.rows for s in row[2])
+        if zone.gutter is not None and left_ink and right_ink and len(zone.rows) > 1:
+            middle = (zone.gutter[0] + zone.gutter[1]) // 2
+            regions.append(Region(0, top, middle, bottom, "left"))
+            regions.append(Region(middle, top, width, bottom, "right"))
+        elif regions and regions[-1].column == "full":  # consecutive single-column zones stay one region
+            last = regions.pop()
+            regions.append(Region(0, last.y0, width, bottom, "full"))
+        else:
+            regions.append(Region(0, top, width, bottom, "full"))
+    return regions
+
+
+# --------------------------------------------------------------------------- recognition
+
+
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
+             psm: int | None = None, use_layout: bool = True) -> OcrPage:
+    """OCR one prepared page: words (NFC) with confidences and boxes in ORIGINAL page pixels, in reading
+    order, one block per layout region; `text` joins them so that `text.split()` is exactly the words."""
+    started = time.monotonic()
+    page = prepared.page
+    source = page.source
+    languages = languages or DEFAULT_LANGUAGES
+    check_tesseract(languages)
+    image = prepared.image
+    regions = (find_regions(image, prepared.dpi) if use_layout
+               else [Region(0, 0, image.shape[1], image.shape[0], "full")])
+    words: list[OcrWord] = []
+    if "blank page" not in prepared.warnings:
+        words = _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout)
+    height, width = page.image.shape[:2]
+    return OcrPage(
+        source=source, index=page.index, width=width, height=height, dpi=page.dpi, words=tuple(words),
+        text=words_to_text(words), preprocessing=prepared.steps, legacy_text=page.legacy_text,
+        seconds=round(time.monotonic() - started, 3), warnings=prepared.warnings)
+
+
+def _recognise_regions(prepared: PreparedPage, regions: list[Region], languages: str, psm: int,
+                       timeout: float) -> list[OcrWord]:
+    """One Tesseract process for all regions of the page: each region is one "page" of an image list."""
+    with tempfile.TemporaryDirectory(prefix="congvan-ocr-") as folder:
+        paths = []
+        for number, region in enumerate(regions):
+            path = Path(folder) / f"region{number:03d}.pgm"
+            cv2.imwrite(str(path), np.ascontiguousarray(prepared.image[region.y0:region.y1, region.x0:region.x1]))
+            paths.append(str(path))
+        listing = Path(folder) / "regions.txt"
+        listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
+        tsv = run_tesseract(
+            [str(listing), "stdout", "-l", languages, "--psm", str(psm), "--dpi", str(round(prepared.dpi)), "tsv"],
+            timeout=timeout, source=prepared.page.source)
+    return _parse_tsv(tsv, regions, prepared)
+
+
+def _parse_tsv(tsv: str, regions: list[Region], prepared: PreparedPage) -> list[OcrWord]:
+    words: list[OcrWord] = []
+    line_keys: dict[tuple[int, int, int, int], int] = {}
+    reader = csv.reader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
+    affine = np.array(prepared.to_original, dtype=np.float64).reshape(2, 3)
+    height, width = prepared.page.image.shape[:2]
+    for fields in reader:
+        if len(fields) < 12 or fields[0] != "5":
+            continue
+        text = unicodedata.normalize("NFC", fields[11]).strip()
+        confidence = float(fields[10])
+        if not text or confidence < 0:
+            continue
+        page_number, block, paragraph, line = (int(value) for value in fields[1:5])
+        region = regions[page_number - 1]
+        left, top, box_width, box_height = (int(value) for value in fields[6:10])
+        box = _to_original_box(region.x0 + left, region.y0 + top, box_width, box_height, affine, width, height)
+        line_index = line_keys.setdefault((page_number, block, paragraph, line), len(line_keys))
+        for piece in text.split():  # Tesseract words never contain spaces, but NFC text might gain none
+            words.append(OcrWord(text=piece, confidence=round(confidence, 2), box=box,
+                                 block=page_number - 1, line=line_index))
+    return words
+
+
+def _to_original_box(x: int, y: int, w: int, h: int, affine: np.ndarray, width: int, height: int) -> Box:
+    corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], dtype=np.float64)
+    mapped = corners @ affine.T
+    x0 = int(np.clip(np.floor(mapped[:, 0].min()), 0, width))
+    y0 = int(np.clip(np.floor(mapped[:, 1].min()), 0, height))
+    x1 = int(np.clip(np.ceil(mapped[:, 0].max()), 0, width))
+    y1 = int(np.clip(np.ceil(mapped[:, 1].max()), 0, height))
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def words_to_text(words: list[OcrWord] | tuple[OcrWord, ...]) -> str:
+    """Spaces within a line, newlines between lines, a blank line between blocks."""
+    parts: list[str] = []
+    previous: OcrWord | None = None
+    for word in words:
+        if previous is not None:
+            if word.block != previous.block:
+                parts.append("\n\n")
+            elif word.line != previous.line:
+                parts.append("\n")
+            else:
+                parts.append(" ")
+        parts.append(word.text)
+        previous = word
+    return "".join(parts)

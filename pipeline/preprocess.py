@@ -1,0 +1,365 @@
+"""Page image cleaning before OCR: colour-ink suppression, rescaling, denoising, background, orientation, deskew."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.types import PageImage, PreparedPage, PreprocessStep
+
+TARGET_DPI = 300.0
+UPSCALE_BELOW_DPI = 250.0
+DOWNSCALE_ABOVE_DPI = 450.0  # Tesseract gains nothing above ~300 dpi and takes 4× longer at 600
+# Chroma (max-min channel) above this is treated as coloured ink; below it is JPEG/scanner colour noise.
+INK_CHROMA_FLOOR = 28.0
+INK_CHROMA_BOOST = 1.5
+NOISE_SIGMA_FOR_MEDIAN = 3.0  # gray levels: above this a 3×3 median removes the grain
+DESKEW_RANGE_DEGREES = 12.0
+BLANK_INK_FRACTION = 0.0004  # share of dark pixels below which a page has no text worth reading
+MIN_BLANK_COMPONENTS = 8
+
+# 3×3 homogeneous matrix; each step records the 2×3 part that maps its OUTPUT pixel coordinates back
+# to its INPUT pixel coordinates, and preprocess_page composes them into PreparedPage.to_original.
+Matrix = np.ndarray
+StepResult = tuple[np.ndarray, dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- composition
+
+
+def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> PreparedPage:
+    """Run every step in order on one page; record each step's parameters and the pixel mapping back to
+    the original page. `binarize_output` hands Tesseract a Sauvola-binarized image instead of the
+    cleaned gray one (measured in scripts/bench_scan.py: gray reads better, see the README there)."""
+    steps: list[PreprocessStep] = []
+    to_original = np.eye(3)
+
+    def record(name: str, result: StepResult) -> np.ndarray:
+        nonlocal to_original
+        image, params = result
+        matrix = params.get("to_input")
+        if matrix is not None:
+            to_original = to_original @ _homogeneous(matrix)
+        steps.append(PreprocessStep(name, params))
+        return image
+
+    gray = record("suppress_color_ink", suppress_color_ink(page.image))
+    gray = record("rescale", rescale(gray, page.dpi))
+    dpi = float(steps[-1].params["dpi"])
+    gray = record("denoise", denoise(gray))
+    gray = record("normalize_background", normalize_background(gray, dpi))
+    gray = record("fix_orientation", fix_orientation(gray, dpi))
+    gray = record("deskew", deskew(gray, dpi))
+    if binarize_output:
+        gray = record("binarize", binarize(gray, dpi))
+    warnings: list[str] = []
+    if is_blank(gray, dpi):
+        warnings.append("blank page")
+    if page.dpi_estimated:
+        warnings.append(f"no usable DPI in the file: assumed an A4 page ({page.dpi:.0f} dpi)")
+    affine = to_original[:2].reshape(6)
+    return PreparedPage(
+        page=page,
+        image=gray,
+        dpi=dpi,
+        steps=tuple(steps),
+        to_original=(float(affine[0]), float(affine[1]), float(affine[2]),
+                     float(affine[3]), float(affine[4]), float(affine[5])),
+        warnings=tuple(warnings),
+    )
+
+
+def _homogeneous(matrix: list[list[float]] | np.ndarray) -> np.ndarray:
+    full = np.eye(3)
+    full[:2] = np.asarray(matrix, dtype=np.float64).reshape(2, 3)
+    return full
+
+
+def _matrix_param(matrix: np.ndarray) -> list[list[float]]:
+    return [[round(float(value), 6) for value in row] for row in np.asarray(matrix)[:2]]
+
+
+# --------------------------------------------------------------------------- colour ink
+
+
+def suppress_color_ink(image: np.ndarray) -> StepResult:
+    """BGR → gray in which red/blue seals and signatures become paper while black text stays black.
+
+    Dark text is dark in all three channels; coloured ink is bright in at least one. The brightest
+    channel therefore keeps black text (even under a seal, where the inks multiply) and drops most of
+    the colour; the remaining tint is pushed to white in proportion to the pixel's chroma."""
+    if image.ndim == 2:
+        return image, {"applied": False}
+    blue, green, red = cv2.split(image)
+    brightest = cv2.max(cv2.max(blue, green), red)
+    chroma = cv2.subtract(brightest, cv2.min(cv2.min(blue, green), red))
+    excess = cv2.subtract(chroma, np.full_like(chroma, int(INK_CHROMA_FLOOR)))
+    gray = cv2.addWeighted(brightest, 1.0, excess, INK_CHROMA_BOOST, 0.0)  # saturates at 255
+    coloured = float(np.count_nonzero(chroma[::2, ::2] > 60)) / chroma[::2, ::2].size
+    return gray, {"applied": True, "chroma_floor": INK_CHROMA_FLOOR, "boost": INK_CHROMA_BOOST,
+                  "coloured_fraction": round(coloured, 5)}
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def rescale(gray: np.ndarray, dpi: float) -> StepResult:
+    """Bring pages under ~250 dpi (phone photos, fax, low-res scans) or above ~450 dpi to 300 dpi."""
+    if UPSCALE_BELOW_DPI <= dpi <= DOWNSCALE_ABOVE_DPI:
+        return gray, {"factor": 1.0, "dpi": dpi}
+    factor = TARGET_DPI / dpi
+    height, width = gray.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    interpolation = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
+    scaled = cv2.resize(gray, size, interpolation=interpolation)
+    fx, fy = size[0] / width, size[1] / height
+    # cv2.resize samples output pixel x at input (x + 0.5) / fx - 0.5
+    to_input = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5]])
+    return scaled, {"factor": round(fx, 5), "dpi": round(dpi * fx, 2), "to_input": _matrix_param(to_input)}
+
+
+# --------------------------------------------------------------------------- noise and background
+
+
+def estimate_noise(gray: np.ndarray) -> float:
+    """Gray-level standard deviation of the sensor/JPEG grain (Immerkær's Laplacian estimate, with a
+    median so that text edges do not count as noise)."""
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    sample = gray[::2, ::2] if gray.size > 4_000_000 else gray
+    response = np.abs(cv2.filter2D(sample.astype(np.float32), -1, kernel))
+    # for Gaussian noise of deviation s the response has deviation 6 s; the median of |N(0, 6s)| is 4.05 s
+    return float(np.median(response) / 4.05)
+
+
+def denoise(gray: np.ndarray) -> StepResult:
+    """3×3 median when the page is grainy (noise, JPEG mosquito noise, photocopy speckle); otherwise
+    nothing, so that clean pages keep their thin strokes."""
+    sigma = estimate_noise(gray)
+    if sigma < NOISE_SIGMA_FOR_MEDIAN:
+        return gray, {"noise_sigma": round(sigma, 2), "filter": None}
+    return cv2.medianBlur(gray, 3), {"noise_sigma": round(sigma, 2), "filter": "median3"}
+
+
+def normalize_background(gray: np.ndarray, dpi: float) -> StepResult:
+    """Divide by the estimated paper brightness (removes shadows, uneven lighting, yellowing and dark
+    scanner borders), then stretch so that the ink reaches black (faded photocopies)."""
+    height, width = gray.shape
+    shrink = 4
+    small = cv2.resize(gray, (max(1, width // shrink), max(1, height // shrink)), interpolation=cv2.INTER_AREA)
+    # A max filter wider than any stroke replaces text by the surrounding paper.
+    reach = max(3, round(dpi / TARGET_DPI * 40 / shrink) | 1)
+    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
+    paper = cv2.medianBlur(paper, min(reach * 2 + 1, 255) if reach * 2 + 1 <= 255 else 255)
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    flat = cv2.divide(gray, np.maximum(paper, 1), scale=255)
+    ink_level = _ink_level(flat)
+    if ink_level < 200:
+        lut = np.clip((np.arange(256) - ink_level) * 255.0 / (255.0 - ink_level), 0, 255).astype(np.uint8)
+        flat = cv2.LUT(flat, lut)
+    return flat, {"paper_min": int(paper.min()), "paper_median": int(np.median(paper[::8, ::8])),
+                  "ink_level": round(float(ink_level), 1)}
+
+
+def _ink_level(flat: np.ndarray) -> float:
+    """Typical gray level of the darkest ink (5th percentile of clearly non-paper pixels)."""
+    sample = flat[::2, ::2]
+    dark = sample[sample < 180]
+    if dark.size < 100:
+        return 255.0
+    return float(np.percentile(dark, 5))
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _ink_points(gray: np.ndarray, max_points: int = 400_000) -> np.ndarray:
+    """(x, y) float coordinates of ink pixels, subsampled evenly when there are many."""
+    _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    ys, xs = np.nonzero(ink)
+    if xs.size > max_points:
+        keep = np.linspace(0, xs.size - 1, max_points).astype(np.int64)
+        xs, ys = xs[keep], ys[keep]
+    return np.stack([xs, ys], axis=1).astype(np.float64)
+
+
+def _profile_sharpness(points: np.ndarray, angle_degrees: float, bin_size: float) -> float:
+    """How sharply text lines stand out in the row histogram of `points` rotated by -angle: the sum of
+    squared bin counts is largest when every line falls into few rows."""
+    theta = math.radians(angle_degrees)
+    rows = points[:, 1] * math.cos(theta) - points[:, 0] * math.sin(theta)
+    bins = np.floor((rows - rows.min()) / bin_size).astype(np.int64)
+    counts = np.bincount(bins).astype(np.float64)
+    return float(np.dot(counts, counts))
+
+
+def _best_angle(points: np.ndarray, low: float, high: float, step: float, bin_size: float) -> tuple[float, float]:
+    angles = np.arange(low, high + step / 2, step)
+    scores = np.array([_profile_sharpness(points, a, bin_size) for a in angles])
+    best = int(np.argmax(scores))
+    angle = float(angles[best])
+    if 0 < best < len(angles) - 1:  # parabola through the peak and its neighbours: sub-step precision
+        left, mid, right = scores[best - 1], scores[best], scores[best + 1]
+        curvature = left - 2 * mid + right
+        if curvature < 0:
+            angle += step * 0.5 * (left - right) / curvature
+    return angle, float(scores[best])
+
+
+def measure_skew(gray: np.ndarray, dpi: float) -> tuple[float, float]:
+    """(angle in degrees, counter-clockwise positive, of the text lines; line contrast score)."""
+    coarse_scale = min(1.0, 100.0 / dpi)
+    small = cv2.resize(gray, None, fx=coarse_scale, fy=coarse_scale, interpolation=cv2.INTER_AREA)
+    coarse_points = _ink_points(small)
+    if coarse_points.shape[0] < 50:
+        return 0.0, 0.0
+    angle, _ = _best_angle(coarse_points, -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 0.5, 1.0)
+    points = _ink_points(gray)
+    fine_bin = max(1.0, dpi / TARGET_DPI)
+    angle, _ = _best_angle(points, angle - 0.6, angle + 0.6, 0.1, fine_bin)
+    angle, score = _best_angle(points, angle - 0.12, angle + 0.12, 0.02, fine_bin)
+    baseline = _profile_sharpness(points, angle + 45.0, fine_bin)  # what a page without lines would give
+    return -angle, score / max(baseline, 1.0)
+
+
+def rotate_page(gray: np.ndarray, angle_degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate counter-clockwise by `angle_degrees` on a canvas grown to keep the corners; white fill.
+    Returns the image and the 2×3 matrix mapping output pixels back to input pixels."""
+    height, width = gray.shape
+    theta = math.radians(angle_degrees)
+    cos, sin = abs(math.cos(theta)), abs(math.sin(theta))
+    new_width = math.ceil(width * cos + height * sin)
+    new_height = math.ceil(width * sin + height * cos)
+    forward = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle_degrees, 1.0)
+    forward[0, 2] += (new_width - width) / 2
+    forward[1, 2] += (new_height - height) / 2
+    rotated = cv2.warpAffine(gray, forward, (new_width, new_height), flags=cv2.INTER_CUBIC,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    return rotated, cv2.invertAffineTransform(forward)
+
+
+def deskew(gray: np.ndarray, dpi: float) -> StepResult:
+    """Measure the text-line angle (projection profiles: coarse at 100 dpi, then 0.1° and 0.02° at full
+    resolution with sub-step interpolation) and rotate it away."""
+    angle, contrast = measure_skew(gray, dpi)
+    params: dict[str, Any] = {"angle": round(angle, 3), "line_contrast": round(contrast, 2)}
+    if abs(angle) < 0.03 or contrast < 1.2:  # no measurable lines: leave the page alone
+        params["rotated"] = False
+        return gray, params
+    rotated, to_input = rotate_page(gray, -angle)
+    params.update(rotated=True, to_input=_matrix_param(to_input))
+    return rotated, params
+
+
+def _quarter_turn(gray: np.ndarray, quarters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate by quarters × 90° counter-clockwise; matrix maps output pixels back to input pixels."""
+    height, width = gray.shape
+    quarters %= 4
+    if quarters == 0:
+        return gray, np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    codes = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+    turned = cv2.rotate(gray, codes[quarters])
+    if quarters == 1:  # output (x, y) ← input (width-1-y, x)
+        to_input = np.array([[0, -1.0, width - 1], [1.0, 0, 0]])
+    elif quarters == 2:
+        to_input = np.array([[-1.0, 0, width - 1], [0, -1.0, height - 1]])
+    else:  # output (x, y) ← input (y, height-1-x)
+        to_input = np.array([[0, 1.0, 0], [-1.0, 0, height - 1]])
+    return turned, to_input
+
+
+def measure_orientation(gray: np.ndarray, dpi: float) -> tuple[int, float]:
+    """(quarter turns counter-clockwise that make the text upright, confidence ≥ 0).
+
+    Horizontal vs vertical lines: the projection profile is far sharper across text lines than along
+    them. Upright vs upside down: Latin — and even more Vietnamese, with its stacked tone marks — puts
+    much more ink above the x-height band (capitals, ascenders, diacritics) than below it (descenders,
+    the dot below)."""
+    scale = min(1.0, 150.0 / dpi)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    points = _ink_points(small)
+    if points.shape[0] < 200:
+        return 0, 0.0
+    _, horizontal = _best_angle(points, -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
+    _, vertical = _best_angle(points[:, ::-1].copy(), -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
+    quarters = 0 if horizontal >= vertical else 1
+    upright, _ = _quarter_turn(small, quarters)
+    angle, _ = measure_skew(upright, dpi * scale)
+    if abs(angle) >= 0.2:
+        upright, _ = rotate_page(upright, -angle)
+    above, below = _ink_above_below(upright)
+    if above + below == 0:
+        return quarters, 0.0
+    balance = math.log((above + 1) / (below + 1))
+    if balance < 0:
+        quarters += 2
+    line_confidence = abs(math.log(max(horizontal, 1.0) / max(vertical, 1.0)))
+    return quarters % 4, min(abs(balance), line_confidence)
+
+
+def _ink_above_below(gray: np.ndarray) -> tuple[float, float]:
+    """Ink summed over text lines above and below each line's x-height band."""
+    _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    profile = ink.sum(axis=1).astype(np.float64)
+    if profile.max(initial=0) == 0:
+        return 0.0, 0.0
+    in_line = profile > 0.02 * profile.max()
+    above = below = 0.0
+    row = 0
+    rows = len(profile)
+    while row < rows:
+        if not in_line[row]:
+            row += 1
+            continue
+        start = row
+        while row < rows and in_line[row]:
+            row += 1
+        line = profile[start:row]
+        if len(line) < 4:
+            continue
+        core = np.nonzero(line >= 0.5 * line.max())[0]
+        top, bottom = core[0], core[-1]
+        above += line[:top].sum()
+        below += line[bottom + 1:].sum()
+    return above, below
+
+
+def fix_orientation(gray: np.ndarray, dpi: float) -> StepResult:
+    """Turn pages scanned sideways or upside down (90°/180°/270°) upright."""
+    quarters, confidence = measure_orientation(gray, dpi)
+    params: dict[str, Any] = {"quarters_ccw": quarters, "confidence": round(confidence, 3)}
+    if quarters == 0:
+        return gray, params
+    turned, to_input = _quarter_turn(gray, quarters)
+    params["to_input"] = _matrix_param(to_input)
+    return turned, params
+
+
+# --------------------------------------------------------------------------- binarization and checks
+
+
+def binarize(gray: np.ndarray, dpi: float, k: float = 0.2, dynamic_range: float = 128.0) -> StepResult:
+    """Sauvola thresholding (local mean and deviation over ~1/8 inch): survives faded strokes that a
+    global threshold drops."""
+    window = max(15, round(dpi / 8) | 1)
+    values = gray.astype(np.float32)
+    mean = cv2.boxFilter(values, -1, (window, window), borderType=cv2.BORDER_REFLECT)
+    mean_sq = cv2.boxFilter(values * values, -1, (window, window), borderType=cv2.BORDER_REFLECT)
+    deviation = np.sqrt(np.maximum(mean_sq - mean * mean, 0))
+    threshold = mean * (1 + k * (deviation / dynamic_range - 1))
+    binary = np.where(values > threshold, 255, 0).astype(np.uint8)
+    return binary, {"method": "sauvola", "window": window, "k": k, "R": dynamic_range}
+
+
+def is_blank(gray: np.ndarray, dpi: float) -> bool:
+    """No text: almost no dark pixels, or too few blobs of character size."""
+    dark = gray < 128
+    if np.count_nonzero(dark) < BLANK_INK_FRACTION * dark.size:
+        return True
+    _count, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
+    scale = dpi / TARGET_DPI
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    glyphs = np.count_nonzero((heights >= 8 * scale) & (heights <= 150 * scale))
+    return bool(glyphs < MIN_BLANK_COMPONENTS)
