@@ -130,13 +130,134 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- search / show / export (archive)
+
+
+def _iso_date(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
+    p.add_argument("query", help='e.g. "539/QĐ-UBND", "539 qd ubnd", "nông thôn mới", "nong thon moi"')
+    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("--json", action="store_true", help="print a JSON list of hits")
+    p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
+    p.add_argument("--issuer", help="part of the issuing body's name")
+    p.add_argument("--from", dest="date_from", type=_iso_date, help="documents dated on or after this day")
+    p.add_argument("--to", dest="date_to", type=_iso_date, help="documents dated on or before this day")
+    p.add_argument("--place", help="province, district or commune named in the document")
+    p.add_argument("--limit", type=int, default=20, help="at most this many hits (default 20)")
+    p.set_defaults(handler=_cmd_search)
+
+    s = sub.add_parser("show", help="print a document's record from the archive")
+    s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
+    s.add_argument("--db", type=Path, required=True)
+    s.add_argument("--text", action="store_true", help="print the document's final text instead")
+    s.set_defaults(handler=_cmd_show)
+
+    e = sub.add_parser("export", help="export the archive's tasks to a file or a webhook")
+    e.add_argument("what", choices=("tasks",))
+    e.add_argument("--db", type=Path, required=True)
+    e.add_argument("--format", choices=("csv", "jsonl", "ics"), default="csv")
+    e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
+    e.add_argument("--out", type=Path, help="write here instead of standard output")
+    e.add_argument("--webhook", metavar="URL", help="POST each task as JSON to this http(s) URL instead")
+    e.set_defaults(handler=_cmd_export)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.archive.search import SearchFilters, search
+
+    if args.limit < 1:
+        raise SystemExit("congvan search: --limit must be ≥ 1")
+    filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to,
+                            place=args.place)
+    with open_archive(args.db, create=False) as archive:
+        hits = search(archive, args.query, filters, limit=args.limit)
+    if args.json:
+        json.dump([hit.to_dict() for hit in hits], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    if not hits:
+        print("congvan: no match", file=sys.stderr)
+    for rank, hit in enumerate(hits, 1):
+        about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
+        why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match"}[hit.match]
+        print(f"{rank}. {about}  [{why}]")
+        print(f"   {hit.source}, page {hit.page} (id {hit.id})")
+        print(f"   {hit.snippet}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.errors import EXIT_USAGE, NotFoundError
+
+    with open_archive(args.db, create=False) as archive:
+        found = archive.lookup(args.document)
+        if not found:
+            raise NotFoundError(f"no document {args.document!r} in the archive", args.db)
+        if len(found) > 1:
+            choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
+            print(f"congvan: {args.document} matches several documents: {choices}; give an id", file=sys.stderr)
+            return EXIT_USAGE
+        document = found[0]
+        if args.text:
+            sys.stdout.write("\f".join(archive.page_texts(document.id)) + "\n")
+            return 0
+        data = {"id": document.id, "source": document.source, "name": document.name, "sha256": document.sha256,
+                "pages": document.page_count, "record": archive.load_record(document.id).to_dict()}
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.archive.export import iter_tasks, post_tasks, write_csv, write_ics, write_jsonl
+    from pipeline.errors import ExportError
+
+    if args.webhook and not args.webhook.lower().startswith(("http://", "https://")):
+        raise SystemExit("congvan export: --webhook needs an http:// or https:// URL")
+    with open_archive(args.db, create=False) as archive:
+        rows = list(iter_tasks(archive, since=args.since))
+    if args.webhook:
+        report = post_tasks(rows, args.webhook)
+        for uid, reason in report.failed:
+            print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
+        print(f"congvan: {report.sent} of {len(rows)} tasks sent to {args.webhook} ({report.attempts} requests)")
+        if report.failed:
+            raise ExportError(f"{len(report.failed)} of {len(rows)} tasks could not be delivered", args.webhook)
+        return 0
+    writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
+    if args.out is None:
+        writer(rows, sys.stdout)
+        return 0
+    import io
+
+    from pipeline.archive.files import write_atomic
+
+    buffer = io.StringIO(newline="")
+    count = writer(rows, buffer)
+    write_atomic(args.out, buffer.getvalue())
+    print(f"congvan: {count} tasks written to {args.out}", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="congvan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_process, _add_restore, _add_extract):
+    for add in (_add_process, _add_restore, _add_extract, _add_archive_commands):
         add(sub)
     return parser
 

@@ -21,9 +21,12 @@ from pipeline.run import Stages
 from pipeline.types import (
     DocumentHeader,
     DocumentInfo,
+    DocumentResult,
     OcrPage,
     OcrWord,
     PageImage,
+    PageResult,
+    Place,
     PreparedPage,
     PreprocessStep,
     Record,
@@ -149,3 +152,32 @@ FAKE_STAGES = Stages(
     restore_text=restore_text,
     extract_record=extract_record,
 )
+
+
+def make_result(sha256: str, pages: list[str], record: Record, source: str = "/archive/doc.pdf") -> DocumentResult:
+    """A processed document as the driver hands it to the archive, without running any stage."""
+    page_results = [PageResult(index=i, width=100, height=100, dpi=300.0, preprocessing=[], words=[], raw_text=text,
+                               text=text) for i, text in enumerate(pages)]
+    return DocumentResult(source=source, sha256=sha256, pages=page_results, record=record)
+
+
+def record_from_case(case: dict) -> Record:
+    """A Record from the compact form used in tests/cases/archive_*.json."""
+    references = []
+    for ref in case.get("references", []):
+        spans = [Span(0, len(ref["code"]), ref["code"], ref.get("page")) for _ in range(ref.get("mentions", 1))]
+        references.append(Reference(code=ref["code"], mentions=spans))
+    places = [Place(**place) for place in case.get("places", [])]
+    tasks = [Task(**task) for task in case.get("tasks", [])]
+    return Record(document=DocumentHeader(**case.get("document", {})), references=references, places=places,
+                  tasks=tasks)
+
+
+def store_case_documents(archive, documents: list[dict]) -> dict[str, int]:
+    """Add the documents of a case file to `archive`; return their ids by name."""
+    ids = {}
+    for document in documents:
+        sha = hashlib.sha256(document["name"].encode()).hexdigest()
+        result = make_result(sha, document["pages"], record_from_case(document), f"/archive/{document['name']}.pdf")
+        ids[document["name"]] = archive.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+    return ids

@@ -90,11 +90,14 @@ def search(archive: Archive, query: str, filters: SearchFilters | None = None, l
     documents citing it, then other full-text matches; otherwise full-text matches ranked by BM25."""
     filters = filters or SearchFilters()
     hits: list[Hit] = []
-    if looks_like_code(query):
+    is_code = looks_like_code(query)
+    if is_code:
         hits = _reference_hits(archive, query, filters)
     seen = {hit.id for hit in hits}
     if len(hits) < limit:
-        for hit in _text_hits(archive, query, filters, limit):
+        # A code also matches as a phrase in text its extraction missed (damaged or unusual spelling);
+        # its parts scattered over a page ("539" here, "KH" there) mean nothing.
+        for hit in _text_hits(archive, query, filters, limit, phrase_only=is_code):
             if hit.id not in seen:
                 seen.add(hit.id)
                 hits.append(hit)
@@ -180,32 +183,38 @@ def _fts_query(terms: list[str], column: str, phrase: bool) -> str:
     return f"{column} : {body}"
 
 
-def _text_hits(archive: Archive, query: str, filters: SearchFilters, limit: int) -> list[Hit]:
-    accented = has_diacritics(query)
-    column = "text" if accented else "folded"
-    terms = [term.lower() if accented else fold_text(term) for term in words(query)]
-    if not terms:
+def _text_hits(archive: Archive, query: str, filters: SearchFilters, limit: int, *,
+               phrase_only: bool = False) -> list[Hit]:
+    """Pages matching all query words, best BM25 page per document: the exact phrase first, then the words
+    in any order. An accented query matches accented text first, then text that lacks diacritics."""
+    tokens = words(query)
+    if not tokens:
         return []
+    searches = [("folded", [fold_text(token) for token in tokens])]
+    if has_diacritics(query):
+        searches.insert(0, ("text", [token.lower() for token in tokens]))
     where, params = _filter_sql(filters)
     hits: list[Hit] = []
     seen: set[int] = set()
-    for phrase in (True, False) if len(terms) > 1 else (True,):
-        rows = archive.connection.execute(
-            f"""SELECT {_DOCUMENT_COLUMNS}, p."page", p."text", min(bm25("page_fts")) AS score
-                FROM "page_fts" JOIN "pages" p ON p."id" = "page_fts"."rowid"
-                JOIN "documents" d ON d."id" = p."document_id"
-                WHERE "page_fts" MATCH ?{where}
-                GROUP BY d."id" ORDER BY score LIMIT ?""",
-            [_fts_query(terms, column, phrase), *params, limit],
-        ).fetchall()
-        for *document, page, text, score in rows:
-            if document[0] in seen:
-                continue
-            seen.add(document[0])
-            start, end = _locate_terms(text, terms, accented)
-            hits.append(_hit(document, page, make_snippet(text, start, end), "text", None, float(score)))
-        if len(hits) >= limit:
-            break
+    for column, terms in searches:
+        for phrase in (True, False) if len(terms) > 1 and not phrase_only else (True,):
+            rows = archive.connection.execute(
+                f"""WITH m AS MATERIALIZED (
+                        SELECT "rowid", bm25("page_fts") AS "score" FROM "page_fts" WHERE "page_fts" MATCH ?)
+                    SELECT {_DOCUMENT_COLUMNS}, p."page", p."text", min(m."score") AS best
+                    FROM m JOIN "pages" p ON p."id" = m."rowid" JOIN "documents" d ON d."id" = p."document_id"
+                    WHERE 1 = 1{where}
+                    GROUP BY d."id" ORDER BY best LIMIT ?""",
+                [_fts_query(terms, column, phrase), *params, limit],
+            ).fetchall()
+            for *document, page, text, score in rows:
+                if document[0] in seen:
+                    continue
+                seen.add(document[0])
+                start, end = _locate_terms(text, terms, column == "text")
+                hits.append(_hit(document, page, make_snippet(text, start, end), "text", None, float(score)))
+            if len(hits) >= limit:
+                return hits
     return hits
 
 

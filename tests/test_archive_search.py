@@ -1,0 +1,107 @@
+"""Search: references in any spelling, issuing before citing, text with/without diacritics, filters, safety."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakes_run import store_case_documents
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.archive import open_archive
+from pipeline.archive.normalize import code_key, fold_text, looks_like_code, matches_code
+from pipeline.archive.search import SearchFilters, make_snippet, search
+
+CASES = json.loads((Path(__file__).parent / "cases" / "archive_search.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    store = open_archive(tmp_path_factory.mktemp("search") / "archive.db")
+    ids = store_case_documents(store, CASES["documents"])
+    store.names = {doc_id: name for name, doc_id in ids.items()}  # type: ignore[attr-defined]
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=[c["comment"] for c in CASES["cases"]])
+def test_archive_search_cases(archive, case):
+    query = case["input"]["query"]
+    filters = SearchFilters(**{k: v for k, v in case["input"].items() if k != "query"})
+    names = [archive.names[hit.id] for hit in search(archive, query, filters)]
+    if case.get("unordered"):
+        assert sorted(names) == sorted(case["expected"]), case["comment"]
+    else:
+        assert names == case["expected"], case["comment"]
+
+
+def test_archive_search_reference_hits_say_why_and_where(archive):
+    hits = search(archive, "539/QĐ-UBND")
+    assert [hit.match for hit in hits] == ["issued", "issued", "cited", "cited"]
+    cv112 = next(hit for hit in hits if archive.names[hit.id] == "cv112")
+    assert cv112.page == 2 and "539/QĐ-UBND" in cv112.snippet and cv112.matched == "539/QĐ-UBND"
+    assert cv112.code == "112/VPĐP-NTM" and cv112.source == "/archive/cv112.pdf"
+    assert hits[0].page == 1 and "Số: 539/QĐ-UBND" in hits[0].snippet
+
+
+def test_archive_search_text_snippet_and_page(archive):
+    hits = search(archive, "nông thôn mới")
+    cv112 = next(hit for hit in hits if archive.names[hit.id] == "cv112")
+    assert cv112.page == 2 and "nông thôn mới" in cv112.snippet
+    # accented text ranks above text that only matches once diacritics are ignored
+    assert archive.names[hits[-1].id] == "tb496" and "nong thon moi" in hits[-1].snippet
+
+
+def test_archive_search_limit(archive):
+    assert len(search(archive, "539/QĐ-UBND", limit=2)) == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', "nông AND (thôn OR", "NEAR(a b)", "*", "a:b", "'; DROP TABLE documents; --", "^x", "-", "539/", "\x00",
+     '"539/QĐ-UBND" OR 1=1', "{text folded}: x", "%", "_"],
+)
+def test_archive_search_syntax_characters_are_harmless(archive, query):
+    hits = search(archive, query, SearchFilters(issuer=query, place=query, type=query))
+    assert isinstance(hits, list)
+    assert archive.count_documents() == len(CASES["documents"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=40))
+def test_archive_search_never_fails_on_any_text(archive, query):
+    for hit in search(archive, query, limit=5):
+        assert hit.page >= 1
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "expected"),
+    [("539/QĐ", "539/QĐ-UBND", True), ("539/QĐ", "539/2019/QĐ-UBND", True), ("539/QĐ-UBND", "539/KH-UBND", False),
+     ("53/QĐ", "539/QĐ-UBND", False), ("539 qd ubnd", "539/QĐ-UBND", True), ("29-NQ/TW", "29-NQ/TW", True),
+     ("539/UBND-QĐ", "539/QĐ-UBND", False)],
+)
+def test_archive_normalize_code_matching(query, code, expected):
+    assert matches_code(code_key(query).split(), code_key(code).split()) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("539/QĐ-UBND", True), ("539 qđ ubnd", True), ("29-NQ/TW", True), ("nông thôn mới", False), ("539", False),
+     ("2020", False), ("QĐ 539", False)],
+)
+def test_archive_normalize_looks_like_code(query, expected):
+    assert looks_like_code(query) is expected
+
+
+@given(st.text())
+def test_archive_normalize_fold_keeps_offsets(text):
+    assert len(fold_text(text)) == len(__import__("unicodedata").normalize("NFC", text))
+
+
+def test_archive_search_snippet_cuts_at_words():
+    text = "một " * 40 + "nông thôn mới" + " hai" * 60
+    start = text.index("nông")
+    snippet = make_snippet(text, start, start + len("nông thôn mới"))
+    assert snippet.startswith("…một") and snippet.endswith("hai…") and "nông thôn mới" in snippet

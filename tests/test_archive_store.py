@@ -1,0 +1,142 @@
+"""The SQLite store: schema versions and migrations, whole-document transactions, lookups, bad files."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from fakes_run import make_result, record_from_case
+
+from pipeline.archive import store as store_module
+from pipeline.archive.store import SCHEMA_VERSION, open_archive, task_uid
+from pipeline.errors import ArchiveError, NotFoundError
+
+DOCUMENT = {
+    "document": {"code": "18/KH-UBND", "type": "KH", "date": "2020-05-01", "issuer": "UBND HUYỆN HỮU LŨNG"},
+    "references": [{"code": "539/QĐ-UBND", "mentions": 2}],
+    "places": [{"level": "district", "name": "Hữu Lũng", "province": "Lạng Sơn"}],
+    "tasks": [{"id": "1", "text": "Rà soát tiêu chí", "assignees": ["Phòng NN"], "deadline": "2020-06-30"},
+              {"id": "2", "text": "Báo cáo kết quả"}],
+}
+
+
+def _add(archive, sha="a" * 64, pages=("Số: 18/KH-UBND\nnông thôn mới", "trang hai")):
+    result = make_result(sha, list(pages), record_from_case(DOCUMENT))
+    return archive.add_document(result, name="kh18", kind="pdf", result_json='{"source": "x"}')
+
+
+def _counts(db_path):
+    with sqlite3.connect(db_path) as db:
+        return {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                for table in ("documents", "pages", "references", "places", "tasks", "dates")}
+
+
+def _fts_consistent(db_path) -> bool:
+    with sqlite3.connect(db_path) as db:
+        db.execute("INSERT INTO \"page_fts\" (\"page_fts\", \"rank\") VALUES ('integrity-check', 1)")
+        return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_archive_store_new_archive_has_current_schema_and_wal(tmp_path):
+    with open_archive(tmp_path / "a.db") as archive:
+        assert archive.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert archive.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in archive.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"documents", "pages", "page_fts", "references", "dates", "places", "tasks"} <= tables
+
+
+def test_archive_store_document_stored_whole(tmp_path):
+    with open_archive(tmp_path / "a.db") as archive:
+        document_id = _add(archive)
+        assert archive.page_texts(document_id) == ["Số: 18/KH-UBND\nnông thôn mới", "trang hai"]
+        assert archive.load_record(document_id).references[0].code == "539/QĐ-UBND"
+        assert archive.load_result(document_id) == ('{"source": "x"}', "Số: 18/KH-UBND\nnông thôn mới\ftrang hai")
+        uids = [row[0] for row in archive.connection.execute('SELECT "uid" FROM "tasks" ORDER BY "id"')]
+    assert uids == [task_uid("a" * 64, "1"), task_uid("a" * 64, "2")]
+    assert _counts(tmp_path / "a.db") == {"documents": 1, "pages": 2, "references": 1, "places": 1, "tasks": 2,
+                                          "dates": 0}
+
+
+def test_archive_store_readding_replaces_without_duplicates(tmp_path):
+    with open_archive(tmp_path / "a.db") as archive:
+        _add(archive)
+        _add(archive, pages=("Số: 18/KH-UBND redone",))
+        assert archive.count_documents() == 1
+    assert _counts(tmp_path / "a.db")["pages"] == 1
+    assert _fts_consistent(tmp_path / "a.db")
+
+
+def test_archive_store_failure_mid_document_leaves_nothing(tmp_path, monkeypatch):
+    with open_archive(tmp_path / "a.db") as archive:
+        _add(archive, sha="b" * 64)
+
+        def broken(*args, **kwargs):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(store_module.Archive, "_insert_parts", broken)
+        with pytest.raises(ArchiveError, match="disk I/O error"):
+            _add(archive, sha="c" * 64)
+    assert _counts(tmp_path / "a.db") == {"documents": 1, "pages": 2, "references": 1, "places": 1, "tasks": 2,
+                                          "dates": 0}
+    assert _fts_consistent(tmp_path / "a.db")
+
+
+def test_archive_store_lookup_by_id_code_and_hash(tmp_path):
+    with open_archive(tmp_path / "a.db") as archive:
+        document_id = _add(archive)
+        assert [d.id for d in archive.lookup(str(document_id))] == [document_id]
+        assert [d.id for d in archive.lookup("18/kh-ubnd")] == [document_id]
+        assert [d.id for d in archive.lookup("18 KH UBND")] == [document_id]
+        assert [d.id for d in archive.lookup("aaaaaaaa")] == [document_id]
+        assert archive.lookup("19/KH-UBND") == []
+        assert archive.find_document("a" * 64).name == "kh18"
+        with pytest.raises(NotFoundError):
+            archive.load_record(999)
+
+
+def test_archive_store_migrations_upgrade_an_existing_archive(tmp_path, monkeypatch):
+    path = tmp_path / "a.db"
+    with open_archive(path) as archive:
+        _add(archive)
+    upgraded = [*store_module.MIGRATIONS, (SCHEMA_VERSION + 1, ('ALTER TABLE "documents" ADD COLUMN "note" TEXT',
+                                                                'UPDATE "documents" SET "note" = \'migrated\''))]
+    monkeypatch.setattr(store_module, "MIGRATIONS", upgraded)
+    with sqlite3.connect(path) as db:
+        assert store_module.migrate(db, path, upgraded) == SCHEMA_VERSION + 1
+        assert db.execute('SELECT "note", "code" FROM "documents"').fetchall() == [("migrated", "18/KH-UBND")]
+        # applied once: running again changes nothing
+        assert store_module.migrate(db, path, upgraded) == SCHEMA_VERSION + 1
+
+
+def test_archive_store_refuses_newer_schema(tmp_path):
+    path = tmp_path / "a.db"
+    open_archive(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    with pytest.raises(ArchiveError, match="newer than this congvan"):
+        open_archive(path)
+
+
+def test_archive_store_failed_migration_rolls_back(tmp_path):
+    path = tmp_path / "a.db"
+    broken = [(1, ('CREATE TABLE "x" ("a")', "THIS IS NOT SQL"))]
+    db = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError):
+        store_module.migrate(db, path, broken)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'x'").fetchone()[0] == 0
+    db.close()
+
+
+def test_archive_store_not_a_database(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ArchiveError) as error:
+        open_archive(path)
+    assert str(path) in str(error.value)
+
+
+def test_archive_store_missing_archive_for_reading(tmp_path):
+    with pytest.raises(NotFoundError):
+        open_archive(tmp_path / "none.db", create=False)
+    assert not (tmp_path / "none.db").exists()
