@@ -33,6 +33,7 @@ INPUT_SUFFIXES = frozenset({".pdf", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".
 PAGES_IN_FLIGHT_PER_JOB = 2
 # Local workers are replaced after this many tasks so that leaks in native libraries cannot pile up.
 TASKS_PER_WORKER = 200
+DASK_CONNECT_SECONDS = 20.0
 _STAGE_MODULES = ["pipeline.ingest", "pipeline.preprocess", "pipeline.ocr", "pipeline.restore", "pipeline.extract"]
 
 
@@ -334,18 +335,25 @@ class DaskExecutor:
             raise MissingDependencyError(
                 "the dask executor needs the 'distributed' package: pip install 'congvan[dask]'"
             ) from None
+        from distributed import as_completed
+
         try:
-            self._client = Client(scheduler, timeout="20s", set_as_default=False)
+            self._client = Client(scheduler, timeout=DASK_CONNECT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
             raise CongvanError(f"cannot reach the Dask scheduler: {error}", scheduler) from None
+        self._completed = as_completed(loop=self._client.loop)
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
-        return self._client.submit(fn, arg, pure=False)
+        future = self._client.submit(fn, arg, pure=False)
+        self._completed.add(future)
+        return future
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
-        from distributed import wait
-
-        return set(wait(list(futures), return_when="FIRST_COMPLETED").done)
+        wanted = set(futures)
+        while True:
+            future = next(self._completed)  # futures cancelled by the driver come out too: skip them
+            if future in wanted:
+                return {future}
 
     def is_broken(self, error: BaseException) -> bool:
         return False

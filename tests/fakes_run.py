@@ -181,3 +181,16 @@ def store_case_documents(archive, documents: list[dict]) -> dict[str, int]:
         result = make_result(sha, document["pages"], record_from_case(document), f"/archive/{document['name']}.pdf")
         ids[document["name"]] = archive.add_document(result, name=document["name"], kind="pdf", result_json="{}")
     return ids
+
+
+def run_batch_cli(argv: list[str]) -> int:
+    """`python -c` entry point for tests that run (and kill) a whole batch in another process:
+    FOLDER OUT DB [JOBS]."""
+    from pipeline.run import ProcessOptions, process_inputs
+
+    folder, out, db, *rest = argv
+    options = ProcessOptions(out_dir=Path(out), db_path=Path(db), jobs=int(rest[0]) if rest else 2)
+    return process_inputs([Path(folder)], options, stages=FAKE_STAGES).exit_code
+
+
+BATCH_RUNNER = "import sys; sys.path.insert(0, sys.argv[1]); import fakes_run; sys.exit(fakes_run.run_batch_cli(sys.argv[2:]))"
