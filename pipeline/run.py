@@ -241,10 +241,12 @@ def _run_image_page(task: PageTask) -> PageOutput:
     legacy = page.legacy_text
     if settings.text_layer and legacy and legacy.strip():
         raw_text, words, steps, confidences = unicodedata.normalize("NFC", legacy), [], [], None
+        to_original: Sequence[float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     else:
         if settings.text_layer and task.kind == "pdf":
             warnings.append("no text layer on this page: OCR used")
         prepared = stages.preprocess_page(page)
+        to_original = prepared.to_original
         ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout)
         raw_text, words, steps = ocr.text, list(ocr.words), list(ocr.preprocessing or prepared.steps)
         warnings += [w for w in (*prepared.warnings, *ocr.warnings) if w not in warnings]
@@ -257,9 +259,9 @@ def _run_image_page(task: PageTask) -> PageOutput:
                         tokens=tokens, warnings=warnings)
     pdf = None
     if settings.pdf:
-        from pipeline.archive.pdf import page_pdf
+        from pipeline.archive.pdf import page_pdf, quarter_turns
 
-        pdf = page_pdf(page.image, page.dpi, result)
+        pdf = page_pdf(page.image, page.dpi, result, quarter_turns(to_original))
     result.seconds = time.perf_counter() - started
     return PageOutput(result, pdf)
 

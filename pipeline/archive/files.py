@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
 import json
 import os
@@ -83,6 +84,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             stale.unlink()
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; results are ordinary files
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -92,6 +94,13 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def read_json_source(path: Path) -> str | None:

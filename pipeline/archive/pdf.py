@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -74,14 +75,36 @@ def _encode_image(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def page_pdf(image: np.ndarray, dpi: float, page: PageResult) -> bytes:
-    """A one-page PDF: `image` (the original page, gray or BGR) filling the page at `dpi`, and the page's
-    final words as invisible text (render mode 3) over their boxes, one text line per OCR line."""
+def quarter_turns(to_original: Sequence[float]) -> int:
+    """Counter-clockwise quarter turns that make the original page upright, read from the affine map of
+    preprocessed (upright) pixels to original pixels; small deskew angles round away."""
+    a, _, _, d, _, _ = to_original
+    return round(math.atan2(d, a) / (math.pi / 2)) % 4
+
+
+def _turn_box(box: Box, turns: int, width: int, height: int) -> Box:
+    """`box` on the original page → the same box on the page turned like np.rot90(image, turns)."""
+    x, y, w, h = box
+    corners = [(x, y), (x + w, y + h)]
+    for _ in range(turns):
+        corners = [(cy, width - cx) for cx, cy in corners]
+        width, height = height, width
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+
+
+def page_pdf(image: np.ndarray, dpi: float, page: PageResult, turns: int = 0) -> bytes:
+    """A one-page PDF: `image` (the original page, gray or BGR) filling the page at `dpi`, turned upright by
+    `turns` counter-clockwise quarter turns, and the page's final words as invisible text (render mode 3)
+    over their boxes, one text line per OCR line."""
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.pdfgen import canvas
 
     font = _font()
+    original_height, original_width = image.shape[:2]
+    if turns % 4:
+        image = np.rot90(image, turns % 4)
     height_px, width_px = image.shape[:2]
     scale = 72.0 / (dpi or 300.0)
     page_width, page_height = width_px * scale, height_px * scale
@@ -89,7 +112,8 @@ def page_pdf(image: np.ndarray, dpi: float, page: PageResult) -> bytes:
     pdf = canvas.Canvas(buffer, pagesize=(page_width, page_height), pageCompression=1)
     pdf.drawImage(ImageReader(io.BytesIO(_encode_image(image))), 0, 0, page_width, page_height)
 
-    words = _page_words(page)
+    words = [(text, _turn_box(box, turns % 4, original_width, original_height), line)
+             for text, box, line in _page_words(page)]
     if words:
         lines: dict[int, list[tuple[str, Box, int]]] = {}
         for entry in words:
