@@ -255,12 +255,12 @@ def _random_issuer(rng: random.Random, party: bool | None = None) -> _Issuer:
     level = rng.choices(levels, weights=weights)[0]
     if level == "province":
         ring = f"ỦY BAN NHÂN DÂN {prov_up}"
-        return _Issuer(("ỦY BAN NHÂN DÂN", prov_up), "UBND", _UBND_FIELDS, row["provinceShort"],
+        return _Issuer(("ỦY BAN NHÂN DÂN", prov_up), "UBND", _UBND_FIELDS, _place(row["provinceShort"]),
                        f"Ủy ban nhân dân {prov}", ring, _ubnd_signatures("CHỦ TỊCH"), region=prov)
     if level == "department":
         up, name, code, units = rng.choice(_DEPARTMENTS)
         sigs = (("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"), ("GIÁM ĐỐC",), ("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"))
-        return _Issuer((f"UBND {prov_up}", *_split_upper(up, rng)), code, units, row["provinceShort"],
+        return _Issuer((f"UBND {prov_up}", *_split_upper(up, rng)), code, units, _place(row["provinceShort"]),
                        name, f"{up} {prov_up}", sigs, region=prov)
     if level == "district":
         ring = f"ỦY BAN NHÂN DÂN {dist_up} {prov_up}"
@@ -287,8 +287,13 @@ def _random_issuer(rng: random.Random, party: bool | None = None) -> _Issuer:
         symbol, region = "HU", dist
         body_name = f"Ban Thường vụ {kind.capitalize()} ủy {row['districtShort']}"
     sigs = (("T/M BAN THƯỜNG VỤ", "BÍ THƯ"), ("T/M BAN THƯỜNG VỤ", "PHÓ BÍ THƯ"), ("T/L BAN THƯỜNG VỤ", "CHÁNH VĂN PHÒNG"))
-    return _Issuer(header, symbol, ("",), row["provinceShort"], body_name, f"ĐẢNG CỘNG SẢN VIỆT NAM * {header[-1]}", sigs,
+    return _Issuer(header, symbol, ("",), _place(row["provinceShort"]), body_name, f"ĐẢNG CỘNG SẢN VIỆT NAM * {header[-1]}", sigs,
                    party=True, region=region)
+
+
+def _place(name: str) -> str:
+    """Decree 30: a unit named after a person is written in full on the date line."""
+    return "Thành phố Hồ Chí Minh" if name == "Hồ Chí Minh" else name
 
 
 def _split_upper(name: str, rng: random.Random) -> tuple[str, ...]:
@@ -834,7 +839,7 @@ def _render_header(comp: _Composer, d: Dispatch) -> None:
     for k, text in enumerate(issuer):
         y_left, widest = column(left_lines, text, "regular" if k < parent else "bold", style.header_pt, left_cx, left_w, y_left)
     if issuer:
-        comp.rule(left_cx, y_left + comp.pt(2), widest * comp.rng.uniform(0.33, 0.5))
+        comp.rule(left_cx, y_left + comp.pt(3), widest * comp.rng.uniform(0.33, 0.5))
         y_left += comp.pt(8)
     y_right = top
     dates = [line for line in d.header_right if ", ngày" in line or line.endswith(")")]
@@ -843,7 +848,7 @@ def _render_header(comp: _Composer, d: Dispatch) -> None:
         size = style.header_pt if k == 0 else style.header_pt + 1
         y_right, widest = column(right_lines, text, "bold", size, right_cx, right_w, y_right)
     if mottos:
-        comp.rule(right_cx, y_right + comp.pt(2), widest)
+        comp.rule(right_cx, y_right + comp.pt(3), widest)
         y_right += comp.pt(8)
     y_row = max(y_left, y_right) + comp.pt(2)
     y_after_number = y_row
@@ -1342,7 +1347,7 @@ def write_pdf(pages: Sequence[RenderedPage], path: Path, *, text_layers: Sequenc
 
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pageCompression=1)
+    pdf = canvas.Canvas(buffer, pageCompression=1, invariant=1)  # invariant: no dates, stable ids
     pdf.setCreator("congvan sample generator")
     for k, page in enumerate(pages):
         width, height = page.image.width * 72 / page.dpi, page.image.height * 72 / page.dpi
@@ -1422,13 +1427,13 @@ _FORMATS = ("png", "jpg", "tif", "pdf", "pdf-ocrlayer", "pdf-protected")
 OWNER_PASSWORD = "congvan-owner"
 
 
-def _document_with_pages(rng: random.Random, item: SampleItem) -> tuple[Dispatch, list[RenderedPage]]:
+def _document_with_pages(rng: random.Random, item: SampleItem, dpi: float) -> tuple[Dispatch, list[RenderedPage]]:
     """Draws documents until one renders on exactly `item.pages` pages (deterministic for a given rng)."""
     length = "short" if item.pages == 1 else "long"
     best: tuple[Dispatch, list[RenderedPage]] | None = None
     for _attempt in range(40):
         spec = random_dispatch(rng, kind=item.kind, length=length, party=item.party)
-        pages = render_dispatch(spec, rng=rng)
+        pages = render_dispatch(spec, rng=rng, dpi=dpi)
         if len(pages) == item.pages:
             return spec, pages
         if best is None or abs(len(pages) - item.pages) < abs(len(best[1]) - item.pages):
@@ -1476,12 +1481,13 @@ def sample_plan(count: int | None = None, classes: Sequence[str] | None = None) 
                        "png" if k % 3 else "pdf") for k in range(count)]
 
 
-def generate_samples(out: Path, plan: Sequence[SampleItem], seed: int) -> list[Path]:
-    """Renders, degrades and writes every item of `plan`; each item's content depends only on (seed, name)."""
+def generate_samples(out: Path, plan: Sequence[SampleItem], seed: int, *, dpi: float = 300.0) -> list[Path]:
+    """Renders (at `dpi`), degrades and writes every item of `plan`; an item's content depends only on
+    (seed, name)."""
     written = []
     for item in plan:
         rng = random.Random(f"sample:{seed}:{item.name}")
-        spec, pages = _document_with_pages(rng, item)
+        spec, pages = _document_with_pages(rng, item, dpi)
         damaged = [degrade(page, item.degradation, rng) for page in pages]
         written.append(write_document(damaged, out, item.name, item.fmt, spec, rng, quality=item.quality))
     return written
@@ -1496,12 +1502,13 @@ class BenchItem:
     degradation: str
     seed: int
     document: int
+    dpi: float = 300.0  # render resolution before degradation
 
     def spec(self) -> Dispatch:
-        return _bench_document(self.seed, self.document)[0]
+        return _bench_document(self.seed, self.document, self.dpi)[0]
 
     def render(self) -> RenderedPage:
-        clean = _bench_document(self.seed, self.document)[1]
+        clean = _bench_document(self.seed, self.document, self.dpi)[1]
         return degrade(clean, self.degradation, random.Random(f"bench:{self.seed}:{self.document}:{self.degradation}"))
 
     def write(self, out: Path) -> Path:
@@ -1513,19 +1520,19 @@ class BenchItem:
 
 
 @lru_cache(maxsize=2)
-def _bench_document(seed: int, document: int) -> tuple[Dispatch, RenderedPage]:
+def _bench_document(seed: int, document: int, dpi: float) -> tuple[Dispatch, RenderedPage]:
     rng = random.Random(f"bench:{seed}:{document}")
     spec = random_dispatch(rng)
-    return spec, render_dispatch(spec, rng=rng)[0]
+    return spec, render_dispatch(spec, rng=rng, dpi=dpi)[0]
 
 
-def generate_bench_set(classes: Sequence[str], per_class: int, seed: int) -> list[BenchItem]:
+def generate_bench_set(classes: Sequence[str], per_class: int, seed: int, *, dpi: float = 300.0) -> list[BenchItem]:
     """`per_class` documents, each degraded by every class in `classes` (the same pages across classes,
     so classes compare fairly); deterministic given the seed. Ordered document by document."""
     for name in classes:
         if name not in DEGRADATIONS:
             raise ValueError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
-    return [BenchItem(f"bench_{seed}_{k:03d}_{name}", name, seed, k) for k in range(per_class) for name in classes]
+    return [BenchItem(f"bench_{seed}_{k:03d}_{name}", name, seed, k, dpi) for k in range(per_class) for name in classes]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1534,9 +1541,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=None, help="number of documents (default: the curated plan)")
     parser.add_argument("--classes", nargs="+", choices=DEGRADATIONS, help="degradation classes to cycle through")
     parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--dpi", type=float, default=300.0, help="render resolution before degradation")
     args = parser.parse_args(argv)
     plan = sample_plan(args.count, args.classes)
-    for path in generate_samples(args.out, plan, args.seed):
+    for path in generate_samples(args.out, plan, args.seed, dpi=args.dpi):
         print(path)
     return 0
 
