@@ -176,9 +176,10 @@ def _retry_after(error: urllib.error.HTTPError) -> float | None:
 
 
 def post_tasks(rows: Iterable[TaskRow], url: str, *, attempts: int = 5, backoff: float = 0.5,
-               timeout: float = 15.0, sleep: Callable[[float], None] = time.sleep) -> WebhookReport:
+               timeout: float = 15.0, sleep: Callable[[float], None] | None = None) -> WebhookReport:
     """POST each task as JSON with an `Idempotency-Key` header (the task uid, the same on every retry and
     every run), retrying timeouts, connection errors, 408/429/5xx with exponential back-off and jitter."""
+    sleep = sleep or time.sleep
     report = WebhookReport()
     for row in rows:
         body = json.dumps(row.to_dict(), ensure_ascii=False).encode("utf-8")

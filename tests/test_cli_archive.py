@@ -1,0 +1,116 @@
+"""congvan search / show / export on a small archive, through the command line entry point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import icalendar
+import pytest
+from fakes_run import store_case_documents
+
+from pipeline.archive import open_archive
+from pipeline.cli import main
+from pipeline.errors import EXIT_USAGE, ExportError, NotFoundError
+
+CASES = json.loads((Path(__file__).parent / "cases" / "archive_search.json").read_text(encoding="utf-8"))
+TASKS = [{"id": "1", "text": "Rà soát các tiêu chí", "assignees": ["Phòng NN"], "deadline": "2020-06-30"},
+         {"id": "2", "text": "Báo cáo kết quả"}]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "archive.db"
+    documents = [dict(doc, tasks=TASKS) if doc["name"] == "kh18" else doc for doc in CASES["documents"]]
+    with open_archive(path) as archive:
+        store_case_documents(archive, documents)
+    return path
+
+
+def test_cli_search_json_lists_hits(db, capsys):
+    assert main(["search", "539 qd ubnd", "--db", str(db), "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["source"] for h in hits] == ["/archive/qd539.pdf", "/archive/qd539_2019.pdf", "/archive/kh18.pdf",
+                                           "/archive/cv112.pdf"]
+    assert {"source", "code", "page", "snippet"} <= set(hits[0])
+    assert hits[3]["code"] == "112/VPĐP-NTM" and hits[3]["page"] == 2 and "539/QĐ-UBND" in hits[3]["snippet"]
+
+
+def test_cli_search_text_output_and_filters(db, capsys):
+    assert main(["search", "nong thon moi", "--db", str(db), "--from", "2020-04-01", "--place", "Lạng Sơn"]) == 0
+    out = capsys.readouterr().out
+    assert "112/VPĐP-NTM" in out and "page 2" in out and "nông thôn mới" in out and "539/QĐ-UBND ·" not in out
+
+
+def test_cli_search_bad_date_is_a_usage_error(db, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "x", "--db", str(db), "--from", "15/4/2020"])
+    assert exit_info.value.code == EXIT_USAGE and "ISO date" in capsys.readouterr().err
+
+
+def test_cli_search_missing_archive(tmp_path, capsys):
+    assert main(["search", "x", "--db", str(tmp_path / "none.db")]) == NotFoundError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none.db" in err
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_cli_show_by_code_and_ambiguous_code(db, capsys):
+    assert main(["show", "18/kh-ubnd", "--db", str(db)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["source"] == "/archive/kh18.pdf" and shown["record"]["document"]["code"] == "18/KH-UBND"
+    assert main(["show", "539/QĐ-UBND", "--db", str(db)]) == EXIT_USAGE
+    assert "several documents" in capsys.readouterr().err
+    assert main(["show", "18/KH-UBND", "--db", str(db), "--text"]) == 0
+    assert capsys.readouterr().out.startswith("UBND HUYỆN HỮU LŨNG\nSố: 18/KH-UBND")
+    assert main(["show", "77/KH-UBND", "--db", str(db)]) == NotFoundError.exit_code
+
+
+def test_cli_export_formats(db, tmp_path, capsys):
+    assert main(["export", "tasks", "--db", str(db), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["document_code"], r["task_id"], r["deadline"]) for r in rows] == [("18/KH-UBND", "1", "2020-06-30"),
+                                                                                ("18/KH-UBND", "2", "")]
+    assert main(["export", "tasks", "--db", str(db), "--format", "ics", "--out", str(tmp_path / "t.ics")]) == 0
+    todos = list(icalendar.Calendar.from_ical((tmp_path / "t.ics").read_bytes()).walk("VTODO"))
+    assert len(todos) == 2 and str(todos[0]["DUE"].to_ical().decode()) == "20200630"
+    assert main(["export", "tasks", "--db", str(db), "--format", "jsonl", "--since", "2021-01-01"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+class _FlakyThenDown(BaseHTTPRequestHandler):
+    keys: list[str] = []  # noqa: RUF012 - shared by the handler instances of one server
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.keys.append(self.headers["Idempotency-Key"])
+        self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
+    monkeypatch.setattr("pipeline.archive.export.time.sleep", lambda seconds: None)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyThenDown)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tasks"
+        assert main(["export", "tasks", "--db", str(db), "--webhook", url]) == ExportError.exit_code
+    finally:
+        server.shutdown()
+        server.server_close()
+    captured = capsys.readouterr()
+    assert captured.err.count("HTTP 500") == 2 and "0 of 2 tasks sent" in captured.out
+    assert len(set(_FlakyThenDown.keys)) == 2 and len(_FlakyThenDown.keys) == 10
+
+
+def test_cli_process_pdf_needs_out(tmp_path):
+    with pytest.raises(SystemExit, match="--pdf needs --out"):
+        main(["process", str(tmp_path), "--db", str(tmp_path / "a.db"), "--pdf"])
