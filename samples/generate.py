@@ -196,8 +196,9 @@ class _Issuer:
     name: str  # how the body refers to the issuer
     seal_ring: str  # text around the seal
     signatures: tuple[tuple[str, ...], ...]  # possible authority/title lines above the signer's name
+    head: str = "Chủ tịch"  # title of the head who signs in their own name
     party: bool = False
-    region: str = ""  # "tỉnh X" / "huyện Y": used in recipient lists
+    region: str = ""  # "tỉnh X" / "huyện Y": used in citations
 
 
 def _u(text: str, rng: random.Random) -> str:
@@ -240,7 +241,16 @@ def _ubnd_signatures(head: str) -> tuple[tuple[str, ...], ...]:
         ("TM. ỦY BAN NHÂN DÂN", f"KT. {head}", f"PHÓ {head}"),
         (f"KT. {head}", f"PHÓ {head}"),
         (head,),
+        (f"TL. {head}", "CHÁNH VĂN PHÒNG"),
     )
+
+
+_DIRECTOR_SIGNATURES: tuple[tuple[str, ...], ...] = (
+    ("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"), ("GIÁM ĐỐC",), ("TUQ. CHỦ TỊCH UBND TỈNH", "GIÁM ĐỐC"))
+_HEAD_OF_OFFICE_SIGNATURES: tuple[tuple[str, ...], ...] = (("TRƯỞNG PHÒNG",), ("KT. TRƯỞNG PHÒNG", "PHÓ TRƯỞNG PHÒNG"),
+                                                          ("Q. TRƯỞNG PHÒNG",))
+_PARTY_SIGNATURES: tuple[tuple[str, ...], ...] = (
+    ("T/M BAN THƯỜNG VỤ", "BÍ THƯ"), ("T/M BAN THƯỜNG VỤ", "PHÓ BÍ THƯ"), ("T/L BAN THƯỜNG VỤ", "CHÁNH VĂN PHÒNG"))
 
 
 def _random_issuer(rng: random.Random, party: bool | None = None) -> _Issuer:
@@ -259,26 +269,24 @@ def _random_issuer(rng: random.Random, party: bool | None = None) -> _Issuer:
                        f"Ủy ban nhân dân {prov}", ring, _ubnd_signatures("CHỦ TỊCH"), region=prov)
     if level == "department":
         up, name, code, units = rng.choice(_DEPARTMENTS)
-        sigs = (("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"), ("GIÁM ĐỐC",), ("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"))
         return _Issuer((f"UBND {prov_up}", *_split_upper(up, rng)), code, units, _place(row["provinceShort"]),
-                       name, f"{up} {prov_up}", sigs, region=prov)
+                       name, f"{up} {prov_up}", _DIRECTOR_SIGNATURES, head="Giám đốc", region=prov)
     if level == "district":
         ring = f"ỦY BAN NHÂN DÂN {dist_up} {prov_up}"
         return _Issuer(("ỦY BAN NHÂN DÂN", dist_up), "UBND", _UBND_FIELDS[:5], row["districtShort"],
                        f"Ủy ban nhân dân {dist}", ring, _ubnd_signatures("CHỦ TỊCH"), region=dist)
     if level == "district_office":
         up, name, code = rng.choice(_DISTRICT_OFFICES)
-        sigs = (("TRƯỞNG PHÒNG",), ("KT. TRƯỞNG PHÒNG", "PHÓ TRƯỞNG PHÒNG"))
         return _Issuer((f"UBND {dist_up}", up), code, ("", ), row["districtShort"], name,
-                       f"{up} {dist_up}", sigs, region=dist)
+                       f"{up} {dist_up}", _HEAD_OF_OFFICE_SIGNATURES, head="Trưởng phòng", region=dist)
     if level == "commune":
         ring = f"ỦY BAN NHÂN DÂN {ward_up} {dist_up}"
-        header = (f"UBND {dist_up}", f"UBND {ward_up}") if rng.random() < 0.5 else ("ỦY BAN NHÂN DÂN", ward_up)
-        return _Issuer(header, "UBND", ("",), row["wardShort"], f"Ủy ban nhân dân {ward}", ring,
+        commune = (f"UBND {dist_up}", f"UBND {ward_up}") if rng.random() < 0.5 else ("ỦY BAN NHÂN DÂN", ward_up)
+        return _Issuer(commune, "UBND", ("",), row["wardShort"], f"Ủy ban nhân dân {ward}", ring,
                        _ubnd_signatures("CHỦ TỊCH"), region=ward)
     if rng.random() < 0.6:
         kind = prov_up.split(" ", 1)[0]  # TỈNH / THÀNH (phố) → Tỉnh ủy / Thành ủy
-        header = (f"{kind} ỦY {row['provinceShort'].upper()}",)
+        header: tuple[str, ...] = (f"{kind} ỦY {row['provinceShort'].upper()}",)
         symbol, region = "TU", prov
         body_name = f"Ban Thường vụ {kind.capitalize()} ủy {row['provinceShort']}"
     else:
@@ -286,9 +294,8 @@ def _random_issuer(rng: random.Random, party: bool | None = None) -> _Issuer:
         header = (f"ĐẢNG BỘ {prov_up}", f"{kind} ỦY {row['districtShort'].upper()}")
         symbol, region = "HU", dist
         body_name = f"Ban Thường vụ {kind.capitalize()} ủy {row['districtShort']}"
-    sigs = (("T/M BAN THƯỜNG VỤ", "BÍ THƯ"), ("T/M BAN THƯỜNG VỤ", "PHÓ BÍ THƯ"), ("T/L BAN THƯỜNG VỤ", "CHÁNH VĂN PHÒNG"))
-    return _Issuer(header, symbol, ("",), _place(row["provinceShort"]), body_name, f"ĐẢNG CỘNG SẢN VIỆT NAM * {header[-1]}", sigs,
-                   party=True, region=region)
+    return _Issuer(header, symbol, ("",), _place(row["provinceShort"]), body_name,
+                   f"ĐẢNG CỘNG SẢN VIỆT NAM * {header[-1]}", _PARTY_SIGNATURES, head="", party=True, region=region)
 
 
 def _place(name: str) -> str:
@@ -462,11 +469,16 @@ def random_dispatch(rng: random.Random, *, kind: str | None = None, length: str 
     return Dispatch(header_left, header_right, title, body, distribution, signature)
 
 
+def _headed_name(issuer: _Issuer) -> str:
+    """'Chủ tịch Ủy ban nhân dân tỉnh X', 'Giám đốc Sở Y tế', or the collective body itself."""
+    return f"{issuer.head} {issuer.name}" if issuer.head else issuer.name
+
+
 def _title_summary(rng: random.Random, kind: str, topic: str, issuer: _Issuer) -> str:
     if kind == "quyet_dinh":
         return rng.choice(["Về việc phê duyệt Kế hoạch ", "Về việc ban hành Quy chế ", "Về việc "]) + topic
     if kind == "thong_bao":
-        return f"Kết luận của {issuer.name.replace('Ủy ban nhân dân', 'Chủ tịch UBND')} về {topic}"
+        return f"Kết luận của {_headed_name(issuer)} về {topic}"
     if kind == "bao_cao":
         return f"Kết quả {topic}"
     if kind == "chi_thi":
@@ -497,8 +509,7 @@ def _body(rng: random.Random, kind: str, issuer: _Issuer, year: int, items: int,
         return body
     if kind in ("quyet_dinh", "chi_thi") and not issuer.party:
         if kind == "quyet_dinh":
-            head = issuer.signatures[0][-1] if issuer.symbol != "UBND" else "CHỦ TỊCH ỦY BAN NHÂN DÂN"
-            body.append(_u(f"{head} {issuer.region.upper()}" if issuer.symbol == "UBND" else head, rng))
+            body.append(_u(_headed_name(issuer).upper(), rng))
             grounds = ["Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015"]
             grounds += [_pool_sentence(rng, "C") for _ in range(rng.randint(0, 2))]
             grounds += [f"Căn cứ {_citation(rng, issuer, year)}" for _ in range(rng.randint(1, 2))]
@@ -512,7 +523,7 @@ def _body(rng: random.Random, kind: str, issuer: _Issuer, year: int, items: int,
                         "chịu trách nhiệm thi hành Quyết định này./.")
             return body
         body.append(_with_end(_pool_sentence(rng, "S"), "."))
-        body.append(f"Để {topic}, {issuer.signatures[0][-1].capitalize()} {issuer.name} yêu cầu:")
+        body.append(f"Để {topic}, {_headed_name(issuer)} yêu cầu:")
         body += _task_block(rng, issuer, year, items)
         body.append("Yêu cầu Thủ trưởng các cơ quan, đơn vị nghiêm túc triển khai thực hiện Chỉ thị này./.")
         return body
@@ -615,6 +626,7 @@ class Style:
     left_column: float = 0.42  # share of the text width taken by the header's left column
     ink: int = 0  # grey level of the text
     italic_grounds: bool = True  # "Căn cứ …" lines in italics
+    inline_recipient: bool = False  # first recipient on the "Kính gửi:" line
     page_numbers: bool = True
     signature_ink: tuple[int, int, int] = (25, 45, 160)
     seal_ink: tuple[int, int, int] = (215, 35, 45)
@@ -640,6 +652,7 @@ def random_style(rng: random.Random) -> Style:
         left_column=rng.uniform(0.38, 0.46),
         ink=rng.randint(0, 45),
         italic_grounds=rng.random() < 0.8,
+        inline_recipient=rng.random() < 0.5,
         page_numbers=rng.random() < 0.85,
         signature_ink=(rng.randint(10, 40), rng.randint(30, 70), rng.randint(140, 200)) if blue
         else (rng.randint(20, 50),) * 3,
@@ -724,15 +737,19 @@ class _Composer:
         return self.y + height <= self.bottom
 
     def place_line(self, words: Sequence[_Word], x: float, width: float, size_pt: float, *,
-                   align: str = "left", record: bool = True) -> None:
-        """Draws one line of words at self.y (breaking the page first if needed) and advances y."""
+                   align: str = "left", label: tuple[Sequence[_Word], float] | None = None) -> None:
+        """Draws one line of words at self.y (breaking the page first if needed) and advances y.
+        `label`: words set at their own x on the same line before it (e.g. "Kính gửi:")."""
         height = self.line_height(size_pt)
         if not self.fits(height):
             self.new_page()
         baseline = self.y + round(self.pt(size_pt) * 0.95)
+        text = " ".join(word for word, _ in words)
+        if label is not None:
+            self.draw_words(label[0], label[1], width, baseline, "left")
+            text = " ".join(word for word, _ in label[0]) + " " + text
         self.draw_words(words, x, width, baseline, align)
-        if record:
-            self.blocks[-1][-1].append(" ".join(word for word, _ in words))
+        self.blocks[-1][-1].append(text)
         self.y += height
 
     def draw_words(self, words: Sequence[_Word], x: float, width: float, baseline: float, align: str) -> float:
@@ -834,14 +851,14 @@ def _render_header(comp: _Composer, d: Dispatch) -> None:
             y += comp.line_height(used) * 0.92
         return y, widest
 
-    y_left = top
+    y_left = float(top)
     widest = 0.0
     for k, text in enumerate(issuer):
         y_left, widest = column(left_lines, text, "regular" if k < parent else "bold", style.header_pt, left_cx, left_w, y_left)
     if issuer:
         comp.rule(left_cx, y_left + comp.pt(3), widest * comp.rng.uniform(0.33, 0.5))
         y_left += comp.pt(8)
-    y_right = top
+    y_right = float(top)
     dates = [line for line in d.header_right if ", ngày" in line or line.endswith(")")]
     mottos = [line for line in d.header_right if line not in dates]
     for k, text in enumerate(mottos):
@@ -888,13 +905,17 @@ def _render_body(comp: _Composer, body: Sequence[str], *, has_title: bool) -> No
     indent = comp.mm(style.indent_mm)
     in_recipients = False
     recipient_x = 0.0
+    label: tuple[list[_Word], float] | None = None  # "Kính gửi:" waiting to share the first recipient's line
     for text in body:
         comp.y += comp.pt(style.paragraph_pt)
         if text.startswith("Kính gửi"):
             kinh_gui_words = _words(text, regular)
             if text.rstrip().endswith(":"):
                 recipient_x = comp.left + comp.text_width * comp.rng.uniform(0.12, 0.25)
-                comp.place_line(kinh_gui_words, recipient_x, comp.text_width, style.body_pt)
+                if style.inline_recipient:
+                    label = (kinh_gui_words, recipient_x)
+                else:
+                    comp.place_line(kinh_gui_words, recipient_x, comp.text_width, style.body_pt)
                 recipient_x += regular.getlength("Kính gửi: ")
                 in_recipients = True
             else:
@@ -907,8 +928,12 @@ def _render_body(comp: _Composer, body: Sequence[str], *, has_title: bool) -> No
             comp.y -= comp.pt(style.paragraph_pt)
             width = comp.right - recipient_x
             for line in _wrap(_words(text, regular), width):
-                comp.place_line(line, recipient_x, width, style.body_pt)
+                comp.place_line(line, recipient_x, width, style.body_pt, label=label)
+                label = None
             continue
+        if label is not None:  # "Kính gửi:" with no recipient list after it
+            comp.place_line(label[0], label[1], comp.text_width, style.body_pt)
+            label = None
         if in_recipients:
             in_recipients = False
             comp.y += comp.pt(style.paragraph_pt)
@@ -952,7 +977,7 @@ def _render_closing(comp: _Composer, d: Dispatch) -> None:
         comp.new_page()
     comp.start_block()
     top = comp.y
-    y = top + comp.pt(4)
+    y = float(top + comp.pt(4))
     for line, size in dist_lines:
         comp.draw_words(line, comp.left, dist_w, y + comp.pt(size) * 0.95, "left")
         comp.blocks[-1][-1].append(" ".join(w for w, _ in line))
@@ -1044,7 +1069,8 @@ def seal_mask(rng: random.Random, radius: int, ring_text: str, dpi: float) -> np
         angle += step
         if ch == " ":
             continue
-        glyph = Image.new("L", (font.size * 2, font.size * 2), 0)
+        box = round(font.size * 2)
+        glyph = Image.new("L", (box, box), 0)
         ImageDraw.Draw(glyph).text((font.size, font.size), ch, font=font, fill=255, anchor="ms")
         glyph = glyph.rotate(-math.degrees(theta), resample=Image.Resampling.BILINEAR)
         gx = c + text_radius * math.sin(theta) - font.size
