@@ -1447,7 +1447,7 @@ SAMPLE_PLAN = (
     SampleItem("08_ke_hoach_fade", "fade", "pdf", "ke_hoach", pages=2),
     SampleItem("09_thong_bao_tu_seal_over_text_oldocr", "seal_over_text", "pdf-ocrlayer", "thong_bao", party=True),
     SampleItem("10_cong_van_rotated_protected", "rotated", "pdf-protected", "cong_van"),
-    SampleItem("11_chi_thi_hardest", "hardest", "png", "chi_thi"),
+    SampleItem("11_chi_thi_hardest", "hardest", "jpg", "chi_thi"),
 )
 _FORMATS = ("png", "jpg", "tif", "pdf", "pdf-ocrlayer", "pdf-protected")
 OWNER_PASSWORD = "congvan-owner"
