@@ -1,0 +1,435 @@
+"""The document's own block: issuer, number and symbol, place and date, title/subject, recipients, distribution
+and signer; and the layout (where the body, the closing block and the appendix are) for the other extractors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from pipeline.extract.dates import parse_date
+from pipeline.extract.references import CodeMatch, iter_codes
+from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
+from pipeline.types import DocumentHeader, Signer
+
+# How far into the document the header block may reach.
+HEADER_MAX_LINES = 60
+
+_MOTTOS = ("cong hoa xa hoi chu nghia viet nam", "doc lap - tu do - hanh phuc", "dang cong san viet nam")
+_RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
+_NUMBER = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s)?s[o0]\s*[:;.]?\s*(?=[\d/._…])")
+_VV = re.compile(r"^v\s*[/.]?\s*[vy]\b\s*[:.]?\s*")
+_PLACE_DATE = re.compile(r"^(?P<place>[^,\d]{2,40}?)\s*,\s*(?=ngay\b)")
+_BLANK_DATE = re.compile(r"ngay\s*[._…\s]*\s*thang\s*[._…\s]*\s*nam\s*(?P<y>(?:19|20)\d\d)")
+_BODY_START = re.compile(
+    r"^(?:kinh gui|can cu|thuc hien|trien khai|de\s|theo\s|qua\s|ngay\s*\d|tiep theo|nham\s|xet\s|sau khi|"
+    r"trong\s|hien nay|nhu\s|vua qua|thoi gian qua|ve viec|chieu\s|sang\s|tai\s)"
+)
+_KINH_GUI = re.compile(r"^kinh\s*gui\b\s*[:;.]?\s*")
+_NOI_NHAN = re.compile(r"^noi\s*nhan\b\s*[:;.]?\s*")
+_BULLET = re.compile(r"^[-–—+•*]\s*")
+_AUTHORITY = re.compile(r"^(t\s*/?\s*m|k\s*/?\s*t|t\s*/?\s*l|tuq|q(?=\s*\.))\s*\.?\s+")
+_AUTHORITY_INSIDE = re.compile(r"(?<![\w])(T/?M|K/?T|T/?L|TUQ|Q(?=\s*\.))\s*\.?\s+(?=[A-ZĐÀ-Ỹ])")
+_SIGNED = re.compile(r"^[(\[]?\s*(?:da ky|ky ten|ky,|ky va|dong dau|da ky ten|ky so)")
+_APPENDIX = re.compile(r"^phu\s*luc\b")
+# Capitalised words after which a header line starts a new unit ("UBND TỈNH X" / "SỞ Y TẾ").
+_UNIT_HEADS = re.compile(
+    r"^(?:ubnd|uy ban|hdnd|hoi dong|so|bo|ban|van phong|phong|chi cuc|cuc|tong cuc|trung tam|truong|cong an|"
+    r"bo chi huy|ban chi huy|tinh uy|huyen uy|thanh uy|thi uy|quan uy|dang uy|dang bo|chi bo|mat tran|doan|"
+    r"hoi|kho bac|ngan hang|bao hiem|thanh tra|vien|benh vien|cong ty|tong cong ty|toa an|vien kiem sat|"
+    r"chinh phu|quoc hoi|thu tuong|lien doan|tinh doan|huyen doan|hoc vien|dai hoc|dai|bao|chi nhanh|"
+    r"ban quan ly|bql|hat kiem lam|thuong truc|ban thuong vu|ban chap hanh|ban chi dao|to cong tac)\b"
+)
+_AUTHORITY_LINE = re.compile(
+    r"^(?:chu tich|pho chu tich|bo truong|thu truong|giam doc|pho giam doc|thu tuong|ban thuong vu|"
+    r"ban chap hanh|hoi dong nhan dan|uy ban nhan dan|truong ban|chanh van phong|tong cuc truong|"
+    r"cuc truong|bi thu|quyet dinh|quyet nghi|chi thi)\b"
+)
+_NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?\s+){1,5}[A-ZĐÀ-Ỹ][a-zđà-ỹ]+$")
+_TRAILING = " ;,.:"
+
+
+@dataclass
+class Layout:
+    """The document's own block, and where its parts lie (line indices)."""
+
+    header: DocumentHeader
+    header_end: int = 0  # first line after the header block (issuer, number, place/date, title)
+    body_start: int = 0  # first line after the header block and the recipients
+    place_span: tuple[int, int] | None = None  # "Lạng Sơn" of "Lạng Sơn, ngày …"
+    closing_start: int | None = None  # "Nơi nhận" / signature block
+    closing_end: int | None = None  # first line after the closing block
+    appendix_start: int | None = None  # "Phụ lục …" heading
+    own_code: CodeMatch | None = None
+    skip: set[int] = field(default_factory=set)  # lines that belong to the header/recipients/closing
+
+
+def _strip_mottos(folded: str) -> list[tuple[int, int]]:
+    """Character ranges of the national/Party motto inside a (folded) line, for removal."""
+    ranges = []
+    for motto in _MOTTOS:
+        if len(folded) < 0.75 * len(motto):
+            continue
+        alignment = fuzz.partial_ratio_alignment(motto, folded, score_cutoff=84)
+        if alignment is not None and alignment.dest_end - alignment.dest_start >= 0.75 * len(motto):
+            ranges.append((alignment.dest_start, alignment.dest_end))
+    return ranges
+
+
+def _remove_ranges(text: str, ranges: list[tuple[int, int]]) -> str:
+    for start, end in sorted(ranges, reverse=True):
+        text = text[:start] + " " + text[end:]
+    return " ".join(text.split())
+
+
+def _clean_item(text: str) -> str:
+    text = _BULLET.sub("", text.strip())
+    text = text.rstrip(_TRAILING).strip()
+    return text[:-2].rstrip(_TRAILING) if text.endswith("/.") else text
+
+
+def _split_units(lines: list[str]) -> list[str]:
+    """Header lines → unit names: a line that starts with a unit word opens a new unit."""
+    units: list[list[str]] = []
+    for line in lines:
+        folded = fold(line)
+        starts_unit = bool(_UNIT_HEADS.match(folded)) and not folded.startswith(("to quoc", "ban nhan dan"))
+        if not units or starts_unit:
+            units.append([line])
+        else:
+            units[-1].append(line)
+    return [" ".join(unit) for unit in units]
+
+
+def _type_of_title(text: str) -> tuple[str, str] | None:
+    """(abbreviation, name) when an upper-case title line names a document type ("KẾ HOẠCH")."""
+    if not is_upper_text(text):
+        return None
+    doc_type = doc_types().from_name(text.rstrip(" :"))
+    if doc_type is None or doc_type.name == "Văn bản":
+        return None
+    return doc_type.abbr or "", doc_type.name
+
+
+def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
+    """Walk the first lines: issuer lines, number, V/v, motto, place and date, title and subject.
+    Returns the index of the first body line."""
+    header = layout.header
+    units: list[str] = []
+    subject: list[str] = []
+    collecting: str | None = None  # "vv" or "title": subject lines being gathered
+    number_seen = False
+    body_start = 0
+    lines = doc.lines[:HEADER_MAX_LINES]
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.text:
+            if collecting == "vv":
+                collecting = None
+            continue
+        folded_line = doc.folded[line.start : line.end]
+        ranges = _strip_mottos(folded_line)
+        text = _remove_ranges(line.text, ranges) if ranges else line.text
+        folded = fold(text)
+        if ranges:
+            layout.skip.add(line.index)
+        if not text or _RULE.match(text) or text in ("*", "★"):
+            layout.skip.add(line.index)
+            continue
+        if collecting == "title":
+            if _continues_title(text, folded, subject):
+                subject.append(text)
+                layout.skip.add(line.index)
+                continue
+            body_start = line.index
+            break
+        number = _NUMBER.match(folded)
+        if number and not number_seen and header.code is None:
+            rest = text[number.end() :]
+            code = next(iter_codes(rest), None)
+            if code is not None and code.start <= 2:
+                header.code, header.number, header.symbol = code.code, code.number, code.symbol
+                layout.own_code = next(
+                    (c for c in iter_codes(doc.text, line.start, min(len(doc.text), line.end + 40))
+                     if c.code == code.code), None)
+                if code.doc_type is not None and code.doc_type.abbr and header.type is None:
+                    header.type, header.type_name = code.doc_type.abbr, code.doc_type.name
+                tail = rest[code.end :].strip()
+            else:
+                symbol = re.match(r"\s*[/-]\s*(\S+)", rest)
+                if symbol:  # the number was left blank: "Số:    /KH-UBND"
+                    header.symbol = symbol.group(1).rstrip(_TRAILING)
+                    header.code = "/" + header.symbol
+                tail = ""
+            number_seen = True
+            layout.skip.add(line.index)
+            if tail:
+                _parse_place_date(tail, header)
+            continue
+        vv = _VV.match(folded)
+        if vv:
+            subject = [text[vv.end() :].strip()]
+            collecting = "vv"
+            layout.skip.add(line.index)
+            continue
+        if _parse_place_date(text, header):
+            layout.skip.add(line.index)
+            collecting = None
+            position = line.text.find(header.place or "")
+            if header.place and position >= 0:
+                layout.place_span = (line.start + position, line.start + position + len(header.place))
+            continue
+        title = _type_of_title(text)
+        if title is not None:
+            abbr, name = title
+            header.type, header.type_name = abbr or None, name
+            subject = []
+            collecting = "title"
+            layout.skip.add(line.index)
+            continue
+        if collecting == "vv" and not is_upper_text(text) and not _BODY_START.match(folded):
+            subject.append(text)
+            layout.skip.add(line.index)
+            continue
+        if is_upper_text(text) and not number_seen and header.date is None:
+            units.append(text)
+            layout.skip.add(line.index)
+            continue
+        body_start = line.index
+        break
+    else:
+        body_start = lines[-1].index + 1 if lines else 0
+    names = _split_units(units)
+    if names:
+        header.issuer = names[-1]
+        header.parent_issuer = " ".join(names[:-1]) or None
+    if subject:
+        header.subject = " ".join(" ".join(subject).split()).rstrip(_TRAILING) or None
+    return body_start
+
+
+def _continues_title(text: str, folded: str, subject: list[str]) -> bool:
+    """Is this line still the title's summary ("Về việc …" and its wrapped lines)?"""
+    if _BODY_START.match(folded) and subject:
+        return False
+    if not subject:
+        return not _AUTHORITY_LINE.match(folded) and not _KINH_GUI.match(folded)
+    if _AUTHORITY_LINE.match(folded) or _KINH_GUI.match(folded):
+        return False
+    previous = subject[-1]
+    if previous.endswith((".", ";", ":")):
+        return False
+    if is_upper_text(previous) and is_upper_text(text):
+        return True
+    return text[:1].islower() or text[:1] in "(–-"
+
+
+def _parse_place_date(text: str, header: DocumentHeader) -> bool:
+    folded = fold(text)
+    match = _PLACE_DATE.search(folded)
+    if match is None:
+        return False
+    place = text[match.start("place") : match.end("place")].strip(" .,-")
+    if not place or not (place[0].isupper() or place[0].isdigit()):
+        return False
+    header.place = place
+    header.date = parse_date(text[match.end() :])
+    if header.date is None and _BLANK_DATE.search(folded):
+        header.date = None  # "ngày … tháng … năm 2020": signed but the day was never filled in
+    return True
+
+
+def _parse_recipients(doc: DocumentText, layout: Layout, start: int) -> int:
+    """'Kính gửi:' inline or as a list of '- …' lines; returns the first line after it."""
+    end = min(len(doc.lines), start + 40)
+    for index in range(start, end):
+        line = doc.lines[index]
+        folded = doc.folded[line.start : line.end]
+        match = _KINH_GUI.match(folded)
+        if not match:
+            continue
+        items: list[str] = []
+        layout.skip.add(index)
+        inline = line.text[match.end() :].strip()
+        if inline:
+            items += [part for part in re.split(r"\s*;\s*-?\s*|\s+-\s+", _BULLET.sub("", inline)) if part]
+        j = index + 1
+        while j < len(doc.lines):
+            text = doc.lines[j].text
+            if _BULLET.match(text):
+                items.append(text)
+            elif text and items and text[:1].islower() and not items[-1].rstrip().endswith((".", ";")):
+                items[-1] += " " + text
+            elif not text and not items:
+                j += 1
+                continue
+            else:
+                break
+            layout.skip.add(j)
+            j += 1
+        layout.header.recipients = [c for c in (_clean_item(item) for item in items) if c]
+        return j
+    return start
+
+
+def _find_closing(doc: DocumentText, layout: Layout) -> None:
+    """The 'Nơi nhận' list and the signature block (before any appendix that follows them)."""
+    lines = doc.lines
+    noi_nhan = None
+    for line in lines[layout.body_start :]:
+        if _NOI_NHAN.match(doc.folded[line.start : line.end]):
+            noi_nhan = line.index
+    appendix = _find_appendix(doc, layout.body_start)
+    if noi_nhan is not None:
+        if appendix is not None and appendix < noi_nhan:
+            # appendix inside the body (the spec layout), closing block at the very end
+            layout.appendix_start = appendix
+            zone_end = len(lines)
+        else:
+            layout.appendix_start = appendix
+            zone_end = appendix if appendix is not None else len(lines)
+        start = _signature_start_before(doc, noi_nhan, layout.body_start)
+        layout.closing_start = start
+        layout.closing_end = zone_end
+        _parse_closing(doc, layout, start, noi_nhan, zone_end)
+        return
+    layout.appendix_start = appendix
+    end = appendix if appendix is not None else len(lines)
+    start = _signature_start_before(doc, end, layout.body_start)
+    if start < end:
+        layout.closing_start, layout.closing_end = start, end
+        _parse_closing(doc, layout, start, None, end)
+
+
+def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
+    """Signature lines that come before 'Nơi nhận' (or the end): upper-case authority lines and a name."""
+    j = index
+    while j - 1 >= floor and index - (j - 1) <= 8:
+        text = doc.lines[j - 1].text
+        folded = doc.folded[doc.lines[j - 1].start : doc.lines[j - 1].end]
+        if not text or _AUTHORITY.match(folded) or _SIGNED.match(folded) or (
+            is_upper_text(text) and len(text) < 60) or (_NAME.match(text) and len(text) < 40):
+            j -= 1
+            continue
+        break
+    while j < index and not doc.lines[j].text:
+        j += 1
+    # keep only if it really holds a signature (an authority line or an upper-case title)
+    has_title = any(
+        _AUTHORITY.match(doc.folded[line.start : line.end]) or (is_upper_text(line.text) and len(line.text) < 60)
+        for line in doc.lines[j:index]
+    )
+    return j if has_title else index
+
+
+def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int | None, end: int) -> None:
+    header = layout.header
+    signature_lines: list[str] = []
+    distribution: list[str] = []
+    in_list = False
+    for index in range(start, end):
+        line = doc.lines[index]
+        text = line.text
+        folded = doc.folded[line.start : line.end]
+        layout.skip.add(index)
+        if not text:
+            in_list = False if distribution else in_list
+            continue
+        if noi_nhan is not None and index == noi_nhan:
+            match = _NOI_NHAN.match(folded)
+            rest = text[match.end() :].strip() if match else ""
+            in_list = True
+            if rest:
+                item, signature = _split_signature(rest)
+                if item:
+                    distribution.append(item)
+                if signature:
+                    signature_lines.append(signature)
+            continue
+        if in_list and (_BULLET.match(text) or (distribution and text[:1].islower())):
+            item, signature = _split_signature(text)
+            if _BULLET.match(item) or not distribution:
+                distribution.append(item)
+            elif item:
+                distribution[-1] += " " + item
+            if signature:
+                signature_lines.append(signature)
+            continue
+        in_list = False
+        signature_lines.append(text)
+    header.distribution = [c for c in (_clean_item(item) for item in distribution) if c]
+    header.signer = _parse_signer(signature_lines)
+
+
+def _split_signature(text: str) -> tuple[str, str]:
+    """A distribution line that OCR merged with the signature column: '- Như trên; KT. CHỦ TỊCH'."""
+    match = _AUTHORITY_INSIDE.search(text)
+    if match and match.start() > 0:
+        return text[: match.start()].strip(), text[match.start() :].strip()
+    words = text.split()
+    k = len(words)
+    while k > 0 and is_upper_text(words[k - 1], 1.0) and len(words[k - 1]) > 1:
+        k -= 1
+    if len(words) - k >= 2 and k > 0 and words[k - 1].endswith((";", ".", ",")):
+        return " ".join(words[:k]), " ".join(words[k:])
+    return text, ""
+
+
+def _parse_signer(lines: list[str]) -> Signer | None:
+    """Authority = the last prefix (KT. in "TM. UBND / KT. CHỦ TỊCH / PHÓ CHỦ TỊCH"); title = the upper-case
+    lines after it, or what followed the prefix; name = the person's name line."""
+    authority = None
+    prefixed_title: str | None = None
+    titles: list[str] = []
+    name = None
+    for text in lines:
+        folded = fold(text)
+        if _SIGNED.match(folded):
+            continue
+        match = _AUTHORITY.match(folded)
+        if match:
+            authority = re.sub(r"[\s/.]", "", text[: match.end()]).upper() + "."
+            prefixed_title = text[match.end() :].strip() or None
+            titles = []
+        elif is_upper_text(text) and len(text) < 70:
+            titles.append(text)
+        elif _NAME.match(text) and len(text.split()) <= 6:
+            name = text
+    if authority is None and not titles and name is None:
+        return None
+    title = " ".join(titles) if titles else prefixed_title
+    return Signer(authority=authority, title=title, name=name)
+
+
+def _find_appendix(doc: DocumentText, start: int) -> int | None:
+    for line in doc.lines[start:]:
+        if len(line.text) <= 80 and _APPENDIX.match(doc.folded[line.start : line.end]):
+            rest = doc.folded[line.start : line.end][8:].strip(" :.")
+            if not rest or re.match(r"^(?:[ivxlc]+|\d+|[a-z])?\b", rest):
+                return line.index
+    return None
+
+
+def parse_layout(doc: DocumentText) -> Layout:
+    """The header record and the layout of the document."""
+    layout = Layout(DocumentHeader())
+    if not doc.text.strip():
+        return layout
+    body_start = _parse_header_block(doc, layout)
+    layout.header_end = body_start
+    body_start = _parse_recipients(doc, layout, body_start)
+    layout.body_start = body_start
+    header = layout.header
+    if header.type is None and header.subject and header.code and header.symbol:
+        cong_van = doc_types().by_abbr["CV"]
+        header.type, header.type_name = cong_van.abbr, cong_van.name
+    _find_closing(doc, layout)
+    return layout
+
+
+def header_lines(doc: DocumentText, layout: Layout) -> list[Line]:
+    """The lines of the header block (issuer, number, motto, place/date, title)."""
+    return [line for line in doc.lines[: layout.body_start] if line.index in layout.skip]

@@ -1,0 +1,208 @@
+"""Document codes ("539/QĐ-UBND", "321/2025/NĐ-CP", "29-NQ/TW") in text, tolerant of OCR damage, and the
+references a document makes to other documents."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pipeline.extract.dates import parse_date_at
+from pipeline.extract.text import DocType, DocumentText, doc_types, fold, fold_key
+from pipeline.types import Reference
+
+# One symbol group: starts with a capital, letters/digits, and is a whole word ("Sở" is not the group "S").
+_GROUP = r"[A-ZĐ][A-Za-zĐđ0-9]*(?![\w])"
+# Separators may carry spaces ("1906 /SGDĐT") and a line break after them ("539/QĐ-⏎UBND"), never before:
+# a line that starts with "- " is a list item, not the rest of a code.
+_SLASH = r"[ \t]*/[ \t]*(?:\n[ \t]*)?"
+_DASH = r"[ \t]*[-–—][ \t]*(?:\n[ \t]*)?"
+_NUMBER_START = r"(?<![\w./\-])"
+
+_STATE = re.compile(
+    _NUMBER_START + rf"(?P<num>\d{{1,5}}(?:\.\d{{1,3}})?){_SLASH}(?:(?P<year>(?:19|20)\d\d){_SLASH})?"
+    rf"(?P<sym>{_GROUP}(?:{_DASH}{_GROUP})*)"
+)
+_PARTY = re.compile(
+    _NUMBER_START + rf"(?P<num>\d{{1,5}}){_DASH}(?P<type>{_GROUP}){_SLASH}"
+    rf"(?P<sym>{_GROUP}(?:(?:{_SLASH}|{_DASH}){_GROUP})*)"
+)
+_SEPARATOR = re.compile(r"\s*([-–—/])\s*")
+# OCR confusions inside a symbol: "Qb" and "Qđ" for "QĐ".
+_CONFUSIONS = str.maketrans({"b": "Đ", "đ": "Đ", "d": "Đ", "0": "O"})
+# Mixed-case abbreviations that are not document types but appear in codes.
+_MIXED_CASE_ISSUERS = frozenset({"TTg", "CTrTT", "GDĐT", "VHTTDL"})
+
+
+@dataclass(frozen=True)
+class CodeMatch:
+    """One document code found in text."""
+
+    start: int
+    end: int
+    code: str  # canonical
+    number: str
+    year: int | None
+    symbol: str  # canonical symbol: "QĐ-UBND", "NQ/TW"
+    doc_type: DocType | None  # the type named by the symbol, if any
+    issuer_code: str | None
+    party: bool
+
+
+def _fix_type(group: str, party: bool) -> DocType | None:
+    """The document type a symbol group names, repairing OCR damage; None when it names none."""
+    types = doc_types()
+    table = types.party_by_abbr if party else types.by_abbr
+    for candidate in (group, group.translate(_CONFUSIONS), group.upper()):
+        if candidate in table:
+            return table[candidate]
+    key = fold_key(group)
+    matches = {t.abbr for t in table.values() if t.abbr and fold_key(t.abbr) == key}
+    return table[matches.pop()] if len(matches) == 1 else None
+
+
+def _fix_group(group: str) -> str:
+    """An issuer group with the one frequent OCR confusion repaired ("UBNb" → "UBNĐ")."""
+    if group in _MIXED_CASE_ISSUERS or not any(ch.islower() for ch in group):
+        return group
+    lower = [ch for ch in group if ch.islower()]
+    if set(lower) <= {"b", "đ"} and group[0].isupper():
+        return group.translate(_CONFUSIONS)
+    return group
+
+
+def _groups(symbol: str) -> tuple[list[str], list[str]]:
+    parts = _SEPARATOR.split(symbol.strip())
+    groups = parts[0::2]
+    separators = ["-" if s in "-–—" else s for s in parts[1::2]]
+    return groups, separators
+
+
+def _build(match: re.Match[str], party: bool) -> CodeMatch | None:
+    number = match.group("num")
+    groups, separators = _groups(match.group("sym"))
+    year = None
+    if party:
+        doc_type = _fix_type(match.group("type"), party=True)
+        type_abbr = doc_type.abbr if doc_type and doc_type.abbr else _fix_group(match.group("type"))
+        issuer_groups = [_fix_group(g) for g in groups]
+        issuer = "".join(g + s for g, s in zip(issuer_groups, [*separators, ""], strict=True))
+        symbol = f"{type_abbr}/{issuer}"
+        code = f"{number}-{symbol}"
+    else:
+        year = int(match.group("year")) if match.group("year") else None
+        doc_type = _fix_type(groups[0], party=False)
+        if doc_type is not None and len(groups) > 1:
+            fixed = [doc_type.abbr or groups[0], *(_fix_group(g) for g in groups[1:])]
+            issuer = "-".join(fixed[1:])
+        else:
+            doc_type = None if len(groups) > 1 or year is None else doc_type
+            fixed = [_fix_group(g) for g in groups]
+            issuer = "-".join(fixed)
+        symbol = "-".join(fixed)
+        code = f"{number}/{year}/{symbol}" if year else f"{number}/{symbol}"
+    letters = sum(ch.isupper() for ch in symbol)
+    if letters < 2:
+        return None
+    return CodeMatch(match.start(), match.end(), code, number, year, symbol, doc_type, issuer or None, party)
+
+
+def iter_codes(text: str, start: int = 0, end: int | None = None) -> Iterator[CodeMatch]:
+    """Every document code of `text[start:end]`, in order (state and Party styles)."""
+    end = len(text) if end is None else end
+    found: list[CodeMatch] = []
+    for pattern, party in ((_STATE, False), (_PARTY, True)):
+        for match in pattern.finditer(text, start, end):
+            built = _build(match, party)
+            if built is not None:
+                found.append(built)
+    found.sort(key=lambda c: (c.start, -c.end))
+    last_end = -1
+    for code in found:
+        if code.start >= last_end:
+            last_end = code.end
+            yield code
+
+
+def parse_code(text: str) -> CodeMatch | None:
+    """The first document code in `text` ("Số: 112/VPĐP-NTM" → 112/VPĐP-NTM)."""
+    return next(iter_codes(text), None)
+
+
+# --------------------------------------------------------------------------- context: "Quyết định số …"
+
+
+@lru_cache(maxsize=1)
+def _type_name_pattern() -> re.Pattern[str]:
+    names = sorted({fold(name) for name in doc_types().names()}, key=len, reverse=True)
+    return re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])")
+
+
+_SO_BEFORE = re.compile(r"(?:(?<![\w])so\s*[:.]?\s*|\s)$")
+
+
+def context_type(folded: str, start: int) -> DocType | None:
+    """The type named just before a code: "Quyết định số 539/…", "Luật Tổ chức Chính phủ số 63/…"."""
+    window_start = max(0, start - 90)
+    window = folded[window_start:start]
+    cut = max(window.rfind(ch) for ch in ";()\n")
+    window = window[cut + 1 :]
+    if not _SO_BEFORE.search(window):
+        return None
+    names = list(_type_name_pattern().finditer(window))
+    if not names:
+        return None
+    last = names[-1]
+    between = window[last.end() :]
+    # the name must be followed directly by "số", or by the title of a law ("Luật Đất đai số 45/…")
+    if not re.fullmatch(r"\s*(?:so\s*[:.]?\s*)?", between) and not (
+        last.group(1) in ("luat", "bo luat", "phap lenh") and re.search(r"so\s*[:.]?\s*$", between)
+    ):
+        return None
+    return doc_types().from_name(last.group(1))
+
+
+_DATE_LEAD = re.compile(r"\s*,?\s*\(?\s*(?:(?:ban hanh|ky|ky ban hanh)\s+)?(?=ngay|\d)")
+
+
+def date_after(folded: str, end: int) -> str | None:
+    """The date written right after a code: "539/QĐ-UBND ngày 02/4/2020"."""
+    lead = _DATE_LEAD.match(folded, end)
+    if lead is None:
+        return None
+    parsed = parse_date_at(folded, lead.end())
+    return parsed[0] if parsed else None
+
+
+def extract_references(doc: DocumentText, *, own_code: str | None = None) -> list[Reference]:
+    """One Reference per cited document (the document's own code excluded), mentions in text order."""
+    types = doc_types()
+    cong_van = types.by_abbr["CV"]
+    by_code: dict[str, Reference] = {}
+    for code in iter_codes(doc.text):
+        if own_code and code.code == own_code:
+            continue
+        reference = by_code.get(code.code)
+        if reference is None:
+            doc_type = code.doc_type
+            named = context_type(doc.folded, code.start)
+            if doc_type is None and named is not None:
+                doc_type = cong_van if named.name in ("Văn bản", "Công văn") else named
+            if doc_type is None and code.year is None and not code.party:
+                doc_type = cong_van  # Decree 30: only a công văn's code carries no type and no year
+            reference = Reference(
+                code=code.code,
+                number=code.number,
+                year=code.year,
+                type=doc_type.abbr if doc_type else None,
+                type_name=doc_type.name if doc_type else None,
+                issuer_code=code.issuer_code,
+            )
+            by_code[code.code] = reference
+        if reference.date is None:
+            reference.date = date_after(doc.folded, code.end)
+            if reference.year is None and reference.date:
+                reference.year = int(reference.date[:4])
+        reference.mentions.append(doc.span(code.start, code.end))
+    return list(by_code.values())
