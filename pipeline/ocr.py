@@ -28,6 +28,8 @@ TESSERACT = "tesseract"
 APT_PACKAGE_FOR_LANGUAGE = {"vie": "tesseract-ocr-vie", "Vietnamese": "tesseract-ocr-script-viet",
                             "eng": "tesseract-ocr-eng", "osd": "tesseract-ocr-osd"}
 
+JUNK_CONFIDENCE = 30.0
+
 # Layout: words closer than SMEAR_INCHES join into one line segment; two columns need a vertical white
 # gutter of at least MIN_GUTTER_INCHES running through every row of the zone.
 SMEAR_INCHES = 0.09
@@ -194,7 +196,7 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
                 current.rows.append(row)
                 continue
         if current is not None and current.gutter is not None:
-            _release_overlapping_rows(zones, row)
+            _release_trailing_rows(zones, row)
             current = zones[-1]
         gap = _widest_gap(spans)
         if gap is not None and gap[1] - gap[0] >= min_gutter:
@@ -217,16 +219,24 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
     return _zones_to_regions(zones, width, height)
 
 
-def _release_overlapping_rows(zones: list[_Zone], crossing: tuple[int, int, list[tuple[int, int]]]) -> None:
-    """A row that crosses the gutter of the zone above it while overlapping that zone vertically cannot be
-    cut apart from it: the overlapping rows leave the two-column zone and are read with the crossing row."""
+def _release_trailing_rows(zones: list[_Zone], crossing: tuple[int, int, list[tuple[int, int]]]) -> None:
+    """Before a row that crosses the gutter of the two-column zone above it, give that row back the zone's
+    last rows that belong with it: rows overlapping it vertically (they cannot be cut apart), and
+    one-sided rows nearer to it than to the zone row above them ("Kính gửi:" under the header)."""
     zone = zones[-1]
+    assert zone.gutter is not None
     released: list[tuple[int, int, list[tuple[int, int]]]] = []
-    while zone.rows and zone.rows[-1][1] > crossing[0]:
-        released.insert(0, zone.rows.pop())
+    while len(zone.rows) > 1:
+        row = zone.rows[-1]
+        below = released[0] if released else crossing
+        one_sided = all(end <= zone.gutter[0] for _, end in row[2]) or all(
+            start >= zone.gutter[1] for start, _ in row[2])
+        closer_below = below[0] - row[1] < row[0] - zone.rows[-2][1]
+        if row[1] > crossing[0] or (one_sided and closer_below):
+            released.insert(0, zone.rows.pop())
+        else:
+            break
     if released:
-        if not zone.rows:
-            zones.pop()
         zones.append(_Zone(rows=released, gutter=None))
 
 
@@ -310,10 +320,21 @@ def _parse_tsv(tsv: str, regions: list[Region], prepared: PreparedPage) -> list[
         left, top, box_width, box_height = (int(value) for value in fields[6:10])
         box = _to_original_box(region.x0 + left, region.y0 + top, box_width, box_height, affine, width, height)
         line_index = line_keys.setdefault((page_number, block, paragraph, line), len(line_keys))
+        if is_junk(text, confidence):
+            continue
         for piece in text.split():  # Tesseract words never contain spaces, but NFC text might gain none
             words.append(OcrWord(text=piece, confidence=round(confidence, 2), box=box,
                                  block=page_number - 1, line=line_index))
     return words
+
+
+def is_junk(text: str, confidence: float) -> bool:
+    """Tesseract's reading of a stroke, speck or seal fragment: low confidence and hardly any letters.
+    (Measured on the generated pages: below 30, such tokens outnumber real words ten to one.)"""
+    if confidence >= JUNK_CONFIDENCE:
+        return False
+    letters = sum(character.isalnum() for character in text)
+    return letters < 2 or letters < len(text) / 2
 
 
 def _to_original_box(x: int, y: int, w: int, h: int, affine: np.ndarray, width: int, height: int) -> Box:

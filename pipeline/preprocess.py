@@ -18,6 +18,10 @@ INK_CHROMA_FLOOR = 28.0
 INK_CHROMA_BOOST = 1.5
 NOISE_SIGMA_FOR_MEDIAN = 3.0  # gray levels: above this a 3×3 median removes the grain
 DESKEW_RANGE_DEGREES = 12.0
+BORDER_MARGIN_INCHES = 0.03  # ink starting this close to the image edge belongs to the frame, not the text
+BORDER_GRAY = 200
+MARK_GRAY = 215
+MARK_HEIGHT_RATIO = 3.0  # a shape this many median character heights tall is not text
 BLANK_INK_FRACTION = 0.0004  # share of dark pixels below which a page has no text worth reading
 MIN_BLANK_COMPONENTS = 8
 
@@ -51,7 +55,9 @@ def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> Prepar
     dpi = float(steps[-1].params["dpi"])
     gray = record("denoise", denoise(gray))
     gray = record("normalize_background", normalize_background(gray, dpi))
+    gray = record("remove_borders", remove_borders(gray, dpi))
     gray = record("fix_orientation", fix_orientation(gray, dpi))
+    gray = record("remove_marks", remove_marks(gray, dpi))
     gray = record("deskew", deskew(gray, dpi))
     if binarize_output:
         gray = record("binarize", binarize(gray, dpi))
@@ -161,6 +167,86 @@ def normalize_background(gray: np.ndarray, dpi: float) -> StepResult:
         flat = cv2.LUT(flat, lut)
     return flat, {"paper_min": int(paper.min()), "paper_median": int(np.median(paper[::8, ::8])),
                   "ink_level": round(float(ink_level), 1)}
+
+
+def remove_borders(gray: np.ndarray, dpi: float) -> StepResult:
+    """Erase ink touching the image edge (scanner lid shadow, the page edge in a photo, punch holes cut by
+    the frame): text keeps a margin, so whatever reaches the edge is not text."""
+    margin = max(1, round(BORDER_MARGIN_INCHES * dpi))
+    # anything clearly darker than paper, so that the gray fringe of a shadow goes with its dark core
+    ink = (gray < BORDER_GRAY).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    height, width = gray.shape
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right, bottom = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
+    touching = (x < margin) | (y < margin) | (right > width - margin) | (bottom > height - margin)
+    touching[0] = False
+    if not touching.any():
+        return gray, {"erased_components": 0, "erased_fraction": 0.0}
+    erase = touching[labels]
+    erase = cv2.dilate(erase.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    cleaned = gray.copy()
+    cleaned[erase] = 255
+    return cleaned, {"erased_components": int(np.count_nonzero(touching)),
+                     "erased_fraction": round(float(np.count_nonzero(erase)) / erase.size, 5)}
+
+
+def remove_marks(gray: np.ndarray, dpi: float) -> StepResult:
+    """Erase ink shapes far taller than the page's characters (signature scrawls, hand-drawn marks) where
+    they cross no text line: Tesseract turns them into strings of junk symbols. Where such a shape runs
+    through a line of characters (a photocopied seal touching the signer's title) that line is kept."""
+    scale = dpi / TARGET_DPI
+    ink = (gray < MARK_GRAY).astype(np.uint8)
+    _, _, glyph_stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    glyph_heights = glyph_stats[1:, cv2.CC_STAT_HEIGHT]
+    glyph = (glyph_heights >= 12 * scale) & (glyph_heights <= 120 * scale)
+    if np.count_nonzero(glyph) < MIN_BLANK_COMPONENTS:
+        return gray, {"erased_components": 0, "char_height": None}
+    char_height = float(np.median(glyph_heights[glyph]))
+    glyph_boxes = glyph_stats[1:][glyph & (glyph_heights <= MARK_HEIGHT_RATIO * char_height)]
+    g_left, g_top = glyph_boxes[:, cv2.CC_STAT_LEFT], glyph_boxes[:, cv2.CC_STAT_TOP]
+    g_right, g_bottom = g_left + glyph_boxes[:, cv2.CC_STAT_WIDTH], g_top + glyph_boxes[:, cv2.CC_STAT_HEIGHT]
+    # bridge the breaks that JPEG and low resolution leave in a thin pen stroke
+    bridge = max(3, round(5 * scale) | 1)
+    joined = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (bridge, bridge)))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    tall = np.nonzero(stats[1:, cv2.CC_STAT_HEIGHT] > MARK_HEIGHT_RATIO * char_height)[0] + 1
+    cleaned = gray.copy()
+    erased = 0
+    # kept rows reach higher above a character than below it: stacked Vietnamese tone marks
+    reach, above, below = round(2 * char_height), round(0.7 * char_height), round(0.3 * char_height)
+    for label in tall:
+        x0, y0, width, height = (int(value) for value in stats[label, :4])
+        x1, y1 = x0 + width, y0 + height
+        # rows of the mark shared with a line of characters beside or inside it are kept
+        near = np.nonzero((g_right > x0 - reach) & (g_left < x1 + reach) & (g_bottom > y0) & (g_top < y1))[0]
+        keep_rows = np.zeros(height, dtype=bool)
+        for g in _aligned_glyphs(near, g_left, g_top, g_right, g_bottom, char_height):
+            keep_rows[max(0, g_top[g] - above - y0):max(0, g_bottom[g] + below - y0)] = True
+        if keep_rows.all():
+            continue
+        window = (slice(y0, y1), slice(x0, x1))
+        mask = (labels[window] == label) & (gray[window] < 250) & ~keep_rows[:, None]
+        cleaned[window][mask] = 255
+        erased += 1
+    return cleaned, {"erased_components": erased, "char_height": round(char_height, 1)}
+
+
+def _aligned_glyphs(candidates: np.ndarray, left: np.ndarray, top: np.ndarray, right: np.ndarray,
+                    bottom: np.ndarray, char_height: float) -> list[int]:
+    """The candidates that sit in a line of characters: at least two neighbours of similar height on
+    about the same baseline within a character or two. Fragments of a pen stroke rarely line up so."""
+    centre = (top[candidates] + bottom[candidates]) / 2
+    height = (bottom[candidates] - top[candidates]).astype(np.float64)
+    lined_up = []
+    for i, label in enumerate(candidates):
+        same_line = np.abs(centre - centre[i]) < 0.3 * char_height
+        similar = (height > 0.6 * height[i]) & (height < 1.6 * height[i])
+        gap = np.maximum(left[candidates] - right[label], left[label] - right[candidates])
+        close = gap < 1.5 * char_height
+        if np.count_nonzero(same_line & similar & close) >= 3:  # itself and two neighbours
+            lined_up.append(int(label))
+    return lined_up
 
 
 def _ink_level(flat: np.ndarray) -> float:

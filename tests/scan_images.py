@@ -1,0 +1,85 @@
+"""Small synthetic page images for the ingest, preprocess and OCR tests (drawn with PIL, no files needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FONT_PATHS = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
+    Path("/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf"),
+    Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"),
+)
+
+BODY_LINES = (
+    "Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;",
+    "Ủy ban nhân dân tỉnh đề nghị các sở, ban, ngành khẩn trương thực hiện",
+    "các nội dung sau đây, báo cáo kết quả trước ngày 15 tháng 4 năm 2020.",
+    "Giao Sở Nông nghiệp và Phát triển nông thôn chủ trì, phối hợp với các",
+    "đơn vị liên quan tổ chức kiểm tra, đôn đốc việc thực hiện kế hoạch này.",
+    "Trong quá trình thực hiện, nếu có vướng mắc, phản ánh về Văn phòng.",
+)
+
+
+def font(size_px: int) -> ImageFont.FreeTypeFont:
+    for path in FONT_PATHS:
+        if path.exists():
+            return ImageFont.truetype(str(path), size_px)
+    raise FileNotFoundError("no Vietnamese-capable serif font installed (fonts-dejavu-core)")
+
+
+def text_page(lines: tuple[str, ...] = BODY_LINES, *, dpi: float = 300, width_in: float = 7.0,
+              size_pt: float = 13, margin_in: float = 0.5, color: bool = False) -> np.ndarray:
+    """White page with `lines` of black text: gray uint8, or BGR when `color`."""
+    scale = dpi / 72
+    face = font(round(size_pt * scale))
+    pitch = round(size_pt * 1.6 * scale)
+    margin = round(margin_in * dpi)
+    height = 2 * margin + pitch * len(lines)
+    image = Image.new("RGB" if color else "L", (round(width_in * dpi), height), "white")
+    draw = ImageDraw.Draw(image)
+    for number, line in enumerate(lines):
+        draw.text((margin, margin + number * pitch), line, font=face, fill="black")
+    array = np.asarray(image)
+    return np.ascontiguousarray(array[:, :, ::-1]) if color else array.copy()
+
+
+def rotate(image: np.ndarray, degrees_ccw: float) -> np.ndarray:
+    """Rotate about the centre, keeping the size, white fill (what a skewed scan looks like)."""
+    height, width = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees_ccw, 1.0)
+    white = (255, 255, 255) if image.ndim == 3 else 255
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=white)
+
+
+def header_page(left: tuple[str, ...], right: tuple[str, ...], body: tuple[str, ...], *, dpi: float = 300) -> np.ndarray:
+    """A dispatch-like top of page: two centred header columns side by side, then full-width body lines."""
+    scale = dpi / 72
+    face = font(round(12 * scale))
+    pitch = round(12 * 1.5 * scale)
+    width = round(8.27 * dpi)
+    margin = round(0.8 * dpi)
+    left_centre, right_centre = round(2.3 * dpi), round(5.6 * dpi)
+    top = round(0.6 * dpi)
+    body_top = top + pitch * (max(len(left), len(right)) + 1)
+    image = Image.new("L", (width, body_top + pitch * len(body) + margin), "white")
+    draw = ImageDraw.Draw(image)
+    for column, centre in ((left, left_centre), (right, right_centre)):
+        for number, line in enumerate(column):
+            line_width = draw.textlength(line, font=face)
+            draw.text((centre - line_width / 2, top + number * pitch), line, font=face, fill="black")
+    for number, line in enumerate(body):
+        draw.text((margin, body_top + number * pitch), line, font=face, fill="black")
+    return np.asarray(image).copy()
+
+
+def save_png(image: np.ndarray, path: Path, dpi: float | None) -> Path:
+    pil = Image.fromarray(image if image.ndim == 2 else image[:, :, ::-1])
+    if dpi is None:
+        pil.save(path)
+    else:
+        pil.save(path, dpi=(dpi, dpi))
+    return path

@@ -1,0 +1,141 @@
+"""Bad inputs give a one-line congvan error naming the file, with the right class (and so exit code)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pikepdf
+import pytest
+from PIL import Image
+from reportlab.pdfgen import canvas
+from scan_images import save_png, text_page
+
+from pipeline.errors import (
+    CongvanError,
+    CorruptFileError,
+    EmptyFileError,
+    EncryptedError,
+    InputError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
+from pipeline.ingest import MAX_PAGE_PIXELS, load_page, open_document
+
+
+def _jpeg_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(text_page(dpi=100)).save(buffer, "JPEG", quality=80, dpi=(100, 100))
+    return buffer.getvalue()
+
+
+def _pdf(path: Path, *, user: str = "", owner: str = "owner", print_allowed: bool = True) -> Path:
+    plain = path.with_suffix(".plain.pdf")
+    pdf = canvas.Canvas(str(plain), pagesize=(595, 842))
+    pdf.drawString(72, 700, "Cong van so 12/UBND")
+    pdf.showPage()
+    pdf.save()
+    permissions = pikepdf.Permissions(print_lowres=print_allowed, print_highres=print_allowed)
+    with pikepdf.open(plain) as document:
+        document.save(path, encryption=pikepdf.Encryption(user=user, owner=owner, allow=permissions))
+    return path
+
+
+def _assert_names_file(error: CongvanError, path: Path) -> None:
+    message = str(error)
+    assert message.startswith(f"{path}: ")
+    assert "\n" not in message
+    assert message.endswith(f"[{error.code}]")
+
+
+def test_ingest_zero_byte_file_is_empty_error(tmp_path: Path) -> None:
+    path = tmp_path / "scan.png"
+    path.write_bytes(b"")
+    with pytest.raises(EmptyFileError) as caught:
+        open_document(path)
+    _assert_names_file(caught.value, path)
+    with pytest.raises(EmptyFileError):
+        load_page(path, 0)
+
+
+def test_ingest_truncated_jpeg_is_corrupt(tmp_path: Path) -> None:
+    data = _jpeg_bytes()
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError) as caught:
+        load_page(path, 0)
+    _assert_names_file(caught.value, path)
+    assert "truncated" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("letter.jpg", b"this is a text file wearing a .jpg name\n"),
+        ("archive.zip", b"PK\x03\x04" + bytes(range(256)) * 4),
+        ("report.pdf", b"not really a pdf\n"),
+        ("data.bin", bytes(range(256)) * 16),
+    ],
+)
+def test_ingest_non_document_is_unsupported(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UnsupportedFormatError) as caught:
+        open_document(path)
+    _assert_names_file(caught.value, path)
+
+
+def test_ingest_missing_file_and_folder_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        open_document(tmp_path / "absent.pdf")
+    with pytest.raises(UnsupportedFormatError, match="folder"):
+        open_document(tmp_path)
+
+
+def test_ingest_pdf_with_user_password_is_encrypted_error(tmp_path: Path) -> None:
+    path = _pdf(tmp_path / "locked.pdf", user="secret")
+    with pytest.raises(EncryptedError) as caught:
+        open_document(path)
+    _assert_names_file(caught.value, path)
+    with pytest.raises(EncryptedError):
+        load_page(path, 0)
+
+
+def test_ingest_pdf_owner_password_forbidding_print_is_refused(tmp_path: Path) -> None:
+    path = _pdf(tmp_path / "noprint.pdf", print_allowed=False)
+    with pytest.raises(EncryptedError, match="forbids printing"):
+        open_document(path)
+
+
+def test_ingest_pdf_truncated_is_corrupt(tmp_path: Path) -> None:
+    whole = _pdf(tmp_path / "whole.pdf", owner="")
+    path = tmp_path / "cut.pdf"
+    path.write_bytes(whole.read_bytes()[:200])
+    with pytest.raises(CorruptFileError):
+        open_document(path)
+
+
+def test_ingest_decompression_bomb_above_our_limit_is_too_large(tmp_path: Path) -> None:
+    # 1-bit PNG of ~121 Mpx: a few kB on disk, above MAX_PAGE_PIXELS but below Pillow's own hard limit
+    side = int(MAX_PAGE_PIXELS**0.5) + 1000
+    path = tmp_path / "bomb.png"
+    Image.new("1", (side, side), 1).save(path)
+    assert path.stat().st_size < 200_000
+    with pytest.raises(TooLargeError) as caught:
+        open_document(path)
+    _assert_names_file(caught.value, path)
+    with pytest.raises(TooLargeError):
+        load_page(path, 0)
+
+
+def test_ingest_decompression_bomb_above_pillow_limit_is_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "bigger.png"
+    Image.new("1", (20_000, 20_000), 1).save(path)  # 400 Mpx: Pillow itself refuses it
+    with pytest.raises(TooLargeError):
+        open_document(path)
+
+
+def test_ingest_page_index_out_of_range(tmp_path: Path) -> None:
+    path = save_png(text_page(dpi=100), tmp_path / "one.png", 100)
+    with pytest.raises(InputError, match="page 2 does not exist"):
+        load_page(path, 1)
