@@ -115,7 +115,7 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
 def rescale(gray: np.ndarray, dpi: float) -> StepResult:
     """Bring pages under ~250 dpi (phone photos, fax, low-res scans) or above ~450 dpi to 300 dpi."""
     if UPSCALE_BELOW_DPI <= dpi <= DOWNSCALE_ABOVE_DPI:
-        return gray, {"factor": 1.0, "dpi": dpi}
+        return gray, {"factor": 1.0, "dpi": float(dpi)}
     factor = TARGET_DPI / dpi
     height, width = gray.shape[:2]
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
@@ -124,7 +124,7 @@ def rescale(gray: np.ndarray, dpi: float) -> StepResult:
     fx, fy = size[0] / width, size[1] / height
     # cv2.resize samples output pixel x at input (x + 0.5) / fx - 0.5
     to_input = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5]])
-    return scaled, {"factor": round(fx, 5), "dpi": round(dpi * fx, 2), "to_input": _matrix_param(to_input)}
+    return scaled, {"factor": round(fx, 5), "dpi": round(float(dpi) * fx, 2), "to_input": _matrix_param(to_input)}
 
 
 # --------------------------------------------------------------------------- noise and background
@@ -330,7 +330,7 @@ def deskew(gray: np.ndarray, dpi: float) -> StepResult:
     """Measure the text-line angle (projection profiles: coarse at 100 dpi, then 0.1° and 0.02° at full
     resolution with sub-step interpolation) and rotate it away."""
     angle, contrast = measure_skew(gray, dpi)
-    params: dict[str, Any] = {"angle": round(angle, 3), "line_contrast": round(contrast, 2)}
+    params: dict[str, Any] = {"angle": round(float(angle), 3), "line_contrast": round(float(contrast), 2)}
     if abs(angle) < 0.03 or contrast < 1.2:  # no measurable lines: leave the page alone
         params["rotated"] = False
         return gray, params
@@ -415,7 +415,7 @@ def _ink_above_below(gray: np.ndarray) -> tuple[float, float]:
 def fix_orientation(gray: np.ndarray, dpi: float) -> StepResult:
     """Turn pages scanned sideways or upside down (90°/180°/270°) upright."""
     quarters, confidence = measure_orientation(gray, dpi)
-    params: dict[str, Any] = {"quarters_ccw": quarters, "confidence": round(confidence, 3)}
+    params: dict[str, Any] = {"quarters_ccw": quarters, "confidence": round(float(confidence), 3)}
     if quarters == 0:
         return gray, params
     turned, to_input = _quarter_turn(gray, quarters)

@@ -31,7 +31,7 @@ def font(size_px: int) -> ImageFont.FreeTypeFont:
     raise FileNotFoundError("no Vietnamese-capable serif font installed (fonts-dejavu-core)")
 
 
-def text_page(lines: tuple[str, ...] = BODY_LINES, *, dpi: float = 300, width_in: float = 7.0,
+def text_page(lines: tuple[str, ...] = BODY_LINES, *, dpi: float = 300, width_in: float = 9.0,
               size_pt: float = 13, margin_in: float = 0.5, color: bool = False) -> np.ndarray:
     """White page with `lines` of black text: gray uint8, or BGR when `color`."""
     scale = dpi / 72

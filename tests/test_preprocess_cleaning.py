@@ -1,0 +1,160 @@
+"""Colour ink, shadows, borders, signature marks, binarization and blank pages."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scan_images import BODY_LINES, text_page
+
+from pipeline.preprocess import (
+    binarize,
+    denoise,
+    normalize_background,
+    preprocess_page,
+    remove_borders,
+    remove_marks,
+    suppress_color_ink,
+)
+from pipeline.types import PageImage
+
+RED = np.array([40, 30, 215], np.float64)  # BGR of seal ink
+BLUE = np.array([170, 60, 30], np.float64)  # BGR of ballpoint ink
+
+
+def _stamp(page: np.ndarray, mask: np.ndarray, ink_bgr: np.ndarray) -> np.ndarray:
+    """Ink over paper multiplies (what a seal does over printed toner): black stays black under it."""
+    factor = np.where(mask[:, :, None] > 0, ink_bgr / 255.0, 1.0)
+    return np.clip(page.astype(np.float64) * factor, 0, 255).astype(np.uint8)
+
+
+def _seal_mask(shape: tuple[int, ...], centre: tuple[int, int], radius: int) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.circle(mask, centre, radius, 255, thickness=14)
+    cv2.circle(mask, centre, radius - 40, 255, thickness=5)
+    cv2.putText(mask, "UBND", (centre[0] - 70, centre[1] + 15), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 5)
+    return mask
+
+
+def test_preprocess_red_seal_removed_black_text_under_it_kept() -> None:
+    page = text_page(BODY_LINES, dpi=300, color=True)
+    height, width = page.shape[:2]
+    centre, radius = (width // 3, height // 2), 170
+    seal = _seal_mask(page.shape, centre, radius)
+    stamped = _stamp(page, seal, RED)
+    gray, params = suppress_color_ink(stamped)
+    assert params["applied"] and params["coloured_fraction"] > 0.005
+    text = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY) < 100
+    seal_only = (seal > 0) & ~cv2.dilate(text.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    text_under_seal = (seal > 0) & text
+    assert text_under_seal.sum() > 200  # the seal really does cover text
+    assert np.percentile(gray[seal_only], 5) > 225  # seal gone: at worst a faint tint
+    assert np.median(gray[text_under_seal]) < 60  # text under it still black
+    assert np.median(gray[text & (seal == 0)]) < 60
+
+
+def test_preprocess_blue_signature_removed() -> None:
+    page = text_page(BODY_LINES, dpi=300, color=True)
+    scrawl = np.zeros(page.shape[:2], np.uint8)
+    points = np.array([[300, 150], [500, 400], [700, 120], [900, 420], [1200, 200]], np.int32)
+    cv2.polylines(scrawl, [points], False, 255, thickness=6)
+    gray, _ = suppress_color_ink(_stamp(page, scrawl, BLUE))
+    text = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY) < 128
+    assert np.percentile(gray[(scrawl > 0) & ~text], 5) > 220
+
+
+def test_preprocess_gray_page_passes_ink_suppression_untouched() -> None:
+    page = text_page(dpi=150)
+    gray, params = suppress_color_ink(page)
+    assert gray is page and params == {"applied": False}
+
+
+def test_preprocess_background_shadow_and_fading_normalised() -> None:
+    page = text_page(BODY_LINES, dpi=300).astype(np.float64)
+    height, width = page.shape
+    shadow = np.linspace(0.45, 1.0, width)[None, :] * np.linspace(0.7, 1.0, height)[:, None]
+    faded = 255 - (255 - page) * 0.5  # photocopy: text only half as dark
+    dim = (faded * shadow).astype(np.uint8)
+    flat, params = normalize_background(dim, 300)
+    text = page < 100
+    paper = page > 250
+    assert params["paper_min"] < 150
+    assert np.percentile(flat[paper], 5) > 200  # the dark side of the page is paper-white again
+    assert np.median(flat[text]) < 90  # and the faded text is dark again, on both sides
+    left, right = text[:, : width // 3], text[:, 2 * width // 3:]
+    assert abs(np.median(flat[:, : width // 3][left]) - np.median(flat[:, 2 * width // 3:][right])) < 40
+
+
+def test_preprocess_dark_scanner_border_erased() -> None:
+    page = text_page(BODY_LINES, dpi=300, width_in=9.0)  # wide enough that no line reaches the frame
+    framed = page.copy()
+    framed[:40, :] = 20
+    framed[:, -60:] = 35
+    cleaned, params = remove_borders(framed, 300)
+    assert params["erased_components"] >= 1
+    assert cleaned[:40, :].min() > 200 and cleaned[:, -60:].min() > 200
+    text = page < 100
+    assert np.array_equal(cleaned[text], framed[text])
+
+
+def test_preprocess_signature_scrawl_erased_text_kept() -> None:
+    lines = BODY_LINES[:3]
+    page = text_page(lines, dpi=300)
+    page = np.vstack([page, np.full((500, page.shape[1]), 255, np.uint8)])
+    top = page.shape[0] - 450
+    scrawl = np.array([[400, top + 300], [520, top], [640, top + 340], [800, top + 40], [950, top + 320],
+                       [1100, top + 60]], np.int32)
+    cv2.polylines(page, [scrawl], False, 60, thickness=4)
+    cleaned, params = remove_marks(page, 300)
+    assert params["erased_components"] == 1
+    assert cleaned[top - 10:top + 350, 390:1110].min() > 200  # the scrawl is gone
+    text_rows = slice(0, top - 20)
+    assert np.array_equal(cleaned[text_rows], page[text_rows])  # the text is untouched
+
+
+def test_preprocess_mark_through_a_text_line_keeps_the_line() -> None:
+    page = text_page(BODY_LINES[:4], dpi=300)
+    height = page.shape[0]
+    # a tall gray bracket crossing all text lines (a photocopied seal ring does this)
+    cv2.line(page, (900, 20), (900, height - 20), 90, thickness=5)
+    cleaned, _ = remove_marks(page, 300)
+    text = text_page(BODY_LINES[:4], dpi=300) < 100
+    assert np.mean(cleaned[text] < 128) > 0.97
+
+
+def test_preprocess_denoise_only_when_grainy() -> None:
+    page = text_page(BODY_LINES, dpi=300)
+    same, params = denoise(page)
+    assert same is page and params["filter"] is None
+    rng = np.random.default_rng(3)
+    noisy = np.clip(page + rng.normal(0, 14, page.shape), 0, 255).astype(np.uint8)
+    smoothed, params = denoise(noisy)
+    assert params["filter"] == "median3" and params["noise_sigma"] > 6  # clipping at white hides part of it
+    paper = page > 250
+    assert smoothed[paper].std() < noisy[paper].std() * 0.7
+
+
+def test_preprocess_binarize_sauvola_keeps_faint_text() -> None:
+    page = text_page(BODY_LINES, dpi=300)
+    faint = (255 - (255 - page.astype(np.float64)) * 0.3).astype(np.uint8)  # text at gray ~180
+    binary, params = binarize(faint, 300)
+    assert params["method"] == "sauvola"
+    assert set(np.unique(binary)) <= {0, 255}
+    text, paper = page < 60, page > 250
+    assert np.mean(binary[text] == 0) > 0.9
+    assert np.mean(binary[paper] == 255) > 0.99
+
+
+def test_preprocess_blank_page_is_a_warning_not_an_error() -> None:
+    rng = np.random.default_rng(5)
+    blank = np.clip(rng.normal(238, 4, (3508, 2480)), 0, 255).astype(np.uint8)
+    blank[rng.random(blank.shape) < 0.0002] = 30  # dust specks
+    prepared = preprocess_page(PageImage(source="blank.png", index=2, image=blank, dpi=300))
+    assert "blank page" in prepared.warnings
+    written = preprocess_page(PageImage(source="text.png", index=0, image=text_page(dpi=300), dpi=300))
+    assert "blank page" not in written.warnings
+
+
+def test_preprocess_estimated_dpi_is_reported() -> None:
+    page = PageImage(source="photo.jpg", index=0, image=text_page(dpi=150), dpi=150, dpi_estimated=True)
+    prepared = preprocess_page(page)
+    assert any("assumed an A4 page" in warning for warning in prepared.warnings)
