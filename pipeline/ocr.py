@@ -146,7 +146,31 @@ def _rows(segments: list[tuple[int, int, int, int]]) -> list[tuple[int, int, lis
                 rows[-1] = (min(top, y0), max(bottom, y1), [*spans, (x0, x1)])
                 continue
         rows.append((y0, y1, [(x0, x1)]))
-    return [(top, bottom, _merge_spans(spans)) for top, bottom, spans in rows]
+    return _attach_mark_rows([(top, bottom, _merge_spans(spans)) for top, bottom, spans in rows])
+
+
+def _attach_mark_rows(rows: list[tuple[int, int, list[tuple[int, int]]]]) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """Rows much thinner than a text line just above another row are its tone marks (they float well above
+    capitals): fold them into that row."""
+    if len(rows) < 2:
+        return rows
+    typical = float(np.median([bottom - top for top, bottom, _ in rows]))
+    merged: list[tuple[int, int, list[tuple[int, int]]]] = []
+    pending: tuple[int, int, list[tuple[int, int]]] | None = None
+    for row in rows:
+        if pending is not None:
+            if row[0] - pending[1] <= typical / 2:
+                row = (pending[0], row[1], _merge_spans([*pending[2], *row[2]]))
+            else:
+                merged.append(pending)
+            pending = None
+        if row[1] - row[0] < typical / 2:
+            pending = row
+        else:
+            merged.append(row)
+    if pending is not None:
+        merged.append(pending)
+    return merged
 
 
 def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
