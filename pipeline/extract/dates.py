@@ -29,7 +29,8 @@ _DEADLINE_LABEL = re.compile(
 )
 
 _PATTERN = re.compile(
-    _B + rf"(?P<pre>(?:{_DEADLINE_PREFIX})\s*)?(?:"
+    # "trước 17 giờ ngày 06/9/2024": a time of day may sit between the deadline word and the date
+    _B + rf"(?P<pre>(?:{_DEADLINE_PREFIX})\s*(?:\d{{1,2}}\s*(?:gio|h)(?:\s*\d{{1,2}}(?:\s*phut)?)?\s*,?\s*)?)?(?:"
     # ngày 15 tháng 4 năm 2020
     rf"(?P<long>ngay\s*(?P<d1>{_D})\s*,?\s*thang\s*(?P<m1>{_D})\s*,?\s*nam\s*(?P<y1>{_Y}))"
     # (ngày) 15/4/2020, 15-4-2020, 15.4.2020

@@ -26,10 +26,11 @@ _BODY_START = re.compile(
     r"^(?:kinh gui|can cu|thuc hien|trien khai|de\s|theo\s|qua\s|ngay\s*\d|tiep theo|nham\s|xet\s|sau khi|"
     r"trong\s|hien nay|nhu\s|vua qua|thoi gian qua|ve viec|chieu\s|sang\s|tai\s)"
 )
-_KINH_GUI = re.compile(r"^kinh\s*gui\b\s*[:;.]?\s*")
+# "Kính gửi:", or a công điện's "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH điện:"
+_KINH_GUI = re.compile(r"^(?:kinh\s*gui\b|[^:]{3,80}\bdien\s*(?=:))\s*[:;.]?\s*")
 _NOI_NHAN = re.compile(r"^noi\s*nhan\b\s*[:;.]?\s*")
 _BULLET = re.compile(r"^[-–—+•*]\s*")
-_AUTHORITY = re.compile(r"^(t\s*/?\s*m|k\s*/?\s*t|t\s*/?\s*l|tuq|q(?=\s*\.))\s*\.?\s+")
+_AUTHORITY = re.compile(r"^(t\s*/?\s*m|k\s*/?\s*t|t\s*/?\s*l|tuq|q(?=\s*\.))(?:\s*\.\s*|\s+)(?=[a-z])")
 _AUTHORITY_INSIDE = re.compile(r"(?<![\w])(T/?M|K/?T|T/?L|TUQ|Q(?=\s*\.))\s*\.?\s+(?=[A-ZĐÀ-Ỹ])")
 _SIGNED = re.compile(r"^[(\[]?\s*(?:da ky|ky ten|ky,|ky va|dong dau|da ky ten|ky so)")
 _APPENDIX = re.compile(r"^phu\s*luc\b")
@@ -46,7 +47,20 @@ _AUTHORITY_LINE = re.compile(
     r"ban chap hanh|hoi dong nhan dan|uy ban nhan dan|truong ban|chanh van phong|tong cuc truong|"
     r"cuc truong|bi thu|quyet dinh|quyet nghi|chi thi)\b"
 )
-_NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?\s+){1,5}[A-ZĐÀ-Ỹ][a-zđà-ỹ]+$")
+_NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
+
+
+def _is_name(text: str) -> bool:
+    """A signer's name line: two to five capitalised words, after at most two words of rank ("Thượng tướng")."""
+    words = text.split()
+    if not 2 <= len(words) <= 7 or len(text) > 45:
+        return False
+    trailing = 0
+    for word in reversed(words):
+        if not _NAME_WORD.match(word):
+            break
+        trailing += 1
+    return trailing >= 2 and len(words) - trailing <= 2 and words[-1][-1].isalpha()
 _TRAILING = " ;,.:"
 
 
@@ -223,7 +237,8 @@ def _continues_title(text: str, folded: str, subject: list[str]) -> bool:
     if previous.endswith((".", ";", ":")):
         return False
     if is_upper_text(previous) and is_upper_text(text):
-        return True
+        # a wrapped upper-case summary, unless the line names the enacting body ("ỦY BAN THƯỜNG VỤ QUỐC HỘI")
+        return not _UNIT_HEADS.match(folded)
     return text[:1].islower() or text[:1] in "(–-"
 
 
@@ -276,27 +291,21 @@ def _parse_recipients(doc: DocumentText, layout: Layout, start: int) -> int:
 
 
 def _find_closing(doc: DocumentText, layout: Layout) -> None:
-    """The 'Nơi nhận' list and the signature block (before any appendix that follows them)."""
+    """The 'Nơi nhận' list and the signature block. An appendix after them is the document's own; an
+    appendix before them sits inside the body (the layout of the spec format)."""
     lines = doc.lines
-    noi_nhan = None
-    for line in lines[layout.body_start :]:
-        if _NOI_NHAN.match(doc.folded[line.start : line.end]):
-            noi_nhan = line.index
     appendix = _find_appendix(doc, layout.body_start)
-    if noi_nhan is not None:
-        if appendix is not None and appendix < noi_nhan:
-            # appendix inside the body (the spec layout), closing block at the very end
-            layout.appendix_start = appendix
-            zone_end = len(lines)
-        else:
-            layout.appendix_start = appendix
-            zone_end = appendix if appendix is not None else len(lines)
-        start = _signature_start_before(doc, noi_nhan, layout.body_start)
-        layout.closing_start = start
-        layout.closing_end = zone_end
-        _parse_closing(doc, layout, start, noi_nhan, zone_end)
-        return
     layout.appendix_start = appendix
+    noi_nhan = [line.index for line in lines[layout.body_start :]
+                if _NOI_NHAN.match(doc.folded[line.start : line.end])]
+    before = [index for index in noi_nhan if appendix is None or index < appendix]
+    if before or noi_nhan:
+        index = before[-1] if before else noi_nhan[-1]
+        zone_end = appendix if before and appendix is not None else len(lines)
+        start = _signature_start_before(doc, index, layout.body_start)
+        layout.closing_start, layout.closing_end = start, zone_end
+        _parse_closing(doc, layout, start, index, zone_end)
+        return
     end = appendix if appendix is not None else len(lines)
     start = _signature_start_before(doc, end, layout.body_start)
     if start < end:
@@ -311,7 +320,7 @@ def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
         text = doc.lines[j - 1].text
         folded = doc.folded[doc.lines[j - 1].start : doc.lines[j - 1].end]
         if not text or _AUTHORITY.match(folded) or _SIGNED.match(folded) or (
-            is_upper_text(text) and len(text) < 60) or (_NAME.match(text) and len(text) < 40):
+            is_upper_text(text) and len(text) < 60) or _is_name(text):
             j -= 1
             continue
         break
@@ -396,7 +405,7 @@ def _parse_signer(lines: list[str]) -> Signer | None:
             titles = []
         elif is_upper_text(text) and len(text) < 70:
             titles.append(text)
-        elif _NAME.match(text) and len(text.split()) <= 6:
+        elif _is_name(text):
             name = text
     if authority is None and not titles and name is None:
         return None
@@ -423,7 +432,7 @@ def parse_layout(doc: DocumentText) -> Layout:
     body_start = _parse_recipients(doc, layout, body_start)
     layout.body_start = body_start
     header = layout.header
-    if header.type is None and header.subject and header.code and header.symbol:
+    if header.type_name is None and header.subject and header.code and header.symbol:
         cong_van = doc_types().by_abbr["CV"]
         header.type, header.type_name = cong_van.abbr, cong_van.name
     _find_closing(doc, layout)

@@ -214,7 +214,7 @@ def find_mentions(doc: DocumentText, provinces: Sequence[str] = (), *, start: in
         mentions.extend(group)
         position = group[-1].end
         # qualifiers: "xã A, B huyện C tỉnh D" — the next mentions right after the list
-        tail = _qualifiers(doc, position, end, provinces)
+        tail = _qualifiers(doc, position, end, provinces, group[0].levels)
         for qualifier in tail:
             for mention in group:
                 mention.qualifiers.append(qualifier)
@@ -271,9 +271,15 @@ def _same_area(first: Mention, other: Mention) -> bool:
     return bool(areas(first) & areas(other)) or first.levels == (PROVINCE,)
 
 
-def _qualifiers(doc: DocumentText, position: int, end: int, provinces: Sequence[str]) -> list[Mention]:
+_RANK = {COMMUNE: 0, DISTRICT: 1, PROVINCE: 2}
+
+
+def _qualifiers(doc: DocumentText, position: int, end: int, provinces: Sequence[str],
+                below: tuple[str, ...]) -> list[Mention]:
+    """Units right after a list that say where its items are ("xã A, B huyện C"): each of a higher level."""
     text = doc.text
     out: list[Mention] = []
+    floor = max(_RANK[level] for level in below)
     while True:
         lead = re.match(r"[ \t]*[,(–-]?[ \t]*", text[position:end])
         start = position + (lead.end() if lead else 0)
@@ -282,13 +288,16 @@ def _qualifiers(doc: DocumentText, position: int, end: int, provinces: Sequence[
             break
         key = _trigger_key(text[trigger.start() : trigger.end() - len(trigger.group("uy") or "")])
         levels, types = _TRIGGERS[key]
-        if COMMUNE in levels:
-            break
         group = _read_list(doc, trigger.end(), end, levels, types, trigger.start(), key, provinces)
         if len(group) != 1:
             break
+        higher = [(u, f) for u, f in group[0].candidates if _RANK[u.level] > floor]
+        if not higher:
+            break
+        group[0].candidates = higher
         out.extend(group)
         position = group[0].end
+        floor = max(floor, min(_RANK[u.level] for u, _ in higher))
     return out
 
 
@@ -300,10 +309,10 @@ class Context:
     """What the document says about its own area: the issuer's units, and every unit named unambiguously."""
 
     era: str = LEGACY
-    home_province: str | None = None  # legacy province code of the issuer
-    home_district: str | None = None
-    provinces: Counter[str] = field(default_factory=Counter)
-    districts: Counter[str] = field(default_factory=Counter)
+    home_province: str | None = None  # the issuer's province, as a name key (the same in both eras)
+    home_district: str | None = None  # legacy district code of the issuer
+    provinces: Counter[str] = field(default_factory=Counter)  # name key → mentions
+    districts: Counter[str] = field(default_factory=Counter)  # legacy district code → mentions
 
 
 def _score(unit: Unit, former: bool, mention: Mention, context: Context) -> float:
@@ -324,9 +333,10 @@ def _score(unit: Unit, former: bool, mention: Mention, context: Context) -> floa
         if target is not None and target in (district, province):
             score += 20
     if province is not None:
-        if province.code == context.home_province:
+        key = fold_key(province.name)
+        if key == context.home_province:
             score += 4
-        score += math.log1p(context.provinces[province.code])
+        score += math.log1p(context.provinces[key])
     if district is not None and unit.level == COMMUNE:
         if district.code == context.home_district:
             score += 5
@@ -345,12 +355,10 @@ def _count(unit: Unit, context: Context) -> None:
     g = gazetteer()
     province = g.province_of(unit)
     district = g.district_of(unit)
-    if province is not None and province.era == LEGACY:
-        context.provinces[province.code] += 1
+    if province is not None:
+        context.provinces[fold_key(province.name)] += 1
     if district is not None:
         context.districts[district.code] += 1
-        if district.parent:
-            context.provinces[district.parent] += 1
 
 
 def _place_of(unit: Unit, text: str) -> Place:
@@ -389,6 +397,7 @@ def extract_places(doc: DocumentText, *, header_end: int = 0, place_of_issue: tu
     `header_end`: offset where the header block ends (its units give the issuer's area); `place_of_issue`:
     the span of "Lạng Sơn" in "Lạng Sơn, ngày …"; `date`: the document date (after 1 July 2025 the 2025
     units come first)."""
+    g = gazetteer()
     context = Context(era=REFORM if date and date >= REFORM_DATE else LEGACY)
     header = find_mentions(doc, end=header_end)
     for mention in header:
@@ -396,17 +405,19 @@ def extract_places(doc: DocumentText, *, header_end: int = 0, place_of_issue: tu
         if mention.resolved is None:
             continue
         unit = mention.resolved
-        if unit.level == PROVINCE and context.home_province is None:
-            context.home_province = unit.code if unit.era == LEGACY else None
-        if unit.level == DISTRICT:
-            context.home_district = unit.code
-            context.home_province = unit.parent
+        province = g.province_of(unit)
+        district = g.district_of(unit)
+        if province is not None and (context.home_province is None or unit.level != PROVINCE):
+            context.home_province = fold_key(province.name)  # the lowest unit of the header is the issuer's
+        if district is not None:
+            context.home_district = district.code
         _count(unit, context)
     if place_of_issue is not None:
         issue = _place_of_issue(doc, place_of_issue, header, context)
         if issue is not None:
             header.append(issue)
-    provinces = [context.home_province] if context.home_province else []
+    provinces = [p.code for p in g.units.values()
+                 if p.level == PROVINCE and p.era == LEGACY and fold_key(p.name) == context.home_province]
     body = find_mentions(doc, provinces, start=header_end)
     # unambiguous mentions first: they tell which districts the document is about
     for mention in body:

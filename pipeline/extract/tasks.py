@@ -12,6 +12,8 @@ from pipeline.extract.header import Layout
 from pipeline.extract.text import DocumentText, Line, fold, is_upper_text
 from pipeline.types import DateMention, Place, Reference, Task
 
+# --------------------------------------------------------------------------- list markers
+
 _ROMAN = re.compile(r"^(?P<label>X{0,2}(?:IX|IV|V?I{0,3}))\s*[.:/)]\s+(?=\S)")
 _DIEU = re.compile(r"^(?i:điều|dieu)\s+(?P<label>\d{1,3})\s*[.:]\s*")
 _DECIMAL = re.compile(r"^(?P<label>\d{1,2}(?:\.\d{1,2})+)\s*[.)]?\s+(?=\S)")
@@ -20,80 +22,97 @@ _PAREN_ARABIC = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?=\S)")
 _LETTER = re.compile(r"^(?P<label>[a-zđ])\s*[)]\s*(?=\S)|^(?P<label2>[a-zđ])\.\s+(?=\S)")
 _UPPER_LETTER = re.compile(r"^(?P<label>[A-ZĐ])\s*[.)]\s+(?=[A-ZĐÀ-Ỹ]{2})")
 _BULLET = re.compile(r"^(?P<label>[-–—+•*])\s*(?=\S)")
+_MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC), ("paren", _PAREN_ARABIC),
+            ("letter", _LETTER), ("upper", _UPPER_LETTER), ("bullet", _BULLET))
+_SECTION_STYLES = ("roman", "dieu", "upper")
 _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3}(?:\s*/\s*\d{1,3})?)$")
 
-# Attribute lines that belong to the item above them.
+# --------------------------------------------------------------------------- attribute lines and closings (folded)
+
 _ASSIGNEE_LABEL = re.compile(
-    r"(?:^|[(;.]\s*)(?:don vi|co quan|bo phan)?\s*(?:chu tri(?: thuc hien)?|thuc hien|thuc hien chinh|"
-    r"chiu trach nhiem(?: chinh)?)\s*:\s*|(?:^|[(;.]\s*)trach nhiem(?: thuc hien)?\s*:\s*|"
-    r"(?:^|[(;.]\s*)chu tri\s*:\s*"
+    r"(?:^|[(;.]\s*)(?:(?:don vi|co quan|bo phan)\s+)?(?:chu tri(?: thuc hien)?|thuc hien|"
+    r"chiu trach nhiem(?: chinh)?|trach nhiem(?: thuc hien)?)\s*:\s*"
 )
-_COORDINATOR_LABEL = re.compile(r"(?:^|[(;.]\s*)(?:don vi|co quan|bo phan)?\s*phoi hop(?: thuc hien)?\s*:\s*")
+_COORDINATOR_LABEL = re.compile(r"(?:^|[(;.]\s*)(?:(?:don vi|co quan|bo phan)\s+)?phoi hop(?: thuc hien)?\s*:\s*")
 _ATTRIBUTE_LINE = re.compile(
     r"^(?:[-–+•]\s*)?(?:(?:don vi|co quan|bo phan)\s+(?:chu tri|phoi hop|thuc hien)|chu tri\s*:|phoi hop\s*:|"
     r"thoi gian(?: hoan thanh| thuc hien)?\s*:|thoi han|han hoan thanh|trach nhiem(?: thuc hien)?\s*:|"
     r"san pham\s*:|kinh phi(?: thuc hien)?\s*:|ket qua dau ra\s*:|hinh thuc\s*:)"
 )
 _CLOSING = re.compile(
-    r"^(?:tren day la|trong qua trinh (?:to chuc )?thuc hien|noi nhan)|"
-    r"(?:chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach) nay)|"
+    r"^(?:tren day la|trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien|noi nhan)|"
+    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay|"
     r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
     r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
 )
 _NON_DIRECTIVE_SECTION = re.compile(
-    r"^(?:muc dich|yeu cau|muc dich,? yeu cau|ket qua|tinh hinh|danh gia|ton tai|han che|nguyen nhan|"
-    r"thanh phan|can cu|quan diem|muc tieu|pham vi|doi tuong|boi canh|thuc trang|chi tieu|"
-    r"thoi gian,? dia diem|dia diem|noi dung cuoc hop|ket qua dat duoc|bai hoc kinh nghiem)"
+    r"^(?:muc dich|yeu cau|ket qua|tinh hinh|danh gia|ton tai|han che|nguyen nhan|thanh phan|can cu|"
+    r"quan diem|muc tieu|pham vi|doi tuong|boi canh|thuc trang|chi tieu|thoi gian,? dia diem|dia diem|"
+    r"bai hoc kinh nghiem|dac diem)"
 )
-_DIRECTIVE_SECTION = re.compile(r"nhiem vu|giai phap|to chuc thuc hien|phan cong|trach nhiem|noi dung|de xuat|kien nghi")
-# Verbs that open an instruction ("Rà soát …", "Tổ chức …"); matched on folded text at a word start.
+_DIRECTIVE_SECTION = re.compile(
+    r"^(?:nhiem vu|giai phap|to chuc thuc hien|phan cong|trach nhiem|noi dung|de xuat|kien nghi|"
+    r"cac nhiem vu|nhung nhiem vu)"
+)
+
+# --------------------------------------------------------------------------- verbs and units (original spelling)
+
+# Verbs that open or carry an instruction. Matched on the lower-cased text with its diacritics: folding
+# would make "giáo" the verb "giao" and "phổ thông báo cáo" hold "thông báo".
 _DIRECTIVE_VERBS = (
-    "chu tri", "phoi hop", "thuc hien", "to chuc", "trien khai", "chi dao", "huong dan", "kiem tra", "ra soat",
-    "xay dung", "tham muu", "bao cao", "tong hop", "tuyen truyen", "tang cuong", "day manh", "tiep tuc",
-    "bo tri", "phan bo", "hoan thanh", "lap", "ban hanh", "theo doi", "don doc", "giam sat", "cap nhat",
-    "de xuat", "xu ly", "quan ly", "dam bao", "bao dam", "nang cao", "cung cap", "gui", "nop", "tiep nhan",
-    "giai quyet", "khan truong", "chiu trach nhiem", "co trach nhiem", "yeu cau", "de nghi", "giao", "trinh",
-    "tham dinh", "cung co", "ho tro", "van dong", "huy dong", "chuan bi", "thong bao", "cong khai", "duy tri",
-    "nghien cuu", "dieu chinh", "rut kinh nghiem", "tap huan", "boi duong", "dao tao", "phat dong",
-    "ngan chan", "phong chong", "phong, chong", "kiem soat", "so ket", "tong ket", "khac phuc", "chan chinh",
-    "quan tam", "phan cong", "chu dong", "nghiem tuc", "xac minh", "dieu tra", "thong ke", "lua chon",
-    "tiep thu", "hoan thien", "sua doi", "bo sung", "phoi hop", "rasoat", "can doi", "bo tri", "thanh lap",
-    "to chuc", "thuc hien", "xem xet", "khao sat", "danh gia", "phoi, hop", "ke khai", "thu hoi", "cai tao",
-    "sua chua", "lap dat", "van hanh", "mua sam", "dang ky", "thanh tra", "thong tin", "cap phat", "chi tra",
-    "xu phat", "ra quyet dinh", "di doi", "giai ngan", "day nhanh", "uu tien", "tap trung",
+    "chủ trì", "phối hợp", "thực hiện", "tổ chức", "triển khai", "chỉ đạo", "hướng dẫn", "kiểm tra", "rà soát",
+    "xây dựng", "tham mưu", "báo cáo", "tổng hợp", "tuyên truyền", "tăng cường", "đẩy mạnh", "tiếp tục",
+    "bố trí", "phân bổ", "hoàn thành", "lập", "ban hành", "theo dõi", "đôn đốc", "giám sát", "cập nhật",
+    "đề xuất", "xử lý", "quản lý", "đảm bảo", "bảo đảm", "nâng cao", "nâng cấp", "cung cấp", "gửi", "nộp",
+    "tiếp nhận", "giải quyết", "khẩn trương", "chịu trách nhiệm", "có trách nhiệm", "yêu cầu", "đề nghị",
+    "giao", "trình", "thẩm định", "củng cố", "kiện toàn", "hỗ trợ", "vận động", "huy động", "chuẩn bị",
+    "thông báo", "công khai", "công bố", "duy trì", "nghiên cứu", "điều chỉnh", "rút kinh nghiệm", "tập huấn",
+    "bồi dưỡng", "đào tạo", "phát động", "ngăn chặn", "phòng, chống", "phòng chống", "kiểm soát", "sơ kết",
+    "tổng kết", "khắc phục", "chấn chỉnh", "quan tâm", "phân công", "chủ động", "xác minh", "điều tra",
+    "thống kê", "lựa chọn", "tiếp thu", "hoàn thiện", "hoàn chỉnh", "sửa đổi", "bổ sung", "cân đối",
+    "thành lập", "xem xét", "khảo sát", "đánh giá", "kê khai", "thu hồi", "cải tạo", "sửa chữa", "lắp đặt",
+    "vận hành", "mua sắm", "đăng ký", "thanh tra", "cấp phát", "chi trả", "xử phạt", "di dời", "giải ngân",
+    "đẩy nhanh", "ưu tiên", "tập trung", "quán triệt", "kiểm điểm", "tuần tra", "kêu gọi", "gia cố",
+    "sơ tán", "tham gia", "vận chuyển", "khôi phục", "mở rộng", "phủ sóng", "số hóa", "tích hợp", "sắp xếp",
+    "tăng", "đưa", "làm rõ", "cử", "bàn giao", "tiến hành", "phổ biến", "ký kết",
 )
-# Decision content, not an assignment ("Điều 1. Phê duyệt Kế hoạch …").
+_VERB_ALTERNATION = "|".join(re.escape(v) for v in sorted(set(_DIRECTIVE_VERBS), key=len, reverse=True))
+_DIRECTIVE_VERB = re.compile(rf"(?<![\w])(?:{_VERB_ALTERNATION})(?![\w])")
+# Decision content, not an assignment ("Điều 1. Phê duyệt Kế hoạch …", "Điều 1. Thành lập Tổ công tác …").
 _DECISION_VERBS = re.compile(
-    r"^(?:phe duyet|ban hanh kem theo|ban hanh|cong nhan|bo nhiem|dieu dong|cho phep|bai bo|chap thuan|"
-    r"khen thuong|tang|ky luat|quyet dinh nay|ke hoach nay|chi thi nay|nghi quyet nay)\b"
+    r"^(?:phê duyệt|ban hành kèm theo|ban hành|thành lập|công nhận|bổ nhiệm|điều động|cho phép|bãi bỏ|"
+    r"chấp thuận|khen thưởng|tặng|kỷ luật|giải thể|sáp nhập|(?:quyết định|kế hoạch|chỉ thị|nghị quyết) này)(?![\w])"
 )
-_DIRECTIVE_VERB = re.compile(r"(?<![\w])(" + "|".join(sorted(set(_DIRECTIVE_VERBS), key=len, reverse=True)) + r")(?![\w])")
-# Words that open an organisation's name in an assignment.
+# Words that open an organisation's name in an assignment (multi-word ones first).
 _ORG_HEAD = re.compile(
-    r"(?:Ủy ban|Uỷ ban|UBND|HĐND|Sở|Phòng|Ban|Văn phòng|Công an|Bộ|Cục|Chi cục|Tổng cục|Trung tâm|Đài|Báo|"
-    r"Hội|Đoàn|Liên đoàn|Mặt trận|MTTQ|Kho bạc|Ngân hàng|Bảo hiểm|Trường|Bệnh viện|Thanh tra|Viện|Tỉnh đoàn|"
-    r"Huyện đoàn|Hội đồng|Tổ|Thủ trưởng|Chủ tịch|Giám đốc|Trưởng|Chánh|Cơ quan|Đơn vị|Tỉnh ủy|Tỉnh uỷ|"
-    r"Huyện ủy|Huyện uỷ|Thành ủy|Đảng ủy|Đảng uỷ|Công ty|Điện lực|Bưu điện|Viễn thông|Hạt|Kiểm lâm|Chi nhánh|"
-    r"Quỹ|Cảng vụ|Các|các|Những|Lãnh đạo|Người đứng đầu|Cấp ủy|BCH|BCĐ|Ban Chỉ đạo|Ban Chỉ huy|Bộ Chỉ huy|"
-    r"Thường trực|Ủy ban Kiểm tra)(?![\w])"
+    r"(?:Ban cán sự(?: đảng)?|Ban Thường vụ|Ban Chấp hành|Ban Chỉ đạo|Ban Chỉ huy|Bộ Chỉ huy|Ban Quản lý|"
+    r"Tổ công tác|Tổ giúp việc|Tổ công nghệ|Đoàn công tác|Đảng đoàn|Ủy ban nhân dân|Uỷ ban nhân dân|Ủy ban|Uỷ ban|"
+    r"UBND|HĐND|Hội đồng|Sở|Phòng|Ban|Văn phòng|Công an|Bộ|Cục|Chi cục|Tổng cục|Trung tâm|Đài|Báo|Hội|Đoàn|"
+    r"Liên đoàn|Mặt trận|MTTQ|Kho bạc|Ngân hàng|Bảo hiểm|Trường|Bệnh viện|Thanh tra|Viện|Tỉnh đoàn|Huyện đoàn|"
+    r"Tổ|Đội|Thủ trưởng|Chủ tịch|Giám đốc|Trưởng|Chánh|Cơ quan|Đơn vị|Tỉnh ủy|Tỉnh uỷ|Huyện ủy|Huyện uỷ|"
+    r"Thành ủy|Đảng ủy|Đảng uỷ|Công ty|Điện lực|Bưu điện|Viễn thông|Hạt|Kiểm lâm|Chi nhánh|Quỹ|Cảng vụ|Các|các|"
+    r"Những|Lãnh đạo|Người đứng đầu|Cấp ủy|BCH|BCĐ|Thường trực)(?![\w])"
 )
-# Where an organisation's name ends (on folded text): punctuation, or a verb/preposition in lower case.
-_ORG_STOP = re.compile(
-    r"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:" + "|".join(sorted(set(_DIRECTIVE_VERBS), key=len, reverse=True))
-    + r"|tap trung|can cu|theo|de|trong|tren|tai|khi|ve|voi|doi voi|nham|sau khi|truoc)(?![\w])))"
-)
-# Heads that are also common words: a unit only when a capitalised name follows ("Sở Y tế", "Tổ công tác" no).
+# Heads that are also common words: a unit only when a capitalised name follows ("Trường hợp", "Tổ chức" no).
 _PROPER_NAME_HEADS = frozenset({"Trường", "Tổ", "Hội", "Ban", "Phòng", "Đoàn", "Báo", "Đài", "Viện", "Quỹ", "Hạt",
-                                "Cục", "Bộ", "Sở", "Những", "Chánh", "Trưởng", "Chi nhánh", "Trung tâm"})
-_GIVE = re.compile(r"(?<![\w])(?:giao(?: cho)?|de nghi|yeu cau|chi dao|doi voi)\s+")
-_WITH = re.compile(r"(?<![\w])phoi hop (?:voi|cung)\s+")
+                                "Cục", "Bộ", "Sở", "Những", "Chánh", "Trưởng", "Chi nhánh", "Trung tâm", "Đội"})
+# Where an organisation's name ends: punctuation, or a lower-case verb or preposition.
+_ORG_STOP = re.compile(
+    rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{_VERB_ALTERNATION}|căn cứ|theo|để|trong|trên|tại|khi|về|với|"
+    r"đối với|nhằm|sau khi|trước|đặc biệt là|nhất là|trong đó|lãnh đạo|gồm|là)(?![\w])))"
+)
+_GIVE = re.compile(r"(?<![\w])(?:giao(?: cho)?|đề nghị|yêu cầu|đối với|nhiệm vụ của|trách nhiệm của)\s+")
+_WITH = re.compile(r"(?<![\w])phối hợp (?:với|cùng)\s+")
 _ORG_SPLIT = re.compile(r"\s*(?:;|,|\s(?=và\s))\s*(?:và\s+)?(?=" + _ORG_HEAD.pattern + r")")
-_CONNECTOR_WORDS = ("và", "các", "của", "thuộc", "cấp", "trực thuộc")
+# "Văn phòng HĐND và UBND huyện" is one unit: no split at "và" after these words.
+_JOINT_BODIES = ("HĐND", "ĐBQH", "nhân dân", "Đảng ủy", "Đảng uỷ")
+_TRAILING_WORDS = ("và", "các", "của", "cấp")
+_WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
 
 @dataclass
 class _Item:
-    style: str  # roman, dieu, decimal, arabic, paren, letter, upper, bullet:<char>, root
+    style: str  # roman, dieu, decimal<n>, arabic, paren, letter, upper, bullet:<char>, root
     label: str
     lines: list[Line] = field(default_factory=list)  # own lines (marker line, continuations, paragraphs)
     attributes: list[Line] = field(default_factory=list)  # "Đơn vị chủ trì: …" and deadline lines
@@ -115,15 +134,12 @@ class _Item:
 
 def _marker(text: str) -> tuple[str, str, int] | None:
     """(style, label, marker length) of a list marker at the start of a line."""
-    for style, pattern in (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC),
-                           ("paren", _PAREN_ARABIC), ("letter", _LETTER), ("upper", _UPPER_LETTER),
-                           ("bullet", _BULLET)):
+    for style, pattern in _MARKERS:
         match = pattern.match(text)
         if match is None:
             continue
-        label = match.group("label") if "label" in match.groupdict() else None
-        if label is None and "label2" in match.groupdict():
-            label = match.group("label2")
+        groups = match.groupdict()
+        label = groups.get("label") or groups.get("label2")
         if not label:
             continue
         if (style == "roman" and len(label) == 1 and label != "I"
@@ -137,7 +153,8 @@ def _marker(text: str) -> tuple[str, str, int] | None:
     return None
 
 
-def _build_tree(doc: DocumentText, lines: Sequence[Line]) -> _Item:
+def _build_tree(lines: Sequence[Line]) -> _Item:
+    """The list tree of a run of lines; unnumbered lines before the first item are the root's own (intro)."""
     root = _Item("root", "")
     stack: list[_Item] = [root]
     current: _Item | None = None
@@ -160,11 +177,12 @@ def _build_tree(doc: DocumentText, lines: Sequence[Line]) -> _Item:
             current = item
             continue
         if current is None:
+            root.lines.append(line)
             continue
         if _ATTRIBUTE_LINE.match(folded):
             current.attributes.append(line)
             continue
-        if is_upper_text(text) and not marker:
+        if is_upper_text(text):
             # an unnumbered heading ("DANH MỤC NHIỆM VỤ"): the lists before it are over
             stack = [root]
             current = None
@@ -178,33 +196,50 @@ def _build_tree(doc: DocumentText, lines: Sequence[Line]) -> _Item:
     return root
 
 
-def _section_directive(item: _Item) -> bool:
-    """False inside sections that describe rather than direct ("I. MỤC ĐÍCH, YÊU CẦU", "1. Kết quả")."""
-    node = item.parent
-    while node is not None and node.style != "root":
-        heading = fold(_own_text(node))
-        if _NON_DIRECTIVE_SECTION.match(heading) and not _DIRECTIVE_SECTION.search(heading[:60]):
-            return False
-        node = node.parent
-    return True
-
-
 def _own_text(item: _Item) -> str:
+    if item.style == "root":
+        return " ".join(" ".join(line.text for line in item.lines).split())
     parts = [item.first.text[item.marker_end :].strip(), *(line.text for line in item.lines[1:])]
     return " ".join(" ".join(parts).split())
+
+
+def _section_kind(item: _Item) -> str | None:
+    """'directive' or 'descriptive' from the nearest heading above that says which ("II. NHIỆM VỤ …",
+    "I. MỤC ĐÍCH, YÊU CẦU", "1. Kết quả"); None when no heading says."""
+    node = item.parent
+    while node is not None and node.style != "root":
+        heading = fold(_own_text(node))[:80]
+        if _DIRECTIVE_SECTION.match(heading):
+            return "directive"
+        if _NON_DIRECTIVE_SECTION.match(heading):
+            return "descriptive"
+        node = node.parent
+    return None
+
+
+# --------------------------------------------------------------------------- units
 
 
 def _clean_org(text: str) -> str:
     text = text.strip(" ,;:.-–")
     words = text.split()
-    while words and words[-1] in _CONNECTOR_WORDS:
+    while words and words[-1] in _TRAILING_WORDS:
         words.pop()
     return " ".join(words)
 
 
 def _split_orgs(text: str) -> list[str]:
-    parts = [_clean_org(part) for part in _ORG_SPLIT.split(text)]
-    return [p for p in parts if p and len(p.split()) <= 20]
+    parts: list[str] = []
+    position = 0
+    for match in _ORG_SPLIT.finditer(text):
+        before = text[position : match.start()]
+        if "và" in match.group() and before.rstrip().endswith(_JOINT_BODIES):
+            continue
+        parts.append(before)
+        position = match.end()
+    parts.append(text[position:])
+    cleaned = [_clean_org(part) for part in parts]
+    return [p for p in cleaned if p and len(p.split()) <= 20]
 
 
 def _org_at(text: str, start: int) -> tuple[str, int] | None:
@@ -212,18 +247,23 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
     head = _ORG_HEAD.match(text, start)
     if head is None:
         return None
-    if head.group() in _PROPER_NAME_HEADS:
-        following = text[head.end() : head.end() + 2].strip()
-        if not following[:1].isupper():  # "Trường hợp", "Tổ chức, cá nhân": not a unit
-            return None
-    folded = fold(text)
+    if head.group() in _PROPER_NAME_HEADS and not text[head.end() : head.end() + 2].strip()[:1].isupper():
+        return None  # "Trường hợp", "Tổ chức, cá nhân": not a unit
+    lower = text.lower()
     position = head.end()
     end = len(text)
-    while (stop := _ORG_STOP.search(folded, position)) is not None:
+    while (stop := _ORG_STOP.search(lower, position)) is not None:
         word = stop.start("word") if stop.group("word") else -1
         if word >= 0 and not text[word].islower():
             position = stop.end()  # a capitalised word belongs to the name ("Ban Quản lý dự án")
             continue
+        if word >= 0:
+            # "trung học phổ thông báo cáo": when a later verb overlaps this one, the first word belongs
+            # to the name ("phổ thông") and the verb is the later one ("báo cáo")
+            later = _DIRECTIVE_VERB.match(lower, word + len(stop.group("word").split()[0]) + 1)
+            if later is not None and later.end() > word + len(stop.group("word")):
+                end = later.start()
+                break
         end = stop.start()
         break
     if end - start > 160:
@@ -235,30 +275,38 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
 def _assignees(text: str) -> tuple[list[str], list[str]]:
     """(assignees, coordinators) named in an item's text and attribute lines."""
     folded = fold(text)
+    lower = text.lower()
     assignees: list[str] = []
     coordinators: list[str] = []
-    for match in _ASSIGNEE_LABEL.finditer(folded):
-        end = re.search(r"[;)]|\.(?:\s|$)|$", text[match.end() :])
-        value = text[match.end() : match.end() + (end.start() if end else 0)]
-        assignees += _split_orgs(value)
-    for match in _COORDINATOR_LABEL.finditer(folded):
-        end = re.search(r"[;)]|\.(?:\s|$)|$", text[match.end() :])
-        value = text[match.end() : match.end() + (end.start() if end else 0)]
-        coordinators += _split_orgs(value)
+    for pattern, target in ((_ASSIGNEE_LABEL, assignees), (_COORDINATOR_LABEL, coordinators)):
+        for match in pattern.finditer(folded):
+            end = re.search(r"[;)]|\.(?:\s|$)|$", text[match.end() :])
+            target += _split_orgs(text[match.end() : match.end() + (end.start() if end else 0)])
     if not assignees:
         org = _org_at(text, 0)
         if org is None:
-            give = _GIVE.search(folded[:80])
+            give = _GIVE.search(lower[:80])
             if give is not None:
                 org = _org_at(text, give.end())
         if org is not None:
             assignees = _split_orgs(org[0])
     if not coordinators:
-        for match in _WITH.finditer(folded):
+        for match in _WITH.finditer(lower):
             org = _org_at(text, match.end())
             if org is not None:
                 coordinators += _split_orgs(org[0])
     return _unique(assignees), _unique(coordinators)
+
+
+def _intro_assignees(text: str) -> list[str]:
+    """The units a lead-in addresses: "… đề nghị UBND các huyện, thành phố thực hiện một số nội dung sau:"."""
+    lower = text.lower()
+    found: list[str] = []
+    for give in _GIVE.finditer(lower):
+        org = _org_at(text, give.end())
+        if org is not None:
+            found = _split_orgs(org[0])
+    return found
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -273,20 +321,17 @@ def _unique(items: list[str]) -> list[str]:
 
 
 def _action(text: str, assignees: list[str]) -> str | None:
-    folded = fold(text)
+    lower = text.lower()
     start = 0
     if assignees:
-        position = folded.find(fold(assignees[0]))
+        position = lower.find(assignees[0].lower())
         if position >= 0:
             start = position + len(assignees[0])
-    match = _DIRECTIVE_VERB.search(folded, start)
-    return text[match.start() : match.end()].lower() if match else None
+    match = _DIRECTIVE_VERB.search(lower, start)
+    return match.group() if match else None
 
 
-def _starts_with_directive(text: str) -> bool:
-    folded = fold(text)
-    match = _DIRECTIVE_VERB.match(folded)
-    return match is not None
+# --------------------------------------------------------------------------- tasks
 
 
 @dataclass
@@ -314,7 +359,7 @@ def _walk(item: _Item, path: list[str], section: list[str], out: list[_Candidate
         else:
             child_path.append(label)
         child_section = section
-        if child.style in ("roman", "dieu", "upper") and len(path) == len(section):
+        if child.style in _SECTION_STYLES and len(path) == len(section):
             child_section = [*section, label]
         out.append(_Candidate(child, child_path, child_section))
         _walk(child, child_path, child_section, out)
@@ -327,39 +372,45 @@ class TaskContext:
     places: Sequence[Place]
 
 
-def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskContext) -> list[Task]:
+def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
+    text = _own_text(item)
+    folded = fold(text)
+    lower = text.lower()
+    if children_tasks or not text or _CLOSING.search(folded) or folded.startswith("can cu"):
+        return False  # a heading over tasks, the closing formula, a legal basis
+    if item.style in _SECTION_STYLES and is_upper_text(text, 0.6) and not item.children:
+        return False  # a section title with nothing under it
+    if _inside(item, "dieu") and _DECISION_VERBS.match(lower):
+        return False  # "Điều 1. Phê duyệt …": what is decided, not who must act
+    kind = _section_kind(item)
+    if kind == "descriptive":
+        return False
+    if kind == "directive":
+        return True
+    attributes = " ".join(line.text for line in item.attributes)
+    if _ASSIGNEE_LABEL.search(fold(attributes)):
+        return True  # "Đơn vị chủ trì: …" under it: a task list entry
+    assignees, _ = _assignees(f"{text} {attributes}")
+    verb = _DIRECTIVE_VERB.search(lower)
+    if assignees and verb is not None:
+        return True
+    if _DIRECTIVE_VERB.match(lower):
+        return True  # an instruction in the imperative: "Rà soát …"
+    return any(d.kind == "deadline" for d in _dates_in(item, context)) and verb is not None
+
+
+def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskContext,
+                 default_assignees: list[str]) -> list[Task]:
     candidates: list[_Candidate] = []
     _walk(root, [], [], candidates)
     is_task: dict[int, bool] = {}
-    # bottom-up: a heading whose children hold tasks is not a task itself
-    for candidate in reversed(candidates):
+    for candidate in reversed(candidates):  # bottom-up: children are decided before their heading
         item = candidate.item
-        text = _own_text(item)
-        folded = fold(text)
-        has_task_child = any(is_task.get(id(child)) for child in item.children)
-        if has_task_child or not text or _CLOSING.search(folded) or folded.startswith("can cu"):
-            is_task[id(item)] = False
-            continue
-        if item.style in ("roman", "upper") and is_upper_text(text, 0.6) and not item.children:
-            is_task[id(item)] = False  # a section title with nothing under it
-            continue
-        if not _section_directive(item):
-            is_task[id(item)] = False
-            continue
-        full_text = " ".join([text, *(line.text for line in item.attributes)])
-        assignees, _ = _assignees(full_text)
-        in_decision = _inside(item, "dieu")
-        directive = _starts_with_directive(text) and not (in_decision and _DECISION_VERBS.match(folded))
-        if in_decision and _DECISION_VERBS.match(folded):
-            directive = False
-        has_deadline = any(d.kind == "deadline" for d in _dates_in(item, context))
-        is_task[id(item)] = bool(assignees) or directive or (has_deadline and _DIRECTIVE_VERB.search(folded) is not None)
-    tasks: list[Task] = []
+        children_tasks = any(is_task.get(id(child)) for child in item.children)
+        is_task[id(item)] = _is_task(item, children_tasks, context)
     chosen = [c for c in candidates if is_task[id(c.item)]]
-    ids = _ids(chosen)
-    for candidate, task_id in zip(chosen, ids, strict=True):
-        tasks.append(_task(doc, candidate.item, f"{prefix}{task_id}", context))
-    return tasks
+    intro = _intro_assignees(_own_text(root)) or default_assignees
+    return [_task(doc, c.item, f"{prefix}{task_id}", context, intro) for c, task_id in zip(chosen, _ids(chosen), strict=True)]
 
 
 def _inside(item: _Item, style: str) -> bool:
@@ -391,35 +442,45 @@ def _span_of(item: _Item) -> tuple[int, int]:
 
 def _dates_in(item: _Item, context: TaskContext) -> list[DateMention]:
     start, end = _span_of(item)
-    own = [d for d in context.dates if d.span is not None and start <= d.span.start < end]
-    return own
+    return [d for d in context.dates if d.span is not None and start <= d.span.start < end]
 
 
-def _deadline(item: _Item, context: TaskContext) -> str | None:
+def _deadline(doc: DocumentText, item: _Item, context: TaskContext) -> str | None:
+    """The first deadline in the item (or, failing that, a period it must be done 'trong' — within), else its
+    heading's."""
     node: _Item | None = item
     while node is not None and node.style != "root":
-        start, end = node.first.start, (node.attributes or node.lines)[-1].end
         if node is item:
             start, end = _span_of(item)
-        for mention in context.dates:
-            if mention.span is not None and start <= mention.span.start < end and mention.kind == "deadline":
+        else:
+            start, end = node.first.start, (node.attributes or node.lines)[-1].end
+        inside = [d for d in context.dates if d.span is not None and start <= d.span.start < end]
+        for mention in inside:
+            if mention.kind == "deadline":
                 return mention.end or mention.value
+        for mention in inside:
+            assert mention.span is not None
+            if mention.kind in ("month", "quarter", "year", "period") and _WITHIN.search(
+                    doc.text[max(0, mention.span.start - 12) : mention.span.start].lower()):
+                return mention.end
         node = node.parent
     return None
 
 
-def _task(doc: DocumentText, item: _Item, task_id: str, context: TaskContext) -> Task:
+def _task(doc: DocumentText, item: _Item, task_id: str, context: TaskContext, intro: list[str]) -> Task:
     text = _own_text(item)
     if item.children:  # a list item whose sub-items are details, not tasks of their own
         text = " ".join([text, *(_own_text(child) for child in item.children)])
     attributes = " ".join(line.text for line in item.attributes)
-    assignees, coordinators = _assignees(" ".join([text, attributes]) if attributes else text)
+    assignees, coordinators = _assignees(f"{text} {attributes}" if attributes else text)
     node = item.parent
     while not assignees and node is not None and node.style != "root":
         assignees, _ = _assignees(_own_text(node) + " " + " ".join(line.text for line in node.attributes))
         node = node.parent
+    if not assignees:
+        assignees = list(intro)
     start, end = _span_of(item)
-    places = []
+    places: list[str] = []
     for place in context.places:
         if any(start <= m.start < end for m in place.mentions) and place.name not in places:
             places.append(place.name)
@@ -433,7 +494,7 @@ def _task(doc: DocumentText, item: _Item, task_id: str, context: TaskContext) ->
         action=_action(text, assignees),
         places=places,
         references=references,
-        deadline=_deadline(item, context),
+        deadline=_deadline(doc, item, context),
         page=span.page,
         span=span,
     )
@@ -463,10 +524,10 @@ def extract_tasks(doc: DocumentText, layout: Layout, context: TaskContext) -> li
     """The tasks of the body, then those of the appendices (ids "PL.7", or "PLII.3" with several)."""
     main_end = min(x for x in (layout.closing_start, layout.appendix_start, len(doc.lines)) if x is not None)
     body_lines = [line for line in doc.lines[layout.body_start : main_end] if line.index not in layout.skip]
-    tasks = _build_tasks(doc, _build_tree(doc, body_lines), "", context)
+    tasks = _build_tasks(doc, _build_tree(body_lines), "", context, [])
     parts = _appendix_parts(doc, layout)
     for label, first, last in parts:
         lines = [line for line in doc.lines[first:last] if line.index not in layout.skip]
         prefix = f"PL{label}." if len(parts) > 1 else "PL."
-        tasks += _build_tasks(doc, _build_tree(doc, lines), prefix, context)
+        tasks += _build_tasks(doc, _build_tree(lines), prefix, context, [])
     return tasks

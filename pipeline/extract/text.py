@@ -16,9 +16,20 @@ from pipeline.types import Span
 PAGE_BREAK = "\f"
 
 
+# Look-alikes some encoders and OCR engines emit inside Latin text: the Icelandic eth for Đ/đ, Cyrillic and
+# Greek capitals in codes ("TT-BTС" with a Cyrillic С). One character for one, so offsets do not move.
+_LOOKALIKES = str.maketrans({
+    "Ð": "Đ", "ð": "đ",
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "К": "K", "М": "M", "О": "O", "Р": "P", "Т": "T",
+    "Х": "X", "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x",
+    "Α": "A", "Β": "B", "Ε": "E", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P",
+    "Τ": "T", "Χ": "X",
+})
+
+
 def normalize_text(text: str) -> str:
-    """NFC, with the Icelandic eth (U+00D0/U+00F0) that some encoders emit for Đ/đ mapped back."""
-    return unicodedata.normalize("NFC", text).replace("Ð", "Đ").replace("ð", "đ")
+    """NFC with look-alike letters mapped to the Vietnamese/Latin ones they stand for."""
+    return unicodedata.normalize("NFC", text).translate(_LOOKALIKES)
 
 
 @lru_cache(maxsize=1)
