@@ -20,6 +20,8 @@ from pipeline.archive.store import Archive
 
 SNIPPET_BEFORE = 60
 SNIPPET_AFTER = 120
+# Above this many matching pages a text query is ordered by recency instead of BM25 (see _ranked_pages).
+RANKED_MATCHES = 2000
 # Administrative prefixes users type before a place name ("huyện Hữu Lũng"); records hold bare names.
 _PLACE_PREFIX = re.compile(r"^(?:tinh|thanh pho|tp\.?|huyen|quan|thi xa|thi tran|xa|phuong)\s+")
 
@@ -185,37 +187,59 @@ def _fts_query(terms: list[str], column: str, phrase: bool) -> str:
 
 def _text_hits(archive: Archive, query: str, filters: SearchFilters, limit: int, *,
                phrase_only: bool = False) -> list[Hit]:
-    """Pages matching all query words, best BM25 page per document: the exact phrase first, then the words
-    in any order. An accented query matches accented text first, then text that lacks diacritics."""
+    """Pages matching all query words, best page per document: the exact phrase first, then the words in
+    any order. An accented query matches accented text first, then text that lacks diacritics."""
     tokens = words(query)
     if not tokens:
         return []
     searches = [("folded", [fold_text(token) for token in tokens])]
     if has_diacritics(query):
         searches.insert(0, ("text", [token.lower() for token in tokens]))
-    where, params = _filter_sql(filters)
     hits: list[Hit] = []
     seen: set[int] = set()
     for column, terms in searches:
         for phrase in (True, False) if len(terms) > 1 and not phrase_only else (True,):
-            rows = archive.connection.execute(
-                f"""WITH m AS MATERIALIZED (
-                        SELECT "rowid", bm25("page_fts") AS "score" FROM "page_fts" WHERE "page_fts" MATCH ?)
-                    SELECT {_DOCUMENT_COLUMNS}, p."page", p."text", min(m."score") AS best
-                    FROM m JOIN "pages" p ON p."id" = m."rowid" JOIN "documents" d ON d."id" = p."document_id"
-                    WHERE 1 = 1{where}
-                    GROUP BY d."id" ORDER BY best LIMIT ?""",
-                [_fts_query(terms, column, phrase), *params, limit],
-            ).fetchall()
-            for *document, page, text, score in rows:
-                if document[0] in seen:
-                    continue
+            for document, page, text, score in _ranked_pages(archive, _fts_query(terms, column, phrase), filters,
+                                                             limit - len(hits), seen):
                 seen.add(document[0])
                 start, end = _locate_terms(text, terms, column == "text")
-                hits.append(_hit(document, page, make_snippet(text, start, end), "text", None, float(score)))
+                hits.append(_hit(document, page, make_snippet(text, start, end), "text", None, score))
             if len(hits) >= limit:
                 return hits
     return hits
+
+
+def _ranked_pages(archive: Archive, match: str, filters: SearchFilters, wanted: int,
+                  exclude: set[int]) -> list[tuple[list[Any], int, str, float]]:
+    """The best page of up to `wanted` documents matching `match`, best first. BM25 ranks selective
+    queries; a query found on more than RANKED_MATCHES pages (boilerplate such as "ủy ban nhân dân",
+    where BM25 order is nearly arbitrary and costly to compute) lists the newest pages first. Only the
+    top pages are joined with their documents, growing the window while filters or repeats thin it out."""
+    db = archive.connection
+    total = db.execute('SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?', (match,)).fetchone()[0]
+    if total == 0 or wanted <= 0:
+        return []
+    ranked = total <= RANKED_MATCHES
+    score, order = ('bm25("page_fts")', '"score"') if ranked else ("0.0", '"rowid" DESC')
+    where, params = _filter_sql(filters)
+    window = total if ranked and where else min(total, max(wanted, 1) * 4 + len(exclude))
+    while True:
+        rows = db.execute(
+            f"""WITH m AS MATERIALIZED (
+                    SELECT "rowid" AS "page_id", {score} AS "score" FROM "page_fts"
+                    WHERE "page_fts" MATCH ? ORDER BY {order} LIMIT ?)
+                SELECT {_DOCUMENT_COLUMNS}, p."page", p."text", m."score"
+                FROM m JOIN "pages" p ON p."id" = m."page_id" JOIN "documents" d ON d."id" = p."document_id"
+                WHERE 1 = 1{where} ORDER BY m."score", p."id" DESC""",
+            [match, window, *params],
+        ).fetchall()
+        best: dict[int, tuple[list[Any], int, str, float]] = {}
+        for *document, page, text, value in rows:
+            if document[0] not in exclude and document[0] not in best:
+                best[document[0]] = (document, page, text, float(value))
+        if len(best) >= wanted or window >= total:
+            return list(best.values())[:wanted]
+        window = min(total, window * 4)
 
 
 def _locate_terms(text: str, terms: list[str], accented: bool) -> tuple[int, int]:
