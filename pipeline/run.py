@@ -754,6 +754,8 @@ def _run_documents(documents: list[_Document], options: ProcessOptions, stages: 
                 if outcome.error is not None:
                     progress.message(_describe(outcome.error))
             _remove_pdf_dir(document)
+            document.pages.clear()  # a finished document's pages are on disk now: keep memory flat
+            document.texts = None
             summary.outcomes.append(outcome)
             progress.document_finished(outcome)
     finally:
