@@ -245,7 +245,11 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
         value = data[f.name]
         nested = _NESTED.get(f.name)
         if nested is not None and value is not None:
-            value = [_from_dict(nested, v) for v in value] if isinstance(value, list) else _from_dict(nested, value)
+            # Task.places / Task.references share a name with Record's but hold plain strings: only dicts nest.
+            if isinstance(value, list):
+                value = [_from_dict(nested, v) if isinstance(v, dict) else v for v in value]
+            elif isinstance(value, dict):
+                value = _from_dict(nested, value)
         kwargs[f.name] = value
     return cls(**kwargs)
 

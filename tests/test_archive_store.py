@@ -140,3 +140,14 @@ def test_archive_store_missing_archive_for_reading(tmp_path):
     with pytest.raises(NotFoundError):
         open_archive(tmp_path / "none.db", create=False)
     assert not (tmp_path / "none.db").exists()
+
+
+def test_archive_store_record_round_trip_keeps_task_strings(tmp_path):
+    with open_archive(tmp_path / "a.db") as archive:
+        record = record_from_case({**DOCUMENT, "tasks": [{"id": "1", "text": "x", "places": ["Hòa Lạc"],
+                                                          "references": ["539/QĐ-UBND"]}]})
+        result = make_result("d" * 64, ["x"], record)
+        document_id = archive.add_document(result, name="t", kind="text", result_json="{}")
+        loaded = archive.load_record(document_id)
+    assert loaded.tasks[0].places == ["Hòa Lạc"] and loaded.tasks[0].references == ["539/QĐ-UBND"]
+    assert loaded.places[0].name == "Hữu Lũng" and loaded.to_dict() == record.to_dict()
