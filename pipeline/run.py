@@ -291,6 +291,8 @@ class _Executor(Protocol):
 
     def close(self) -> None: ...
 
+    def abort(self) -> None: ...
+
 
 class LocalExecutor:
     """A pool of `jobs` worker processes, started from a fork server that has imported the stages."""
@@ -304,7 +306,8 @@ class LocalExecutor:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["pipeline.run", *_STAGE_MODULES])
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self._jobs, mp_context=context, max_tasks_per_child=TASKS_PER_WORKER
+                max_workers=self._jobs, mp_context=context, max_tasks_per_child=TASKS_PER_WORKER,
+                initializer=_ignore_interrupts,
             )
         return self._pool
 
@@ -325,6 +328,23 @@ class LocalExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Stop now (Ctrl-C): pages in progress are dropped, their documents were never written."""
+        if self._pool is not None:
+            processes = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                with suppress(Exception):
+                    process.terminate()
+            self._pool = None
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the driver, which stops them; otherwise each would print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class DaskExecutor:
@@ -365,6 +385,9 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._client.close()
+
+    def abort(self) -> None:
+        self.close()
 
 
 def make_executor(options: ProcessOptions) -> _Executor:
@@ -744,6 +767,7 @@ def _run_documents(documents: list[_Document], options: ProcessOptions, stages: 
     progress = Progress(len(documents), sum(doc.info.page_count for doc in documents), bar=options.progress)
     executor = make_executor(options)
     engine = _Engine(executor, settings, stages, options.jobs, progress, options.out_dir)
+    finished = False
     try:
         for document, value in engine.run(documents):
             if isinstance(value, CongvanError):
@@ -758,9 +782,13 @@ def _run_documents(documents: list[_Document], options: ProcessOptions, stages: 
             document.texts = None
             summary.outcomes.append(outcome)
             progress.document_finished(outcome)
+        finished = True
     finally:
         engine.cancel_all()
-        executor.close()
+        if finished:
+            executor.close()
+        else:
+            executor.abort()
         progress.close()
         for document in documents:
             _remove_pdf_dir(document)
