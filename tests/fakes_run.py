@@ -194,3 +194,16 @@ def run_batch_cli(argv: list[str]) -> int:
 
 
 BATCH_RUNNER = "import sys; sys.path.insert(0, sys.argv[1]); import fakes_run; sys.exit(fakes_run.run_batch_cli(sys.argv[2:]))"
+
+
+def run_congvan_cli(argv: list[str]) -> int:
+    """`python -c` entry point: the real `congvan` command line, with the fake stages."""
+    import pipeline.run
+    from pipeline.cli import main
+
+    real = pipeline.run.process_inputs
+    pipeline.run.process_inputs = lambda paths, options: real(paths, options, stages=FAKE_STAGES)
+    return main(argv)
+
+
+CLI_RUNNER = "import sys; sys.path.insert(0, sys.argv[1]); import fakes_run; sys.exit(fakes_run.run_congvan_cli(sys.argv[2:]))"

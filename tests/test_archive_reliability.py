@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from fakes_run import BATCH_RUNNER, write_fake_scan
+from fakes_run import BATCH_RUNNER, CLI_RUNNER, write_fake_scan
 
 from pipeline.archive import open_archive
 from pipeline.archive.search import search
@@ -102,3 +102,28 @@ def test_archive_reliability_search_while_a_batch_writes(tmp_path):
         process.communicate()
     assert seen_counts == sorted(seen_counts) and len(set(seen_counts)) > 2
     assert seen_counts[-1] <= len(expected)
+
+
+def test_archive_reliability_ctrl_c_stops_cleanly(tmp_path):
+    for number in range(10):
+        write_fake_scan(tmp_path / "in" / f"d{number}.png", ["a", "b", "c"], sleep=0.3)
+    out, db_path = tmp_path / "out", tmp_path / "archive.db"
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI_RUNNER, str(Path(__file__).parent), "process", str(tmp_path / "in"), "--out",
+         str(out), "--db", str(db_path), "--jobs", "2"],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(out.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    try:
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    text = stderr.decode()
+    assert process.returncode == 130 and "congvan: interrupted" in text and "Traceback" not in text, text
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        done = db.execute('SELECT count(*) FROM "documents"').fetchone()[0]
+    assert 1 <= done < 10
