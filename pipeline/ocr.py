@@ -21,9 +21,9 @@ import numpy as np
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
 from pipeline.types import Box, OcrPage, OcrWord, PreparedPage
 
-# Chosen by measurement (scripts/bench_scan.py, --lang/--psm comparisons): see README "Scan benchmark".
+# Chosen by measurement: `scripts/bench_scan.py --variants` runs the alternatives on the same pages.
 DEFAULT_LANGUAGES = "vie"
-DEFAULT_PSM = 6
+DEFAULT_PSM = 3  # full layout analysis inside each region: never worse than 4 or 6, far better on dusty pages
 TESSERACT = "tesseract"
 APT_PACKAGE_FOR_LANGUAGE = {"vie": "tesseract-ocr-vie", "Vietnamese": "tesseract-ocr-script-viet",
                             "eng": "tesseract-ocr-eng", "osd": "tesseract-ocr-osd"}
@@ -106,10 +106,14 @@ class Region:
     column: str  # "full", "left" or "right"
 
 
+Span = tuple[int, int]  # x0, x1 of ink in a row
+Row = tuple[int, int, list[Span]]  # top, bottom, sorted disjoint x-intervals of ink
+
+
 @dataclass
 class _Zone:
-    rows: list[tuple[int, int, list[tuple[int, int]]]]  # (top, bottom, sorted x-intervals)
-    gutter: tuple[int, int] | None
+    rows: list[Row]
+    gutter: Span | None  # white x-interval through every row: a two-column zone
 
 
 def _line_segments(image: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
@@ -135,9 +139,9 @@ def _line_segments(image: np.ndarray, dpi: float) -> list[tuple[int, int, int, i
     return segments
 
 
-def _rows(segments: list[tuple[int, int, int, int]]) -> list[tuple[int, int, list[tuple[int, int]]]]:
+def _rows(segments: list[tuple[int, int, int, int]]) -> list[Row]:
     """Group segments whose vertical extents overlap (by more than a third of the smaller one) into rows."""
-    rows: list[tuple[int, int, list[tuple[int, int]]]] = []
+    rows: list[Row] = []
     for x0, y0, x1, y1 in sorted(segments, key=lambda s: (s[1], s[0])):
         if rows:
             top, bottom, spans = rows[-1]
@@ -149,14 +153,14 @@ def _rows(segments: list[tuple[int, int, int, int]]) -> list[tuple[int, int, lis
     return _attach_mark_rows([(top, bottom, _merge_spans(spans)) for top, bottom, spans in rows])
 
 
-def _attach_mark_rows(rows: list[tuple[int, int, list[tuple[int, int]]]]) -> list[tuple[int, int, list[tuple[int, int]]]]:
+def _attach_mark_rows(rows: list[Row]) -> list[Row]:
     """Rows much thinner than a text line just above another row are its tone marks (they float well above
     capitals): fold them into that row."""
     if len(rows) < 2:
         return rows
     typical = float(np.median([bottom - top for top, bottom, _ in rows]))
-    merged: list[tuple[int, int, list[tuple[int, int]]]] = []
-    pending: tuple[int, int, list[tuple[int, int]]] | None = None
+    merged: list[Row] = []
+    pending: Row | None = None
     for row in rows:
         if pending is not None:
             if row[0] - pending[1] <= typical / 2:
@@ -173,8 +177,8 @@ def _attach_mark_rows(rows: list[tuple[int, int, list[tuple[int, int]]]]) -> lis
     return merged
 
 
-def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
+def _merge_spans(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
@@ -183,12 +187,12 @@ def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _widest_gap(spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+def _widest_gap(spans: list[Span]) -> Span | None:
     gaps = [(spans[i][1], spans[i + 1][0]) for i in range(len(spans) - 1)]
     return max(gaps, key=lambda gap: gap[1] - gap[0]) if gaps else None
 
 
-def _narrow_gutter(gutter: tuple[int, int], spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+def _narrow_gutter(gutter: Span, spans: list[Span]) -> Span | None:
     """What is left of `gutter` once this row's ink is taken out: the widest free part, or None."""
     free = [gutter]
     for start, end in spans:
@@ -243,13 +247,13 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
     return _zones_to_regions(zones, width, height)
 
 
-def _release_trailing_rows(zones: list[_Zone], crossing: tuple[int, int, list[tuple[int, int]]]) -> None:
+def _release_trailing_rows(zones: list[_Zone], crossing: Row) -> None:
     """Before a row that crosses the gutter of the two-column zone above it, give that row back the zone's
     last rows that belong with it: rows overlapping it vertically (they cannot be cut apart), and
     one-sided rows nearer to it than to the zone row above them ("Kính gửi:" under the header)."""
     zone = zones[-1]
     assert zone.gutter is not None
-    released: list[tuple[int, int, list[tuple[int, int]]]] = []
+    released: list[Row] = []
     while len(zone.rows) > 1:
         row = zone.rows[-1]
         below = released[0] if released else crossing

@@ -155,10 +155,13 @@ def normalize_background(gray: np.ndarray, dpi: float) -> StepResult:
     height, width = gray.shape
     shrink = 4
     small = cv2.resize(gray, (max(1, width // shrink), max(1, height // shrink)), interpolation=cv2.INTER_AREA)
-    # A max filter wider than any stroke replaces text by the surrounding paper.
+    # A closing wider than any stroke replaces text by the surrounding paper; the opening after it drops
+    # marks brighter than paper (seal ink turned white by suppress_color_ink, glare) that would otherwise
+    # lift the paper estimate and leave a gray halo around them.
     reach = max(3, round(dpi / TARGET_DPI * 40 / shrink) | 1)
-    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
-    paper = cv2.medianBlur(paper, min(reach * 2 + 1, 255) if reach * 2 + 1 <= 255 else 255)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach))
+    paper = cv2.morphologyEx(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), cv2.MORPH_OPEN, kernel)
+    paper = cv2.medianBlur(paper, min(reach * 2 + 1, 255))
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     flat = cv2.divide(gray, np.maximum(paper, 1), scale=255)
     ink_level = _ink_level(flat)

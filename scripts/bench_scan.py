@@ -1,0 +1,361 @@
+"""Scan benchmark (`make bench-scan`): CER/WER per degradation class and pages per minute, on the same pages,
+for raw Tesseract, OCRmyPDF and congvan's ingest → preprocess → OCR (no restoration); deskew accuracy.
+
+In one run, on pages generated deterministically by samples/generate.py (`generate_bench_set`, several
+documents per degradation class, written as PNG with their DPI to a temporary folder):
+1. raw Tesseract: `tesseract PAGE stdout -l vie` on the unprocessed page (one thread, 2 pages at a time);
+2. OCRmyPDF: `ocrmypdf -l vie --deskew --clean --force-ocr --sidecar TXT -j 2` on one PDF holding the
+   same pages losslessly at their DPI (its text per page from the sidecar);
+3. congvan: load_page → preprocess_page → ocr_page, pages in parallel on 2 processes.
+CER and WER are edit distances over the gold text, both NFC with whitespace runs collapsed, summed per
+class. Deskew: |measured − true| skew angle on pages skewed up to ±10° (the `skew` class plus extra
+deskew-only pages). `--variants` also runs congvan configurations (language, page segmentation mode,
+binarization, own layout analysis) on the same pages: the evidence behind the defaults in pipeline/ocr.py.
+Timings are wall-clock on this machine; other processes sharing the CPU slow every system alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import ingest, ocr, preprocess  # noqa: E402
+
+SEED = 2024
+PER_CLASS = 3
+QUICK_PER_CLASS = 1
+DESKEW_EXTRA_PAGES = 20
+JOBS = 2
+HARDEST = "hardest"
+TARGETS = "targets: hardest CER ≤ 1.5 %, clean300 CER ≤ 0.2 %, congvan pages/min ≥ OCRmyPDF's, deskew median ≤ 0.1°, worst ≤ 0.5°"
+
+
+@dataclass(frozen=True)
+class Config:
+    """One congvan OCR configuration."""
+
+    name: str
+    languages: str = ocr.DEFAULT_LANGUAGES
+    psm: int = ocr.DEFAULT_PSM
+    binarize: bool = False
+    layout: bool = True
+
+
+DEFAULT_CONFIG = Config("congvan")
+VARIANTS = (
+    DEFAULT_CONFIG,
+    Config("binarized (Sauvola)", binarize=True),
+    Config("psm 4", psm=4),
+    Config("psm 6", psm=6),
+    Config("no own layout", layout=False),
+    Config("vie+Vietnamese", languages="vie+Vietnamese"),
+    Config("Vietnamese", languages="Vietnamese"),
+)
+
+
+@dataclass
+class Page:
+    name: str
+    degradation: str
+    path: Path
+    gold: str
+    skew: float
+    rotation: int
+
+
+@dataclass
+class Run:
+    """One system's output on every page."""
+
+    system: str
+    texts: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    angles: dict[str, float] = field(default_factory=dict)  # congvan: measured deskew angle per page
+    quarters: dict[str, int] = field(default_factory=dict)  # congvan: orientation fix per page
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("congvan_samples_generate", ROOT / "samples" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_item(item: Any, folder: Path) -> Path:
+    return Path(item.write(folder))
+
+
+def write_pages(items: Sequence[Any], folder: Path, classes_per_document: int) -> list[Page]:
+    """Render and write the bench items in parallel (a worker keeps one document's classes together, so
+    each document is rendered once)."""
+    with ProcessPoolExecutor(JOBS) as pool:
+        paths = list(pool.map(_write_item, items, [folder] * len(items), chunksize=max(1, classes_per_document)))
+    pages = []
+    for item, path in zip(items, paths, strict=True):
+        gold = json.loads(path.with_name(f"{path.stem}.gold.json").read_text(encoding="utf-8"))["pages"][0]
+        pages.append(Page(item.name, item.degradation, path, gold["text"], float(gold["skew"]), int(gold["rotation"])))
+    return pages
+
+
+# --------------------------------------------------------------------------- systems
+
+
+def _tesseract_env() -> dict[str, str]:
+    return {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+
+def _raw_tesseract(path: Path) -> str:
+    done = subprocess.run(["tesseract", str(path), "stdout", "-l", "vie"], capture_output=True, check=True,
+                          env=_tesseract_env())
+    return done.stdout.decode("utf-8", "replace")
+
+
+def run_raw_tesseract(pages: Sequence[Page]) -> Run:
+    run = Run("raw Tesseract")
+    started = time.monotonic()
+    with ProcessPoolExecutor(JOBS) as pool:
+        texts = list(pool.map(_raw_tesseract, [page.path for page in pages]))
+    run.seconds = time.monotonic() - started
+    run.texts = {page.name: text for page, text in zip(pages, texts, strict=True)}
+    return run
+
+
+def _pages_pdf(pages: Sequence[Page], path: Path) -> None:
+    """All pages in one PDF, each image embedded losslessly at its own DPI."""
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pageCompression=1)
+    for page in pages:
+        with Image.open(page.path) as image:
+            dpi = float(image.info.get("dpi", (300, 300))[0])
+            size = (image.width * 72 / dpi, image.height * 72 / dpi)
+        pdf.setPageSize(size)
+        pdf.drawImage(ImageReader(str(page.path)), 0, 0, *size)
+        pdf.showPage()
+    pdf.save()
+
+
+def run_ocrmypdf(pages: Sequence[Page], folder: Path) -> Run | None:
+    if shutil.which("ocrmypdf") is None:
+        print("ocrmypdf not installed: baseline skipped (apt-get install ocrmypdf)", file=sys.stderr)
+        return None
+    source, output, sidecar = folder / "ocrmypdf_in.pdf", folder / "ocrmypdf_out.pdf", folder / "ocrmypdf.txt"
+    _pages_pdf(pages, source)
+    command = ["ocrmypdf", "-l", "vie", "--deskew", "--clean", "--force-ocr", "--sidecar", str(sidecar),
+               "-j", str(JOBS), "--quiet", str(source), str(output)]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True)
+    run = Run("OCRmyPDF", seconds=time.monotonic() - started)
+    if done.returncode != 0:
+        print(f"ocrmypdf failed ({done.returncode}): {done.stderr.decode(errors='replace')[-500:]}", file=sys.stderr)
+        return None
+    texts = sidecar.read_text(encoding="utf-8").split("\f")
+    run.texts = {page.name: texts[k] if k < len(texts) else "" for k, page in enumerate(pages)}
+    return run
+
+
+def _congvan_page(job: tuple[Path, Config]) -> tuple[str, float, int]:
+    path, config = job
+    page = ingest.load_page(path, 0)
+    prepared = preprocess.preprocess_page(page, binarize_output=config.binarize)
+    result = ocr.ocr_page(prepared, languages=config.languages, psm=config.psm, use_layout=config.layout)
+    steps = {step.name: step.params for step in prepared.steps}
+    return result.text, float(steps["deskew"]["angle"]), int(steps["fix_orientation"]["quarters_ccw"])
+
+
+def run_congvan(pages: Sequence[Page], config: Config) -> Run:
+    run = Run(config.name)
+    started = time.monotonic()
+    with ProcessPoolExecutor(JOBS) as pool:
+        results = list(pool.map(_congvan_page, [(page.path, config) for page in pages]))
+    run.seconds = time.monotonic() - started
+    for page, (text, angle, quarters) in zip(pages, results, strict=True):
+        run.texts[page.name], run.angles[page.name], run.quarters[page.name] = text, angle, quarters
+    return run
+
+
+def _deskew_only(path: Path) -> float:
+    prepared = preprocess.preprocess_page(ingest.load_page(path, 0))
+    return float({step.name: step.params for step in prepared.steps}["deskew"]["angle"])
+
+
+def measure_deskew(pages: Sequence[Page]) -> list[float]:
+    """|measured − true| skew in degrees (the measured angle is what deskew rotated away)."""
+    with ProcessPoolExecutor(JOBS) as pool:
+        angles = list(pool.map(_deskew_only, [page.path for page in pages]))
+    return [abs(angle - page.skew) for page, angle in zip(pages, angles, strict=True)]
+
+
+# --------------------------------------------------------------------------- scoring and report
+
+
+def normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+@dataclass
+class Score:
+    char_errors: int = 0
+    chars: int = 0
+    word_errors: int = 0
+    words: int = 0
+
+    def add(self, hypothesis: str, reference: str) -> None:
+        hyp, ref = normalise(hypothesis), normalise(reference)
+        self.char_errors += Levenshtein.distance(hyp, ref)
+        self.chars += len(ref)
+        self.word_errors += Levenshtein.distance(hyp.split(), ref.split())
+        self.words += len(ref.split())
+
+    @property
+    def cer(self) -> float:
+        return 100.0 * self.char_errors / max(1, self.chars)
+
+    @property
+    def wer(self) -> float:
+        return 100.0 * self.word_errors / max(1, self.words)
+
+
+def score(run: Run, pages: Sequence[Page]) -> dict[str, Score]:
+    scores: dict[str, Score] = defaultdict(Score)
+    for page in pages:
+        scores[page.degradation].add(run.texts.get(page.name, ""), page.gold)
+        scores["all"].add(run.texts.get(page.name, ""), page.gold)
+    return scores
+
+
+def pages_per_minute(run: Run, count: int) -> float:
+    return 60.0 * count / run.seconds if run.seconds else 0.0
+
+
+def table(runs: Sequence[Run], pages: Sequence[Page], classes: Iterable[str]) -> str:
+    scored = [score(run, pages) for run in runs]
+    counts = defaultdict(int)
+    for page in pages:
+        counts[page.degradation] += 1
+    header = "| class | pages | " + " | ".join(f"{run.system} CER % | WER %" for run in runs) + " |"
+    lines = [header, "|" + "---|" * (2 + 2 * len(runs))]
+    for name in [*classes, "all"]:
+        cells = " | ".join(f"{s[name].cer:.2f} | {s[name].wer:.2f}" for s in scored)
+        lines.append(f"| {name} | {counts[name] if name != 'all' else len(pages)} | {cells} |")
+    speed = " | ".join(f"{pages_per_minute(run, len(pages)):.1f} | " for run in runs)
+    lines.append(f"| pages/min ({JOBS} processes) | {len(pages)} | {speed}|")
+    return "\n".join(lines)
+
+
+def deskew_report(errors: Sequence[float], run: Run, pages: Sequence[Page]) -> str:
+    rotated = [page for page in pages if page.rotation]
+    right = sum(1 for page in rotated if run.quarters.get(page.name, 0) * 90 % 360 == (360 - page.rotation) % 360)
+    lines = []
+    if errors:
+        lines.append(f"- deskew |error| on {len(errors)} pages skewed up to ±10°: median {statistics.median(errors):.3f}°, "
+                     f"mean {statistics.fmean(errors):.3f}°, worst {max(errors):.3f}°")
+    if rotated:
+        lines.append(f"- orientation (90°/180°/270° pages): {right}/{len(rotated)} turned upright")
+    return "\n".join(lines)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_PER_CLASS} page per class, no extra deskew pages")
+    parser.add_argument("--per-class", type=int, default=None, help=f"pages per class (default {PER_CLASS})")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--classes", nargs="+", default=None, help="degradation classes (default: all)")
+    parser.add_argument("--systems", nargs="+", default=["raw", "ocrmypdf", "congvan"],
+                        choices=["raw", "ocrmypdf", "congvan"])
+    parser.add_argument("--variants", action="store_true", help="also compare congvan OCR configurations")
+    parser.add_argument("--deskew-pages", type=int, default=None,
+                        help=f"extra skewed pages for the deskew figure (default {DESKEW_EXTRA_PAGES}, quick 0)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--keep", type=Path, help="write the pages here and keep them")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    generator = _generator()
+    classes = list(args.classes or generator.DEGRADATIONS)
+    per_class = args.per_class or (QUICK_PER_CLASS if args.quick else PER_CLASS)
+    extra = args.deskew_pages if args.deskew_pages is not None else (0 if args.quick else DESKEW_EXTRA_PAGES)
+    ocr.check_tesseract(ocr.DEFAULT_LANGUAGES)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="congvan-bench-scan-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        started = time.monotonic()
+        pages = write_pages(generator.generate_bench_set(classes, per_class, args.seed), folder, len(classes))
+        skewed = write_pages(generator.generate_bench_set(["skew"], extra, args.seed + 1), folder / "deskew", 1) \
+            if extra else []
+        print(f"{len(pages)} pages ({per_class} per class, seed {args.seed}) + {len(skewed)} deskew pages written "
+              f"in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        runs: list[Run] = []
+        system_runners: dict[str, Callable[[], Run | None]] = {
+            "raw": lambda: run_raw_tesseract(pages),
+            "ocrmypdf": lambda: run_ocrmypdf(pages, folder),
+            "congvan": lambda: run_congvan(pages, DEFAULT_CONFIG),
+        }
+        for system in args.systems:
+            print(f"running {system} …", file=sys.stderr)
+            result = system_runners[system]()
+            if result is not None:
+                runs.append(result)
+        congvan = next((run for run in runs if run.system == DEFAULT_CONFIG.name), None)
+        print(f"\n## Scan benchmark: {len(pages)} generated pages, seed {args.seed}\n")
+        print(table(runs, pages, classes))
+        errors = [abs(congvan.angles[p.name] - p.skew) for p in pages if p.degradation == "skew"] if congvan else []
+        errors += measure_deskew(skewed) if skewed else []
+        if congvan:
+            print("\n" + deskew_report(errors, congvan, pages))
+        print(f"\n{TARGETS}. Timings: wall clock, shared CPU.")
+        variant_runs: list[Run] = []
+        if args.variants:
+            variant_runs = [congvan or run_congvan(pages, DEFAULT_CONFIG)]
+            for config in VARIANTS[1:]:
+                print(f"running variant {config.name} …", file=sys.stderr)
+                variant_runs.append(run_congvan(pages, config))
+            print("\n## congvan OCR configurations (same pages)\n")
+            print(table(variant_runs, pages, classes))
+        if args.json:
+            figures = {
+                run.system: {name: {"cer": round(s.cer, 3), "wer": round(s.wer, 3)} for name, s in score(run, pages).items()}
+                | {"pages_per_minute": round(pages_per_minute(run, len(pages)), 2)}
+                for run in [*runs, *variant_runs[1:]]
+            }
+            figures["deskew"] = {"pages": len(errors), "median": statistics.median(errors) if errors else None,
+                                 "worst": max(errors) if errors else None}
+            args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
