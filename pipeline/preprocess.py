@@ -1,4 +1,4 @@
-"""Page image cleaning before OCR: colour-ink suppression, rescaling, denoising, background, orientation, deskew."""
+"""Page image cleaning before OCR: colour ink, resolution, noise, background, borders, orientation, marks, skew."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ MARK_HEIGHT_RATIO = 3.0  # a shape this many median character heights tall is no
 BLANK_INK_FRACTION = 0.0004  # share of dark pixels below which a page has no text worth reading
 MIN_BLANK_COMPONENTS = 8
 
-# 3×3 homogeneous matrix; each step records the 2×3 part that maps its OUTPUT pixel coordinates back
-# to its INPUT pixel coordinates, and preprocess_page composes them into PreparedPage.to_original.
-Matrix = np.ndarray
+# A step returns its image and its parameters. A step that moves pixels records, as "to_input", the 2×3
+# affine matrix mapping its OUTPUT pixel coordinates back to its INPUT ones; preprocess_page composes them
+# into PreparedPage.to_original.
 StepResult = tuple[np.ndarray, dict[str, Any]]
 
 
@@ -36,8 +36,8 @@ StepResult = tuple[np.ndarray, dict[str, Any]]
 
 def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> PreparedPage:
     """Run every step in order on one page; record each step's parameters and the pixel mapping back to
-    the original page. `binarize_output` hands Tesseract a Sauvola-binarized image instead of the
-    cleaned gray one (measured in scripts/bench_scan.py: gray reads better, see the README there)."""
+    the original page. `binarize_output` hands Tesseract a Sauvola-binarized image instead of the cleaned
+    gray one; off by default because gray reads better (`scripts/bench_scan.py --variants`)."""
     steps: list[PreprocessStep] = []
     to_original = np.eye(3)
 

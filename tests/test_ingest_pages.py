@@ -155,3 +155,15 @@ def test_ingest_vector_pdf_renders_at_300_dpi_with_text_layer(tmp_path: Path) ->
     assert abs(height - 842 / 72 * 300) <= 1 and abs(width - 595 / 72 * 300) <= 1
     assert second.legacy_text == "Trang hai"
     assert second.index == 1
+
+
+def test_ingest_huge_page_count_loads_one_page_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "register.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=(200, 100))
+    for number in range(1500):
+        pdf.drawString(20, 50, f"Trang {number + 1}")
+        pdf.showPage()
+    pdf.save()
+    assert open_document(path).page_count == 1500
+    last = load_page(path, 1499)
+    assert last.index == 1499 and last.legacy_text == "Trang 1500"
