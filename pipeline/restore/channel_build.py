@@ -1,0 +1,250 @@
+"""Training of the OCR channel from (intended line, OCR'd line) pairs: word and letter alignment, rules."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import Levenshtein
+
+from pipeline.restore.channel import MAX_ALPHA, MAX_BETA, SubstitutionChannel, confidence_bucket
+from pipeline.restore.syllables import is_valid, normalize_text, skeleton
+from pipeline.restore.tokens import Kind, classify, split_edges
+
+PRIOR_WEIGHT = 5.0  # pseudo-counts pulling a letter's rules towards those of letters with its skeleton
+MIN_PAIR_RULE_COUNT = 3  # two-letter rules must be seen this often and beat their one-letter product
+MIN_RULE_PROBABILITY = 1e-4
+
+
+@dataclass(frozen=True)
+class WordPair:
+    intended: str  # lowercase syllable as written in the corpus
+    observed: str  # lowercase OCR token core
+    confidence: float | None
+
+
+@dataclass
+class PairStats:
+    """What the alignment of many lines found, beyond one-to-one word pairs."""
+
+    words: int = 0  # intended words aligned
+    splits: int = 0  # one intended word read as two tokens
+    merges: int = 0  # two intended words read as one token
+    dropped: int = 0  # intended words with nothing read
+    inserted: int = 0  # observed tokens matching no intended word
+    examples: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _distance(a: str, b: str) -> float:
+    return Levenshtein.normalized_distance(skeleton(a).lower(), skeleton(b).lower())
+
+
+def align_words(
+    intended: Sequence[str], observed: Sequence[str]
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Word alignment of two token lists: 1-1, 1-0, 0-1, 1-2 (split) and 2-1 (merge) links."""
+    n, m = len(intended), len(observed)
+    inf = math.inf
+    cost = [[inf] * (m + 1) for _ in range(n + 1)]
+    back: list[list[tuple[int, int] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    cost[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            here = cost[i][j]
+            if here == inf:
+                continue
+            moves = []
+            if i < n and j < m:
+                moves.append((1, 1, _distance(intended[i], observed[j])))
+            if i < n:
+                moves.append((1, 0, 1.0))
+            if j < m:
+                moves.append((0, 1, 1.0))
+            if i < n and j + 1 < m:
+                moves.append((1, 2, _distance(intended[i], observed[j] + observed[j + 1]) + 0.15))
+            if i + 1 < n and j < m:
+                moves.append((2, 1, _distance(intended[i] + intended[i + 1], observed[j]) + 0.15))
+            for di, dj, step in moves:
+                if here + step < cost[i + di][j + dj]:
+                    cost[i + di][j + dj] = here + step
+                    back[i + di][j + dj] = (di, dj)
+    links = []
+    i, j = n, m
+    while i or j:
+        move = back[i][j]
+        assert move is not None
+        di, dj = move
+        links.append((tuple(range(i - di, i)), tuple(range(j - dj, j))))
+        i, j = i - di, j - dj
+    links.reverse()
+    return links
+
+
+def word_pairs(
+    lines: Iterable[tuple[str, str, Sequence[float]]], stats: PairStats | None = None
+) -> list[WordPair]:
+    """One-to-one (intended syllable, observed token) pairs from (intended line, observed line, confidences)."""
+    pairs: list[WordPair] = []
+    stats = stats if stats is not None else PairStats()
+    for intended_line, observed_line, confidences in lines:
+        intended = intended_line.split()
+        observed = observed_line.split()
+        conf = list(confidences) + [None] * (len(observed) - len(confidences))
+        for left, right in align_words(intended, observed):
+            stats.words += len(left)
+            if len(left) == 1 and len(right) == 1:
+                _, core, _ = split_edges(intended[left[0]])
+                lower = core.lower()
+                if classify(core, True) is not Kind.WORD or not is_valid(lower):
+                    continue
+                _, seen, _ = split_edges(normalize_text(observed[right[0]]))
+                if seen:
+                    pairs.append(WordPair(lower, seen.lower(), conf[right[0]]))
+            elif len(left) == 1 and len(right) == 2:
+                stats.splits += 1
+                _add_example(stats, "split", intended[left[0]], " ".join(observed[k] for k in right))
+            elif len(left) == 2 and len(right) == 1:
+                stats.merges += 1
+                _add_example(stats, "merge", " ".join(intended[k] for k in left), observed[right[0]])
+            elif len(left) == 1:
+                stats.dropped += 1
+            else:
+                stats.inserted += 1
+    return pairs
+
+
+def _add_example(stats: PairStats, kind: str, intended: str, observed: str) -> None:
+    if len(stats.examples[kind]) < 20:
+        stats.examples[kind].append((intended, observed))
+
+
+def align_letters(intended: str, observed: str) -> list[tuple[str, str]] | None:
+    """Letter alignment as (intended letter, observed string) units; extra observed letters join the
+    intended letter before them (or the first one). None when the pair is too different to learn from."""
+    n, m = len(intended), len(observed)
+    inf = math.inf
+    cost = [[inf] * (m + 1) for _ in range(n + 1)]
+    back: list[list[int]] = [[0] * (m + 1) for _ in range(n + 1)]
+    cost[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            here = cost[i][j]
+            if here == inf:
+                continue
+            if i < n and j < m:
+                a, b = intended[i], observed[j]
+                step = 0.0 if a == b else 0.4 if skeleton(a) == skeleton(b) else 1.0
+                if here + step < cost[i + 1][j + 1]:
+                    cost[i + 1][j + 1], back[i + 1][j + 1] = here + step, 0
+            if i < n and here + 1.0 < cost[i + 1][j]:
+                cost[i + 1][j], back[i + 1][j] = here + 1.0, 1
+            if j < m and here + 1.0 < cost[i][j + 1]:
+                cost[i][j + 1], back[i][j + 1] = here + 1.0, 2
+    if cost[n][m] > max(2.5, 0.75 * n):
+        return None
+    ops: list[tuple[str, str]] = []
+    i, j = n, m
+    while i or j:
+        move = back[i][j]
+        if move == 0:
+            ops.append((intended[i - 1], observed[j - 1]))
+            i, j = i - 1, j - 1
+        elif move == 1:
+            ops.append((intended[i - 1], ""))
+            i -= 1
+        else:
+            ops.append(("", observed[j - 1]))
+            j -= 1
+    ops.reverse()
+    units: list[list[str]] = []
+    pending = ""
+    for a, b in ops:
+        if a == "":
+            if units:
+                units[-1][1] += b
+            else:
+                pending += b
+        else:
+            units.append([a, pending + b])
+            pending = ""
+    if not units or any(len(b) > MAX_BETA for _, b in units):
+        return None
+    return [(a, b) for a, b in units]
+
+
+def train_channel(pairs: Sequence[WordPair]) -> SubstitutionChannel:
+    """Rules P(observed piece | intended piece) with skeleton-class smoothing, and confidence effects."""
+    single: dict[str, Counter[str]] = defaultdict(Counter)
+    double: dict[str, Counter[str]] = defaultdict(Counter)
+    double_total: Counter[str] = Counter()
+    kept_by_bucket: Counter[int] = Counter()
+    total_by_bucket: Counter[int] = Counter()
+    for pair in pairs:
+        bucket = confidence_bucket(pair.confidence)
+        total_by_bucket[bucket] += 1
+        kept_by_bucket[bucket] += pair.observed == pair.intended
+        units = align_letters(pair.intended, pair.observed)
+        if units is None:
+            continue
+        for k, (a, b) in enumerate(units):
+            single[a][b] += 1
+            if k + 1 < len(units):
+                a2, b2 = units[k + 1]
+                double_total[a + a2] += 1
+                if (a, b) != (a, a) or (a2, b2) != (a2, a2):
+                    double[a + a2][b + b2] += 1
+    # a letter's rules are smoothed towards the pooled rules of all letters with the same skeleton
+    pooled: dict[str, Counter[str]] = defaultdict(Counter)
+    for a, betas in single.items():
+        pooled[skeleton(a)].update(betas)
+    rules: dict[str, dict[str, float]] = {}
+    for a, betas in single.items():
+        total = sum(betas.values())
+        prior = pooled[skeleton(a)]
+        prior_total = sum(prior.values())
+        row: dict[str, float] = {}
+        for b in set(betas) | set(prior):
+            p = (betas[b] + PRIOR_WEIGHT * prior[b] / prior_total) / (total + PRIOR_WEIGHT)
+            if p >= MIN_RULE_PROBABILITY:
+                row[b] = math.log(p)
+        rules[a] = row
+    for a2, betas in double.items():
+        total = double_total[a2]
+        for b2, count in betas.items():
+            if count < MIN_PAIR_RULE_COUNT or len(b2) > MAX_BETA:
+                continue
+            logp = math.log(count / total)
+            alone = _best_single_cut(rules, a2, b2)
+            if logp > alone + 0.1:
+                rules.setdefault(a2, {})[b2] = logp
+    assert all(1 <= len(a) <= MAX_ALPHA for a in rules)
+    return SubstitutionChannel(rules, _keep_adjust(kept_by_bucket, total_by_bucket))
+
+
+def _best_single_cut(rules: dict[str, dict[str, float]], alpha: str, beta: str) -> float:
+    """Best ln P of reading two intended letters as `beta` with one-letter rules."""
+    best = -math.inf
+    first, second = rules.get(alpha[0], {}), rules.get(alpha[1], {})
+    for cut in range(len(beta) + 1):
+        left, right = first.get(beta[:cut]), second.get(beta[cut:])
+        if left is not None and right is not None:
+            best = max(best, left + right)
+    return best
+
+
+def _keep_adjust(kept: Counter[int], total: Counter[int]) -> dict[int, tuple[float, float]]:
+    """ln-ratios P(read right | bucket)/P(read right) and the same for misreadings, per known bucket."""
+    all_total = sum(v for k, v in total.items() if k < 5)
+    all_kept = sum(v for k, v in kept.items() if k < 5)
+    if all_total == 0 or all_kept in (0, all_total):
+        return {}
+    base = all_kept / all_total
+    adjust: dict[int, tuple[float, float]] = {}
+    for bucket in range(5):
+        if total[bucket] < 20:
+            continue
+        p = (kept[bucket] + 1) / (total[bucket] + 2)
+        adjust[bucket] = (math.log(p / base), math.log((1 - p) / (1 - base)))
+    return adjust

@@ -1,0 +1,481 @@
+"""The restorer: candidates per token from the channel, trigram Viterbi over them, text rebuilt in place."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from pipeline.restore.channel import SubstitutionChannel, confidence_bucket, prefix_set
+from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, UNK_ID, NgramModel
+from pipeline.restore.syllables import MARKED_LETTERS, VIETNAMESE_ONLY, normalize_text, skeleton, tone_key
+from pipeline.restore.tokens import (
+    CODE,
+    NUM,
+    URL,
+    Kind,
+    apply_case,
+    classify,
+    is_caps_line,
+    punct_units,
+    split_edges,
+    split_parts,
+)
+from pipeline.types import Restoration, RestoredToken
+
+TOKEN_RE = re.compile(r"\S+")
+LINE_BREAK_RE = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+SENTENCE_END = frozenset(".;:!?")
+MAX_CANDIDATES = 8
+CANDIDATE_MARGIN = 10.0  # nats below the best candidate (channel + unigram) that are still searched
+PRUNE_MARGIN = 8.0  # nats below a position's best bigram neighbourhood that enter the trigram search
+PRUNED_CANDIDATES = 4  # and at most this many per position
+LATTICE_CELLS = 20_000  # segments × padded length decoded together
+UNK_CHAR_LOGP = math.log(1 / 40)  # spelling model of words outside the vocabulary: one letter in 40
+
+
+class Regime(Enum):
+    """Where a text comes from, judged per call from its tokens; each has its own channel."""
+
+    PLAIN = "plain"  # typed without diacritics: only the marks are missing
+    ENGLISH = "eng"  # OCR'd with an English model: marks lost, letters garbled, digits for vowels
+    VIETNAMESE = "vie"  # OCR'd with a Vietnamese model: mostly right, tone/hat confusions
+
+
+@dataclass
+class DecoderSettings:
+    channel_weight: float = 1.0  # λ in score = LM + λ·channel
+    unk_char_logp: float = UNK_CHAR_LOGP
+    vietnamese_share: float = 0.15  # share of words with Vietnamese-only letters: Vietnamese OCR
+    garbled_share_english: float = 0.03  # share of garbled words: English OCR (else plain typed text)
+
+
+@dataclass
+class Candidates:
+    ids: np.ndarray  # int64 LM ids
+    emit: np.ndarray  # float32 λ·channel score
+    words: tuple[str | None, ...]  # lowercase output per candidate; None keeps the original text
+
+
+@dataclass
+class _Part:
+    token: int
+    text: str  # the original part (for case and identity)
+    candidates: Candidates
+    choice: int = 0
+    confidence: float = 1.0
+
+
+@dataclass
+class _Segment:
+    """A run of LM positions decoded together, from <s> <s> to </s>."""
+
+    positions: list[_Part | int] = field(default_factory=list)  # a part to decide, or a fixed unit id
+
+
+class Restorer:
+    """Holds the models and per-process caches; `restore` is the whole stage."""
+
+    def __init__(
+        self,
+        lm: NgramModel,
+        channels: dict[Regime, SubstitutionChannel],
+        settings: DecoderSettings | None = None,
+    ) -> None:
+        self.lm = lm
+        self.channels = channels
+        self.settings = settings or DecoderSettings()
+        words = lm.words
+        self.syllable_ids = np.flatnonzero(lm.is_syllable)
+        self.key_to_id = {tone_key(words[i]): int(i) for i in self.syllable_ids}
+        self.syllable_words = frozenset(words[i] for i in self.syllable_ids)
+        self.prefixes = prefix_set(self.syllable_words)
+        by_skeleton: dict[str, list[int]] = {}
+        for i in self.syllable_ids:
+            by_skeleton.setdefault(skeleton(words[i]), []).append(int(i))
+        uni = lm.uni_logp
+        self.by_skeleton = {k: sorted(v, key=lambda i: -uni[i]) for k, v in by_skeleton.items()}
+        self._cache: dict[tuple[Regime, str, int], Candidates] = {}
+        self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
+
+    # ------------------------------------------------------------------ candidates
+
+    def _identity(self, lower: str) -> tuple[int, float]:
+        """LM id and spelling score of a word kept as written."""
+        unit_id = self.lm.index.get(lower, UNK_ID)
+        if unit_id == UNK_ID:
+            letters = sum(c.isalnum() for c in lower)
+            return UNK_ID, self.settings.unk_char_logp * max(letters, 1)
+        return unit_id, 0.0
+
+    def candidates(self, regime: Regime, text: str, confidence: float | None) -> Candidates:
+        bucket = confidence_bucket(confidence)
+        key = (regime, text, bucket)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._make_candidates(regime, text, bucket)
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+        return found
+
+    def _make_candidates(self, regime: Regime, text: str, bucket: int) -> Candidates:
+        lower = normalize_text(text).lower()
+        options: dict[int, tuple[float, str | None]] = {}
+        lam = self.settings.channel_weight
+        lower_key_id = self.key_to_id.get(tone_key(lower))
+        channel = self.channels.get(regime)
+        if regime is Regime.PLAIN or channel is None:
+            if any(c in MARKED_LETTERS for c in lower):
+                if lower_key_id is not None:
+                    options[lower_key_id] = (0.0, None)
+            else:
+                for unit_id in self.by_skeleton.get(skeleton(lower), ())[: 4 * MAX_CANDIDATES]:
+                    options[unit_id] = (0.0, self.lm.words[unit_id])
+        else:
+            keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
+            for word, logp in channel.search(lower, self.prefixes, self.syllable_words):
+                unit_id = self.key_to_id[tone_key(word)]
+                same = unit_id == lower_key_id
+                score = lam * (logp + (keep if same else misread))
+                if score > options.get(unit_id, (-math.inf, None))[0]:
+                    options[unit_id] = (score, None if same else self.lm.words[unit_id])
+        if lower_key_id is not None and lower_key_id in options:
+            options[lower_key_id] = (options[lower_key_id][0], None)
+        if lower_key_id is None:
+            unit_id, spelling = self._identity(lower)
+            keep = channel.keep_adjust.get(bucket, (0.0, 0.0))[0] if channel else 0.0
+            options.setdefault(unit_id, (lam * keep + spelling, None))
+        ranked = sorted(options.items(), key=lambda e: -(e[1][0] + self.lm.uni_logp[e[0]]))
+        best = ranked[0][1][0] + self.lm.uni_logp[ranked[0][0]]
+        ranked = [e for e in ranked if e[1][0] + self.lm.uni_logp[e[0]] >= best - CANDIDATE_MARGIN][
+            :MAX_CANDIDATES
+        ]
+        return Candidates(
+            np.array([e[0] for e in ranked], dtype=np.int64),
+            np.array([e[1][0] for e in ranked], dtype=np.float32),
+            tuple(e[1][1] for e in ranked),
+        )
+
+    # ------------------------------------------------------------------ regime
+
+    def regime_of(self, cores: Sequence[str]) -> Regime:
+        """Judge the source of a text from its word tokens: letters only Vietnamese has (ư, ơ, ạ…)
+        mean a Vietnamese model read it; digits, symbols or impossible syllables mean English OCR."""
+        words = [c for c in cores if any(ch.isalpha() for ch in c)]
+        if not words:
+            return Regime.PLAIN
+        vietnamese = sum(any(ch in VIETNAMESE_ONLY for ch in w) for w in words)
+        if vietnamese >= self.settings.vietnamese_share * len(words) and Regime.VIETNAMESE in self.channels:
+            return Regime.VIETNAMESE
+        garbled = sum(self._looks_garbled(w) for w in words)
+        if garbled >= self.settings.garbled_share_english * len(words) and Regime.ENGLISH in self.channels:
+            return Regime.ENGLISH
+        return Regime.PLAIN
+
+    def _looks_garbled(self, word: str) -> bool:
+        """Digits or symbols inside letters, or letters that spell no Vietnamese syllable."""
+        if not word.isalpha():
+            return True
+        return skeleton(normalize_text(word)).lower() not in self.by_skeleton
+
+    # ------------------------------------------------------------------ decoding
+
+    def restore(self, text: str, confidences: Sequence[float | None] | None = None) -> Restoration:
+        text = _replace_surrogates(text)
+        spans = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+        if not spans:
+            return Restoration(unicodedata.normalize("NFC", text), ())
+        conf: list[float | None] = list(confidences) if confidences is not None else []
+        conf = (conf + [None] * len(spans))[: len(spans)]
+        raw = [text[s:e] for s, e in spans]
+        edges = [split_edges(_drop_controls(t)) for t in raw]
+        line_of, breaks_before = _line_layout(text, spans)
+        line_cores: dict[int, list[str]] = {}
+        for index, (_, core, _) in enumerate(edges):
+            line_cores.setdefault(line_of[index], []).append(core)
+        caps_by_line = {line: is_caps_line(cores) for line, cores in line_cores.items()}
+        kinds = [classify(core, caps_by_line[line_of[i]]) for i, (_, core, _) in enumerate(edges)]
+        regime = self.regime_of([edges[i][1] for i, k in enumerate(kinds) if k is Kind.WORD])
+
+        segments: list[_Segment] = [_Segment()]
+        token_parts: list[list[_Part | str]] = []
+        for index, (lead, core, trail) in enumerate(edges):
+            if index and self._boundary(breaks_before[index], raw[index - 1], caps_by_line, line_of, index):
+                segments.append(_Segment())
+            positions = segments[-1].positions
+            positions.extend(self.lm.id_of(u) for u in punct_units(lead))
+            parts: list[_Part | str] = []
+            kind = kinds[index]
+            if kind is Kind.WORD:
+                for piece in split_parts(core):
+                    if piece in "/-–":
+                        positions.append(self.lm.id_of(piece))
+                        parts.append(piece)
+                        continue
+                    part = _Part(index, piece, self.candidates(regime, piece, conf[index]))
+                    positions.append(part)
+                    parts.append(part)
+            elif kind is Kind.ABBR:
+                unit = self.lm.index.get(core, ABBR_ID)
+                positions.append(unit)
+                parts.append(core)
+            elif kind is not Kind.EMPTY:
+                positions.append(self.fixed_ids[{Kind.NUMBER: NUM, Kind.CODE: CODE, Kind.URL: URL}[kind]])
+                parts.append(core)
+            else:
+                parts.append(core)
+            positions.extend(self.lm.id_of(u) for u in punct_units(trail))
+            token_parts.append(parts)
+        self._decode(segments)
+
+        restored_tokens: list[RestoredToken] = []
+        pieces: list[str] = []
+        cursor = 0
+        for index, (start, end) in enumerate(spans):
+            lead, _, trail = edges[index]
+            out_parts = []
+            confidence = 1.0
+            for item in token_parts[index]:
+                if isinstance(item, str):
+                    out_parts.append(item)
+                    continue
+                word = item.candidates.words[item.choice]
+                out_parts.append(item.text if word is None else apply_case(item.text, word))
+                confidence = min(confidence, item.confidence)
+            restored = unicodedata.normalize("NFC", lead + "".join(out_parts) + trail)
+            pieces.append(text[cursor:start])
+            pieces.append(restored)
+            cursor = end
+            restored_tokens.append(RestoredToken(raw[index], restored, confidence))
+        pieces.append(text[cursor:])
+        return Restoration(unicodedata.normalize("NFC", "".join(pieces)), tuple(restored_tokens))
+
+    def _boundary(
+        self, breaks: int, previous: str, caps_by_line: dict[int, bool], line_of: list[int], index: int
+    ) -> bool:
+        """A new LM segment starts after a blank line, a sentence end, or around a capitals line."""
+        if breaks == 0:
+            return False
+        if breaks >= 2:
+            return True
+        if previous[-1:] in SENTENCE_END:
+            return True
+        return caps_by_line[line_of[index]] or caps_by_line[line_of[index - 1]]
+
+    def _decode(self, segments: list[_Segment]) -> None:
+        """Decide every part: bigram pruning, then trigram Viterbi over many segments at once (grouped
+        by length, so that padding them to a common length stays cheap)."""
+        todo = sorted(
+            (s for s in segments if any(isinstance(p, _Part) for p in s.positions)),
+            key=lambda s: len(s.positions),
+        )
+        group: list[_Segment] = []
+        for segment in todo:
+            if group and (len(group) + 1) * (len(segment.positions) + 3) > LATTICE_CELLS:
+                self._decode_group(group)
+                group = []
+            group.append(segment)
+        if group:
+            self._decode_group(group)
+
+    def _decode_group(self, segments: list[_Segment]) -> None:
+        lattice = _Lattice.build(segments)
+        lattice.prune(self.lm, PRUNE_MARGIN, PRUNED_CANDIDATES)
+        lattice.viterbi(self.lm)
+        lattice.assign()
+
+
+class _Lattice:
+    """Candidates of every position of every segment in flat arrays (positions in order, each
+    segment framed by <s> <s> … </s>), so that pruning and Viterbi run as whole-array operations."""
+
+    def __init__(
+        self,
+        parts: list[_Part | None],
+        segment: np.ndarray,
+        counts: np.ndarray,
+        ids: np.ndarray,
+        emit: np.ndarray,
+        slot: np.ndarray,
+    ) -> None:
+        self.parts = parts  # the _Part deciding each position, None for fixed units
+        self.segment = segment  # segment number per position
+        self.counts = counts  # candidates per position
+        self.ids = ids  # LM id per candidate (positions' candidates contiguous)
+        self.emit = emit  # channel score per candidate
+        self.slot = slot  # index of each candidate within the original Candidates of its part
+        self.choice = np.zeros(len(parts), dtype=np.int64)
+        self.confidence = np.ones(len(parts), dtype=np.float64)
+
+    @classmethod
+    def build(cls, segments: list[_Segment]) -> _Lattice:
+        parts: list[_Part | None] = []
+        seg: list[int] = []
+        id_arrays: list[np.ndarray] = []
+        emit_arrays: list[np.ndarray] = []
+        bos, eos = np.array([BOS_ID], np.int64), np.array([EOS_ID], np.int64)
+        zero = np.zeros(1, np.float32)
+        for number, segment in enumerate(segments):
+            frame = [None, None, *segment.positions, None]
+            for k, position in enumerate(frame):
+                if isinstance(position, _Part):
+                    parts.append(position)
+                    id_arrays.append(position.candidates.ids)
+                    emit_arrays.append(position.candidates.emit)
+                else:
+                    parts.append(None)
+                    if position is None:
+                        id_arrays.append(bos if k < 2 else eos)
+                    else:
+                        id_arrays.append(np.array([position], np.int64))
+                    emit_arrays.append(zero)
+                seg.append(number)
+        counts = np.array([len(a) for a in id_arrays], dtype=np.int64)
+        offsets = np.repeat(np.cumsum(counts) - counts, counts)
+        slot = np.arange(int(counts.sum()), dtype=np.int64) - offsets
+        return cls(
+            parts,
+            np.array(seg, np.int64),
+            counts,
+            np.concatenate(id_arrays),
+            np.concatenate(emit_arrays),
+            slot,
+        )
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.cumsum(self.counts) - self.counts
+
+    def _links(self, span: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """All candidate combinations of `span` consecutive positions of one segment, ending at each
+        position: (end position per combination, [global candidate index per member, oldest first])."""
+        n = len(self.counts)
+        ends = np.arange(span - 1, n)
+        same = self.segment[ends] == self.segment[ends - span + 1]
+        ends = ends[same]
+        sizes = np.ones(len(ends), dtype=np.int64)
+        for back in range(span):
+            sizes *= self.counts[ends - back]
+        total = int(sizes.sum())
+        owner = np.repeat(ends, sizes)
+        local = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        offsets = self.offsets
+        members: list[np.ndarray] = []
+        for back in range(span):
+            position = owner - back
+            k = self.counts[position]
+            members.append(offsets[position] + local % k)
+            local = local // k
+        members.reverse()
+        return owner, members
+
+    def prune(self, lm: NgramModel, margin: float, limit: int) -> None:
+        """Keep, per position, the candidates whose best bigram neighbourhood scores within `margin`
+        of the position's best (at most `limit`): the trigram search then has few combinations."""
+        if int(self.counts.max()) <= 1:
+            return
+        _, (left, right) = self._links(2)
+        scores = lm.score((self.ids[left] << BITS) | self.ids[right], 2)
+        best_left = np.full(len(self.ids), -np.inf)
+        np.maximum.at(best_left, right, scores)
+        best_right = np.full(len(self.ids), -np.inf)
+        np.maximum.at(best_right, left, scores + self.emit[right])
+        best_left[np.isneginf(best_left)] = 0.0
+        best_right[np.isneginf(best_right)] = 0.0
+        local = self.emit + best_left + best_right
+        position = np.repeat(np.arange(len(self.counts)), self.counts)
+        order = np.lexsort((-local, position))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order)) - self.offsets[position[order]]
+        top = np.maximum.reduceat(local, self.offsets)
+        keep = (rank < limit) & (local >= top[position] - margin)
+        self.counts = np.bincount(position[keep], minlength=len(self.counts))
+        # candidates keep their order within a position, so the best stays first when ties break
+        self.ids, self.emit, self.slot = self.ids[keep], self.emit[keep], self.slot[keep]
+
+    def viterbi(self, lm: NgramModel) -> None:
+        """Trigram Viterbi over all segments together, padded to the longest; sets `choice` (index
+        among each position's kept candidates) and the local posterior `confidence`."""
+        owner, (a, b, c) = self._links(3)
+        scores = lm.score((self.ids[a] << (2 * BITS)) | (self.ids[b] << BITS) | self.ids[c], 3) + self.emit[c]
+        offsets = self.offsets
+        starts = np.flatnonzero(np.r_[True, self.segment[1:] != self.segment[:-1]])
+        lengths = np.diff(np.r_[starts, len(self.counts)])
+        n_seg, width = len(starts), int(lengths.max()) + 2
+        k = int(self.counts.max())
+        within = np.arange(len(self.counts)) - starts[self.segment]
+        # table[s, i, a, b, c]: score of candidate c at position i after a, b; padding after </s>
+        # moves any state on for free through candidate 0
+        table = np.full((n_seg, width, k, k, k), -np.inf, dtype=np.float32)
+        seg_of = self.segment[owner]
+        table[seg_of, within[owner], a - offsets[owner - 2], b - offsets[owner - 1], c - offsets[owner]] = (
+            scores
+        )
+        pad = np.arange(width)[None, :] >= lengths[:, None]
+        table[pad, :, :, 0] = 0.0
+        best = np.full((n_seg, k, k), -np.inf)
+        best[:, 0, 0] = 0.0  # <s> <s>
+        back = np.zeros((n_seg, width, k, k), dtype=np.int64)
+        for i in range(2, width):
+            total = best[:, :, :, None] + table[:, i]
+            back[:, i] = np.argmax(total, axis=1)
+            best = np.max(total, axis=1)
+        rows = np.arange(n_seg)
+        final = np.argmax(best.reshape(n_seg, -1), axis=1)
+        choice = np.zeros((n_seg, width + 2), dtype=np.int64)
+        choice[:, width - 2], choice[:, width - 1] = final // k, final % k
+        for i in range(width - 1, 1, -1):
+            choice[:, i - 2] = back[rows, i, choice[:, i - 1], choice[:, i]]
+        self.choice = choice[self.segment, within]
+        # local posterior: the three trigrams touching a position, neighbours fixed to the choice
+        padded = np.concatenate([table, np.zeros((n_seg, 2, k, k, k), np.float32)], axis=1)
+        decided = np.flatnonzero(within >= 2)
+        s, i = self.segment[decided], within[decided]
+        local = padded[s, i, choice[s, i - 2], choice[s, i - 1], :].astype(np.float64)
+        local += padded[s, i + 1, choice[s, i - 1], :, choice[s, i + 1]]
+        local += padded[s, i + 2, :, choice[s, i + 1], choice[s, i + 2]]
+        local -= local.max(axis=1, keepdims=True)
+        probabilities = np.exp(local)
+        self.confidence[decided] = probabilities[np.arange(len(i)), self.choice[decided]] / probabilities.sum(
+            axis=1
+        )
+
+    def assign(self) -> None:
+        offsets = self.offsets
+        for position, part in enumerate(self.parts):
+            if part is not None:
+                part.choice = int(self.slot[offsets[position] + self.choice[position]])
+                part.confidence = float(self.confidence[position])
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # Cc that str.split() keeps
+
+
+def _replace_surrogates(text: str) -> str:
+    """Lone surrogates (undecodable bytes) cannot be written out: U+FFFD instead, one for one."""
+    return _SURROGATE_RE.sub("\ufffd", text)
+
+
+def _drop_controls(token: str) -> str:
+    return _CONTROL_RE.sub("", token)
+
+
+def _line_layout(text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Line number of every token and how many line breaks separate it from the previous token."""
+    line_of: list[int] = []
+    breaks_before: list[int] = []
+    line = 0
+    previous_end = 0
+    for start, end in spans:
+        breaks = len(LINE_BREAK_RE.findall(text, previous_end, start))
+        line += breaks
+        line_of.append(line)
+        breaks_before.append(breaks)
+        previous_end = end
+    return line_of, breaks_before

@@ -1,0 +1,69 @@
+"""Where the restoration models live and how they are loaded: once per process, lazily."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import MissingDependencyError
+from pipeline.restore.channel import SubstitutionChannel
+from pipeline.restore.decode import Regime, Restorer
+from pipeline.restore.lm import NgramModel
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+LM_FILE = "restore_lm.npz"
+CHANNEL_FILE = "restore_channel.json"
+MODELS_ENV = "CONGVAN_MODELS"  # overrides the models folder (tests, installed copies)
+
+
+@dataclass
+class Models:
+    lm: NgramModel
+    channels: dict[Regime, SubstitutionChannel]
+
+
+_lock = threading.Lock()
+_loaded: dict[Path, Models] = {}
+_restorers: dict[Path, Restorer] = {}
+
+
+def models_dir() -> Path:
+    override = os.environ.get(MODELS_ENV)
+    return Path(override) if override else MODELS_DIR
+
+
+def load_models(directory: Path | None = None) -> Models:
+    """The models of `directory` (default: models/), loaded on first use and kept for the process."""
+    directory = directory or models_dir()
+    with _lock:
+        models = _loaded.get(directory)
+        if models is None:
+            lm_path = directory / LM_FILE
+            if not lm_path.exists():
+                raise MissingDependencyError("restoration model missing: run `make models`", lm_path)
+            models = Models(lm=NgramModel.load(lm_path), channels=_load_channels(directory / CHANNEL_FILE))
+            _loaded[directory] = models
+        return models
+
+
+def _load_channels(path: Path) -> dict[Regime, SubstitutionChannel]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {Regime(name): SubstitutionChannel.from_json(entry) for name, entry in data["channels"].items()}
+
+
+def get_restorer(directory: Path | None = None) -> Restorer:
+    """The process-wide restorer over the models of `directory` (built on first use)."""
+    directory = directory or models_dir()
+    restorer = _restorers.get(directory)
+    if restorer is None:
+        models = load_models(directory)
+        with _lock:
+            restorer = _restorers.get(directory)
+            if restorer is None:
+                restorer = _restorers[directory] = Restorer(models.lm, models.channels)
+    return restorer

@@ -1,0 +1,164 @@
+"""Token rules: punctuation around words, protected tokens (numbers, codes, abbreviations, URLs) and LM units."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from pipeline.restore.syllables import could_be_syllable, normalize_text
+
+TOKEN_RE = re.compile(r"\S+")  # matches exactly what str.split() yields (checked by tests)
+EDGE_PUNCT = frozenset(".,;:!?()[]{}<>\"'“”‘’«»…–—-−/\\|*•·+=~_#%")
+# Punctuation the LM models as its own unit; any other edge punctuation is "<p>".
+PUNCT_UNITS = frozenset('.,;:!?()"“”-–/')
+_URL_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[\w-]+(?:\.[\w-]+)*\.(?:vn|com|org|net|gov|edu|info|int)(?:/\S*)?)$", re.IGNORECASE)  # fmt: skip
+_NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,:/\-–]\d+)*%?$")
+_PART_SPLIT_RE = re.compile(r"([/\-–])")
+
+# LM units for classes of tokens the restorer never changes
+NUM, CODE, ABBR, URL, UNK, PUNCT = "<num>", "<code>", "<abbr>", "<url>", "<unk>", "<p>"
+BOS, EOS = "<s>", "</s>"
+
+
+class Kind(Enum):
+    WORD = "word"  # letters, maybe garbled by OCR (digits/symbols standing for vowels): restorable
+    NUMBER = "number"  # numbers, dates, times, percentages
+    CODE = "code"  # reference codes (18/KH-UBND, 29-NQ/TW, COVID-19), mixed-case abbreviations (TTg)
+    ABBR = "abbr"  # all-caps abbreviations (UBND, MTQG)
+    URL = "url"  # URLs and e-mail addresses
+    EMPTY = "empty"  # nothing but punctuation
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A token cut into leading punctuation, a core, and trailing punctuation; parts of the core for
+    compound words (`kinh-tế` → `kinh`, `-`, `tế`) are restored one by one."""
+
+    lead: str
+    core: str
+    trail: str
+    kind: Kind
+
+
+def split_edges(token: str) -> tuple[str, str, str]:
+    """(leading punctuation, core, trailing punctuation)."""
+    start, end = 0, len(token)
+    while start < end and token[start] in EDGE_PUNCT:
+        start += 1
+    while end > start and token[end - 1] in EDGE_PUNCT:
+        end -= 1
+    return token[:start], token[start:end], token[end:]
+
+
+def is_caps_word(core: str) -> bool:
+    """Two or more letters, all capitals."""
+    return _is_caps(core)
+
+
+def _is_caps(core: str) -> bool:
+    letters = [c for c in core if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
+
+
+def _is_abbreviation(core: str) -> bool:
+    """All letters, all capitals, and not a Vietnamese syllable: UBND, HĐND, MTQG, TW."""
+    return core.isalpha() and _is_caps(core) and not could_be_syllable(core.lower())
+
+
+def _is_code_part(part: str) -> bool:
+    """A part of a slash/hyphen compound that makes it a code: digits, or capitals after the first letter."""
+    return any(c.isdigit() for c in part) or any(c.isupper() for c in part[1:])
+
+
+def classify(core: str, caps_line: bool = False) -> Kind:
+    """What a token core is. In a line written mostly in capitals, capitalised syllables are words;
+    elsewhere an all-caps token is an abbreviation even when it spells a syllable (CA, SỞ)."""
+    if not core:
+        return Kind.EMPTY
+    if not any(c.isalnum() for c in core):
+        return Kind.EMPTY
+    if _URL_RE.match(core):
+        return Kind.URL
+    if _NUMBER_RE.match(core):
+        return Kind.NUMBER
+    if any(c in "/-–" for c in core):
+        parts = [p for p in _PART_SPLIT_RE.split(core) if p and p not in "/-–"]
+        if not parts or any(_is_code_part(p) for p in parts):
+            return Kind.CODE
+        return Kind.WORD
+    if _is_abbreviation(core) or (_is_caps(core) and core.isalpha() and not caps_line):
+        return Kind.ABBR
+    return Kind.WORD
+
+
+def is_caps_line(cores: list[str]) -> bool:
+    """Whether most word-like tokens of a line are written in capitals (headings, letterheads)."""
+    wordy = [c for c in cores if sum(ch.isalpha() for ch in c) >= 2]
+    if not wordy:
+        return False
+    return sum(_is_caps(c) for c in wordy) * 2 > len(wordy)
+
+
+def split_parts(core: str) -> list[str]:
+    """`kinh-tế` → [`kinh`, `-`, `tế`]; a core without separators is one part."""
+    return [p for p in _PART_SPLIT_RE.split(core) if p]
+
+
+def apply_case(pattern: str, word: str) -> str:
+    """Give `word` (lowercase) the case pattern of `pattern`: UPPER, Title or lower."""
+    if _is_caps(pattern):
+        return word.upper()
+    for char in pattern:
+        if char.isalpha():
+            return word[:1].upper() + word[1:] if char.isupper() else word
+    return word
+
+
+def punct_units(punct: str) -> list[str]:
+    return [c if c in PUNCT_UNITS else PUNCT for c in punct]
+
+
+def token_units(token: str, caps_line: bool) -> tuple[str, ...]:
+    """LM units of one whitespace token of correct text: lowercase syllables, punctuation, classes."""
+    if token.isalpha() and token.islower():
+        return (token,)
+    units: list[str] = []
+    lead, core, trail = split_edges(token)
+    units.extend(punct_units(lead))
+    kind = classify(core, caps_line)
+    if kind is Kind.WORD:
+        units.extend(part if part in "/-–" else part.lower() for part in split_parts(core))
+    elif kind is Kind.ABBR:
+        units.append(core)
+    elif kind is not Kind.EMPTY:
+        units.append(_CLASS_UNITS[kind])
+    units.extend(punct_units(trail))
+    return tuple(units)
+
+
+_CLASS_UNITS = {Kind.NUMBER: NUM, Kind.CODE: CODE, Kind.URL: URL}
+
+
+def line_units(line: str, cache: dict[tuple[str, bool], tuple[str, ...]] | None = None) -> list[str]:
+    """LM units of one line of correct text (training); `cache` memoises tokens across lines."""
+    units: list[str] = []
+    tokens = line.split()
+    caps_line = (
+        is_caps_line([split_edges(t)[1] for t in tokens]) if any(t[:2].isupper() for t in tokens) else False
+    )
+    for token in tokens:
+        if cache is None:
+            units.extend(token_units(token, caps_line))
+            continue
+        key = (token, caps_line)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = token_units(token, caps_line)
+        units.extend(found)
+    return units
+
+
+def clean_line(line: str) -> str:
+    """Corpus line → NFC text with the eth artefact fixed."""
+    return normalize_text(line)
