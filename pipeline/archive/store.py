@@ -8,9 +8,10 @@ import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pipeline.archive.normalize import code_key, code_parts, fold_text
 from pipeline.errors import ArchiveError, NotFoundError
@@ -240,18 +241,19 @@ class Archive:
         try:
             with self.write_transaction() as db:
                 db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (result.sha256,))
-                document_id = self._insert_document(db, result, record, name, kind, result_json)
+                record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
+                document_id = self._insert_document(db, result, record, record_data, name, kind, result_json)
                 db.executemany(
                     'INSERT INTO "pages" ("document_id", "page", "text", "folded") VALUES (?, ?, ?, ?)',
                     [(document_id, page.index, page.text, fold_text(page.text)) for page in result.pages],
                 )
-                self._insert_parts(db, document_id, result.sha256, record, result.text)
+                self._insert_parts(db, document_id, result.sha256, record, record_data["tasks"], result.text)
         except sqlite3.Error as error:
             raise ArchiveError(f"cannot store {result.source}: {error}", self.path) from None
         return document_id
 
-    def _insert_document(self, db: sqlite3.Connection, result: DocumentResult, record: Record, name: str,
-                         kind: str, result_json: str) -> int:
+    def _insert_document(self, db: sqlite3.Connection, result: DocumentResult, record: Record,
+                         record_data: dict[str, Any], name: str, kind: str, result_json: str) -> int:
         header = record.document
         parts = code_parts(header.code) if header.code else []
         issuers = " | ".join(x for x in (header.issuer, header.parent_issuer) if x)
@@ -267,14 +269,15 @@ class Archive:
                 _fold_or_none(header.type_name),
                 header.issuer, header.parent_issuer, fold_text(issuers) if issuers else None,
                 header.place, fold_text(header.place) if header.place else None,
-                header.date, header.subject, json.dumps(record.to_dict(), ensure_ascii=False),
+                header.date, header.subject, json.dumps(record_data, ensure_ascii=False),
                 zlib.compress(result_json.encode("utf-8"), 6), datetime.now(UTC).isoformat(timespec="seconds"),
             ),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def _insert_parts(self, db: sqlite3.Connection, document_id: int, sha256: str, record: Record, text: str) -> None:
+    def _insert_parts(self, db: sqlite3.Connection, document_id: int, sha256: str, record: Record,
+                      task_data: list[dict[str, Any]], text: str) -> None:
         page_starts = _page_starts(text)
         references = []
         for ref in record.references:
@@ -304,13 +307,13 @@ class Archive:
         )
         seen: set[str] = set()
         tasks = []
-        for task in record.tasks:
+        for task, data in zip(record.tasks, task_data, strict=True):
             uid = task_uid(sha256, task.id)
             if uid in seen:  # duplicate ids from the extractor: keep the first, the uid must stay unique
                 continue
             seen.add(uid)
             tasks.append((document_id, task.id, uid, task.text, task.deadline, task.page,
-                          json.dumps(asdict(task), ensure_ascii=False)))
+                          json.dumps(data, ensure_ascii=False)))
         db.executemany(
             'INSERT INTO "tasks" ("document_id", "task_id", "uid", "text", "deadline", "page", "record") '
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
