@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import re
 import unicodedata
 from pathlib import Path
 
-# Only documents selected by `is_heldout_source` feed the pool, so that models trained on the rest of
-# the corpus are not evaluated on their own training sentences.
-HELDOUT_MODULUS = 4
+from pipeline.restore.corpus import split_of  # the one train/held-out rule of the project
 
 _ALLOWED = re.compile(r"^[0-9A-Za-zÀ-ỹĐđ ,.;:()\-/%“”\"'–]+$")
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*\.|[a-zđ]\)|[-+•])\s+")
@@ -19,8 +16,9 @@ _ITEM = re.compile(r"^(?:\d+\.|[a-zđ]\)|[-+])\s+")
 
 
 def is_heldout_source(source: str) -> bool:
-    """True for the corpus documents (by their `### SOURCE` id) reserved for samples and benchmarks."""
-    return int(hashlib.sha1(source.encode()).hexdigest(), 16) % HELDOUT_MODULUS == 0
+    """True for the corpus documents the restoration models never train on (their dev and test splits),
+    so that samples and benchmarks never show the models their own training sentences."""
+    return split_of(source) != "train"
 
 
 def classify_line(line: str) -> tuple[str, str] | None:
@@ -41,21 +39,22 @@ def classify_line(line: str) -> tuple[str, str] | None:
     return ("I" if was_item or text.endswith(";") else "S"), text.rstrip(";./")
 
 
-def build_pool(corpus: Path, out: Path) -> int:
+def build_pool(corpora: list[Path], out: Path) -> int:
     seen: set[str] = set()
     rows: list[str] = []
-    keep = False
-    with gzip.open(corpus, "rt", encoding="utf-8") as handle:
-        for raw in handle:
-            if raw.startswith("### SOURCE "):
-                keep = is_heldout_source(raw[len("### SOURCE ") :].strip())
-                continue
-            if not keep:
-                continue
-            found = classify_line(raw)
-            if found and found[1] not in seen:
-                seen.add(found[1])
-                rows.append(f"{found[0]}\t{found[1]}")
+    for corpus in corpora:
+        keep = False
+        with gzip.open(corpus, "rt", encoding="utf-8") as handle:
+            for raw in handle:
+                if raw.startswith("### SOURCE "):
+                    keep = is_heldout_source(raw[len("### SOURCE ") :].strip())
+                    continue
+                if not keep:
+                    continue
+                found = classify_line(raw)
+                if found and found[1] not in seen:
+                    seen.add(found[1])
+                    rows.append(f"{found[0]}\t{found[1]}")
     out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(out, "wb", mtime=0) as handle:  # mtime=0: byte-identical rebuilds
         handle.write(("\n".join(rows) + "\n").encode("utf-8"))
@@ -65,7 +64,13 @@ def build_pool(corpus: Path, out: Path) -> int:
 def main() -> None:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--corpus", type=Path, default=here.parent.parent / "shared/corpus/vbpl_vi_docs.txt.gz")
+    corpus_dir = here.parent.parent / "shared/corpus"
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        nargs="+",
+        default=[corpus_dir / "vbpl_vi_docs.txt.gz", corpus_dir / "phapdien_vanban.txt.gz"],
+    )
     parser.add_argument("--out", type=Path, default=here / "data/sentences.tsv.gz")
     args = parser.parse_args()
     print(f"{build_pool(args.corpus, args.out)} lines -> {args.out}")
