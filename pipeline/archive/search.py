@@ -21,7 +21,7 @@ from pipeline.archive.store import Archive
 SNIPPET_BEFORE = 60
 SNIPPET_AFTER = 120
 # Above this many matching pages a text query is ordered by recency instead of BM25 (see _ranked_pages).
-RANKED_MATCHES = 2000
+RANKED_MATCHES = 1000
 # Administrative prefixes users type before a place name ("huyện Hữu Lũng"); records hold bare names.
 _PLACE_PREFIX = re.compile(r"^(?:tinh|thanh pho|tp\.?|huyen|quan|thi xa|thi tran|xa|phuong)\s+")
 
