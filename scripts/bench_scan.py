@@ -291,12 +291,23 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--classes", nargs="+", default=None, help="degradation classes (default: all)")
     parser.add_argument("--systems", nargs="+", default=["raw", "ocrmypdf", "congvan"],
                         choices=["raw", "ocrmypdf", "congvan"])
-    parser.add_argument("--variants", action="store_true", help="also compare congvan OCR configurations")
+    parser.add_argument("--variants", nargs="*", metavar="NAME", default=None,
+                        help="also compare congvan OCR configurations (all, or those named: "
+                             + ", ".join(repr(config.name) for config in VARIANTS[1:]) + ")")
     parser.add_argument("--deskew-pages", type=int, default=None,
                         help=f"extra skewed pages for the deskew figure (default {DESKEW_EXTRA_PAGES}, quick 0)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--keep", type=Path, help="write the pages here and keep them")
     return parser.parse_args(argv)
+
+
+def _selected_variants(names: list[str] | None) -> list[Config]:
+    if names is None:
+        return []
+    unknown = set(names) - {config.name for config in VARIANTS[1:]}
+    if unknown:
+        raise SystemExit(f"bench_scan: unknown variants: {', '.join(sorted(unknown))}")
+    return [config for config in VARIANTS[1:] if not names or config.name in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     classes = list(args.classes or generator.DEGRADATIONS)
     per_class = args.per_class or (QUICK_PER_CLASS if args.quick else PER_CLASS)
     extra = args.deskew_pages if args.deskew_pages is not None else (0 if args.quick else DESKEW_EXTRA_PAGES)
-    ocr.check_tesseract(ocr.DEFAULT_LANGUAGES)
+    variants = _selected_variants(args.variants)
+    for languages in {ocr.DEFAULT_LANGUAGES, *(config.languages for config in variants)}:
+        ocr.check_tesseract(languages)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="congvan-bench-scan-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -335,9 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n" + deskew_report(errors, congvan, pages))
         print(f"\n{TARGETS}. Timings: wall clock, shared CPU.")
         variant_runs: list[Run] = []
-        if args.variants:
+        if variants:
             variant_runs = [congvan or run_congvan(pages, DEFAULT_CONFIG)]
-            for config in VARIANTS[1:]:
+            for config in variants:
                 print(f"running variant {config.name} …", file=sys.stderr)
                 variant_runs.append(run_congvan(pages, config))
             print("\n## congvan OCR configurations (same pages)\n")
