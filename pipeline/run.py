@@ -170,7 +170,6 @@ class PageOutput:
 @dataclass(frozen=True)
 class ExtractTask:
     source: str
-    text: str
     pages: tuple[PageResult, ...]
     stages: Stages
 
@@ -649,7 +648,7 @@ class _Engine:
             (document.pdf_dir / f"{index:06d}.pdf").write_bytes(output.pdf)
         if len(document.pages) == document.page_count:
             pages = tuple(document.pages[i] for i in range(document.page_count))
-            task = ExtractTask(document.source, "\f".join(p.text for p in pages), pages, self._stages)
+            task = ExtractTask(document.source, pages, self._stages)
             document.extracting = True
             self._track(self._executor.submit(run_extract, task), document, "extract", -1)
 

@@ -236,6 +236,50 @@ def percentile(values: Sequence[float], share: float) -> float:
 # --------------------------------------------------------------------------- main
 
 
+def throughput_rows(page_count: int, jobs: int, work: Path) -> list[tuple[str, str, str]]:
+    pages = bench_pages(page_count)
+    tiff = as_tiff(pages, work / "pages.tif")
+    ocrmypdf_seconds = time_ocrmypdf(tiff, jobs, work / "ocrmypdf")
+    tiff_seconds, tiff_pages, tiff_failed = time_congvan([tiff], jobs, work / "congvan_tiff")
+    files_seconds, files_pages, files_failed = time_congvan(pages, jobs, work / "congvan_files")
+    rows = []
+    if ocrmypdf_seconds is not None:
+        rows.append((f"OCRmyPDF -j {jobs} -l vie (OCR only), one {len(pages)}-page TIFF",
+                     f"{60 * len(pages) / ocrmypdf_seconds:.1f} pages/min", f"{ocrmypdf_seconds:.1f} s"))
+    rows.append((f"congvan all stages + archive, same TIFF (jobs {jobs})",
+                 f"{60 * tiff_pages / tiff_seconds:.1f} pages/min", f"{tiff_seconds:.1f} s, {tiff_failed} failed"))
+    rows.append((f"congvan all stages + archive, the {len(pages)} pages as PNG files (jobs {jobs})",
+                 f"{60 * files_pages / files_seconds:.1f} pages/min", f"{files_seconds:.1f} s, {files_failed} failed"))
+    if ocrmypdf_seconds is not None:
+        rows.append(("congvan / OCRmyPDF pages per minute (TIFF)", f"{ocrmypdf_seconds / tiff_seconds:.2f}×",
+                     "target ≥ 1.0×"))
+    return rows
+
+
+def search_rows(document_count: int, query_count: int, jobs: int, work: Path) -> list[tuple[str, str, str]]:
+    rng = random.Random(SEED)
+    documents = synthetic_documents(document_count, jobs)
+    db_path = work / "search.db"
+    rate = index_documents(db_path, documents)
+    rows = [(f"indexing {len(documents):,} documents (one transaction each)", f"{rate:.0f} docs/s",
+             f"{sum(len(p) for p, _ in documents):,} pages")]
+    with open_archive(db_path, create=False) as archive:
+        kinds = {"reference": reference_queries(documents, query_count, rng),
+                 "text": text_queries(documents, query_count, rng)}
+        found = {kind: sum(bool(search(archive, q)) for q in qs) for kind, qs in kinds.items()}
+        for kind, queries in kinds.items():
+            times = latencies(lambda q: search(archive, q), queries)
+            rows.append((f"search p95 · {kind} queries ({len(queries)}, {found[kind]} with hits)",
+                         f"{percentile(times, 0.95):.1f} ms",
+                         f"p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms; target p95 ≤ 50 ms"))
+    baseline = like_scan(db_path)
+    for kind, queries in kinds.items():
+        times = latencies(baseline, queries[:50])
+        rows.append((f"baseline LIKE scan p95 · {kind} queries (50)", f"{percentile(times, 0.95):.1f} ms",
+                     f"p50 {statistics.median(times):.1f} ms"))
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=40, help="pages for the throughput comparison")
@@ -243,53 +287,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200, help="queries of each kind")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="8 pages, 1,000 documents, 50 queries")
-    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true", help="no OCR throughput comparison")
+    parser.add_argument("--skip-search", action="store_true", help="no indexing or search measurements")
     args = parser.parse_args(argv)
     if args.quick:
         args.pages, args.documents, args.queries = 8, 1000, 50
     rows: list[tuple[str, str, str]] = []
-    rng = random.Random(SEED)
-
     with tempfile.TemporaryDirectory(prefix="congvan-bench-") as temp:
-        work = Path(temp)
         if not args.skip_throughput:
-            pages = bench_pages(args.pages)
-            tiff = as_tiff(pages, work / "pages.tif")
-            ocrmypdf_seconds = time_ocrmypdf(tiff, args.jobs, work / "ocrmypdf")
-            files_seconds, files_pages, files_failed = time_congvan(pages, args.jobs, work / "congvan_files")
-            tiff_seconds, tiff_pages, tiff_failed = time_congvan([tiff], args.jobs, work / "congvan_tiff")
-            if ocrmypdf_seconds is not None:
-                rows.append((f"OCRmyPDF -j {args.jobs} -l vie (OCR only), one {len(pages)}-page TIFF",
-                             f"{60 * len(pages) / ocrmypdf_seconds:.1f} pages/min", f"{ocrmypdf_seconds:.1f} s"))
-            rows.append((f"congvan all stages + archive, same TIFF (jobs {args.jobs})",
-                         f"{60 * tiff_pages / tiff_seconds:.1f} pages/min",
-                         f"{tiff_seconds:.1f} s, {tiff_failed} failed"))
-            rows.append((f"congvan all stages + archive, {len(pages)} PNG files (jobs {args.jobs})",
-                         f"{60 * files_pages / files_seconds:.1f} pages/min",
-                         f"{files_seconds:.1f} s, {files_failed} failed"))
-            if ocrmypdf_seconds is not None:
-                rows.append(("congvan / OCRmyPDF (TIFF)", f"{ocrmypdf_seconds / tiff_seconds:.2f}×", "target ≥ 1.0×"))
-
-        documents = synthetic_documents(args.documents, args.jobs)
-        db_path = work / "search.db"
-        rate = index_documents(db_path, documents)
-        rows.append((f"indexing {len(documents):,} documents (one transaction each)", f"{rate:.0f} docs/s",
-                     f"{sum(len(p) for p, _ in documents):,} pages"))
-        with open_archive(db_path, create=False) as archive:
-            kinds = {"reference": reference_queries(documents, args.queries, rng),
-                     "text": text_queries(documents, args.queries, rng)}
-            found = {kind: sum(bool(search(archive, q)) for q in qs) for kind, qs in kinds.items()}
-            for kind, queries in kinds.items():
-                times = latencies(lambda q: search(archive, q), queries)
-                rows.append((f"search p95 · {kind} queries ({len(queries)}, {found[kind]} with hits)",
-                             f"{percentile(times, 0.95):.1f} ms",
-                             f"p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms; target p95 ≤ 50 ms"))
-            baseline = like_scan(db_path)
-            for kind, queries in kinds.items():
-                times = latencies(baseline, queries[:50])
-                rows.append((f"baseline LIKE scan p95 · {kind} queries (50)", f"{percentile(times, 0.95):.1f} ms",
-                             f"p50 {statistics.median(times):.1f} ms"))
-
+            rows += throughput_rows(args.pages, args.jobs, Path(temp))
+        if not args.skip_search:
+            rows += search_rows(args.documents, args.queries, args.jobs, Path(temp))
     print("| measure | result | notes |")
     print("|---|---|---|")
     for row in rows:
