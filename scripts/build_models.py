@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +15,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+from restore_ocr import ocr_lines  # noqa: E402
+
+from pipeline.restore.channel import ReadingIndex, SubstitutionChannel  # noqa: E402
+from pipeline.restore.channel_build import PairStats, train_channel, word_pairs  # noqa: E402
 from pipeline.restore.corpus import (  # noqa: E402
     CORPUS_WEIGHTS,
     HELD_OUT_MODULUS,
@@ -21,12 +28,18 @@ from pipeline.restore.corpus import (  # noqa: E402
     default_corpus_dir,
     iter_documents,
 )
+from pipeline.restore.lm import NgramModel  # noqa: E402
 from pipeline.restore.lm_build import EncodedCorpus, UnitEncoder, build_lm, build_vocabulary  # noqa: E402
-from pipeline.restore.models import LM_FILE, MODELS_DIR  # noqa: E402
+from pipeline.restore.models import CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
 
 LM_ORDER = 3
-LM_THRESHOLDS = (2, 4)  # weighted counts a bigram / trigram needs to be kept
+LM_THRESHOLDS = (1, 2)  # weighted counts a bigram / trigram needs to be kept
 CACHE_DIR = ROOT / "build" / "restore"
+# Channel training pairs: corpus lines rendered and OCR'd per regime (English model on archive-like
+# scans, Vietnamese model on degraded ones), drawn from the training split with these shares.
+PAIR_LINES = 1300
+PAIR_SHARES = {"vbpl_vi_docs": 0.5, "phapdien_vanban": 0.3, "viwiki": 0.2}
+PAIR_REGIMES = {"eng": ("eng", False, 11), "vie": ("vie", True, 12)}  # language, degraded, seed
 
 
 def _log(message: str) -> None:
@@ -39,7 +52,7 @@ def _fingerprint(files: list[Path]) -> str:
         stat = f.stat()
         digest.update(f"{f.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
     digest.update(f"{HELD_OUT_MODULUS}".encode())
-    for module in ("tokens.py", "corpus.py"):
+    for module in ("tokens.py", "corpus.py", "lm_build.py"):
         digest.update((ROOT / "pipeline" / "restore" / module).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -94,6 +107,100 @@ def build_language_model(corpus_dir: Path, out_dir: Path) -> dict[str, object]:
     }
 
 
+def sample_lines(corpus_dir: Path, count: int, seed: int) -> list[str]:
+    """A seeded sample of training lines, `PAIR_SHARES` of them from each corpus file."""
+    rng = random.Random(seed)
+    sample: list[str] = []
+    for path in corpus_files(corpus_dir):
+        name = path.name.split(".")[0]
+        quota = int(count * PAIR_SHARES.get(name, 0.0))
+        reservoir: list[str] = []
+        seen = 0
+        for doc in iter_documents(path):
+            if doc.split != "train":
+                continue
+            for line in doc.lines:
+                words = len(line.split())
+                if words < 4 or words > 80 or line.startswith(("|", "==")):
+                    continue
+                seen += 1
+                if len(reservoir) < quota:
+                    reservoir.append(line)
+                else:
+                    k = rng.randrange(seen)
+                    if k < quota:
+                        reservoir[k] = line
+        sample.extend(reservoir)
+    rng.shuffle(sample)
+    return sample
+
+
+def ocr_pairs(corpus_dir: Path, regime: str) -> list[dict[str, object]]:
+    """Rendered-and-OCR'd training lines of one regime (cached under build/restore)."""
+    language, degraded, seed = PAIR_REGIMES[regime]
+    lines = sample_lines(corpus_dir, PAIR_LINES, seed)
+    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    digest = hashlib.sha1(json.dumps([lines, language, degraded, seed, version]).encode()).hexdigest()[:16]
+    cache = CACHE_DIR / f"pairs-{regime}-{digest}.json"
+    if cache.exists():
+        _log(f"{regime} pairs from cache {cache.name}")
+        return json.loads(cache.read_text(encoding="utf-8"))
+    started = time.time()
+    pages = ocr_lines(lines, language, degraded, seed)
+    result = [
+        {
+            "intended": line.intended,
+            "observed": line.observed,
+            "confidences": list(line.confidences),
+            "style": style.describe(),
+        }
+        for style, page in pages
+        for line in page
+    ]
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+    _log(f"{regime} pairs: {len(pages)} pages, {len(result)} lines OCR'd in {time.time() - started:.0f} s")
+    return result
+
+
+def build_channel(corpus_dir: Path, out_dir: Path) -> dict[str, object]:
+    channels = {}
+    report: dict[str, object] = {}
+    for regime in PAIR_REGIMES:
+        lines = ocr_pairs(corpus_dir, regime)
+        stats = PairStats()
+        pairs = word_pairs(((str(p["intended"]), str(p["observed"]), p["confidences"]) for p in lines), stats)  # type: ignore[misc]
+        channel = train_channel(pairs, stats)
+        channels[regime] = channel.to_json()
+        exact = sum(p.observed == p.intended for p in pairs) / max(1, len(pairs))
+        report[regime] = {
+            "lines": len(lines),
+            "word_pairs": len(pairs),
+            "read_exactly": round(exact, 4),
+            "splits": stats.splits,
+            "merges": stats.merges,
+            "dropped": stats.dropped,
+            "inserted": stats.inserted,
+            "rules": sum(len(v) for v in channel.rules.values()),
+        }
+        _log(f"{regime} channel: {report[regime]}")
+    path = out_dir / CHANNEL_FILE
+    path.write_text(
+        json.dumps({"channels": channels, "report": report}, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    # the reading index of each channel over the LM's syllables
+    lm = NgramModel.load(out_dir / LM_FILE)
+    syllables = [w for w, flag in zip(lm.words, lm.is_syllable, strict=True) if flag]
+    arrays: dict[str, np.ndarray] = {}
+    for regime, data in channels.items():
+        started = time.time()
+        index = ReadingIndex.build(SubstitutionChannel.from_json(data), syllables)
+        arrays.update(index.to_arrays(regime))
+        _log(f"{regime} reading index: {len(index.observed):,} readings in {time.time() - started:.0f} s")
+    np.savez_compressed(out_dir / READINGS_FILE, **arrays)  # type: ignore[arg-type]
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
@@ -101,10 +208,15 @@ def main() -> int:
     parser.add_argument("--only", choices=("lm", "channel"), help="rebuild one model only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, object] = {}
+    report_path = args.out / "build_report.json"
+    report: dict[str, object] = (
+        json.loads(report_path.read_text()) if args.only and report_path.exists() else {}
+    )
     if args.only in (None, "lm"):
         report["lm"] = build_language_model(args.corpus, args.out)
-    (args.out / "build_report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    if args.only in (None, "channel"):
+        report["channel"] = build_channel(args.corpus, args.out)
+    report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -79,8 +79,8 @@ def random_style(rng: random.Random, fonts: Sequence[str], degraded: bool) -> Re
     font = rng.choice(list(fonts))
     if degraded:
         return RenderStyle(
-            font, rng.randint(26, 40), rng.choice([0.0, 0.8, 1.1, 1.4]), rng.choice([0.45, 0.55, 0.65, 1.0]),
-            rng.choice([0.0, 12.0, 25.0]),
+            font, rng.randint(24, 34), rng.choice([0.0, 0.8, 1.1, 1.4]), rng.choice([0.45, 0.5, 0.6, 0.75]),
+            rng.choice([0.0, 15.0, 25.0]),
         )  # fmt: skip
     return RenderStyle(
         font, rng.randint(28, 46), rng.choice([0.0, 0.0, 0.6, 0.9]), rng.choice([1.0, 1.0, 0.8, 0.65]),

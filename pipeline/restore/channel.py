@@ -10,15 +10,39 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from pipeline.restore.syllables import MARKED_LETTERS, VOWEL_LETTERS
+
 MAX_ALPHA = 2  # longest intended piece
 MAX_BETA = 3  # longest observed piece
 MAX_DELETIONS = 2  # intended letters the OCR may drop from one syllable
-MIN_RULE_LOGP = math.log(1e-4)  # rarer substitutions are not worth searching
-BEAM = 48  # partial hypotheses kept per observed position
-BEAM_MARGIN = 14.0  # and only those within this many nats of the best
+MIN_RULE_LOGP = math.log(1e-4)
+BEAM = 48
+JUNK_BEAM = 600
+BEAM_MARGIN = 14.0
 MAX_OBSERVED = 12  # longer tokens are not one syllable
+# the reading index keeps, per syllable, the readings within this many nats of its likeliest one:
+# on the training pairs that covers 99.9 % of what English-model OCR actually produced
+FORWARD_MARGIN = 10.0
+FORWARD_BEAM = 400
 # OCR word confidences are grouped into buckets; the channel learns P(word read right | bucket).
 CONFIDENCE_EDGES = (50.0, 75.0, 90.0, 96.0)
+
+
+UNKNOWN_IDENTITY_LOGP = math.log(0.9)
+JUNK_ALPHABET = 64  # symbols an OCR engine may emit for a letter it cannot read
+LETTER_ALPHABET = 26
+
+
+def is_junk(char: str) -> bool:
+    """Not a letter of written Vietnamese: digits, symbols, ligatures, other scripts."""
+    return not (char.isascii() and char.isalpha()) and char.lower() not in MARKED_LETTERS
+
+
+def _junk_logp(unseen_logp: float, piece: str) -> float:
+    """ln P of a vowel read as `piece`, a string with a symbol training never showed for a vowel."""
+    return unseen_logp - sum(math.log(JUNK_ALPHABET if is_junk(c) else LETTER_ALPHABET) for c in piece)
 
 
 def confidence_bucket(confidence: float | None) -> int:
@@ -35,8 +59,13 @@ class SubstitutionChannel:
     rules: dict[str, dict[str, float]]
     # per confidence bucket: ln-ratio adjustments for (word read exactly, word misread)
     keep_adjust: dict[int, tuple[float, float]] = field(default_factory=dict)
+    split_logp: float = -math.inf  # ln P(one intended word read as two tokens)
+    merge_logp: float = -math.inf  # ln P(two intended words read as one token)
+    # ln of the probability mass of vowel readings never seen in training (Good–Turing)
+    unseen_logp: float = -math.inf
     reverse: dict[str, list[tuple[str, float]]] = field(init=False, repr=False)
     deletions: list[tuple[str, float]] = field(init=False, repr=False)
+    _sorted_rules: dict[str, list[tuple[str, float]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         reverse: dict[str, list[tuple[str, float]]] = {}
@@ -54,6 +83,10 @@ class SubstitutionChannel:
         deletions.sort(key=lambda e: -e[1])
         self.reverse = reverse
         self.deletions = deletions
+        self._sorted_rules = {
+            alpha: sorted(((b, lp) for b, lp in betas.items() if lp >= MIN_RULE_LOGP), key=lambda e: -e[1])
+            for alpha, betas in self.rules.items()
+        }
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -65,6 +98,14 @@ class SubstitutionChannel:
             "keep_adjust": {
                 str(k): [round(v[0], 4), round(v[1], 4)] for k, v in sorted(self.keep_adjust.items())
             },
+            **{
+                name: round(value, 4) if math.isfinite(value) else None
+                for name, value in (
+                    ("split_logp", self.split_logp),
+                    ("merge_logp", self.merge_logp),
+                    ("unseen_logp", self.unseen_logp),
+                )
+            },
         }
 
     @classmethod
@@ -73,7 +114,12 @@ class SubstitutionChannel:
         for alpha, beta, logp in data["rules"]:  # type: ignore[attr-defined]
             rules.setdefault(alpha, {})[beta] = float(logp)
         keep = {int(k): (float(v[0]), float(v[1])) for k, v in data.get("keep_adjust", {}).items()}  # type: ignore[attr-defined]
-        return cls(rules, keep)
+
+        def number(name: str) -> float:
+            value = data.get(name)
+            return float(value) if value is not None else -math.inf  # type: ignore[arg-type]
+
+        return cls(rules, keep, number("split_logp"), number("merge_logp"), number("unseen_logp"))
 
     def logp(self, observed: str, intended: str) -> float:
         """ln P(observed | intended): best cut of `intended` into rule pieces (−inf when impossible)."""
@@ -102,53 +148,189 @@ class SubstitutionChannel:
     def search(
         self, observed: str, prefixes: frozenset[str] | set[str], words: frozenset[str] | set[str]
     ) -> list[tuple[str, float]]:
-        """Intended words (members of `words`) that may have produced `observed`, with ln P(observed | word)."""
+        """Intended words (members of `words`) that may have produced `observed`, with ln P(observed | word).
+
+        Beam search over observed positions; rules are tried best first and dropped as soon as they
+        fall below the best hypothesis at their target position minus the beam margin."""
         n = len(observed)
         if n == 0 or n > MAX_OBSERVED:
             return []
         beams: list[dict[str, float]] = [{} for _ in range(n + 1)]
+        floors = [-math.inf] * (n + 1)
         beams[0][""] = 0.0
         reverse, deletions = self.reverse, self.deletions
+        # an unseen symbol says nothing about which vowel it hides: keep many hypotheses then
+        beam = JUNK_BEAM if any(is_junk(c) for c in observed) else BEAM
         for j in range(n + 1):
             states = beams[j]
             if not states:
                 continue
-            frontier = list(states.items())
+            frontier = sorted(states.items(), key=lambda e: -e[1])
             for _ in range(MAX_DELETIONS):
                 grown = []
                 for prefix, score in frontier:
                     for alpha, logp in deletions:
-                        candidate = prefix + alpha
                         total = score + logp
+                        if total < floors[j]:
+                            break
+                        candidate = prefix + alpha
                         if candidate in prefixes and total > states.get(candidate, -math.inf):
                             states[candidate] = total
                             grown.append((candidate, total))
                 if not grown:
                     break
                 frontier = grown
-            if len(states) > 1:
-                top = max(states.values())
-                kept = sorted(((s, p) for p, s in states.items() if s >= top - BEAM_MARGIN), reverse=True)[
-                    :BEAM
-                ]
-                states = beams[j] = {p: s for s, p in kept}
+            ranked = sorted(states.items(), key=lambda e: -e[1])
+            top = ranked[0][1]
+            ranked = [e for e in ranked[:beam] if e[1] >= top - BEAM_MARGIN]
+            beams[j] = dict(ranked)
             if j == n:
                 break
             for b in range(1, MAX_BETA + 1):
                 if j + b > n:
                     break
-                entries = reverse.get(observed[j : j + b])
+                piece = observed[j : j + b]
+                entries = reverse.get(piece)
+                if b <= 2 and math.isfinite(self.unseen_logp) and any(is_junk(c) for c in piece):
+                    # symbols the training OCR never produced may stand for any vowel (ma&i, tﬁng)
+                    junk = _junk_logp(self.unseen_logp, piece)
+                    entries = sorted(
+                        [*(entries or []), *((v, junk) for v in VOWEL_LETTERS)], key=lambda e: -e[1]
+                    )
                 if not entries:
                     continue
                 target = beams[j + b]
-                for prefix, score in states.items():
+                floor = floors[j + b]
+                for prefix, score in ranked:
+                    if score + entries[0][1] < floor:
+                        break
                     for alpha, logp in entries:
+                        total = score + logp
+                        if total < floor:
+                            break
                         candidate = prefix + alpha
-                        if candidate in prefixes:
-                            total = score + logp
-                            if total > target.get(candidate, -math.inf):
-                                target[candidate] = total
+                        if candidate in prefixes and total > target.get(candidate, -math.inf):
+                            target[candidate] = total
+                            if total - BEAM_MARGIN > floor:
+                                floor = total - BEAM_MARGIN
+                floors[j + b] = floor
         return sorted(((p, s) for p, s in beams[n].items() if p in words), key=lambda e: -e[1])
+
+    def forward(
+        self, intended: str, beam: int = FORWARD_BEAM, margin: float = FORWARD_MARGIN
+    ) -> dict[str, float]:
+        """The likeliest readings of `intended`: observed string → ln P(observed | intended), all
+        within `margin` nats of the likeliest (at most `beam` of them)."""
+        n = len(intended)
+        beams: list[dict[str, float]] = [{} for _ in range(n + 1)]
+        beams[0][""] = 0.0
+        for i in range(n):
+            if not beams[i]:
+                continue
+            ranked = sorted(beams[i].items(), key=lambda e: -e[1])
+            top = ranked[0][1]
+            ranked = [e for e in ranked[:beam] if e[1] >= top - margin]
+            for width in range(1, MAX_ALPHA + 1):
+                betas = self._sorted_rules.get(intended[i : i + width]) if i + width <= n else None
+                if not betas:
+                    continue
+                target = beams[i + width]
+                for seen, score in ranked:
+                    for beta, logp in betas:
+                        total = score + logp
+                        if total < top - margin:
+                            break
+                        reading = seen + beta
+                        if total > target.get(reading, -math.inf):
+                            target[reading] = total
+        if not beams[n]:
+            return {}
+        final = sorted(beams[n].items(), key=lambda e: -e[1])
+        best = final[0][1]
+        return {reading: score for reading, score in final[:beam] if score >= best - margin}
+
+    def identity_logp(self, text: str) -> float:
+        """ln P of reading `text` exactly, letter by letter."""
+        total = 0.0
+        for char in text:
+            # a symbol the training OCR never produced is, when read, most likely what is printed
+            total += self.rules.get(char, {}).get(char, UNKNOWN_IDENTITY_LOGP)
+        return total
+
+
+class ReadingIndex:
+    """Observed token → intended syllables that the channel reads that way, precomputed from
+    `SubstitutionChannel.forward` for every syllable of the vocabulary (built by `make models`).
+    Held as sorted arrays, so loading it costs no Python objects per entry."""
+
+    def __init__(
+        self,
+        syllables: list[str],
+        observed: np.ndarray,
+        starts: np.ndarray,
+        ids: np.ndarray,
+        logp: np.ndarray,
+    ) -> None:
+        self.syllables = syllables
+        self.observed = observed  # sorted unicode array
+        self.starts = starts  # entries of observed[k] are ids/logp[starts[k]:starts[k + 1]]
+        self.ids = ids
+        self.logp = logp
+
+    @classmethod
+    def build(cls, channel: SubstitutionChannel, syllables: Iterable[str]) -> ReadingIndex:
+        words = sorted(set(syllables))
+        readings: dict[str, list[tuple[int, float]]] = {}
+        for index, word in enumerate(words):
+            for reading, logp in channel.forward(word).items():
+                readings.setdefault(reading, []).append((index, logp))
+        observed = sorted(readings)
+        counts = [len(readings[o]) for o in observed]
+        flat = [entry for o in observed for entry in readings[o]]
+        return cls(
+            words,
+            np.array(observed),
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            np.array([i for i, _ in flat], dtype=np.uint16),
+            np.array([lp for _, lp in flat], dtype=np.float32),
+        )
+
+    def rows(self, observed: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(indices into `syllables`, ln P(observed | syllable)), or None for a reading never precomputed."""
+        k = int(np.searchsorted(self.observed, observed))
+        if k >= len(self.observed) or self.observed[k] != observed:
+            return None
+        start, end = self.starts[k], self.starts[k + 1]
+        return self.ids[start:end], self.logp[start:end]
+
+    def lookup(self, observed: str) -> list[tuple[str, float]] | None:
+        """(syllable, ln P(observed | syllable)) pairs, or None for a reading never precomputed."""
+        found = self.rows(observed)
+        if found is None:
+            return None
+        return [
+            (self.syllables[i], float(lp)) for i, lp in zip(found[0].tolist(), found[1].tolist(), strict=True)
+        ]
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}_syllables": np.array(self.syllables),
+            f"{prefix}_observed": self.observed,
+            f"{prefix}_counts": np.diff(self.starts).astype(np.uint16),
+            f"{prefix}_ids": self.ids.astype(np.uint16),
+            f"{prefix}_logp": self.logp.astype(np.float16),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> ReadingIndex:
+        counts = arrays[f"{prefix}_counts"].astype(np.int64)
+        return cls(
+            [str(s) for s in arrays[f"{prefix}_syllables"]],
+            arrays[f"{prefix}_observed"],
+            np.concatenate([[0], np.cumsum(counts)]),
+            arrays[f"{prefix}_ids"].astype(np.int64),
+            arrays[f"{prefix}_logp"].astype(np.float32),
+        )
 
 
 def prefix_set(words: Iterable[str]) -> frozenset[str]:

@@ -120,6 +120,24 @@ def _add_example(stats: PairStats, kind: str, intended: str, observed: str) -> N
         stats.examples[kind].append((intended, observed))
 
 
+_VOWELS = frozenset("aeiouy")
+
+
+def _substitution_cost(intended: str, observed: str) -> float:
+    """Same letter 0, same letter but marks 0.4, a vowel read as another vowel 0.6 or as a digit or
+    symbol 0.7, else 1 (so that `mới`/`ma&i` aligns ớ with a and & with nothing)."""
+    if intended == observed:
+        return 0.0
+    base = skeleton(intended)
+    if base == skeleton(observed):
+        return 0.4
+    if base in _VOWELS and skeleton(observed) in _VOWELS:
+        return 0.6
+    if base in _VOWELS and not observed.isalpha():
+        return 0.7
+    return 1.0
+
+
 def align_letters(intended: str, observed: str) -> list[tuple[str, str]] | None:
     """Letter alignment as (intended letter, observed string) units; extra observed letters join the
     intended letter before them (or the first one). None when the pair is too different to learn from."""
@@ -134,8 +152,7 @@ def align_letters(intended: str, observed: str) -> list[tuple[str, str]] | None:
             if here == inf:
                 continue
             if i < n and j < m:
-                a, b = intended[i], observed[j]
-                step = 0.0 if a == b else 0.4 if skeleton(a) == skeleton(b) else 1.0
+                step = _substitution_cost(intended[i], observed[j])
                 if here + step < cost[i + 1][j + 1]:
                     cost[i + 1][j + 1], back[i + 1][j + 1] = here + step, 0
             if i < n and here + 1.0 < cost[i + 1][j]:
@@ -174,7 +191,7 @@ def align_letters(intended: str, observed: str) -> list[tuple[str, str]] | None:
     return [(a, b) for a, b in units]
 
 
-def train_channel(pairs: Sequence[WordPair]) -> SubstitutionChannel:
+def train_channel(pairs: Sequence[WordPair], stats: PairStats | None = None) -> SubstitutionChannel:
     """Rules P(observed piece | intended piece) with skeleton-class smoothing, and confidence effects."""
     single: dict[str, Counter[str]] = defaultdict(Counter)
     double: dict[str, Counter[str]] = defaultdict(Counter)
@@ -220,7 +237,16 @@ def train_channel(pairs: Sequence[WordPair]) -> SubstitutionChannel:
             if logp > alone + 0.1:
                 rules.setdefault(a2, {})[b2] = logp
     assert all(1 <= len(a) <= MAX_ALPHA for a in rules)
-    return SubstitutionChannel(rules, _keep_adjust(kept_by_bucket, total_by_bucket))
+    # Good–Turing: readings of vowels seen once estimate the mass of readings never seen
+    vowel_rows = [betas for a, betas in single.items() if skeleton(a) in _VOWELS]
+    seen_once = sum(1 for betas in vowel_rows for count in betas.values() if count == 1)
+    vowel_total = sum(sum(betas.values()) for betas in vowel_rows)
+    unseen = math.log(max(seen_once, 1) / vowel_total) if vowel_total else -math.inf
+    split = merge = -math.inf
+    if stats is not None and stats.words:
+        split = math.log((stats.splits + 1) / (stats.words + 2))
+        merge = math.log((stats.merges + 1) / (stats.words + 2))
+    return SubstitutionChannel(rules, _keep_adjust(kept_by_bucket, total_by_bucket), split, merge, unseen)
 
 
 def _best_single_cut(rules: dict[str, dict[str, float]], alpha: str, beta: str) -> float:

@@ -11,15 +11,24 @@ from enum import Enum
 
 import numpy as np
 
-from pipeline.restore.channel import SubstitutionChannel, confidence_bucket, prefix_set
+from pipeline.restore.channel import ReadingIndex, SubstitutionChannel, confidence_bucket, is_junk, prefix_set
 from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, UNK_ID, NgramModel
-from pipeline.restore.syllables import MARKED_LETTERS, VIETNAMESE_ONLY, normalize_text, skeleton, tone_key
+from pipeline.restore.syllables import (
+    MARKED_LETTERS,
+    VIETNAMESE_ONLY,
+    could_be_syllable,
+    is_valid,
+    normalize_text,
+    skeleton,
+    tone_key,
+)
 from pipeline.restore.tokens import (
     CODE,
     NUM,
     URL,
     Kind,
     apply_case,
+    capitals_are_words,
     classify,
     is_caps_line,
     punct_units,
@@ -36,7 +45,11 @@ CANDIDATE_MARGIN = 10.0  # nats below the best candidate (channel + unigram) tha
 PRUNE_MARGIN = 8.0  # nats below a position's best bigram neighbourhood that enter the trigram search
 PRUNED_CANDIDATES = 4  # and at most this many per position
 LATTICE_CELLS = 20_000  # segments × padded length decoded together
-UNK_CHAR_LOGP = math.log(1 / 40)  # spelling model of words outside the vocabulary: one letter in 40
+WEAK_READING = -14.0  # channel + unigram score below which a token may be a split or merged word
+MAX_OBSERVED_WORD = 8  # longest token worth cutting is twice this
+_MERGE = "merge"  # plan entry: this token and the next are one word
+_NO_IDS = np.zeros(0, dtype=np.int64)
+LATIN1_ACCENTED = frozenset("àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ")
 
 
 class Regime(Enum):
@@ -50,7 +63,16 @@ class Regime(Enum):
 @dataclass
 class DecoderSettings:
     channel_weight: float = 1.0  # λ in score = LM + λ·channel
-    unk_char_logp: float = UNK_CHAR_LOGP
+    unk_syllable_logp: float = math.log(1 / 20_000)  # a valid syllable the vocabulary lacks
+    # each regime reads tokens through a mixture of channels (weights sum to 1): plain text may hold
+    # a few OCR-like garblings, English OCR keeps many words intact
+    mixtures: dict[Regime, tuple[tuple[Regime, float], ...]] = field(
+        default_factory=lambda: {
+            Regime.PLAIN: ((Regime.PLAIN, 0.97), (Regime.ENGLISH, 0.03)),
+            Regime.ENGLISH: ((Regime.ENGLISH, 0.85), (Regime.PLAIN, 0.15)),
+            Regime.VIETNAMESE: ((Regime.VIETNAMESE, 1.0),),
+        }
+    )
     vietnamese_share: float = 0.15  # share of words with Vietnamese-only letters: Vietnamese OCR
     garbled_share_english: float = 0.03  # share of garbled words: English OCR (else plain typed text)
 
@@ -85,10 +107,12 @@ class Restorer:
         self,
         lm: NgramModel,
         channels: dict[Regime, SubstitutionChannel],
+        readings: dict[Regime, ReadingIndex] | None = None,
         settings: DecoderSettings | None = None,
     ) -> None:
         self.lm = lm
         self.channels = channels
+        self.readings = readings or {}
         self.settings = settings or DecoderSettings()
         words = lm.words
         self.syllable_ids = np.flatnonzero(lm.is_syllable)
@@ -96,22 +120,40 @@ class Restorer:
         self.syllable_words = frozenset(words[i] for i in self.syllable_ids)
         self.prefixes = prefix_set(self.syllable_words)
         by_skeleton: dict[str, list[int]] = {}
-        for i in self.syllable_ids:
-            by_skeleton.setdefault(skeleton(words[i]), []).append(int(i))
+        for i, word in enumerate(words):
+            # syllables, and lowercase non-syllable words such as the list marker "đ"
+            if lm.is_syllable[i] or (word.isalpha() and word.islower()):
+                by_skeleton.setdefault(skeleton(word), []).append(i)
         uni = lm.uni_logp
-        self.by_skeleton = {k: sorted(v, key=lambda i: -uni[i]) for k, v in by_skeleton.items()}
+        self.by_skeleton = {
+            k: np.array(sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES], dtype=np.int64)
+            for k, v in by_skeleton.items()
+        }
+        # reading-index syllables → LM ids
+        self._reading_ids = {
+            regime: np.array(
+                [self.key_to_id.get(tone_key(w), UNK_ID) for w in index.syllables], dtype=np.int64
+            )
+            for regime, index in self.readings.items()
+        }
+        could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
         self._cache: dict[tuple[Regime, str, int], Candidates] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
 
-    def _identity(self, lower: str) -> tuple[int, float]:
-        """LM id and spelling score of a word kept as written."""
+    def _as_written(self, lower: str) -> tuple[int, float, bool]:
+        """LM id of a word kept as written, the spelling score the LM lacks for it, and whether the
+        vocabulary holds it (a known syllable, whatever its tone placement, or a known other word)."""
+        if is_valid(lower):
+            unit_id = self.key_to_id.get(tone_key(lower))
+            if unit_id is not None:
+                return unit_id, 0.0, True
+            return UNK_ID, self.settings.unk_syllable_logp, False
         unit_id = self.lm.index.get(lower, UNK_ID)
-        if unit_id == UNK_ID:
-            letters = sum(c.isalnum() for c in lower)
-            return UNK_ID, self.settings.unk_char_logp * max(letters, 1)
-        return unit_id, 0.0
+        if unit_id != UNK_ID and not self.lm.is_syllable[unit_id]:
+            return unit_id, 0.0, True
+        return UNK_ID, self.lm.spelling.logp(lower), False
 
     def candidates(self, regime: Regime, text: str, confidence: float | None) -> Candidates:
         bucket = confidence_bucket(confidence)
@@ -124,42 +166,69 @@ class Restorer:
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int) -> Candidates:
+        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
         lower = normalize_text(text).lower()
-        options: dict[int, tuple[float, str | None]] = {}
-        lam = self.settings.channel_weight
-        lower_key_id = self.key_to_id.get(tone_key(lower))
-        channel = self.channels.get(regime)
-        if regime is Regime.PLAIN or channel is None:
-            if any(c in MARKED_LETTERS for c in lower):
-                if lower_key_id is not None:
-                    options[lower_key_id] = (0.0, None)
-            else:
-                for unit_id in self.by_skeleton.get(skeleton(lower), ())[: 4 * MAX_CANDIDATES]:
-                    options[unit_id] = (0.0, self.lm.words[unit_id])
-        else:
+        written_id, spelling, known = self._as_written(lower)
+        marked = any(c in MARKED_LETTERS for c in lower)
+        ids_parts: list[np.ndarray] = []
+        score_parts: list[np.ndarray] = []
+        identity = -math.inf
+        for source, weight in self.settings.mixtures[regime]:
+            log_weight = math.log(weight)
+            channel = self.channels.get(source)
+            if source is Regime.PLAIN or channel is None:
+                # typed without marks: every word with this skeleton is as likely; marked words stay
+                ids = _NO_IDS if marked else self.by_skeleton.get(skeleton(lower), _NO_IDS)
+                ids_parts.append(ids)
+                score_parts.append(np.full(len(ids), log_weight))
+                identity = float(np.logaddexp(identity, log_weight))
+                continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
-            for word, logp in channel.search(lower, self.prefixes, self.syllable_words):
-                unit_id = self.key_to_id[tone_key(word)]
-                same = unit_id == lower_key_id
-                score = lam * (logp + (keep if same else misread))
-                if score > options.get(unit_id, (-math.inf, None))[0]:
-                    options[unit_id] = (score, None if same else self.lm.words[unit_id])
-        if lower_key_id is not None and lower_key_id in options:
-            options[lower_key_id] = (options[lower_key_id][0], None)
-        if lower_key_id is None:
-            unit_id, spelling = self._identity(lower)
-            keep = channel.keep_adjust.get(bucket, (0.0, 0.0))[0] if channel else 0.0
-            options.setdefault(unit_id, (lam * keep + spelling, None))
-        ranked = sorted(options.items(), key=lambda e: -(e[1][0] + self.lm.uni_logp[e[0]]))
-        best = ranked[0][1][0] + self.lm.uni_logp[ranked[0][0]]
-        ranked = [e for e in ranked if e[1][0] + self.lm.uni_logp[e[0]] >= best - CANDIDATE_MARGIN][
-            :MAX_CANDIDATES
-        ]
-        return Candidates(
-            np.array([e[0] for e in ranked], dtype=np.int64),
-            np.array([e[1][0] for e in ranked], dtype=np.float32),
-            tuple(e[1][1] for e in ranked),
-        )
+            # only the regime's main channel searches beyond its precomputed readings (slow)
+            ids, logp = self._readings(source, channel, lower, search=weight >= 0.5)
+            ids_parts.append(ids)
+            score_parts.append(log_weight + logp + np.where((ids == written_id) & known, keep, misread))
+            identity = float(np.logaddexp(identity, log_weight + channel.identity_logp(lower) + keep))
+        if len(ids_parts) == 1:
+            ids, scores = ids_parts[0], score_parts[0]
+        else:
+            # the same word proposed by several channels: add the probabilities
+            combined: dict[int, float] = {}
+            for part_ids, part_scores in zip(ids_parts, score_parts, strict=True):
+                for unit_id, score in zip(part_ids.tolist(), part_scores.tolist(), strict=True):
+                    previous = combined.get(unit_id)
+                    combined[unit_id] = score if previous is None else float(np.logaddexp(previous, score))
+            ids = np.fromiter(combined.keys(), dtype=np.int64, count=len(combined))
+            scores = np.fromiter(combined.values(), dtype=np.float64, count=len(combined))
+        if not known or not (ids == written_id).any():
+            # the word as written is always a candidate
+            ids = np.append(ids, written_id)
+            scores = np.append(scores, identity + spelling)
+        scores = (self.settings.channel_weight * scores).astype(np.float32)
+        total = scores + self.lm.uni_logp[ids]
+        order = np.argsort(-total, kind="stable")[:MAX_CANDIDATES]
+        order = order[total[order] >= total[order[0]] - CANDIDATE_MARGIN]
+        ids, scores = ids[order], scores[order]
+        words = self.lm.words
+        return Candidates(ids, scores, tuple(None if u == written_id else words[u] for u in ids.tolist()))
+
+    def _readings(
+        self, regime: Regime, channel: SubstitutionChannel, lower: str, search: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """LM ids and ln P(lower | syllable) of the syllables the channel reads as `lower`: from the
+        precomputed reading index, or by searching backwards for readings it does not hold."""
+        index = self.readings.get(regime)
+        if index is not None:
+            rows = index.rows(lower)
+            if rows is not None:
+                return self._reading_ids[regime][rows[0]], rows[1]
+        if not search or not any(is_junk(c) for c in lower):
+            # readings the index lacks are searched for only where symbols stand for letters: plain
+            # letters it lacks are foreign words, names or noise rather than OCR garbling
+            return _NO_IDS, np.zeros(0, dtype=np.float32)
+        found = channel.search(lower, self.prefixes, self.syllable_words)
+        ids = np.array([self.key_to_id[tone_key(w)] for w, _ in found], dtype=np.int64)
+        return ids, np.array([lp for _, lp in found], dtype=np.float32)
 
     # ------------------------------------------------------------------ regime
 
@@ -178,10 +247,10 @@ class Restorer:
         return Regime.PLAIN
 
     def _looks_garbled(self, word: str) -> bool:
-        """Digits or symbols inside letters, or letters that spell no Vietnamese syllable."""
-        if not word.isalpha():
-            return True
-        return skeleton(normalize_text(word)).lower() not in self.by_skeleton
+        """What English-model OCR does and typing does not: digits or symbols among letters (d6, ma&i)
+        and Latin-1 accents on letters (néng, tién). Impossible syllables alone prove nothing: foreign
+        names have them too."""
+        return any(is_junk(c) or c in LATIN1_ACCENTED for c in word)
 
     # ------------------------------------------------------------------ decoding
 
@@ -193,18 +262,30 @@ class Restorer:
         conf: list[float | None] = list(confidences) if confidences is not None else []
         conf = (conf + [None] * len(spans))[: len(spans)]
         raw = [text[s:e] for s, e in spans]
-        edges = [split_edges(_drop_controls(t)) for t in raw]
+        # control characters inside a word are dropped; a token made only of them stays as it is
+        edges = [split_edges(_drop_controls(t) or t) for t in raw]
         line_of, breaks_before = _line_layout(text, spans)
-        line_cores: dict[int, list[str]] = {}
-        for index, (_, core, _) in enumerate(edges):
-            line_cores.setdefault(line_of[index], []).append(core)
-        caps_by_line = {line: is_caps_line(cores) for line, cores in line_cores.items()}
-        kinds = [classify(core, caps_by_line[line_of[i]]) for i, (_, core, _) in enumerate(edges)]
+        line_tokens: dict[int, list[int]] = {}
+        for index, line in enumerate(line_of):
+            line_tokens.setdefault(line, []).append(index)
+        caps_words = [False] * len(spans)
+        caps_by_line: dict[int, bool] = {}
+        for line, members in line_tokens.items():
+            cores = [edges[i][1] for i in members]
+            caps_by_line[line] = is_caps_line(cores)
+            for i, flag in zip(members, capitals_are_words(cores), strict=True):
+                caps_words[i] = flag
+        kinds = [classify(core, caps_words[i]) for i, (_, core, _) in enumerate(edges)]
         regime = self.regime_of([edges[i][1] for i, k in enumerate(kinds) if k is Kind.WORD])
+
+        plan = self._plan_tokens(regime, edges, kinds, conf, line_of)
 
         segments: list[_Segment] = [_Segment()]
         token_parts: list[list[_Part | str]] = []
         for index, (lead, core, trail) in enumerate(edges):
+            if plan.get(index - 1) == _MERGE:
+                token_parts.append([])  # absorbed by the previous token
+                continue
             if index and self._boundary(breaks_before[index], raw[index - 1], caps_by_line, line_of, index):
                 segments.append(_Segment())
             positions = segments[-1].positions
@@ -212,17 +293,25 @@ class Restorer:
             parts: list[_Part | str] = []
             kind = kinds[index]
             if kind is Kind.WORD:
-                for piece in split_parts(core):
-                    if piece in "/-–":
-                        positions.append(self.lm.id_of(piece))
+                action = plan.get(index)
+                if action == _MERGE:
+                    _, core, trail = edges[index + 1]
+                    pieces = [edges[index][1] + core]
+                elif isinstance(action, int):
+                    pieces = [core[:action], " ", core[action:]]
+                else:
+                    pieces = split_parts(core)
+                for piece in pieces:
+                    if piece in "/-– ":
+                        if piece != " ":
+                            positions.append(self.lm.id_of(piece))
                         parts.append(piece)
                         continue
                     part = _Part(index, piece, self.candidates(regime, piece, conf[index]))
                     positions.append(part)
                     parts.append(part)
             elif kind is Kind.ABBR:
-                unit = self.lm.index.get(core, ABBR_ID)
-                positions.append(unit)
+                positions.append(self.lm.index.get(core, ABBR_ID))
                 parts.append(core)
             elif kind is not Kind.EMPTY:
                 positions.append(self.fixed_ids[{Kind.NUMBER: NUM, Kind.CODE: CODE, Kind.URL: URL}[kind]])
@@ -234,10 +323,13 @@ class Restorer:
         self._decode(segments)
 
         restored_tokens: list[RestoredToken] = []
-        pieces: list[str] = []
+        pieces_out: list[str] = []
         cursor = 0
         for index, (start, end) in enumerate(spans):
+            merged_away = plan.get(index - 1) == _MERGE
             lead, _, trail = edges[index]
+            if plan.get(index) == _MERGE:
+                trail = edges[index + 1][2]
             out_parts = []
             confidence = 1.0
             for item in token_parts[index]:
@@ -247,13 +339,78 @@ class Restorer:
                 word = item.candidates.words[item.choice]
                 out_parts.append(item.text if word is None else apply_case(item.text, word))
                 confidence = min(confidence, item.confidence)
-            restored = unicodedata.normalize("NFC", lead + "".join(out_parts) + trail)
-            pieces.append(text[cursor:start])
-            pieces.append(restored)
+            restored = "" if merged_away else unicodedata.normalize("NFC", lead + "".join(out_parts) + trail)
+            if not merged_away:
+                pieces_out.append(text[cursor:start])  # the gap inside a merged pair is dropped
+            pieces_out.append(restored)
             cursor = end
             restored_tokens.append(RestoredToken(raw[index], restored, confidence))
-        pieces.append(text[cursor:])
-        return Restoration(unicodedata.normalize("NFC", "".join(pieces)), tuple(restored_tokens))
+        pieces_out.append(text[cursor:])
+        return Restoration(unicodedata.normalize("NFC", "".join(pieces_out)), tuple(restored_tokens))
+
+    def _best(self, candidates: Candidates) -> tuple[float, bool]:
+        """Best channel + unigram score of a token's candidates, and whether it is a known word."""
+        scores = candidates.emit + self.lm.uni_logp[candidates.ids]
+        top = int(np.argmax(scores))
+        return float(scores[top]), int(candidates.ids[top]) != UNK_ID
+
+    def _plan_tokens(
+        self,
+        regime: Regime,
+        edges: list[tuple[str, str, str]],
+        kinds: list[Kind],
+        conf: list[float | None],
+        line_of: list[int],
+    ) -> dict[int, int | str]:
+        """Tokens the OCR split or merged: a token whose best reading is poor is joined with its
+        neighbour (`_MERGE`) or cut in two (the cut position) when that reads better, weighed with
+        how often the OCR splits and merges words."""
+        channel = self.channels.get(regime)
+        if channel is None or regime is Regime.PLAIN:
+            return {}
+        single = [
+            kinds[i] is Kind.WORD and not any(c in "/-–" for c in core)
+            for i, (_, core, _) in enumerate(edges)
+        ]
+        scores: dict[int, tuple[float, bool]] = {}
+        for i, (_, core, _) in enumerate(edges):
+            if single[i]:
+                scores[i] = self._best(self.candidates(regime, core, conf[i]))
+        plan: dict[int, int | str] = {}
+        weak = {i for i, (score, known) in scores.items() if not known or score < WEAK_READING}
+        i = 0
+        while i + 1 < len(edges):
+            j = i + 1
+            if (
+                (i in weak or j in weak)
+                and single[i]
+                and single[j]
+                and line_of[i] == line_of[j]
+                and not edges[i][2]
+                and not edges[j][0]
+                and math.isfinite(channel.split_logp)
+            ):
+                joined = edges[i][1] + edges[j][1]
+                best, known = self._best(self.candidates(regime, joined, conf[i]))
+                if known and best + channel.split_logp > scores[i][0] + scores[j][0]:
+                    plan[i] = _MERGE
+                    i += 2
+                    continue
+            i += 1
+        merged = {k for k, v in plan.items() if v == _MERGE} | {k + 1 for k, v in plan.items() if v == _MERGE}
+        for i in sorted(weak - merged):
+            core = edges[i][1]
+            if not 4 <= len(core) <= 2 * MAX_OBSERVED_WORD or not math.isfinite(channel.merge_logp):
+                continue
+            best_cut, best_score = 0, scores[i][0]
+            for cut in range(1, len(core)):
+                left, left_known = self._best(self.candidates(regime, core[:cut], conf[i]))
+                right, right_known = self._best(self.candidates(regime, core[cut:], conf[i]))
+                if left_known and right_known and left + right + channel.merge_logp > best_score:
+                    best_cut, best_score = cut, left + right + channel.merge_logp
+            if best_cut:
+                plan[i] = best_cut
+        return plan
 
     def _boundary(
         self, breaks: int, previous: str, caps_by_line: dict[int, bool], line_of: list[int], index: int

@@ -70,6 +70,57 @@ def pack_model(
     return arrays
 
 
+class SpellingModel:
+    """P(spelling | the word is outside the vocabulary): letters drawn one by one from the letters of
+    the corpus's out-of-vocabulary words, geometric length. Symbols inside words are rare there, so a
+    token like `ma&i` is a poor word and a likely OCR garbling."""
+
+    def __init__(self, chars: dict[str, float], unseen: float, stop: float) -> None:
+        self.chars = chars  # ln P(char)
+        self.unseen = unseen  # ln P of a character never seen in such words
+        self.stop = stop  # ln P(word ends after a character)
+        self.go_on = float(np.log1p(-np.exp(stop)))
+
+    @classmethod
+    def estimate(cls, words: Sequence[tuple[str, int]]) -> SpellingModel:
+        counts: dict[str, int] = {}
+        total = tokens = 0
+        for word, count in words:
+            for char in word.lower():
+                counts[char] = counts.get(char, 0) + count
+            total += count * len(word)
+            tokens += count
+        if not total:
+            return cls({}, float(np.log(1 / 64)), float(np.log(1 / 5)))
+        chars = {c: float(np.log(n / (total + 1))) for c, n in counts.items()}
+        return cls(chars, float(np.log(0.5 / (total + 1))), float(np.log(tokens / total)))
+
+    def logp(self, word: str) -> float:
+        chars = self.chars
+        letters = sum(chars.get(c, self.unseen) for c in word)
+        return letters + self.stop + self.go_on * max(len(word) - 1, 0)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        ordered = sorted(self.chars)
+        return {
+            "spell_chars": np.array(ordered if ordered else [""]),
+            "spell_logp": np.array(
+                [self.chars[c] for c in ordered] if ordered else [self.unseen], np.float32
+            ),
+            "spell_unseen": np.array(self.unseen),
+            "spell_stop": np.array(self.stop),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SpellingModel:
+        chars = {
+            str(c): float(v)
+            for c, v in zip(arrays["spell_chars"], arrays["spell_logp"], strict=True)
+            if str(c)
+        }
+        return cls(chars, float(arrays["spell_unseen"]), float(arrays["spell_stop"]))
+
+
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
 
@@ -136,6 +187,7 @@ class NgramModel:
         self.order = int(arrays["order"])
         self.uni_logp = arrays["uni_logp"].astype(np.float32)
         self.uni_bo = arrays["uni_bo"].astype(np.float32)
+        self.spelling = SpellingModel.from_arrays(arrays)
         self.orders: dict[int, _Order] = {}
         for n in range(2, self.order + 1):
             contexts = np.cumsum(arrays[f"ctx{n}"].astype(np.int64))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, SPECIALS, UNK_ID, pack_model
-from pipeline.restore.syllables import is_valid, place_tone, tone_key
+from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, SPECIALS, UNK_ID, SpellingModel, pack_model
+from pipeline.restore.syllables import MARKED_LETTERS, could_be_syllable, is_valid, place_tone, tone_key
 from pipeline.restore.tokens import is_caps_word, line_units
 
 MIN_SYLLABLE_COUNT = 2  # weighted count a syllable needs to enter the vocabulary (drops one-off typos)
@@ -23,6 +23,18 @@ class EncodedCorpus:
     name: str
     weight: int
     ids: np.ndarray  # int32, provisional ids (index into `units`)
+
+
+def is_unmarked_line(line: str) -> bool:
+    """A line of several syllable-like words almost none of which carries a mark: Vietnamese typed
+    without diacritics (file names, slugs) or English. Training on it would teach the LM that
+    unmarked spellings are normal, so such lines are left out."""
+    words = [w.lower() for w in line.split() if w.isalpha()]
+    syllables = [w for w in words if any(c in MARKED_LETTERS for c in w) or could_be_syllable(w)]
+    if len(syllables) < 4:
+        return False
+    marked = sum(any(c in MARKED_LETTERS for c in w) for w in syllables)
+    return marked < 0.2 * len(syllables)
 
 
 PAD = 3  # <s> tokens before every line: enough context padding for models up to 4-grams
@@ -41,6 +53,8 @@ class UnitEncoder:
         out: list[int] = []
         index = self.index
         for line in lines:
+            if is_unmarked_line(line):
+                continue
             out.extend(_PADDING)
             for unit in line_units(line, self._token_cache):
                 unit_id = index.get(unit)
@@ -59,6 +73,7 @@ class Vocabulary:
     words: list[str]  # the surface form the restorer writes
     is_syllable: np.ndarray  # bool per id
     remap: np.ndarray  # provisional id → final id
+    spelling: SpellingModel  # how the words the LM calls <unk> are spelt
 
 
 def build_vocabulary(units: Sequence[str], corpora: Sequence[EncodedCorpus]) -> Vocabulary:
@@ -76,7 +91,10 @@ def build_vocabulary(units: Sequence[str], corpora: Sequence[EncodedCorpus]) -> 
     others = sorted(
         u
         for i, u in enumerate(units)
-        if i >= len(SPECIALS) and not is_valid(u) and weighted[i] >= MIN_OTHER_COUNT
+        if i >= len(SPECIALS)
+        and not is_valid(u)
+        and weighted[i] >= MIN_OTHER_COUNT
+        and not _stripped_syllable(u)
     )
     # the restorer writes the traditional tone placement (hòa, thủy), as in Decree 30's templates
     words = list(SPECIALS) + [place_tone(k[:-1], int(k[-1])) for k in syllable_keys] + others
@@ -94,7 +112,16 @@ def build_vocabulary(units: Sequence[str], corpora: Sequence[EncodedCorpus]) -> 
             remap[unit_id] = final_index.get(unit, ABBR_ID if is_caps_word(unit) else UNK_ID)
     is_syllable = np.zeros(len(words), dtype=bool)
     is_syllable[len(SPECIALS) : len(SPECIALS) + len(syllable_keys)] = True
-    return Vocabulary(words, is_syllable, remap)
+    unknown = [
+        (u, int(weighted[i])) for i, u in enumerate(units) if i >= len(SPECIALS) and remap[i] == UNK_ID
+    ]
+    return Vocabulary(words, is_syllable, remap, SpellingModel.estimate(unknown))
+
+
+def _stripped_syllable(unit: str) -> bool:
+    """A Vietnamese syllable written without its marks (text typed without diacritics in the corpus):
+    it must not become a word of its own, or the restorer would keep such spellings."""
+    return unit.isascii() and unit.isalpha() and could_be_syllable(unit.lower())
 
 
 def count_ngrams(ids: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -285,4 +312,6 @@ def build_lm(
     keys, counts = merge_counts(parts)
     levels = estimate_kneser_ney(keys, counts, order, len(vocabulary.words))
     kept, backoffs = prune_to_backoff(levels, thresholds)
-    return pack_model(vocabulary.words, vocabulary.is_syllable, kept, backoffs)
+    arrays = pack_model(vocabulary.words, vocabulary.is_syllable, kept, backoffs)
+    arrays.update(vocabulary.spelling.to_arrays())
+    return arrays

@@ -8,14 +8,17 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.errors import MissingDependencyError
-from pipeline.restore.channel import SubstitutionChannel
+from pipeline.restore.channel import ReadingIndex, SubstitutionChannel
 from pipeline.restore.decode import Regime, Restorer
 from pipeline.restore.lm import NgramModel
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 LM_FILE = "restore_lm.npz"
 CHANNEL_FILE = "restore_channel.json"
+READINGS_FILE = "restore_readings.npz"
 MODELS_ENV = "CONGVAN_MODELS"  # overrides the models folder (tests, installed copies)
 
 
@@ -23,6 +26,7 @@ MODELS_ENV = "CONGVAN_MODELS"  # overrides the models folder (tests, installed c
 class Models:
     lm: NgramModel
     channels: dict[Regime, SubstitutionChannel]
+    readings: dict[Regime, ReadingIndex]
 
 
 _lock = threading.Lock()
@@ -44,7 +48,11 @@ def load_models(directory: Path | None = None) -> Models:
             lm_path = directory / LM_FILE
             if not lm_path.exists():
                 raise MissingDependencyError("restoration model missing: run `make models`", lm_path)
-            models = Models(lm=NgramModel.load(lm_path), channels=_load_channels(directory / CHANNEL_FILE))
+            models = Models(
+                lm=NgramModel.load(lm_path),
+                channels=_load_channels(directory / CHANNEL_FILE),
+                readings=_load_readings(directory / READINGS_FILE),
+            )
             _loaded[directory] = models
         return models
 
@@ -56,6 +64,15 @@ def _load_channels(path: Path) -> dict[Regime, SubstitutionChannel]:
     return {Regime(name): SubstitutionChannel.from_json(entry) for name, entry in data["channels"].items()}
 
 
+def _load_readings(path: Path) -> dict[Regime, ReadingIndex]:
+    if not path.exists():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    regimes = {name.split("_")[0] for name in arrays}
+    return {Regime(name): ReadingIndex.from_arrays(arrays, name) for name in sorted(regimes)}
+
+
 def get_restorer(directory: Path | None = None) -> Restorer:
     """The process-wide restorer over the models of `directory` (built on first use)."""
     directory = directory or models_dir()
@@ -65,5 +82,5 @@ def get_restorer(directory: Path | None = None) -> Restorer:
         with _lock:
             restorer = _restorers.get(directory)
             if restorer is None:
-                restorer = _restorers[directory] = Restorer(models.lm, models.channels)
+                restorer = _restorers[directory] = Restorer(models.lm, models.channels, models.readings)
     return restorer

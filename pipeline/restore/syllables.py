@@ -72,6 +72,7 @@ VIETNAMESE_LETTERS = frozenset(
     set(_TONE_OF) | set(CONSONANTS) | set(CONSONANTS.upper()) | set("fjwzFJWZ")
 )  # fmt: skip
 MARKED_LETTERS = frozenset(c for c in VIETNAMESE_LETTERS if not c.isascii())
+VOWEL_LETTERS = tuple(sorted(c for c in _TONE_OF if c.islower()))
 # letters an English (Latin-1) OCR model never outputs: their presence means a Vietnamese model read the text
 VIETNAMESE_ONLY = frozenset(c for c in MARKED_LETTERS if ord(c) > 0xFF)
 
@@ -231,21 +232,31 @@ def tone_key(syllable: str) -> str:
 
 def generate_inventory() -> Iterator[str]:
     """Every lowercase syllable phonotactics allows, with the traditional tone placement."""
+    for toneless in _valid_toneless():
+        tones = (1, 5) if toneless.endswith(STOP_CODAS) else range(6)
+        for tone in tones:
+            yield place_tone(toneless, tone)
+
+
+@lru_cache(maxsize=1)
+def _valid_toneless() -> tuple[str, ...]:
+    """Toneless spellings that are syllables with at least one tone (sắc always fits a stop coda)."""
+    found = []
     for onset in ONSETS:
         for cluster in _CLUSTERS:
             for coda in CODAS:
                 toneless = onset + cluster + coda
                 if parse(toneless) != (onset, cluster, coda):
                     continue
-                for tone in range(6):
-                    syllable = place_tone(toneless, tone)
-                    if is_valid(syllable):
-                        yield syllable
+                probe = place_tone(toneless, 1) if coda in STOP_CODAS else toneless
+                if is_valid(probe):
+                    found.append(toneless)
+    return tuple(found)
 
 
 @lru_cache(maxsize=1)
 def _inventory_skeletons() -> frozenset[str]:
-    return frozenset(skeleton(s) for s in generate_inventory())
+    return frozenset(skeleton(s) for s in _valid_toneless())
 
 
 def could_be_syllable(text: str) -> bool:

@@ -57,6 +57,8 @@ def is_caps_word(core: str) -> bool:
 
 
 def _is_caps(core: str) -> bool:
+    if not core.isupper():  # fast exit for the usual lowercase word
+        return False
     letters = [c for c in core if c.isalpha()]
     return len(letters) >= 2 and all(c.isupper() for c in letters)
 
@@ -71,9 +73,9 @@ def _is_code_part(part: str) -> bool:
     return any(c.isdigit() for c in part) or any(c.isupper() for c in part[1:])
 
 
-def classify(core: str, caps_line: bool = False) -> Kind:
-    """What a token core is. In a line written mostly in capitals, capitalised syllables are words;
-    elsewhere an all-caps token is an abbreviation even when it spells a syllable (CA, SỞ)."""
+def classify(core: str, caps_words: bool = False) -> Kind:
+    """What a token core is. Where capitals are words (`caps_words`: see `capitals_are_words`), an
+    all-caps syllable is a word; elsewhere it is an abbreviation even when it spells one (CA, SỞ)."""
     if not core:
         return Kind.EMPTY
     if not any(c.isalnum() for c in core):
@@ -87,7 +89,7 @@ def classify(core: str, caps_line: bool = False) -> Kind:
         if not parts or any(_is_code_part(p) for p in parts):
             return Kind.CODE
         return Kind.WORD
-    if _is_abbreviation(core) or (_is_caps(core) and core.isalpha() and not caps_line):
+    if _is_abbreviation(core) or (_is_caps(core) and core.isalpha() and not caps_words):
         return Kind.ABBR
     return Kind.WORD
 
@@ -98,6 +100,25 @@ def is_caps_line(cores: list[str]) -> bool:
     if not wordy:
         return False
     return sum(_is_caps(c) for c in wordy) * 2 > len(wordy)
+
+
+def _caps_syllable(core: str) -> bool:
+    return _is_caps(core) and core.isalpha() and could_be_syllable(core.lower())
+
+
+def capitals_are_words(cores: list[str]) -> list[bool]:
+    """Per token of a line: whether capitals there spell words, i.e. the line is mostly capitals or
+    the token is in a run of two or more capitalised syllables (“ĐƠN VỊ DẪN ĐẦU” inside a sentence)."""
+    if not any(c[:2].isupper() for c in cores):
+        return [False] * len(cores)
+    if is_caps_line(cores):
+        return [True] * len(cores)
+    syllables = [_caps_syllable(c) for c in cores]
+    last = len(cores) - 1
+    return [
+        flag and ((k > 0 and syllables[k - 1]) or (k < last and syllables[k + 1]))
+        for k, flag in enumerate(syllables)
+    ]
 
 
 def split_parts(core: str) -> list[str]:
@@ -119,14 +140,14 @@ def punct_units(punct: str) -> list[str]:
     return [c if c in PUNCT_UNITS else PUNCT for c in punct]
 
 
-def token_units(token: str, caps_line: bool) -> tuple[str, ...]:
+def token_units(token: str, caps_words: bool) -> tuple[str, ...]:
     """LM units of one whitespace token of correct text: lowercase syllables, punctuation, classes."""
     if token.isalpha() and token.islower():
         return (token,)
     units: list[str] = []
     lead, core, trail = split_edges(token)
     units.extend(punct_units(lead))
-    kind = classify(core, caps_line)
+    kind = classify(core, caps_words)
     if kind is Kind.WORD:
         units.extend(part if part in "/-–" else part.lower() for part in split_parts(core))
     elif kind is Kind.ABBR:
@@ -144,17 +165,20 @@ def line_units(line: str, cache: dict[tuple[str, bool], tuple[str, ...]] | None 
     """LM units of one line of correct text (training); `cache` memoises tokens across lines."""
     units: list[str] = []
     tokens = line.split()
-    caps_line = (
-        is_caps_line([split_edges(t)[1] for t in tokens]) if any(t[:2].isupper() for t in tokens) else False
+    flags = (
+        capitals_are_words([split_edges(t)[1] for t in tokens])
+        if any(t[:2].isupper() for t in tokens)
+        else None
     )
-    for token in tokens:
+    for index, token in enumerate(tokens):
+        caps_words = flags[index] if flags else False
         if cache is None:
-            units.extend(token_units(token, caps_line))
+            units.extend(token_units(token, caps_words))
             continue
-        key = (token, caps_line)
+        key = (token, caps_words)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = token_units(token, caps_line)
+            found = cache[key] = token_units(token, caps_words)
         units.extend(found)
     return units
 
