@@ -70,6 +70,7 @@ class DocumentOutcome:
 @dataclass
 class BatchSummary:
     outcomes: list[DocumentOutcome] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the whole batch
 
     def _with(self, status: str) -> list[DocumentOutcome]:
         return [outcome for outcome in self.outcomes if outcome.status == status]
@@ -96,10 +97,10 @@ class BatchSummary:
 
     def format(self) -> str:
         pages = sum(outcome.pages for outcome in self.done)
-        seconds = sum(outcome.seconds for outcome in self.done)
+        rate = f", {60 * pages / self.seconds:.1f} pages/min" if self.seconds > 0 and pages else ""
         lines = [
-            f"congvan: {len(self.outcomes)} documents: {len(self.done)} done ({pages} pages, {seconds:.1f} s of "
-            f"work), {len(self.skipped)} skipped, {len(self.failed)} failed"
+            f"congvan: {len(self.outcomes)} documents: {len(self.done)} done ({pages} pages in {self.seconds:.1f} s"
+            f"{rate}), {len(self.skipped)} skipped, {len(self.failed)} failed"
         ]
         lines += [f"  skipped: {o.source}: {o.reason}" for o in self.skipped]
         lines += [f"  failed: {o.error.label}: {o.error}" for o in self.failed if o.error is not None]
@@ -690,6 +691,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     """Process files and folders: per document, its pages in parallel, then its record; write the results
     (--out), the searchable PDF (--pdf) and the archive entry (--db). One bad file never stops the batch."""
     stages = stages or Stages.default()
+    started = time.monotonic()
     summary = BatchSummary()
     files, input_errors = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
     for error in input_errors:
@@ -713,6 +715,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     finally:
         if archive is not None:
             archive.close()
+        summary.seconds = time.monotonic() - started
     return summary
 
 

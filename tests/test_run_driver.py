@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -191,7 +192,8 @@ def test_run_summary_names_reasons(tmp_path):
     write_fake_scan(tmp_path / "b.png", ["x"])
     summary = _process([tmp_path], tmp_path / "out")
     text = summary.format()
-    assert text.splitlines()[0].startswith("congvan: 2 documents: 1 done (1 pages")
+    assert re.match(r"congvan: 2 documents: 1 done \(1 pages in \d+\.\d s, [\d.]+ pages/min\), 0 skipped, 1 failed$",
+                    text.splitlines()[0])
     assert "failed: corrupt file:" in text and "a.png" in text
 
 
