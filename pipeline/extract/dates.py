@@ -16,6 +16,7 @@ _B = r"(?<![\w])"  # start of a word
 _Y = r"(?:19|20)\d\d(?!\d)"
 _D = r"\d{1,2}(?!\d)"
 _ROMAN_QUARTER = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_QUARTER_OCR = str.maketrans({"l": "i", "t": "i", "|": "i", "1": "i"})
 _DASH = r"\s*[-–—]\s*"
 # Words after which a date is a deadline (matched on folded text).
 _DEADLINE_PREFIX = (
@@ -40,7 +41,8 @@ _PATTERN = re.compile(
     # 6 tháng đầu năm 2020
     rf"|(?P<half>(?:06|6)\s*thang\s*(?P<hw>dau|cuoi)\s*nam\s*(?P<y4>{_Y}))"
     # quý II/2020, quý 2 năm 2020
-    rf"|(?P<quarter>quy\s*(?P<q>iv|i{{1,3}}|[1-4])(?![\w])\s*(?:/|nam|-)\s*(?P<y5>{_Y}))"
+    # (with OCR's readings of the numeral: "Quý IH/2021", "Quý TV/2021")
+    rf"|(?P<quarter>quy\s*(?P<q>[ivlth1|]{{1,3}}|[1-4])(?![\w])\s*(?:/|nam|-)\s*(?P<y5>{_Y}))"
     # tháng 4/2020, tháng 04 năm 2020
     rf"|(?P<month>thang\s*(?P<m6>{_D})\s*(?:/|nam|-)\s*(?P<y6>{_Y}))"
     # giai đoạn 2016-2020, năm học 2019 - 2020, từ năm 2016 đến năm 2020
@@ -87,7 +89,10 @@ def _value(match: re.Match[str], default_year: int | None) -> tuple[str, str | N
         start, end = _month_bounds(year, first, last)
         return "period", f"{year}-H{1 if first == 1 else 2}", start, end
     if g("quarter"):
-        year, quarter = int(g("y5")), _ROMAN_QUARTER[g("q")]
+        numeral = g("q") if g("q").isdigit() else g("q").translate(_QUARTER_OCR).replace("h", "ii")
+        if numeral not in _ROMAN_QUARTER:
+            return None
+        year, quarter = int(g("y5")), _ROMAN_QUARTER[numeral]
         start, end = _month_bounds(year, 3 * quarter - 2, 3 * quarter)
         return "quarter", f"{year}-Q{quarter}", start, end
     if g("month"):

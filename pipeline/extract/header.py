@@ -18,13 +18,14 @@ HEADER_MAX_LINES = 60
 
 _MOTTOS = ("cong hoa xa hoi chu nghia viet nam", "doc lap - tu do - hanh phuc", "dang cong san viet nam")
 _RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
-_NUMBER = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s)?s[o0]\s*[:;.]?\s*(?=[\d/._…])")
+# "Số: 12/…", "Số 45-KH/HU"; with a type before it only in the header form "Luật số: 121/…"
+_NUMBER = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?)\s*(?=[\d/._…])")
 _VV = re.compile(r"^v\s*[/.]?\s*[vy]\b\s*[:.]?\s*")
 _PLACE_DATE = re.compile(r"^(?P<place>[^,\d]{2,40}?)\s*,\s*(?=ngay\b)")
 _BLANK_DATE = re.compile(r"ngay\s*[._…\s]*\s*thang\s*[._…\s]*\s*nam\s*(?P<y>(?:19|20)\d\d)")
 _BODY_START = re.compile(
     r"^(?:kinh gui|can cu|thuc hien|trien khai|de\s|theo\s|qua\s|ngay\s*\d|tiep theo|nham\s|xet\s|sau khi|"
-    r"trong\s|hien nay|nhu\s|vua qua|thoi gian qua|ve viec|chieu\s|sang\s|tai\s)"
+    r"trong\s|hien nay|nhu\s|vua qua|thoi gian qua|ve viec|chieu\s|sang\s|tai\s|nam \d{4}\s*,|dieu \d)"
 )
 # "Kính gửi:", or a công điện's "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH điện:"
 _KINH_GUI = re.compile(r"^(?:kinh\s*gui\b|[^:]{3,80}\bdien\s*(?=:))\s*[:;.]?\s*")
@@ -91,6 +92,15 @@ def _strip_mottos(folded: str) -> list[tuple[int, int]]:
     return ranges
 
 
+def _is_debris(text: str, after_motto: bool) -> bool:
+    """Header debris: a star or speck ("»*", "kả"), or the last word of a motto that OCR wrapped ("NAM")."""
+    if not any(ch.isalnum() for ch in text):
+        return True
+    if " " in text or text.isdigit() or doc_types().from_name(text) is not None:
+        return False
+    return len(text) <= 3 or (after_motto and len(text) <= 5 and text.isupper())
+
+
 def _remove_ranges(text: str, ranges: list[tuple[int, int]]) -> str:
     for start, end in sorted(ranges, reverse=True):
         text = text[:start] + " " + text[end:]
@@ -118,8 +128,8 @@ def _split_units(lines: list[str]) -> list[str]:
 
 def _type_of_title(text: str) -> tuple[str, str] | None:
     """(abbreviation, name) when an upper-case title line names a document type ("KẾ HOẠCH")."""
-    if not is_upper_text(text):
-        return None
+    if not is_upper_text(text) or text.rstrip().endswith(":"):
+        return None  # "QUYẾT ĐỊNH:" opens the articles of a decision, it is not its title
     doc_type = doc_types().from_name(text.rstrip(" :"))
     if doc_type is None or doc_type.name == "Văn bản":
         return None
@@ -134,6 +144,7 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
     subject: list[str] = []
     collecting: str | None = None  # "vv" or "title": subject lines being gathered
     number_seen = False
+    after_motto = False
     body_start = 0
     lines = doc.lines[:HEADER_MAX_LINES]
     i = 0
@@ -150,9 +161,10 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
         folded = fold(text)
         if ranges:
             layout.skip.add(line.index)
-        if not text or _RULE.match(text) or text in ("*", "★"):
+        if not text or _RULE.match(text) or _is_debris(text, after_motto):
             layout.skip.add(line.index)
             continue
+        after_motto = bool(ranges)
         if collecting == "title":
             if _continues_title(text, folded, subject):
                 subject.append(text)
@@ -239,7 +251,12 @@ def _continues_title(text: str, folded: str, subject: list[str]) -> bool:
     if is_upper_text(previous) and is_upper_text(text):
         # a wrapped upper-case summary, unless the line names the enacting body ("ỦY BAN THƯỜNG VỤ QUỐC HỘI")
         return not _UNIT_HEADS.match(folded)
-    return text[:1].islower() or text[:1] in "(–-"
+    if ". " in text:
+        return False  # a sentence ends inside it: body text
+    if text[:1].islower() or text[:1].isdigit() or text[:1] in "(–-":
+        return True
+    # a centred title wraps into short lines; a body paragraph runs the full width or ends a sentence
+    return len(previous) < 80 and len(text) < 80 and not text.endswith((".", ":", ";")) and not is_upper_text(text)
 
 
 def _parse_place_date(text: str, header: DocumentHeader) -> bool:
@@ -276,8 +293,9 @@ def _parse_recipients(doc: DocumentText, layout: Layout, start: int) -> int:
             text = doc.lines[j].text
             if _BULLET.match(text):
                 items.append(text)
-            elif text and items and text[:1].islower() and not items[-1].rstrip().endswith((".", ";")):
-                items[-1] += " " + text
+            elif (text and items and not items[-1].rstrip().endswith((".", ";", ":"))
+                  and not _BODY_START.match(doc.folded[doc.lines[j].start : doc.lines[j].end])):
+                items[-1] += " " + text  # a recipient wrapped onto the next line
             elif not text and not items:
                 j += 1
                 continue
@@ -335,22 +353,23 @@ def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
 
 
 def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int | None, end: int) -> None:
+    """Distribution items are the bullets after 'Nơi nhận' (and their wrapped lines); the rest of the zone,
+    and whatever OCR glued to the right of an item, is the signature block."""
     header = layout.header
     signature_lines: list[str] = []
     distribution: list[str] = []
-    in_list = False
+    seen_noi_nhan = False
     for index in range(start, end):
         line = doc.lines[index]
         text = line.text
         folded = doc.folded[line.start : line.end]
         layout.skip.add(index)
         if not text:
-            in_list = False if distribution else in_list
             continue
         if noi_nhan is not None and index == noi_nhan:
             match = _NOI_NHAN.match(folded)
             rest = text[match.end() :].strip() if match else ""
-            in_list = True
+            seen_noi_nhan = True
             if rest:
                 item, signature = _split_signature(rest)
                 if item:
@@ -358,7 +377,7 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
                 if signature:
                     signature_lines.append(signature)
             continue
-        if in_list and (_BULLET.match(text) or (distribution and text[:1].islower())):
+        if seen_noi_nhan and (_BULLET.match(text) or (distribution and _continues_item(distribution[-1], text))):
             item, signature = _split_signature(text)
             if _BULLET.match(item) or not distribution:
                 distribution.append(item)
@@ -367,10 +386,17 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
             if signature:
                 signature_lines.append(signature)
             continue
-        in_list = False
         signature_lines.append(text)
     header.distribution = [c for c in (_clean_item(item) for item in distribution) if c]
     header.signer = _parse_signer(signature_lines)
+
+
+def _continues_item(item: str, text: str) -> bool:
+    """A wrapped distribution item ("- Ban Chỉ đạo Quốc gia về PCTT⏎(b/c);"), not a signature line."""
+    if item.rstrip().endswith((";", ".", ",")):
+        return False
+    folded = fold(text)
+    return not (_AUTHORITY.match(folded) or is_upper_text(text) or _is_name(text) or _SIGNED.match(folded))
 
 
 def _split_signature(text: str) -> tuple[str, str]:
@@ -380,7 +406,7 @@ def _split_signature(text: str) -> tuple[str, str]:
         return text[: match.start()].strip(), text[match.start() :].strip()
     words = text.split()
     k = len(words)
-    while k > 0 and is_upper_text(words[k - 1], 1.0) and len(words[k - 1]) > 1:
+    while k > 0 and is_upper_text(words[k - 1], 1.0) and len(words[k - 1]) > 1 and words[k - 1][-1].isalpha():
         k -= 1
     if len(words) - k >= 2 and k > 0 and words[k - 1].endswith((";", ".", ",")):
         return " ".join(words[:k]), " ".join(words[k:])

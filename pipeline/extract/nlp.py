@@ -16,7 +16,7 @@ from pipeline.extract.header import Layout, parse_layout
 from pipeline.extract.places import extract_places
 from pipeline.extract.references import extract_references
 from pipeline.extract.tasks import TaskContext, extract_tasks
-from pipeline.extract.text import DocumentText
+from pipeline.extract.text import DocumentText, fold_key
 from pipeline.types import DateMention, Place, Record, Reference, Task
 
 COMPONENTS = ("congvan_header", "congvan_references", "congvan_dates", "congvan_places", "congvan_tasks")
@@ -66,7 +66,7 @@ class ExtractionState:
 
 def _state(doc: Doc) -> ExtractionState:
     state = doc._.congvan
-    if state is None:
+    if state is None:  # a Doc made outside `run_pipeline` (doc.text rebuilds the text from every token)
         state = ExtractionState(DocumentText.from_text(doc.text))
         doc._.congvan = state
     return state
@@ -118,8 +118,23 @@ def places_component(doc: Doc) -> Doc:
     header_end = lines[layout.header_end].start if layout.header_end < len(lines) else len(state.text.text)
     state.places = extract_places(state.text, header_end=header_end, place_of_issue=layout.place_span,
                                   date=layout.header.date)
+    _canonical_place_of_issue(state)
     _span_group(doc, "places", [(m.start, m.end, p.level) for p in state.places for m in p.mentions])
     return doc
+
+
+def _canonical_place_of_issue(state: ExtractionState) -> None:
+    """'Bình Giã, ngày …' (a diacritic misread) names the unit 'Bình Gia': write the gazetteer's spelling when
+    the place of issue resolved to a unit that differs only in diacritics."""
+    layout = state.layout
+    assert layout is not None
+    if layout.place_span is None or layout.header.place is None:
+        return
+    start = layout.place_span[0]
+    for place in state.places:
+        if any(m.start == start for m in place.mentions) and fold_key(place.name) == fold_key(layout.header.place):
+            layout.header.place = place.name
+            return
 
 
 @Language.component("congvan_tasks")
@@ -142,6 +157,16 @@ def extraction_pipeline() -> Language:
     for name in COMPONENTS:
         nlp.add_pipe(name)
     return nlp
+
+
+def run_pipeline(text: str) -> Doc:
+    """The text through every component; the shared state is made from `text` itself."""
+    nlp = extraction_pipeline()
+    doc = nlp.make_doc(text)
+    doc._.congvan = ExtractionState(DocumentText.from_text(text))
+    for _name, component in nlp.pipeline:
+        doc = component(doc)
+    return doc
 
 
 def spans(doc: Doc, name: str) -> list[Span]:

@@ -122,15 +122,35 @@ _TRIGGERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "thi tran": ((COMMUNE,), ("Thị trấn",)),
     "dac khu": ((COMMUNE,), ("Đặc khu",)),
 }
-# Written with diacritics (any case), or without them in lower case where that is not another word.
+# Written with diacritics (any case); the distinctive words also with OCR's wrong or missing tone marks
+# ("TĨNH NGHỆ AN", "huyen"), never "xa"/"quan", which are other words.
+_TONES = {"i": "iìíỉĩị", "e": "eêèéẻẽẹềếểễệ", "o": "oôơòóỏõọồốổỗộờớởỡợ", "u": "uưùúủũụừứửữự",
+          "a": "aăâàáảãạằắẳẵặầấẩẫậ", "y": "yỳýỷỹỵ"}
+
+
+def _any_tone(word: str) -> str:
+    return "".join(f"[{_TONES[ch]}]" if ch in _TONES else ch for ch in word)
+
+
 _TRIGGER = re.compile(
-    r"(?<![\w.])(?:(?i:tỉnh|thành\s+phố|tp\.|huyện|quận|thị\s+xã|tx\.|xã|phường|thị\s+trấn|đặc\s+khu)"
-    r"|tinh|thanh pho|huyen|thi xa|phuong|thi tran)"
+    r"(?<![\w.])(?i:(?:tỉnh|thành\s+phố|tp\.|huyện|quận|thị\s+xã|tx\.|xã|phường|thị\s+trấn|đặc\s+khu)"
+    rf"|{_any_tone('tinh')}|{_any_tone('thanh')}\s+{_any_tone('pho')}|{_any_tone('huyen')}|"
+    rf"{_any_tone('thi')}\s+{_any_tone('xa')}|{_any_tone('phuong')}|{_any_tone('thi')}\s+{_any_tone('tran')})"
     r"(?P<uy>\s+(?i:ủy|uỷ))?(?![\w])"
 )
 _NAME_WORD = r"(?:[A-ZĐÀ-Ỹ][^\W\d_]*|\d{1,2}(?![\w/]))"
-_NAME = re.compile(rf"[ \t]*:?[ \t]*(?P<name>{_NAME_WORD}(?:(?:[ \t]+|[ \t]*-[ \t]*){_NAME_WORD}){{0,5}})")
-_LIST_SEPARATOR = re.compile(r"[ \t]*(?:,|;|\bvà\b|\bva\b)[ \t]*(?:(?:các|cac)[ \t]+)?")
+# Words of a name may be split by a line break ("xã Nội⏎Thôn"), list items too.
+_GAP = r"(?:[ \t]+|[ \t]*\n[ \t]*)"
+_NAME = re.compile(rf"[ \t]*:?[ \t]*\n?[ \t]*(?P<name>{_NAME_WORD}(?:(?:{_GAP}|[ \t]*-[ \t]*){_NAME_WORD}){{0,5}})")
+_LIST_SEPARATOR = re.compile(r"[ \t]*(?:,|;|\bvà\b|\bva\b)[ \t]*\n?[ \t]*(?:(?:các|cac)[ \t]+)?")
+_EXACT_TRIGGERS = frozenset({"tỉnh", "thành phố", "tp.", "huyện", "quận", "thị xã", "tx.", "xã", "phường",
+                             "thị trấn", "đặc khu"})
+
+
+def _exact_trigger(text: str) -> bool:
+    return " ".join(text.lower().split()) in _EXACT_TRIGGERS
+
+
 _NOT_A_NAME = re.compile(r"^(?:hoi chu nghia|uy ban|ubnd|so |nong thon|doan)")
 
 
@@ -150,8 +170,7 @@ class Mention:
 
 
 def _trigger_key(text: str) -> str:
-    key = " ".join(fold(text).replace(".", "").split())
-    return key
+    return " ".join(fold(text).replace(".", "").split())
 
 
 def _lookup(words: list[str], levels: Sequence[str], trigger: str) -> tuple[int, list[tuple[Unit, bool]]]:
@@ -192,6 +211,13 @@ def _words(name: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\s\-]+", name)]
 
 
+def _case_fits(trigger: str) -> bool:
+    """A trigger word in lower case, Title case or all capitals: not "Phương" inside a person's name (which
+    has no tone error to forgive) — only written forms a dispatch uses."""
+    letters = [ch for ch in trigger if ch.isalpha()]
+    return trigger.islower() or trigger.isupper() or (letters[0].isupper() and "".join(letters[1:]).islower())
+
+
 def find_mentions(doc: DocumentText, provinces: Sequence[str] = (), *, start: int = 0,
                   end: int | None = None) -> list[Mention]:
     """Place mentions of `doc.text[start:end]`: a trigger word, a name, list items and qualifiers after it."""
@@ -205,6 +231,9 @@ def find_mentions(doc: DocumentText, provinces: Sequence[str] = (), *, start: in
             break
         position = trigger.end()
         if fold(text[trigger.start() : trigger.start() + 20]).startswith("xa hoi"):
+            continue
+        if not _case_fits(trigger.group()) or (trigger.group()[:1].isupper() and not _exact_trigger(trigger.group())
+                                                and not trigger.group().isupper()):
             continue
         key = _trigger_key(text[trigger.start() : trigger.end() - len(trigger.group("uy") or "")])
         levels, types = _TRIGGERS[key]
@@ -272,6 +301,7 @@ def _same_area(first: Mention, other: Mention) -> bool:
 
 
 _RANK = {COMMUNE: 0, DISTRICT: 1, PROVINCE: 2}
+_QUALIFIER_LEAD = re.compile(r"[ \t]*[,(–-]?[ \t]*")
 
 
 def _qualifiers(doc: DocumentText, position: int, end: int, provinces: Sequence[str],
@@ -281,8 +311,8 @@ def _qualifiers(doc: DocumentText, position: int, end: int, provinces: Sequence[
     out: list[Mention] = []
     floor = max(_RANK[level] for level in below)
     while True:
-        lead = re.match(r"[ \t]*[,(–-]?[ \t]*", text[position:end])
-        start = position + (lead.end() if lead else 0)
+        lead = _QUALIFIER_LEAD.match(text, position, end)
+        start = lead.end() if lead else position
         trigger = _TRIGGER.match(text, start, end)
         if trigger is None:
             break

@@ -14,10 +14,10 @@ from pipeline.types import Reference
 
 # One symbol group: starts with a capital, letters/digits, and is a whole word ("Sở" is not the group "S").
 _GROUP = r"[A-ZĐ][A-Za-zĐđ0-9]*(?![\w])"
-# Separators may carry spaces ("1906 /SGDĐT") and a line break after them ("539/QĐ-⏎UBND"), never before:
-# a line that starts with "- " is a list item, not the rest of a code.
-_SLASH = r"[ \t]*/[ \t]*(?:\n[ \t]*)?"
-_DASH = r"[ \t]*[-–—][ \t]*(?:\n[ \t]*)?"
+# Separators may carry spaces ("1906 /SGDĐT") and a line break around them ("539/QĐ-⏎UBND", "18⏎/KH-UBND");
+# a dash that starts a line is part of a code only when a letter follows at once: "- Sở Y tế" is a list item.
+_SLASH = r"[ \t]*\n?[ \t]*/[ \t]*(?:\n[ \t]*)?"
+_DASH = r"(?:[ \t]*[-–—][ \t]*(?:\n[ \t]*)?|[ \t]*\n[-–—](?=[A-ZĐ]))"
 _NUMBER_START = r"(?<![\w./\-])"
 
 _STATE = re.compile(
@@ -54,7 +54,9 @@ def _fix_type(group: str, party: bool) -> DocType | None:
     """The document type a symbol group names, repairing OCR damage; None when it names none."""
     types = doc_types()
     table = types.party_by_abbr if party else types.by_abbr
-    for candidate in (group, group.translate(_CONFUSIONS), group.upper()):
+    # "QĐĐ": OCR doubled a letter
+    undoubled = re.sub(r"(.)\1+", r"\1", group)
+    for candidate in (group, group.translate(_CONFUSIONS), group.upper(), undoubled):
         if candidate in table:
             return table[candidate]
     key = fold_key(group)
@@ -62,8 +64,18 @@ def _fix_type(group: str, party: bool) -> DocType | None:
     return table[matches.pop()] if len(matches) == 1 else None
 
 
+# Issuer groups common enough to repair OCR damage towards them ("LIBND" → "UBND").
+_COMMON_ISSUERS = frozenset({"UBND", "HĐND", "BCĐ", "VPCP", "TTg", "CP", "QH", "TW", "TU", "HU", "ĐU"})
+_ISSUER_CONFUSIONS = (("LI", "U"), ("IJ", "U"), ("0", "Đ"), ("D", "Đ"))
+
+
 def _fix_group(group: str) -> str:
-    """An issuer group with the one frequent OCR confusion repaired ("UBNb" → "UBNĐ")."""
+    """An issuer group with frequent OCR confusions repaired ("UBNb" → "UBNĐ", "LIBND" → "UBND")."""
+    if group not in _COMMON_ISSUERS:
+        for wrong, right in _ISSUER_CONFUSIONS:
+            repaired = group.replace(wrong, right, 1)
+            if repaired != group and repaired in _COMMON_ISSUERS:
+                return repaired
     if group in _MIXED_CASE_ISSUERS or not any(ch.islower() for ch in group):
         return group
     lower = [ch for ch in group if ch.islower()]

@@ -3,9 +3,10 @@ appendix, its heading items, assignees ("Đơn vị chủ trì"), coordinators, 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.extract.header import Layout
@@ -14,7 +15,10 @@ from pipeline.types import DateMention, Place, Reference, Task
 
 # --------------------------------------------------------------------------- list markers
 
-_ROMAN = re.compile(r"^(?P<label>X{0,2}(?:IX|IV|V?I{0,3}))\s*[.:/)]\s+(?=\S)")
+# Roman section numbers, with the OCR confusions of I (l, 1, |) and II (H): "HI. TỔ CHỨC THỰC HIỆN"
+_ROMAN = re.compile(r"^(?P<label>[IVXHl1|]{1,5})\s*[.:/)]\s+(?=\S)")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+_LETTERS = "abcdđeghiklmnopqrstuvxy"  # Vietnamese list letters: no f, j, w, z; đ after d
 _DIEU = re.compile(r"^(?i:điều|dieu)\s+(?P<label>\d{1,3})\s*[.:]\s*")
 _DECIMAL = re.compile(r"^(?P<label>\d{1,2}(?:\.\d{1,2})+)\s*[.)]?\s+(?=\S)")
 _ARABIC = re.compile(r"^(?P<label>\d{1,2})\s*[.)]\s+(?=\S)")
@@ -34,6 +38,11 @@ _ASSIGNEE_LABEL = re.compile(
     r"chiu trach nhiem(?: chinh)?|trach nhiem(?: thuc hien)?)\s*:\s*"
 )
 _COORDINATOR_LABEL = re.compile(r"(?:^|[(;.]\s*)(?:(?:don vi|co quan|bo phan)\s+)?phoi hop(?: thuc hien)?\s*:\s*")
+_ASSIGNEE_LABEL_LINE = re.compile(
+    r"^(?:(?:don vi|co quan|bo phan)\s+)?(?:chu tri(?: thuc hien)?|thuc hien|chiu trach nhiem(?: chinh)?|"
+    r"trach nhiem(?: thuc hien)?)\s*:\s*"
+)
+_COORDINATOR_LABEL_LINE = re.compile(r"^(?:(?:don vi|co quan|bo phan)\s+)?phoi hop(?: thuc hien)?\s*:\s*")
 _ATTRIBUTE_LINE = re.compile(
     r"^(?:[-–+•]\s*)?(?:(?:don vi|co quan|bo phan)\s+(?:chu tri|phoi hop|thuc hien)|chu tri\s*:|phoi hop\s*:|"
     r"thoi gian(?: hoan thanh| thuc hien)?\s*:|thoi han|han hoan thanh|trach nhiem(?: thuc hien)?\s*:|"
@@ -86,7 +95,8 @@ _DECISION_VERBS = re.compile(
 # Words that open an organisation's name in an assignment (multi-word ones first).
 _ORG_HEAD = re.compile(
     r"(?:Ban cán sự(?: đảng)?|Ban Thường vụ|Ban Chấp hành|Ban Chỉ đạo|Ban Chỉ huy|Bộ Chỉ huy|Ban Quản lý|"
-    r"Tổ công tác|Tổ giúp việc|Tổ công nghệ|Đoàn công tác|Đảng đoàn|Ủy ban nhân dân|Uỷ ban nhân dân|Ủy ban|Uỷ ban|"
+    r"Tổ công tác|Tổ giúp việc|Tổ công nghệ|Đoàn công tác|Đảng đoàn|Ủy ban nhân dân|Uỷ ban nhân dân|Uy ban nhân dân|"
+    r"Ủy ban|Uỷ ban|"
     r"UBND|HĐND|Hội đồng|Sở|Phòng|Ban|Văn phòng|Công an|Bộ|Cục|Chi cục|Tổng cục|Trung tâm|Đài|Báo|Hội|Đoàn|"
     r"Liên đoàn|Mặt trận|MTTQ|Kho bạc|Ngân hàng|Bảo hiểm|Trường|Bệnh viện|Thanh tra|Viện|Tỉnh đoàn|Huyện đoàn|"
     r"Tổ|Đội|Thủ trưởng|Chủ tịch|Giám đốc|Trưởng|Chánh|Cơ quan|Đơn vị|Tỉnh ủy|Tỉnh uỷ|Huyện ủy|Huyện uỷ|"
@@ -132,6 +142,29 @@ class _Item:
         return sorted(out, key=lambda line: line.start)
 
 
+def _roman_value(label: str) -> int | None:
+    """1..39 for a Roman numeral read by OCR ("HI" → 3), None when it is not one."""
+    label = label.replace("H", "II").translate(str.maketrans("l1|", "III"))
+    values = [_ROMAN_VALUES.get(ch) for ch in label]
+    if not values or None in values:
+        return None
+    total = 0
+    for k, value in enumerate(values):
+        assert value is not None
+        following = values[k + 1] if k + 1 < len(values) else None
+        total += -value if following is not None and following > value else value
+    return total if 0 < total < 40 else None
+
+
+def _roman(value: int) -> str:
+    out = ""
+    for number, numeral in ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while value >= number:
+            out += numeral
+            value -= number
+    return out
+
+
 def _marker(text: str) -> tuple[str, str, int] | None:
     """(style, label, marker length) of a list marker at the start of a line."""
     for style, pattern in _MARKERS:
@@ -142,9 +175,14 @@ def _marker(text: str) -> tuple[str, str, int] | None:
         label = groups.get("label") or groups.get("label2")
         if not label:
             continue
-        if (style == "roman" and len(label) == 1 and label != "I"
-                and not is_upper_text(text[match.end() : match.end() + 40], 0.6)):
-            continue  # "V. Nguyễn …": a name initial, not section five
+        if style == "roman":
+            value = _roman_value(label)
+            heading = is_upper_text(text[match.end() : match.end() + 40], 0.6)
+            if value is None or label.isdigit() or (label != _roman(value) and not heading):
+                continue  # OCR-damaged numerals only on upper-case section headings
+            if len(label) == 1 and label != "I" and not heading:
+                continue  # "V. Nguyễn …": a name initial, not section five
+            label = _roman(value)
         if style == "bullet":
             return f"bullet:{label if label in '-+' else '•'}", label, match.end()
         if style == "decimal":
@@ -164,12 +202,18 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             continue
         folded = fold(text)
         marker = _marker(text)
-        if marker is not None and not _ATTRIBUTE_LINE.match(folded):
+        previous = _last_line(current)
+        if marker is not None and not _ATTRIBUTE_LINE.match(folded) and _plausible(stack, marker, text, previous):
             style, label, length = marker
+            if style == "roman":
+                label = _next_roman(stack, label)
             if any(item.style == style for item in stack[1:]):
                 while stack[-1].style != style:
                     stack.pop()
                 stack.pop()
+            elif style in _SECTION_STYLES:
+                while len(stack) > 1 and stack[-1].style not in _SECTION_STYLES:
+                    stack.pop()  # a section (Điều 2, II.) never sits inside a numbered item
             parent = stack[-1]
             item = _Item(style, label, [line], parent=parent, marker_end=length)
             parent.children.append(item)
@@ -194,6 +238,51 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         # a wrapped line or a further paragraph of the item: items run over several paragraphs
         current.lines.append(line)
     return root
+
+
+def _last_line(item: _Item | None) -> str | None:
+    if item is None:
+        return None
+    lines = [*item.lines, *item.attributes]
+    return max(lines, key=lambda line: line.start).text if lines else None
+
+
+def _expected(stack: list[_Item], style: str) -> str | None:
+    """The label the next item of `style` should carry, or None when anything goes."""
+    sibling = next((item for item in reversed(stack[1:]) if item.style == style), None)
+    if style == "arabic":
+        return str(int(sibling.label) + 1) if sibling else None
+    if style == "letter":
+        if sibling is None:
+            return "a"
+        position = _LETTERS.find(sibling.label)
+        return _LETTERS[position + 1] if 0 <= position < len(_LETTERS) - 1 else None
+    return None
+
+
+def _plausible(stack: list[_Item], marker: tuple[str, str, int], text: str, previous: str | None) -> bool:
+    """Is a marker-looking line start a new item, or a wrapped line ("phiên bản⏎2.0 theo …")? Out-of-sequence
+    numbers and lower-case bullets are items only after a line that ended a sentence."""
+    style, label, _length = marker
+    ended = previous is None or previous.rstrip().endswith((".", ";", ":", "!", "?")) or is_upper_text(previous)
+    if style.startswith("decimal"):
+        prefix = label.rsplit(".", 1)[0]
+        open_labels = {item.label for item in stack[1:] if item.style == "arabic" or item.style.startswith("decimal")}
+        return prefix in open_labels or ended
+    if style.startswith("bullet"):
+        body = text[_length:].lstrip()
+        return ended or body[:1].isupper()
+    expected = _expected(stack, style)
+    return expected is None or label == expected or ended
+
+
+def _next_roman(stack: list[_Item], label: str) -> str:
+    """OCR may misread a section number ("I." for "II."): sections only go up."""
+    sibling = next((item for item in reversed(stack[1:]) if item.style == "roman"), None)
+    if sibling is None:
+        return label
+    before, now = _roman_value(sibling.label) or 0, _roman_value(label) or 0
+    return label if now > before else _roman(before + 1)
 
 
 def _own_text(item: _Item) -> str:
@@ -242,8 +331,13 @@ def _split_orgs(text: str) -> list[str]:
     return [p for p in cleaned if p and len(p.split()) <= 20]
 
 
+_ORG_WINDOW = 200  # characters: a unit's name is never longer
+
+
 def _org_at(text: str, start: int) -> tuple[str, int] | None:
     """An organisation name starting at `start`: up to the verb or punctuation that ends it."""
+    text, offset = text[start : start + _ORG_WINDOW], start
+    start = 0
     head = _ORG_HEAD.match(text, start)
     if head is None:
         return None
@@ -269,19 +363,36 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
     if end - start > 160:
         return None
     name = text[start:end]
-    return (name, end) if name.strip() else None
+    return (name, offset + end) if name.strip() else None
 
 
-def _assignees(text: str) -> tuple[list[str], list[str]]:
-    """(assignees, coordinators) named in an item's text and attribute lines."""
+def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[str]:
+    """Units after a label ("Đơn vị chủ trì: X; Y"): on an attribute line the value is the rest of the line."""
     folded = fold(text)
-    lower = text.lower()
+    out: list[str] = []
+    for match in pattern.finditer(folded):
+        if whole_line:
+            value = text[match.end() :]
+        else:
+            end = re.search(r"[;)]|\.(?:\s|$)|$", text[match.end() :])
+            value = text[match.end() : match.end() + (end.start() if end else 0)]
+        out += _split_orgs(value)
+    return out
+
+
+def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], list[str]]:
+    """(assignees, coordinators) named in an item's text and its attribute lines."""
+    lower = text[:2000].lower()  # units are named near the start of an item
     assignees: list[str] = []
     coordinators: list[str] = []
-    for pattern, target in ((_ASSIGNEE_LABEL, assignees), (_COORDINATOR_LABEL, coordinators)):
-        for match in pattern.finditer(folded):
-            end = re.search(r"[;)]|\.(?:\s|$)|$", text[match.end() :])
-            target += _split_orgs(text[match.end() : match.end() + (end.start() if end else 0)])
+    for line in attributes:
+        label_text = _BULLET.sub("", line.text)
+        assignees += _labelled(label_text, _ASSIGNEE_LABEL_LINE, whole_line=True)
+        coordinators += _labelled(label_text, _COORDINATOR_LABEL_LINE, whole_line=True)
+    if not assignees:
+        assignees = _labelled(text, _ASSIGNEE_LABEL, whole_line=False)
+    if not coordinators:
+        coordinators = _labelled(text, _COORDINATOR_LABEL, whole_line=False)
     if not assignees:
         org = _org_at(text, 0)
         if org is None:
@@ -300,6 +411,7 @@ def _assignees(text: str) -> tuple[list[str], list[str]]:
 
 def _intro_assignees(text: str) -> list[str]:
     """The units a lead-in addresses: "… đề nghị UBND các huyện, thành phố thực hiện một số nội dung sau:"."""
+    text = text[-600:]  # the sentence that introduces the list
     lower = text.lower()
     found: list[str] = []
     for give in _GIVE.finditer(lower):
@@ -341,18 +453,21 @@ class _Candidate:
     section: list[str]  # labels of roman/dieu/upper ancestors (dropped from ids when not needed)
 
 
-def _label_of(item: _Item, siblings: list[_Item]) -> str:
-    if item.style.startswith("bullet"):
-        same = [s for s in siblings if s.style == item.style]
-        return str(same.index(item) + 1)
-    if item.style == "dieu":
-        return f"Đ{item.label}"
-    return item.label
+def _labels(children: list[_Item]) -> list[str]:
+    """Labels of sibling items: bullets are numbered in their order among bullets of the same kind."""
+    counts: Counter[str] = Counter()
+    labels = []
+    for child in children:
+        if child.style.startswith("bullet"):
+            counts[child.style] += 1
+            labels.append(str(counts[child.style]))
+        else:
+            labels.append(f"Đ{child.label}" if child.style == "dieu" else child.label)
+    return labels
 
 
 def _walk(item: _Item, path: list[str], section: list[str], out: list[_Candidate]) -> None:
-    for child in item.children:
-        label = _label_of(child, item.children)
+    for child, label in zip(item.children, _labels(item.children), strict=True):
         child_path = list(path)
         if child.style.startswith("decimal") and child_path and label.split(".")[0] == child_path[-1]:
             child_path[-1] = label  # "2.3." under "2." is "2.3", not "2.2.3"
@@ -365,11 +480,26 @@ def _walk(item: _Item, path: list[str], section: list[str], out: list[_Candidate
         _walk(child, child_path, child_section, out)
 
 
-@dataclass
+class _SpanIndex:
+    """Things found in the text, by the start of each of their spans: range queries in log time (a long
+    document has thousands of tasks and mentions; scanning all of them per task would be quadratic)."""
+
+    def __init__(self, items: Iterable[tuple[int, object]]) -> None:
+        pairs = sorted(items, key=lambda pair: pair[0])
+        self.starts = [start for start, _ in pairs]
+        self.items = [item for _, item in pairs]
+
+    def between(self, start: int, end: int) -> list:
+        return self.items[bisect.bisect_left(self.starts, start) : bisect.bisect_left(self.starts, end)]
+
+
 class TaskContext:
-    references: Sequence[Reference]
-    dates: Sequence[DateMention]
-    places: Sequence[Place]
+    """The other extractors' results, indexed by position."""
+
+    def __init__(self, references: Sequence[Reference], dates: Sequence[DateMention], places: Sequence[Place]) -> None:
+        self.dates = _SpanIndex((d.span.start, d) for d in dates if d.span is not None)
+        self.places = _SpanIndex((m.start, p) for p in places for m in p.mentions)
+        self.references = _SpanIndex((m.start, r) for r in references for m in r.mentions)
 
 
 def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
@@ -387,10 +517,9 @@ def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
         return False
     if kind == "directive":
         return True
-    attributes = " ".join(line.text for line in item.attributes)
-    if _ASSIGNEE_LABEL.search(fold(attributes)):
+    if any(_ASSIGNEE_LABEL_LINE.match(fold(_BULLET.sub("", line.text))) for line in item.attributes):
         return True  # "Đơn vị chủ trì: …" under it: a task list entry
-    assignees, _ = _assignees(f"{text} {attributes}")
+    assignees, _ = _assignees(text, item.attributes)
     verb = _DIRECTIVE_VERB.search(lower)
     if assignees and verb is not None:
         return True
@@ -442,7 +571,7 @@ def _span_of(item: _Item) -> tuple[int, int]:
 
 def _dates_in(item: _Item, context: TaskContext) -> list[DateMention]:
     start, end = _span_of(item)
-    return [d for d in context.dates if d.span is not None and start <= d.span.start < end]
+    return context.dates.between(start, end)
 
 
 def _deadline(doc: DocumentText, item: _Item, context: TaskContext) -> str | None:
@@ -454,7 +583,7 @@ def _deadline(doc: DocumentText, item: _Item, context: TaskContext) -> str | Non
             start, end = _span_of(item)
         else:
             start, end = node.first.start, (node.attributes or node.lines)[-1].end
-        inside = [d for d in context.dates if d.span is not None and start <= d.span.start < end]
+        inside: list[DateMention] = context.dates.between(start, end)
         for mention in inside:
             if mention.kind == "deadline":
                 return mention.end or mention.value
@@ -471,20 +600,16 @@ def _task(doc: DocumentText, item: _Item, task_id: str, context: TaskContext, in
     text = _own_text(item)
     if item.children:  # a list item whose sub-items are details, not tasks of their own
         text = " ".join([text, *(_own_text(child) for child in item.children)])
-    attributes = " ".join(line.text for line in item.attributes)
-    assignees, coordinators = _assignees(f"{text} {attributes}" if attributes else text)
+    assignees, coordinators = _assignees(text, item.attributes)
     node = item.parent
     while not assignees and node is not None and node.style != "root":
-        assignees, _ = _assignees(_own_text(node) + " " + " ".join(line.text for line in node.attributes))
+        assignees, _ = _assignees(_own_text(node), node.attributes)
         node = node.parent
     if not assignees:
         assignees = list(intro)
     start, end = _span_of(item)
-    places: list[str] = []
-    for place in context.places:
-        if any(start <= m.start < end for m in place.mentions) and place.name not in places:
-            places.append(place.name)
-    references = [r.code for r in context.references if any(start <= m.start < end for m in r.mentions)]
+    places: list[str] = list(dict.fromkeys(place.name for place in context.places.between(start, end)))
+    references: list[str] = list(dict.fromkeys(r.code for r in context.references.between(start, end)))
     span = doc.span(start, end)
     return Task(
         id=task_id,

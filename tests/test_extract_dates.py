@@ -1,0 +1,72 @@
+"""Tests of date, period and deadline recognition: JSON cases and Hypothesis over real calendar dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from extract_helpers import load_cases
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.extract.dates import iter_dates, parse_date
+from pipeline.extract.text import DocumentText
+
+
+@pytest.mark.parametrize(("text", "expected"), load_cases("extract_dates"))
+def test_extract_dates_cases(text: str, expected: list[list[str]]) -> None:
+    found = iter_dates(DocumentText.from_text(text), default_year=2020)
+    assert [[d.kind, d.value, d.text] for d in found] == expected
+
+
+def test_extract_dates_bounds_of_periods() -> None:
+    (quarter,) = iter_dates(DocumentText.from_text("quý IV/2020"))
+    assert (quarter.start, quarter.end) == ("2020-10-01", "2020-12-31")
+    (month,) = iter_dates(DocumentText.from_text("tháng 2/2024"))
+    assert (month.start, month.end) == ("2024-02-01", "2024-02-29")
+
+
+def test_extract_dates_day_month_without_any_year_has_no_value() -> None:
+    (date,) = iter_dates(DocumentText.from_text("trước ngày 25/8"))
+    assert date.kind == "deadline" and date.value is None
+
+
+def test_extract_dates_skip_excluded_ranges() -> None:
+    text = "ngày 02/4/2020 và 15/4/2020"
+    found = iter_dates(DocumentText.from_text(text), exclude=[(0, 14)])
+    assert [d.text for d in found] == ["15/4/2020"]
+
+
+_DATES = st.dates(min_value=dt.date(1945, 1, 1), max_value=dt.date(2099, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(date=_DATES, style=st.integers(min_value=0, max_value=3), pad=st.booleans())
+def test_extract_dates_parse_every_real_date(date: dt.date, style: int, pad: bool) -> None:
+    day = f"{date.day:02d}" if pad else str(date.day)
+    month = f"{date.month:02d}" if pad else str(date.month)
+    text = [f"ngày {day}/{month}/{date.year}", f"ngày {day} tháng {month} năm {date.year}",
+            f"Lạng Sơn, ngày {day} tháng {month} năm {date.year}", f"trước ngày {day}-{month}-{date.year}"][style]
+    assert parse_date(text) == date.isoformat()
+    (mention,) = iter_dates(DocumentText.from_text(text))
+    assert mention.value == date.isoformat()
+    assert mention.kind == ("deadline" if style == 3 else "date")
+
+
+@settings(max_examples=200, deadline=None)
+@given(day=st.integers(min_value=0, max_value=99), month=st.integers(min_value=0, max_value=99),
+       year=st.integers(min_value=1900, max_value=2099))
+def test_extract_dates_reject_impossible_dates(day: int, month: int, year: int) -> None:
+    try:
+        expected = dt.date(year, month, day).isoformat()
+    except ValueError:
+        expected = None
+    assert parse_date(f"ngày {day}/{month}/{year}") == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_extract_dates_never_crash(text: str) -> None:
+    for mention in iter_dates(DocumentText.from_text(text), default_year=2020):
+        assert mention.span is not None
+        assert mention.text == DocumentText.from_text(text).text[mention.span.start : mention.span.end]

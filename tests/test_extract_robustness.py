@@ -1,0 +1,108 @@
+"""Robustness of extraction: empty text, no header, garbage, huge text in linear time; schema and round trip."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.extract import extract_record, record_schema
+from pipeline.types import Record
+
+_VALIDATOR = jsonschema.Draft202012Validator(record_schema())
+
+_SAMPLE = (
+    "UBND TỈNH LẠNG SƠN\nSố: 112/VPĐP-NTM\nV/v đẩy nhanh tiến độ\n\nLạng Sơn, ngày 15 tháng 4 năm 2020\n\n"
+    "Kính gửi: UBND các huyện.\nCăn cứ Quyết định số 539/QĐ-UBND ngày 02/4/2020, đề nghị UBND các huyện:\n"
+    "1. Rà soát tại xã Hòa Lạc, Nhật Tiến huyện Hữu Lũng; báo cáo trước ngày 30/4/2020.\n"
+    "2. Sở Tài chính chủ trì bố trí kinh phí năm 2020.\n\nNơi nhận:\n- Như trên;\n- Lưu: VT.\n\nCHÁNH VĂN PHÒNG\nHoàng Văn Nam\n"
+)
+
+
+def _valid(record: Record) -> None:
+    data = json.loads(json.dumps(record.to_dict(), ensure_ascii=False))
+    _VALIDATOR.validate(data)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n\f\f  ", "\x00\x01\x02", "Nội dung không có phần đầu.\nChỉ vài dòng.",
+                                  "%%%% ### ///// ---- 12/ /- -/ số: ngày tháng năm quý",
+                                  "1.\n2.\na)\n-\n+\nI.\nĐiều 1.", "Kính gửi:\nNơi nhận:\nTM.\nKT.\nPhụ lục"])
+def test_extract_robustness_degenerate_inputs(text: str) -> None:
+    record = extract_record(text)
+    _valid(record)
+
+
+def test_extract_robustness_empty_record_is_empty() -> None:
+    record = extract_record("")
+    assert record.references == record.dates == record.places == record.tasks == []
+    assert record.document.code is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=400))
+def test_extract_robustness_garbage_gives_a_valid_record(text: str) -> None:
+    _valid(extract_record(text))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(_SAMPLE.splitlines(keepends=True)), max_size=40))
+def test_extract_robustness_shuffled_lines(lines: list[str]) -> None:
+    _valid(extract_record("".join(lines)))
+
+
+def test_extract_robustness_record_round_trip() -> None:
+    record = extract_record(_SAMPLE)
+    _valid(record)
+    assert record.references[0].code == "539/QĐ-UBND"
+    again = Record.from_dict(json.loads(json.dumps(record.to_dict(), ensure_ascii=False)))
+    assert again.to_dict() == record.to_dict()
+
+
+def test_extract_robustness_pages_used_when_text_is_empty() -> None:
+    from pipeline.types import PageResult
+
+    pages = [PageResult(0, 0, 0, 0.0, [], [], "", "Quyết định số 1/QĐ-UBND"),
+             PageResult(1, 0, 0, 0.0, [], [], "", "ngày 02/4/2020")]
+    record = extract_record("", pages)
+    assert record.references[0].code == "1/QĐ-UBND"
+    assert record.dates[0].span is not None and record.dates[0].span.page == 1
+
+
+def _document_text(size: int) -> str:
+    rng = random.Random(size)
+    lines = _SAMPLE.splitlines()
+    out: list[str] = []
+    total = 0
+    while total < size:
+        line = rng.choice(lines)
+        out.append(line)
+        total += len(line) + 1
+    return "\n".join(out)[:size]
+
+
+def test_extract_robustness_large_text_in_linear_time() -> None:
+    small, large = _document_text(500_000), _document_text(2_000_000)
+    started = time.perf_counter()
+    extract_record(small)
+    small_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    record = extract_record(large)
+    large_seconds = time.perf_counter() - started
+    assert record.references and record.tasks
+    # 4× the text may take at most ~6× the time (linear, with slack for noise), never quadratic (16×)
+    assert large_seconds < 6 * small_seconds + 2.0, (small_seconds, large_seconds)
+
+
+@pytest.mark.slow
+def test_extract_robustness_ten_megabytes() -> None:
+    text = _document_text(10_000_000)
+    started = time.perf_counter()
+    record = extract_record(text)
+    # about 50 s on one core of the development machine: linear, a few µs per character
+    assert time.perf_counter() - started < 240
+    assert record.references and record.tasks
