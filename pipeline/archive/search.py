@@ -216,13 +216,16 @@ def _ranked_pages(archive: Archive, match: str, filters: SearchFilters, wanted: 
     where BM25 order is nearly arbitrary and costly to compute) lists the newest pages first. Only the
     top pages are joined with their documents, growing the window while filters or repeats thin it out."""
     db = archive.connection
-    total = db.execute('SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?', (match,)).fetchone()[0]
-    if total == 0 or wanted <= 0:
+    # Counting stops past the threshold: all that matters is whether the query is selective.
+    capped = db.execute('SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ? LIMIT ?)',
+                        (match, RANKED_MATCHES + 1)).fetchone()[0]
+    if capped == 0 or wanted <= 0:
         return []
-    ranked = total <= RANKED_MATCHES
+    ranked = capped <= RANKED_MATCHES
+    total: int | None = capped if ranked else None  # counted in full only if a common phrase needs it
     score, order = ('bm25("page_fts")', '"score"') if ranked else ("0.0", '"rowid" DESC')
     where, params = _filter_sql(filters)
-    window = total if ranked and where else min(total, max(wanted, 1) * 4 + len(exclude))
+    window = capped if ranked and where else min(capped, max(wanted, 1) * 4 + len(exclude))
     while True:
         rows = db.execute(
             f"""WITH m AS MATERIALIZED (
@@ -237,8 +240,12 @@ def _ranked_pages(archive: Archive, match: str, filters: SearchFilters, wanted: 
         for *document, page, text, value in rows:
             if document[0] not in exclude and document[0] not in best:
                 best[document[0]] = (document, page, text, float(value))
-        if len(best) >= wanted or window >= total:
+        if len(best) >= wanted:
             return list(best.values())[:wanted]
+        if total is None:
+            total = db.execute('SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?', (match,)).fetchone()[0]
+        if window >= total:
+            return list(best.values())
         window = min(total, window * 4)
 
 
