@@ -63,6 +63,9 @@ def _is_name(text: str) -> bool:
         trailing += 1
     return trailing >= 2 and len(words) - trailing <= 2 and words[-1][-1].isalpha()
 _TRAILING = " ;,.:"
+# Words a title line cannot end on: the name or object that completes them is on the next line.
+_OPEN_ENDINGS = frozenset({"cua", "ve", "va", "voi", "cac", "tai", "tren", "cho", "nam", "huyen", "tinh", "xa",
+                           "pho", "phuong", "quan", "so", "thi", "tran", "khu", "ban", "uy", "doi", "dong", "theo"})
 
 
 @dataclass
@@ -255,8 +258,10 @@ def _continues_title(text: str, folded: str, subject: list[str]) -> bool:
         return False  # a sentence ends inside it: body text
     if text[:1].islower() or text[:1].isdigit() or text[:1] in "(–-":
         return True
-    # a centred title wraps into short lines; a body paragraph runs the full width or ends a sentence
-    return len(previous) < 80 and len(text) < 80 and not text.endswith((".", ":", ";")) and not is_upper_text(text)
+    # a capitalised line continues the summary only when the line before cannot end it ("… với huyện" /
+    # "Nam Trà My …"); otherwise it is the body's first paragraph
+    last_word = fold(previous.split()[-1]) if previous.split() else ""
+    return last_word in _OPEN_ENDINGS
 
 
 def _parse_place_date(text: str, header: DocumentHeader) -> bool:
