@@ -30,10 +30,14 @@ APT_PACKAGE_FOR_LANGUAGE = {"vie": "tesseract-ocr-vie", "Vietnamese": "tesseract
 
 JUNK_CONFIDENCE = 30.0
 
-# Layout: words closer than SMEAR_INCHES join into one line segment; two columns need a vertical white
-# gutter of at least MIN_GUTTER_INCHES running through every row of the zone.
+# Layout: words closer than SMEAR_INCHES join into one line segment. A two-column zone opens at a row with
+# a white gap of OPEN_GUTTER_INCHES (wider than the word spacing of any justified line), and goes on while
+# a gutter of KEEP_GUTTER_INCHES still runs through every row: the dispatch motto often passes within
+# a few millimetres of the issuer's name.
 SMEAR_INCHES = 0.09
-MIN_GUTTER_INCHES = 0.14
+DOT_INCHES = 0.05
+OPEN_GUTTER_INCHES = 0.3
+KEEP_GUTTER_INCHES = 0.05
 
 
 # --------------------------------------------------------------------------- Tesseract process
@@ -119,7 +123,7 @@ class _Zone:
 def _line_segments(image: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1) of ink smeared horizontally into line pieces; specks and huge blobs out."""
     _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     widths, heights = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     areas = stats[:, cv2.CC_STAT_AREA]
     speck = areas < max(3, (dpi / 300) ** 2 * 4)
@@ -129,14 +133,11 @@ def _line_segments(image: np.ndarray, dpi: float) -> list[tuple[int, int, int, i
     ink = np.where(drop[labels], 0, ink).astype(np.uint8)
     smear = max(3, round(SMEAR_INCHES * dpi))
     closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (smear, 3)))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
-    segments = []
-    min_height = max(4, round(dpi * 0.02))
-    for label in range(1, count):
-        x, y, w, h = (int(v) for v in stats[label, :4])
-        if h >= min_height:
-            segments.append((x, y, x + w, y + h))
-    return segments
+    _, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    min_height, dot = max(4, round(dpi * 0.02)), round(dpi * DOT_INCHES)
+    # dust and stray dots would fake column gaps
+    return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h in stats[1:, :4]
+            if h >= min_height and (w > dot or h > dot)]
 
 
 def _rows(segments: list[tuple[int, int, int, int]]) -> list[Row]:
@@ -212,14 +213,14 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
     rows = _rows(_line_segments(image, dpi))
     if not rows:
         return [Region(0, 0, width, height, "full")]
-    min_gutter = MIN_GUTTER_INCHES * dpi
+    open_gutter, keep_gutter = OPEN_GUTTER_INCHES * dpi, KEEP_GUTTER_INCHES * dpi
     zones: list[_Zone] = []
     for row in rows:
         spans = row[2]
         current = zones[-1] if zones else None
         if current is not None and current.gutter is not None:
             narrowed = _narrow_gutter(current.gutter, spans)
-            if narrowed is not None and narrowed[1] - narrowed[0] >= min_gutter:
+            if narrowed is not None and narrowed[1] - narrowed[0] >= keep_gutter:
                 current.gutter = narrowed
                 current.rows.append(row)
                 continue
@@ -227,13 +228,17 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
             _release_trailing_rows(zones, row)
             current = zones[-1]
         gap = _widest_gap(spans)
-        if gap is not None and gap[1] - gap[0] >= min_gutter:
+        if gap is not None and gap[1] - gap[0] >= open_gutter and _ink_on_both_sides(spans, gap, open_gutter):
             zone = _Zone(rows=[row], gutter=gap)
-            # pull in preceding single-column rows that keep clear of the new gutter
+            # Pull in preceding single-column rows that keep well clear of the new gutter. Only the page's
+            # first row may squeeze it down to the narrow width (the national motto running up to the
+            # issuer's name): elsewhere such a row is a justified body line with a wide word gap.
             while current is not None and current.gutter is None and current.rows:
                 previous = current.rows[-1]
                 narrowed = _narrow_gutter(zone.gutter or gap, previous[2])
-                if narrowed is None or narrowed[1] - narrowed[0] < min_gutter:
+                first_row = current is zones[0] and len(current.rows) == 1
+                needed = keep_gutter if first_row else open_gutter
+                if narrowed is None or narrowed[1] - narrowed[0] < needed:
                     break
                 zone.gutter = narrowed
                 zone.rows.insert(0, current.rows.pop())
@@ -244,7 +249,14 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
             current.rows.append(row)
         else:
             zones.append(_Zone(rows=[row], gutter=None))
-    return _zones_to_regions(zones, width, height)
+    return _zones_to_regions(zones, width, height, open_gutter)
+
+
+def _ink_on_both_sides(spans: list[Span], gap: Span, least: float) -> bool:
+    """Each side of the gap carries at least `least` pixels of line (not a speck in the margin)."""
+    left = sum(end - start for start, end in spans if end <= gap[0])
+    right = sum(end - start for start, end in spans if start >= gap[1])
+    return left >= least and right >= least
 
 
 def _release_trailing_rows(zones: list[_Zone], crossing: Row) -> None:
@@ -268,15 +280,29 @@ def _release_trailing_rows(zones: list[_Zone], crossing: Row) -> None:
         zones.append(_Zone(rows=released, gutter=None))
 
 
-def _zones_to_regions(zones: list[_Zone], width: int, height: int) -> list[Region]:
+def _is_two_columns(zone: _Zone, open_gutter: float) -> bool:
+    """At least two rows show ink on both sides of a wide gap: one loose line, or a loose line followed by
+    a short one, is not two columns."""
+    if zone.gutter is None:
+        return False
+    lo, hi = zone.gutter
+    wide = left_rows = right_rows = 0
+    for _, _, spans in zone.rows:
+        left = [end for _, end in spans if end <= lo]
+        right = [start for start, _ in spans if start >= hi]
+        left_rows += bool(left)
+        right_rows += bool(right)
+        wide += bool(left and right and min(right) - max(left) >= open_gutter)
+    return wide >= 2 and left_rows >= 2 and right_rows >= 2
+
+
+def _zones_to_regions(zones: list[_Zone], width: int, height: int, open_gutter: float) -> list[Region]:
     regions: list[Region] = []
     bounds = [(zone.rows[0][0], max(row[1] for row in zone.rows)) for zone in zones]
     for index, zone in enumerate(zones):
         top = 0 if index == 0 else (bounds[index - 1][1] + bounds[index][0]) // 2
         bottom = height if index == len(zones) - 1 else (bounds[index][1] + bounds[index + 1][0]) // 2
-        left_ink = zone.gutter is not None and any(s[1] <= zone.gutter[0] for row in zone.rows for s in row[2])
-        right_ink = zone.gutter is not None and any(s[0] >= zone.gutter[1] for row in zone.rows for s in row[2])
-        if zone.gutter is not None and left_ink and right_ink and len(zone.rows) > 1:
+        if zone.gutter is not None and _is_two_columns(zone, open_gutter):
             middle = (zone.gutter[0] + zone.gutter[1]) // 2
             regions.append(Region(0, top, middle, bottom, "left"))
             regions.append(Region(middle, top, width, bottom, "right"))
