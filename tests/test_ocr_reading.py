@@ -131,3 +131,31 @@ def test_ocr_words_to_text_splits_back_into_the_words(items: list[tuple[str, int
     text = words_to_text(words)
     assert text.split() == [word.text for word in words]
     assert text.count("\n\n") == sum(1 for a, b in itertools.pairwise(words) if a.block != b.block)
+
+
+def _spaced_lines(gap_px: int, count: int = 4) -> np.ndarray:
+    """Justified-looking body lines whose widest word gaps line up at the same x on every line."""
+    image = Image.new("L", (2400, 150 + 75 * count), "white")
+    draw = ImageDraw.Draw(image)
+    face = font(50)
+    for number in range(count):
+        y = 80 + 75 * number
+        left = "Ủy ban nhân dân tỉnh đề nghị các sở"
+        draw.text((150, y), left, font=face, fill="black")
+        start = 150 + draw.textlength(left, font=face) + gap_px
+        draw.text((start, y), "khẩn trương thực hiện kế hoạch.", font=face, fill="black")
+    return np.asarray(image).copy()
+
+
+def test_ocr_layout_keeps_justified_lines_whole() -> None:
+    """Word gaps of a loosely justified paragraph may line up; that is not a column gutter."""
+    regions = find_regions(_spaced_lines(gap_px=60), 300)
+    assert [region.column for region in regions] == ["full"]
+
+
+def test_ocr_layout_ignores_dust_in_the_margin() -> None:
+    image = header_page(LEFT, RIGHT, BODY)
+    for y in range(700, 900, 40):
+        cv2.circle(image, (60, y), 5, 0, -1)  # specks left of the body text
+    regions = find_regions(image, 300)
+    assert [region.column for region in regions] == ["left", "right", "full"]
