@@ -27,7 +27,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[f"{n}:{c['input'][:30]}" for n, c in CASES])
 def test_restore_cases(name: str, case: dict) -> None:
-    result = restore_text(case["input"])
+    result = restore_text(case["input"], case.get("confidences"))
     assert result.text == case["expected"], case["comment"]
     assert [t.original for t in result.tokens] == case["input"].split()
 

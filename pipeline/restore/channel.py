@@ -19,7 +19,7 @@ MAX_BETA = 3  # longest observed piece
 MAX_DELETIONS = 2  # intended letters the OCR may drop from one syllable
 MIN_RULE_LOGP = math.log(1e-4)
 BEAM = 48
-JUNK_BEAM = 600
+JUNK_BEAM = 100
 BEAM_MARGIN = 14.0
 MAX_OBSERVED = 12  # longer tokens are not one syllable
 # the reading index keeps, per syllable, the readings within this many nats of its likeliest one:
@@ -45,10 +45,13 @@ def _junk_logp(unseen_logp: float, piece: str) -> float:
     return unseen_logp - sum(math.log(JUNK_ALPHABET if is_junk(c) else LETTER_ALPHABET) for c in piece)
 
 
+UNKNOWN_BUCKET = len(CONFIDENCE_EDGES) + 1
+
+
 def confidence_bucket(confidence: float | None) -> int:
     """0..4 for known confidences (low → high), 5 for unknown."""
     if confidence is None or math.isnan(confidence):
-        return len(CONFIDENCE_EDGES) + 1
+        return UNKNOWN_BUCKET
     return sum(confidence >= edge for edge in CONFIDENCE_EDGES)
 
 

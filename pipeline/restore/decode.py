@@ -11,7 +11,14 @@ from enum import Enum
 
 import numpy as np
 
-from pipeline.restore.channel import ReadingIndex, SubstitutionChannel, confidence_bucket, is_junk, prefix_set
+from pipeline.restore.channel import (
+    UNKNOWN_BUCKET,
+    ReadingIndex,
+    SubstitutionChannel,
+    confidence_bucket,
+    is_junk,
+    prefix_set,
+)
 from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, UNK_ID, NgramModel
 from pipeline.restore.syllables import (
     MARKED_LETTERS,
@@ -25,6 +32,7 @@ from pipeline.restore.syllables import (
 from pipeline.restore.tokens import (
     CODE,
     NUM,
+    SEPARATORS,
     URL,
     Kind,
     apply_case,
@@ -45,7 +53,6 @@ CANDIDATE_MARGIN = 10.0  # nats below the best candidate (channel + unigram) tha
 PRUNE_MARGIN = 8.0  # nats below a position's best bigram neighbourhood that enter the trigram search
 PRUNED_CANDIDATES = 4  # and at most this many per position
 LATTICE_CELLS = 20_000  # segments × padded length decoded together
-WEAK_READING = -14.0  # channel + unigram score below which a token may be a split or merged word
 MAX_OBSERVED_WORD = 8  # longest token worth cutting is twice this
 _MERGE = "merge"  # plan entry: this token and the next are one word
 _NO_IDS = np.zeros(0, dtype=np.int64)
@@ -62,7 +69,14 @@ class Regime(Enum):
 
 @dataclass
 class DecoderSettings:
-    channel_weight: float = 1.0  # λ in score = LM + λ·channel
+    # λ in score = LM + λ·channel, per regime: above 1 where the text is mostly right already, so
+    # that the LM must be sure before it changes a word
+    channel_weights: dict[Regime, float] = field(
+        default_factory=lambda: {Regime.PLAIN: 1.0, Regime.ENGLISH: 1.0, Regime.VIETNAMESE: 2.0}
+    )
+    # with an OCR confidence the channel already knows how sure the reading is (its confidence
+    # buckets), so less extra caution is needed
+    channel_weight_with_confidence: float = 1.5
     unk_syllable_logp: float = math.log(1 / 20_000)  # a valid syllable the vocabulary lacks
     # each regime reads tokens through a mixture of channels (weights sum to 1): plain text may hold
     # a few OCR-like garblings, English OCR keeps many words intact
@@ -125,10 +139,8 @@ class Restorer:
             if lm.is_syllable[i] or (word.isalpha() and word.islower()):
                 by_skeleton.setdefault(skeleton(word), []).append(i)
         uni = lm.uni_logp
-        self.by_skeleton = {
-            k: np.array(sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES], dtype=np.int64)
-            for k, v in by_skeleton.items()
-        }
+        self.by_skeleton = {k: sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES] for k, v in by_skeleton.items()}
+        self._unigram: list[float] = uni.tolist()
         # reading-index syllables → LM ids
         self._reading_ids = {
             regime: np.array(
@@ -170,47 +182,49 @@ class Restorer:
         lower = normalize_text(text).lower()
         written_id, spelling, known = self._as_written(lower)
         marked = any(c in MARKED_LETTERS for c in lower)
-        ids_parts: list[np.ndarray] = []
-        score_parts: list[np.ndarray] = []
+        combined: dict[int, float] = {}
         identity = -math.inf
         for source, weight in self.settings.mixtures[regime]:
             log_weight = math.log(weight)
             channel = self.channels.get(source)
             if source is Regime.PLAIN or channel is None:
                 # typed without marks: every word with this skeleton is as likely; marked words stay
-                ids = _NO_IDS if marked else self.by_skeleton.get(skeleton(lower), _NO_IDS)
-                ids_parts.append(ids)
-                score_parts.append(np.full(len(ids), log_weight))
-                identity = float(np.logaddexp(identity, log_weight))
+                for unit_id in () if marked else self.by_skeleton.get(skeleton(lower), ()):
+                    combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), log_weight)
+                identity = _logaddexp(identity, log_weight)
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
             # only the regime's main channel searches beyond its precomputed readings (slow)
             ids, logp = self._readings(source, channel, lower, search=weight >= 0.5)
-            ids_parts.append(ids)
-            score_parts.append(log_weight + logp + np.where((ids == written_id) & known, keep, misread))
-            identity = float(np.logaddexp(identity, log_weight + channel.identity_logp(lower) + keep))
-        if len(ids_parts) == 1:
-            ids, scores = ids_parts[0], score_parts[0]
-        else:
-            # the same word proposed by several channels: add the probabilities
-            combined: dict[int, float] = {}
-            for part_ids, part_scores in zip(ids_parts, score_parts, strict=True):
-                for unit_id, score in zip(part_ids.tolist(), part_scores.tolist(), strict=True):
-                    previous = combined.get(unit_id)
-                    combined[unit_id] = score if previous is None else float(np.logaddexp(previous, score))
-            ids = np.fromiter(combined.keys(), dtype=np.int64, count=len(combined))
-            scores = np.fromiter(combined.values(), dtype=np.float64, count=len(combined))
-        if not known or not (ids == written_id).any():
+            for unit_id, score in zip(ids.tolist(), logp.tolist(), strict=True):
+                if unit_id == UNK_ID:
+                    continue  # a syllable the LM does not hold
+                score += log_weight + (keep if known and unit_id == written_id else misread)
+                combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
+            identity = _logaddexp(identity, log_weight + channel.identity_logp(lower) + keep)
+        if not known or written_id not in combined:
             # the word as written is always a candidate
-            ids = np.append(ids, written_id)
-            scores = np.append(scores, identity + spelling)
-        scores = (self.settings.channel_weight * scores).astype(np.float32)
-        total = scores + self.lm.uni_logp[ids]
-        order = np.argsort(-total, kind="stable")[:MAX_CANDIDATES]
-        order = order[total[order] >= total[order[0]] - CANDIDATE_MARGIN]
-        ids, scores = ids[order], scores[order]
+            combined[written_id] = max(combined.get(written_id, -math.inf), identity)
+        lam = self.settings.channel_weights[regime]
+        if bucket < UNKNOWN_BUCKET:
+            lam = min(lam, self.settings.channel_weight_with_confidence)
+        uni = self._unigram
+        # the spelling of a word outside the vocabulary is part of its LM score, not of the channel
+        extra = {written_id: spelling}
+        # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
+        # deciding which readings deserve one
+        ranked = sorted(
+            ((s + uni[u] + extra.get(u, 0.0), u, lam * s + extra.get(u, 0.0)) for u, s in combined.items()),
+            reverse=True,
+        )
+        floor = ranked[0][0] - CANDIDATE_MARGIN
+        ranked = [e for e in ranked[:MAX_CANDIDATES] if e[0] >= floor]
         words = self.lm.words
-        return Candidates(ids, scores, tuple(None if u == written_id else words[u] for u in ids.tolist()))
+        return Candidates(
+            np.array([u for _, u, _ in ranked], dtype=np.int64),
+            np.array([s for _, _, s in ranked], dtype=np.float32),
+            tuple(None if u == written_id else words[u] for _, u, _ in ranked),
+        )
 
     def _readings(
         self, regime: Regime, channel: SubstitutionChannel, lower: str, search: bool = True
@@ -222,9 +236,11 @@ class Restorer:
             rows = index.rows(lower)
             if rows is not None:
                 return self._reading_ids[regime][rows[0]], rows[1]
-        if not search or not any(is_junk(c) for c in lower):
-            # readings the index lacks are searched for only where symbols stand for letters: plain
-            # letters it lacks are foreign words, names or noise rather than OCR garbling
+        junk = sum(is_junk(c) for c in lower)
+        if not search or not 0 < junk <= 2 or 2 * sum(c.isascii() and c.isalpha() for c in lower) < len(lower):
+            # readings the index lacks are searched for only where a symbol or two stand for letters
+            # in a Latin word: plain letters it lacks are foreign words, names or noise, and text in
+            # other scripts is not garbled Vietnamese
             return _NO_IDS, np.zeros(0, dtype=np.float32)
         found = channel.search(lower, self.prefixes, self.syllable_words)
         ids = np.array([self.key_to_id[tone_key(w)] for w, _ in found], dtype=np.int64)
@@ -250,7 +266,7 @@ class Restorer:
         """What English-model OCR does and typing does not: digits or symbols among letters (d6, ma&i)
         and Latin-1 accents on letters (néng, tién). Impossible syllables alone prove nothing: foreign
         names have them too."""
-        return any(is_junk(c) or c in LATIN1_ACCENTED for c in word)
+        return any((is_junk(c) and c not in SEPARATORS) or c in LATIN1_ACCENTED for c in word)
 
     # ------------------------------------------------------------------ decoding
 
@@ -302,7 +318,7 @@ class Restorer:
                 else:
                     pieces = split_parts(core)
                 for piece in pieces:
-                    if piece in "/-– ":
+                    if piece == " " or piece in SEPARATORS:
                         if piece != " ":
                             positions.append(self.lm.id_of(piece))
                         parts.append(piece)
@@ -354,6 +370,14 @@ class Restorer:
         top = int(np.argmax(scores))
         return float(scores[top]), int(candidates.ids[top]) != UNK_ID
 
+    def _best_syllable(self, candidates: Candidates) -> tuple[float, bool]:
+        """Like `_best`, but only a syllable counts as a reading."""
+        syllable = self.lm.is_syllable[candidates.ids]
+        if not syllable.any():
+            return -math.inf, False
+        scores = candidates.emit + self.lm.uni_logp[candidates.ids]
+        return float(scores[syllable].max()), True
+
     def _plan_tokens(
         self,
         regime: Regime,
@@ -369,7 +393,7 @@ class Restorer:
         if channel is None or regime is Regime.PLAIN:
             return {}
         single = [
-            kinds[i] is Kind.WORD and not any(c in "/-–" for c in core)
+            kinds[i] is Kind.WORD and not any(c in SEPARATORS for c in core)
             for i, (_, core, _) in enumerate(edges)
         ]
         scores: dict[int, tuple[float, bool]] = {}
@@ -377,7 +401,7 @@ class Restorer:
             if single[i]:
                 scores[i] = self._best(self.candidates(regime, core, conf[i]))
         plan: dict[int, int | str] = {}
-        weak = {i for i, (score, known) in scores.items() if not known or score < WEAK_READING}
+        weak = {i for i, (_, known) in scores.items() if not known}
         i = 0
         while i + 1 < len(edges):
             j = i + 1
@@ -392,6 +416,8 @@ class Restorer:
             ):
                 joined = edges[i][1] + edges[j][1]
                 best, known = self._best(self.candidates(regime, joined, conf[i]))
+                if regime is Regime.VIETNAMESE and (scores[i][1] or scores[j][1]):
+                    known = False  # a Vietnamese model splits words rarely: only two fragments are joined
                 if known and best + channel.split_logp > scores[i][0] + scores[j][0]:
                     plan[i] = _MERGE
                     i += 2
@@ -402,11 +428,17 @@ class Restorer:
             core = edges[i][1]
             if not 4 <= len(core) <= 2 * MAX_OBSERVED_WORD or not math.isfinite(channel.merge_logp):
                 continue
+            vietnamese_cuts = regime is Regime.VIETNAMESE
+            if vietnamese_cuts and not any(c in VIETNAMESE_ONLY for c in core):
+                continue  # words without Vietnamese letters in well-read text are names (Modena, Gélin)
             best_cut, best_score = 0, scores[i][0]
-            for cut in range(1, len(core)):
-                left, left_known = self._best(self.candidates(regime, core[:cut], conf[i]))
-                right, right_known = self._best(self.candidates(regime, core[cut:], conf[i]))
-                if left_known and right_known and left + right + channel.merge_logp > best_score:
+            for cut in range(2, len(core) - 1):
+                # both halves must read as Vietnamese syllables of two letters or more
+                if vietnamese_cuts and not _plausible_vietnamese_cut(core, cut):
+                    continue
+                left, left_ok = self._best_syllable(self.candidates(regime, core[:cut], conf[i]))
+                right, right_ok = self._best_syllable(self.candidates(regime, core[cut:], conf[i]))
+                if left_ok and right_ok and left + right + channel.merge_logp > best_score:
                     best_cut, best_score = cut, left + right + channel.merge_logp
             if best_cut:
                 plan[i] = best_cut
@@ -612,6 +644,23 @@ class _Lattice:
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # Cc that str.split() keeps
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a < b:
+        a, b = b, a
+    if b == -math.inf:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+def _plausible_vietnamese_cut(core: str, cut: int) -> bool:
+    """Where a Vietnamese model ran two words together: a capital starts the second (thuộcTrung), or
+    both halves hold letters only Vietnamese has (giớilà is not, Kolář is not: names stay whole)."""
+    left, right = core[:cut], core[cut:]
+    if right[0].isupper() and left[-1].islower():
+        return True
+    return any(c in VIETNAMESE_ONLY for c in left) and any(c in VIETNAMESE_ONLY for c in right)
 
 
 def _replace_surrogates(text: str) -> str:

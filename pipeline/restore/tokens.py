@@ -14,7 +14,10 @@ EDGE_PUNCT = frozenset(".,;:!?()[]{}<>\"'“”‘’«»…–—-−/\\|*•·
 PUNCT_UNITS = frozenset('.,;:!?()"“”-–/')
 _URL_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[\w-]+(?:\.[\w-]+)*\.(?:vn|com|org|net|gov|edu|info|int)(?:/\S*)?)$", re.IGNORECASE)  # fmt: skip
 _NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,:/\-–]\d+)*%?$")
-_PART_SPLIT_RE = re.compile(r"([/\-–])")
+# characters that separate the parts of a compound token (kinh-tế, V/v, tài:sản): parts are restored
+# one by one and the separators kept
+SEPARATORS = frozenset("/-–.,:;")
+_PART_SPLIT_RE = re.compile(r"([/\-–.,:;])")
 
 # LM units for classes of tokens the restorer never changes
 NUM, CODE, ABBR, URL, UNK, PUNCT = "<num>", "<code>", "<abbr>", "<url>", "<unk>", "<p>"
@@ -84,8 +87,8 @@ def classify(core: str, caps_words: bool = False) -> Kind:
         return Kind.URL
     if _NUMBER_RE.match(core):
         return Kind.NUMBER
-    if any(c in "/-–" for c in core):
-        parts = [p for p in _PART_SPLIT_RE.split(core) if p and p not in "/-–"]
+    if any(c in SEPARATORS for c in core):
+        parts = [p for p in _PART_SPLIT_RE.split(core) if p and p not in SEPARATORS]
         if not parts or any(_is_code_part(p) for p in parts):
             return Kind.CODE
         return Kind.WORD
@@ -149,7 +152,7 @@ def token_units(token: str, caps_words: bool) -> tuple[str, ...]:
     units.extend(punct_units(lead))
     kind = classify(core, caps_words)
     if kind is Kind.WORD:
-        units.extend(part if part in "/-–" else part.lower() for part in split_parts(core))
+        units.extend(part if part in SEPARATORS else part.lower() for part in split_parts(core))
     elif kind is Kind.ABBR:
         units.append(core)
     elif kind is not Kind.EMPTY:
