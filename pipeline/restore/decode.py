@@ -139,7 +139,9 @@ class Restorer:
             if lm.is_syllable[i] or (word.isalpha() and word.islower()):
                 by_skeleton.setdefault(skeleton(word), []).append(i)
         uni = lm.uni_logp
-        self.by_skeleton = {k: sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES] for k, v in by_skeleton.items()}
+        self.by_skeleton = {
+            k: sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES] for k, v in by_skeleton.items()
+        }
         self._unigram: list[float] = uni.tolist()
         # reading-index syllables → LM ids
         self._reading_ids = {
@@ -237,7 +239,11 @@ class Restorer:
             if rows is not None:
                 return self._reading_ids[regime][rows[0]], rows[1]
         junk = sum(is_junk(c) for c in lower)
-        if not search or not 0 < junk <= 2 or 2 * sum(c.isascii() and c.isalpha() for c in lower) < len(lower):
+        if (
+            not search
+            or not 0 < junk <= 2
+            or 2 * sum(c.isascii() and c.isalpha() for c in lower) < len(lower)
+        ):
             # readings the index lacks are searched for only where a symbol or two stand for letters
             # in a Latin word: plain letters it lacks are foreign words, names or noise, and text in
             # other scripts is not garbled Vietnamese
