@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,11 @@ from pipeline.restore.corpus import (  # noqa: E402
 from pipeline.restore.lm import NgramModel  # noqa: E402
 from pipeline.restore.lm_build import EncodedCorpus, UnitEncoder, build_lm, build_vocabulary  # noqa: E402
 from pipeline.restore.models import CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
+from pipeline.restore.syllables import generate_inventory, tone_key  # noqa: E402
 
 LM_ORDER = 3
 LM_THRESHOLDS = (1, 2)  # weighted counts a bigram / trigram needs to be kept
-CACHE_DIR = ROOT / "build" / "restore"
+CACHE_DIR = ROOT / "build" / "restore"  # intermediate files (--cache); never committed
 # Channel training pairs: corpus lines rendered and OCR'd per regime (English model on archive-like
 # scans, Vietnamese model on degraded ones), drawn from the training split with these shares.
 PAIR_LINES = 1300
@@ -57,12 +59,12 @@ def _fingerprint(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def encode_corpus(corpus_dir: Path) -> tuple[list[str], list[EncodedCorpus]]:
+def encode_corpus(corpus_dir: Path, cache_dir: Path) -> tuple[list[str], list[EncodedCorpus]]:
     """Training documents as unit ids (cached under build/restore, keyed by the corpus and token rules)."""
     files = corpus_files(corpus_dir)
     if not files:
         raise SystemExit(f"no corpus files in {corpus_dir}")
-    cache = CACHE_DIR / f"encoded-{_fingerprint(files)}.npz"
+    cache = cache_dir / f"encoded-{_fingerprint(files)}.npz"
     if cache.exists():
         with np.load(cache, allow_pickle=False) as data:
             units = [str(u) for u in data["units"]]
@@ -80,7 +82,7 @@ def encode_corpus(corpus_dir: Path) -> tuple[list[str], list[EncodedCorpus]]:
         ids = encoder.encode_lines(lines)
         corpora.append(EncodedCorpus(name, CORPUS_WEIGHTS[name], ids))
         _log(f"encoded {name}: {len(ids):,} units")
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     np.savez(
         cache,
         units=np.array(encoder.units),
@@ -90,10 +92,14 @@ def encode_corpus(corpus_dir: Path) -> tuple[list[str], list[EncodedCorpus]]:
     return encoder.units, corpora
 
 
-def build_language_model(corpus_dir: Path, out_dir: Path) -> dict[str, object]:
-    units, corpora = encode_corpus(corpus_dir)
+def build_language_model(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str, object]:
+    units, corpora = encode_corpus(corpus_dir, cache_dir)
     vocabulary = build_vocabulary(units, corpora)
     _log(f"vocabulary: {len(vocabulary.words):,} units, {int(vocabulary.is_syllable.sum()):,} syllables")
+    coverage = inventory_coverage(
+        [w for w, flag in zip(vocabulary.words, vocabulary.is_syllable, strict=True) if flag]
+    )
+    _log(f"syllable inventory: {coverage}")
     arrays = build_lm(corpora, vocabulary, LM_ORDER, LM_THRESHOLDS)
     path = out_dir / LM_FILE
     np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
@@ -104,7 +110,35 @@ def build_language_model(corpus_dir: Path, out_dir: Path) -> dict[str, object]:
         "thresholds": LM_THRESHOLDS,
         "vocabulary": len(vocabulary.words),
         "ngrams": sizes,
+        "inventory": coverage,
     }
+
+
+def inventory_coverage(vocabulary_syllables: list[str]) -> dict[str, object]:
+    """The phonotactic inventory and the LM's syllables against underthesea's Viet74K word list."""
+    inventory = {tone_key(s) for s in generate_inventory()}
+    attested = {tone_key(s) for s in vocabulary_syllables}
+    report: dict[str, object] = {"inventory": len(inventory), "attested_in_corpus": len(attested & inventory)}
+    try:
+        import underthesea
+    except ImportError:
+        return report
+    path = Path(underthesea.__file__).parent / "corpus" / "data" / "Viet74K.txt"
+    words = {
+        w
+        for line in path.read_text(encoding="utf-8").splitlines()
+        for w in unicodedata.normalize("NFC", line).lower().split()
+        if w.isalpha()
+    }
+    keys = {tone_key(w) for w in words}
+    # Viet74K's one-token entries include loanwords (ôtô, bêtông), abbreviations and typos
+    report["viet74k_entries"] = len(keys)
+    report["viet74k_in_inventory"] = round(len(keys & inventory) / len(keys), 4)
+    report["viet74k_attested"] = round(len(keys & attested) / len(keys), 4)
+    report["viet74k_inventory_part_attested"] = round(
+        len(keys & inventory & attested) / max(1, len(keys & inventory)), 4
+    )
+    return report
 
 
 def sample_lines(corpus_dir: Path, count: int, seed: int) -> list[str]:
@@ -135,13 +169,13 @@ def sample_lines(corpus_dir: Path, count: int, seed: int) -> list[str]:
     return sample
 
 
-def ocr_pairs(corpus_dir: Path, regime: str) -> list[dict[str, object]]:
+def ocr_pairs(corpus_dir: Path, regime: str, cache_dir: Path) -> list[dict[str, object]]:
     """Rendered-and-OCR'd training lines of one regime (cached under build/restore)."""
     language, degraded, seed = PAIR_REGIMES[regime]
     lines = sample_lines(corpus_dir, PAIR_LINES, seed)
     version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     digest = hashlib.sha1(json.dumps([lines, language, degraded, seed, version]).encode()).hexdigest()[:16]
-    cache = CACHE_DIR / f"pairs-{regime}-{digest}.json"
+    cache = cache_dir / f"pairs-{regime}-{digest}.json"
     if cache.exists():
         _log(f"{regime} pairs from cache {cache.name}")
         return json.loads(cache.read_text(encoding="utf-8"))
@@ -157,17 +191,17 @@ def ocr_pairs(corpus_dir: Path, regime: str) -> list[dict[str, object]]:
         for style, page in pages
         for line in page
     ]
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
     _log(f"{regime} pairs: {len(pages)} pages, {len(result)} lines OCR'd in {time.time() - started:.0f} s")
     return result
 
 
-def build_channel(corpus_dir: Path, out_dir: Path) -> dict[str, object]:
+def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str, object]:
     channels = {}
     report: dict[str, object] = {}
     for regime in PAIR_REGIMES:
-        lines = ocr_pairs(corpus_dir, regime)
+        lines = ocr_pairs(corpus_dir, regime, cache_dir)
         stats = PairStats()
         pairs = word_pairs(((str(p["intended"]), str(p["observed"]), p["confidences"]) for p in lines), stats)  # type: ignore[misc]
         channel = train_channel(pairs, stats)
@@ -206,6 +240,7 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
     parser.add_argument("--only", choices=("lm", "channel"), help="rebuild one model only")
+    parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="where intermediate files are kept")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     report_path = args.out / "build_report.json"
@@ -213,9 +248,9 @@ def main() -> int:
         json.loads(report_path.read_text()) if args.only and report_path.exists() else {}
     )
     if args.only in (None, "lm"):
-        report["lm"] = build_language_model(args.corpus, args.out)
+        report["lm"] = build_language_model(args.corpus, args.out, args.cache)
     if args.only in (None, "channel"):
-        report["channel"] = build_channel(args.corpus, args.out)
+        report["channel"] = build_channel(args.corpus, args.out, args.cache)
     report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     return 0
 

@@ -53,6 +53,7 @@ CANDIDATE_MARGIN = 10.0  # nats below the best candidate (channel + unigram) tha
 PRUNE_MARGIN = 8.0  # nats below a position's best bigram neighbourhood that enter the trigram search
 PRUNED_CANDIDATES = 4  # and at most this many per position
 LATTICE_CELLS = 20_000  # segments × padded length decoded together
+MAX_SEGMENT = 2_000  # positions decoded as one sequence at most
 MAX_OBSERVED_WORD = 8  # longest token worth cutting is twice this
 _MERGE = "merge"  # plan entry: this token and the next are one word
 _NO_IDS = np.zeros(0, dtype=np.int64)
@@ -256,7 +257,8 @@ class Restorer:
 
     def regime_of(self, cores: Sequence[str]) -> Regime:
         """Judge the source of a text from its word tokens: letters only Vietnamese has (ư, ơ, ạ…)
-        mean a Vietnamese model read it; digits, symbols or impossible syllables mean English OCR."""
+        mean a Vietnamese model read it; symbols among letters or Latin-1 accents mean English OCR;
+        otherwise it is plain text typed without marks."""
         words = [c for c in cores if any(ch.isalpha() for ch in c)]
         if not words:
             return Regime.PLAIN
@@ -465,8 +467,14 @@ class Restorer:
     def _decode(self, segments: list[_Segment]) -> None:
         """Decide every part: bigram pruning, then trigram Viterbi over many segments at once (grouped
         by length, so that padding them to a common length stays cheap)."""
+        # a run without sentence ends (a huge unpunctuated line) is cut into pieces of bounded size
+        pieces = [
+            _Segment(segment.positions[start : start + MAX_SEGMENT])
+            for segment in segments
+            for start in range(0, len(segment.positions), MAX_SEGMENT)
+        ]
         todo = sorted(
-            (s for s in segments if any(isinstance(p, _Part) for p in s.positions)),
+            (s for s in pieces if any(isinstance(p, _Part) for p in s.positions)),
             key=lambda s: len(s.positions),
         )
         group: list[_Segment] = []
