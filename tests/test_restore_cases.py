@@ -58,3 +58,8 @@ def test_restore_cases_cli(tmp_path: Path) -> None:
     assert data["text"] == "người dân"
     assert [t["original"] for t in data["tokens"]] == ["ngudi", "dan"]
     assert data["tokens"][0]["restored"] == "người"
+
+
+def test_restore_cases_merged_token_is_empty() -> None:
+    result = restore_text("thuc hién ng uoi dan")
+    assert [(t.original, t.restored) for t in result.tokens][2:4] == [("ng", "người"), ("uoi", "")]

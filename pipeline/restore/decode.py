@@ -57,6 +57,14 @@ MAX_SEGMENT = 2_000  # positions decoded as one sequence at most
 MAX_OBSERVED_WORD = 8  # longest token worth cutting is twice this
 _MERGE = "merge"  # plan entry: this token and the next are one word
 _NO_IDS = np.zeros(0, dtype=np.int64)
+_VOWEL_RE = re.compile("[aeiouyAEIOUY]")
+
+
+def _consonants_only(core: str) -> bool:
+    """Letters without a vowel (ng, tr): a piece of a word, never a Vietnamese word itself."""
+    return core.isalpha() and not _VOWEL_RE.search(skeleton(core))
+
+
 LATIN1_ACCENTED = frozenset("àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ")
 
 
@@ -409,7 +417,8 @@ class Restorer:
             if single[i]:
                 scores[i] = self._best(self.candidates(regime, core, conf[i]))
         plan: dict[int, int | str] = {}
-        weak = {i for i, (_, known) in scores.items() if not known}
+        # weak readings: no known word, or no vowel at all (ng, tr: pieces of a word the OCR split)
+        weak = {i for i, (_, known) in scores.items() if not known or _consonants_only(edges[i][1])}
         i = 0
         while i + 1 < len(edges):
             j = i + 1
@@ -423,6 +432,9 @@ class Restorer:
                 and math.isfinite(channel.split_logp)
             ):
                 joined = edges[i][1] + edges[j][1]
+                if any(is_junk(c) for c in joined):
+                    i += 1  # symbols call for a slow search: only whole tokens get one
+                    continue
                 best, known = self._best(self.candidates(regime, joined, conf[i]))
                 if regime is Regime.VIETNAMESE and (scores[i][1] or scores[j][1]):
                     known = False  # a Vietnamese model splits words rarely: only two fragments are joined
@@ -435,6 +447,8 @@ class Restorer:
         for i in sorted(weak - merged):
             core = edges[i][1]
             if not 4 <= len(core) <= 2 * MAX_OBSERVED_WORD or not math.isfinite(channel.merge_logp):
+                continue
+            if any(is_junk(c) for c in core):
                 continue
             vietnamese_cuts = regime is Regime.VIETNAMESE
             if vietnamese_cuts and not any(c in VIETNAMESE_ONLY for c in core):
