@@ -220,7 +220,10 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
         current = zones[-1] if zones else None
         if current is not None and current.gutter is not None:
             narrowed = _narrow_gutter(current.gutter, spans)
-            if narrowed is not None and narrowed[1] - narrowed[0] >= keep_gutter:
+            # a row joins when it is one-sided or shows the wide gap itself: a centred title whose word
+            # gap happens to fall on the gutter ends the header instead of being cut in two
+            if (narrowed is not None and narrowed[1] - narrowed[0] >= keep_gutter
+                    and _free_width(narrowed, spans) >= open_gutter):
                 current.gutter = narrowed
                 current.rows.append(row)
                 continue
@@ -252,6 +255,13 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
     return _zones_to_regions(zones, width, height, open_gutter)
 
 
+def _free_width(gutter: Span, spans: list[Span]) -> float:
+    """Width of the white run around `gutter` in this row (infinite when the row has ink on one side)."""
+    left = [end for _, end in spans if end <= gutter[0]]
+    right = [start for start, _ in spans if start >= gutter[1]]
+    return float(min(right) - max(left)) if left and right else float("inf")
+
+
 def _ink_on_both_sides(spans: list[Span], gap: Span, least: float) -> bool:
     """Each side of the gap carries at least `least` pixels of line (not a speck in the margin)."""
     left = sum(end - start for start, end in spans if end <= gap[0])
@@ -281,19 +291,14 @@ def _release_trailing_rows(zones: list[_Zone], crossing: Row) -> None:
 
 
 def _is_two_columns(zone: _Zone, open_gutter: float) -> bool:
-    """At least two rows show ink on both sides of a wide gap: one loose line, or a loose line followed by
-    a short one, is not two columns."""
+    """Both sides carry ink in at least two rows: one loose line is not two columns."""
     if zone.gutter is None:
         return False
     lo, hi = zone.gutter
-    wide = left_rows = right_rows = 0
-    for _, _, spans in zone.rows:
-        left = [end for _, end in spans if end <= lo]
-        right = [start for start, _ in spans if start >= hi]
-        left_rows += bool(left)
-        right_rows += bool(right)
-        wide += bool(left and right and min(right) - max(left) >= open_gutter)
-    return wide >= 2 and left_rows >= 2 and right_rows >= 2
+    left_rows = sum(any(end <= lo for _, end in spans) for _, _, spans in zone.rows)
+    right_rows = sum(any(start >= hi for start, _ in spans) for _, _, spans in zone.rows)
+    wide = any(_free_width(zone.gutter, spans) >= open_gutter for _, _, spans in zone.rows)
+    return wide and left_rows >= 2 and right_rows >= 2
 
 
 def _zones_to_regions(zones: list[_Zone], width: int, height: int, open_gutter: float) -> list[Region]:

@@ -22,6 +22,8 @@ BORDER_MARGIN_INCHES = 0.03  # ink starting this close to the image edge belongs
 BORDER_GRAY = 200
 MARK_GRAY = 215
 MARK_HEIGHT_RATIO = 3.0  # a shape this many median character heights tall is not text
+RULE_MIN_INCHES = 0.25  # a horizontal line at least this long (the rule under the issuer can be 2 cm) …
+RULE_MAX_INCHES = 0.03  # … and at most this thick is a rule, not text
 BLANK_INK_FRACTION = 0.0004  # share of dark pixels below which a page has no text worth reading
 MIN_BLANK_COMPONENTS = 8
 
@@ -58,6 +60,7 @@ def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> Prepar
     gray = record("remove_borders", remove_borders(gray, dpi))
     gray = record("fix_orientation", fix_orientation(gray, dpi))
     gray = record("remove_marks", remove_marks(gray, dpi))
+    gray = record("remove_rules", remove_rules(gray, dpi))
     gray = record("deskew", deskew(gray, dpi))
     if binarize_output:
         gray = record("binarize", binarize(gray, dpi))
@@ -233,6 +236,34 @@ def remove_marks(gray: np.ndarray, dpi: float) -> StepResult:
         cleaned[window][mask] = 255
         erased += 1
     return cleaned, {"erased_components": erased, "char_height": round(char_height, 1)}
+
+
+def remove_rules(gray: np.ndarray, dpi: float) -> StepResult:
+    """Erase long thin horizontal lines: the short rules under the issuer and the national motto, form
+    underlines, table borders. Tesseract reads pieces of them as "_", "-" or "1" glued to the words."""
+    _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    length = max(15, round(RULE_MIN_INCHES * dpi))
+    thickest = max(3, round(RULE_MAX_INCHES * dpi))
+    lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    # only thin ones: a horizontal run that is tall as well is a bold glyph or a block, not a rule
+    thick = cv2.morphologyEx(lines, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, thickest)))
+    rules = cv2.subtract(lines, thick)
+    if not rules.any():
+        return gray, {"erased_pixels": 0}
+    # A faded rule breaks into dashes shorter than `length`: take the thin pieces lying along a found
+    # rule with it, so that no dashes are left for Tesseract (letters near the rule are taller: kept).
+    along = cv2.dilate(rules, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 5)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    thin = stats[:, cv2.CC_STAT_HEIGHT] <= thickest
+    touching = np.zeros(count, dtype=bool)
+    touching[np.unique(labels[(along > 0) & (ink > 0)])] = True
+    pieces = (thin & touching)
+    pieces[0] = False
+    erase = cv2.dilate(rules, np.ones((3, 1), np.uint8)) > 0  # with the anti-aliased fringe
+    erase |= pieces[labels]
+    cleaned = gray.copy()
+    cleaned[erase & (gray < 250)] = 255
+    return cleaned, {"erased_pixels": int(np.count_nonzero(erase))}
 
 
 def _aligned_glyphs(candidates: np.ndarray, left: np.ndarray, top: np.ndarray, right: np.ndarray,

@@ -13,6 +13,7 @@ from pipeline.preprocess import (
     preprocess_page,
     remove_borders,
     remove_marks,
+    remove_rules,
     suppress_color_ink,
 )
 from pipeline.types import PageImage
@@ -158,3 +159,16 @@ def test_preprocess_estimated_dpi_is_reported() -> None:
     page = PageImage(source="photo.jpg", index=0, image=text_page(dpi=150), dpi=150, dpi_estimated=True)
     prepared = preprocess_page(page)
     assert any("assumed an A4 page" in warning for warning in prepared.warnings)
+
+
+def test_preprocess_rules_erased_text_kept() -> None:
+    page = text_page(BODY_LINES[:3], dpi=300)
+    ruled = page.copy()
+    cv2.line(ruled, (600, 40), (900, 40), 0, thickness=3)  # a 1-inch rule under a header line
+    cv2.line(ruled, (300, ruled.shape[0] - 30), (2000, ruled.shape[0] - 30), 40, thickness=2)
+    cleaned, params = remove_rules(ruled, 300)
+    assert params["erased_pixels"] > 0
+    assert cleaned[36:45, 600:901].min() > 200
+    assert cleaned[-34:-26, 300:2001].min() > 200
+    text = page < 100
+    assert np.mean(cleaned[text] < 128) > 0.99  # strokes of the letters stay
