@@ -35,6 +35,7 @@ from pipeline.restore.tokens import Kind, classify, split_edges  # noqa: E402
 
 CACHE_DIR = ROOT / "build" / "restore" / "bench"
 SEED = 20240501
+REPEATS = 3  # timed passes per input set (each from a cold cache); the fastest is reported
 
 
 def held_out_lines(per_corpus: int, min_words: int = 4) -> dict[str, list[str]]:
@@ -190,18 +191,31 @@ def child_main() -> int:
     for name, lines in data["inputs"].items():
         confidences = data["confidences"].get(name)
         syllables = sum(len(line.split()) for line in lines)
-        begin = time.process_time()
-        results = []
-        changed = 0
-        for index, line in enumerate(lines):
-            # a page at a time, as the driver does
-            restoration = restorer.restore(line, confidences[index] if confidences else None)
-            results.append(restoration.text)
-            changed += sum(t.restored != t.original for t in restoration.tokens)
-        seconds = time.process_time() - begin
+        seconds = []
+        for _ in range(REPEATS):
+            restorer.clear_cache()  # every pass starts cold, as a worker meeting these pages first
+            begin = time.process_time()
+            results = []
+            changed = 0
+            for index, line in enumerate(lines):
+                # a page at a time, as the driver does
+                restoration = restorer.restore(line, confidences[index] if confidences else None)
+                results.append(restoration.text)
+                changed += sum(t.restored != t.original for t in restoration.tokens)
+            seconds.append(time.process_time() - begin)
         outputs[name] = results
         changes[name] = changed
-        speeds[name] = syllables / max(seconds, 1e-9)
+        # the fastest pass: the machine is shared, slower passes measure other processes too
+        speeds[name] = syllables / max(min(seconds), 1e-9)
+    # the English OCR pages again with what the worker learnt from them: its steady state
+    name = "b:eng"
+    warm = []
+    for _ in range(REPEATS):
+        begin = time.process_time()
+        for index, line in enumerate(data["inputs"][name]):
+            restorer.restore(line, data["confidences"][name][index])
+        warm.append(time.process_time() - begin)
+    speeds[f"{name}:warm"] = sum(len(x.split()) for x in data["inputs"][name]) / max(min(warm), 1e-9)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     json.dump(
         {
@@ -311,16 +325,23 @@ def main() -> int:
     speeds = measured["speeds"]
     rows.append(
         (
-            "speed, stripped text (syllables/s, one core)",
+            "speed, stripped text (syllables/s, one core, cold cache)",
             "—",
             "—",
             f"{min(v for k, v in speeds.items() if k.startswith('a:')):,.0f}",
         )
     )
-    rows.append(("speed, English OCR text (syllables/s)", "—", "—", f"{speeds['b:eng']:,.0f}"))
     rows.append(
         (
-            "speed, Vietnamese OCR / correct text (syllables/s)",
+            "speed, English OCR text (syllables/s): cold cache / warm",
+            "—",
+            "—",
+            f"{speeds['b:eng']:,.0f} / {speeds['b:eng:warm']:,.0f}",
+        )
+    )
+    rows.append(
+        (
+            "speed, Vietnamese OCR / correct text (syllables/s, cold cache)",
             "—",
             "—",
             f"{speeds['c:vie']:,.0f} / {speeds['correct']:,.0f}",
@@ -329,9 +350,7 @@ def main() -> int:
     rows.append(("model load (s)", "—", "—", f"{measured['load_seconds']:.2f}"))
     rows.append(("peak RSS of the restoring process (MB)", "—", "—", f"{measured['peak_mb']:.0f}"))
 
-    rows.append(
-        ("pyvi lines done word by word (it raised or dropped tokens)", "—", str(PYVI_FAILURES[0]), "—")
-    )
+    rows.append(("pyvi lines done word by word (it raised on the line)", "—", str(PYVI_FAILURES[0]), "—"))
     print("| measure | input | pyvi add_accents | congvan |")
     print("|---|---|---|---|")
     for row in rows:

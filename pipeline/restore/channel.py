@@ -6,7 +6,9 @@ an observed token come from running the rules backwards, guided by the prefixes 
 
 from __future__ import annotations
 
+import bisect
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -40,6 +42,14 @@ def is_junk(char: str) -> bool:
     return not (char.isascii() and char.isalpha()) and char.lower() not in MARKED_LETTERS
 
 
+_JUNK_RE = re.compile("[^A-Za-z" + "".join(sorted(MARKED_LETTERS)) + "]")
+
+
+def junk_count(text: str) -> int:
+    """How many characters of `text` are junk (see `is_junk`)."""
+    return len(_JUNK_RE.findall(text))
+
+
 def _junk_logp(unseen_logp: float, piece: str) -> float:
     """ln P of a vowel read as `piece`, a string with a symbol training never showed for a vowel."""
     return unseen_logp - sum(math.log(JUNK_ALPHABET if is_junk(c) else LETTER_ALPHABET) for c in piece)
@@ -52,7 +62,7 @@ def confidence_bucket(confidence: float | None) -> int:
     """0..4 for known confidences (low → high), 5 for unknown."""
     if confidence is None or math.isnan(confidence):
         return UNKNOWN_BUCKET
-    return sum(confidence >= edge for edge in CONFIDENCE_EDGES)
+    return bisect.bisect_right(CONFIDENCE_EDGES, confidence)
 
 
 @dataclass
@@ -163,7 +173,7 @@ class SubstitutionChannel:
         beams[0][""] = 0.0
         reverse, deletions = self.reverse, self.deletions
         # an unseen symbol says nothing about which vowel it hides: keep many hypotheses then
-        beam = JUNK_BEAM if any(is_junk(c) for c in observed) else BEAM
+        beam = JUNK_BEAM if junk_count(observed) else BEAM
         for j in range(n + 1):
             states = beams[j]
             if not states:
@@ -279,6 +289,7 @@ class ReadingIndex:
         self.starts = starts  # entries of observed[k] are ids/logp[starts[k]:starts[k + 1]]
         self.ids = ids
         self.logp = logp
+        self._row_of: dict[str, int] | None = None
 
     @classmethod
     def build(cls, channel: SubstitutionChannel, syllables: Iterable[str]) -> ReadingIndex:
@@ -300,8 +311,11 @@ class ReadingIndex:
 
     def rows(self, observed: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(indices into `syllables`, ln P(observed | syllable)), or None for a reading never precomputed."""
-        k = int(np.searchsorted(self.observed, observed))
-        if k >= len(self.observed) or self.observed[k] != observed:
+        if self._row_of is None:
+            # built on first use: a dict lookup is ~100× faster than a binary search over strings
+            self._row_of = {reading: k for k, reading in enumerate(self.observed.tolist())}
+        k = self._row_of.get(observed)
+        if k is None:
             return None
         start, end = self.starts[k], self.starts[k + 1]
         return self.ids[start:end], self.logp[start:end]

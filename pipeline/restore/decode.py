@@ -16,7 +16,7 @@ from pipeline.restore.channel import (
     ReadingIndex,
     SubstitutionChannel,
     confidence_bucket,
-    is_junk,
+    junk_count,
     prefix_set,
 )
 from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, UNK_ID, NgramModel
@@ -58,6 +58,9 @@ MAX_OBSERVED_WORD = 8  # longest token worth cutting is twice this
 _MERGE = "merge"  # plan entry: this token and the next are one word
 _NO_IDS = np.zeros(0, dtype=np.int64)
 _VOWEL_RE = re.compile("[aeiouyAEIOUY]")
+# mostly Latin script: Latin letters (any accents) and at most a few other characters
+_LATIN_RE = re.compile(r"[\x00-\x7f\u00c0-\u024f\u1e00-\u1eff\ufb00-\ufb06]*")
+MAX_SEARCHED = 8  # longest token searched for beyond the reading index
 
 
 def _consonants_only(core: str) -> bool:
@@ -65,7 +68,9 @@ def _consonants_only(core: str) -> bool:
     return core.isalpha() and not _VOWEL_RE.search(skeleton(core))
 
 
-LATIN1_ACCENTED = frozenset("àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ")
+LATIN1_ACCENTED = "àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ"
+# a junk character that is not a compound separator, or a Latin-1 accented letter
+_GARBLED_RE = re.compile("[^A-Za-z/\\-–.,:;" + "".join(sorted(MARKED_LETTERS - set(LATIN1_ACCENTED))) + "]")
 
 
 class Regime(Enum):
@@ -105,6 +110,8 @@ class Candidates:
     ids: np.ndarray  # int64 LM ids
     emit: np.ndarray  # float32 λ·channel score
     words: tuple[str | None, ...]  # lowercase output per candidate; None keeps the original text
+    best: float = -math.inf  # best channel + unigram score (weight 1) of a known word
+    best_syllable: float = -math.inf  # the same among syllables only
 
 
 @dataclass
@@ -160,7 +167,9 @@ class Restorer:
             for regime, index in self.readings.items()
         }
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
-        self._cache: dict[tuple[Regime, str, int], Candidates] = {}
+        for index in self.readings.values():
+            index.rows("")  # and the reading indexes' lookup tables
+        self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -178,17 +187,24 @@ class Restorer:
             return unit_id, 0.0, True
         return UNK_ID, self.lm.spelling.logp(lower), False
 
-    def candidates(self, regime: Regime, text: str, confidence: float | None) -> Candidates:
+    def clear_cache(self) -> None:
+        """Forget the memoised candidates (benchmarks time cold passes)."""
+        self._cache.clear()
+
+    def candidates(
+        self, regime: Regime, text: str, confidence: float | None, search: bool = True
+    ) -> Candidates:
+        """Candidate words for one token (memoised); `search`: may look beyond the reading index."""
         bucket = confidence_bucket(confidence)
-        key = (regime, text, bucket)
+        key = (regime, text, bucket, search)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._make_candidates(regime, text, bucket)
+            found = self._cache[key] = self._make_candidates(regime, text, bucket, search)
             if len(self._cache) > 200_000:
                 self._cache.clear()
         return found
 
-    def _make_candidates(self, regime: Regime, text: str, bucket: int) -> Candidates:
+    def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
         """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
         lower = normalize_text(text).lower()
         written_id, spelling, known = self._as_written(lower)
@@ -206,7 +222,7 @@ class Restorer:
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
             # only the regime's main channel searches beyond its precomputed readings (slow)
-            ids, logp = self._readings(source, channel, lower, search=weight >= 0.5)
+            ids, logp = self._readings(source, channel, lower, search=search and weight >= 0.5)
             for unit_id, score in zip(ids.tolist(), logp.tolist(), strict=True):
                 if unit_id == UNK_ID:
                     continue  # a syllable the LM does not hold
@@ -231,10 +247,13 @@ class Restorer:
         floor = ranked[0][0] - CANDIDATE_MARGIN
         ranked = [e for e in ranked[:MAX_CANDIDATES] if e[0] >= floor]
         words = self.lm.words
+        syllable = self.lm.is_syllable
         return Candidates(
             np.array([u for _, u, _ in ranked], dtype=np.int64),
             np.array([s for _, _, s in ranked], dtype=np.float32),
             tuple(None if u == written_id else words[u] for _, u, _ in ranked),
+            best=ranked[0][0],
+            best_syllable=max((t for t, u, _ in ranked if syllable[u]), default=-math.inf),
         )
 
     def _readings(
@@ -247,15 +266,19 @@ class Restorer:
             rows = index.rows(lower)
             if rows is not None:
                 return self._reading_ids[regime][rows[0]], rows[1]
-        junk = sum(is_junk(c) for c in lower)
+        junk = junk_count(lower)
         if (
             not search
-            or not 0 < junk <= 2
-            or 2 * sum(c.isascii() and c.isalpha() for c in lower) < len(lower)
+            or junk > 2
+            or (junk == 0 and regime is not Regime.ENGLISH)
+            or regime is Regime.VIETNAMESE
+            or len(lower) > MAX_SEARCHED
+            or not _LATIN_RE.fullmatch(lower)
         ):
-            # readings the index lacks are searched for only where a symbol or two stand for letters
-            # in a Latin word: plain letters it lacks are foreign words, names or noise, and text in
-            # other scripts is not garbled Vietnamese
+            # the main channel searches for readings its index lacks in short Latin-script tokens
+            # with at most two symbols; letters alone are searched only in English-model OCR, which
+            # garbles letters (sdéch): in well-read text they are names and foreign words. What a
+            # Vietnamese model misreads its index already holds; its stray symbols are noise
             return _NO_IDS, np.zeros(0, dtype=np.float32)
         found = channel.search(lower, self.prefixes, self.syllable_words)
         ids = np.array([self.key_to_id[tone_key(w)] for w, _ in found], dtype=np.int64)
@@ -282,7 +305,7 @@ class Restorer:
         """What English-model OCR does and typing does not: digits or symbols among letters (d6, ma&i)
         and Latin-1 accents on letters (néng, tién). Impossible syllables alone prove nothing: foreign
         names have them too."""
-        return any((is_junk(c) and c not in SEPARATORS) or c in LATIN1_ACCENTED for c in word)
+        return _GARBLED_RE.search(word) is not None
 
     # ------------------------------------------------------------------ decoding
 
@@ -380,19 +403,16 @@ class Restorer:
         pieces_out.append(text[cursor:])
         return Restoration(unicodedata.normalize("NFC", "".join(pieces_out)), tuple(restored_tokens))
 
-    def _best(self, candidates: Candidates) -> tuple[float, bool]:
-        """Best channel + unigram score of a token's candidates, and whether it is a known word."""
-        scores = candidates.emit + self.lm.uni_logp[candidates.ids]
-        top = int(np.argmax(scores))
-        return float(scores[top]), int(candidates.ids[top]) != UNK_ID
+    @staticmethod
+    def _best(candidates: Candidates) -> tuple[float, bool]:
+        """Best channel + unigram score of a token's readings, and whether the best is a known word
+        (rather than the token kept as an unknown one)."""
+        return candidates.best, int(candidates.ids[0]) != UNK_ID
 
-    def _best_syllable(self, candidates: Candidates) -> tuple[float, bool]:
+    @staticmethod
+    def _best_syllable(candidates: Candidates) -> tuple[float, bool]:
         """Like `_best`, but only a syllable counts as a reading."""
-        syllable = self.lm.is_syllable[candidates.ids]
-        if not syllable.any():
-            return -math.inf, False
-        scores = candidates.emit + self.lm.uni_logp[candidates.ids]
-        return float(scores[syllable].max()), True
+        return candidates.best_syllable, candidates.best_syllable > -math.inf
 
     def _plan_tokens(
         self,
@@ -432,10 +452,10 @@ class Restorer:
                 and math.isfinite(channel.split_logp)
             ):
                 joined = edges[i][1] + edges[j][1]
-                if any(is_junk(c) for c in joined):
+                if junk_count(joined):
                     i += 1  # symbols call for a slow search: only whole tokens get one
                     continue
-                best, known = self._best(self.candidates(regime, joined, conf[i]))
+                best, known = self._best(self.candidates(regime, joined, conf[i], search=False))
                 if regime is Regime.VIETNAMESE and (scores[i][1] or scores[j][1]):
                     known = False  # a Vietnamese model splits words rarely: only two fragments are joined
                 if known and best + channel.split_logp > scores[i][0] + scores[j][0]:
@@ -448,7 +468,7 @@ class Restorer:
             core = edges[i][1]
             if not 4 <= len(core) <= 2 * MAX_OBSERVED_WORD or not math.isfinite(channel.merge_logp):
                 continue
-            if any(is_junk(c) for c in core):
+            if junk_count(core):
                 continue
             vietnamese_cuts = regime is Regime.VIETNAMESE
             if vietnamese_cuts and not any(c in VIETNAMESE_ONLY for c in core):
@@ -458,8 +478,12 @@ class Restorer:
                 # both halves must read as Vietnamese syllables of two letters or more
                 if vietnamese_cuts and not _plausible_vietnamese_cut(core, cut):
                     continue
-                left, left_ok = self._best_syllable(self.candidates(regime, core[:cut], conf[i]))
-                right, right_ok = self._best_syllable(self.candidates(regime, core[cut:], conf[i]))
+                left, left_ok = self._best_syllable(
+                    self.candidates(regime, core[:cut], conf[i], search=False)
+                )
+                right, right_ok = self._best_syllable(
+                    self.candidates(regime, core[cut:], conf[i], search=False)
+                )
                 if left_ok and right_ok and left + right + channel.merge_logp > best_score:
                     best_cut, best_score = cut, left + right + channel.merge_logp
             if best_cut:
@@ -596,16 +620,24 @@ class _Lattice:
         of the position's best (at most `limit`): the trigram search then has few combinations."""
         if int(self.counts.max()) <= 1:
             return
-        _, (left, right) = self._links(2)
+        owner, (left, right) = self._links(2)
         scores = lm.score((self.ids[left] << BITS) | self.ids[right], 2)
-        best_left = np.full(len(self.ids), -np.inf)
-        np.maximum.at(best_left, right, scores)
-        best_right = np.full(len(self.ids), -np.inf)
-        np.maximum.at(best_right, left, scores + self.emit[right])
+        # pair scores in a padded (position, left slot, right slot) table: maxima along either
+        # axis give each candidate's best neighbour on the other side
+        offsets = self.offsets
+        width = int(self.counts.max())
+        table = np.full((len(self.counts), width, width), -np.inf)
+        table[owner, left - offsets[owner - 1], right - offsets[owner]] = scores
+        position = np.repeat(np.arange(len(self.counts)), self.counts)
+        slot = np.arange(len(self.ids)) - offsets[position]
+        best_left = table.max(axis=1)[position, slot]
+        table[owner, left - offsets[owner - 1], right - offsets[owner]] += self.emit[right]
+        following = np.minimum(position + 1, len(self.counts) - 1)
+        best_right = table.max(axis=2)[following, slot]
+        best_right[position + 1 >= len(self.counts)] = -np.inf
         best_left[np.isneginf(best_left)] = 0.0
         best_right[np.isneginf(best_right)] = 0.0
         local = self.emit + best_left + best_right
-        position = np.repeat(np.arange(len(self.counts)), self.counts)
         order = np.lexsort((-local, position))
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order)) - self.offsets[position[order]]
