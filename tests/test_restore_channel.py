@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pipeline.restore.channel import SubstitutionChannel, confidence_bucket, prefix_set
+from pipeline.restore.channel import ReadingIndex, SubstitutionChannel, confidence_bucket, prefix_set
 from pipeline.restore.channel_build import WordPair, align_letters, align_words, train_channel, word_pairs
 
 WORDS = ["số", "sổ", "sô", "so", "độ", "đồ", "do", "người", "ngươi", "của", "cua", "lớn", "lợn"]
@@ -68,3 +68,16 @@ def test_restore_channel_word_pairs_from_lines() -> None:
     pairs = word_pairs(lines)
     assert [(p.intended, p.observed) for p in pairs] == [("quyết", "quyet"), ("định", "dinh"), ("số", "s6")]
     assert pairs[2].confidence == 40.0
+
+
+def test_restore_channel_reading_index_matches_search() -> None:
+    channel = _channel()
+    index = ReadingIndex.build(channel, WORDS)
+    again = ReadingIndex.from_arrays(index.to_arrays("eng"), "eng")
+    for observed in ("s6", "d6", "ngudi", "so"):
+        found = dict(again.lookup(observed) or [])
+        searched = dict(channel.search(observed, prefix_set(WORDS), frozenset(WORDS)))
+        best = max(searched, key=searched.__getitem__)
+        assert best in found
+        assert math.isclose(found[best], searched[best], abs_tol=1e-2)  # stored as float16
+    assert again.lookup("qqq") is None

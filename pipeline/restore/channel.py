@@ -2,7 +2,10 @@
 
 Brill–Moore style: an intended syllable is cut into pieces of one or two letters, each piece is read as
 zero to three observed characters with a learned probability, and the best cut counts. Candidates for
-an observed token come from running the rules backwards, guided by the prefixes of known syllables."""
+an observed token come from a reading index (the likeliest readings of every syllable, precomputed by
+running the rules forwards); tokens it lacks are searched for by running the rules backwards, guided
+by the prefixes of known syllables. Symbols never seen in training may stand for any vowel, with the
+Good–Turing mass of unseen readings."""
 
 from __future__ import annotations
 
@@ -19,10 +22,10 @@ from pipeline.restore.syllables import MARKED_LETTERS, VOWEL_LETTERS
 MAX_ALPHA = 2  # longest intended piece
 MAX_BETA = 3  # longest observed piece
 MAX_DELETIONS = 2  # intended letters the OCR may drop from one syllable
-MIN_RULE_LOGP = math.log(1e-4)
-BEAM = 48
-JUNK_BEAM = 100
-BEAM_MARGIN = 14.0
+MIN_RULE_LOGP = math.log(1e-4)  # rarer rules are not worth trying
+BEAM = 48  # hypotheses kept per observed position in the backward search
+JUNK_BEAM = 100  # more when a symbol may hide any vowel (many equal hypotheses)
+BEAM_MARGIN = 14.0  # nats below the best hypothesis at a position that survive
 MAX_OBSERVED = 12  # longer tokens are not one syllable
 # the reading index keeps, per syllable, the readings within this many nats of its likeliest one:
 # on the training pairs that covers 99.9 % of what English-model OCR actually produced
@@ -30,9 +33,7 @@ FORWARD_MARGIN = 10.0
 FORWARD_BEAM = 400
 # OCR word confidences are grouped into buckets; the channel learns P(word read right | bucket).
 CONFIDENCE_EDGES = (50.0, 75.0, 90.0, 96.0)
-
-
-UNKNOWN_IDENTITY_LOGP = math.log(0.9)
+UNKNOWN_IDENTITY_LOGP = math.log(0.9)  # a symbol training never saw, read as itself
 JUNK_ALPHABET = 64  # symbols an OCR engine may emit for a letter it cannot read
 LETTER_ALPHABET = 26
 

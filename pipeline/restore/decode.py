@@ -116,7 +116,6 @@ class Candidates:
 
 @dataclass
 class _Part:
-    token: int
     text: str  # the original part (for case and identity)
     candidates: Candidates
     choice: int = 0
@@ -362,7 +361,7 @@ class Restorer:
                             positions.append(self.lm.id_of(piece))
                         parts.append(piece)
                         continue
-                    part = _Part(index, piece, self.candidates(regime, piece, conf[index]))
+                    part = _Part(piece, self.candidates(regime, piece, conf[index]))
                     positions.append(part)
                     parts.append(part)
             elif kind is Kind.ABBR:

@@ -141,7 +141,6 @@ class HashIndex:
         slots = np.full(max(1 << self.bits, int(final.max(initial=0)) + 1) + 1, -1, dtype=np.int32)
         slots[final] = order
         self.slots = slots
-        self.max_probe = int((final - home[order]).max(initial=0)) + 1
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         hashed = keys.astype(np.uint64) * _HASH_MULTIPLIER
@@ -232,9 +231,3 @@ class NgramModel:
             return np.zeros(len(contexts), dtype=np.float32)
         rows = table.index.find(contexts)
         return np.where(rows >= 0, table.backoff[rows], np.float32(0.0))
-
-    def pack(self, ids: Sequence[int]) -> int:
-        key = 0
-        for unit_id in ids:
-            key = (key << BITS) | unit_id
-        return key

@@ -9,7 +9,6 @@ from functools import lru_cache
 
 # Tone numbering used everywhere: 0 ngang, 1 sắc, 2 huyền, 3 hỏi, 4 ngã, 5 nặng.
 TONE_MARKS = ("", "\u0301", "\u0300", "\u0309", "\u0303", "\u0323")
-TONE_NAMES = ("ngang", "sắc", "huyền", "hỏi", "ngã", "nặng")
 BASE_VOWELS = "aăâeêioôơuưy"
 CONSONANTS = "bcdđghklmnpqrstvx"
 STOP_CODAS = ("c", "ch", "k", "p", "t")
