@@ -86,23 +86,14 @@ def _document_text(size: int) -> str:
 
 
 def test_extract_robustness_large_text_in_linear_time() -> None:
-    small, large = _document_text(500_000), _document_text(2_000_000)
-    started = time.perf_counter()
-    extract_record(small)
-    small_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    record = extract_record(large)
-    large_seconds = time.perf_counter() - started
-    assert record.references and record.tasks
-    # 4× the text may take at most ~6× the time (linear, with slack for noise), never quadratic (16×)
+    # 4× the text may take at most ~6× the time (linear, with slack for noise), never quadratic (16×); the
+    # 10 MB run itself is measured by `make bench-extract` (about 5× the larger size here)
+    extract_record(_document_text(20_000))  # loads the tables once, outside the timings
+    seconds = []
+    for size in (500_000, 2_000_000):
+        started = time.perf_counter()
+        record = extract_record(_document_text(size))
+        seconds.append(time.perf_counter() - started)
+        assert record.references and record.tasks and record.places and record.dates
+    small_seconds, large_seconds = seconds
     assert large_seconds < 6 * small_seconds + 2.0, (small_seconds, large_seconds)
-
-
-@pytest.mark.slow
-def test_extract_robustness_ten_megabytes() -> None:
-    text = _document_text(10_000_000)
-    started = time.perf_counter()
-    record = extract_record(text)
-    # about 50 s on one core of the development machine: linear, a few µs per character
-    assert time.perf_counter() - started < 240
-    assert record.references and record.tasks

@@ -19,7 +19,7 @@ def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Reco
 
     if not text and pages:
         text = "\f".join(page.text for page in pages)
-    doc = run_pipeline(normalize_text(text or ""))
+    doc = run_pipeline(normalize_text(text or ""), pages)
     return doc._.congvan.record()
 
 

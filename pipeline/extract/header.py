@@ -11,6 +11,7 @@ from rapidfuzz import fuzz
 from pipeline.extract.dates import parse_date
 from pipeline.extract.references import CodeMatch, iter_codes
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
+from pipeline.restore.syllables import is_valid
 from pipeline.types import DocumentHeader, Signer
 
 # How far into the document the header block may reach.
@@ -20,8 +21,11 @@ _MOTTOS = ("cong hoa xa hoi chu nghia viet nam", "doc lap - tu do - hanh phuc", 
 _RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
 # "Số: 12/…", "Số 45-KH/HU"; with a type before it only in the header form "Luật số: 121/…"
 _NUMBER = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?)\s*(?=[\d/._…])")
-_VV = re.compile(r"^v\s*[/.]?\s*[vy]\b\s*[:.]?\s*")
-_PLACE_DATE = re.compile(r"^(?P<place>[^,\d]{2,40}?)\s*,\s*(?=ngay\b)")
+# "V/v" and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:" (matched on folded text)
+_VV = re.compile(r"^[vw]\s*[/.\\|l1i]?\s*[vyw](?![a-z0-9])\s*[:.]?\s*")
+# "Lạng Sơn, ngày …", "Phường 2, ngày …"; the place starts with a letter
+_PLACE_DATE = re.compile(r"^(?P<place>[^\W\d_][^,]{1,39}?)\s*,\s*(?=ngay\b)")
+_PLACE_ONLY = re.compile(r"^[^\W\d_][^,]{1,39},$")
 _BLANK_DATE = re.compile(r"ngay\s*[._…\s]*\s*thang\s*[._…\s]*\s*nam\s*(?P<y>(?:19|20)\d\d)")
 _BODY_START = re.compile(
     r"^(?:kinh gui|can cu|thuc hien|trien khai|de\s|theo\s|qua\s|ngay\s*\d|tiep theo|nham\s|xet\s|sau khi|"
@@ -30,8 +34,13 @@ _BODY_START = re.compile(
 # "Kính gửi:", or a công điện's "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH điện:"
 _KINH_GUI = re.compile(r"^(?:kinh\s*gui\b|[^:]{3,80}\bdien\s*(?=:))\s*[:;.]?\s*")
 _NOI_NHAN = re.compile(r"^noi\s*nhan\b\s*[:;.]?\s*")
-_BULLET = re.compile(r"^[-–—+•*]\s*")
-_AUTHORITY = re.compile(r"^(t\s*/?\s*m|k\s*/?\s*t|t\s*/?\s*l|tuq|q(?=\s*\.))(?:\s*\.\s*|\s+)(?=[a-z])")
+# A list bullet, with OCR's readings of the dash ("_", "~-", "=", a colon): matched on the text
+_BULLET = re.compile(r"^(?:[-–—+•*_~=·¬»]{1,3}|:(?=\s))\s*")
+# "KT." and OCR's "KT," / "KT:" (matched on folded text)
+_AUTHORITY = re.compile(r"^(t\s*/?\s*m|k\s*/?\s*t|t\s*/?\s*l|tuq|q(?=\s*\.))(?:\s*[.,:]\s*|\s+)(?=[a-z])")
+# OCR's readings of the slash in a capitalised prefix: "TIL BAN THƯỜNG VỤ", "T1M", "KlT"
+_AUTHORITY_OCR = re.compile(r"^(t\s*[il1|]\s*[ml]|k\s*[il1|]\s*t)(?:\s*[.,:]\s*|\s+)(?=[a-z])")
+_AUTHORITIES = {"tm": "TM.", "kt": "KT.", "tl": "TL.", "tuq": "TUQ.", "q": "Q."}
 _AUTHORITY_INSIDE = re.compile(r"(?<![\w])(T/?M|K/?T|T/?L|TUQ|Q(?=\s*\.))\s*\.?\s+(?=[A-ZĐÀ-Ỹ])")
 _SIGNED = re.compile(r"^[(\[]?\s*(?:da ky|ky ten|ky,|ky va|dong dau|da ky ten|ky so)")
 _APPENDIX = re.compile(r"^phu\s*luc\b")
@@ -63,9 +72,54 @@ def _is_name(text: str) -> bool:
         trailing += 1
     return trailing >= 2 and len(words) - trailing <= 2 and words[-1][-1].isalpha()
 _TRAILING = " ;,.:"
-# Words a title line cannot end on: the name or object that completes them is on the next line.
-_OPEN_ENDINGS = frozenset({"cua", "ve", "va", "voi", "cac", "tai", "tren", "cho", "nam", "huyen", "tinh", "xa",
-                           "pho", "phuong", "quan", "so", "thi", "tran", "khu", "ban", "uy", "doi", "dong", "theo"})
+# Words a title line cannot end on: the name or object that completes them is on the next line. Compared with
+# their diacritics ("địa bàn" ends a phrase, "Ban" opens one), folded only in text that lost its diacritics.
+_OPEN_ENDINGS = frozenset({"của", "về", "và", "với", "các", "tại", "trên", "cho", "năm", "huyện", "tỉnh", "xã",
+                           "phố", "phường", "quận", "số", "thị", "trấn", "khu", "ban", "ủy", "uỷ", "đối", "đồng",
+                           "theo"})
+_OPEN_ENDINGS_FOLDED = frozenset(fold(word) for word in _OPEN_ENDINGS)
+_ACRONYM = re.compile(r"^[A-ZĐ]{2,6}$")
+_WORD_PUNCTUATION = ".,;:()[]\"'“”‘’"
+
+
+def _is_open_ending(word: str) -> bool:
+    word = word.lower()
+    if word in _OPEN_ENDINGS:
+        return True
+    folded = fold(word)
+    return folded == word and folded in _OPEN_ENDINGS_FOLDED
+
+
+def _is_word(token: str) -> bool:
+    """A Vietnamese syllable or an upper-case acronym (UBND), not OCR debris from a seal ("ÄJEaU)", "6H")."""
+    token = token.strip(_WORD_PUNCTUATION)
+    return bool(token) and (is_valid(token.lower()) or bool(_ACRONYM.match(token)))
+
+
+def _match_authority(text: str) -> re.Match[str] | None:
+    """The signature prefix (TM., KT., TL., TUQ., Q.) a line starts with, on its folded text."""
+    folded = fold(text)
+    match = _AUTHORITY.match(folded)
+    if match is None and is_upper_text(text):
+        match = _AUTHORITY_OCR.match(folded)
+    return match
+
+
+def _authority_name(match: re.Match[str]) -> str:
+    letters = re.sub(r"[^a-z]", "", match.group(1))
+    if letters not in _AUTHORITIES and len(letters) == 3:
+        letters = letters[0] + letters[2]  # the slash read as a letter
+    return _AUTHORITIES.get(letters, letters.upper() + ".")
+
+
+def _clean_title(text: str) -> str | None:
+    """An upper-case signature line without the debris a seal or signature left in it: the line's words when
+    at least two thirds of its tokens with letters are words, else None."""
+    tokens = [token for token in text.split() if any(ch.isalpha() for ch in token)]
+    words = [token for token in tokens if _is_word(token)]
+    if not words or 3 * len(words) < 2 * len(tokens):
+        return None
+    return " ".join(words)
 
 
 @dataclass
@@ -95,11 +149,15 @@ def _strip_mottos(folded: str) -> list[tuple[int, int]]:
     return ranges
 
 
-def _is_debris(text: str, after_motto: bool) -> bool:
-    """Header debris: a star or speck ("»*", "kả"), or the last word of a motto that OCR wrapped ("NAM")."""
+def _is_debris(text: str, after_motto: bool, continuing: str | None) -> bool:
+    """Header debris: a star or speck ("»*", "kả"), or the last word of a motto that OCR wrapped ("NAM").
+    A lone word that ends the unit name or the title being read ("ĐÀO⏎TẠO", "mùa hanh⏎khô") is kept:
+    `continuing` is "unit" after an issuer line, "title"/"vv" while a subject is read."""
     if not any(ch.isalnum() for ch in text):
         return True
     if " " in text or text.isdigit() or doc_types().from_name(text) is not None:
+        return False
+    if continuing and not after_motto and _is_word(text) and (continuing != "unit" or text.isupper()):
         return False
     return len(text) <= 3 or (after_motto and len(text) <= 5 and text.isupper())
 
@@ -146,8 +204,10 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
     units: list[str] = []
     subject: list[str] = []
     collecting: str | None = None  # "vv" or "title": subject lines being gathered
+    subject_lines: list[int] = []  # line indices of `subject`
     number_seen = False
     after_motto = False
+    last_was_unit = False
     body_start = 0
     lines = doc.lines[:HEADER_MAX_LINES]
     i = 0
@@ -164,13 +224,16 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
         folded = fold(text)
         if ranges:
             layout.skip.add(line.index)
-        if not text or _RULE.match(text) or _is_debris(text, after_motto):
+        continuing = "unit" if last_was_unit else collecting
+        if not text or _RULE.match(text) or _is_debris(text, after_motto, continuing):
             layout.skip.add(line.index)
             continue
         after_motto = bool(ranges)
+        last_was_unit = False
         if collecting == "title":
-            if _continues_title(text, folded, subject):
+            if _continues_title(doc, line.index, text, folded, subject, subject_lines):
                 subject.append(text)
+                subject_lines.append(line.index)
                 layout.skip.add(line.index)
                 continue
             body_start = line.index
@@ -201,11 +264,17 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
         vv = _VV.match(folded)
         if vv:
             subject = [text[vv.end() :].strip()]
+            subject_lines = [line.index]
             collecting = "vv"
             layout.skip.add(line.index)
             continue
-        if _parse_place_date(text, header):
+        next_line = lines[i] if i < len(lines) else None
+        place_date, joined = _place_date_text(text, folded, next_line)
+        if _parse_place_date(place_date, header):
             layout.skip.add(line.index)
+            if joined and next_line is not None:  # the date wrapped onto the next line
+                layout.skip.add(next_line.index)
+                i += 1
             collecting = None
             position = line.text.find(header.place or "")
             if header.place and position >= 0:
@@ -215,17 +284,22 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
         if title is not None:
             abbr, name = title
             header.type, header.type_name = abbr or None, name
-            subject = []
+            subject, subject_lines = [], [line.index]
             collecting = "title"
             layout.skip.add(line.index)
             continue
         if collecting == "vv" and not is_upper_text(text) and not _BODY_START.match(folded):
             subject.append(text)
+            subject_lines.append(line.index)
             layout.skip.add(line.index)
             continue
         if is_upper_text(text) and not number_seen and header.date is None:
             units.append(text)
+            last_was_unit = True
             layout.skip.add(line.index)
+            continue
+        if header.date is None and header.place is None and _header_follows(doc, lines, i):
+            layout.skip.add(line.index)  # an unreadable header line: the motto or the date line comes next
             continue
         body_start = line.index
         break
@@ -240,28 +314,61 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
     return body_start
 
 
-def _continues_title(text: str, folded: str, subject: list[str]) -> bool:
-    """Is this line still the title's summary ("Về việc …" and its wrapped lines)?"""
-    if _BODY_START.match(folded) and subject:
-        return False
+def _header_follows(doc: DocumentText, lines: list[Line], start: int, window: int = 6) -> bool:
+    """Whether a motto, a number line or a place-and-date line comes within the next `window` lines."""
+    for line in lines[start : start + window]:
+        folded = doc.folded[line.start : line.end]
+        if folded and (_strip_mottos(folded) or _NUMBER.match(folded) or _PLACE_DATE.search(folded)):
+            return True
+    return False
+
+
+def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subject: list[str],
+                     subject_lines: list[int]) -> bool:
+    """Is this line still the title's summary ("Về việc …" and its wrapped lines)? `subject_lines` starts
+    with the type line. Where the page's word boxes are known, a summary line is centred and the body's
+    first line is not (indented, or flush with the margins); otherwise the text decides."""
+    if (_AUTHORITY_LINE.match(folded) and is_upper_text(text)) or _KINH_GUI.match(folded):
+        return False  # the enacting authority ("CHỦ TỊCH ỦY BAN NHÂN DÂN …") or the recipients
+    if subject:
+        previous = subject[-1]
+        if _BODY_START.match(folded) or previous.endswith((".", ";", ":")):
+            return False
+        if is_upper_text(text) and (not is_upper_text(previous) or _UNIT_HEADS.match(folded)):
+            # a sentence-case summary is not continued in capitals, and a capitalised unit after a capitalised
+            # summary is the enacting body ("ỦY BAN THƯỜNG VỤ QUỐC HỘI")
+            return False
+    geometry = doc.geometry.get(index)
+    if geometry is not None and any(k in doc.geometry for k in subject_lines):
+        return geometry.is_centred()
     if not subject:
-        return not _AUTHORITY_LINE.match(folded) and not _KINH_GUI.match(folded)
-    if _AUTHORITY_LINE.match(folded) or _KINH_GUI.match(folded):
-        return False
+        return True
     previous = subject[-1]
-    if previous.endswith((".", ";", ":")):
-        return False
     if is_upper_text(previous) and is_upper_text(text):
-        # a wrapped upper-case summary, unless the line names the enacting body ("ỦY BAN THƯỜNG VỤ QUỐC HỘI")
-        return not _UNIT_HEADS.match(folded)
+        return True  # a wrapped upper-case summary
     if ". " in text:
         return False  # a sentence ends inside it: body text
     if text[:1].islower() or text[:1].isdigit() or text[:1] in "(–-":
         return True
     # a capitalised line continues the summary only when the line before cannot end it ("… với huyện" /
-    # "Nam Trà My …"); otherwise it is the body's first paragraph
-    last_word = fold(previous.split()[-1]) if previous.split() else ""
-    return last_word in _OPEN_ENDINGS
+    # "Nam Trà My …") and it does not end a sentence; otherwise it is the body's first paragraph
+    if text.endswith((".", ":", ";")):
+        return False
+    words = previous.split()
+    return bool(words) and _is_open_ending(words[-1])
+
+
+def _place_date_text(text: str, folded: str, next_line: Line | None) -> tuple[str, bool]:
+    """The place-and-date line, joined with the next line when the date wrapped ("…, ngày 25 tháng 01⏎năm
+    2019", "Thành phố Hồ Chí Minh,⏎ngày …"); True when joined."""
+    if next_line is None or not next_line.text:
+        return text, False
+    match = _PLACE_DATE.search(folded)
+    if (match and parse_date(text) is None) or _PLACE_ONLY.match(text):
+        joined = f"{text} {next_line.text}"
+        if parse_date(joined) or _BLANK_DATE.search(fold(joined)):
+            return joined, True
+    return text, False
 
 
 def _parse_place_date(text: str, header: DocumentHeader) -> bool:
@@ -342,7 +449,7 @@ def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
     while j - 1 >= floor and index - (j - 1) <= 8:
         text = doc.lines[j - 1].text
         folded = doc.folded[doc.lines[j - 1].start : doc.lines[j - 1].end]
-        if not text or _AUTHORITY.match(folded) or _SIGNED.match(folded) or (
+        if not text or _match_authority(text) or _SIGNED.match(folded) or (
             is_upper_text(text) and len(text) < 60) or _is_name(text):
             j -= 1
             continue
@@ -351,7 +458,7 @@ def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
         j += 1
     # keep only if it really holds a signature (an authority line or an upper-case title)
     has_title = any(
-        _AUTHORITY.match(doc.folded[line.start : line.end]) or (is_upper_text(line.text) and len(line.text) < 60)
+        _match_authority(line.text) or (is_upper_text(line.text) and len(line.text) < 60)
         for line in doc.lines[j:index]
     )
     return j if has_title else index
@@ -366,16 +473,22 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
     seen_noi_nhan = False
     for index in range(start, end):
         line = doc.lines[index]
-        text = line.text
-        folded = doc.folded[line.start : line.end]
         layout.skip.add(index)
+        text, right = _split_columns(doc, line)
+        if right:
+            signature_lines.append(right)
         if not text:
             continue
+        folded = fold(text)
         if noi_nhan is not None and index == noi_nhan:
             match = _NOI_NHAN.match(folded)
             rest = text[match.end() :].strip() if match else ""
             seen_noi_nhan = True
-            if rest:
+            unbulleted = _BULLET.sub("", rest)
+            if rest and (_match_authority(unbulleted) or (
+                    is_upper_text(unbulleted) and not unbulleted.endswith((";", ".")))):
+                signature_lines.append(unbulleted)  # the signature column's first line, read with the label
+            elif rest:
                 item, signature = _split_signature(rest)
                 if item:
                     distribution.append(item)
@@ -396,12 +509,22 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
     header.signer = _parse_signer(signature_lines)
 
 
+def _split_columns(doc: DocumentText, line: Line) -> tuple[str, str]:
+    """(left column, right column) of a closing-block line that OCR read across both columns, where the word
+    boxes show the gutter; (the line, "") otherwise."""
+    geometry = doc.geometry.get(line.index)
+    offset = geometry.gutter_offset() if geometry is not None else None
+    if offset is None or not line.start < offset < line.end:
+        return line.text, ""
+    return doc.text[line.start : offset].strip(), doc.text[offset : line.end].strip()
+
+
 def _continues_item(item: str, text: str) -> bool:
     """A wrapped distribution item ("- Ban Chỉ đạo Quốc gia về PCTT⏎(b/c);"), not a signature line."""
     if item.rstrip().endswith((";", ".", ",")):
         return False
     folded = fold(text)
-    return not (_AUTHORITY.match(folded) or is_upper_text(text) or _is_name(text) or _SIGNED.match(folded))
+    return not (_match_authority(text) or is_upper_text(text) or _is_name(text) or _SIGNED.match(folded))
 
 
 def _split_signature(text: str) -> tuple[str, str]:
@@ -411,9 +534,15 @@ def _split_signature(text: str) -> tuple[str, str]:
         return text[: match.start()].strip(), text[match.start() :].strip()
     words = text.split()
     k = len(words)
-    while k > 0 and is_upper_text(words[k - 1], 1.0) and len(words[k - 1]) > 1 and words[k - 1][-1].isalpha():
+    capitals = 0  # upper-case words of the tail; debris a seal or signature left among them is carried along
+    while k > 0:
+        word = words[k - 1]
+        if is_upper_text(word, 1.0) and len(word) > 1 and word[-1].isalpha():
+            capitals += 1
+        elif _is_word(word) or word[-1] in ";.,":
+            break
         k -= 1
-    if len(words) - k >= 2 and k > 0 and words[k - 1].endswith((";", ".", ",")):
+    if capitals >= 2 and k > 0 and words[k - 1].endswith((";", ".", ",")):
         return " ".join(words[:k]), " ".join(words[k:])
     return text, ""
 
@@ -429,13 +558,15 @@ def _parse_signer(lines: list[str]) -> Signer | None:
         folded = fold(text)
         if _SIGNED.match(folded):
             continue
-        match = _AUTHORITY.match(folded)
+        match = _match_authority(text)
         if match:
-            authority = re.sub(r"[\s/.]", "", text[: match.end()]).upper() + "."
-            prefixed_title = text[match.end() :].strip() or None
+            authority = _authority_name(match)
+            prefixed_title = _clean_title(text[match.end() :])
             titles = []
         elif is_upper_text(text) and len(text) < 70:
-            titles.append(text)
+            title = _clean_title(text)
+            if title:
+                titles.append(title)
         elif _is_name(text):
             name = text
     if authority is None and not titles and name is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -12,12 +13,13 @@ from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from pipeline.extract.dates import iter_dates
+from pipeline.extract.geometry import line_geometry
 from pipeline.extract.header import Layout, parse_layout
 from pipeline.extract.places import extract_places
 from pipeline.extract.references import extract_references
 from pipeline.extract.tasks import TaskContext, extract_tasks
 from pipeline.extract.text import DocumentText, fold_key
-from pipeline.types import DateMention, Place, Record, Reference, Task
+from pipeline.types import DateMention, PageResult, Place, Record, Reference, Task
 
 COMPONENTS = ("congvan_header", "congvan_references", "congvan_dates", "congvan_places", "congvan_tasks")
 _TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
@@ -159,11 +161,15 @@ def extraction_pipeline() -> Language:
     return nlp
 
 
-def run_pipeline(text: str) -> Doc:
-    """The text through every component; the shared state is made from `text` itself."""
+def run_pipeline(text: str, pages: Sequence[PageResult] | None = None) -> Doc:
+    """The text through every component; the shared state is made from `text` itself, with the lines'
+    positions when `pages` carry the OCR words of that text."""
     nlp = extraction_pipeline()
     doc = nlp.make_doc(text)
-    doc._.congvan = ExtractionState(DocumentText.from_text(text))
+    document = DocumentText.from_text(text)
+    if pages:
+        document.geometry = line_geometry(document, pages)
+    doc._.congvan = ExtractionState(document)
     for _name, component in nlp.pipeline:
         doc = component(doc)
     return doc

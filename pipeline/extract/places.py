@@ -356,8 +356,8 @@ def _score(unit: Unit, former: bool, mention: Mention, context: Context) -> floa
         score += 6
     if former:
         score -= 1.5
-    if fold(unit.name) == fold(mention.name) and unit.name == mention.name:
-        score += 0.5
+    if unit.name.lower() == mention.name.lower():
+        score += 1.5  # spelt with the same diacritics ("Trung Hạ", not "Trung Hà"), in any case ("XÃ TRUNG HẠ")
     for qualifier in mention.qualifiers:
         target = qualifier.resolved
         if target is not None and target in (district, province):

@@ -25,7 +25,9 @@ _ARABIC = re.compile(r"^(?P<label>\d{1,2})\s*[.)]\s+(?=\S)")
 _PAREN_ARABIC = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?=\S)")
 _LETTER = re.compile(r"^(?P<label>[a-zđ])\s*[)]\s*(?=\S)|^(?P<label2>[a-zđ])\.\s+(?=\S)")
 _UPPER_LETTER = re.compile(r"^(?P<label>[A-ZĐ])\s*[.)]\s+(?=[A-ZĐÀ-Ỹ]{2})")
-_BULLET = re.compile(r"^(?P<label>[-–—+•*])\s*(?=\S)")
+# Bullets, and OCR's readings of a dash bullet ("_", "~", "_~", "~-"), which are never followed by more of them
+_BULLET = re.compile(r"^(?:(?P<label>[-–—+•*])\s*(?=\S)|(?P<label2>[_~¬]{1,2}-?)\s*(?=[^\s_~¬-]))")
+_OCR_DASHES = "_~¬"
 _MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC), ("paren", _PAREN_ARABIC),
             ("letter", _LETTER), ("upper", _UPPER_LETTER), ("bullet", _BULLET))
 _SECTION_STYLES = ("roman", "dieu", "upper")
@@ -184,6 +186,8 @@ def _marker(text: str) -> tuple[str, str, int] | None:
                 continue  # "V. Nguyễn …": a name initial, not section five
             label = _roman(value)
         if style == "bullet":
+            if label[0] in _OCR_DASHES:
+                label = "-"
             return f"bullet:{label if label in '-+' else '•'}", label, match.end()
         if style == "decimal":
             return f"decimal{label.count('.')}", label, match.end()

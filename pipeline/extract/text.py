@@ -9,9 +9,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.types import Span
+
+if TYPE_CHECKING:
+    from pipeline.extract.geometry import LineGeometry
 
 PAGE_BREAK = "\f"
 
@@ -85,12 +88,14 @@ class Line:
 
 @dataclass
 class DocumentText:
-    """Normalized text with its folded twin, lines and page starts."""
+    """Normalized text with its folded twin, lines and page starts; `geometry` holds where lines sit on their
+    page when the OCR words came with the text (line index → LineGeometry)."""
 
     text: str
     folded: str = field(repr=False)
     lines: list[Line] = field(repr=False)
     page_starts: list[int] = field(repr=False)
+    geometry: dict[int, LineGeometry] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_text(cls, text: str) -> DocumentText:

@@ -1,0 +1,140 @@
+"""Tests of layout evidence from OCR word boxes: centred title lines against the indented body, columns that
+OCR read as one line, pages scanned sideways, and the text-only fallback when words and text disagree."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pipeline.extract import extract_record
+from pipeline.extract.geometry import line_geometry
+from pipeline.extract.text import DocumentText
+from pipeline.types import OcrWord, PageResult
+
+WIDTH, HEIGHT = 2480, 3508  # A4 at 300 dpi
+LEFT, RIGHT = 350, 2200  # the text column
+INDENT = 150  # a body paragraph's first-line indent (1.27 cm)
+CHAR = 22  # pixels per character of body text
+
+
+def _words(text: str, left: float, right: float | None, y: int, line: int) -> list[OcrWord]:
+    """The words of one line from `left`, justified up to `right` (None: natural width, left-aligned)."""
+    tokens = text.split()
+    widths = [CHAR * len(token) for token in tokens]
+    natural_gap = CHAR
+    gap = natural_gap
+    if right is not None and len(tokens) > 1:
+        gap = max(natural_gap, (right - left - sum(widths)) / (len(tokens) - 1))
+    words, x = [], left
+    for token, width in zip(tokens, widths, strict=True):
+        words.append(OcrWord(token, 90.0, (round(x), y, width, 40), 0, line))
+        x += width + gap
+    return words
+
+
+def _centred(text: str) -> tuple[float, None]:
+    width = CHAR * len(text)
+    return (LEFT + RIGHT - width) / 2, None
+
+
+def _page(lines: list[tuple[str, float, float | None]], index: int = 0) -> PageResult:
+    """A page whose lines are (text, left, right-or-None); the text is the lines joined."""
+    words: list[OcrWord] = []
+    for k, (text, left, right) in enumerate(lines):
+        words += _words(text, left, right, 200 + 70 * k, k)
+    text = "\n".join(text for text, _, _ in lines)
+    return PageResult(index, WIDTH, HEIGHT, 300.0, [], words, text, text)
+
+
+_HEADER = [
+    ("ỦY BAN NHÂN DÂN", LEFT + 100, None),
+    ("HUYỆN ĐỨC TRỌNG", LEFT + 110, None),
+    ("Số: 301/QĐ-UBND", LEFT + 100, None),
+    ("Đức Trọng, ngày 11 tháng 5 năm 2019", LEFT + 1000, None),
+]
+_BODY = [
+    ("Ủy ban nhân dân huyện đã triển khai các nhiệm vụ được giao trong năm qua", LEFT + INDENT, RIGHT),
+    ("và đạt được một số kết quả quan trọng trên nhiều lĩnh vực kinh tế xã hội", LEFT, RIGHT),
+    ("tuy nhiên vẫn còn những hạn chế cần được khắc phục kịp thời trong thời gian", LEFT, RIGHT),
+    ("tới để bảo đảm hoàn thành các chỉ tiêu kế hoạch đã đề ra cho cả giai đoạn", LEFT, RIGHT),
+    ("Chủ tịch Ủy ban nhân dân huyện yêu cầu:", LEFT + INDENT, None),
+    ("1. Các phòng, ban chuyên môn rà soát và báo cáo kết quả thực hiện trước ngày", LEFT + INDENT, RIGHT),
+    ("30/6/2019 để tổng hợp báo cáo Ủy ban nhân dân huyện theo quy định hiện hành", LEFT, RIGHT),
+]
+
+
+def _title_page(summary: list[str]) -> PageResult:
+    title = [("CHỈ THỊ", *_centred("CHỈ THỊ"))] + [(line, *_centred(line)) for line in summary]
+    return _page([*_HEADER, *title, *_BODY])
+
+
+def test_extract_layout_indented_body_line_is_not_the_title() -> None:
+    # the summary ends on "của", so the text alone would glue the capitalised first body line to it
+    page = _title_page(["Về việc chấn chỉnh công tác quản lý của"])
+    record = extract_record(page.text, [page])
+    assert record.document.subject == "Về việc chấn chỉnh công tác quản lý của"
+    assert extract_record(page.text).document.subject != record.document.subject
+
+
+def test_extract_layout_centred_line_continues_the_title() -> None:
+    # "tổ chức" can end a phrase, so the text alone would stop the summary at the capitalised line
+    page = _title_page(["Về việc phê duyệt Kế hoạch tổ chức", "Hội nghị tổng kết năm 2019"])
+    record = extract_record(page.text, [page])
+    assert record.document.subject == "Về việc phê duyệt Kế hoạch tổ chức Hội nghị tổng kết năm 2019"
+    assert extract_record(page.text).document.subject == "Về việc phê duyệt Kế hoạch tổ chức"
+
+
+def _closing_page() -> PageResult:
+    sign_left = LEFT + 1150
+    lines = [
+        *_BODY,
+        ("Nơi nhận:", LEFT, None),
+        ("- Như trên;", LEFT, None),
+        # OCR read both columns as one line: the gutter is far wider than any word space
+        ("- Lưu: VT, KT. PHÓ CHỦ TỊCH", LEFT, None),
+        ("Nguyễn Văn Tám", sign_left + 60, None),
+    ]
+    page = _page(lines)
+    # move the signature words of the merged line into the right column
+    words = list(page.words)
+    merged = [k for k, w in enumerate(words) if w.line == len(_BODY) + 2]
+    for k in merged[-3:]:
+        x, y, w, h = words[k].box
+        words[k] = replace(words[k], box=(x + 900, y, w, h))
+    return replace(page, words=words)
+
+
+def test_extract_layout_gutter_splits_merged_closing_columns() -> None:
+    page = _closing_page()
+    record = extract_record(page.text, [page])
+    assert record.document.distribution == ["Như trên", "Lưu: VT, KT"]
+    assert record.document.signer is not None
+    assert record.document.signer.title == "PHÓ CHỦ TỊCH"
+    # without the boxes, "KT." looks like the signature's authority prefix
+    assert extract_record(page.text).document.distribution == ["Như trên", "Lưu: VT"]
+
+
+def _rotate_quarter(page: PageResult) -> PageResult:
+    """The same page scanned sideways: boxes in the original (rotated) pixels, as OCR reports them."""
+    words = [replace(w, box=(w.box[1], WIDTH - w.box[0] - w.box[2], w.box[3], w.box[2])) for w in page.words]
+    return replace(page, width=HEIGHT, height=WIDTH, words=words)
+
+
+def test_extract_layout_sideways_scan_reads_the_same() -> None:
+    page = _rotate_quarter(_title_page(["Về việc chấn chỉnh công tác quản lý của"]))
+    assert extract_record(page.text, [page]).document.subject == "Về việc chấn chỉnh công tác quản lý của"
+    closing = _rotate_quarter(_closing_page())
+    assert extract_record(closing.text, [closing]).document.distribution == ["Như trên", "Lưu: VT, KT"]
+
+
+def test_extract_layout_needs_words_that_match_the_text() -> None:
+    page = _title_page(["Về việc chấn chỉnh công tác quản lý của"])
+    doc = DocumentText.from_text(page.text)
+    geometry = line_geometry(doc, [page])
+    assert len(geometry) == len(doc.lines)
+    title, first_body = len(_HEADER) + 1, len(_HEADER) + 2
+    assert geometry[title].is_centred() and not geometry[first_body].is_centred()
+    # a word missing from the boxes, a different text, or a page count that differs: no geometry, no crash
+    assert line_geometry(doc, [replace(page, words=page.words[:-1])]) == {}
+    assert line_geometry(DocumentText.from_text(page.text + "\nthêm"), [page]) == {}
+    assert line_geometry(doc, [page, page]) == {}
+    assert extract_record(page.text, [replace(page, words=[])]).document.subject == extract_record(page.text).document.subject
