@@ -255,7 +255,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="congvan", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="congvan",
+        description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
+        "text, structured records and a searchable archive.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_process, _add_restore, _add_extract, _add_archive_commands):
         add(sub)

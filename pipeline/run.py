@@ -507,7 +507,7 @@ class Progress:
         eta = _format_duration(remaining / rate) if rate > 0 else "?"
         self.message(
             f"congvan: [{self._finished_documents}/{self._documents}] {outcome.status} {outcome.source} "
-            f"({outcome.pages} pages, {outcome.seconds:.1f} s) · {rate:.2f} pages/s · ETA {eta}"
+            f"({outcome.pages} page{'s' if outcome.pages != 1 else ''}, {outcome.seconds:.1f} s) · {rate:.2f} pages/s · ETA {eta}"
         )
 
     def close(self) -> None:
