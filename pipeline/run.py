@@ -99,12 +99,16 @@ class BatchSummary:
         pages = sum(outcome.pages for outcome in self.done)
         rate = f", {60 * pages / self.seconds:.1f} pages/min" if self.seconds > 0 and pages else ""
         lines = [
-            f"congvan: {len(self.outcomes)} documents: {len(self.done)} done ({pages} pages in {self.seconds:.1f} s"
+            f"congvan: {_plural(len(self.outcomes), 'document')}: {len(self.done)} done ({pages} pages in {self.seconds:.1f} s"
             f"{rate}), {len(self.skipped)} skipped, {len(self.failed)} failed"
         ]
         lines += [f"  skipped: {o.source}: {o.reason}" for o in self.skipped]
         lines += [f"  failed: {o.error.label}: {o.error}" for o in self.failed if o.error is not None]
         return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- stages
@@ -507,7 +511,7 @@ class Progress:
         eta = _format_duration(remaining / rate) if rate > 0 else "?"
         self.message(
             f"congvan: [{self._finished_documents}/{self._documents}] {outcome.status} {outcome.source} "
-            f"({outcome.pages} page{'s' if outcome.pages != 1 else ''}, {outcome.seconds:.1f} s) · {rate:.2f} pages/s · ETA {eta}"
+            f"({_plural(outcome.pages, 'page')}, {outcome.seconds:.1f} s) · {rate:.2f} pages/s · ETA {eta}"
         )
 
     def close(self) -> None:
