@@ -8,8 +8,10 @@ import io
 import itertools
 import json
 import math
+import os
 import random
 import re
+import subprocess
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -1335,21 +1337,20 @@ def write_tiff(pages: Sequence[RenderedPage], path: Path) -> Path:
     return path
 
 
-def garble_text(text: str, rng: random.Random) -> str:
-    """What an English-model OCR leaves of Vietnamese: diacritics mostly lost, some letters confused."""
-    confusions = {"rn": "m", "l": "1", "O": "0", "e": "c", "h": "b", "n": "ri", "i": "l"}
-    out = []
-    for ch in text:
-        if ch in "đĐ":
-            out.append("d" if ch == "đ" else "D")
-            continue
-        base = unicodedata.normalize("NFD", ch)
-        if len(base) > 1 and rng.random() < 0.85:
-            ch = base[0] if rng.random() < 0.8 else rng.choice("éèóòáàêô")
-        elif ch in confusions and rng.random() < 0.03:
-            ch = confusions[ch]
-        out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
+def legacy_ocr_text(page: RenderedPage) -> str:
+    """What an old OCR run with the English model made of the page: the real garbling (`néng`, `d6`,
+    `ctia`…) that archives' text layers carry. Needs Tesseract's `eng` data (a dev-time tool only)."""
+    encoded = io.BytesIO()
+    _storage_image(page).save(encoded, "PNG", dpi=(page.dpi, page.dpi))
+    done = subprocess.run(
+        ["tesseract", "stdin", "stdout", "-l", "eng", "--psm", "3"],
+        input=encoded.getvalue(),
+        capture_output=True,
+        check=True,
+        env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        timeout=300,
+    )
+    return unicodedata.normalize("NFC", done.stdout.decode("utf-8", errors="replace")).strip()
 
 
 @lru_cache(maxsize=1)
@@ -1481,7 +1482,7 @@ def write_document(pages: Sequence[RenderedPage], out: Path, name: str, fmt: str
     elif fmt == "pdf":
         path = write_pdf(pages, out / f"{name}.pdf")
     elif fmt == "pdf-ocrlayer":
-        layers = [garble_text(page.text, rng) for page in pages]
+        layers = [legacy_ocr_text(page) for page in pages]
         path = write_pdf(pages, out / f"{name}.pdf", text_layers=layers)
         extra["legacy_text"] = layers
     elif fmt == "pdf-protected":
