@@ -91,6 +91,7 @@ def _closing_page() -> PageResult:
         ("- Như trên;", LEFT, None),
         # OCR read both columns as one line: the gutter is far wider than any word space
         ("- Lưu: VT, KT. PHÓ CHỦ TỊCH", LEFT, None),
+        ("- dấu đỏ", sign_left + 80, None),  # seal ink read as a dash and two words, in the signature column
         ("Nguyễn Văn Tám", sign_left + 60, None),
     ]
     page = _page(lines)
@@ -103,14 +104,14 @@ def _closing_page() -> PageResult:
     return replace(page, words=words)
 
 
-def test_extract_layout_gutter_splits_merged_closing_columns() -> None:
+def test_extract_layout_closing_columns_split_by_position() -> None:
     page = _closing_page()
     record = extract_record(page.text, [page])
     assert record.document.distribution == ["Như trên", "Lưu: VT, KT"]
     assert record.document.signer is not None
     assert record.document.signer.title == "PHÓ CHỦ TỊCH"
-    # without the boxes, "KT." looks like the signature's authority prefix
-    assert extract_record(page.text).document.distribution == ["Như trên", "Lưu: VT"]
+    # without the boxes, "KT." looks like the signature's authority prefix and the seal's "- dấu đỏ" like an item
+    assert extract_record(page.text).document.distribution == ["Như trên", "Lưu: VT", "dấu đỏ"]
 
 
 def _rotate_quarter(page: PageResult) -> PageResult:

@@ -18,6 +18,9 @@ _D = r"\d{1,2}(?!\d)"
 _ROMAN_QUARTER = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 _QUARTER_OCR = str.maketrans({"l": "i", "t": "i", "|": "i", "1": "i"})
 _DASH = r"\s*[-–—]\s*"
+# "tháng" between a day and a month, with a vowel OCR misread ("thúng", "thẳng"): the frame "ngày D … M năm Y"
+# is specific enough
+_THANG = r"th[a-z]ng"
 # Words after which a date is a deadline (matched on folded text).
 _DEADLINE_PREFIX = (
     r"truoc|cham nhat(?: la)?(?: vao)?|han chot(?: la)?|han cuoi(?: cung)?(?: la)?|khong qua|khong muon hon|"
@@ -33,7 +36,7 @@ _PATTERN = re.compile(
     # "trước 17 giờ ngày 06/9/2024": a time of day may sit between the deadline word and the date
     _B + rf"(?P<pre>(?:{_DEADLINE_PREFIX})\s*(?:\d{{1,2}}\s*(?:gio|h)(?:\s*\d{{1,2}}(?:\s*phut)?)?\s*,?\s*)?)?(?:"
     # ngày 15 tháng 4 năm 2020
-    rf"(?P<long>ngay\s*(?P<d1>{_D})\s*,?\s*thang\s*(?P<m1>{_D})\s*,?\s*nam\s*(?P<y1>{_Y}))"
+    rf"(?P<long>ngay\s*(?P<d1>{_D})\s*,?\s*{_THANG}\s*(?P<m1>{_D})\s*,?\s*nam\s*(?P<y1>{_Y}))"
     # (ngày) 15/4/2020, 15-4-2020, 15.4.2020
     rf"|(?P<num>(?:ngay\s*)?(?P<d2>{_D})\s?[/.\-]\s?(?P<m2>{_D})\s?[/.\-]\s?(?P<y2>{_Y}))"
     # ngày 25/8 (year taken from the document)
@@ -149,7 +152,7 @@ def iter_dates(doc: DocumentText, *, default_year: int | None = None,
 
 
 _DATE_AT = re.compile(
-    rf"(?:ngay\s*(?P<d1>{_D})\s*,?\s*thang\s*(?P<m1>{_D})\s*,?\s*nam\s*(?P<y1>{_Y}))"
+    rf"(?:ngay\s*(?P<d1>{_D})\s*,?\s*{_THANG}\s*(?P<m1>{_D})\s*,?\s*nam\s*(?P<y1>{_Y}))"
     rf"|(?:(?:ngay\s*)?(?P<d2>{_D})\s?[/.\-]\s?(?P<m2>{_D})\s?[/.\-]\s?(?P<y2>{_Y}))"
 )
 

@@ -25,6 +25,10 @@ CENTRE_TOLERANCE = 0.05
 GUTTER_SHARE = 0.06
 GUTTER_SPACINGS = 4.0
 
+# A line starting this far into the column belongs to its right part (Decree 30 sets the signature block in
+# the right half, the distribution list at the left margin).
+RIGHT_COLUMN_SHARE = 0.4
+
 _WORD = re.compile(r"\S+")
 
 
@@ -59,6 +63,10 @@ class LineGeometry:
         width = self.column_width
         return min(left_gap, right_gap) >= MIN_CENTRE_MARGIN * width and abs(left_gap - right_gap) <= (
             CENTRE_TOLERANCE * width)
+
+    def starts_right(self) -> bool:
+        """Starts in the right part of the column (the signature block of the closing, the motto column)."""
+        return self.left >= self.column_left + RIGHT_COLUMN_SHARE * self.column_width
 
     def gutter_offset(self) -> int | None:
         """Document offset of the first word after the widest gutter of the line (OCR read two columns as

@@ -21,8 +21,8 @@ _MOTTOS = ("cong hoa xa hoi chu nghia viet nam", "doc lap - tu do - hanh phuc", 
 _RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
 # "Số: 12/…", "Số 45-KH/HU"; with a type before it only in the header form "Luật số: 121/…"
 _NUMBER = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?)\s*(?=[\d/._…])")
-# "V/v" and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:" (matched on folded text)
-_VV = re.compile(r"^[vw]\s*[/.\\|l1i]?\s*[vyw](?![a-z0-9])\s*[:.]?\s*")
+# "V/v" and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:", "V/ " (matched on folded text)
+_VV = re.compile(r"^[vw]\s*(?:[/.\\|l1i]?\s*[vyw](?![a-z0-9])|/(?=\s))\s*[:.]?\s*")
 # "Lạng Sơn, ngày …", "Phường 2, ngày …"; the place starts with a letter
 _PLACE_DATE = re.compile(r"^(?P<place>[^\W\d_][^,]{1,39}?)\s*,\s*(?=ngay\b)")
 _PLACE_ONLY = re.compile(r"^[^\W\d_][^,]{1,39},$")
@@ -114,10 +114,12 @@ def _authority_name(match: re.Match[str]) -> str:
 
 def _clean_title(text: str) -> str | None:
     """An upper-case signature line without the debris a seal or signature left in it: the line's words when
-    at least two thirds of its tokens with letters are words, else None."""
-    tokens = [token for token in text.split() if any(ch.isalpha() for ch in token)]
+    at least two thirds of its tokens with letters are words, and there are two of them (a title has two
+    syllables or more: a lone "ÁN" or "VAT" is a reading of the seal), else None."""
+    # a space read as a hyphen ("CHỦ-TỊCH") joins two words; titles have no hyphenated words
+    tokens = [token for token in re.sub(r"(?<=\w)-(?=\w)", " ", text).split() if any(ch.isalpha() for ch in token)]
     words = [token for token in tokens if _is_word(token)]
-    if not words or 3 * len(words) < 2 * len(tokens):
+    if len(words) < 2 or 3 * len(words) < 2 * len(tokens):
         return None
     return " ".join(words)
 
@@ -479,6 +481,10 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
             signature_lines.append(right)
         if not text:
             continue
+        geometry = doc.geometry.get(index)
+        if geometry is not None and geometry.starts_right():
+            signature_lines.append(text)  # the signature column: nothing here is a distribution item
+            continue
         folded = fold(text)
         if noi_nhan is not None and index == noi_nhan:
             match = _NOI_NHAN.match(folded)
@@ -495,9 +501,9 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
                 if signature:
                     signature_lines.append(signature)
             continue
-        if seen_noi_nhan and (_BULLET.match(text) or (distribution and _continues_item(distribution[-1], text))):
+        if seen_noi_nhan and (_is_item(text) or (distribution and _continues_item(distribution[-1], text))):
             item, signature = _split_signature(text)
-            if _BULLET.match(item) or not distribution:
+            if _is_item(item) or not distribution:
                 distribution.append(item)
             elif item:
                 distribution[-1] += " " + item
@@ -513,10 +519,16 @@ def _split_columns(doc: DocumentText, line: Line) -> tuple[str, str]:
     """(left column, right column) of a closing-block line that OCR read across both columns, where the word
     boxes show the gutter; (the line, "") otherwise."""
     geometry = doc.geometry.get(line.index)
-    offset = geometry.gutter_offset() if geometry is not None else None
+    offset = geometry.gutter_offset() if geometry is not None and not geometry.starts_right() else None
     if offset is None or not line.start < offset < line.end:
         return line.text, ""
     return doc.text[line.start : offset].strip(), doc.text[offset : line.end].strip()
+
+
+def _is_item(text: str) -> bool:
+    """A bulleted list line with words after the bullet (a lone "+" or "-" is a speck or a pen stroke)."""
+    bullet = _BULLET.match(text)
+    return bullet is not None and sum(ch.isalpha() for ch in text[bullet.end() :]) >= 2
 
 
 def _continues_item(item: str, text: str) -> bool:
@@ -571,6 +583,8 @@ def _parse_signer(lines: list[str]) -> Signer | None:
             name = text
     if authority is None and not titles and name is None:
         return None
+    if authority is None and len(titles) >= 2 and fold(titles[-1]) == "pho " + fold(titles[-2]):
+        authority, titles = "KT.", titles[-1:]  # "CHỦ TỊCH / PHÓ CHỦ TỊCH": a deputy signs for the head
     title = " ".join(titles) if titles else prefixed_title
     return Signer(authority=authority, title=title, name=name)
 

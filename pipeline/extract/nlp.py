@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import spacy
+from rapidfuzz import fuzz
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
@@ -18,9 +19,12 @@ from pipeline.extract.header import Layout, parse_layout
 from pipeline.extract.places import extract_places
 from pipeline.extract.references import extract_references
 from pipeline.extract.tasks import TaskContext, extract_tasks
-from pipeline.extract.text import DocumentText, fold_key
+from pipeline.extract.text import DocumentText, fold, fold_key
 from pipeline.types import DateMention, PageResult, Place, Record, Reference, Task
 
+# How close (rapidfuzz ratio of folded names) an unresolved place of issue must be to a unit of the header to
+# take its spelling: one or two letters misread in a name of two syllables.
+PLACE_OF_ISSUE_RATIO = 85
 COMPONENTS = ("congvan_header", "congvan_references", "congvan_dates", "congvan_places", "congvan_tasks")
 _TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
 
@@ -120,23 +124,32 @@ def places_component(doc: Doc) -> Doc:
     header_end = lines[layout.header_end].start if layout.header_end < len(lines) else len(state.text.text)
     state.places = extract_places(state.text, header_end=header_end, place_of_issue=layout.place_span,
                                   date=layout.header.date)
-    _canonical_place_of_issue(state)
+    _canonical_place_of_issue(state, header_end)
     _span_group(doc, "places", [(m.start, m.end, p.level) for p in state.places for m in p.mentions])
     return doc
 
 
-def _canonical_place_of_issue(state: ExtractionState) -> None:
+def _canonical_place_of_issue(state: ExtractionState, header_end: int) -> None:
     """'Bình Giã, ngày …' (a diacritic misread) names the unit 'Bình Gia': write the gazetteer's spelling when
-    the place of issue resolved to a unit that differs only in diacritics."""
+    the place of issue resolved to a unit that differs only in diacritics; when it resolved to none ('Lương
+    Tòi'), the spelling of the header's unit it is closest to (the issuer's locality), if close enough."""
     layout = state.layout
     assert layout is not None
-    if layout.place_span is None or layout.header.place is None:
+    place = layout.header.place
+    if layout.place_span is None or place is None:
         return
     start = layout.place_span[0]
-    for place in state.places:
-        if any(m.start == start for m in place.mentions) and fold_key(place.name) == fold_key(layout.header.place):
-            layout.header.place = place.name
+    for unit in state.places:
+        if any(m.start == start for m in unit.mentions):
+            if fold_key(unit.name) == fold_key(place):
+                layout.header.place = unit.name
             return
+    written = fold(place)
+    scored = [(fuzz.ratio(fold(unit.name), written), unit.name) for unit in state.places
+              if any(m.start < header_end for m in unit.mentions)]
+    best = max(scored, default=None)
+    if best is not None and best[0] >= PLACE_OF_ISSUE_RATIO and fold(best[1]) != written:
+        layout.header.place = best[1]
 
 
 @Language.component("congvan_tasks")
