@@ -32,7 +32,8 @@ from pipeline.restore.corpus import (  # noqa: E402
 from pipeline.restore.lm import NgramModel  # noqa: E402
 from pipeline.restore.lm_build import EncodedCorpus, UnitEncoder, build_lm, build_vocabulary  # noqa: E402
 from pipeline.restore.models import CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
-from pipeline.restore.syllables import generate_inventory, tone_key  # noqa: E402
+from pipeline.restore.regimes import Regime, RegimeModel, bare_shares, line_evidence  # noqa: E402
+from pipeline.restore.syllables import generate_inventory, skeleton, tone_key  # noqa: E402
 
 LM_ORDER = 3
 LM_THRESHOLDS = (1, 2)  # weighted counts a bigram / trigram needs to be kept
@@ -200,8 +201,8 @@ def ocr_pairs(corpus_dir: Path, regime: str, cache_dir: Path) -> list[dict[str, 
 def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str, object]:
     channels = {}
     report: dict[str, object] = {}
-    for regime in PAIR_REGIMES:
-        lines = ocr_pairs(corpus_dir, regime, cache_dir)
+    pairs_by_regime = {regime: ocr_pairs(corpus_dir, regime, cache_dir) for regime in PAIR_REGIMES}
+    for regime, lines in pairs_by_regime.items():
         stats = PairStats()
         pairs = word_pairs(((str(p["intended"]), str(p["observed"]), p["confidences"]) for p in lines), stats)  # type: ignore[misc]
         channel = train_channel(pairs, stats)
@@ -218,12 +219,17 @@ def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str,
             "rules": sum(len(v) for v in channel.rules.values()),
         }
         _log(f"{regime} channel: {report[regime]}")
+    lm = NgramModel.load(out_dir / LM_FILE)
+    regimes = estimate_regimes(pairs_by_regime, lm)
+    report["regimes"] = regimes.to_json()
+    _log(f"regime evidence rates: {report['regimes']}")
     path = out_dir / CHANNEL_FILE
     path.write_text(
-        json.dumps({"channels": channels, "report": report}, ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps({"channels": channels, "regimes": regimes.to_json(), "report": report}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
     )
     # the reading index of each channel over the LM's syllables
-    lm = NgramModel.load(out_dir / LM_FILE)
     syllables = [w for w, flag in zip(lm.words, lm.is_syllable, strict=True) if flag]
     arrays: dict[str, np.ndarray] = {}
     for regime, data in channels.items():
@@ -233,6 +239,22 @@ def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str,
         _log(f"{regime} reading index: {len(index.observed):,} readings in {time.time() - started:.0f} s")
     np.savez_compressed(out_dir / READINGS_FILE, **arrays)  # type: ignore[arg-type]
     return report
+
+
+def estimate_regimes(pairs_by_regime: dict[str, list[dict[str, object]]], lm: NgramModel) -> RegimeModel:
+    """How often each source shows each piece of evidence, from the channel's training lines: English
+    OCR = the English-model readings; Vietnamese = the Vietnamese-model readings and the correct lines
+    themselves; plain = the correct lines stripped of their marks."""
+    shares = bare_shares(lm.words, lm.is_syllable, lm.uni_logp)
+    intended = [str(p["intended"]) for lines in pairs_by_regime.values() for p in lines]
+    samples = {
+        Regime.ENGLISH: [str(p["observed"]) for p in pairs_by_regime["eng"]],
+        Regime.VIETNAMESE: [str(p["observed"]) for p in pairs_by_regime["vie"]] + intended,
+        Regime.PLAIN: [skeleton(line) for line in intended],
+    }
+    return RegimeModel.estimate(
+        {regime: (line_evidence(line, shares) for line in lines) for regime, lines in samples.items()}
+    )
 
 
 def main() -> int:

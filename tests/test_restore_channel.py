@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pipeline.restore.channel import ReadingIndex, SubstitutionChannel, confidence_bucket, prefix_set
+from pipeline.restore.channel import ReadingIndex, SearchSpace, SubstitutionChannel, confidence_bucket
 from pipeline.restore.channel_build import WordPair, align_letters, align_words, train_channel, word_pairs
 
 WORDS = ["số", "sổ", "sô", "so", "độ", "đồ", "do", "người", "ngươi", "của", "cua", "lớn", "lợn"]
@@ -35,7 +35,7 @@ def _channel() -> SubstitutionChannel:
 def test_restore_channel_learns_and_searches() -> None:
     channel = _channel()
     assert channel.rules["ố"]["6"] > math.log(0.5)
-    prefixes, words = prefix_set(WORDS), frozenset(WORDS)
+    space = SearchSpace(WORDS)
     for observed, intended in [
         ("s6", "số"),
         ("d6", "độ"),
@@ -43,12 +43,12 @@ def test_restore_channel_learns_and_searches() -> None:
         ("ctia", "của"),
         ("16n", "lớn"),
     ]:
-        found = dict(channel.search(observed, prefixes, words))
+        found = dict(channel.search(observed, space))
         assert intended in found, observed
         assert found[intended] == max(found.values()), observed
         assert math.isclose(found[intended], channel.logp(observed, intended), abs_tol=1e-6)
-    assert channel.search("", prefixes, words) == []
-    assert channel.search("x" * 40, prefixes, words) == []
+    assert channel.search("", space) == []
+    assert channel.search("x" * 40, space) == []
 
 
 def test_restore_channel_confidence_effect_and_json() -> None:
@@ -76,7 +76,7 @@ def test_restore_channel_reading_index_matches_search() -> None:
     again = ReadingIndex.from_arrays(index.to_arrays("eng"), "eng")
     for observed in ("s6", "d6", "ngudi", "so"):
         found = dict(again.lookup(observed) or [])
-        searched = dict(channel.search(observed, prefix_set(WORDS), frozenset(WORDS)))
+        searched = dict(channel.search(observed, SearchSpace(WORDS)))
         best = max(searched, key=searched.__getitem__)
         assert best in found
         assert math.isclose(found[best], searched[best], abs_tol=1e-2)  # stored as float16

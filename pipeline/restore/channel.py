@@ -80,6 +80,7 @@ class SubstitutionChannel:
     reverse: dict[str, list[tuple[str, float]]] = field(init=False, repr=False)
     deletions: list[tuple[str, float]] = field(init=False, repr=False)
     _sorted_rules: dict[str, list[tuple[str, float]]] = field(init=False, repr=False)
+    _pieces: dict[str, list[tuple[str | None, float]] | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         reverse: dict[str, list[tuple[str, float]]] = {}
@@ -97,6 +98,7 @@ class SubstitutionChannel:
         deletions.sort(key=lambda e: -e[1])
         self.reverse = reverse
         self.deletions = deletions
+        self._pieces = {}
         self._sorted_rules = {
             alpha: sorted(((b, lp) for b, lp in betas.items() if lp >= MIN_RULE_LOGP), key=lambda e: -e[1])
             for alpha, betas in self.rules.items()
@@ -159,33 +161,36 @@ class SubstitutionChannel:
                             best[i + a][j + b] = score + logp
         return best[n][m]
 
-    def search(
-        self, observed: str, prefixes: frozenset[str] | set[str], words: frozenset[str] | set[str]
-    ) -> list[tuple[str, float]]:
-        """Intended words (members of `words`) that may have produced `observed`, with ln P(observed | word).
+    def search(self, observed: str, space: SearchSpace) -> list[tuple[str, float]]:
+        """Words of `space` that may have produced `observed`, with ln P(observed | word).
 
         Beam search over observed positions; rules are tried best first and dropped as soon as they
         fall below the best hypothesis at their target position minus the beam margin."""
+        prefixes, words = space.prefixes, space.words
         n = len(observed)
         if n == 0 or n > MAX_OBSERVED:
             return []
         beams: list[dict[str, float]] = [{} for _ in range(n + 1)]
         floors = [-math.inf] * (n + 1)
         beams[0][""] = 0.0
-        reverse, deletions = self.reverse, self.deletions
+        deletions = self.deletions
         # an unseen symbol says nothing about which vowel it hides: keep many hypotheses then
         beam = JUNK_BEAM if junk_count(observed) else BEAM
         for j in range(n + 1):
             states = beams[j]
             if not states:
                 continue
-            frontier = sorted(states.items(), key=lambda e: -e[1])
+            # letters the OCR dropped: grown from the beam only, and only while they could enter it
+            # (a state below the beam has descendants below it too)
+            ranked = _beam(states, beam)
+            frontier = ranked
             for _ in range(MAX_DELETIONS):
+                floor = ranked[-1][1] if len(ranked) >= beam else ranked[0][1] - BEAM_MARGIN
                 grown = []
                 for prefix, score in frontier:
                     for alpha, logp in deletions:
                         total = score + logp
-                        if total < floors[j]:
+                        if total < floor:
                             break
                         candidate = prefix + alpha
                         if candidate in prefixes and total > states.get(candidate, -math.inf):
@@ -193,24 +198,16 @@ class SubstitutionChannel:
                             grown.append((candidate, total))
                 if not grown:
                     break
-                frontier = grown
-            ranked = sorted(states.items(), key=lambda e: -e[1])
-            top = ranked[0][1]
-            ranked = [e for e in ranked[:beam] if e[1] >= top - BEAM_MARGIN]
+                ranked = _beam(states, beam)
+                kept = dict(ranked)
+                frontier = [(p, s) for p, s in grown if kept.get(p) == s]
             beams[j] = dict(ranked)
             if j == n:
                 break
             for b in range(1, MAX_BETA + 1):
                 if j + b > n:
                     break
-                piece = observed[j : j + b]
-                entries = reverse.get(piece)
-                if b <= 2 and math.isfinite(self.unseen_logp) and any(is_junk(c) for c in piece):
-                    # symbols the training OCR never produced may stand for any vowel (ma&i, tﬁng)
-                    junk = _junk_logp(self.unseen_logp, piece)
-                    entries = sorted(
-                        [*(entries or []), *((v, junk) for v in VOWEL_LETTERS)], key=lambda e: -e[1]
-                    )
+                entries = self._intended_pieces(observed[j : j + b])
                 if not entries:
                     continue
                 target = beams[j + b]
@@ -218,17 +215,33 @@ class SubstitutionChannel:
                 for prefix, score in ranked:
                     if score + entries[0][1] < floor:
                         break
-                    for alpha, logp in entries:
+                    for intended, logp in entries:
                         total = score + logp
                         if total < floor:
                             break
-                        candidate = prefix + alpha
-                        if candidate in prefixes and total > target.get(candidate, -math.inf):
-                            target[candidate] = total
-                            if total - BEAM_MARGIN > floor:
-                                floor = total - BEAM_MARGIN
+                        # a symbol for any vowel: only the vowels that may follow this prefix
+                        reached = space.vowels_after(prefix) if intended is None else (prefix + intended,)
+                        for candidate in reached:
+                            if candidate in prefixes and total > target.get(candidate, -math.inf):
+                                target[candidate] = total
+                                if total - BEAM_MARGIN > floor:
+                                    floor = total - BEAM_MARGIN
                 floors[j + b] = floor
         return sorted(((p, s) for p, s in beams[n].items() if p in words), key=lambda e: -e[1])
+
+    def _intended_pieces(self, piece: str) -> list[tuple[str | None, float]] | None:
+        """What an observed piece may stand for, best first; None stands for any vowel (memoised)."""
+        found = self._pieces.get(piece, False)
+        if found is not False:
+            return found  # type: ignore[return-value]
+        entries: list[tuple[str | None, float]] | None = list(self.reverse.get(piece, ())) or None
+        if len(piece) <= 2 and math.isfinite(self.unseen_logp) and any(is_junk(c) for c in piece):
+            # symbols the training OCR never produced may stand for any vowel (ma&i, tﬁng)
+            entries = sorted(
+                [*(entries or []), (None, _junk_logp(self.unseen_logp, piece))], key=lambda e: -e[1]
+            )
+        self._pieces[piece] = entries
+        return entries
 
     def forward(
         self, intended: str, beam: int = FORWARD_BEAM, margin: float = FORWARD_MARGIN
@@ -349,6 +362,37 @@ class ReadingIndex:
             arrays[f"{prefix}_ids"].astype(np.int64),
             arrays[f"{prefix}_logp"].astype(np.float32),
         )
+
+
+def _beam(states: dict[str, float], size: int) -> list[tuple[str, float]]:
+    """The best `size` states, best first, within BEAM_MARGIN of the best."""
+    ranked = sorted(states.items(), key=lambda e: -e[1])
+    top = ranked[0][1]
+    return [e for e in ranked[:size] if e[1] >= top - BEAM_MARGIN]
+
+
+class SearchSpace:
+    """What a backward search may reach: the words, all their prefixes, and (memoised per prefix)
+    the vowel letters that may follow a prefix."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = frozenset(words)
+        self.prefixes = prefix_set(self.words)
+        self._vowels_after: dict[str, tuple[str, ...]] = {}
+
+    def vowels_after(self, prefix: str) -> tuple[str, ...]:
+        """`prefix` + each vowel letter that is a prefix of a word (memoised)."""
+        found = self._vowels_after.get(prefix)
+        if found is None:
+            prefixes = self.prefixes
+            found = self._vowels_after[prefix] = tuple(
+                prefix + v for v in VOWEL_LETTERS if prefix + v in prefixes
+            )
+        return found
+
+    def forget(self) -> None:
+        """Drop the memo (benchmarks time cold passes)."""
+        self._vowels_after.clear()
 
 
 def prefix_set(words: Iterable[str]) -> frozenset[str]:

@@ -7,19 +7,19 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
 from pipeline.restore.channel import (
     UNKNOWN_BUCKET,
     ReadingIndex,
+    SearchSpace,
     SubstitutionChannel,
     confidence_bucket,
     junk_count,
-    prefix_set,
 )
 from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, UNK_ID, NgramModel
+from pipeline.restore.regimes import Evidence, Regime, RegimeModel, bare_shares, token_evidence
 from pipeline.restore.syllables import (
     MARKED_LETTERS,
     VIETNAMESE_ONLY,
@@ -61,24 +61,14 @@ _VOWEL_RE = re.compile("[aeiouyAEIOUY]")
 # mostly Latin script: Latin letters (any accents) and at most a few other characters
 _LATIN_RE = re.compile(r"[\x00-\x7f\u00c0-\u024f\u1e00-\u1eff\ufb00-\ufb06]*")
 MAX_SEARCHED = 8  # longest token searched for beyond the reading index
+# readings per channel that enter a token's candidates, best (channel + unigram) first: the other
+# readings rank below as many others in their channel, so they could only make the cut by a tie
+TOP_READINGS = 2 * MAX_CANDIDATES
 
 
 def _consonants_only(core: str) -> bool:
     """Letters without a vowel (ng, tr): a piece of a word, never a Vietnamese word itself."""
     return core.isalpha() and not _VOWEL_RE.search(skeleton(core))
-
-
-LATIN1_ACCENTED = "àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ"
-# a junk character that is not a compound separator, or a Latin-1 accented letter
-_GARBLED_RE = re.compile("[^A-Za-z/\\-–.,:;" + "".join(sorted(MARKED_LETTERS - set(LATIN1_ACCENTED))) + "]")
-
-
-class Regime(Enum):
-    """Where a text comes from, judged per call from its tokens; each has its own channel."""
-
-    PLAIN = "plain"  # typed without diacritics: only the marks are missing
-    ENGLISH = "eng"  # OCR'd with an English model: marks lost, letters garbled, digits for vowels
-    VIETNAMESE = "vie"  # OCR'd with a Vietnamese model: mostly right, tone/hat confusions
 
 
 @dataclass
@@ -101,8 +91,6 @@ class DecoderSettings:
             Regime.VIETNAMESE: ((Regime.VIETNAMESE, 1.0),),
         }
     )
-    vietnamese_share: float = 0.15  # share of words with Vietnamese-only letters: Vietnamese OCR
-    garbled_share_english: float = 0.03  # share of garbled words: English OCR (else plain typed text)
 
 
 @dataclass
@@ -137,17 +125,18 @@ class Restorer:
         lm: NgramModel,
         channels: dict[Regime, SubstitutionChannel],
         readings: dict[Regime, ReadingIndex] | None = None,
+        regimes: RegimeModel | None = None,
         settings: DecoderSettings | None = None,
     ) -> None:
         self.lm = lm
         self.channels = channels
         self.readings = readings or {}
+        self.regimes = regimes  # None without channels: every line is plain text
         self.settings = settings or DecoderSettings()
         words = lm.words
         self.syllable_ids = np.flatnonzero(lm.is_syllable)
         self.key_to_id = {tone_key(words[i]): int(i) for i in self.syllable_ids}
-        self.syllable_words = frozenset(words[i] for i in self.syllable_ids)
-        self.prefixes = prefix_set(self.syllable_words)
+        self.search_space = SearchSpace(words[i] for i in self.syllable_ids)
         by_skeleton: dict[str, list[int]] = {}
         for i, word in enumerate(words):
             # syllables, and lowercase non-syllable words such as the list marker "đ"
@@ -158,16 +147,17 @@ class Restorer:
             k: sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES] for k, v in by_skeleton.items()
         }
         self._unigram: list[float] = uni.tolist()
-        # reading-index syllables → LM ids
-        self._reading_ids = {
-            regime: np.array(
-                [self.key_to_id.get(tone_key(w), UNK_ID) for w in index.syllables], dtype=np.int64
+        self.shares = bare_shares(words, lm.is_syllable, uni)
+        # reading-index syllables → LM ids, rows ranked for the candidate search
+        self._ranked = {
+            regime: _RankedReadings(
+                index,
+                np.array([self.key_to_id.get(tone_key(w), UNK_ID) for w in index.syllables], dtype=np.int64),
+                uni,
             )
             for regime, index in self.readings.items()
         }
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
-        for index in self.readings.values():
-            index.rows("")  # and the reading indexes' lookup tables
         self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
@@ -189,12 +179,11 @@ class Restorer:
     def clear_cache(self) -> None:
         """Forget the memoised candidates (benchmarks time cold passes)."""
         self._cache.clear()
+        self.search_space.forget()
 
-    def candidates(
-        self, regime: Regime, text: str, confidence: float | None, search: bool = True
-    ) -> Candidates:
-        """Candidate words for one token (memoised); `search`: may look beyond the reading index."""
-        bucket = confidence_bucket(confidence)
+    def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
+        """Candidate words for one token read with OCR confidence `bucket` (see `confidence_bucket`),
+        memoised; `search`: may look beyond the reading index."""
         key = (regime, text, bucket, search)
         found = self._cache.get(key)
         if found is None:
@@ -215,16 +204,15 @@ class Restorer:
             channel = self.channels.get(source)
             if source is Regime.PLAIN or channel is None:
                 # typed without marks: every word with this skeleton is as likely; marked words stay
-                for unit_id in () if marked else self.by_skeleton.get(skeleton(lower), ()):
-                    combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), log_weight)
+                if not marked:
+                    for unit_id in _leading(self.by_skeleton.get(skeleton(lower), []), written_id):
+                        combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), log_weight)
                 identity = _logaddexp(identity, log_weight)
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
             # only the regime's main channel searches beyond its precomputed readings (slow)
-            ids, logp = self._readings(source, channel, lower, search=search and weight >= 0.5)
-            for unit_id, score in zip(ids.tolist(), logp.tolist(), strict=True):
-                if unit_id == UNK_ID:
-                    continue  # a syllable the LM does not hold
+            ids, logp = self._readings(source, channel, lower, written_id, search=search and weight >= 0.5)
+            for unit_id, score in zip(ids, logp, strict=True):
                 score += log_weight + (keep if known and unit_id == written_id else misread)
                 combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
             identity = _logaddexp(identity, log_weight + channel.identity_logp(lower) + keep)
@@ -256,15 +244,16 @@ class Restorer:
         )
 
     def _readings(
-        self, regime: Regime, channel: SubstitutionChannel, lower: str, search: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """LM ids and ln P(lower | syllable) of the syllables the channel reads as `lower`: from the
-        precomputed reading index, or by searching backwards for readings it does not hold."""
-        index = self.readings.get(regime)
-        if index is not None:
-            rows = index.rows(lower)
-            if rows is not None:
-                return self._reading_ids[regime][rows[0]], rows[1]
+        self, regime: Regime, channel: SubstitutionChannel, lower: str, written_id: int, search: bool = True
+    ) -> tuple[list[int], list[float]]:
+        """LM ids and ln P(lower | syllable) of the likeliest syllables the channel reads as `lower`
+        (with `written_id` whenever it is one): from the precomputed reading index, or by searching
+        backwards for readings it does not hold."""
+        ranked = self._ranked.get(regime)
+        if ranked is not None:
+            found = ranked.top(lower, TOP_READINGS, written_id)
+            if found is not None:
+                return found
         junk = junk_count(lower)
         if (
             not search
@@ -278,33 +267,29 @@ class Restorer:
             # with at most two symbols; letters alone are searched only in English-model OCR, which
             # garbles letters (sdéch): in well-read text they are names and foreign words. What a
             # Vietnamese model misreads its index already holds; its stray symbols are noise
-            return _NO_IDS, np.zeros(0, dtype=np.float32)
-        found = channel.search(lower, self.prefixes, self.syllable_words)
-        ids = np.array([self.key_to_id[tone_key(w)] for w, _ in found], dtype=np.int64)
-        return ids, np.array([lp for _, lp in found], dtype=np.float32)
+            return [], []
+        searched = channel.search(lower, self.search_space)
+        key_to_id = self.key_to_id
+        return [key_to_id[tone_key(w)] for w, _ in searched], [lp for _, lp in searched]
 
     # ------------------------------------------------------------------ regime
 
-    def regime_of(self, cores: Sequence[str]) -> Regime:
-        """Judge the source of a text from its word tokens: letters only Vietnamese has (ư, ơ, ạ…)
-        mean a Vietnamese model read it; symbols among letters or Latin-1 accents mean English OCR;
-        otherwise it is plain text typed without marks."""
-        words = [c for c in cores if any(ch.isalpha() for ch in c)]
-        if not words:
-            return Regime.PLAIN
-        vietnamese = sum(any(ch in VIETNAMESE_ONLY for ch in w) for w in words)
-        if vietnamese >= self.settings.vietnamese_share * len(words) and Regime.VIETNAMESE in self.channels:
-            return Regime.VIETNAMESE
-        garbled = sum(self._looks_garbled(w) for w in words)
-        if garbled >= self.settings.garbled_share_english * len(words) and Regime.ENGLISH in self.channels:
-            return Regime.ENGLISH
-        return Regime.PLAIN
-
-    def _looks_garbled(self, word: str) -> bool:
-        """What English-model OCR does and typing does not: digits or symbols among letters (d6, ma&i)
-        and Latin-1 accents on letters (néng, tién). Impossible syllables alone prove nothing: foreign
-        names have them too."""
-        return _GARBLED_RE.search(word) is not None
+    def line_regimes(
+        self, cores: Sequence[str], kinds: Sequence[Kind], line_of: Sequence[int]
+    ) -> list[Regime]:
+        """The regime of every line (index: line number) from the evidence of its word tokens."""
+        lines = line_of[-1] + 1 if line_of else 0
+        if self.regimes is None:
+            return [Regime.PLAIN] * lines
+        classes = len(Evidence)
+        flat = [0] * (lines * classes)
+        shares = self.shares
+        for core, kind, line in zip(cores, kinds, line_of, strict=True):
+            if kind is Kind.WORD:
+                for evidence in token_evidence(core, shares):
+                    flat[line * classes + evidence] += 1
+        counts = np.array(flat, dtype=np.float64).reshape(lines, classes)
+        return self.regimes.line_regimes(counts, (Regime.PLAIN, *self.channels))
 
     # ------------------------------------------------------------------ decoding
 
@@ -313,55 +298,61 @@ class Restorer:
         spans = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
         if not spans:
             return Restoration(unicodedata.normalize("NFC", text), ())
-        conf: list[float | None] = list(confidences) if confidences is not None else []
-        conf = (conf + [None] * len(spans))[: len(spans)]
+        count = len(spans)
+        buckets = [confidence_bucket(c) for c in list(confidences or ())[:count]]
+        buckets += [UNKNOWN_BUCKET] * (count - len(buckets))
         raw = [text[s:e] for s, e in spans]
         # control characters inside a word are dropped; a token made only of them stays as it is
-        edges = [split_edges(_drop_controls(t) or t) for t in raw]
+        edges = [split_edges(t if t.isprintable() else (_drop_controls(t) or t)) for t in raw]
+        cores = [core for _, core, _ in edges]
         line_of, breaks_before = _line_layout(text, spans)
-        line_tokens: dict[int, list[int]] = {}
-        for index, line in enumerate(line_of):
-            line_tokens.setdefault(line, []).append(index)
-        caps_words = [False] * len(spans)
-        caps_by_line: dict[int, bool] = {}
-        for line, members in line_tokens.items():
-            cores = [edges[i][1] for i in members]
-            caps_by_line[line] = is_caps_line(cores)
-            for i, flag in zip(members, capitals_are_words(cores), strict=True):
-                caps_words[i] = flag
-        kinds = [classify(core, caps_words[i]) for i, (_, core, _) in enumerate(edges)]
-        regime = self.regime_of([edges[i][1] for i, k in enumerate(kinds) if k is Kind.WORD])
+        caps_words = [False] * count
+        caps_by_line = [False] * (line_of[-1] + 1)
+        first = 0
+        for index in range(1, count + 1):
+            if index < count and line_of[index] == line_of[first]:
+                continue
+            members = cores[first:index]
+            if any(c.isupper() for c in members):  # else no capitals at all on the line
+                caps_by_line[line_of[first]] = is_caps_line(members)
+                caps_words[first:index] = capitals_are_words(members)
+            first = index
+        kinds = [classify(core, caps_words[i]) for i, core in enumerate(cores)]
+        line_regimes = self.line_regimes(cores, kinds, line_of)
+        regimes = [line_regimes[line] for line in line_of]
 
-        plan = self._plan_tokens(regime, edges, kinds, conf, line_of)
+        plan = self._plan_tokens(regimes, edges, kinds, buckets, line_of)
 
+        id_of = self.lm.id_of
         segments: list[_Segment] = [_Segment()]
         token_parts: list[list[_Part | str]] = []
         for index, (lead, core, trail) in enumerate(edges):
-            if plan.get(index - 1) == _MERGE:
+            if plan and plan.get(index - 1) == _MERGE:
                 token_parts.append([])  # absorbed by the previous token
                 continue
             if index and self._boundary(breaks_before[index], raw[index - 1], caps_by_line, line_of, index):
                 segments.append(_Segment())
             positions = segments[-1].positions
-            positions.extend(self.lm.id_of(u) for u in punct_units(lead))
+            if lead:
+                positions.extend(id_of(u) for u in punct_units(lead))
             parts: list[_Part | str] = []
             kind = kinds[index]
             if kind is Kind.WORD:
-                action = plan.get(index)
+                action = plan.get(index) if plan else None
                 if action == _MERGE:
                     _, core, trail = edges[index + 1]
                     pieces = [edges[index][1] + core]
                 elif isinstance(action, int):
                     pieces = [core[:action], " ", core[action:]]
                 else:
-                    pieces = split_parts(core)
+                    pieces = split_parts(core) if not core.isalpha() else [core]
                 for piece in pieces:
                     if piece == " " or piece in SEPARATORS:
                         if piece != " ":
-                            positions.append(self.lm.id_of(piece))
+                            positions.append(id_of(piece))
                         parts.append(piece)
                         continue
-                    part = _Part(piece, self.candidates(regime, piece, conf[index]))
+                    part = _Part(piece, self.candidates(regimes[index], piece, buckets[index]))
                     positions.append(part)
                     parts.append(part)
             elif kind is Kind.ABBR:
@@ -372,7 +363,8 @@ class Restorer:
                 parts.append(core)
             else:
                 parts.append(core)
-            positions.extend(self.lm.id_of(u) for u in punct_units(trail))
+            if trail:
+                positions.extend(id_of(u) for u in punct_units(trail))
             token_parts.append(parts)
         self._decode(segments)
 
@@ -380,9 +372,9 @@ class Restorer:
         pieces_out: list[str] = []
         cursor = 0
         for index, (start, end) in enumerate(spans):
-            merged_away = plan.get(index - 1) == _MERGE
+            merged_away = plan.get(index - 1) == _MERGE if plan else False
             lead, _, trail = edges[index]
-            if plan.get(index) == _MERGE:
+            if plan and plan.get(index) == _MERGE:
                 trail = edges[index + 1][2]
             out_parts = []
             confidence = 1.0
@@ -415,56 +407,56 @@ class Restorer:
 
     def _plan_tokens(
         self,
-        regime: Regime,
+        regimes: list[Regime],
         edges: list[tuple[str, str, str]],
         kinds: list[Kind],
-        conf: list[float | None],
+        buckets: list[int],
         line_of: list[int],
     ) -> dict[int, int | str]:
         """Tokens the OCR split or merged: a token whose best reading is poor is joined with its
-        neighbour (`_MERGE`) or cut in two (the cut position) when that reads better, weighed with
-        how often the OCR splits and merges words."""
-        channel = self.channels.get(regime)
-        if channel is None or regime is Regime.PLAIN:
-            return {}
-        single = [
-            kinds[i] is Kind.WORD and not any(c in SEPARATORS for c in core)
-            for i, (_, core, _) in enumerate(edges)
-        ]
+        neighbour on the same line (`_MERGE`) or cut in two (the cut position) when that reads
+        better, weighed with how often the line's OCR channel splits and merges words."""
         scores: dict[int, tuple[float, bool]] = {}
         for i, (_, core, _) in enumerate(edges):
-            if single[i]:
-                scores[i] = self._best(self.candidates(regime, core, conf[i]))
+            regime = regimes[i]
+            if (
+                regime is not Regime.PLAIN
+                and regime in self.channels
+                and kinds[i] is Kind.WORD
+                and not any(c in SEPARATORS for c in core)
+            ):
+                scores[i] = self._best(self.candidates(regime, core, buckets[i]))
+        if not scores:
+            return {}
         plan: dict[int, int | str] = {}
         # weak readings: no known word, or no vowel at all (ng, tr: pieces of a word the OCR split)
         weak = {i for i, (_, known) in scores.items() if not known or _consonants_only(edges[i][1])}
-        i = 0
-        while i + 1 < len(edges):
+        free = 0  # the first token not yet joined to the one before it
+        for i in sorted({k for w in weak for k in (w - 1, w)}):
+            # pairs left to right, a weak token on either side; a joined token joins nothing else
             j = i + 1
-            if (
-                (i in weak or j in weak)
-                and single[i]
-                and single[j]
-                and line_of[i] == line_of[j]
-                and not edges[i][2]
-                and not edges[j][0]
-                and math.isfinite(channel.split_logp)
-            ):
-                joined = edges[i][1] + edges[j][1]
-                if junk_count(joined):
-                    i += 1  # symbols call for a slow search: only whole tokens get one
-                    continue
-                best, known = self._best(self.candidates(regime, joined, conf[i], search=False))
-                if regime is Regime.VIETNAMESE and (scores[i][1] or scores[j][1]):
-                    known = False  # a Vietnamese model splits words rarely: only two fragments are joined
-                if known and best + channel.split_logp > scores[i][0] + scores[j][0]:
-                    plan[i] = _MERGE
-                    i += 2
-                    continue
-            i += 1
+            if i < free or i not in scores or j not in scores:
+                continue
+            if line_of[i] != line_of[j] or edges[i][2] or edges[j][0]:
+                continue
+            regime = regimes[i]
+            channel = self.channels[regime]
+            if not math.isfinite(channel.split_logp):
+                continue
+            joined = edges[i][1] + edges[j][1]
+            if junk_count(joined):
+                continue  # symbols call for a slow search: only whole tokens get one
+            best, known = self._best(self.candidates(regime, joined, buckets[i], search=False))
+            if regime is Regime.VIETNAMESE and (scores[i][1] or scores[j][1]):
+                known = False  # a Vietnamese model splits words rarely: only two fragments are joined
+            if known and best + channel.split_logp > scores[i][0] + scores[j][0]:
+                plan[i] = _MERGE
+                free = i + 2
         merged = {k for k, v in plan.items() if v == _MERGE} | {k + 1 for k, v in plan.items() if v == _MERGE}
         for i in sorted(weak - merged):
             core = edges[i][1]
+            regime = regimes[i]
+            channel = self.channels[regime]
             if not 4 <= len(core) <= 2 * MAX_OBSERVED_WORD or not math.isfinite(channel.merge_logp):
                 continue
             if junk_count(core):
@@ -477,20 +469,20 @@ class Restorer:
                 # both halves must read as Vietnamese syllables of two letters or more
                 if vietnamese_cuts and not _plausible_vietnamese_cut(core, cut):
                     continue
-                left, left_ok = self._best_syllable(
-                    self.candidates(regime, core[:cut], conf[i], search=False)
+                left_score, left_ok = self._best_syllable(
+                    self.candidates(regime, core[:cut], buckets[i], search=False)
                 )
-                right, right_ok = self._best_syllable(
-                    self.candidates(regime, core[cut:], conf[i], search=False)
+                right_score, right_ok = self._best_syllable(
+                    self.candidates(regime, core[cut:], buckets[i], search=False)
                 )
-                if left_ok and right_ok and left + right + channel.merge_logp > best_score:
-                    best_cut, best_score = cut, left + right + channel.merge_logp
+                if left_ok and right_ok and left_score + right_score + channel.merge_logp > best_score:
+                    best_cut, best_score = cut, left_score + right_score + channel.merge_logp
             if best_cut:
                 plan[i] = best_cut
         return plan
 
     def _boundary(
-        self, breaks: int, previous: str, caps_by_line: dict[int, bool], line_of: list[int], index: int
+        self, breaks: int, previous: str, caps_by_line: list[bool], line_of: list[int], index: int
     ) -> bool:
         """A new LM segment starts after a blank line, a sentence end, or around a capitals line."""
         if breaks == 0:
@@ -657,36 +649,37 @@ class _Lattice:
         n_seg, width = len(starts), int(lengths.max()) + 2
         k = int(self.counts.max())
         within = np.arange(len(self.counts)) - starts[self.segment]
-        # table[s, i, a, b, c]: score of candidate c at position i after a, b; padding after </s>
-        # moves any state on for free through candidate 0
-        table = np.full((n_seg, width, k, k, k), -np.inf, dtype=np.float32)
+        # table[i, s, a, b, c]: score of candidate c at position i of segment s after a, b; padding
+        # after </s> moves any state on for free through candidate 0
+        table = np.full((width, n_seg, k, k, k), -np.inf, dtype=np.float32)
         seg_of = self.segment[owner]
-        table[seg_of, within[owner], a - offsets[owner - 2], b - offsets[owner - 1], c - offsets[owner]] = (
+        table[within[owner], seg_of, a - offsets[owner - 2], b - offsets[owner - 1], c - offsets[owner]] = (
             scores
         )
-        pad = np.arange(width)[None, :] >= lengths[:, None]
+        pad = np.arange(width)[:, None] >= lengths[None, :]
         table[pad, :, :, 0] = 0.0
         best = np.full((n_seg, k, k), -np.inf)
         best[:, 0, 0] = 0.0  # <s> <s>
-        back = np.zeros((n_seg, width, k, k), dtype=np.int64)
+        back = np.zeros((width, n_seg, k, k), dtype=np.intp)
+        total = np.empty((n_seg, k, k, k))
         for i in range(2, width):
-            total = best[:, :, :, None] + table[:, i]
-            back[:, i] = np.argmax(total, axis=1)
-            best = np.max(total, axis=1)
+            np.add(best[:, :, :, None], table[i], out=total)
+            total.argmax(axis=1, out=back[i])
+            total.max(axis=1, out=best)
         rows = np.arange(n_seg)
         final = np.argmax(best.reshape(n_seg, -1), axis=1)
-        choice = np.zeros((n_seg, width + 2), dtype=np.int64)
-        choice[:, width - 2], choice[:, width - 1] = final // k, final % k
+        choice = np.zeros((width + 2, n_seg), dtype=np.intp)
+        choice[width - 2], choice[width - 1] = final // k, final % k
         for i in range(width - 1, 1, -1):
-            choice[:, i - 2] = back[rows, i, choice[:, i - 1], choice[:, i]]
-        self.choice = choice[self.segment, within]
+            choice[i - 2] = back[i, rows, choice[i - 1], choice[i]]
+        self.choice = choice[within, self.segment]
         # local posterior: the three trigrams touching a position, neighbours fixed to the choice
-        padded = np.concatenate([table, np.zeros((n_seg, 2, k, k, k), np.float32)], axis=1)
+        padded = np.concatenate([table, np.zeros((2, n_seg, k, k, k), np.float32)], axis=0)
         decided = np.flatnonzero(within >= 2)
         s, i = self.segment[decided], within[decided]
-        local = padded[s, i, choice[s, i - 2], choice[s, i - 1], :].astype(np.float64)
-        local += padded[s, i + 1, choice[s, i - 1], :, choice[s, i + 1]]
-        local += padded[s, i + 2, :, choice[s, i + 1], choice[s, i + 2]]
+        local = padded[i, s, choice[i - 2, s], choice[i - 1, s], :].astype(np.float64)
+        local += padded[i + 1, s, choice[i - 1, s], :, choice[i + 1, s]]
+        local += padded[i + 2, s, :, choice[i + 1, s], choice[i + 2, s]]
         local -= local.max(axis=1, keepdims=True)
         probabilities = np.exp(local)
         self.confidence[decided] = probabilities[np.arange(len(i)), self.choice[decided]] / probabilities.sum(
@@ -699,6 +692,53 @@ class _Lattice:
             if part is not None:
                 part.choice = int(self.slot[offsets[position] + self.choice[position]])
                 part.confidence = float(self.confidence[position])
+
+
+class _RankedReadings:
+    """A reading index over LM ids with every row ranked by ln P(observed | syllable) + unigram,
+    held as Python lists: a token's likeliest readings are a list slice, no array work per token."""
+
+    def __init__(self, index: ReadingIndex, lm_ids: np.ndarray, unigram: np.ndarray) -> None:
+        starts = index.starts
+        rows = len(starts) - 1
+        row = np.repeat(np.arange(rows), np.diff(starts))
+        ids = lm_ids[index.ids]
+        known = ids != UNK_ID  # syllables the LM does not hold are never candidates
+        ids, logp, row = ids[known], index.logp[known], row[known]
+        # one float sort key: the row, then the score (ln P ≥ −1000) within it
+        order = np.argsort(row * 1000.0 - np.maximum(logp + unigram[ids], -999.0))
+        self.ids: list[int] = ids[order].tolist()
+        self.logp: list[float] = logp[order].tolist()
+        self.starts: list[int] = np.searchsorted(row[order], np.arange(rows + 1)).tolist()
+        self.row_of = {reading: k for k, reading in enumerate(index.observed.tolist())}
+
+    def top(self, observed: str, limit: int, also: int) -> tuple[list[int], list[float]] | None:
+        """The `limit` best readings of `observed` (plus unit `also` if it is one), or None for a
+        reading never precomputed."""
+        k = self.row_of.get(observed)
+        if k is None:
+            return None
+        start, end = self.starts[k], self.starts[k + 1]
+        cut = min(end, start + limit)
+        ids, logp = self.ids[start:cut], self.logp[start:cut]
+        if cut < end and also != UNK_ID:
+            try:
+                at = self.ids.index(also, cut, end)
+            except ValueError:
+                return ids, logp
+            ids.append(also)
+            logp.append(self.logp[at])
+        return ids, logp
+
+
+def _leading(ids: list[int], also: int) -> list[int]:
+    """The first TOP_READINGS of `ids` (ranked best first), plus `also` if it is further down."""
+    if len(ids) <= TOP_READINGS:
+        return ids
+    head = ids[:TOP_READINGS]
+    if also in ids and also not in head:
+        head.append(also)
+    return head
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -733,14 +773,16 @@ def _drop_controls(token: str) -> str:
 
 def _line_layout(text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
     """Line number of every token and how many line breaks separate it from the previous token."""
+    breaks = [m.start() for m in LINE_BREAK_RE.finditer(text)]  # all between tokens: tokens hold none
+    if not breaks:
+        return [0] * len(spans), [0] * len(spans)
     line_of: list[int] = []
     breaks_before: list[int] = []
     line = 0
-    previous_end = 0
-    for start, end in spans:
-        breaks = len(LINE_BREAK_RE.findall(text, previous_end, start))
-        line += breaks
+    for start, _ in spans:
+        before = line
+        while line < len(breaks) and breaks[line] < start:
+            line += 1
         line_of.append(line)
-        breaks_before.append(breaks)
-        previous_end = end
+        breaks_before.append(line - before)
     return line_of, breaks_before

@@ -124,40 +124,46 @@ class SpellingModel:
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
 
-class HashIndex:
-    """Open-addressing (linear probing) hash from packed int64 keys to their row: one or two memory
-    probes per lookup instead of the ~20 of a binary search over millions of keys."""
+PAYLOAD_SHIFT = 47  # a hash slot holds a packed n-gram key (≤ 45 bits) and a 16-bit payload above it
+KEY_MASK = (1 << PAYLOAD_SHIFT) - 1
 
-    def __init__(self, keys: np.ndarray) -> None:
+
+class HashIndex:
+    """Open-addressing (linear probing) hash of packed n-gram keys, each slot holding its key and a
+    small payload (the quantised scores) in one int64: one random memory access per probe, instead
+    of the ~20 of a binary search over millions of keys."""
+
+    def __init__(self, keys: np.ndarray, payload: np.ndarray) -> None:
+        """`payload`: one integer below 2^16 per key (so that a slot stays non-negative)."""
         self.bits = max(4, int(np.ceil(np.log2(max(1, len(keys)) * 1.6))))
-        # keys padded with a sentinel that matches no query, so empty slots (-1) index it safely
-        self.keys = np.append(keys.astype(np.int64), np.int64(-1))
         home = self._home(keys)
         order = _radix_order(home)
         rank = np.arange(len(keys), dtype=np.int64)
         # linear probing without wrap-around, in closed form: the k-th key by home slot lands on
-        # max(its home, the previous key's slot + 1)
+        # max(its home, the previous key's slot + 1); one empty slot at the end stops every probe
         final = np.maximum.accumulate(home[order] - rank) + rank if len(keys) else rank
-        slots = np.full(max(1 << self.bits, int(final.max(initial=0)) + 1) + 1, -1, dtype=np.int32)
-        slots[final] = order
-        self.slots = slots
+        self.table = np.full(max(1 << self.bits, int(final.max(initial=0)) + 1) + 1, -1, dtype=np.int64)
+        self.table[final] = keys[order] | (payload[order].astype(np.int64) << PAYLOAD_SHIFT)
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         hashed = keys.astype(np.uint64) * _HASH_MULTIPLIER
         return (hashed >> np.uint64(64 - self.bits)).astype(np.int64)
 
     def find(self, queries: np.ndarray) -> np.ndarray:
-        """Row of every query key, −1 where absent."""
-        rows = np.full(len(queries), -1, dtype=np.int64)
+        """Payload of every query key, −1 where absent (empty slots hold −1)."""
+        found_payload = np.full(len(queries), -1, dtype=np.int64)
         position = self._home(queries)
         active = np.arange(len(queries))
+        table = self.table
         while len(active):
-            slot = self.slots[position]
-            hit = self.keys[slot] == queries[active]
-            rows[active[hit]] = slot[hit]
-            going = ~hit & (slot != -1)
+            found = table[position]
+            wanted = queries[active]
+            empty = found == -1
+            hit = ((found & KEY_MASK) == wanted) & ~empty
+            found_payload[active[hit]] = found[hit] >> PAYLOAD_SHIFT
+            going = ~(hit | empty)
             active, position = active[going], position[going] + 1
-        return rows
+        return found_payload
 
 
 def _radix_order(values: np.ndarray) -> np.ndarray:
@@ -170,10 +176,9 @@ def _radix_order(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Order:
-    keys: np.ndarray  # sorted packed n-grams (int64)
-    logp: np.ndarray  # float32 ln P(w | context)
-    backoff: np.ndarray | None  # float32 ln backoff when the n-gram is used as a context
-    index: HashIndex
+    index: HashIndex  # payload: log-probability code, backoff code << 8
+    logp: np.ndarray  # float32 codebook of ln P(w | context)
+    backoff: np.ndarray | None  # float32 codebook of ln backoff when the n-gram is a context
 
 
 class NgramModel:
@@ -193,9 +198,12 @@ class NgramModel:
             keys = (np.repeat(contexts, arrays[f"cnt{n}"].astype(np.int64)) << BITS) | arrays[f"w{n}"].astype(
                 np.int64
             )
-            logp = arrays[f"lpq{n}"][arrays[f"lp{n}"]]
-            backoff = arrays[f"boq{n}"][arrays[f"bo{n}"]] if f"bo{n}" in arrays else None
-            self.orders[n] = _Order(keys, logp.astype(np.float32), backoff, HashIndex(keys))
+            payload = arrays[f"lp{n}"].astype(np.int64)
+            backoff = None
+            if f"bo{n}" in arrays:
+                payload |= arrays[f"bo{n}"].astype(np.int64) << 8
+                backoff = arrays[f"boq{n}"].astype(np.float32)
+            self.orders[n] = _Order(HashIndex(keys, payload), arrays[f"lpq{n}"].astype(np.float32), backoff)
 
     @classmethod
     def load(cls, path: Path) -> NgramModel:
@@ -211,10 +219,10 @@ class NgramModel:
         if n == 1:
             return self.uni_logp[keys]
         table = self.orders[n]
-        rows = table.index.find(keys)
-        hit = rows >= 0
+        payload = table.index.find(keys)
+        hit = payload >= 0
         result = np.empty(len(keys), dtype=np.float32)
-        result[hit] = table.logp[rows[hit]]
+        result[hit] = table.logp[payload[hit] & 0xFF]
         miss = np.flatnonzero(~hit)
         if len(miss):
             missed = keys[miss]
@@ -229,5 +237,8 @@ class NgramModel:
         table = self.orders[n]
         if table.backoff is None:
             return np.zeros(len(contexts), dtype=np.float32)
-        rows = table.index.find(contexts)
-        return np.where(rows >= 0, table.backoff[rows], np.float32(0.0))
+        payload = table.index.find(contexts)
+        hit = payload >= 0
+        result = np.zeros(len(contexts), dtype=np.float32)
+        result[hit] = table.backoff[payload[hit] >> 8]
+        return result

@@ -12,8 +12,9 @@ import numpy as np
 
 from pipeline.errors import MissingDependencyError
 from pipeline.restore.channel import ReadingIndex, SubstitutionChannel
-from pipeline.restore.decode import Regime, Restorer
+from pipeline.restore.decode import Restorer
 from pipeline.restore.lm import NgramModel
+from pipeline.restore.regimes import Regime, RegimeModel
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 LM_FILE = "restore_lm.npz"
@@ -27,6 +28,7 @@ class Models:
     lm: NgramModel
     channels: dict[Regime, SubstitutionChannel]
     readings: dict[Regime, ReadingIndex]
+    regimes: RegimeModel | None  # None without channels
 
 
 _lock = threading.Lock()
@@ -48,20 +50,28 @@ def load_models(directory: Path | None = None) -> Models:
             lm_path = directory / LM_FILE
             if not lm_path.exists():
                 raise MissingDependencyError("restoration model missing: run `make models`", lm_path)
+            channels, regimes = _load_channels(directory / CHANNEL_FILE)
             models = Models(
                 lm=NgramModel.load(lm_path),
-                channels=_load_channels(directory / CHANNEL_FILE),
+                channels=channels,
                 readings=_load_readings(directory / READINGS_FILE),
+                regimes=regimes,
             )
             _loaded[directory] = models
         return models
 
 
-def _load_channels(path: Path) -> dict[Regime, SubstitutionChannel]:
+def _load_channels(path: Path) -> tuple[dict[Regime, SubstitutionChannel], RegimeModel | None]:
+    """The OCR channels and the regime model learnt with them (none without a channel file)."""
     if not path.exists():
-        return {}
+        return {}, None
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {Regime(name): SubstitutionChannel.from_json(entry) for name, entry in data["channels"].items()}
+    if "regimes" not in data:
+        raise MissingDependencyError("restoration model outdated (no regime model): run `make models`", path)
+    channels = {
+        Regime(name): SubstitutionChannel.from_json(entry) for name, entry in data["channels"].items()
+    }
+    return channels, RegimeModel.from_json(data["regimes"])
 
 
 def _load_readings(path: Path) -> dict[Regime, ReadingIndex]:
@@ -82,5 +92,7 @@ def get_restorer(directory: Path | None = None) -> Restorer:
         with _lock:
             restorer = _restorers.get(directory)
             if restorer is None:
-                restorer = _restorers[directory] = Restorer(models.lm, models.channels, models.readings)
+                restorer = _restorers[directory] = Restorer(
+                    models.lm, models.channels, models.readings, models.regimes
+                )
     return restorer

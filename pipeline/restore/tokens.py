@@ -79,6 +79,10 @@ def _is_code_part(part: str) -> bool:
 def classify(core: str, caps_words: bool = False) -> Kind:
     """What a token core is. Where capitals are words (`caps_words`: see `capitals_are_words`), an
     all-caps syllable is a word; elsewhere it is an abbreviation even when it spells one (CA, SỞ)."""
+    if core.isalpha():  # the usual case, quickly: no URL, number, code or separator
+        if _is_abbreviation(core) or (_is_caps(core) and not caps_words):
+            return Kind.ABBR
+        return Kind.WORD
     if not core:
         return Kind.EMPTY
     if not any(c.isalnum() for c in core):
