@@ -22,6 +22,7 @@ from pipeline.restore.syllables import MARKED_LETTERS, VOWEL_LETTERS
 MAX_ALPHA = 2  # longest intended piece
 MAX_BETA = 3  # longest observed piece
 MAX_DELETIONS = 2  # intended letters the OCR may drop from one syllable
+DELETION_BEAM = 8  # best hypotheses of a position that may have lost a letter there
 MIN_RULE_LOGP = math.log(1e-4)  # rarer rules are not worth trying
 BEAM = 48  # hypotheses kept per observed position in the backward search
 JUNK_BEAM = 100  # more when a symbol may hide any vowel (many equal hypotheses)
@@ -180,10 +181,11 @@ class SubstitutionChannel:
             states = beams[j]
             if not states:
                 continue
-            # letters the OCR dropped: grown from the beam only, and only while they could enter it
-            # (a state below the beam has descendants below it too)
+            # letters the OCR dropped: grown from the best few hypotheses only (dropped letters are
+            # rare, and every grown hypothesis is searched on), and only while they could enter the
+            # beam (a state below the beam has descendants below it too)
             ranked = _beam(states, beam)
-            frontier = ranked
+            frontier = ranked[:DELETION_BEAM]
             for _ in range(MAX_DELETIONS):
                 floor = ranked[-1][1] if len(ranked) >= beam else ranked[0][1] - BEAM_MARGIN
                 grown = []

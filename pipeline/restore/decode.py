@@ -257,6 +257,7 @@ class Restorer:
         junk = junk_count(lower)
         if (
             not search
+            or written_id != UNK_ID  # a word of the vocabulary as written: its usual readings suffice
             or junk > 2
             or (junk == 0 and regime is not Regime.ENGLISH)
             or regime is Regime.VIETNAMESE
