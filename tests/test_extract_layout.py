@@ -83,6 +83,14 @@ def test_extract_layout_centred_line_continues_the_title() -> None:
     assert extract_record(page.text).document.subject == "Về việc phê duyệt Kế hoạch tổ chức"
 
 
+def test_extract_layout_centred_line_continues_even_on_a_body_opening_word() -> None:
+    # "trong …" often opens a body paragraph, so the text alone ends the summary before it
+    page = _title_page(["Về việc tăng cường phòng, chống dịch bệnh", "trong mùa mưa lũ năm 2019"])
+    assert extract_record(page.text, [page]).document.subject == (
+        "Về việc tăng cường phòng, chống dịch bệnh trong mùa mưa lũ năm 2019")
+    assert extract_record(page.text).document.subject == "Về việc tăng cường phòng, chống dịch bệnh"
+
+
 def _closing_page() -> PageResult:
     sign_left = LEFT + 1150
     lines = [

@@ -57,6 +57,8 @@ _AUTHORITY_LINE = re.compile(
     r"ban chap hanh|hoi dong nhan dan|uy ban nhan dan|truong ban|chanh van phong|tong cuc truong|"
     r"cuc truong|bi thu|quyet dinh|quyet nghi|chi thi)\b"
 )
+# Tokens without a letter or digit before a signature line ("_ KT. GIÁM ĐỐC"): specks of the seal or signature
+_LEADING_DEBRIS = re.compile(r"^(?:[^\w\s]+\s+)+")
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
 
 
@@ -334,7 +336,7 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
         return False  # the enacting authority ("CHỦ TỊCH ỦY BAN NHÂN DÂN …") or the recipients
     if subject:
         previous = subject[-1]
-        if _BODY_START.match(folded) or previous.endswith((".", ";", ":")):
+        if previous.endswith((".", ";", ":")):
             return False
         if is_upper_text(text) and (not is_upper_text(previous) or _UNIT_HEADS.match(folded)):
             # a sentence-case summary is not continued in capitals, and a capitalised unit after a capitalised
@@ -342,10 +344,12 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
             return False
     geometry = doc.geometry.get(index)
     if geometry is not None and any(k in doc.geometry for k in subject_lines):
-        return geometry.is_centred()
+        return geometry.is_centred()  # "trong mùa mưa lũ" centred under the summary continues it
     if not subject:
         return True
     previous = subject[-1]
+    if _BODY_START.match(folded):
+        return False
     if is_upper_text(previous) and is_upper_text(text):
         return True  # a wrapped upper-case summary
     if ". " in text:
@@ -566,9 +570,10 @@ def _parse_signer(lines: list[str]) -> Signer | None:
     prefixed_title: str | None = None
     titles: list[str] = []
     name = None
-    for text in lines:
+    for line in lines:
+        text = _LEADING_DEBRIS.sub("", line)
         folded = fold(text)
-        if _SIGNED.match(folded):
+        if not text or _SIGNED.match(folded):
             continue
         match = _match_authority(text)
         if match:
