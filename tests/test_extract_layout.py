@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pipeline.extract import extract_record
 from pipeline.extract.geometry import line_geometry
 from pipeline.extract.text import DocumentText
@@ -147,3 +150,19 @@ def test_extract_layout_needs_words_that_match_the_text() -> None:
     assert line_geometry(DocumentText.from_text(page.text + "\nthêm"), [page]) == {}
     assert line_geometry(doc, [page, page]) == {}
     assert extract_record(page.text, [replace(page, words=[])]).document.subject == extract_record(page.text).document.subject
+
+
+_BOX = st.tuples(st.integers(-50, 5000), st.integers(-50, 5000), st.integers(0, 3000), st.integers(0, 300))
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.lists(st.tuples(st.sampled_from(["Nơi", "nhận:", "-", "KT.", "CHỦ", "TỊCH", "Về", "việc",
+                                                          "x", "1.", "Số:", "12/UBND"]), _BOX),
+                               min_size=0, max_size=8), min_size=0, max_size=30))
+def test_extract_layout_any_boxes_give_a_record(lines: list[list[tuple[str, tuple[int, int, int, int]]]]) -> None:
+    """Boxes anywhere (overlapping, empty, out of the page, reversed order) never break extraction."""
+    text = "\n".join(" ".join(word for word, _ in line) for line in lines)
+    words = [OcrWord(word, 50.0, box, 0, k) for k, line in enumerate(lines) for word, box in line]
+    page = PageResult(0, WIDTH, HEIGHT, 300.0, [], words, text, text)
+    record = extract_record(text, [page])
+    assert record.document is not None
