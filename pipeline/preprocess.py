@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -24,6 +25,11 @@ MARK_GRAY = 215
 MARK_HEIGHT_RATIO = 3.0  # a shape this many median character heights tall is not text
 RULE_MIN_INCHES = 0.25  # a horizontal line at least this long (the rule under the issuer can be 2 cm) …
 RULE_MAX_INCHES = 0.03  # … and at most this thick is a rule, not text
+ORIENTATION_DPI = 150.0
+LETTER_INCHES = (0.03, 0.3)  # height range of a character's ink at any usual type size
+# Up/down evidence (standard deviations) above which the page is turned without asking the OCR. Upright
+# generated pages measure +1.7 or more (sparse signature pages), ordinary text pages +5 and more.
+SURE_ORIENTATION = 4.0
 BLANK_INK_FRACTION = 0.0004  # share of dark pixels below which a page has no text worth reading
 MIN_BLANK_COMPONENTS = 8
 
@@ -69,22 +75,20 @@ def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> Prepar
         warnings.append("blank page")
     if page.dpi_estimated:
         warnings.append(f"no usable DPI in the file: assumed an A4 page ({page.dpi:.0f} dpi)")
-    affine = to_original[:2].reshape(6)
-    return PreparedPage(
-        page=page,
-        image=gray,
-        dpi=dpi,
-        steps=tuple(steps),
-        to_original=(float(affine[0]), float(affine[1]), float(affine[2]),
-                     float(affine[3]), float(affine[4]), float(affine[5])),
-        warnings=tuple(warnings),
-    )
+    return PreparedPage(page=page, image=gray, dpi=dpi, steps=tuple(steps), to_original=_affine_tuple(to_original),
+                        warnings=tuple(warnings))
 
 
 def _homogeneous(matrix: list[list[float]] | np.ndarray) -> np.ndarray:
     full = np.eye(3)
     full[:2] = np.asarray(matrix, dtype=np.float64).reshape(2, 3)
     return full
+
+
+def _affine_tuple(matrix: np.ndarray) -> tuple[float, float, float, float, float, float]:
+    """The top two rows of a 3×3 homogeneous matrix as PreparedPage.to_original's six floats."""
+    a, b, c, d, e, f = (float(value) for value in matrix[:2].reshape(6))
+    return (a, b, c, d, e, f)
 
 
 def _matrix_param(matrix: np.ndarray) -> list[list[float]]:
@@ -390,18 +394,25 @@ def _quarter_turn(gray: np.ndarray, quarters: int) -> tuple[np.ndarray, np.ndarr
     return turned, to_input
 
 
-def measure_orientation(gray: np.ndarray, dpi: float) -> tuple[int, float]:
-    """(quarter turns counter-clockwise that make the text upright, confidence ≥ 0).
+class Orientation(NamedTuple):
+    """What measure_orientation found: the turn that makes the page upright and how sure that is."""
+
+    quarters: int  # quarter turns counter-clockwise that make the text upright (the best guess)
+    evidence: float  # strength of the upright/upside-down choice, in standard deviations (≥ 0)
+    line_evidence: float  # |log| of projection sharpness across vs along the lines: horizontal vs vertical
+
+
+def measure_orientation(gray: np.ndarray, dpi: float) -> Orientation:
+    """Which way up the page is, at 150 dpi.
 
     Horizontal vs vertical lines: the projection profile is far sharper across text lines than along
-    them. Upright vs upside down: Latin — and even more Vietnamese, with its stacked tone marks — puts
-    much more ink above the x-height band (capitals, ascenders, diacritics) than below it (descenders,
-    the dot below)."""
-    scale = min(1.0, 150.0 / dpi)
+    them. Upright vs upside down: read per text line (never page-wide rows, which mix the two columns of
+    a dispatch's closing with their different baselines), see _upright_evidence."""
+    scale = min(1.0, ORIENTATION_DPI / dpi)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     points = _ink_points(small)
     if points.shape[0] < 200:
-        return 0, 0.0
+        return Orientation(0, 0.0, 0.0)
     _, horizontal = _best_angle(points, -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
     _, vertical = _best_angle(points[:, ::-1].copy(), -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
     quarters = 0 if horizontal >= vertical else 1
@@ -409,52 +420,116 @@ def measure_orientation(gray: np.ndarray, dpi: float) -> tuple[int, float]:
     angle, _ = measure_skew(upright, dpi * scale)
     if abs(angle) >= 0.2:
         upright, _ = rotate_page(upright, -angle)
-    above, below = _ink_above_below(upright)
-    if above + below == 0:
-        return quarters, 0.0
-    balance = math.log((above + 1) / (below + 1))
-    if balance < 0:
+    evidence = _upright_evidence(upright, dpi * scale)
+    if evidence < 0:
         quarters += 2
-    line_confidence = abs(math.log(max(horizontal, 1.0) / max(vertical, 1.0)))
-    return quarters % 4, min(abs(balance), line_confidence)
+    line_evidence = abs(math.log(max(horizontal, 1.0) / max(vertical, 1.0)))
+    return Orientation(quarters % 4, abs(evidence), line_evidence)
 
 
-def _ink_above_below(gray: np.ndarray) -> tuple[float, float]:
-    """Ink summed over text lines above and below each line's x-height band."""
+def _upright_evidence(gray: np.ndarray, dpi: float) -> float:
+    """Signed evidence, in standard deviations, that the horizontal text lines of `gray` stand upright
+    (> 0) rather than upside down (< 0).
+
+    Letters are grouped into lines; each line votes with its own glyphs, so columns with different
+    baselines never mix. Two cues, both exactly reversed by a half turn:
+    - letters sit on one baseline but reach up to two heights (x-height, ascenders/capitals), so more
+      letter bottoms than letter tops line up;
+    - marks too small to be letters (Vietnamese tone marks, circumflexes, i-dots) lie mostly above the
+      middle of their line; only the dot below, commas and full stops lie below it.
+    Each letter or mark adds +1, -1 or 0; the sum is divided by the square root of their number."""
     _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    profile = ink.sum(axis=1).astype(np.float64)
-    if profile.max(initial=0) == 0:
-        return 0.0, 0.0
-    in_line = profile > 0.02 * profile.max()
-    above = below = 0.0
-    row = 0
-    rows = len(profile)
-    while row < rows:
-        if not in_line[row]:
-            row += 1
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    left, top = stats[:, cv2.CC_STAT_LEFT].astype(np.float64), stats[:, cv2.CC_STAT_TOP].astype(np.float64)
+    width, height = stats[:, cv2.CC_STAT_WIDTH].astype(np.float64), stats[:, cv2.CC_STAT_HEIGHT].astype(np.float64)
+    area = stats[:, cv2.CC_STAT_AREA]
+    letter_sized = (height >= LETTER_INCHES[0] * dpi) & (height <= LETTER_INCHES[1] * dpi) & (area >= 6)
+    letter_sized[0] = False
+    if np.count_nonzero(letter_sized) < MIN_BLANK_COMPONENTS:
+        return 0.0
+    char_height = float(np.median(height[letter_sized]))
+    letters = (height >= 0.6 * char_height) & (height <= 2.5 * char_height) & (width <= 3 * char_height)
+    marks = (height < 0.6 * char_height) & (width < 0.8 * char_height) & (area >= 2)
+    letters[0] = marks[0] = False
+    # letters closer than a character height join into one line (the gutter between columns does not)
+    reach = max(3, round(1.2 * char_height))
+    letter_pixels = letters[labels]
+    joined = cv2.dilate(letter_pixels.astype(np.uint8), np.ones((1, reach), np.uint8))
+    line_count, line_labels = cv2.connectedComponents(joined, connectivity=8)
+    line_of = np.zeros(count, np.int64)
+    line_of[labels[letter_pixels]] = line_labels[letter_pixels]  # all pixels of a letter share its line
+    members = np.nonzero(letters)[0]
+    members = members[np.argsort(line_of[members], kind="stable")]
+    starts = np.searchsorted(line_of[members], np.arange(line_count + 1))
+    tolerance = max(1.0, 0.1 * char_height)
+    votes, voters = 0.0, 0
+    bands: list[tuple[float, float, float, float]] = []  # x0, x1, top, bottom of each text line
+    for line in range(1, line_count):
+        glyphs = members[starts[line]:starts[line + 1]]
+        if glyphs.size < 4:
             continue
-        start = row
-        while row < rows and in_line[row]:
-            row += 1
-        line = profile[start:row]
-        if len(line) < 4:
+        tops, bottoms = top[glyphs], top[glyphs] + height[glyphs]
+        top_line, base_line = float(np.median(tops)), float(np.median(bottoms))
+        on_top = int(np.count_nonzero(np.abs(tops - top_line) <= tolerance))
+        on_base = int(np.count_nonzero(np.abs(bottoms - base_line) <= tolerance))
+        if max(on_top, on_base) < glyphs.size / 2:  # no common top or bottom: not a line of text (seal ring)
             continue
-        core = np.nonzero(line >= 0.5 * line.max())[0]
-        top, bottom = core[0], core[-1]
-        above += line[:top].sum()
-        below += line[bottom + 1:].sum()
-    return above, below
+        votes += on_base - on_top
+        voters += glyphs.size
+        bands.append((float(left[glyphs].min()), float((left[glyphs] + width[glyphs]).max()), top_line, base_line))
+    if not bands:
+        return 0.0
+    mark_votes, mark_count = _mark_votes(np.nonzero(marks)[0], left, top, width, height, np.array(bands), char_height)
+    return (votes + mark_votes) / math.sqrt(voters + mark_count)
+
+
+def _mark_votes(marks: np.ndarray, left: np.ndarray, top: np.ndarray, width: np.ndarray, height: np.ndarray,
+                bands: np.ndarray, char_height: float) -> tuple[int, int]:
+    """(marks above the middle of their line minus marks below it, marks counted). Each mark belongs to
+    the nearest line band within a character height whose horizontal extent holds it; marks near the
+    middle (hyphens) do not vote."""
+    if marks.size == 0:
+        return 0, 0
+    x = left[marks] + width[marks] / 2
+    y = top[marks] + height[marks] / 2
+    x0, x1, band_top, band_bottom = (bands[:, k] for k in range(4))
+    beside = (x[:, None] >= x0 - 0.3 * char_height) & (x[:, None] <= x1 + 0.3 * char_height)
+    distance = np.maximum(np.maximum(band_top - y[:, None], y[:, None] - band_bottom), 0.0)
+    distance = np.where(beside, distance, np.inf)
+    nearest = np.argmin(distance, axis=1)
+    close = distance[np.arange(marks.size), nearest] <= char_height
+    middle = (band_top[nearest] + band_bottom[nearest]) / 2
+    third = (band_bottom[nearest] - band_top[nearest]) / 6
+    above = int(np.count_nonzero(close & (y < middle - third)))
+    below = int(np.count_nonzero(close & (y > middle + third)))
+    return above - below, above + below
 
 
 def fix_orientation(gray: np.ndarray, dpi: float) -> StepResult:
-    """Turn pages scanned sideways or upside down (90°/180°/270°) upright."""
-    quarters, confidence = measure_orientation(gray, dpi)
-    params: dict[str, Any] = {"quarters_ccw": quarters, "confidence": round(float(confidence), 3)}
+    """Turn pages scanned sideways or upside down (90°/180°/270°) upright.
+
+    A half turn is made only on strong evidence: upside-down scans are rare and turning an upright page
+    ruins it. Where the evidence is weak ("sure": false) the page is left as it reads best here, and the
+    OCR stage reads it both ways (pipeline.ocr.settle_orientation)."""
+    orientation = measure_orientation(gray, dpi)
+    sure = orientation.evidence >= SURE_ORIENTATION
+    quarters = 0 if orientation.quarters == 2 and not sure else orientation.quarters
+    params: dict[str, Any] = {"quarters_ccw": quarters, "evidence": round(float(orientation.evidence), 2),
+                              "line_evidence": round(float(orientation.line_evidence), 3), "sure": sure}
     if quarters == 0:
         return gray, params
     turned, to_input = _quarter_turn(gray, quarters)
     params["to_input"] = _matrix_param(to_input)
     return turned, params
+
+
+def turn_prepared(prepared: PreparedPage, quarters: int, name: str, params: dict[str, Any]) -> PreparedPage:
+    """The prepared page turned by `quarters` × 90° counter-clockwise, recorded as step `name` with
+    `params`, its pixel mapping back to the original page kept exact."""
+    turned, to_input = _quarter_turn(prepared.image, quarters)
+    to_original = _homogeneous(np.asarray(prepared.to_original)) @ _homogeneous(to_input)
+    step = PreprocessStep(name, {**params, "quarters_ccw": quarters % 4, "to_input": _matrix_param(to_input)})
+    return replace(prepared, image=turned, steps=(*prepared.steps, step), to_original=_affine_tuple(to_original))
 
 
 # --------------------------------------------------------------------------- binarization and checks

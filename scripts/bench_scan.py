@@ -17,9 +17,13 @@ Timings are wall-clock on this machine; other processes sharing the CPU slow eve
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import importlib.util
 import json
+import math
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -35,12 +39,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import cv2
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline import ingest, ocr, preprocess  # noqa: E402
+from pipeline.types import PageImage  # noqa: E402
 
 SEED = 2024
 PER_CLASS = 3
@@ -98,6 +105,7 @@ class Run:
 # --------------------------------------------------------------------------- pages
 
 
+@functools.lru_cache(maxsize=1)
 def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("congvan_samples_generate", ROOT / "samples" / "generate.py")
     assert spec is not None and spec.loader is not None
@@ -282,6 +290,198 @@ def deskew_report(errors: Sequence[float], run: Run, pages: Sequence[Page]) -> s
         lines.append(f"- orientation (90°/180°/270° pages): {right}/{len(rotated)} turned upright")
     return "\n".join(lines)
 
+# --------------------------------------------------------------------------- orientation
+
+
+ORIENTATION_DOCUMENTS = 60
+QUICK_ORIENTATION_DOCUMENTS = 6
+SPARSE_WORDS = 80  # fewer gold words than this: a sparse page (a short last page, a signature-only page)
+# every class except "rotated": the evaluation turns each page itself
+ORIENTATION_CLASSES = ("clean300", "skew", "noise", "blur", "jpeg", "dpi150", "dpi75", "fade", "seal_over_text",
+                       "hardest")
+BEFORE = "page rows (before)"
+IMAGE_ONLY = "congvan image only"
+CONGVAN = "congvan"
+
+
+@dataclass(frozen=True)
+class OrientationCase:
+    """One generated page, turned `turn` quarters counter-clockwise, and what each method did to it."""
+
+    document: int
+    page: int
+    degradation: str
+    words: int
+    turn: int
+    found: dict[str, int]  # method → quarter turns counter-clockwise it applied
+    seconds: dict[str, float]  # method → seconds it took on this page
+    checked: bool  # congvan asked Tesseract
+
+    def right(self, method: str) -> bool:
+        return (self.found[method] + self.turn) % 4 == 0
+
+
+def _page_array(page: Any) -> np.ndarray:
+    """A generated page as ingest decodes it: gray for grayscale pages, BGR otherwise."""
+    if page.params.get("grayscale"):
+        return np.asarray(page.image.convert("L"), dtype=np.uint8).copy()
+    return np.ascontiguousarray(np.asarray(page.image.convert("RGB"), dtype=np.uint8)[:, :, ::-1])
+
+
+def _orientation_input(page: PageImage) -> tuple[np.ndarray, float]:
+    """The image fix_orientation sees inside preprocess_page: the cleaning steps before it, in its order."""
+    gray, _ = preprocess.suppress_color_ink(page.image)
+    gray, params = preprocess.rescale(gray, page.dpi)
+    dpi = float(params["dpi"])
+    gray, _ = preprocess.denoise(gray)
+    gray, _ = preprocess.normalize_background(gray, dpi)
+    gray, _ = preprocess.remove_borders(gray, dpi)
+    return gray, dpi
+
+
+CLEANING_BEFORE_ORIENTATION = ("suppress_color_ink", "rescale", "denoise", "normalize_background", "remove_borders")
+
+
+def applied_quarters(prepared: Any) -> int:
+    """Quarter turns counter-clockwise between the original page and the prepared image, read from the
+    composed pixel mapping (so that every step that turns the page counts)."""
+    a, _, _, d, _, _ = prepared.to_original
+    return round(math.degrees(math.atan2(d, a)) / 90.0) % 4
+
+
+def rows_orientation(gray: np.ndarray, dpi: float) -> int:
+    """The baseline (congvan's orientation fix before this evaluation existed): lines horizontal or
+    vertical by projection sharpness, then upright or upside down by the ink above vs below the x-height
+    band of page-wide rows. Quarter turns counter-clockwise it applies."""
+    scale = min(1.0, 150.0 / dpi)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    points = preprocess._ink_points(small)
+    if points.shape[0] < 200:
+        return 0
+    span = preprocess.DESKEW_RANGE_DEGREES
+    _, horizontal = preprocess._best_angle(points, -span, span, 1.0, 1.0)
+    _, vertical = preprocess._best_angle(points[:, ::-1].copy(), -span, span, 1.0, 1.0)
+    quarters = 0 if horizontal >= vertical else 1
+    upright, _ = preprocess._quarter_turn(small, quarters)
+    angle, _ = preprocess.measure_skew(upright, dpi * scale)
+    if abs(angle) >= 0.2:
+        upright, _ = preprocess.rotate_page(upright, -angle)
+    _, ink = cv2.threshold(upright, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    profile = ink.sum(axis=1).astype(np.float64)
+    if profile.max(initial=0) == 0:
+        return quarters
+    in_line = profile > 0.02 * profile.max()
+    above = below = 0.0
+    row = 0
+    while row < len(profile):
+        if not in_line[row]:
+            row += 1
+            continue
+        start = row
+        while row < len(profile) and in_line[row]:
+            row += 1
+        line = profile[start:row]
+        if len(line) < 4:
+            continue
+        core = np.nonzero(line >= 0.5 * line.max())[0]
+        above += line[:core[0]].sum()
+        below += line[core[-1] + 1:].sum()
+    return (quarters + (2 if above < below else 0)) % 4
+
+
+def _orientation_case(image: np.ndarray, dpi: float, turn: int, label: tuple[int, int, str, int]) -> OrientationCase:
+    document, number, degradation, words = label
+    turned = np.ascontiguousarray(np.rot90(image, turn))
+    page = PageImage(source=f"orientation-{document}-{number}-{turn}.png", index=0, image=turned, dpi=dpi)
+    found: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    gray, gray_dpi = _orientation_input(page)
+    started = time.perf_counter()
+    found[BEFORE] = rows_orientation(gray, gray_dpi)
+    seconds[BEFORE] = time.perf_counter() - started
+    started = time.perf_counter()
+    orientation = preprocess.fix_orientation(gray, gray_dpi)[1]
+    seconds[IMAGE_ONLY] = seconds[CONGVAN] = time.perf_counter() - started
+    found[IMAGE_ONLY] = found[CONGVAN] = int(orientation["quarters_ccw"])
+    read = None
+    if not orientation["sure"]:  # only then does congvan do more than the step above: run it for real
+        prepared = preprocess.preprocess_page(page)
+        started = time.perf_counter()
+        settled, read = ocr.settle_orientation(prepared)
+        seconds[CONGVAN] += time.perf_counter() - started
+        found[CONGVAN] = applied_quarters(settled)
+    return OrientationCase(document, number, degradation, words, turn, found, seconds, read is not None)
+
+
+def _orientation_document(job: tuple[int, int]) -> list[OrientationCase]:
+    """Every page of one generated document (each page its own degradation class), upright and turned."""
+    seed, document = job
+    generator = _generator()
+    rng = random.Random(f"orientation:{seed}:{document}")
+    rendered = generator.render_dispatch(generator.random_dispatch(rng), rng=rng)
+    cases = []
+    for number, clean in enumerate(rendered):
+        degradation = ORIENTATION_CLASSES[(document + number) % len(ORIENTATION_CLASSES)]
+        page = generator.degrade(clean, degradation, rng)
+        image = _page_array(page)
+        label = (document, number, degradation, len(page.text.split()))
+        cases += [_orientation_case(image, page.dpi, turn, label) for turn in range(4)]
+    return cases
+
+
+def evaluate_orientation(documents: int, seed: int) -> list[OrientationCase]:
+    blank = preprocess.preprocess_page(PageImage(source="blank.png", index=0, image=np.full((64, 64), 255, np.uint8),
+                                                 dpi=300.0))
+    names = tuple(step.name for step in blank.steps)
+    if names[:len(CLEANING_BEFORE_ORIENTATION) + 1] != (*CLEANING_BEFORE_ORIENTATION, "fix_orientation"):
+        raise SystemExit(f"bench_scan: preprocess_page's steps changed ({', '.join(names)}): update _orientation_input")
+    with ProcessPoolExecutor(JOBS) as pool:
+        per_document = list(pool.map(_orientation_document, [(seed, k) for k in range(documents)]))
+    return [case for cases in per_document for case in cases]
+
+
+def orientation_report(cases: Sequence[OrientationCase]) -> str:
+    pages = len({(case.document, case.page) for case in cases})
+    sparse = len({(case.document, case.page) for case in cases if case.words < SPARSE_WORDS})
+    upright = [case for case in cases if case.turn == 0]
+    lines = [f"{pages} pages of {len({case.document for case in cases})} documents ({sparse} sparse: "
+             f"< {SPARSE_WORDS} words), each upright and turned 90°/180°/270°",
+             "",
+             "| method | upright pages kept | false turns | sparse false turns | turned 90° | turned 180° | "
+             "turned 270° | all correct | ms/page |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for method in (BEFORE, IMAGE_ONLY, CONGVAN):
+        false_turns = [case for case in upright if not case.right(method)]
+        cells = [f"{len(upright) - len(false_turns)}/{len(upright)}", str(len(false_turns)),
+                 str(sum(case.words < SPARSE_WORDS for case in false_turns))]
+        for turn in (1, 2, 3):
+            turned = [case for case in cases if case.turn == turn]
+            cells.append(f"{sum(case.right(method) for case in turned)}/{len(turned)}")
+        correct = sum(case.right(method) for case in cases)
+        cells.append(f"{100.0 * correct / max(1, len(cases)):.2f} %")
+        cells.append(f"{1000.0 * statistics.fmean(case.seconds[method] for case in cases):.0f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    checked = [case for case in cases if case.checked]
+    lines.append("")
+    lines.append(f"- congvan asked Tesseract on {len(checked)} of {len(cases)} page images "
+                 f"({sum(case.words >= SPARSE_WORDS for case in checked)} of them not sparse)")
+    wrong = [case for case in cases if not case.right(CONGVAN)]
+    for case in wrong[:20]:
+        lines.append(f"- congvan wrong: document {case.document} page {case.page + 1} ({case.degradation}, "
+                     f"{case.words} words) turned {90 * case.turn}°: applied {90 * case.found[CONGVAN]}°")
+    return "\n".join(lines)
+
+
+def orientation_section(documents: int, seed: int, json_path: Path | None) -> str:
+    started = time.monotonic()
+    cases = evaluate_orientation(documents, seed)
+    report = (f"## Orientation: {documents} generated documents, seed {seed} "
+              f"({time.monotonic() - started:.0f} s)\n\n" + orientation_report(cases))
+    if json_path is not None:
+        json_path.write_text(json.dumps([dataclasses.asdict(case) for case in cases], ensure_ascii=False),
+                             encoding="utf-8")
+    return report
+
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -296,6 +496,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                              + ", ".join(repr(config.name) for config in VARIANTS[1:]) + ")")
     parser.add_argument("--deskew-pages", type=int, default=None,
                         help=f"extra skewed pages for the deskew figure (default {DESKEW_EXTRA_PAGES}, quick 0)")
+    parser.add_argument("--orientation", action="store_true",
+                        help="run only the orientation evaluation (every page of generated documents, upright "
+                             "and turned 90°/180°/270°)")
+    parser.add_argument("--orientation-documents", type=int, default=None,
+                        help=f"documents for the orientation evaluation (default {ORIENTATION_DOCUMENTS}, "
+                             f"quick {QUICK_ORIENTATION_DOCUMENTS}, 0: skip it)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--keep", type=Path, help="write the pages here and keep them")
     return parser.parse_args(argv)
@@ -317,6 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_class = args.per_class or (QUICK_PER_CLASS if args.quick else PER_CLASS)
     extra = args.deskew_pages if args.deskew_pages is not None else (0 if args.quick else DESKEW_EXTRA_PAGES)
     variants = _selected_variants(args.variants)
+    orientation_documents = args.orientation_documents if args.orientation_documents is not None else (
+        QUICK_ORIENTATION_DOCUMENTS if args.quick else ORIENTATION_DOCUMENTS)
+    if args.orientation:
+        ocr.check_tesseract(ocr.DEFAULT_LANGUAGES)
+        print(orientation_section(orientation_documents, args.seed, args.json))
+        return 0
     for languages in {ocr.DEFAULT_LANGUAGES, *(config.languages for config in variants)}:
         ocr.check_tesseract(languages)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="congvan-bench-scan-"))
@@ -355,6 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 variant_runs.append(run_congvan(pages, config))
             print("\n## congvan OCR configurations (same pages)\n")
             print(table(variant_runs, pages, classes))
+        if orientation_documents:
+            print("running the orientation evaluation …", file=sys.stderr)
+            print("\n" + orientation_section(orientation_documents, args.seed, None))
         if args.json:
             figures = {
                 run.system: {name: {"cer": round(s.cer, 3), "wer": round(s.wer, 3)} for name, s in score(run, pages).items()}

@@ -83,3 +83,24 @@ def save_png(image: np.ndarray, path: Path, dpi: float | None) -> Path:
     else:
         pil.save(path, dpi=(dpi, dpi))
     return path
+
+
+def closing_page(*, dpi: float = 150) -> np.ndarray:
+    """The sparse last page of a dispatch: a page number, then "Nơi nhận" (small, left) beside the signature
+    block (capitals, right, set a little higher), and nothing below: about 30 words on an A4 page."""
+    scale = dpi / 72
+    small, large = font(round(11 * scale)), font(round(13 * scale))
+    width, height = round(8.27 * dpi), round(11.69 * dpi)
+    image = Image.new("L", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((width / 2, round(0.4 * dpi)), "2", font=large, fill="black", anchor="mt")
+    recipients = ("Nơi nhận:", "- Như trên;", "- Thường trực Huyện ủy (b/c);", "- Chủ tịch, các PCT UBND huyện;",
+                  "- Lưu: VT, VP.")
+    for number, line in enumerate(recipients):
+        draw.text((round(1.2 * dpi), round(1.0 * dpi) + number * round(11 * 1.3 * scale)), line, font=small,
+                  fill="black")
+    signature = ("TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH", "", "", "", "Nguyễn Văn Hải")
+    for number, line in enumerate(signature):
+        draw.text((round(5.7 * dpi), round(0.9 * dpi) + number * round(13 * 1.5 * scale)), line, font=large,
+                  fill="black", anchor="mt")
+    return np.asarray(image).copy()

@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from scan_images import BODY_LINES, rotate, text_page
+from scan_images import BODY_LINES, closing_page, rotate, text_page
 
 from pipeline.preprocess import (
     deskew,
@@ -15,6 +15,7 @@ from pipeline.preprocess import (
     measure_skew,
     preprocess_page,
     rescale,
+    turn_prepared,
 )
 from pipeline.types import PageImage
 
@@ -59,6 +60,39 @@ def test_preprocess_orientation_fix(page_200dpi: np.ndarray, turn: int | None, q
     assert upright.shape == page.shape
     difference = np.abs(upright.astype(np.int16) - page.astype(np.int16))
     assert np.mean(difference) < 1.0  # exactly the unturned page
+
+
+@pytest.mark.parametrize("dpi", [100, 150, 300])
+def test_preprocess_orientation_sparse_closing_page_is_not_turned_over(dpi: int) -> None:
+    """A last page holding only "Nơi nhận" and the signature block (two columns on different baselines)
+    stays upright; upside down it is turned back or left to the OCR check, never called upright for sure."""
+    page = closing_page(dpi=dpi)
+    _, upright = fix_orientation(page, dpi)
+    assert upright["quarters_ccw"] == 0
+    _, upside_down = fix_orientation(cv2.rotate(page, cv2.ROTATE_180), dpi)
+    assert (upside_down["quarters_ccw"], upside_down["sure"]) in {(0, False), (2, True)}
+    _, sideways = fix_orientation(cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE), dpi)
+    assert sideways["quarters_ccw"] == 1
+
+
+def test_preprocess_orientation_is_sure_on_a_text_page(page_200dpi: np.ndarray) -> None:
+    _, params = fix_orientation(page_200dpi, 200)
+    assert params["sure"] and params["evidence"] >= 4
+    _, params = fix_orientation(cv2.rotate(page_200dpi, cv2.ROTATE_180), 200)
+    assert params["sure"] and params["quarters_ccw"] == 2
+
+
+def test_preprocess_turn_prepared_keeps_the_mapping_to_the_original(page_200dpi: np.ndarray) -> None:
+    prepared = preprocess_page(PageImage(source="t.png", index=0, image=rotate(page_200dpi, 1.5), dpi=200))
+    turned = turn_prepared(prepared, 2, "check_orientation", {"turned": True})
+    assert np.array_equal(turned.image, cv2.rotate(prepared.image, cv2.ROTATE_180))
+    assert turned.steps[:-1] == prepared.steps
+    assert turned.steps[-1].name == "check_orientation"
+    assert turned.steps[-1].params["turned"] and turned.steps[-1].params["quarters_ccw"] == 2
+    height, width = prepared.image.shape
+    before, after = np.array(prepared.to_original).reshape(2, 3), np.array(turned.to_original).reshape(2, 3)
+    for x, y in [(0, 0), (37, 512), (width - 1, height - 1)]:
+        assert after @ np.array([x, y, 1.0]) == pytest.approx(before @ np.array([width - 1 - x, height - 1 - y, 1.0]))
 
 
 @pytest.mark.parametrize(("dpi", "factor"), [(75, 4.0), (150, 2.0), (300, 1.0), (600, 0.5)])
