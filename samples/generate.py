@@ -449,8 +449,8 @@ def random_dispatch(rng: random.Random, *, kind: str | None = None, length: str 
     day, month, year = _date(rng)
     type_name, type_abbr = _DOC_KINDS[kind]
     number = _number(rng)
-    if issuer.party:
-        number_line = f"Số {number}-{type_abbr}/{issuer.symbol}"
+    if issuer.party:  # Party style (Hướng dẫn 36-HD/VPTW): a công văn is numbered "123-CV/TU"
+        number_line = f"Số {number}-{type_abbr or 'CV'}/{issuer.symbol}"
     elif kind == "cong_van":
         field_code = rng.choice(issuer.fields)
         number_line = f"Số: {number}/{issuer.symbol}-{field_code}" if field_code else f"Số: {number}/{issuer.symbol}"
