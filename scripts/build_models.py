@@ -29,19 +29,34 @@ from pipeline.restore.corpus import (  # noqa: E402
     default_corpus_dir,
     iter_documents,
 )
-from pipeline.restore.lm import NgramModel  # noqa: E402
+from pipeline.restore.gazetteer import gazetteer_lines  # noqa: E402
+from pipeline.restore.lm import EOS_ID, NgramModel  # noqa: E402
 from pipeline.restore.lm_build import EncodedCorpus, UnitEncoder, build_lm, build_vocabulary  # noqa: E402
 from pipeline.restore.models import CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
-from pipeline.restore.regimes import Regime, RegimeModel, bare_shares, line_evidence  # noqa: E402
+from pipeline.restore.regimes import (  # noqa: E402
+    Lexicon,
+    Regime,
+    RegimeModel,
+    bare_shares,
+    evidence_counts,
+    line_evidence,
+    word_list_counts,
+)
 from pipeline.restore.syllables import generate_inventory, skeleton, tone_key  # noqa: E402
 
 LM_ORDER = 3
+GAZETTEER = "gazetteer"
+# how much a synthetic gazetteer line counts (the legal documents count 4): enough for a unit's name to
+# outweigh a more frequent near-homograph after its type word (huyện Bình Gia, not Bình Giã)
+GAZETTEER_WEIGHT = 4
 LM_THRESHOLDS = (1, 2)  # weighted counts a bigram / trigram needs to be kept
 CACHE_DIR = ROOT / "build" / "restore"  # intermediate files (--cache); never committed
 # Channel training pairs: corpus lines rendered and OCR'd per regime (English model on archive-like
 # scans, Vietnamese model on degraded ones), drawn from the training split with these shares.
 PAIR_LINES = 1300
 PAIR_SHARES = {"vbpl_vi_docs": 0.5, "phapdien_vanban": 0.3, "viwiki": 0.2}
+# share of the words of running English text written with a capital (sentence starts, names, titles)
+FOREIGN_CAPITALISED = 0.15
 PAIR_REGIMES = {"eng": ("eng", False, 11), "vie": ("vie", True, 12)}  # language, degraded, seed
 
 
@@ -95,6 +110,11 @@ def encode_corpus(corpus_dir: Path, cache_dir: Path) -> tuple[list[str], list[En
 
 def build_language_model(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str, object]:
     units, corpora = encode_corpus(corpus_dir, cache_dir)
+    # the gazetteer's units in the contexts documents name them in, as one more weighted corpus
+    encoder = UnitEncoder(units)
+    places = EncodedCorpus(GAZETTEER, GAZETTEER_WEIGHT, encoder.encode_lines(gazetteer_lines()))
+    _log(f"encoded {GAZETTEER}: {len(places.ids):,} units")
+    units, corpora = encoder.units, [*corpora, places]
     vocabulary = build_vocabulary(units, corpora)
     _log(f"vocabulary: {len(vocabulary.words):,} units, {int(vocabulary.is_syllable.sum()):,} syllables")
     coverage = inventory_coverage(
@@ -109,6 +129,7 @@ def build_language_model(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> di
     return {
         "order": LM_ORDER,
         "thresholds": LM_THRESHOLDS,
+        "gazetteer": {"lines": int((places.ids == EOS_ID).sum()), "weight": GAZETTEER_WEIGHT},
         "vocabulary": len(vocabulary.words),
         "ngrams": sizes,
         "inventory": coverage,
@@ -219,8 +240,18 @@ def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str,
             "rules": sum(len(v) for v in channel.rules.values()),
         }
         _log(f"{regime} channel: {report[regime]}")
+    # the reading index of each channel over the LM's syllables
     lm = NgramModel.load(out_dir / LM_FILE)
-    regimes = estimate_regimes(pairs_by_regime, lm)
+    syllables = [w for w, flag in zip(lm.words, lm.is_syllable, strict=True) if flag]
+    arrays: dict[str, np.ndarray] = {}
+    indexes: dict[str, ReadingIndex] = {}
+    for regime, data in channels.items():
+        started = time.time()
+        index = indexes[regime] = ReadingIndex.build(SubstitutionChannel.from_json(data), syllables)
+        arrays.update(index.to_arrays(regime))
+        _log(f"{regime} reading index: {len(index.observed):,} readings in {time.time() - started:.0f} s")
+    np.savez_compressed(out_dir / READINGS_FILE, **arrays)  # type: ignore[arg-type]
+    regimes = estimate_regimes(pairs_by_regime, lm, frozenset(indexes["eng"].observed.tolist()))
     report["regimes"] = regimes.to_json()
     _log(f"regime evidence rates: {report['regimes']}")
     path = out_dir / CHANNEL_FILE
@@ -229,32 +260,34 @@ def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str,
         + "\n",
         encoding="utf-8",
     )
-    # the reading index of each channel over the LM's syllables
-    syllables = [w for w, flag in zip(lm.words, lm.is_syllable, strict=True) if flag]
-    arrays: dict[str, np.ndarray] = {}
-    for regime, data in channels.items():
-        started = time.time()
-        index = ReadingIndex.build(SubstitutionChannel.from_json(data), syllables)
-        arrays.update(index.to_arrays(regime))
-        _log(f"{regime} reading index: {len(index.observed):,} readings in {time.time() - started:.0f} s")
-    np.savez_compressed(out_dir / READINGS_FILE, **arrays)  # type: ignore[arg-type]
     return report
 
 
-def estimate_regimes(pairs_by_regime: dict[str, list[dict[str, object]]], lm: NgramModel) -> RegimeModel:
+def estimate_regimes(
+    pairs_by_regime: dict[str, list[dict[str, object]]], lm: NgramModel, misreadings: frozenset[str]
+) -> RegimeModel:
     """How often each source shows each piece of evidence, from the channel's training lines: English
     OCR = the English-model readings; Vietnamese = the Vietnamese-model readings and the correct lines
-    themselves; plain = the correct lines stripped of their marks."""
-    shares = bare_shares(lm.words, lm.is_syllable, lm.uni_logp)
+    themselves; plain = the correct lines stripped of their marks. Text in another language = English
+    running text, from wordfreq's English word frequencies."""
+    from wordfreq import get_frequency_dict
+
+    lexicon = Lexicon(bare_shares(lm.words, lm.is_syllable, lm.uni_logp), misreadings)
     intended = [str(p["intended"]) for lines in pairs_by_regime.values() for p in lines]
     samples = {
         Regime.ENGLISH: [str(p["observed"]) for p in pairs_by_regime["eng"]],
         Regime.VIETNAMESE: [str(p["observed"]) for p in pairs_by_regime["vie"]] + intended,
         Regime.PLAIN: [skeleton(line) for line in intended],
     }
-    return RegimeModel.estimate(
-        {regime: (line_evidence(line, shares) for line in lines) for regime, lines in samples.items()}
+    counts = {
+        regime: evidence_counts(line_evidence(line, lexicon) for line in lines)
+        for regime, lines in samples.items()
+    }
+    english = {w: f for w, f in get_frequency_dict("en").items() if w.isalpha()}
+    counts[Regime.FOREIGN] = word_list_counts(
+        english, lexicon, FOREIGN_CAPITALISED, float(counts[Regime.ENGLISH].sum())
     )
+    return RegimeModel.estimate(counts)
 
 
 def main() -> int:

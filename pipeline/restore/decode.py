@@ -19,7 +19,15 @@ from pipeline.restore.channel import (
     junk_count,
 )
 from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, UNK_ID, NgramModel
-from pipeline.restore.regimes import Evidence, Regime, RegimeModel, bare_shares, token_evidence
+from pipeline.restore.regimes import (
+    CHANNEL_FREE,
+    Evidence,
+    Lexicon,
+    Regime,
+    RegimeModel,
+    bare_shares,
+    token_evidence,
+)
 from pipeline.restore.syllables import (
     MARKED_LETTERS,
     VIETNAMESE_ONLY,
@@ -147,7 +155,6 @@ class Restorer:
             k: sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES] for k, v in by_skeleton.items()
         }
         self._unigram: list[float] = uni.tolist()
-        self.shares = bare_shares(words, lm.is_syllable, uni)
         # reading-index syllables → LM ids, rows ranked for the candidate search
         self._ranked = {
             regime: _RankedReadings(
@@ -157,6 +164,10 @@ class Restorer:
             )
             for regime, index in self.readings.items()
         }
+        english = self._ranked.get(Regime.ENGLISH)
+        self.lexicon = Lexicon(
+            bare_shares(words, lm.is_syllable, uni), english.row_of if english is not None else frozenset()
+        )
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
         self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
@@ -284,13 +295,13 @@ class Restorer:
             return [Regime.PLAIN] * lines
         classes = len(Evidence)
         flat = [0] * (lines * classes)
-        shares = self.shares
+        lexicon = self.lexicon
         for core, kind, line in zip(cores, kinds, line_of, strict=True):
             if kind is Kind.WORD:
-                for evidence in token_evidence(core, shares):
+                for evidence in token_evidence(core, lexicon):
                     flat[line * classes + evidence] += 1
         counts = np.array(flat, dtype=np.float64).reshape(lines, classes)
-        return self.regimes.line_regimes(counts, (Regime.PLAIN, *self.channels))
+        return self.regimes.line_regimes(counts, (*CHANNEL_FREE, *self.channels))
 
     # ------------------------------------------------------------------ decoding
 
@@ -338,7 +349,11 @@ class Restorer:
                 positions.extend(id_of(u) for u in punct_units(lead))
             parts: list[_Part | str] = []
             kind = kinds[index]
-            if kind is Kind.WORD:
+            if kind is Kind.WORD and regimes[index] is Regime.FOREIGN:
+                # a line in another language: its words are kept, and are context for the LM
+                positions.append(self._as_written(normalize_text(core).lower())[0])
+                parts.append(core)
+            elif kind is Kind.WORD:
                 action = plan.get(index) if plan else None
                 if action == _MERGE:
                     _, core, trail = edges[index + 1]

@@ -44,9 +44,10 @@ _PADDING = [BOS_ID] * PAD
 class UnitEncoder:
     """Gives every distinct unit string a provisional id while the corpus is read."""
 
-    def __init__(self) -> None:
-        self.units: list[str] = list(SPECIALS)
-        self.index: dict[str, int] = {unit: i for i, unit in enumerate(SPECIALS)}
+    def __init__(self, units: Sequence[str] = SPECIALS) -> None:
+        """`units`: ids given already (a cached encoding to continue), starting with the specials."""
+        self.units: list[str] = list(units)
+        self.index: dict[str, int] = {unit: i for i, unit in enumerate(self.units)}
         self._token_cache: dict[tuple[str, bool], tuple[str, ...]] = {}
 
     def encode_lines(self, lines: Iterable[str]) -> np.ndarray:

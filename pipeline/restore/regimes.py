@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
@@ -28,9 +28,12 @@ class Regime(Enum):
     PLAIN = "plain"  # typed without diacritics: only the marks are missing
     ENGLISH = "eng"  # OCR'd with an English model: marks lost, letters garbled, digits for vowels
     VIETNAMESE = "vie"  # correct text, or OCR'd with a Vietnamese model: tone/hat confusions
+    FOREIGN = "foreign"  # another language (English titles, references): kept as written
 
 
-REGIMES = (Regime.PLAIN, Regime.ENGLISH, Regime.VIETNAMESE)
+REGIMES = (Regime.PLAIN, Regime.ENGLISH, Regime.VIETNAMESE, Regime.FOREIGN)
+# regimes that need no channel of their own
+CHANNEL_FREE = (Regime.PLAIN, Regime.FOREIGN)
 
 
 class Evidence(IntEnum):
@@ -43,6 +46,8 @@ class Evidence(IntEnum):
     BARE_STRIPPED = 4  # plain letters of a word mostly written with marks (nguoi, thuc, hien)
     FOREIGN = 5  # lowercase plain letters that no Vietnamese syllable has (English, garbled: ctia)
     FOREIGN_NAME = 6  # the same capitalised: mostly names (Bunin, Maradona), which any source has
+    MISREAD = 7  # plain letters, no syllable, but what the English-model channel reads one as (ngudi)
+    MISREAD_SHORT = 8  # the same in three letters or fewer, as many English words are (is, at)
 
 
 EVIDENCE_CLASSES = len(Evidence)
@@ -54,7 +59,9 @@ _SYMBOL_RE = re.compile(
     "[^A-Za-z" + "".join(sorted(MARKED_LETTERS)) + "".join(re.escape(s) for s in sorted(SEPARATORS)) + "]"
 )
 _SEPARATOR_RE = re.compile("[" + "".join(re.escape(s) for s in sorted(SEPARATORS)) + "]")
+SHORT_WORD = 3  # letters
 BARE_WORD_SHARE = 0.5  # share of a skeleton's uses written without marks that makes a bare word
+FOREIGN_WORDS = 0.1  # share of the words of a Vietnamese line that belong to another language
 STAY = 0.9  # P(a line has the source of the line before), else a source drawn from the page's mix
 PRIOR_PSEUDO_LINES = 1.0  # per source, added to the page's line counts when estimating its mix
 PRIOR_ITERATIONS = 3  # EM steps for the page's mix
@@ -76,13 +83,19 @@ def bare_shares(words: Sequence[str], is_syllable: np.ndarray, unigram_logp: np.
     return {key: bare.get(key, 0.0) / mass for key, mass in total.items()}
 
 
-def word_evidence(core: str, shares: dict[str, float]) -> Evidence | None:
+@dataclass(frozen=True)
+class Lexicon:
+    """What a word's evidence is judged against: the bare shares of the LM's syllable skeletons
+    (`bare_shares`), and the strings the English-model channel reads syllables as."""
+
+    shares: dict[str, float]
+    misreadings: Container[str]
+
+
+def word_evidence(core: str, lexicon: Lexicon) -> Evidence | None:
     """The evidence of one word (no separators inside); None for what is not a word of letters."""
     if core.isascii() and core.isalpha():  # the usual case, quickly: bare letters
-        share = shares.get(core.lower())
-        if share is None:
-            return Evidence.FOREIGN_NAME if core[0].isupper() else Evidence.FOREIGN
-        return Evidence.BARE_WORD if share >= BARE_WORD_SHARE else Evidence.BARE_STRIPPED
+        return _bare_evidence(core, lexicon)
     if _VIETNAMESE_RE.search(core):
         return Evidence.VIETNAMESE_LETTER
     if _SYMBOL_RE.search(core):
@@ -91,35 +104,64 @@ def word_evidence(core: str, shares: dict[str, float]) -> Evidence | None:
         return Evidence.LATIN1_ACCENT
     if not core.isalpha():
         return None
-    share = shares.get(core.lower())
-    if share is None:
-        return Evidence.FOREIGN_NAME if core[0].isupper() else Evidence.FOREIGN
-    return Evidence.BARE_WORD if share >= BARE_WORD_SHARE else Evidence.BARE_STRIPPED
+    return _bare_evidence(core, lexicon)
 
 
-def token_evidence(core: str, shares: dict[str, float]) -> list[Evidence]:
+def _bare_evidence(core: str, lexicon: Lexicon) -> Evidence:
+    lower = core.lower()
+    share = lexicon.shares.get(lower)
+    if share is not None:
+        return Evidence.BARE_WORD if share >= BARE_WORD_SHARE else Evidence.BARE_STRIPPED
+    if lower in lexicon.misreadings:
+        return Evidence.MISREAD if len(lower) > SHORT_WORD else Evidence.MISREAD_SHORT
+    return Evidence.FOREIGN_NAME if core[0].isupper() else Evidence.FOREIGN
+
+
+def token_evidence(core: str, lexicon: Lexicon) -> list[Evidence]:
     """The evidence of a word token's core: one piece, or one per part of two letters or more of a
     compound (kinh-te, tài:sản; the V and v of V/v say nothing)."""
     if core.isalpha() or not _SEPARATOR_RE.search(core):
-        evidence = word_evidence(core, shares)
+        evidence = word_evidence(core, lexicon)
         return [] if evidence is None else [evidence]
     found = []
     for part in split_parts(core):
         if len(part) >= 2 and part not in SEPARATORS:
-            evidence = word_evidence(part, shares)
+            evidence = word_evidence(part, lexicon)
             if evidence is not None:
                 found.append(evidence)
     return found
 
 
-def line_evidence(line: str, shares: dict[str, float]) -> list[Evidence]:
+def line_evidence(line: str, lexicon: Lexicon) -> list[Evidence]:
     """The evidence of the word tokens of one line (training lines: the decoder has its own tokens)."""
     cores = [split_edges(token)[1] for token in line.split()]
     found: list[Evidence] = []
     for core, caps in zip(cores, capitals_are_words(cores), strict=True):
         if classify(core, caps) is Kind.WORD:
-            found.extend(token_evidence(core, shares))
+            found.extend(token_evidence(core, lexicon))
     return found
+
+
+def evidence_counts(lines: Iterable[Sequence[Evidence]]) -> np.ndarray:
+    """How often each piece of evidence occurs in the evidence of sample lines."""
+    counts = np.zeros(EVIDENCE_CLASSES)
+    for evidence in lines:
+        for item in evidence:
+            counts[int(item)] += 1
+    return counts
+
+
+def word_list_counts(
+    frequencies: dict[str, float], lexicon: Lexicon, capitalised: float, words: float
+) -> np.ndarray:
+    """The evidence of `words` words of running text in another language, from its word
+    frequencies: each word in lowercase, and a share `capitalised` of its uses with a capital."""
+    counts = np.zeros(EVIDENCE_CLASSES)
+    for word, frequency in frequencies.items():
+        for form, weight in ((word, 1.0 - capitalised), (word[:1].upper() + word[1:], capitalised)):
+            for item in token_evidence(form, lexicon):
+                counts[int(item)] += frequency * weight
+    return counts * (words / max(counts.sum(), 1e-12))
 
 
 @dataclass
@@ -129,15 +171,13 @@ class RegimeModel:
     logp: dict[Regime, tuple[float, ...]]
 
     @classmethod
-    def estimate(cls, lines: dict[Regime, Iterable[Sequence[Evidence]]]) -> RegimeModel:
-        """Rates from the evidence of sample lines of each regime (add-one smoothing, floored)."""
+    def estimate(cls, counts: dict[Regime, np.ndarray]) -> RegimeModel:
+        """Rates from the evidence counts of each regime's samples (normalised, smoothed with one
+        observation spread over the classes, floored)."""
         logp: dict[Regime, tuple[float, ...]] = {}
-        for regime, samples in lines.items():
-            counts = np.ones(EVIDENCE_CLASSES)
-            for evidence in samples:
-                for item in evidence:
-                    counts[int(item)] += 1
-            rates = np.maximum(counts / counts.sum(), MIN_RATE)
+        for regime, seen in counts.items():
+            rates = (seen + 1.0 / EVIDENCE_CLASSES) / (seen.sum() + 1.0)
+            rates = np.maximum(rates, MIN_RATE)
             logp[regime] = tuple(float(v) for v in np.log(rates / rates.sum()))
         return cls(logp)
 
@@ -157,6 +197,15 @@ class RegimeModel:
             }
         )
 
+    def word_logp(self, regime: Regime) -> tuple[float, ...]:
+        """ln P(evidence | regime) of one word of a line of `regime`: Vietnamese lines hold words of
+        other languages too (terms, names: a share FOREIGN_WORDS), whose evidence is the foreign
+        rates; so a few English words do not make a line English OCR or English text."""
+        if regime is Regime.FOREIGN or Regime.FOREIGN not in self.logp:
+            return self.logp[regime]
+        own, foreign = np.exp(self.logp[regime]), np.exp(self.logp[Regime.FOREIGN])
+        return tuple(float(v) for v in np.log((1 - FOREIGN_WORDS) * own + FOREIGN_WORDS * foreign))
+
     def line_regimes(self, counts: np.ndarray, allowed: Iterable[Regime]) -> list[Regime]:
         """The regime of every line, from its evidence counts (lines × `Evidence` classes). Lines
         without evidence take the regime of the line before (the first ones, of the line after)."""
@@ -164,7 +213,7 @@ class RegimeModel:
         lines = len(counts)
         if len(regimes) == 1 or lines == 0:
             return [regimes[0] if regimes else Regime.PLAIN] * lines
-        rates = np.array([self.logp[r] for r in regimes])
+        rates = np.array([self.word_logp(r) for r in regimes])
         informative = np.flatnonzero(counts.sum(axis=1) > 0)
         if len(informative) == 0:
             return [_default(regimes)] * lines
@@ -188,12 +237,35 @@ class RegimeModel:
             while cursor + 1 < len(informative) and informative[cursor + 1] <= line:
                 cursor += 1
             labels.append(regimes[path[cursor]])
-        return labels
+        return _foreign_among_plain(labels)
+
+
+def _foreign_among_plain(labels: list[Regime]) -> list[Regime]:
+    """A line in another language whose nearest Vietnamese line (before it, else after it) was typed
+    without marks is most likely typed the same way, a Vietnamese line full of foreign words
+    (Cutter: fast ball co do cat): it is restored as plain text. Among correct or OCR'd lines it is
+    kept as written."""
+    nearest: list[Regime | None] = [None] * len(labels)
+    last: Regime | None = None
+    for index in range(len(labels) - 1, -1, -1):  # the next Vietnamese line, for lines with none before
+        if labels[index] is not Regime.FOREIGN:
+            last = labels[index]
+        nearest[index] = last
+    last = None
+    for index, label in enumerate(labels):
+        if label is not Regime.FOREIGN:
+            last = label
+        elif last is not None:
+            nearest[index] = last
+    return [
+        Regime.PLAIN if r is Regime.FOREIGN and n is Regime.PLAIN else r
+        for r, n in zip(labels, nearest, strict=True)
+    ]
 
 
 def _default(regimes: list[Regime]) -> Regime:
     """Without any evidence, text is left to the most conservative regime available."""
-    for regime in (Regime.VIETNAMESE, Regime.PLAIN, Regime.ENGLISH):
+    for regime in (Regime.VIETNAMESE, Regime.FOREIGN, Regime.PLAIN, Regime.ENGLISH):
         if regime in regimes:
             return regime
     return regimes[0]

@@ -103,7 +103,7 @@ def classify(core: str, caps_words: bool = False) -> Kind:
 
 def is_caps_line(cores: list[str]) -> bool:
     """Whether most word-like tokens of a line are written in capitals (headings, letterheads)."""
-    wordy = [c for c in cores if sum(ch.isalpha() for ch in c) >= 2]
+    wordy = [c for c in cores if (c.isalpha() and len(c) >= 2) or sum(ch.isalpha() for ch in c) >= 2]
     if not wordy:
         return False
     return sum(_is_caps(c) for c in wordy) * 2 > len(wordy)
