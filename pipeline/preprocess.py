@@ -23,6 +23,9 @@ BORDER_MARGIN_INCHES = 0.03  # ink starting this close to the image edge belongs
 BORDER_GRAY = 200
 MARK_GRAY = 215
 MARK_HEIGHT_RATIO = 3.0  # a shape this many median character heights tall is not text
+SPECK_INCHES = 0.01  # a speck is at most this wide and tall (3 px at 300 dpi) …
+SPECK_CLEARANCE_INCHES = 0.05  # … with no other ink this close (the dot of an i is within a few pixels)
+LIGHT_MARK_CONTRAST = 60.0  # gray levels by which a mark's ink is lighter than the text's: a photocopied seal
 RULE_MIN_INCHES = 0.25  # a horizontal line at least this long (the rule under the issuer can be 2 cm) …
 RULE_MAX_INCHES = 0.03  # … and at most this thick is a rule, not text
 ORIENTATION_DPI = 150.0
@@ -64,6 +67,7 @@ def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> Prepar
     gray = record("denoise", denoise(gray))
     gray = record("normalize_background", normalize_background(gray, dpi))
     gray = record("remove_borders", remove_borders(gray, dpi))
+    gray = record("remove_specks", remove_specks(gray, dpi))
     gray = record("fix_orientation", fix_orientation(gray, dpi))
     gray = record("remove_marks", remove_marks(gray, dpi))
     gray = record("remove_rules", remove_rules(gray, dpi))
@@ -201,19 +205,50 @@ def remove_borders(gray: np.ndarray, dpi: float) -> StepResult:
                      "erased_fraction": round(float(np.count_nonzero(erase)) / erase.size, 5)}
 
 
+def remove_specks(gray: np.ndarray, dpi: float) -> StepResult:
+    """Erase isolated specks (toner dots of a photocopy, dust): dots at most SPECK_INCHES across with no
+    other ink within SPECK_CLEARANCE_INCHES. The dots of text (i, full stops, tone marks, the dot below)
+    always sit next to their letters. Too sparse to count as noise for denoise, they still make Tesseract
+    read "-", "_" or letters in the margins and lose the lines beside them."""
+    ink = (gray < BORDER_GRAY).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    side = max(1, round(SPECK_INCHES * dpi))
+    speck = (stats[:, cv2.CC_STAT_WIDTH] <= side) & (stats[:, cv2.CC_STAT_HEIGHT] <= side)
+    speck[0] = False
+    if not speck.any():
+        return gray, {"erased_specks": 0}
+    clearance = max(1, round(SPECK_CLEARANCE_INCHES * dpi))
+    other_ink = ((ink > 0) & ~speck[labels]).astype(np.uint8)
+    near_ink = cv2.dilate(other_ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * clearance + 1,) * 2)) > 0
+    near = np.zeros(count, dtype=bool)
+    near[labels[near_ink & (ink > 0)]] = True
+    isolated = speck & ~near
+    if not isolated.any():
+        return gray, {"erased_specks": 0}
+    erase = cv2.dilate(isolated[labels].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # with the gray fringe
+    cleaned = gray.copy()
+    cleaned[erase] = 255
+    return cleaned, {"erased_specks": int(np.count_nonzero(isolated)), "max_side": side, "clearance": clearance}
+
+
 def remove_marks(gray: np.ndarray, dpi: float) -> StepResult:
     """Erase ink shapes far taller than the page's characters (signature scrawls, hand-drawn marks) where
     they cross no text line: Tesseract turns them into strings of junk symbols. Where such a shape runs
-    through a line of characters (a photocopied seal touching the signer's title) that line is kept."""
+    through a line of characters (a photocopied seal touching the signer's title) that line is kept, less
+    the shape's ink that is clearly lighter than the text (a seal or signature turned gray by a photocopy)."""
     scale = dpi / TARGET_DPI
     ink = (gray < MARK_GRAY).astype(np.uint8)
-    _, _, glyph_stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    glyph_heights = glyph_stats[1:, cv2.CC_STAT_HEIGHT]
+    _, glyph_labels, glyph_stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    glyph_heights = glyph_stats[:, cv2.CC_STAT_HEIGHT]
     glyph = (glyph_heights >= 12 * scale) & (glyph_heights <= 120 * scale)
+    glyph[0] = False
     if np.count_nonzero(glyph) < MIN_BLANK_COMPONENTS:
         return gray, {"erased_components": 0, "char_height": None}
     char_height = float(np.median(glyph_heights[glyph]))
-    glyph_boxes = glyph_stats[1:][glyph & (glyph_heights <= MARK_HEIGHT_RATIO * char_height)]
+    glyph &= glyph_heights <= MARK_HEIGHT_RATIO * char_height
+    glyph_pixels = glyph[glyph_labels]
+    text_level = float(np.median(gray[glyph_pixels]))
+    glyph_boxes = glyph_stats[glyph]
     g_left, g_top = glyph_boxes[:, cv2.CC_STAT_LEFT], glyph_boxes[:, cv2.CC_STAT_TOP]
     g_right, g_bottom = g_left + glyph_boxes[:, cv2.CC_STAT_WIDTH], g_top + glyph_boxes[:, cv2.CC_STAT_HEIGHT]
     # bridge the breaks that JPEG and low resolution leave in a thin pen stroke
@@ -222,7 +257,7 @@ def remove_marks(gray: np.ndarray, dpi: float) -> StepResult:
     _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     tall = np.nonzero(stats[1:, cv2.CC_STAT_HEIGHT] > MARK_HEIGHT_RATIO * char_height)[0] + 1
     cleaned = gray.copy()
-    erased = 0
+    erased = lightened = 0
     # kept rows reach higher above a character than below it: stacked Vietnamese tone marks
     reach, above, below = round(2 * char_height), round(0.7 * char_height), round(0.3 * char_height)
     for label in tall:
@@ -233,13 +268,33 @@ def remove_marks(gray: np.ndarray, dpi: float) -> StepResult:
         keep_rows = np.zeros(height, dtype=bool)
         for g in _aligned_glyphs(near, g_left, g_top, g_right, g_bottom, char_height):
             keep_rows[max(0, g_top[g] - above - y0):max(0, g_bottom[g] + below - y0)] = True
-        if keep_rows.all():
-            continue
         window = (slice(y0, y1), slice(x0, x1))
-        mask = (labels[window] == label) & (gray[window] < 250) & ~keep_rows[:, None]
-        cleaned[window][mask] = 255
+        mark = (labels[window] == label) & (gray[window] < 250)
+        lighter = _lighter_than_text(gray[window], mark & ~glyph_pixels[window] & (ink[window] > 0), text_level,
+                                     char_height)
+        if keep_rows.all() and lighter is None:
+            continue
+        erase = mark & ~keep_rows[:, None]
+        if lighter is not None:
+            erase |= mark & lighter
+            lightened += 1
+        cleaned[window][erase] = 255
         erased += 1
-    return cleaned, {"erased_components": erased, "char_height": round(char_height, 1)}
+    return cleaned, {"erased_components": erased, "lightened": lightened, "char_height": round(char_height, 1),
+                     "text_level": round(text_level, 1)}
+
+
+def _lighter_than_text(gray: np.ndarray, mark_ink: np.ndarray, text_level: float,
+                       char_height: float) -> np.ndarray | None:
+    """Where a mark's own ink (at least a character's area of it: a seal ring, not the specks left of a
+    suppressed colour seal) is clearly lighter than the text, a median LIGHT_MARK_CONTRAST levels above it:
+    the pixels lighter than halfway between the two, which are the mark's, not the characters'."""
+    if np.count_nonzero(mark_ink) < char_height ** 2:
+        return None
+    mark_level = float(np.median(gray[mark_ink]))
+    if mark_level - text_level < LIGHT_MARK_CONTRAST:
+        return None
+    return gray > (mark_level + text_level) / 2
 
 
 def remove_rules(gray: np.ndarray, dpi: float) -> StepResult:

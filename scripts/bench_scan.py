@@ -336,10 +336,12 @@ def _orientation_input(page: PageImage) -> tuple[np.ndarray, float]:
     gray, _ = preprocess.denoise(gray)
     gray, _ = preprocess.normalize_background(gray, dpi)
     gray, _ = preprocess.remove_borders(gray, dpi)
+    gray, _ = preprocess.remove_specks(gray, dpi)
     return gray, dpi
 
 
-CLEANING_BEFORE_ORIENTATION = ("suppress_color_ink", "rescale", "denoise", "normalize_background", "remove_borders")
+CLEANING_BEFORE_ORIENTATION = ("suppress_color_ink", "rescale", "denoise", "normalize_background", "remove_borders",
+                               "remove_specks")
 
 
 def applied_quarters(prepared: Any) -> int:

@@ -14,6 +14,7 @@ from pipeline.preprocess import (
     remove_borders,
     remove_marks,
     remove_rules,
+    remove_specks,
     suppress_color_ink,
 )
 from pipeline.types import PageImage
@@ -172,3 +173,33 @@ def test_preprocess_rules_erased_text_kept() -> None:
     assert cleaned[-34:-26, 300:2001].min() > 200
     text = page < 100
     assert np.mean(cleaned[text] < 128) > 0.99  # strokes of the letters stay
+
+
+def test_preprocess_isolated_specks_erased_dots_of_letters_kept() -> None:
+    page = text_page(BODY_LINES[:3], dpi=300)
+    page = np.vstack([page, np.full((300, page.shape[1]), 255, np.uint8)])
+    specks = [(150, page.shape[0] - 200), (1200, page.shape[0] - 120), (2500, page.shape[0] - 60)]
+    dusty = page.copy()
+    for x, y in specks:
+        dusty[y:y + 3, x:x + 3] = 20  # toner dots far from any letter
+    cleaned, params = remove_specks(dusty, 300)
+    assert params["erased_specks"] == len(specks)
+    for x, y in specks:
+        assert cleaned[y - 1:y + 4, x - 1:x + 4].min() == 255
+    text = page < 100  # the dots of i, full stops and tone marks sit next to their letters and stay
+    assert np.array_equal(cleaned[text], dusty[text])
+
+
+def test_preprocess_gray_seal_over_the_signer_title_lightened_title_kept() -> None:
+    title = text_page(BODY_LINES[:2], dpi=300)
+    height, width = title.shape
+    page = np.vstack([np.full((400, width), 255, np.uint8), title, np.full((400, width), 255, np.uint8)])
+    photocopied_seal = page.copy()
+    ring = np.zeros_like(page)
+    cv2.circle(ring, (700, 400 + height // 2), 330, 255, thickness=12)  # a seal ring through both lines
+    photocopied_seal[(ring > 0) & (page > 128)] = 170  # turned gray by a photocopy, under the black text
+    cleaned, params = remove_marks(photocopied_seal, 300)
+    assert params["lightened"] == 1
+    assert np.mean(cleaned[(ring > 0) & (page > 128)] > 200) > 0.95  # the ring is gone, inside the lines too
+    text = page < 100
+    assert np.mean(cleaned[text] < 128) > 0.99

@@ -134,7 +134,7 @@ def test_preprocess_steps_are_recorded_as_json(page_200dpi: np.ndarray) -> None:
     prepared = preprocess_page(PageImage(source="t.png", index=0, image=rotate(page_200dpi, 1.5), dpi=200))
     names = [step.name for step in prepared.steps]
     assert names == ["suppress_color_ink", "rescale", "denoise", "normalize_background", "remove_borders",
-                     "fix_orientation", "remove_marks", "remove_rules", "deskew"]
+                     "remove_specks", "fix_orientation", "remove_marks", "remove_rules", "deskew"]
     json.dumps([{"name": step.name, "params": step.params} for step in prepared.steps])  # plain types only
     deskew_params = prepared.steps[names.index("deskew")].params
     assert deskew_params["angle"] == pytest.approx(1.5, abs=0.15)
