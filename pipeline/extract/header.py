@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from pipeline.extract.dates import parse_date
 from pipeline.extract.references import CodeMatch, iter_codes
@@ -60,6 +61,15 @@ _AUTHORITY_LINE = re.compile(
 # Tokens without a letter or digit before a signature line ("_ KT. GIÁM ĐỐC"): specks of the seal or signature
 _LEADING_DEBRIS = re.compile(r"^(?:[^\w\s]+\s+)+")
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
+# Distribution notes of Decree 30/2020 in parentheses ("(b/c)" báo cáo, "(t/h)" thực hiện, "(p/h)" phối hợp)
+# and what small-print OCR makes of them: "(B/e)", "(b/€)", "(Bb/c)"
+_NOTES = ("b/c", "t/h", "p/h")
+_NOTE = re.compile(r"\((?P<note>[^()\s/]{1,2}\s*/\s*[^()\s/]{1,2})\)")
+_NOTE_LOOKALIKES = str.maketrans({"€": "c", "¢": "c", "(": "c", "‹": "c", "e": "c"})
+# "Lưu: VT, <the drafting unit's abbreviation>" (Decree 30/2020, Phụ lục I): the archive item, whose "VT"
+# OCR reads as "VI", "VĨ", "VŨ", "VE", "VL", and whose comma as ";", "_" or nothing ("VŨ NN")
+_ARCHIVE_ITEM = re.compile(r"^(?P<head>L[uư]u\s*:\s*)V[IĨÍÌỈỊLEŨUYJ1FT](?:[\s,;._]+(?P<rest>.*))?$")
+_ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐa-zđ&\-]*$")
 
 
 def _is_name(text: str) -> bool:
@@ -175,7 +185,27 @@ def _remove_ranges(text: str, ranges: list[tuple[int, int]]) -> str:
 def _clean_item(text: str) -> str:
     text = _BULLET.sub("", text.strip())
     text = text.rstrip(_TRAILING).strip()
-    return text[:-2].rstrip(_TRAILING) if text.endswith("/.") else text
+    text = text[:-2].rstrip(_TRAILING) if text.endswith("/.") else text
+    return _canonical_archive_item(_NOTE.sub(_canonical_note, text))
+
+
+def _canonical_note(match: re.Match[str]) -> str:
+    """A parenthesised distribution note one OCR slip away from exactly one of _NOTES, written right."""
+    note = "".join(match["note"].split()).lower()
+    near = [known for known in _NOTES
+            if known == note or Levenshtein.distance(note.translate(_NOTE_LOOKALIKES), known) <= 1]
+    return f"({near[0]})" if len(near) == 1 else match[0]
+
+
+def _canonical_archive_item(text: str) -> str:
+    """"Lưu: VŨ NN" → "Lưu: VT, NN": only when what follows "VT" is abbreviations (or nothing)."""
+    match = _ARCHIVE_ITEM.match(text)
+    if match is None:
+        return text
+    rest = [part for part in re.split(r"[\s,;._]+", match["rest"] or "") if part]
+    if not all(_ABBREVIATION.match(part) for part in rest):
+        return text
+    return match["head"] + ", ".join(["VT", *rest])
 
 
 def _split_units(lines: list[str]) -> list[str]:
