@@ -65,7 +65,7 @@ _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
 # and what small-print OCR makes of them: "(B/e)", "(b/€)", "(Bb/c)"
 _NOTES = ("b/c", "t/h", "p/h")
 _NOTE = re.compile(r"\((?P<note>[^()\s/]{1,2}\s*/\s*[^()\s/]{1,2})\)")
-_NOTE_LOOKALIKES = str.maketrans({"€": "c", "¢": "c", "©": "c", "(": "c", "‹": "c", "e": "c"})
+_NOTE_LOOKALIKES = str.maketrans({"€": "c", "¢": "c", "©": "c", "‹": "c", "e": "c"})
 # "Lưu: VT, <the drafting unit's abbreviation>" (Decree 30/2020, Phụ lục I): the archive item, whose "VT"
 # OCR reads as "VI", "VĨ", "VŨ", "VE", "VL", and whose comma as ";", "_" or nothing ("VŨ NN")
 _ARCHIVE_ITEM = re.compile(r"^(?P<head>L[uư]u\s*:\s*)V[IĨÍÌỈỊLEŨUYJ1FT](?:[\s,;._]+(?P<rest>.*))?$")
