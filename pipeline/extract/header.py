@@ -620,7 +620,9 @@ def _parse_signer(lines: list[str]) -> Signer | None:
         return None
     if authority is None and len(titles) >= 2 and fold(titles[-1]) == "pho " + fold(titles[-2]):
         authority, titles = "KT.", titles[-1:]  # "CHỦ TỊCH / PHÓ CHỦ TỊCH": a deputy signs for the head
-    title = " ".join(titles) if titles else prefixed_title
+    # What follows "TM." is the collective body signed for (ỦY BAN NHÂN DÂN), never a title: when the title line
+    # under it is lost, the title is unknown. After KT., TL., TUQ. and Q. it is the office, the best we have.
+    title = " ".join(titles) if titles else (None if authority == "TM." else prefixed_title)
     return Signer(authority=authority, title=title, name=name)
 
 
