@@ -16,8 +16,6 @@ Prints a markdown table. Extraction results and rendered pages are cached under 
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
 import json
 import os
 import random
@@ -34,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "samples"))
+import generate  # noqa: E402  (samples/generate.py, as the tests import it)
 
 from pipeline.archive import open_archive  # noqa: E402
 from pipeline.archive.files import document_to_dict, dumps_json  # noqa: E402
@@ -48,16 +48,6 @@ PAGE_CHARS = 2500  # synthetic documents are cut into pages of about this many c
 SEED = 5
 
 
-@functools.cache
-def _generator():
-    spec = importlib.util.spec_from_file_location("congvan_samples_generate", ROOT / "samples" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # --------------------------------------------------------------------------- 1. throughput
 
 
@@ -65,7 +55,7 @@ def bench_pages(count: int) -> list[Path]:
     """`count` single-page PNGs of the bench set, mixed degradations, cached."""
     folder = CACHE / f"pages_{SEED}_{count}"
     per_class = -(-count // len(THROUGHPUT_CLASSES))
-    items = _generator().generate_bench_set(THROUGHPUT_CLASSES, per_class, SEED)[:count]
+    items = generate.generate_bench_set(THROUGHPUT_CLASSES, per_class, SEED)[:count]
     paths = [folder / f"{item.name}.png" for item in items]
     if not all(path.exists() for path in paths):
         folder.mkdir(parents=True, exist_ok=True)
@@ -130,7 +120,7 @@ def _paginate(text: str) -> list[str]:
 def _extract_one(index: int) -> tuple[int, list[str], dict]:
     from pipeline.extract import extract_record
 
-    generator = _generator()
+    generator = generate
     spec = generator.random_dispatch(random.Random(f"archive-bench:{SEED}:{index}"))
     pages = _paginate(generator.dispatch_text(spec))
     return index, pages, extract_record("\f".join(pages)).to_dict()

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import itertools
 import json
 import os
@@ -54,13 +53,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from rapidfuzz import fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "samples"))
+import generate  # noqa: E402  (samples/generate.py, as the tests import it)
 
 from pipeline.extract import extract_record  # noqa: E402
 from pipeline.extract.text import fold  # noqa: E402
@@ -241,15 +241,6 @@ def baseline_record(text: str) -> dict:
 # --------------------------------------------------------------------------- scans through the pipeline
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate", ROOT / "samples" / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @lru_cache(maxsize=1)
 def ocr_fingerprint() -> str:
     """Hash of the OCR stages' code: part of every cache key, so a change to the OCR re-runs it."""
@@ -356,7 +347,6 @@ def _scan_text(results: list[dict]) -> ScanText:
 
 def scan_texts(name: str, spec: dict, degradation: str, jobs: int, seed: int = SEED) -> ScanText:
     """The OCR of the document rendered and degraded (a fixed rng per name, class and seed)."""
-    generate = _load_generator()
     rng = random.Random(f"{seed}:{name}:{degradation}")
     pages = generate.render_dispatch(spec, rng=rng)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -415,7 +405,6 @@ def spec_header(spec: dict) -> dict:
       of the last prefixed line; title = the lines between that line and the name, or what follows the
       prefix when there are none (all lines but the name when nothing is prefixed);
     - distribution: the lines after "Nơi nhận:"; list items lose their bullet and final punctuation."""
-    generate = _load_generator()
     left = spec["header_left"]
     number_at = next(k for k, line in enumerate(left) if line.startswith("Số"))
     code = re.sub(r"^Số:?\s*", "", left[number_at]).strip()
@@ -464,7 +453,6 @@ def spec_header(spec: dict) -> dict:
 def generated_specs(count: int, seed: int) -> list[tuple[str, dict, str]]:
     """`count` random dispatches (kinds in turn, issuers random) with the degradation each is scanned with
     (classes in turn, so kinds and classes combine differently)."""
-    generate = _load_generator()
     out = []
     for k in range(count):
         rng = random.Random(f"extract-bench:{seed}:{k}")
@@ -620,7 +608,6 @@ def run_spec_set(args: argparse.Namespace, errors: list[str]) -> list[Condition]
     if generated:
         clean, baseline = Condition("generated clean"), Condition("baseline (generated clean)")
         restored, raw = Condition("generated scan"), Condition("generated scan, no restore")
-        generate = _load_generator()
         for name, spec, degradation in generated:
             truth = spec_header(spec)
             text = generate.dispatch_text(spec)
@@ -636,7 +623,6 @@ def run_spec_set(args: argparse.Namespace, errors: list[str]) -> list[Condition]
             conditions += [restored, raw] if _restoration_available else [raw]
     if args.samples:
         clean, restored, raw = Condition("samples clean"), Condition("samples scan"), Condition("samples scan, no restore")
-        generate = _load_generator()
         for path, spec in committed_samples():
             truth = spec_header(spec)
             predicted = _extract(clean, generate.dispatch_text(spec))["document"]

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
-import importlib.util
 import json
 import math
 import os
@@ -36,7 +34,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cv2
@@ -45,6 +42,8 @@ from rapidfuzz.distance import Levenshtein
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "samples"))
+import generate  # noqa: E402  (samples/generate.py, as the tests import it)
 
 from pipeline import ingest, ocr, preprocess  # noqa: E402
 from pipeline.types import PageImage  # noqa: E402
@@ -103,16 +102,6 @@ class Run:
 
 
 # --------------------------------------------------------------------------- pages
-
-
-@functools.lru_cache(maxsize=1)
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("congvan_samples_generate", ROOT / "samples" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_item(item: Any, folder: Path) -> Path:
@@ -418,7 +407,7 @@ def _orientation_case(image: np.ndarray, dpi: float, turn: int, label: tuple[int
 def _orientation_document(job: tuple[int, int]) -> list[OrientationCase]:
     """Every page of one generated document (each page its own degradation class), upright and turned."""
     seed, document = job
-    generator = _generator()
+    generator = generate
     rng = random.Random(f"orientation:{seed}:{document}")
     rendered = generator.render_dispatch(generator.random_dispatch(rng), rng=rng)
     cases = []
@@ -520,7 +509,7 @@ def _selected_variants(names: list[str] | None) -> list[Config]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    generator = _generator()
+    generator = generate
     classes = list(args.classes or generator.DEGRADATIONS)
     per_class = args.per_class or (QUICK_PER_CLASS if args.quick else PER_CLASS)
     extra = args.deskew_pages if args.deskew_pages is not None else (0 if args.quick else DESKEW_EXTRA_PAGES)
