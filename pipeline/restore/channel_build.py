@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import Levenshtein
@@ -41,45 +41,54 @@ def _distance(a: str, b: str) -> float:
     return Levenshtein.normalized_distance(skeleton(a).lower(), skeleton(b).lower())
 
 
-def align_words(
-    intended: Sequence[str], observed: Sequence[str]
-) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """Word alignment of two token lists: 1-1, 1-0, 0-1, 1-2 (split) and 2-1 (merge) links."""
-    n, m = len(intended), len(observed)
+def _cheapest_path(
+    n: int, m: int, moves: Callable[[int, int], Iterable[tuple[int, int, float]]]
+) -> tuple[float, list[tuple[int, int, int, int]]]:
+    """Dynamic programming from (0, 0) to (n, m) over the steps `moves(i, j)` offers as (di, dj, cost):
+    the total cost of the cheapest path and its steps (i, j, di, dj) in order (the first of equal ones)."""
     inf = math.inf
     cost = [[inf] * (m + 1) for _ in range(n + 1)]
-    back: list[list[tuple[int, int] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    back: list[list[tuple[int, int]]] = [[(0, 0)] * (m + 1) for _ in range(n + 1)]
     cost[0][0] = 0.0
     for i in range(n + 1):
         for j in range(m + 1):
             here = cost[i][j]
             if here == inf:
                 continue
-            moves = []
-            if i < n and j < m:
-                moves.append((1, 1, _distance(intended[i], observed[j])))
-            if i < n:
-                moves.append((1, 0, 1.0))
-            if j < m:
-                moves.append((0, 1, 1.0))
-            if i < n and j + 1 < m:
-                moves.append((1, 2, _distance(intended[i], observed[j] + observed[j + 1]) + 0.15))
-            if i + 1 < n and j < m:
-                moves.append((2, 1, _distance(intended[i] + intended[i + 1], observed[j]) + 0.15))
-            for di, dj, step in moves:
+            for di, dj, step in moves(i, j):
                 if here + step < cost[i + di][j + dj]:
                     cost[i + di][j + dj] = here + step
                     back[i + di][j + dj] = (di, dj)
-    links = []
+    path = []
     i, j = n, m
     while i or j:
-        move = back[i][j]
-        assert move is not None
-        di, dj = move
-        links.append((tuple(range(i - di, i)), tuple(range(j - dj, j))))
+        di, dj = back[i][j]
         i, j = i - di, j - dj
-    links.reverse()
-    return links
+        path.append((i, j, di, dj))
+    path.reverse()
+    return cost[n][m], path
+
+
+def align_words(
+    intended: Sequence[str], observed: Sequence[str]
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Word alignment of two token lists: 1-1, 1-0, 0-1, 1-2 (split) and 2-1 (merge) links."""
+    n, m = len(intended), len(observed)
+
+    def moves(i: int, j: int) -> Iterator[tuple[int, int, float]]:
+        if i < n and j < m:
+            yield 1, 1, _distance(intended[i], observed[j])
+        if i < n:
+            yield 1, 0, 1.0
+        if j < m:
+            yield 0, 1, 1.0
+        if i < n and j + 1 < m:
+            yield 1, 2, _distance(intended[i], observed[j] + observed[j + 1]) + 0.15
+        if i + 1 < n and j < m:
+            yield 2, 1, _distance(intended[i] + intended[i + 1], observed[j]) + 0.15
+
+    _, path = _cheapest_path(n, m, moves)
+    return [(tuple(range(i, i + di)), tuple(range(j, j + dj))) for i, j, di, dj in path]
 
 
 def word_pairs(
@@ -142,39 +151,19 @@ def align_letters(intended: str, observed: str) -> list[tuple[str, str]] | None:
     """Letter alignment as (intended letter, observed string) units; extra observed letters join the
     intended letter before them (or the first one). None when the pair is too different to learn from."""
     n, m = len(intended), len(observed)
-    inf = math.inf
-    cost = [[inf] * (m + 1) for _ in range(n + 1)]
-    back: list[list[int]] = [[0] * (m + 1) for _ in range(n + 1)]
-    cost[0][0] = 0.0
-    for i in range(n + 1):
-        for j in range(m + 1):
-            here = cost[i][j]
-            if here == inf:
-                continue
-            if i < n and j < m:
-                step = _substitution_cost(intended[i], observed[j])
-                if here + step < cost[i + 1][j + 1]:
-                    cost[i + 1][j + 1], back[i + 1][j + 1] = here + step, 0
-            if i < n and here + 1.0 < cost[i + 1][j]:
-                cost[i + 1][j], back[i + 1][j] = here + 1.0, 1
-            if j < m and here + 1.0 < cost[i][j + 1]:
-                cost[i][j + 1], back[i][j + 1] = here + 1.0, 2
-    if cost[n][m] > max(2.5, 0.75 * n):
+
+    def moves(i: int, j: int) -> Iterator[tuple[int, int, float]]:
+        if i < n and j < m:
+            yield 1, 1, _substitution_cost(intended[i], observed[j])
+        if i < n:
+            yield 1, 0, 1.0
+        if j < m:
+            yield 0, 1, 1.0
+
+    total, path = _cheapest_path(n, m, moves)
+    if total > max(2.5, 0.75 * n):
         return None
-    ops: list[tuple[str, str]] = []
-    i, j = n, m
-    while i or j:
-        move = back[i][j]
-        if move == 0:
-            ops.append((intended[i - 1], observed[j - 1]))
-            i, j = i - 1, j - 1
-        elif move == 1:
-            ops.append((intended[i - 1], ""))
-            i -= 1
-        else:
-            ops.append(("", observed[j - 1]))
-            j -= 1
-    ops.reverse()
+    ops = [(intended[i] if di else "", observed[j] if dj else "") for i, j, di, dj in path]
     units: list[list[str]] = []
     pending = ""
     for a, b in ops:
