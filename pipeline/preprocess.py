@@ -207,22 +207,27 @@ def remove_borders(gray: np.ndarray, dpi: float) -> StepResult:
 
 def remove_specks(gray: np.ndarray, dpi: float) -> StepResult:
     """Erase isolated specks (toner dots of a photocopy, dust): dots at most SPECK_INCHES across with no
-    other ink within SPECK_CLEARANCE_INCHES. The dots of text (i, full stops, tone marks, the dot below)
+    other ink within SPECK_CLEARANCE_INCHES (a square around the dot). The dots of text (i, full stops, tone marks, the dot below)
     always sit next to their letters. Too sparse to count as noise for denoise, they still make Tesseract
     read "-", "_" or letters in the margins and lose the lines beside them."""
     ink = (gray < BORDER_GRAY).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     side = max(1, round(SPECK_INCHES * dpi))
     speck = (stats[:, cv2.CC_STAT_WIDTH] <= side) & (stats[:, cv2.CC_STAT_HEIGHT] <= side)
     speck[0] = False
     if not speck.any():
         return gray, {"erased_specks": 0}
     clearance = max(1, round(SPECK_CLEARANCE_INCHES * dpi))
-    other_ink = ((ink > 0) & ~speck[labels]).astype(np.uint8)
-    near_ink = cv2.dilate(other_ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * clearance + 1,) * 2)) > 0
-    near = np.zeros(count, dtype=bool)
-    near[labels[near_ink & (ink > 0)]] = True
-    isolated = speck & ~near
+    # other ink in the square around each speck, from a summed-area table: a few array lookups per speck
+    # instead of dilating the whole page with a kernel the size of the clearance
+    summed = cv2.integral(((ink > 0) & ~speck[labels]).astype(np.uint8))
+    height, width = ink.shape
+    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    x0, y0 = np.maximum(left - clearance, 0), np.maximum(top - clearance, 0)
+    x1 = np.minimum(left + stats[:, cv2.CC_STAT_WIDTH] + clearance, width)
+    y1 = np.minimum(top + stats[:, cv2.CC_STAT_HEIGHT] + clearance, height)
+    other_ink_near = summed[y1, x1] - summed[y0, x1] - summed[y1, x0] + summed[y0, x0]
+    isolated = speck & (other_ink_near == 0)
     if not isolated.any():
         return gray, {"erased_specks": 0}
     erase = cv2.dilate(isolated[labels].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # with the gray fringe
