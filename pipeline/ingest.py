@@ -43,10 +43,12 @@ A4_INCHES = (8.27, 11.69)
 PLAUSIBLE_LONG_SIDE_INCHES = (3.0, 24.0)
 ESTIMATED_DPI_RANGE = (50.0, 1200.0)
 
-PDF_SUFFIXES = {".pdf"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2", ".pbm",
-                  ".pgm", ".ppm", ".pnm"}
-TEXT_SUFFIXES = {".txt", ".text", ".md"}
+# File names of the documents congvan reads. A file named on the command line is identified by its content
+# whatever its name; a folder is walked for these names only (a README.md beside the scans is no document).
+PDF_SUFFIXES = frozenset({".pdf"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2",
+                            ".pbm", ".pgm", ".ppm", ".pnm"})
+TEXT_SUFFIXES = frozenset({".txt", ".text"})
 INPUT_SUFFIXES = PDF_SUFFIXES | IMAGE_SUFFIXES | TEXT_SUFFIXES
 _TEXT_SNIFF_BYTES = 65536
 

@@ -93,7 +93,8 @@ def preprocess_page(page: PageImage) -> PreparedPage:
     return PreparedPage(page=page, image=gray, dpi=page.dpi, steps=(step,))
 
 
-def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0) -> OcrPage:
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
+             workdir: Path | None = None) -> OcrPage:
     page = prepared.page
     spec = _spec(Path(page.source))
     if spec.get("timeout_page") == page.index:

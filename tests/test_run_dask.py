@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from fakes_run import FAKE_STAGES, write_fake_scan
 
-from pipeline import run
 from pipeline.errors import CongvanError, CorruptFileError
-from pipeline.run import ProcessOptions, process_inputs
+from pipeline.run import ProcessOptions, executors, process_inputs
 
 distributed = pytest.importorskip("distributed")
 
@@ -47,7 +46,7 @@ def test_run_dask_matches_local_executor(tmp_path, scheduler):
 
 
 def test_run_dask_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(run, "DASK_CONNECT_SECONDS", 1.0)
+    monkeypatch.setattr(executors, "DASK_CONNECT_SECONDS", 1.0)
     write_fake_scan(tmp_path / "a.png", ["x"])
     with pytest.raises(CongvanError, match="cannot reach the Dask scheduler"):
         process_inputs([tmp_path / "a.png"], ProcessOptions(out_dir=tmp_path / "out", executor="dask",
