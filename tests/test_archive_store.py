@@ -1,4 +1,4 @@
-"""The SQLite store: schema versions and migrations, whole-document transactions, lookups, bad files."""
+"""The SQLite store: schema versions and migrations, whole-document transactions, lookups, bad files, locations."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import sqlite3
 import pytest
 from fakes_run import make_result, record_from_case
 
-from pipeline.archive import store as store_module
-from pipeline.archive.store import SCHEMA_VERSION, open_archive, task_uid
+from pipeline.archive import open_archive
+from pipeline.archive import sqlite as store_module
+from pipeline.archive.sqlite import DATABASE_SCHEMA_VERSION, SqliteArchive
+from pipeline.archive.store import task_uid
 from pipeline.errors import ArchiveError, NotFoundError
 
 DOCUMENT = {
@@ -39,7 +41,7 @@ def _fts_consistent(db_path) -> bool:
 
 def test_archive_store_new_archive_has_current_schema_and_wal(tmp_path):
     with open_archive(tmp_path / "a.db") as archive:
-        assert archive.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert archive.connection.execute("PRAGMA user_version").fetchone()[0] == DATABASE_SCHEMA_VERSION
         assert archive.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {row[0] for row in archive.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"documents", "pages", "page_fts", "references", "dates", "places", "tasks"} <= tables
@@ -73,7 +75,7 @@ def test_archive_store_failure_mid_document_leaves_nothing(tmp_path, monkeypatch
         def broken(*args, **kwargs):
             raise sqlite3.OperationalError("disk I/O error")
 
-        monkeypatch.setattr(store_module.Archive, "_insert_parts", broken)
+        monkeypatch.setattr(store_module, "_insert_parts", broken)
         with pytest.raises(ArchiveError, match="disk I/O error"):
             _add(archive, sha="c" * 64)
     assert _counts(tmp_path / "a.db") == {"documents": 1, "pages": 2, "references": 1, "places": 1, "tasks": 2,
@@ -98,21 +100,21 @@ def test_archive_store_migrations_upgrade_an_existing_archive(tmp_path, monkeypa
     path = tmp_path / "a.db"
     with open_archive(path) as archive:
         _add(archive)
-    upgraded = [*store_module.MIGRATIONS, (SCHEMA_VERSION + 1, ('ALTER TABLE "documents" ADD COLUMN "note" TEXT',
+    upgraded = [*store_module.MIGRATIONS, (DATABASE_SCHEMA_VERSION + 1, ('ALTER TABLE "documents" ADD COLUMN "note" TEXT',
                                                                 'UPDATE "documents" SET "note" = \'migrated\''))]
     monkeypatch.setattr(store_module, "MIGRATIONS", upgraded)
     with sqlite3.connect(path) as db:
-        assert store_module.migrate(db, path, upgraded) == SCHEMA_VERSION + 1
+        assert store_module.migrate(db, path, upgraded) == DATABASE_SCHEMA_VERSION + 1
         assert db.execute('SELECT "note", "code" FROM "documents"').fetchall() == [("migrated", "18/KH-UBND")]
         # applied once: running again changes nothing
-        assert store_module.migrate(db, path, upgraded) == SCHEMA_VERSION + 1
+        assert store_module.migrate(db, path, upgraded) == DATABASE_SCHEMA_VERSION + 1
 
 
 def test_archive_store_refuses_newer_schema(tmp_path):
     path = tmp_path / "a.db"
     open_archive(path).close()
     with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+        db.execute(f"PRAGMA user_version = {DATABASE_SCHEMA_VERSION + 5}")
     with pytest.raises(ArchiveError, match="newer than this congvan"):
         open_archive(path)
 
@@ -151,3 +153,19 @@ def test_archive_store_record_round_trip_keeps_task_strings(tmp_path):
         loaded = archive.load_record(document_id)
     assert loaded.tasks[0].places == ["Hòa Lạc"] and loaded.tasks[0].references == ["539/QĐ-UBND"]
     assert loaded.places[0].name == "Hữu Lũng" and loaded.to_dict() == record.to_dict()
+
+
+@pytest.mark.parametrize("spelling", ["{path}", "sqlite:///{path}"])
+def test_archive_store_opens_a_path_or_an_sqlite_url(tmp_path, spelling):
+    path = tmp_path / "a.db"
+    with open_archive(spelling.format(path=path)) as archive:
+        assert isinstance(archive, SqliteArchive) and archive.location == str(path)
+    assert path.exists()
+
+
+@pytest.mark.parametrize("url", ["postgresql://clerk@localhost/congvan", "mysql://x/y", "sqlite://"])
+def test_archive_store_unknown_location_is_one_clear_error(tmp_path, url, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ArchiveError, match="no archive backend") as error:
+        open_archive(url)
+    assert url in str(error.value) and list(tmp_path.iterdir()) == []

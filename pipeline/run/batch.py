@@ -10,8 +10,8 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from pipeline.archive.store import ArchiveStore, StoredDocument
 from pipeline.errors import CongvanError, InputError
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
@@ -38,9 +38,9 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     if options.out_dir is not None:
         options.out_dir.mkdir(parents=True, exist_ok=True)
 
-    archive = None
+    archive: ArchiveStore | None = None
     if options.db_path is not None:
-        from pipeline.archive.store import open_archive
+        from pipeline.archive import open_archive
 
         archive = open_archive(options.db_path)
     try:
@@ -57,7 +57,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     return summary
 
 
-def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, archive: Any,
+def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, archive: ArchiveStore | None,
                     summary: BatchSummary) -> list[DocumentInFlight]:
     """Identify and hash every input first: bad files fail early, finished ones are skipped, and the page
     total (for the ETA) is known."""
@@ -85,7 +85,7 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
     return documents
 
 
-def _restore_outputs(archive: Any, stored: Any, name: str, options: ProcessOptions) -> None:
+def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, options: ProcessOptions) -> None:
     """A skipped document still gets its --out files, from the archive, when they are missing."""
     if options.out_dir is None:
         return
@@ -100,7 +100,7 @@ def _restore_outputs(archive: Any, stored: Any, name: str, options: ProcessOptio
     write_atomic(json_path, result_json)
 
 
-def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, stages: Stages, archive: Any,
+def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, stages: Stages, archive: ArchiveStore | None,
                    summary: BatchSummary) -> None:
     progress = Progress(len(documents), sum(doc.info.page_count for doc in documents), bar=options.progress)
     executor = make_executor(options)
@@ -139,7 +139,7 @@ def _remove_pdf_dir(document: DocumentInFlight) -> None:
 
 
 def _finish_document(document: DocumentInFlight, record: Record, options: ProcessOptions,
-                     archive: Any) -> DocumentOutcome:
+                     archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
     transaction), so that an interruption at any point leaves either nothing or the whole document."""
     from pipeline.archive.files import document_to_dict, dumps_json, write_atomic
