@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import CorruptFileError, EmptyFileError, OcrTimeoutError, UnsupportedFormatError
 from pipeline.run import Stages
 from pipeline.types import (
@@ -93,7 +94,7 @@ def preprocess_page(page: PageImage) -> PreparedPage:
     return PreparedPage(page=page, image=gray, dpi=page.dpi, steps=(step,))
 
 
-def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = PAGE_TIMEOUT_SECONDS,
              workdir: Path | None = None) -> OcrPage:
     page = prepared.page
     spec = _spec(Path(page.source))

@@ -14,6 +14,7 @@ import pytest
 from fakes_run import FAKE_STAGES, write_fake_scan
 
 from pipeline.archive.files import write_atomic
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import CorruptFileError, OcrTimeoutError, UnsupportedFormatError
 from pipeline.run import ProcessOptions, collect_inputs, extract_file, process_inputs
 from pipeline.run.progress import Progress
@@ -150,7 +151,7 @@ def test_run_text_input_pages_split_on_form_feed(tmp_path):
     assert (tmp_path / "out" / "cv.txt").read_text() == "Số: 3/TB-UBND\nnông thôn mới\fhai"
 
 
-def _ocr_writing_temp_files(prepared, *, languages=None, timeout=180.0, workdir=None) -> OcrPage:
+def _ocr_writing_temp_files(prepared, *, languages=None, timeout=PAGE_TIMEOUT_SECONDS, workdir=None) -> OcrPage:
     handle, name = tempfile.mkstemp(suffix=".png", dir=workdir)
     os.write(handle, b"x" * 1000)
     os.close(handle)

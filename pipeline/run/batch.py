@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.archive.store import ArchiveStore, StoredDocument
+from pipeline.defaults import default_jobs
 from pipeline.errors import CongvanError, InputError
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
@@ -190,7 +191,7 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     if info.kind != "text":
         stages.check_tesseract(None)
     document = DocumentInFlight(path=path, info=info, name=path.stem)
-    jobs = ProcessOptions().jobs
+    jobs = default_jobs()
     progress = Progress(1, info.page_count, bar=False, stream=io.StringIO())
     executor = LocalExecutor(max(1, min(jobs, info.page_count)))
     engine = Engine(executor, settings, stages, jobs, progress, None)
