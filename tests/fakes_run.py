@@ -12,13 +12,16 @@ import os
 import re
 import time
 import unicodedata
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pipeline.archive import ArchiveStore
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import CorruptFileError, EmptyFileError, OcrTimeoutError, UnsupportedFormatError
-from pipeline.run import Stages
+from pipeline.run import BatchSummary, ProcessOptions, Stages
 from pipeline.types import (
     DocumentHeader,
     DocumentInfo,
@@ -51,7 +54,7 @@ def write_fake_scan(path: Path, pages: list[str], **behaviour: object) -> Path:
     return path
 
 
-def _spec(path: Path) -> dict:
+def _spec(path: Path) -> dict[str, Any]:
     data = Path(path).read_bytes()
     if not data:
         raise EmptyFileError("empty file", path)
@@ -60,7 +63,8 @@ def _spec(path: Path) -> dict:
     if not data.startswith(FAKE_MAGIC):
         raise UnsupportedFormatError("not a fake scan", path)
     try:
-        return json.loads(data[len(FAKE_MAGIC):])
+        spec: dict[str, Any] = json.loads(data[len(FAKE_MAGIC):])
+        return spec
     except ValueError:
         raise CorruptFileError("truncated fake scan", path) from None
 
@@ -118,7 +122,7 @@ def check_tesseract(languages: str | None) -> None:
     return None
 
 
-def restore_text(text: str, confidences=None) -> Restoration:
+def restore_text(text: str, confidences: Sequence[float | None] | None = None) -> Restoration:
     tokens = tuple(RestoredToken(token, RESTORED.get(token, token), 0.9) for token in text.split())
     lines = [" ".join(RESTORED.get(token, token) for token in line.split(" ")) for line in text.split("\n")]
     return Restoration("\n".join(lines), tokens)
@@ -127,7 +131,7 @@ def restore_text(text: str, confidences=None) -> Restoration:
 _CODE = re.compile(r"\b\d+/[A-ZĐ]+(?:-[A-ZĐ]+)?\b")
 
 
-def extract_record(text: str, pages=None) -> Record:
+def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Record:
     """Header code = the first code after "Số:"; every other code is a reference; "Hạn: DATE" is a task."""
     header = DocumentHeader()
     number = re.search(r"Số:\s*(\S+)", text)
@@ -163,7 +167,7 @@ def make_result(sha256: str, pages: list[str], record: Record, source: str = "/a
     return DocumentResult(source=source, sha256=sha256, pages=page_results, record=record)
 
 
-def record_from_case(case: dict) -> Record:
+def record_from_case(case: dict[str, Any]) -> Record:
     """A Record from the compact form used in tests/cases/archive_*.json."""
     references = []
     for ref in case.get("references", []):
@@ -175,7 +179,7 @@ def record_from_case(case: dict) -> Record:
                   tasks=tasks)
 
 
-def store_case_documents(archive, documents: list[dict]) -> dict[str, int]:
+def store_case_documents(archive: ArchiveStore, documents: list[dict[str, Any]]) -> dict[str, int]:
     """Add the documents of a case file to `archive`; return their ids by name."""
     ids = {}
     for document in documents:
@@ -188,7 +192,7 @@ def store_case_documents(archive, documents: list[dict]) -> dict[str, int]:
 def run_batch_cli(argv: list[str]) -> int:
     """`python -c` entry point for tests that run (and kill) a whole batch in another process:
     FOLDER OUT DB [JOBS]."""
-    from pipeline.run import ProcessOptions, process_inputs
+    from pipeline.run import process_inputs
 
     folder, out, db, *rest = argv
     options = ProcessOptions(out_dir=Path(out), db_path=Path(db), jobs=int(rest[0]) if rest else 2)
@@ -204,7 +208,11 @@ def run_congvan_cli(argv: list[str]) -> int:
     from pipeline.cli import main
 
     real = pipeline.run.process_inputs
-    pipeline.run.process_inputs = lambda paths, options: real(paths, options, stages=FAKE_STAGES)
+
+    def with_fake_stages(paths: Iterable[Path], options: ProcessOptions, *, stages: Stages | None = None) -> BatchSummary:
+        return real(paths, options, stages=FAKE_STAGES)
+
+    pipeline.run.process_inputs = with_fake_stages
     return main(argv)
 
 

@@ -15,12 +15,13 @@ from pipeline.types import PageResult, Record
 def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Record:
     """The record of one document. `text` is its final text, pages joined by form feeds (span offsets refer
     to it after NFC normalization); when it is empty, the pages' texts are joined instead."""
-    from pipeline.extract.nlp import run_pipeline
+    from pipeline.extract.nlp import ExtractionState, run_pipeline
 
     if not text and pages:
         text = "\f".join(page.text for page in pages)
     doc = run_pipeline(normalize_text(text or ""), pages)
-    return doc._.congvan.record()
+    state: ExtractionState = doc._.congvan
+    return state.record()
 
 
 @lru_cache(maxsize=1)

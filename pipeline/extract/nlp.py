@@ -71,7 +71,7 @@ class ExtractionState:
 
 
 def _state(doc: Doc) -> ExtractionState:
-    state = doc._.congvan
+    state: ExtractionState | None = doc._.congvan
     if state is None:  # a Doc made outside `run_pipeline` (doc.text rebuilds the text from every token)
         state = ExtractionState(DocumentText.from_text(doc.text))
         doc._.congvan = state

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -40,7 +41,7 @@ class Unit:
 class Gazetteer:
     """The units of pipeline/data/gazetteer.json.gz, indexed by folded name (and former names)."""
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         self.units: dict[tuple[str, str, str], Unit] = {}
         self.index: dict[str, list[tuple[Unit, bool]]] = defaultdict(list)  # key → (unit, is_former_name)
         for code, kind, name, new in data["provinces"]:

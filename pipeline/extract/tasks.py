@@ -8,10 +8,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pipeline.extract.header import Layout
 from pipeline.extract.text import DocumentText, Line, fold, is_upper_text
 from pipeline.types import DateMention, Place, Reference, Task
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------- list markers
 
@@ -484,16 +487,16 @@ def _walk(item: _Item, path: list[str], section: list[str], out: list[_Candidate
         _walk(child, child_path, child_section, out)
 
 
-class _SpanIndex:
+class _SpanIndex(Generic[T]):
     """Things found in the text, by the start of each of their spans: range queries in log time (a long
     document has thousands of tasks and mentions; scanning all of them per task would be quadratic)."""
 
-    def __init__(self, items: Iterable[tuple[int, object]]) -> None:
+    def __init__(self, items: Iterable[tuple[int, T]]) -> None:
         pairs = sorted(items, key=lambda pair: pair[0])
         self.starts = [start for start, _ in pairs]
         self.items = [item for _, item in pairs]
 
-    def between(self, start: int, end: int) -> list:
+    def between(self, start: int, end: int) -> list[T]:
         return self.items[bisect.bisect_left(self.starts, start) : bisect.bisect_left(self.starts, end)]
 
 

@@ -130,7 +130,7 @@ class Engine:
             if self._executor.is_broken(error):
                 yield from self._restart_after_crash(document)
                 return
-            yield from self._fail(document, internal_error(error, document.source, kind))  # type: ignore[arg-type]
+            yield from self._fail(document, internal_error(error, document.source, kind))
             return
         if document.failed:
             return

@@ -44,7 +44,7 @@ class ExtractTask:
     stages: Stages
 
 
-def internal_error(error: Exception, source: str, where: str) -> CongvanError:
+def internal_error(error: BaseException, source: str, where: str) -> CongvanError:
     """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch)."""
     return CongvanError(f"{where}: internal error: {type(error).__name__}: {error}", source)
 
