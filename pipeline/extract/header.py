@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
 from pipeline.extract.references import CodeMatch, iter_codes
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
@@ -18,57 +19,14 @@ from pipeline.types import DocumentHeader, Signer
 # How far into the document the header block may reach.
 HEADER_MAX_LINES = 60
 
-_MOTTOS = ("cong hoa xa hoi chu nghia viet nam", "doc lap - tu do - hanh phuc", "dang cong san viet nam")
 _RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
-# "Số: 12/…", "Số 45-KH/HU"; with a type before it only in the header form "Luật số: 121/…"
-_NUMBER = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?)\s*(?=[\d/._…])")
-# "V/v" and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:", "V/ " (matched on folded text)
-_VV = re.compile(r"^[vw]\s*(?:[/.\\|l1i]?\s*[vyw](?![a-z0-9])|/(?=\s))\s*[:.]?\s*")
 # "Lạng Sơn, ngày …", "Phường 2, ngày …"; the place starts with a letter
 _PLACE_DATE = re.compile(r"^(?P<place>[^\W\d_][^,]{1,39}?)\s*,\s*(?=ngay\b)")
 _PLACE_ONLY = re.compile(r"^[^\W\d_][^,]{1,39},$")
 _BLANK_DATE = re.compile(r"ngay\s*[._…\s]*\s*thang\s*[._…\s]*\s*nam\s*(?P<y>(?:19|20)\d\d)")
-_BODY_START = re.compile(
-    r"^(?:kinh gui|can cu|thuc hien|trien khai|de\s|theo\s|qua\s|ngay\s*\d|tiep theo|nham\s|xet\s|sau khi|"
-    r"trong\s|hien nay|nhu\s|vua qua|thoi gian qua|ve viec|chieu\s|sang\s|tai\s|nam \d{4}\s*,|dieu \d)"
-)
-# "Kính gửi:", or a công điện's "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH điện:"
-_KINH_GUI = re.compile(r"^(?:kinh\s*gui\b|[^:]{3,80}\bdien\s*(?=:))\s*[:;.]?\s*")
-_NOI_NHAN = re.compile(r"^noi\s*nhan\b\s*[:;.]?\s*")
-# A list bullet, with OCR's readings of the dash ("_", "~-", "=", a colon): matched on the text
-_BULLET = re.compile(r"^(?:[-–—+•*_~=·¬»]{1,3}|:(?=\s))\s*")
-# "KT." and OCR's "KT," / "KT:" (matched on folded text)
-_AUTHORITY = re.compile(r"^(t\s*/?\s*m|k\s*/?\s*t|t\s*/?\s*l|tuq|q(?=\s*\.))(?:\s*[.,:]\s*|\s+)(?=[a-z])")
-# OCR's readings of the slash in a capitalised prefix: "TIL BAN THƯỜNG VỤ", "T1M", "KlT"
-_AUTHORITY_OCR = re.compile(r"^(t\s*[il1|]\s*[ml]|k\s*[il1|]\s*t)(?:\s*[.,:]\s*|\s+)(?=[a-z])")
-_AUTHORITIES = {"tm": "TM.", "kt": "KT.", "tl": "TL.", "tuq": "TUQ.", "q": "Q."}
-_AUTHORITY_INSIDE = re.compile(r"(?<![\w])(T/?M|K/?T|T/?L|TUQ|Q(?=\s*\.))\s*\.?\s+(?=[A-ZĐÀ-Ỹ])")
-_SIGNED = re.compile(r"^[(\[]?\s*(?:da ky|ky ten|ky,|ky va|dong dau|da ky ten|ky so)")
-_APPENDIX = re.compile(r"^phu\s*luc\b")
-# Capitalised words after which a header line starts a new unit ("UBND TỈNH X" / "SỞ Y TẾ").
-_UNIT_HEADS = re.compile(
-    r"^(?:ubnd|uy ban|hdnd|hoi dong|so|bo|ban|van phong|phong|chi cuc|cuc|tong cuc|trung tam|truong|cong an|"
-    r"bo chi huy|ban chi huy|tinh uy|huyen uy|thanh uy|thi uy|quan uy|dang uy|dang bo|chi bo|mat tran|doan|"
-    r"hoi|kho bac|ngan hang|bao hiem|thanh tra|vien|benh vien|cong ty|tong cong ty|toa an|vien kiem sat|"
-    r"chinh phu|quoc hoi|thu tuong|lien doan|tinh doan|huyen doan|hoc vien|dai hoc|dai|bao|chi nhanh|"
-    r"ban quan ly|bql|hat kiem lam|thuong truc|ban thuong vu|ban chap hanh|ban chi dao|to cong tac)\b"
-)
-_AUTHORITY_LINE = re.compile(
-    r"^(?:chu tich|pho chu tich|bo truong|thu truong|giam doc|pho giam doc|thu tuong|ban thuong vu|"
-    r"ban chap hanh|hoi dong nhan dan|uy ban nhan dan|truong ban|chanh van phong|tong cuc truong|"
-    r"cuc truong|bi thu|quyet dinh|quyet nghi|chi thi)\b"
-)
 # Tokens without a letter or digit before a signature line ("_ KT. GIÁM ĐỐC"): specks of the seal or signature
 _LEADING_DEBRIS = re.compile(r"^(?:[^\w\s]+\s+)+")
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
-# Distribution notes of Decree 30/2020 in parentheses ("(b/c)" báo cáo, "(t/h)" thực hiện, "(p/h)" phối hợp)
-# and what small-print OCR makes of them: "(B/e)", "(b/€)", "(Bb/c)"
-_NOTES = ("b/c", "t/h", "p/h")
-_NOTE = re.compile(r"\((?P<note>[^()\s/]{1,2}\s*/\s*[^()\s/]{1,2})\)")
-_NOTE_LOOKALIKES = str.maketrans({"€": "c", "¢": "c", "©": "c", "‹": "c", "e": "c"})
-# "Lưu: VT, <the drafting unit's abbreviation>" (Decree 30/2020, Phụ lục I): the archive item, whose "VT"
-# OCR reads as "VI", "VĨ", "VŨ", "VE", "VL", and whose comma as ";", "_" or nothing ("VŨ NN")
-_ARCHIVE_ITEM = re.compile(r"^(?P<head>L[uư]u\s*:\s*)V[IĨÍÌỈỊLEŨUYJ1FT](?:[\s,;._]+(?P<rest>.*))?$")
 _ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐa-zđ&\-]*$")
 
 
@@ -84,22 +42,16 @@ def _is_name(text: str) -> bool:
         trailing += 1
     return trailing >= 2 and len(words) - trailing <= 2 and words[-1][-1].isalpha()
 _TRAILING = " ;,.:"
-# Words a title line cannot end on: the name or object that completes them is on the next line. Compared with
-# their diacritics ("địa bàn" ends a phrase, "Ban" opens one), folded only in text that lost its diacritics.
-_OPEN_ENDINGS = frozenset({"của", "về", "và", "với", "các", "tại", "trên", "cho", "năm", "huyện", "tỉnh", "xã",
-                           "phố", "phường", "quận", "số", "thị", "trấn", "khu", "ban", "ủy", "uỷ", "đối", "đồng",
-                           "theo"})
-_OPEN_ENDINGS_FOLDED = frozenset(fold(word) for word in _OPEN_ENDINGS)
 _ACRONYM = re.compile(r"^[A-ZĐ]{2,6}$")
 _WORD_PUNCTUATION = ".,;:()[]\"'“”‘’"
 
 
 def _is_open_ending(word: str) -> bool:
     word = word.lower()
-    if word in _OPEN_ENDINGS:
+    if word in lexicon.OPEN_ENDINGS:
         return True
     folded = fold(word)
-    return folded == word and folded in _OPEN_ENDINGS_FOLDED
+    return folded == word and folded in lexicon.OPEN_ENDINGS_FOLDED
 
 
 def _is_word(token: str) -> bool:
@@ -111,17 +63,17 @@ def _is_word(token: str) -> bool:
 def _match_authority(text: str) -> re.Match[str] | None:
     """The signature prefix (TM., KT., TL., TUQ., Q.) a line starts with, on its folded text."""
     folded = fold(text)
-    match = _AUTHORITY.match(folded)
+    match = lexicon.AUTHORITY.match(folded)
     if match is None and is_upper_text(text):
-        match = _AUTHORITY_OCR.match(folded)
+        match = lexicon.AUTHORITY_OCR.match(folded)
     return match
 
 
 def _authority_name(match: re.Match[str]) -> str:
     letters = re.sub(r"[^a-z]", "", match.group(1))
-    if letters not in _AUTHORITIES and len(letters) == 3:
+    if letters not in lexicon.AUTHORITY_BY_LETTERS and len(letters) == 3:
         letters = letters[0] + letters[2]  # the slash read as a letter
-    return _AUTHORITIES.get(letters, letters.upper() + ".")
+    return lexicon.AUTHORITY_BY_LETTERS.get(letters, letters.upper() + ".")
 
 
 def _clean_title(text: str) -> str | None:
@@ -154,7 +106,7 @@ class Layout:
 def _strip_mottos(folded: str) -> list[tuple[int, int]]:
     """Character ranges of the national/Party motto inside a (folded) line, for removal."""
     ranges = []
-    for motto in _MOTTOS:
+    for motto in lexicon.MOTTOS_FOLDED:
         if len(folded) < 0.75 * len(motto):
             continue
         alignment = fuzz.partial_ratio_alignment(motto, folded, score_cutoff=84)
@@ -183,23 +135,23 @@ def _remove_ranges(text: str, ranges: list[tuple[int, int]]) -> str:
 
 
 def _clean_item(text: str) -> str:
-    text = _BULLET.sub("", text.strip())
+    text = lexicon.BULLET_PREFIX.sub("", text.strip())
     text = text.rstrip(_TRAILING).strip()
     text = text[:-2].rstrip(_TRAILING) if text.endswith("/.") else text
-    return _canonical_archive_item(_NOTE.sub(_canonical_note, text))
+    return _canonical_archive_item(lexicon.DISTRIBUTION_NOTE.sub(_canonical_note, text))
 
 
 def _canonical_note(match: re.Match[str]) -> str:
-    """A parenthesised distribution note one OCR slip away from exactly one of _NOTES, written right."""
+    """A parenthesised distribution note one OCR slip away from exactly one of the known notes, written right."""
     note = "".join(match["note"].split()).lower()
-    near = [known for known in _NOTES
-            if known == note or Levenshtein.distance(note.translate(_NOTE_LOOKALIKES), known) <= 1]
+    near = [known for known in lexicon.DISTRIBUTION_NOTES
+            if known == note or Levenshtein.distance(note.translate(lexicon.NOTE_LOOKALIKES), known) <= 1]
     return f"({near[0]})" if len(near) == 1 else match[0]
 
 
 def _canonical_archive_item(text: str) -> str:
     """"Lưu: VŨ NN" → "Lưu: VT, NN": only when what follows "VT" is abbreviations (or nothing)."""
-    match = _ARCHIVE_ITEM.match(text)
+    match = lexicon.ARCHIVE_ITEM.match(text)
     if match is None:
         return text
     rest = [part for part in re.split(r"[\s,;._]+", match["rest"] or "") if part]
@@ -213,7 +165,7 @@ def _split_units(lines: list[str]) -> list[str]:
     units: list[list[str]] = []
     for line in lines:
         folded = fold(line)
-        starts_unit = bool(_UNIT_HEADS.match(folded)) and not folded.startswith(("to quoc", "ban nhan dan"))
+        starts_unit = bool(lexicon.UNIT_HEAD.match(folded)) and not folded.startswith(lexicon.NOT_UNIT_STARTS)
         if not units or starts_unit:
             units.append([line])
         else:
@@ -272,7 +224,7 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
                 continue
             body_start = line.index
             break
-        number = _NUMBER.match(folded)
+        number = lexicon.NUMBER_LABEL.match(folded)
         if number and not number_seen and header.code is None:
             rest = text[number.end() :]
             code = next(iter_codes(rest), None)
@@ -295,7 +247,7 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
             if tail:
                 _parse_place_date(tail, header)
             continue
-        vv = _VV.match(folded)
+        vv = lexicon.SUBJECT_LABEL.match(folded)
         if vv:
             subject = [text[vv.end() :].strip()]
             subject_lines = [line.index]
@@ -322,7 +274,7 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
             collecting = "title"
             layout.skip.add(line.index)
             continue
-        if collecting == "vv" and not is_upper_text(text) and not _BODY_START.match(folded):
+        if collecting == "vv" and not is_upper_text(text) and not lexicon.BODY_START.match(folded):
             subject.append(text)
             subject_lines.append(line.index)
             layout.skip.add(line.index)
@@ -352,7 +304,7 @@ def _header_follows(doc: DocumentText, lines: list[Line], start: int, window: in
     """Whether a motto, a number line or a place-and-date line comes within the next `window` lines."""
     for line in lines[start : start + window]:
         folded = doc.folded[line.start : line.end]
-        if folded and (_strip_mottos(folded) or _NUMBER.match(folded) or _PLACE_DATE.search(folded)):
+        if folded and (_strip_mottos(folded) or lexicon.NUMBER_LABEL.match(folded) or _PLACE_DATE.search(folded)):
             return True
     return False
 
@@ -362,13 +314,13 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
     """Is this line still the title's summary ("Về việc …" and its wrapped lines)? `subject_lines` starts
     with the type line. Where the page's word boxes are known, a summary line is centred and the body's
     first line is not (indented, or flush with the margins); otherwise the text decides."""
-    if (_AUTHORITY_LINE.match(folded) and is_upper_text(text)) or _KINH_GUI.match(folded):
+    if (lexicon.ENACTING_LINE.match(folded) and is_upper_text(text)) or lexicon.RECIPIENTS.match(folded):
         return False  # the enacting authority ("CHỦ TỊCH ỦY BAN NHÂN DÂN …") or the recipients
     if subject:
         previous = subject[-1]
         if previous.endswith((".", ";", ":")):
             return False
-        if is_upper_text(text) and (not is_upper_text(previous) or _UNIT_HEADS.match(folded)):
+        if is_upper_text(text) and (not is_upper_text(previous) or lexicon.UNIT_HEAD.match(folded)):
             # a sentence-case summary is not continued in capitals, and a capitalised unit after a capitalised
             # summary is the enacting body ("ỦY BAN THƯỜNG VỤ QUỐC HỘI")
             return False
@@ -378,7 +330,7 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
     if not subject:
         return True
     previous = subject[-1]
-    if _BODY_START.match(folded):
+    if lexicon.BODY_START.match(folded):
         return False
     if is_upper_text(previous) and is_upper_text(text):
         return True  # a wrapped upper-case summary
@@ -428,21 +380,21 @@ def _parse_recipients(doc: DocumentText, layout: Layout, start: int) -> int:
     for index in range(start, end):
         line = doc.lines[index]
         folded = doc.folded[line.start : line.end]
-        match = _KINH_GUI.match(folded)
+        match = lexicon.RECIPIENTS.match(folded)
         if not match:
             continue
         items: list[str] = []
         layout.skip.add(index)
         inline = line.text[match.end() :].strip()
         if inline:
-            items += [part for part in re.split(r"\s*;\s*-?\s*|\s+-\s+", _BULLET.sub("", inline)) if part]
+            items += [part for part in re.split(r"\s*;\s*-?\s*|\s+-\s+", lexicon.BULLET_PREFIX.sub("", inline)) if part]
         j = index + 1
         while j < len(doc.lines):
             text = doc.lines[j].text
-            if _BULLET.match(text):
+            if lexicon.BULLET_PREFIX.match(text):
                 items.append(text)
             elif (text and items and not items[-1].rstrip().endswith((".", ";", ":"))
-                  and not _BODY_START.match(doc.folded[doc.lines[j].start : doc.lines[j].end])):
+                  and not lexicon.BODY_START.match(doc.folded[doc.lines[j].start : doc.lines[j].end])):
                 items[-1] += " " + text  # a recipient wrapped onto the next line
             elif not text and not items:
                 j += 1
@@ -463,7 +415,7 @@ def _find_closing(doc: DocumentText, layout: Layout) -> None:
     appendix = _find_appendix(doc, layout.body_start)
     layout.appendix_start = appendix
     noi_nhan = [line.index for line in lines[layout.body_start :]
-                if _NOI_NHAN.match(doc.folded[line.start : line.end])]
+                if lexicon.DISTRIBUTION.match(doc.folded[line.start : line.end])]
     before = [index for index in noi_nhan if appendix is None or index < appendix]
     if before or noi_nhan:
         index = before[-1] if before else noi_nhan[-1]
@@ -485,7 +437,7 @@ def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
     while j - 1 >= floor and index - (j - 1) <= 8:
         text = doc.lines[j - 1].text
         folded = doc.folded[doc.lines[j - 1].start : doc.lines[j - 1].end]
-        if not text or _match_authority(text) or _SIGNED.match(folded) or (
+        if not text or _match_authority(text) or lexicon.SIGNED.match(folded) or (
             is_upper_text(text) and len(text) < 60) or _is_name(text):
             j -= 1
             continue
@@ -521,10 +473,10 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
             continue
         folded = fold(text)
         if noi_nhan is not None and index == noi_nhan:
-            match = _NOI_NHAN.match(folded)
+            match = lexicon.DISTRIBUTION.match(folded)
             rest = text[match.end() :].strip() if match else ""
             seen_noi_nhan = True
-            unbulleted = _BULLET.sub("", rest)
+            unbulleted = lexicon.BULLET_PREFIX.sub("", rest)
             if rest and (_match_authority(unbulleted) or (
                     is_upper_text(unbulleted) and not unbulleted.endswith((";", ".")))):
                 signature_lines.append(unbulleted)  # the signature column's first line, read with the label
@@ -561,7 +513,7 @@ def _split_columns(doc: DocumentText, line: Line) -> tuple[str, str]:
 
 def _is_item(text: str) -> bool:
     """A bulleted list line with words after the bullet (a lone "+" or "-" is a speck or a pen stroke)."""
-    bullet = _BULLET.match(text)
+    bullet = lexicon.BULLET_PREFIX.match(text)
     return bullet is not None and sum(ch.isalpha() for ch in text[bullet.end() :]) >= 2
 
 
@@ -570,12 +522,12 @@ def _continues_item(item: str, text: str) -> bool:
     if item.rstrip().endswith((";", ".", ",")):
         return False
     folded = fold(text)
-    return not (_match_authority(text) or is_upper_text(text) or _is_name(text) or _SIGNED.match(folded))
+    return not (_match_authority(text) or is_upper_text(text) or _is_name(text) or lexicon.SIGNED.match(folded))
 
 
 def _split_signature(text: str) -> tuple[str, str]:
     """A distribution line that OCR merged with the signature column: '- Như trên; KT. CHỦ TỊCH'."""
-    match = _AUTHORITY_INSIDE.search(text)
+    match = lexicon.AUTHORITY_INSIDE.search(text)
     if match and match.start() > 0:
         return text[: match.start()].strip(), text[match.start() :].strip()
     words = text.split()
@@ -603,7 +555,7 @@ def _parse_signer(lines: list[str]) -> Signer | None:
     for line in lines:
         text = _LEADING_DEBRIS.sub("", line)
         folded = fold(text)
-        if not text or _SIGNED.match(folded):
+        if not text or lexicon.SIGNED.match(folded):
             continue
         match = _match_authority(text)
         if match:
@@ -628,7 +580,7 @@ def _parse_signer(lines: list[str]) -> Signer | None:
 
 def _find_appendix(doc: DocumentText, start: int) -> int | None:
     for line in doc.lines[start:]:
-        if len(line.text) <= 80 and _APPENDIX.match(doc.folded[line.start : line.end]):
+        if len(line.text) <= 80 and lexicon.APPENDIX.match(doc.folded[line.start : line.end]):
             rest = doc.folded[line.start : line.end][8:].strip(" :.")
             if not rest or re.match(r"^(?:[ivxlc]+|\d+|[a-z])?\b", rest):
                 return line.index

@@ -150,7 +150,6 @@ class DocTypes:
     by_abbr: dict[str, DocType]  # state documents (Decree 30 and legal types)
     party_by_abbr: dict[str, DocType]  # Party documents ("QĐi" is a Quy định, "TT" a Thông tri)
     by_name_key: dict[str, DocType]
-    authorities: tuple[str, ...]
 
     def from_name(self, name: str) -> DocType | None:
         return self.by_name_key.get(fold_key(name))
@@ -177,5 +176,4 @@ def doc_types() -> DocTypes:
                 party[doc_type.abbr] = doc_type
     for name in data["generic_names"]:
         by_name.setdefault(fold_key(name), DocType(name, None))
-    return DocTypes(by_abbr, party, by_name,
-                    tuple(data["signature_authorities"]))
+    return DocTypes(by_abbr, party, by_name)
