@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import numpy as np
@@ -28,12 +29,21 @@ class PageImage:
     dpi_estimated: bool = False  # the file gave no usable DPI: `dpi` was estimated assuming an A4 page
 
 
+class DocumentKind(StrEnum):
+    """What an input file is, by its content (the value is written to results and the archive)."""
+
+    PDF = "pdf"
+    TIFF = "tiff"  # possibly multi-page
+    IMAGE = "image"  # one page: PNG, JPEG, BMP, WebP…
+    TEXT = "text"  # text to restore, pages separated by form feeds
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """What `ingest.open_document` learns about an input file before any page is loaded."""
 
     path: str
-    kind: str  # "pdf" | "tiff" | "image" | "text"
+    kind: DocumentKind
     page_count: int
     sha256: str
 

@@ -25,6 +25,7 @@ from pipeline.run import BatchSummary, ProcessOptions, Stages
 from pipeline.types import (
     DocumentHeader,
     DocumentInfo,
+    DocumentKind,
     DocumentResult,
     OcrPage,
     OcrWord,
@@ -71,7 +72,8 @@ def _spec(path: Path) -> dict[str, Any]:
 
 def open_document(path: Path) -> DocumentInfo:
     spec = _spec(Path(path))
-    kind = "text" if Path(path).suffix == ".txt" else ("pdf" if Path(path).suffix == ".pdf" else "image")
+    suffix = Path(path).suffix
+    kind = DocumentKind.TEXT if suffix == ".txt" else DocumentKind.PDF if suffix == ".pdf" else DocumentKind.IMAGE
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return DocumentInfo(path=str(path), kind=kind, page_count=len(spec["pages"]), sha256=digest)
 
@@ -185,7 +187,7 @@ def store_case_documents(archive: ArchiveStore, documents: list[dict[str, Any]])
     for document in documents:
         sha = hashlib.sha256(document["name"].encode()).hexdigest()
         result = make_result(sha, document["pages"], record_from_case(document), f"/archive/{document['name']}.pdf")
-        ids[document["name"]] = archive.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+        ids[document["name"]] = archive.add_document(result, name=document["name"], kind=DocumentKind.PDF, result_json="{}")
     return ids
 
 

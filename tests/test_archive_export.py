@@ -26,6 +26,7 @@ from pipeline.archive.export import (
     write_ics,
     write_jsonl,
 )
+from pipeline.types import DocumentKind
 
 LONG_TEXT = ("Chủ trì, phối hợp với các xã Hòa Lạc, Nhật Tiến rà soát; đánh giá mức độ đạt chuẩn nông thôn mới "
              "theo Bộ tiêu chí; báo cáo\\kết quả về Văn phòng Điều phối trước ngày 30/6/2020.")
@@ -44,7 +45,7 @@ def archive(tmp_path):
     store = open_archive(tmp_path / "a.db")
     for number, document in enumerate(DOCUMENTS):
         result = make_result(f"{number:064d}", ["text"], record_from_case(document), f"/archive/{document['name']}.pdf")
-        store.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+        store.add_document(result, name=document["name"], kind=DocumentKind.PDF, result_json="{}")
     yield store
     store.close()
 

@@ -12,6 +12,7 @@ from pipeline.archive import sqlite as store_module
 from pipeline.archive.sqlite import DATABASE_SCHEMA_VERSION, SqliteArchive
 from pipeline.archive.store import task_uid
 from pipeline.errors import ArchiveError, NotFoundError
+from pipeline.types import DocumentKind
 
 DOCUMENT = {
     "document": {"code": "18/KH-UBND", "type": "KH", "date": "2020-05-01", "issuer": "UBND HUYỆN HỮU LŨNG"},
@@ -24,7 +25,7 @@ DOCUMENT = {
 
 def _add(archive, sha="a" * 64, pages=("Số: 18/KH-UBND\nnông thôn mới", "trang hai")):
     result = make_result(sha, list(pages), record_from_case(DOCUMENT))
-    return archive.add_document(result, name="kh18", kind="pdf", result_json='{"source": "x"}')
+    return archive.add_document(result, name="kh18", kind=DocumentKind.PDF, result_json='{"source": "x"}')
 
 
 def _counts(db_path):
@@ -149,7 +150,7 @@ def test_archive_store_record_round_trip_keeps_task_strings(tmp_path):
         record = record_from_case({**DOCUMENT, "tasks": [{"id": "1", "text": "x", "places": ["Hòa Lạc"],
                                                           "references": ["539/QĐ-UBND"]}]})
         result = make_result("d" * 64, ["x"], record)
-        document_id = archive.add_document(result, name="t", kind="text", result_json="{}")
+        document_id = archive.add_document(result, name="t", kind=DocumentKind.TEXT, result_json="{}")
         loaded = archive.load_record(document_id)
     assert loaded.tasks[0].places == ["Hòa Lạc"] and loaded.tasks[0].references == ["539/QĐ-UBND"]
     assert loaded.places[0].name == "Hữu Lũng" and loaded.to_dict() == record.to_dict()

@@ -4,7 +4,9 @@ and signer; and the layout (where the body, the closing block and the appendix a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum, auto
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -16,8 +18,14 @@ from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_
 from pipeline.restore.syllables import is_valid
 from pipeline.types import DocumentHeader, Signer
 
-# How far into the document the header block may reach.
-HEADER_MAX_LINES = 60
+HEADER_MAX_LINES = 60  # how far into the document the header block may reach
+HEADER_RESUMES_WITHIN_LINES = 6  # an unreadable line is the header's when its motto, number or date follows
+OWN_CODE_REACH = 40  # characters past the number line where its code may end (broken across the line)
+RECIPIENTS_MAX_LINES = 40  # how far after the header block "Kính gửi" may come
+SIGNATURE_MAX_LINES = 8  # how many lines of a signature block may stand above "Nơi nhận" (or the end)
+SIGNATURE_TITLE_MAX_CHARS = 60  # an upper-case line longer than this is body text, not a signature's title
+SIGNER_TITLE_MAX_CHARS = 70  # the longest title line under a signature prefix
+HEADING_MAX_CHARS = 80  # an appendix heading ("Phụ lục II. DANH MỤC …") is a short line
 
 _RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
 # "Lạng Sơn, ngày …", "Phường 2, ngày …"; the place starts with a letter
@@ -115,15 +123,15 @@ def _strip_mottos(folded: str) -> list[tuple[int, int]]:
     return ranges
 
 
-def _is_debris(text: str, after_motto: bool, continuing: str | None) -> bool:
+def _is_debris(text: str, after_motto: bool, continuing: Reading) -> bool:
     """Header debris: a star or speck ("»*", "kả"), or the last word of a motto that OCR wrapped ("NAM").
-    A lone word that ends the unit name or the title being read ("ĐÀO⏎TẠO", "mùa hanh⏎khô") is kept:
-    `continuing` is "unit" after an issuer line, "title"/"vv" while a subject is read."""
+    A lone word that ends the unit name or the title being read ("ĐÀO⏎TẠO", "mùa hanh⏎khô") is kept."""
     if not any(ch.isalnum() for ch in text):
         return True
     if " " in text or text.isdigit() or doc_types().from_name(text) is not None:
         return False
-    if continuing and not after_motto and _is_word(text) and (continuing != "unit" or text.isupper()):
+    if continuing is not Reading.NOTHING and not after_motto and _is_word(text) and (
+            continuing is not Reading.UNIT or text.isupper()):
         return False
     return len(text) <= 3 or (after_motto and len(text) <= 5 and text.isupper())
 
@@ -183,126 +191,212 @@ def _type_of_title(text: str) -> tuple[str, str] | None:
     return doc_type.abbr or "", doc_type.name
 
 
+class Reading(Enum):
+    """What the header walk is in the middle of: a lone word on the next line may still belong to it."""
+
+    NOTHING = auto()
+    UNIT = auto()  # an issuer line was just read ("SỞ GIÁO DỤC VÀ ĐÀO⏎TẠO")
+    SUBJECT = auto()  # the subject after "V/v", until a blank line
+    TITLE = auto()  # the summary under a type title ("KẾ HOẠCH⏎Triển khai …"), until the body starts
+
+
+class LineKind(Enum):
+    """What a line of the header block is. Each kind has one handler (`_HANDLERS`) but BODY, which ends the walk."""
+
+    BLANK = auto()
+    DEBRIS = auto()  # a rule, a motto alone, specks of a seal
+    TITLE_SUMMARY = auto()  # a line of the summary under a type title
+    NUMBER = auto()  # "Số: 12/KH-UBND" (and what follows it on the line)
+    SUBJECT_LABEL = auto()  # "V/v …"
+    PLACE_DATE = auto()  # "Lạng Sơn, ngày 15 tháng 4 năm 2020"
+    TYPE_TITLE = auto()  # "KẾ HOẠCH"
+    SUBJECT = auto()  # a wrapped line of the subject after "V/v"
+    ISSUER = auto()  # an upper-case line of the issuing bodies
+    UNREADABLE = auto()  # a header line OCR garbled: the motto, a number or the date comes next
+    BODY = auto()  # the first line of the body
+
+
+@dataclass
+class _HeaderWalk:
+    """The state of the walk over the header block's lines."""
+
+    doc: DocumentText
+    layout: Layout
+    lines: list[Line]
+    position: int = 0  # the next line to read
+    reading: Reading = Reading.NOTHING  # SUBJECT or TITLE while a subject is gathered
+    after_unit: bool = False
+    after_motto: bool = False
+    number_seen: bool = False
+    units: list[str] = field(default_factory=list)
+    subject: list[str] = field(default_factory=list)
+    subject_lines: list[int] = field(default_factory=list)  # line indices of `subject` (and of its type title)
+
+    @property
+    def next_line(self) -> Line | None:
+        return self.lines[self.position] if self.position < len(self.lines) else None
+
+
 def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
     """Walk the first lines: issuer lines, number, V/v, motto, place and date, title and subject.
     Returns the index of the first body line."""
-    header = layout.header
-    units: list[str] = []
-    subject: list[str] = []
-    collecting: str | None = None  # "vv" or "title": subject lines being gathered
-    subject_lines: list[int] = []  # line indices of `subject`
-    number_seen = False
-    after_motto = False
-    last_was_unit = False
-    body_start = 0
-    lines = doc.lines[:HEADER_MAX_LINES]
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        if not line.text:
-            if collecting == "vv":
-                collecting = None
-            continue
-        folded_line = doc.folded[line.start : line.end]
-        ranges = _strip_mottos(folded_line)
-        text = _remove_ranges(line.text, ranges) if ranges else line.text
-        folded = fold(text)
-        if ranges:
-            layout.skip.add(line.index)
-        continuing = "unit" if last_was_unit else collecting
-        if not text or _RULE.match(text) or _is_debris(text, after_motto, continuing):
-            layout.skip.add(line.index)
-            continue
-        after_motto = bool(ranges)
-        last_was_unit = False
-        if collecting == "title":
-            if _continues_title(doc, line.index, text, folded, subject, subject_lines):
-                subject.append(text)
-                subject_lines.append(line.index)
-                layout.skip.add(line.index)
-                continue
+    walk = _HeaderWalk(doc, layout, doc.lines[:HEADER_MAX_LINES])
+    body_start = walk.lines[-1].index + 1 if walk.lines else 0
+    while walk.position < len(walk.lines):
+        line = walk.lines[walk.position]
+        walk.position += 1
+        kind, text, folded = _classify(walk, line)
+        if kind is LineKind.BODY:
             body_start = line.index
             break
-        number = lexicon.NUMBER_LABEL.match(folded)
-        if number and not number_seen and header.code is None:
-            rest = text[number.end() :]
-            code = next(iter_codes(rest), None)
-            if code is not None and code.start <= 2:
-                header.code, header.number, header.symbol = code.code, code.number, code.symbol
-                layout.own_code = next(
-                    (c for c in iter_codes(doc.text, line.start, min(len(doc.text), line.end + 40))
-                     if c.code == code.code), None)
-                if code.doc_type is not None and code.doc_type.abbr and header.type is None:
-                    header.type, header.type_name = code.doc_type.abbr, code.doc_type.name
-                tail = rest[code.end :].strip()
-            else:
-                symbol = re.match(r"\s*[/-]\s*(\S+)", rest)
-                if symbol:  # the number was left blank: "Số:    /KH-UBND"
-                    header.symbol = symbol.group(1).rstrip(_TRAILING)
-                    header.code = "/" + header.symbol
-                tail = ""
-            number_seen = True
-            layout.skip.add(line.index)
-            if tail:
-                _parse_place_date(tail, header)
-            continue
-        vv = lexicon.SUBJECT_LABEL.match(folded)
-        if vv:
-            subject = [text[vv.end() :].strip()]
-            subject_lines = [line.index]
-            collecting = "vv"
-            layout.skip.add(line.index)
-            continue
-        next_line = lines[i] if i < len(lines) else None
-        place_date, joined = _place_date_text(text, folded, next_line)
-        if _parse_place_date(place_date, header):
-            layout.skip.add(line.index)
-            if joined and next_line is not None:  # the date wrapped onto the next line
-                layout.skip.add(next_line.index)
-                i += 1
-            collecting = None
-            position = line.text.find(header.place or "")
-            if header.place and position >= 0:
-                layout.place_span = (line.start + position, line.start + position + len(header.place))
-            continue
-        title = _type_of_title(text)
-        if title is not None:
-            abbr, name = title
-            header.type, header.type_name = abbr or None, name
-            subject, subject_lines = [], [line.index]
-            collecting = "title"
-            layout.skip.add(line.index)
-            continue
-        if collecting == "vv" and not is_upper_text(text) and not lexicon.BODY_START.match(folded):
-            subject.append(text)
-            subject_lines.append(line.index)
-            layout.skip.add(line.index)
-            continue
-        if is_upper_text(text) and not number_seen and header.date is None:
-            units.append(text)
-            last_was_unit = True
-            layout.skip.add(line.index)
-            continue
-        if header.date is None and header.place is None and _header_follows(doc, lines, i):
-            layout.skip.add(line.index)  # an unreadable header line: the motto or the date line comes next
-            continue
-        body_start = line.index
-        break
-    else:
-        body_start = lines[-1].index + 1 if lines else 0
-    names = _split_units(units)
+        _HANDLERS[kind](walk, line, text, folded)
+    names = _split_units(walk.units)
     if names:
-        header.issuer = names[-1]
-        header.parent_issuer = " ".join(names[:-1]) or None
-    if subject:
-        header.subject = " ".join(" ".join(subject).split()).rstrip(_TRAILING) or None
+        layout.header.issuer = names[-1]
+        layout.header.parent_issuer = " ".join(names[:-1]) or None
+    if walk.subject:
+        layout.header.subject = " ".join(" ".join(walk.subject).split()).rstrip(_TRAILING) or None
     return body_start
 
 
-def _header_follows(doc: DocumentText, lines: list[Line], start: int, window: int = 6) -> bool:
-    """Whether a motto, a number line or a place-and-date line comes within the next `window` lines."""
-    for line in lines[start : start + window]:
+def _classify(walk: _HeaderWalk, line: Line) -> tuple[LineKind, str, str]:
+    """The kind of a line, with its text (the motto OCR read into it removed) and that text folded. The
+    first rule that applies decides."""
+    if not line.text:
+        return LineKind.BLANK, "", ""
+    ranges = _strip_mottos(walk.doc.folded[line.start : line.end])
+    text = _remove_ranges(line.text, ranges) if ranges else line.text
+    folded = fold(text)
+    if ranges:
+        walk.layout.skip.add(line.index)
+    continuing = Reading.UNIT if walk.after_unit else walk.reading
+    if not text or _RULE.match(text) or _is_debris(text, walk.after_motto, continuing):
+        return LineKind.DEBRIS, text, folded
+    walk.after_motto = bool(ranges)
+    walk.after_unit = False
+    header = walk.layout.header
+    if walk.reading is Reading.TITLE:
+        summary = _continues_title(walk.doc, line.index, text, folded, walk.subject, walk.subject_lines)
+        return (LineKind.TITLE_SUMMARY if summary else LineKind.BODY), text, folded
+    if lexicon.NUMBER_LABEL.match(folded) and not walk.number_seen and header.code is None:
+        kind = LineKind.NUMBER
+    elif lexicon.SUBJECT_LABEL.match(folded):
+        kind = LineKind.SUBJECT_LABEL
+    elif _place_and_date(_place_date_text(text, folded, walk.next_line)[0]) is not None:
+        kind = LineKind.PLACE_DATE
+    elif _type_of_title(text) is not None:
+        kind = LineKind.TYPE_TITLE
+    elif walk.reading is Reading.SUBJECT and not is_upper_text(text) and not lexicon.BODY_START.match(folded):
+        kind = LineKind.SUBJECT
+    elif is_upper_text(text) and not walk.number_seen and header.date is None:
+        kind = LineKind.ISSUER
+    elif header.date is None and header.place is None and _header_follows(walk.doc, walk.lines, walk.position):
+        kind = LineKind.UNREADABLE
+    else:
+        kind = LineKind.BODY
+    return kind, text, folded
+
+
+def _on_blank(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    if walk.reading is Reading.SUBJECT:
+        walk.reading = Reading.NOTHING  # a subject after "V/v" ends at a blank line
+
+
+def _on_skipped(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    walk.layout.skip.add(line.index)
+
+
+def _on_subject_line(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    walk.subject.append(text)
+    walk.subject_lines.append(line.index)
+    walk.layout.skip.add(line.index)
+
+
+def _on_number(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    """"Số: 12/KH-UBND", or a number left blank ("Số:    /KH-UBND"); a place and date OCR read onto the
+    same line are kept."""
+    header, layout = walk.layout.header, walk.layout
+    number = lexicon.NUMBER_LABEL.match(folded)
+    assert number is not None
+    rest = text[number.end() :]
+    code = next(iter_codes(rest), None)
+    if code is not None and code.start <= 2:
+        header.code, header.number, header.symbol = code.code, code.number, code.symbol
+        layout.own_code = next(
+            (c for c in iter_codes(walk.doc.text, line.start, min(len(walk.doc.text), line.end + OWN_CODE_REACH))
+             if c.code == code.code), None)
+        if code.doc_type is not None and code.doc_type.abbr and header.type is None:
+            header.type, header.type_name = code.doc_type.abbr, code.doc_type.name
+        tail = rest[code.end :].strip()
+    else:
+        symbol = re.match(r"\s*[/-]\s*(\S+)", rest)
+        if symbol:  # the number was left blank: "Số:    /KH-UBND"
+            header.symbol = symbol.group(1).rstrip(_TRAILING)
+            header.code = "/" + header.symbol
+        tail = ""
+    walk.number_seen = True
+    layout.skip.add(line.index)
+    if tail:
+        _parse_place_date(tail, header)
+
+
+def _on_subject_label(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    label = lexicon.SUBJECT_LABEL.match(folded)
+    assert label is not None
+    walk.subject = [text[label.end() :].strip()]
+    walk.subject_lines = [line.index]
+    walk.reading = Reading.SUBJECT
+    walk.layout.skip.add(line.index)
+
+
+def _on_place_date(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    layout, next_line = walk.layout, walk.next_line
+    place_date, joined = _place_date_text(text, folded, next_line)
+    _parse_place_date(place_date, layout.header)
+    layout.skip.add(line.index)
+    if joined and next_line is not None:  # the date wrapped onto the next line
+        layout.skip.add(next_line.index)
+        walk.position += 1
+    walk.reading = Reading.NOTHING
+    place = layout.header.place
+    position = line.text.find(place or "")
+    if place and position >= 0:
+        layout.place_span = (line.start + position, line.start + position + len(place))
+
+
+def _on_type_title(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    title = _type_of_title(text)
+    assert title is not None
+    abbr, name = title
+    walk.layout.header.type, walk.layout.header.type_name = abbr or None, name
+    walk.subject, walk.subject_lines = [], [line.index]
+    walk.reading = Reading.TITLE
+    walk.layout.skip.add(line.index)
+
+
+def _on_issuer(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    walk.units.append(text)
+    walk.after_unit = True
+    walk.layout.skip.add(line.index)
+
+
+_HANDLERS: dict[LineKind, Callable[[_HeaderWalk, Line, str, str], None]] = {
+    LineKind.BLANK: _on_blank,
+    LineKind.DEBRIS: _on_skipped,
+    LineKind.TITLE_SUMMARY: _on_subject_line,
+    LineKind.NUMBER: _on_number,
+    LineKind.SUBJECT_LABEL: _on_subject_label,
+    LineKind.PLACE_DATE: _on_place_date,
+    LineKind.TYPE_TITLE: _on_type_title,
+    LineKind.SUBJECT: _on_subject_line,
+    LineKind.ISSUER: _on_issuer,
+    LineKind.UNREADABLE: _on_skipped,
+}  # LineKind.BODY has none: the walk ends there
+
+
+def _header_follows(doc: DocumentText, lines: list[Line], start: int) -> bool:
+    """Whether a motto, a number line or a place-and-date line comes within the next few lines."""
+    for line in lines[start : start + HEADER_RESUMES_WITHIN_LINES]:
         folded = doc.folded[line.start : line.end]
         if folded and (_strip_mottos(folded) or lexicon.NUMBER_LABEL.match(folded) or _PLACE_DATE.search(folded)):
             return True
@@ -359,24 +453,27 @@ def _place_date_text(text: str, folded: str, next_line: Line | None) -> tuple[st
     return text, False
 
 
-def _parse_place_date(text: str, header: DocumentHeader) -> bool:
-    folded = fold(text)
-    match = _PLACE_DATE.search(folded)
+def _place_and_date(text: str) -> tuple[str, str | None] | None:
+    """(place, ISO date) of a place-and-date line; the date is None when it is unreadable or was never
+    filled in ("ngày … tháng … năm 2020")."""
+    match = _PLACE_DATE.search(fold(text))
     if match is None:
-        return False
+        return None
     place = text[match.start("place") : match.end("place")].strip(" .,-")
     if not place or not (place[0].isupper() or place[0].isdigit()):
-        return False
-    header.place = place
-    header.date = parse_date(text[match.end() :])
-    if header.date is None and _BLANK_DATE.search(folded):
-        header.date = None  # "ngày … tháng … năm 2020": signed but the day was never filled in
-    return True
+        return None
+    return place, parse_date(text[match.end() :])
+
+
+def _parse_place_date(text: str, header: DocumentHeader) -> None:
+    found = _place_and_date(text)
+    if found is not None:
+        header.place, header.date = found
 
 
 def _parse_recipients(doc: DocumentText, layout: Layout, start: int) -> int:
     """'Kính gửi:' inline or as a list of '- …' lines; returns the first line after it."""
-    end = min(len(doc.lines), start + 40)
+    end = min(len(doc.lines), start + RECIPIENTS_MAX_LINES)
     for index in range(start, end):
         line = doc.lines[index]
         folded = doc.folded[line.start : line.end]
@@ -434,11 +531,11 @@ def _find_closing(doc: DocumentText, layout: Layout) -> None:
 def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
     """Signature lines that come before 'Nơi nhận' (or the end): upper-case authority lines and a name."""
     j = index
-    while j - 1 >= floor and index - (j - 1) <= 8:
+    while j - 1 >= floor and index - (j - 1) <= SIGNATURE_MAX_LINES:
         text = doc.lines[j - 1].text
         folded = doc.folded[doc.lines[j - 1].start : doc.lines[j - 1].end]
         if not text or _match_authority(text) or lexicon.SIGNED.match(folded) or (
-            is_upper_text(text) and len(text) < 60) or _is_name(text):
+            is_upper_text(text) and len(text) < SIGNATURE_TITLE_MAX_CHARS) or _is_name(text):
             j -= 1
             continue
         break
@@ -446,7 +543,7 @@ def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
         j += 1
     # keep only if it really holds a signature (an authority line or an upper-case title)
     has_title = any(
-        _match_authority(line.text) or (is_upper_text(line.text) and len(line.text) < 60)
+        _match_authority(line.text) or (is_upper_text(line.text) and len(line.text) < SIGNATURE_TITLE_MAX_CHARS)
         for line in doc.lines[j:index]
     )
     return j if has_title else index
@@ -562,7 +659,7 @@ def _parse_signer(lines: list[str]) -> Signer | None:
             authority = _authority_name(match)
             prefixed_title = _clean_title(text[match.end() :])
             titles = []
-        elif is_upper_text(text) and len(text) < 70:
+        elif is_upper_text(text) and len(text) < SIGNER_TITLE_MAX_CHARS:
             title = _clean_title(text)
             if title:
                 titles.append(title)
@@ -580,7 +677,7 @@ def _parse_signer(lines: list[str]) -> Signer | None:
 
 def _find_appendix(doc: DocumentText, start: int) -> int | None:
     for line in doc.lines[start:]:
-        if len(line.text) <= 80 and lexicon.APPENDIX.match(doc.folded[line.start : line.end]):
+        if len(line.text) <= HEADING_MAX_CHARS and lexicon.APPENDIX.match(doc.folded[line.start : line.end]):
             rest = doc.folded[line.start : line.end][8:].strip(" :.")
             if not rest or re.match(r"^(?:[ivxlc]+|\d+|[a-z])?\b", rest):
                 return line.index

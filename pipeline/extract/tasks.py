@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from pipeline.extract import lexicon
-from pipeline.extract.header import Layout
+from pipeline.extract.header import HEADING_MAX_CHARS, Layout
 from pipeline.extract.text import DocumentText, Line, fold, is_upper_text
 from pipeline.types import DateMention, Place, Reference, Task
 
@@ -216,7 +216,7 @@ def _section_kind(item: _Item) -> str | None:
     "I. MỤC ĐÍCH, YÊU CẦU", "1. Kết quả"); None when no heading says."""
     node = item.parent
     while node is not None and node.style != "root":
-        heading = fold(_own_text(node))[:80]
+        heading = fold(_own_text(node))[:HEADING_MAX_CHARS]
         if lexicon.DIRECTIVE_SECTION.match(heading):
             return "directive"
         if lexicon.DESCRIPTIVE_SECTION.match(heading):
@@ -555,7 +555,7 @@ def _appendix_parts(doc: DocumentText, layout: Layout) -> list[tuple[str, int, i
     for line in doc.lines[layout.appendix_start : end]:
         folded = doc.folded[line.start : line.end]
         heading = re.match(rf"^{lexicon.loose(lexicon.APPENDIX_HEADING)}\s*(?:so\s*)?([ivxlc]+\b|\d+\b)?", folded)
-        if len(line.text) <= 80 and heading:
+        if len(line.text) <= HEADING_MAX_CHARS and heading:
             starts.append(((heading.group(1) or "").upper(), line.index))
     parts = []
     for k, (label, first) in enumerate(starts):
