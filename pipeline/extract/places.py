@@ -10,13 +10,13 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from pipeline.extract.text import DocumentText, fold, fold_key
+from pipeline.resources import current_resources
 from pipeline.types import Place, Span
 
 PROVINCE, DISTRICT, COMMUNE = "province", "district", "commune"
@@ -104,8 +104,13 @@ def _clean_name(name: str) -> str:
     return re.sub(r"\s*\([^)]*\)", "", name).strip()  # "Cai Lậy (Huyện)" → "Cai Lậy"
 
 
-@lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
+    """The gazetteer of this process's resources (pipeline.resources)."""
+    return current_resources().gazetteer
+
+
+def load_gazetteer() -> Gazetteer:
+    """Read pipeline/data/gazetteer.json.gz."""
     raw = resources.files("pipeline").joinpath("data", "gazetteer.json.gz").read_bytes()
     return Gazetteer(json.loads(gzip.decompress(raw)))
 
