@@ -11,7 +11,9 @@ import numpy as np
 # x, y, width, height in pixels of the *original* page image (as ingested, before preprocessing).
 Box = tuple[int, int, int, int]
 
-SCHEMA_VERSION = "1.0.0"
+# The version of the record's JSON Schema (pipeline/data/record.schema.json, semantic versioning); the
+# archive's database schema has its own version (archive/sqlite.py, DATABASE_SCHEMA_VERSION).
+RECORD_SCHEMA_VERSION = "1.0.0"
 
 
 # --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
@@ -218,7 +220,7 @@ class Record:
     dates: list[DateMention] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
-    schema_version: str = SCHEMA_VERSION
+    schema_version: str = RECORD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

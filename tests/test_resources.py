@@ -4,7 +4,6 @@ and replaceable as a whole in tests (stages see the replacement)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,6 @@ from pipeline.extract.places import Gazetteer
 from pipeline.resources import MODELS_ENV, Resources, current_resources, use_resources
 from pipeline.restore import restore_text
 from pipeline.types import Restoration, RestoredToken
-
-DOCUMENTS = Path(__file__).resolve().parent.parent / "samples" / "documents"
 
 
 def test_resources_load_lazily_and_once(monkeypatch):
@@ -55,8 +52,8 @@ def test_resources_replaced_in_tests_are_what_the_stages_use():
     assert current_resources() is before
 
 
-def test_resources_replaced_gazetteer_changes_extraction():
-    document = (DOCUMENTS / "cv_langson_vpdp_ntm.txt").read_text(encoding="utf-8")
+def test_resources_replaced_gazetteer_changes_extraction(documents_dir):
+    document = (documents_dir / "cv_langson_vpdp_ntm.txt").read_text(encoding="utf-8")
     assert extract_record(document).places
     empty = Gazetteer({"provinces": [], "districts": [], "communes": [], "new_provinces": [], "new_communes": []})
     with use_resources(Resources(gazetteer=empty)):

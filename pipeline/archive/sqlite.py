@@ -134,7 +134,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
         'CREATE INDEX "tasks_document" ON "tasks" ("document_id")',
     )),
 ]
-DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
+DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON has types.RECORD_SCHEMA_VERSION
 # Above this many matching pages a text query is ordered by recency instead of BM25 (see SqliteArchive.matching_pages).
 RANKED_MATCHES = 1000
 
