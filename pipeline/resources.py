@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from pipeline.extract.places import Gazetteer
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pipeline.types import Restoration
 
 MODELS_ENV = "CONGVAN_MODELS"
+T = TypeVar("T")
 
 
 class TextRestorer(Protocol):
@@ -46,32 +47,31 @@ class Resources:
     @property
     def doc_types(self) -> DocTypes:
         """Document types of Decree 30/2020, the legal and the Party types (pipeline/data/doc_types.json)."""
-        with self._lock:
-            if self._doc_types is None:
-                from pipeline.extract.text import load_doc_types
+        from pipeline.extract.text import load_doc_types
 
-                self._doc_types = load_doc_types()
-            return self._doc_types
+        return self._once("_doc_types", load_doc_types)
 
     @property
     def gazetteer(self) -> Gazetteer:
         """Administrative units before and after the 2025 reform (pipeline/data/gazetteer.json.gz)."""
-        with self._lock:
-            if self._gazetteer is None:
-                from pipeline.extract.places import load_gazetteer
+        from pipeline.extract.places import load_gazetteer
 
-                self._gazetteer = load_gazetteer()
-            return self._gazetteer
+        return self._once("_gazetteer", load_gazetteer)
 
     @property
     def restorer(self) -> TextRestorer:
         """The diacritic restorer over the models of `models_dir`; MissingDependencyError when they are missing."""
-        with self._lock:
-            if self._restorer is None:
-                from pipeline.restore.models import get_restorer
+        from pipeline.restore.models import get_restorer
 
-                self._restorer = get_restorer(self.models_dir)
-            return self._restorer
+        return self._once("_restorer", lambda: get_restorer(self.models_dir))
+
+    def _once(self, attribute: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            value: T | None = getattr(self, attribute)
+            if value is None:
+                value = load()
+                setattr(self, attribute, value)
+            return value
 
 
 _current: Resources | None = None
