@@ -1,7 +1,8 @@
 """Small stand-ins for the stages, so that tests of the driver and the archive run in milliseconds.
 
 A fake scan is a file starting with FAKE_MAGIC followed by JSON: {"pages": [...], "sleep": s,
-"fail_page": i, "timeout_page": i, "crash_page": i}. Its pages' "OCR" text is the given page text.
+"fail_page": i, "timeout_page": i, "crash_page": i, "started": path}. Its pages' "OCR" text is the given page
+text; a page being loaded creates the file `started` when given.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def load_page(path: Path, index: int) -> PageImage:
         os._exit(9)  # a worker dying mid-page, as when the kernel kills it for memory
     if spec.get("fail_page") == index:
         raise CorruptFileError(f"page {index + 1} is damaged", path)
+    if spec.get("started"):
+        Path(spec["started"]).touch()
     time.sleep(float(spec.get("sleep", 0.0)))
     image = np.full((*PAGE_SIZE, 3), 255, dtype=np.uint8)
     legacy = spec.get("legacy", [None] * len(spec["pages"]))[index]
