@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
 from pipeline.preprocess import turn_prepared
 from pipeline.types import Box, OcrPage, OcrWord, PreparedPage, PreprocessStep
@@ -51,17 +52,20 @@ KEEP_GUTTER_INCHES = 0.05
 # --------------------------------------------------------------------------- Tesseract process
 
 
-def _tesseract_env() -> dict[str, str]:
+def _tesseract_env(workdir: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     env["OMP_THREAD_LIMIT"] = "1"  # pages run in parallel processes; threads inside only fight for cores
+    if workdir is not None:
+        env["TMPDIR"] = str(workdir)  # Tesseract's own temporary files go with the page's
     return env
 
 
-def run_tesseract(args: list[str], *, timeout: float, source: str | None = None) -> str:
-    """Run `tesseract ARGS` (one thread), return stdout; kill the whole process group on timeout."""
+def run_tesseract(args: list[str], *, timeout: float, source: str | None = None, workdir: Path | None = None) -> str:
+    """Run `tesseract ARGS` (one thread), return stdout; kill the whole process group on timeout. Temporary
+    files go to `workdir` when given (the driver gives each page its own folder)."""
     try:
         process = subprocess.Popen(
-            [TESSERACT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_tesseract_env(),
+            [TESSERACT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_tesseract_env(workdir),
             start_new_session=True)
     except FileNotFoundError:
         raise MissingDependencyError(
@@ -330,20 +334,22 @@ def _zones_to_regions(zones: list[_Zone], width: int, height: int, open_gutter: 
 # --------------------------------------------------------------------------- recognition
 
 
-def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
-             psm: int | None = None, use_layout: bool = True) -> OcrPage:
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = PAGE_TIMEOUT_SECONDS,
+             workdir: Path | None = None, psm: int | None = None, use_layout: bool = True) -> OcrPage:
     """OCR one prepared page: words (NFC) with confidences and boxes in ORIGINAL page pixels, in reading
     order, one block per layout region; `text` joins them so that `text.split()` is exactly the words.
     A page whose preprocessing was not sure which way up it is gets read both ways (settle_orientation);
-    `preprocessing` then records that check as a last step."""
+    `preprocessing` then records that check as a last step. Temporary files go to `workdir` (default:
+    the system's temporary folder)."""
     started = time.monotonic()
     page = prepared.page
     languages = languages or DEFAULT_LANGUAGES
     check_tesseract(languages)
-    prepared, words = settle_orientation(prepared, languages=languages, timeout=timeout, psm=psm,
+    prepared, words = settle_orientation(prepared, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
                                          use_layout=use_layout)
     if words is None:
-        words = read_words(prepared, languages=languages, timeout=timeout, psm=psm, use_layout=use_layout)
+        words = read_words(prepared, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
+                           use_layout=use_layout)
     height, width = page.image.shape[:2]
     return OcrPage(
         source=page.source, index=page.index, width=width, height=height, dpi=page.dpi, words=tuple(words),
@@ -351,22 +357,23 @@ def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: f
         seconds=round(time.monotonic() - started, 3), warnings=prepared.warnings)
 
 
-def read_words(prepared: PreparedPage, *, languages: str, timeout: float, psm: int | None = None,
-               use_layout: bool = True) -> list[OcrWord]:
+def read_words(prepared: PreparedPage, *, languages: str, timeout: float, workdir: Path | None = None,
+               psm: int | None = None, use_layout: bool = True) -> list[OcrWord]:
     """The page's words in reading order (none for a blank page)."""
     if "blank page" in prepared.warnings:
         return []
     image = prepared.image
     regions = (find_regions(image, prepared.dpi) if use_layout
                else [Region(0, 0, image.shape[1], image.shape[0], "full")])
-    return _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout)
+    return _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout, workdir)
 
 
 # --------------------------------------------------------------------------- orientation check
 
 
-def settle_orientation(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
-                       psm: int | None = None, use_layout: bool = True) -> tuple[PreparedPage, list[OcrWord] | None]:
+def settle_orientation(prepared: PreparedPage, *, languages: str | None = None,
+                       timeout: float = PAGE_TIMEOUT_SECONDS, workdir: Path | None = None, psm: int | None = None,
+                       use_layout: bool = True) -> tuple[PreparedPage, list[OcrWord] | None]:
     """Decide which way up a page is when preprocessing could not (its fix_orientation step says
     "sure": false, typically a sparse last page): read it as prepared and, unless that reading is
     already confident, read it turned by 180° too; keep the reading Tesseract is clearly more confident
@@ -376,7 +383,8 @@ def settle_orientation(prepared: PreparedPage, *, languages: str | None = None, 
     if step is None or step.params.get("sure", True) or "blank page" in prepared.warnings:
         return prepared, None
     languages = languages or DEFAULT_LANGUAGES
-    read = functools.partial(read_words, languages=languages, timeout=timeout, psm=psm, use_layout=use_layout)
+    read = functools.partial(read_words, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
+                             use_layout=use_layout)
     words = read(prepared)
     confidence = reading_confidence(words)
     params: dict[str, Any] = {"confidence": round(confidence, 1), "turned": False}
@@ -399,9 +407,9 @@ def reading_confidence(words: Sequence[OcrWord]) -> float:
 
 
 def _recognise_regions(prepared: PreparedPage, regions: list[Region], languages: str, psm: int,
-                       timeout: float) -> list[OcrWord]:
+                       timeout: float, workdir: Path | None) -> list[OcrWord]:
     """One Tesseract process for all regions of the page: each region is one "page" of an image list."""
-    with tempfile.TemporaryDirectory(prefix="congvan-ocr-") as folder:
+    with tempfile.TemporaryDirectory(prefix="congvan-ocr-", dir=workdir) as folder:
         paths = []
         for number, region in enumerate(regions):
             path = Path(folder) / f"region{number:03d}.pgm"
@@ -411,7 +419,7 @@ def _recognise_regions(prepared: PreparedPage, regions: list[Region], languages:
         listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
         tsv = run_tesseract(
             [str(listing), "stdout", "-l", languages, "--psm", str(psm), "--dpi", str(round(prepared.dpi)), "tsv"],
-            timeout=timeout, source=prepared.page.source)
+            timeout=timeout, source=prepared.page.source, workdir=workdir)
     return _parse_tsv(tsv, regions, prepared)
 
 

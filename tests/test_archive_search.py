@@ -110,7 +110,7 @@ def test_archive_search_snippet_cuts_at_words():
 @pytest.mark.parametrize("query", ["nông thôn mới", "nong thon moi", "thôn nông"])
 def test_archive_search_common_phrases_list_newest_pages_first(archive, monkeypatch, query):
     ranked = [archive.names[hit.id] for hit in search(archive, query)]
-    monkeypatch.setattr("pipeline.archive.search.RANKED_MATCHES", 0)
+    monkeypatch.setattr("pipeline.archive.sqlite.RANKED_MATCHES", 0)
     by_recency = [archive.names[hit.id] for hit in search(archive, query)]
     assert sorted(by_recency) == sorted(ranked)
     accented = [name for name in by_recency if name != "tb496"]
@@ -118,6 +118,6 @@ def test_archive_search_common_phrases_list_newest_pages_first(archive, monkeypa
 
 
 def test_archive_search_filters_thin_out_a_common_phrase(archive, monkeypatch):
-    monkeypatch.setattr("pipeline.archive.search.RANKED_MATCHES", 0)
+    monkeypatch.setattr("pipeline.archive.sqlite.RANKED_MATCHES", 0)
     hits = search(archive, "nong thon moi", SearchFilters(date_from="2022-01-01"), limit=1)
     assert [archive.names[hit.id] for hit in hits] == ["tb496"]

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 from pipeline import __version__
-from pipeline.archive.store import Archive
+from pipeline.archive.store import ArchiveStore, TaskRow
 
 CSV_COLUMNS = ("task_id", "document_code", "date", "assignees", "text", "places", "references", "deadline", "source")
 ICS_LINE_OCTETS = 75  # RFC 5545 §3.1: lines longer than this are folded
@@ -23,41 +23,10 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
 
 
-@dataclass(frozen=True)
-class TaskRow:
-    """A task with the document it comes from."""
-
-    uid: str  # stable across runs: iCalendar UID and webhook idempotency key
-    task: dict[str, Any]  # the full task record (types.Task as a dict)
-    document_id: int
-    document_code: str | None
-    document_date: str | None
-    document_type: str | None
-    issuer: str | None
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "uid": self.uid,
-            **self.task,
-            "document": {"id": self.document_id, "code": self.document_code, "date": self.document_date,
-                         "type": self.document_type, "issuer": self.issuer, "source": self.source},
-        }
-
-
-def iter_tasks(archive: Archive, since: str | None = None) -> Iterator[TaskRow]:
+def iter_tasks(archive: ArchiveStore, since: str | None = None) -> Iterator[TaskRow]:
     """Tasks in document order; `since` (ISO date) keeps documents dated on or after it, or, when a
     document has no date, added to the archive on or after it."""
-    rows = archive.connection.execute(
-        """SELECT t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source"
-           FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id"
-           WHERE ? IS NULL OR coalesce(d."date", substr(d."added_at", 1, 10)) >= ?
-           ORDER BY d."date", d."id", t."id"
-        """,
-        (since, since),
-    )
-    for uid, record, doc_id, code, doc_date, doc_type, issuer, source in rows:
-        yield TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source)
+    return archive.tasks(since)
 
 
 # --------------------------------------------------------------------------- files

@@ -1,0 +1,43 @@
+"""Which files a batch processes: named files, and folders walked recursively for the formats ingest reads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from pipeline.errors import CongvanError, InputError, UnsupportedFormatError
+from pipeline.ingest import INPUT_SUFFIXES
+
+
+def collect_inputs(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> tuple[list[Path], list[CongvanError]]:
+    """Files to process, in a stable order: folders are walked recursively for document files (others
+    are ignored); a missing path is an error; a file named explicitly is identified later by content."""
+    excluded = {path.resolve() for path in exclude}
+    files: list[Path] = []
+    errors: list[CongvanError] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            files.append(path)
+
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                root_path = Path(root)
+                dirs[:] = sorted(d for d in dirs if (root_path / d).resolve() not in excluded and not d.startswith("."))
+                for name in sorted(names):
+                    candidate = root_path / name
+                    if candidate.suffix.lower() in INPUT_SUFFIXES and not name.startswith(".") and candidate.is_file():
+                        add(candidate)
+        elif path.is_file():
+            add(path)
+        elif path.exists():
+            errors.append(UnsupportedFormatError("not a regular file", path))
+        else:
+            errors.append(InputError("no such file or folder", path))
+    return files, errors
