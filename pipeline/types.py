@@ -13,7 +13,7 @@ Box = tuple[int, int, int, int]
 
 # The version of the record's JSON Schema (pipeline/data/record.schema.json, semantic versioning); the
 # archive's database schema has its own version (archive/sqlite.py, DATABASE_SCHEMA_VERSION).
-RECORD_SCHEMA_VERSION = "1.0.0"
+RECORD_SCHEMA_VERSION = "1.1.0"
 
 
 # --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
@@ -83,6 +83,31 @@ class OcrWord:
 
 
 @dataclass(frozen=True)
+class FieldReading:
+    """A short header field read apart from the line it sits on: the number after "Số:", the day and the month
+    of the date, often written by hand when a dispatch is registered. Its digits replace what the page's OCR
+    had read in that place (kept in `ocr_text`)."""
+
+    name: str  # "number", "day" or "month"
+    value: str | None  # the digits as written ("08"); None when unreadable (then nothing stands in the text)
+    confidence: float  # 0..1: the share of the recognisers' votes the value won (0 when unreadable)
+    box: Box  # the field's place on the original page
+    ocr_text: str  # what the page's OCR had read there ("đê", "Ø3"), "" when nothing
+    candidates: tuple[tuple[str, float], ...] = ()  # every reading with its votes, best first
+
+
+@dataclass(frozen=True)
+class PageMark:
+    """Ink on a page that is not the document's own text: a receiving office's incoming-dispatch stamp ("CV ĐẾN",
+    Số, Ngày, Chuyển) or a routing note in the margin. Its words are kept out of the page text."""
+
+    kind: str  # "received-stamp" or "margin-note"
+    box: Box  # original page pixels
+    text: str  # its words, lines joined by newlines
+    words: tuple[OcrWord, ...] = ()
+
+
+@dataclass(frozen=True)
 class OcrPage:
     """OCR result for one page. `text` is the words joined: spaces within a line, newlines between lines,
     a blank line between blocks, so that `text.split()` yields exactly the words in order."""
@@ -98,6 +123,8 @@ class OcrPage:
     legacy_text: str | None = None
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()
+    field_readings: tuple[FieldReading, ...] = ()  # header fields read apart (handwritten number, day, month)
+    marks: tuple[PageMark, ...] = ()  # stamps and margin notes, not part of `words`
 
 
 # --------------------------------------------------------------------------- restoration
@@ -143,6 +170,16 @@ class Signer:
 
 
 @dataclass
+class DateParts:
+    """The parts of the document's date that could be read: a day written by hand may be unreadable while the
+    printed month and year are not. `DocumentHeader.date` is set only when all three are known."""
+
+    day: int | None = None
+    month: int | None = None
+    year: int | None = None
+
+
+@dataclass
 class DocumentHeader:
     code: str | None = None  # full number and symbol as written, e.g. "112/VPĐP-NTM"
     number: str | None = None  # "112"; None when missing or unreadable
@@ -157,6 +194,7 @@ class DocumentHeader:
     recipients: list[str] = field(default_factory=list)
     signer: Signer | None = None
     distribution: list[str] = field(default_factory=list)
+    date_parts: DateParts | None = None  # None when no date line was found
 
 
 @dataclass
@@ -212,6 +250,17 @@ class Task:
 
 
 @dataclass
+class Received:
+    """A receiving office's marks on its copy: the incoming-dispatch stamp ("CV ĐẾN / Số: 2770 / Ngày: 04/4/18 /
+    Chuyển: …") and routing notes. Archival metadata: never part of the subject, recipients or tasks."""
+
+    number: str | None = None  # the incoming register number, as written
+    date: str | None = None  # ISO date of receipt
+    notes: list[str] = field(default_factory=list)  # "Chuyển: …" and margin routing notes, as read
+    page: int | None = None  # 0-based page of the stamp
+
+
+@dataclass
 class Record:
     """Everything extracted from one document. Serialised by `to_dict`; see pipeline/data/record.schema.json."""
 
@@ -220,6 +269,10 @@ class Record:
     dates: list[DateMention] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
+    received: Received | None = None
+    needs_review: list[str] = field(default_factory=list)  # field paths to check: "document.number"
+    # field path → 0..1 for fields read apart from the page's text ("document.number", "document.date")
+    fields_confidence: dict[str, float] = field(default_factory=dict)
     schema_version: str = RECORD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,6 +291,8 @@ T = TypeVar("T")
 _NESTED: dict[str, Any] = {
     "document": DocumentHeader,
     "signer": Signer,
+    "date_parts": DateParts,
+    "received": Received,
     "references": Reference,
     "dates": DateMention,
     "places": Place,
@@ -285,6 +340,8 @@ class PageResult:
     tokens: list[RestoredToken] | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    field_readings: list[FieldReading] = field(default_factory=list)  # header fields read apart (see FieldReading)
+    marks: list[PageMark] = field(default_factory=list)  # stamps and margin notes kept out of `text`
 
 
 @dataclass
