@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf \
-	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
+	ocrmypdf unpaper fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
 JOBS ?= $(shell nproc)
 
-.PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive models samples clean
+.PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive bench-real models samples clean
 
 setup: .venv/.installed
 
@@ -32,7 +32,7 @@ models: setup
 samples: setup
 	$(PY) samples/generate.py --out samples/
 
-bench: bench-scan bench-restore bench-extract bench-archive
+bench: bench-scan bench-restore bench-extract bench-archive bench-real
 
 bench-scan: setup
 	$(PY) scripts/bench_scan.py
@@ -46,5 +46,9 @@ bench-extract: setup
 bench-archive: setup
 	$(PY) scripts/bench_archive.py
 
+bench-real: setup
+	nice -n 10 $(PY) scripts/bench_real.py
+
 clean:
 	rm -rf out build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	git worktree prune
