@@ -28,6 +28,7 @@ lint: setup
 
 models: setup
 	$(PY) scripts/build_models.py
+	$(PY) scripts/build_digit_model.py
 
 samples: setup
 	$(PY) samples/generate.py --out samples/

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 if TYPE_CHECKING:
     from pipeline.extract.places import Gazetteer
     from pipeline.extract.text import DocTypes
+    from pipeline.handwriting import DigitModel
     from pipeline.types import Restoration
 
 MODELS_ENV = "CONGVAN_MODELS"
@@ -35,7 +36,8 @@ class Resources:
     small ones by hand rather than load the real ones."""
 
     def __init__(self, *, models_dir: Path | None = None, doc_types: DocTypes | None = None,
-                 gazetteer: Gazetteer | None = None, restorer: TextRestorer | None = None) -> None:
+                 gazetteer: Gazetteer | None = None, restorer: TextRestorer | None = None,
+                 digit_model: DigitModel | None = None) -> None:
         override = os.environ.get(MODELS_ENV)
         # None: the models bundled with congvan (restore.models.MODELS_DIR)
         self.models_dir = models_dir if models_dir is not None else Path(override) if override else None
@@ -43,6 +45,7 @@ class Resources:
         self._doc_types = doc_types
         self._gazetteer = gazetteer
         self._restorer = restorer
+        self._digit_model = digit_model
 
     @property
     def doc_types(self) -> DocTypes:
@@ -64,6 +67,16 @@ class Resources:
         from pipeline.restore.models import get_restorer
 
         return self._once("_restorer", lambda: get_restorer(self.models_dir))
+
+    @property
+    def digit_model(self) -> DigitModel:
+        """The classifier of handwritten digits (digits.npz of `models_dir` when it has one, else the bundled
+        models/); MissingDependencyError when it is missing."""
+        from pipeline.handwriting import DIGITS_FILE, load_digit_model
+        from pipeline.restore.models import MODELS_DIR
+
+        folder = self.models_dir if self.models_dir and (self.models_dir / DIGITS_FILE).exists() else MODELS_DIR
+        return self._once("_digit_model", lambda: load_digit_model(folder))
 
     def _once(self, attribute: str, load: Callable[[], T]) -> T:
         with self._lock:

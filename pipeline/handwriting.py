@@ -1,0 +1,240 @@
+"""Digits written by hand in a small crop (a dispatch's number or day): ink, characters, and the small digit
+classifier of models/digits.npz that reads them (built by `make models` from scripts/build_digit_model.py)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.errors import MissingDependencyError
+
+DIGITS_FILE = "digits.npz"
+# A character is scaled to fit a WORK_SIZE square (aspect kept), thinned to its skeleton and redrawn with one
+# stroke width (pens, markers and scans differ most in stroke width), centred by its ink mass and halved.
+WORK_SIZE = 40
+WORK_CANVAS = 48
+CANVAS = 24
+NOISE = 10  # the classifier's eleventh class: a stroke, dot, slash or letter that is not a digit
+# A character wider than this many times its height holds several digits written touching each other.
+TOUCHING_WIDTH = 1.15
+# Pieces much lower than the tallest character are dots, commas or the dots of a dotted line.
+MIN_HEIGHT_SHARE = 0.45
+
+
+def ink_mask(crop: np.ndarray) -> np.ndarray:
+    """Binary ink (255) of a gray or colour crop: Otsu on the darkest channel, so that blue or black pen reads
+    as ink on white or yellowed paper."""
+    gray = crop.min(axis=2) if crop.ndim == 3 else crop
+    gray = cv2.GaussianBlur(gray, (3, 3), 0)
+    _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    if ink.mean() > 127:  # nothing but paper: Otsu split the paper's grain
+        ink[:] = 0
+    return ink
+
+
+def thin(ink: np.ndarray) -> np.ndarray:
+    """Zhang–Suen thinning of a binary image (nonzero = ink): the one-pixel skeleton of its strokes."""
+    image = (ink > 0).astype(np.uint8)
+    changed = True
+    while changed:
+        changed = False
+        for step in (0, 1):
+            padded = np.pad(image, 1)
+            p2, p3, p4 = padded[:-2, 1:-1], padded[:-2, 2:], padded[1:-1, 2:]
+            p5, p6, p7 = padded[2:, 2:], padded[2:, 1:-1], padded[2:, :-2]
+            p8, p9 = padded[1:-1, :-2], padded[:-2, :-2]
+            ring = (p2, p3, p4, p5, p6, p7, p8, p9, p2)
+            neighbours = sum(x.astype(np.int32) for x in ring[:8])
+            transitions = sum(((a == 0) & (b == 1)).astype(np.int32) for a, b in itertools.pairwise(ring))
+            if step == 0:
+                first, second = p2 * p4 * p6 == 0, p4 * p6 * p8 == 0
+            else:
+                first, second = p2 * p4 * p8 == 0, p2 * p6 * p8 == 0
+            remove = (image == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & first & second
+            if remove.any():
+                image[remove] = 0
+                changed = True
+    return image
+
+
+def glyph(ink: np.ndarray) -> np.ndarray:
+    """A character's ink as the classifier sees it: cropped to its ink, scaled to fit (aspect kept), thinned and
+    redrawn with one stroke width, centred by ink mass on a CANVAS square, values 0..1."""
+    ys, xs = np.nonzero(ink)
+    canvas = np.zeros((WORK_CANVAS, WORK_CANVAS), np.float32)
+    if len(xs) == 0:
+        return np.zeros((CANVAS, CANVAS), np.float32)
+    cropped = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255
+    height, width = cropped.shape
+    scale = WORK_SIZE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = cv2.resize(cropped, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    skeleton = thin(resized > 0.35)
+    piece = cv2.dilate(skeleton * 255, np.ones((3, 3), np.uint8)).astype(np.float32) / 255
+    mass = piece.sum()
+    cy, cx = ((np.indices(piece.shape) * piece).sum(axis=(1, 2)) / mass) if mass else (size[1] / 2, size[0] / 2)
+    top = min(max(0, round(WORK_CANVAS / 2 - cy)), WORK_CANVAS - size[1])
+    left = min(max(0, round(WORK_CANVAS / 2 - cx)), WORK_CANVAS - size[0])
+    canvas[top : top + size[1], left : left + size[0]] = piece
+    small: np.ndarray = cv2.resize(canvas, (CANVAS, CANVAS), interpolation=cv2.INTER_AREA)
+    return small
+
+
+ORIENTATIONS = 8  # stroke directions told apart per cell
+CELL = 6  # pixels of a cell of the orientation histogram (a 4×4 grid over the canvas)
+
+
+def stroke_orientations(glyph_image: np.ndarray) -> np.ndarray:
+    """Histogram of gradient orientations per cell, weighted by magnitude, normalised over the glyph: where the
+    strokes run which way, less sensitive than pixels to exactly where a stroke lies."""
+    dx = cv2.Sobel(glyph_image, cv2.CV_32F, 1, 0, ksize=3)
+    dy = cv2.Sobel(glyph_image, cv2.CV_32F, 0, 1, ksize=3)
+    magnitude = np.hypot(dx, dy)
+    bins = ((np.arctan2(dy, dx) % np.pi) / np.pi * ORIENTATIONS).astype(np.int32) % ORIENTATIONS
+    cells = CANVAS // CELL
+    histogram = np.zeros((cells, cells, ORIENTATIONS), np.float32)
+    rows, columns = np.indices(glyph_image.shape)
+    np.add.at(histogram, (rows // CELL, columns // CELL, bins), magnitude)
+    norm = float(np.linalg.norm(histogram))
+    return (histogram / norm if norm else histogram).ravel()
+
+
+def features(glyph_image: np.ndarray) -> np.ndarray:
+    """The classifier's input: the glyph's pixels, its stroke orientations and its aspect ratio (a '1' is thin)."""
+    ys, xs = np.nonzero(glyph_image > 0.2)
+    aspect = 0.0 if len(xs) == 0 else (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
+    return np.concatenate([glyph_image.ravel(), stroke_orientations(glyph_image), [min(aspect, 3.0)]]).astype(
+        np.float32)
+
+
+@dataclass(frozen=True)
+class DigitModel:
+    """A one-hidden-layer perceptron over `features`: eleven classes, digits 0–9 and NOISE."""
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        values = (rows - self.mean) / self.scale
+        for k, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            values = values @ weight + bias
+            if k < len(self.weights) - 1:
+                values = np.maximum(values, 0)
+        values -= values.max(axis=1, keepdims=True)
+        exp = np.exp(values)
+        probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probabilities
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {"mean": self.mean, "scale": self.scale}
+        arrays |= {f"w{k}": w for k, w in enumerate(self.weights)} | {f"b{k}": b for k, b in enumerate(self.biases)}
+        np.savez_compressed(path, allow_pickle=False, **arrays)
+
+
+_lock = threading.Lock()
+_loaded: dict[Path, DigitModel] = {}
+
+
+def load_digit_model(folder: Path) -> DigitModel:
+    """models/digits.npz (float32 weights), read once per process and folder."""
+    path = folder / DIGITS_FILE
+    with _lock:
+        if path not in _loaded:
+            if not path.exists():
+                raise MissingDependencyError(f"digit model {path} is missing (make models builds it)")
+            with np.load(path) as data:
+                layers = sum(1 for name in data.files if name.startswith("w"))
+                _loaded[path] = DigitModel(
+                    tuple(data[f"w{k}"].astype(np.float32) for k in range(layers)),
+                    tuple(data[f"b{k}"].astype(np.float32) for k in range(layers)),
+                    data["mean"].astype(np.float32), data["scale"].astype(np.float32))
+        return _loaded[path]
+
+
+# --------------------------------------------------------------------------- characters of a crop
+
+
+def characters(ink: np.ndarray) -> list[np.ndarray]:
+    """The characters of a field's ink, left to right: connected strokes, pieces of one character joined
+    (the bar of a '5', a slashed zero's slash), touching digits cut apart, dots and rules left out."""
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    boxes = [(int(x), int(y), int(w), int(h), k) for k, (x, y, w, h, area) in enumerate(stats) if k and area >= 4]
+    if not boxes:
+        return []
+    tallest = max(h for _, _, _, h, _ in boxes)
+    boxes = [b for b in boxes if b[3] >= MIN_HEIGHT_SHARE * tallest or b[2] >= MIN_HEIGHT_SHARE * tallest]
+    boxes = [b for b in boxes if not (b[3] < 0.3 * tallest and b[2] > 2 * b[3])]  # underlines, dashes
+    groups: list[list[tuple[int, int, int, int, int]]] = []
+    for box in sorted(boxes):
+        x, _, w, _, _ = box
+        if groups:
+            gx0 = min(b[0] for b in groups[-1])
+            gx1 = max(b[0] + b[2] for b in groups[-1])
+            overlap = min(gx1, x + w) - max(gx0, x)
+            if overlap > 0.5 * min(w, gx1 - gx0):
+                groups[-1].append(box)
+                continue
+        groups.append([box])
+    out: list[np.ndarray] = []
+    for group in groups:
+        x0 = min(b[0] for b in group)
+        y0 = min(b[1] for b in group)
+        x1 = max(b[0] + b[2] for b in group)
+        y1 = max(b[1] + b[3] for b in group)
+        mask = np.isin(labels[y0:y1, x0:x1], [b[4] for b in group]).astype(np.uint8) * 255
+        out += _split_touching(mask)
+    return out
+
+
+def _split_touching(mask: np.ndarray) -> list[np.ndarray]:
+    """A character too wide for one digit, cut at the columns with the least ink near the expected cuts."""
+    height, width = mask.shape
+    pieces = round(width / (0.75 * height)) if width > TOUCHING_WIDTH * height else 1
+    if pieces <= 1:
+        return [mask]
+    column_ink = (mask > 0).sum(axis=0)
+    cuts = [0]
+    for k in range(1, pieces):
+        expected = k * width // pieces
+        window = max(1, width // (3 * pieces))
+        lo, hi = max(cuts[-1] + 1, expected - window), min(width - 1, expected + window)
+        cuts.append(lo + int(np.argmin(column_ink[lo:hi])) if hi > lo else expected)
+    cuts.append(width)
+    return [mask[:, a:b] for a, b in itertools.pairwise(cuts) if b - a > 1 and mask[:, a:b].any()]
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """The classifier's reading of a crop: digits, with "/" where a non-digit stroke separates two groups of them
+    (the slashes of a date "04/4/18"), and the lowest of the digits' class probabilities."""
+
+    text: str
+    confidence: float
+
+
+def read_digits(crop: np.ndarray, model: DigitModel) -> DigitReading | None:
+    """The digits written in `crop` (gray or colour), or None when it holds none. Non-digits at either end (a
+    colon of "Số:", the slash of the symbol) are left out; non-digits between digits become one "/"."""
+    pieces = characters(ink_mask(crop))
+    if not pieces:
+        return None
+    probabilities = model.probabilities(np.stack([features(glyph(piece)) for piece in pieces]))
+    classes = [int(c) for c in probabilities.argmax(axis=1)]
+    digits = [k for k, c in enumerate(classes) if c != NOISE]
+    if not digits:
+        return None
+    text = ""
+    for k in range(digits[0], digits[-1] + 1):
+        if classes[k] != NOISE:
+            text += str(classes[k])
+        elif not text.endswith("/"):
+            text += "/"
+    confidence = float(min(probabilities[k, classes[k]] for k in digits))
+    return DigitReading(text, confidence)
