@@ -7,6 +7,7 @@ import csv
 import functools
 import io
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -20,10 +21,23 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline import handwriting
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
+from pipeline.extract.dates import stamp_date
 from pipeline.preprocess import turn_prepared
-from pipeline.types import Box, OcrPage, OcrWord, PreparedPage, PreprocessStep
+from pipeline.resources import current_resources
+from pipeline.types import (
+    RECEIVED_DATE,
+    RECEIVED_NUMBER,
+    Box,
+    FieldReading,
+    OcrPage,
+    OcrWord,
+    PageMark,
+    PreparedPage,
+    PreprocessStep,
+)
 
 # Chosen by measurement: `scripts/bench_scan.py --variants` runs the alternatives on the same pages.
 DEFAULT_LANGUAGES = "vie"
@@ -345,16 +359,20 @@ def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: f
     page = prepared.page
     languages = languages or DEFAULT_LANGUAGES
     check_tesseract(languages)
+    prepared, marks, stamp_readings = read_marks(prepared, languages=languages, timeout=timeout, workdir=workdir)
     prepared, words = settle_orientation(prepared, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
                                          use_layout=use_layout)
     if words is None:
         words = read_words(prepared, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
                            use_layout=use_layout)
+    words = reread_header(prepared, words, languages=languages, timeout=timeout, workdir=workdir)
+    words, readings = read_header_fields(prepared, words, timeout=timeout, workdir=workdir)
     height, width = page.image.shape[:2]
     return OcrPage(
         source=page.source, index=page.index, width=width, height=height, dpi=page.dpi, words=tuple(words),
         text=words_to_text(words), preprocessing=prepared.steps, legacy_text=page.legacy_text,
-        seconds=round(time.monotonic() - started, 3), warnings=prepared.warnings)
+        seconds=round(time.monotonic() - started, 3), warnings=prepared.warnings,
+        field_readings=(*stamp_readings, *readings), marks=tuple(marks))
 
 
 def read_words(prepared: PreparedPage, *, languages: str, timeout: float, workdir: Path | None = None,
@@ -444,9 +462,33 @@ def _parse_tsv(tsv: str, regions: list[Region], prepared: PreparedPage) -> list[
         if is_junk(text, confidence):
             continue
         for piece in text.split():  # Tesseract words never contain spaces, but NFC text might gain none
-            words.append(OcrWord(text=piece, confidence=round(confidence, 2), box=box,
+            words.append(OcrWord(text=fold_double_marks(piece), confidence=round(confidence, 2), box=box,
                                  block=page_number - 1, line=line_index))
     return words
+
+
+def fold_double_marks(word: str) -> str:
+    """One vowel for the two Tesseract sometimes writes when it hesitates between two marks on it ("QUÁẢNG"):
+    two letters in a row with the same base vowel and each a mark never occur in Vietnamese. The one that makes
+    a valid syllable is kept, the second when both do.
+
+    >>> fold_double_marks("QUÁẢNG"), fold_double_marks("xoong"), fold_double_marks("Ngãi")
+    ('QUẢNG', 'xoong', 'Ngãi')
+    """
+    from pipeline.restore.syllables import is_valid
+
+    for k in range(len(word) - 1):
+        first, second = word[k], word[k + 1]
+        base_first, base_second = (unicodedata.normalize("NFD", ch)[0].lower() for ch in (first, second))
+        if base_first != base_second or base_first not in "aeiouy":
+            continue
+        if first.lower() == base_first or second.lower() == base_second:
+            continue  # a bare vowel beside a marked one ("oó"): not this artefact
+        keep_second, keep_first = word[:k] + word[k + 1 :], word[: k + 1] + word[k + 2 :]
+        if is_valid(keep_second.lower()) or not is_valid(keep_first.lower()):
+            return fold_double_marks(keep_second)
+        return fold_double_marks(keep_first)
+    return word
 
 
 def is_junk(text: str, confidence: float) -> bool:
@@ -484,3 +526,518 @@ def words_to_text(words: list[OcrWord] | tuple[OcrWord, ...]) -> str:
         previous = word
     return "".join(parts)
 
+
+
+# --------------------------------------------------------------------------- header fields written by hand
+
+# The number and the date of a dispatch sit in the top part of its first page (Decree 30/2020, Phụ lục I).
+FIELD_REGION_SHARE = 0.45
+# An OCR reading of a field this confident and made of digits is the printed value: it is not read again.
+CONFIDENT_PRINTED = 85.0
+# The winning reading must hold this share of the recognisers' votes; below it the field is unreadable.
+MIN_FIELD_CONFIDENCE = 0.34
+# Votes: the classifier of handwritten digits, the page's own OCR of the gap (its look-alikes mapped), and
+# Tesseract restricted to digits over each binarization × height × page-segmentation mode (8 readings).
+CLASSIFIER_VOTE, OCR_VOTE, TESSERACT_VOTE = 1.5, 1.0, 0.25
+DIGIT_HEIGHTS = (32, 56)  # pixel heights the crop is scaled to for Tesseract
+DIGIT_PSMS = (7, 8)  # one line, one word
+LARGEST_NUMBER = 99999
+# What OCR makes of handwritten digits: the slashed zero read as Ø, a crossed seven as T, …
+DIGIT_LOOKALIKES = str.maketrans({"Ø": "0", "ø": "0", "O": "0", "o": "0", "Q": "0", "D": "0", "l": "1", "I": "1",
+                                  "|": "1", "i": "1", "!": "1", "Z": "2", "z": "2", "S": "5", "s": "5", "B": "8",
+                                  "g": "9", "q": "9", "G": "6", "b": "6", "T": "7"})
+# On a header line's folded text (lower case, no diacritics, one character for one): the number between "Số:"
+# and the symbol's slash; the day between "ngày" and "tháng", the month between "tháng" and "năm".
+# "Số" as OCR reads it at small sizes ("Sä", "S0"); a symbol whose slash OCR lost ("II0QĐ-STP") starts at the
+# letters of its first part.
+_NUMBER_FIELD = re.compile(r"(?:^|\s)s[oa0]\s*[:;.]?(?P<number>[^/|:]{0,14}?)\s*(?:[/|]\s*(?=[a-z])|(?<=[0-9ilo|])(?=[a-z]{2,4}\s*-))")
+_DATE_FIELD = re.compile(r"ng[ao][yu](?P<day>[^,;]{0,12}?)th[a-z]{1,2}ng(?P<month>[^,;]{0,10}?)n[a-z]m\s*[.,]?\s*(?:19|20)\d\d")
+
+
+def _fold_char(character: str) -> str:
+    base = unicodedata.normalize("NFD", character)[0].lower()
+    return "d" if base in "đð" else base
+
+
+@dataclass(frozen=True)
+class _LineText:
+    """A line's words joined by spaces, folded one character for one, with each word's offsets."""
+
+    indices: list[int]  # word indices in the page's word list
+    starts: list[int]
+    text: str
+    folded: str
+
+    @classmethod
+    def of(cls, words: Sequence[OcrWord], indices: list[int]) -> _LineText:
+        starts, parts, position = [], [], 0
+        for index in indices:
+            starts.append(position)
+            parts.append(words[index].text)
+            position += len(words[index].text) + 1
+        text = " ".join(parts)
+        return cls(indices, starts, text, "".join(_fold_char(ch) for ch in text))
+
+    def word_at(self, offset: int) -> int:
+        """Position in `indices` of the word holding `offset` (or the one after the space at it)."""
+        k = 0
+        while k + 1 < len(self.starts) and self.starts[k + 1] <= offset:
+            k += 1
+        return k
+
+
+@dataclass(frozen=True)
+class _FieldSpot:
+    name: str
+    start: int  # character offsets of the field in the line's text
+    end: int
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the original page
+    ocr_text: str
+    ocr_confidence: float
+    month: int | None = None  # for a day: the month and year printed on the line, to check it
+    year: int | None = None
+
+
+def _x_at(words: Sequence[OcrWord], line: _LineText, offset: int, *, left: bool) -> float:
+    """Page x of a character offset of the line (words' boxes shared out by character count)."""
+    k = line.word_at(offset)
+    word = words[line.indices[k]]
+    x, _, width, _ = word.box
+    inside = offset - line.starts[k]
+    length = max(1, len(word.text))
+    if inside >= length:  # on the space after the word
+        if not left and k + 1 < len(line.indices):
+            return float(words[line.indices[k + 1]].box[0])
+        return float(x + width)
+    return x + width * inside / length
+
+
+def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end: int) -> _FieldSpot | None:
+    x0 = _x_at(words, line, start, left=True)
+    x1 = _x_at(words, line, end, left=False)
+    boxes = [words[i].box for i in line.indices]
+    top = float(np.median([b[1] for b in boxes]))
+    bottom = float(np.median([b[1] + b[3] for b in boxes]))
+    height = max(1.0, bottom - top)
+    if x1 - x0 < 0.3 * height:
+        return None  # no room for a digit
+    covered = [line.indices[k] for k in range(line.word_at(start), line.word_at(max(start, end - 1)) + 1)]
+    text = line.text[start:end].strip()
+    confidences = [words[i].confidence for i in covered] if text else [0.0]
+    box = (int(x0), int(top - 0.45 * height), int(np.ceil(x1)), int(bottom + 0.3 * height))
+    return _FieldSpot(name, start, end, box, text, min(confidences))
+
+
+def find_header_fields(words: Sequence[OcrWord], page_height: int) -> list[tuple[_LineText, _FieldSpot]]:
+    """The number and date fields on the header lines of a page (none on a page without them)."""
+    lines: dict[int, list[int]] = {}
+    for index, word in enumerate(words):
+        if word.box[1] <= FIELD_REGION_SHARE * page_height:
+            lines.setdefault(word.line, []).append(index)
+    found: list[tuple[_LineText, _FieldSpot]] = []
+    names_done: set[str] = set()
+    for indices in lines.values():
+        line = _LineText.of(words, indices)
+        number = _NUMBER_FIELD.search(line.folded)
+        if number and "number" not in names_done:
+            spot = _spot(words, line, "number", number.start("number"), number.end("number"))
+            if spot is not None:
+                found.append((line, spot))
+                names_done.add("number")
+        date = _DATE_FIELD.search(line.folded)
+        if date and "day" not in names_done:
+            year = int(re.findall(r"(?:19|20)\d\d", date.group())[-1])
+            month_text = date.group("month").strip().translate(DIGIT_LOOKALIKES)
+            month = int(month_text) if month_text.isdigit() and 1 <= int(month_text) <= 12 else None
+            for name in ("day", "month"):
+                spot = _spot(words, line, name, date.start(name), date.end(name))
+                if spot is not None:
+                    found.append((line, replace(spot, month=month if name == "day" else None, year=year)))
+            names_done.add("day")
+    return found
+
+
+def _printed(spot: _FieldSpot) -> bool:
+    """The page's OCR read the field as digits it is sure of: a printed value, not handwriting."""
+    return bool(spot.ocr_text) and spot.ocr_text.isdigit() and spot.ocr_confidence >= CONFIDENT_PRINTED
+
+
+def _plausible(spot: _FieldSpot, value: str) -> bool:
+    """Day 1–31 (and within its month when the month is printed), month 1–12, number 1–99999, a stamp's date
+    d/m/y."""
+    if spot.name == RECEIVED_DATE:
+        return stamp_date(value) is not None
+    if not value.isdigit():
+        return False
+    number = int(value)
+    if spot.name == "day":
+        if spot.month is not None and spot.year is not None:
+            import calendar
+
+            return 1 <= number <= calendar.monthrange(spot.year, spot.month)[1]
+        return 1 <= number <= 31
+    if spot.name == "month":
+        return 1 <= number <= 12
+    return 1 <= number <= LARGEST_NUMBER and len(value) <= len(str(LARGEST_NUMBER))
+
+
+def _digit_variants(crop: np.ndarray) -> list[np.ndarray]:
+    """The crop for Tesseract: its ink as black on white, plain and thickened, at each of DIGIT_HEIGHTS."""
+    ink = handwriting.ink_mask(crop)
+    variants = []
+    for image in (ink, cv2.dilate(ink, np.ones((2, 2), np.uint8))):
+        for height in DIGIT_HEIGHTS:
+            scale = height / max(1, image.shape[0])
+            resized = cv2.resize(255 - image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            variants.append(cv2.copyMakeBorder(resized, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255))
+    return variants
+
+
+def _tesseract_digits(crops: list[np.ndarray], timeout: float, source: str | None, workdir: Path | None,
+                      whitelist: str = "0123456789") -> list[list[tuple[str, float]]]:
+    """Per crop, Tesseract's digit readings (text, confidence 0..100) over its variants and DIGIT_PSMS."""
+    readings: list[list[tuple[str, float]]] = [[] for _ in crops]
+    owners: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="congvan-digits-", dir=workdir) as folder:
+        paths: list[str] = []
+        for number, crop in enumerate(crops):
+            for variant in _digit_variants(crop):
+                path = Path(folder) / f"field{len(paths):03d}.png"
+                cv2.imwrite(str(path), variant)
+                paths.append(str(path))
+                owners.append(number)
+        if not paths:
+            return readings
+        listing = Path(folder) / "fields.txt"
+        listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
+        for psm in DIGIT_PSMS:
+            tsv = run_tesseract([str(listing), "stdout", "-l", "eng", "--psm", str(psm), "-c",
+                                 f"tessedit_char_whitelist={whitelist}", "tsv"], timeout=timeout, source=source,
+                                workdir=workdir)
+            texts: dict[int, list[tuple[str, float]]] = {}
+            for fields in csv.reader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+                if len(fields) >= 12 and fields[0] == "5" and fields[11].strip() and float(fields[10]) >= 0:
+                    texts.setdefault(int(fields[1]) - 1, []).append((fields[11].strip(), float(fields[10])))
+            for image, parts in texts.items():
+                text = "".join(part for part, _ in parts)
+                readings[owners[image]].append((text, min(conf for _, conf in parts)))
+    return readings
+
+
+def _tesseract_votes(readings: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Tesseract's digit readings as votes; it gives handwriting confidences near zero even when it is right,
+    so every reading weighs at least a fifth of a full vote."""
+    return [(text, TESSERACT_VOTE * max(confidence, 20.0) / 100) for text, confidence in readings]
+
+
+def _vote(spot: _FieldSpot, candidates: list[tuple[str, float]]) -> tuple[str | None, float, tuple[tuple[str, float], ...]]:
+    """The plausible reading with most votes (days and months counted by value: "3" backs "03"), its share of
+    all votes, and every reading with its votes."""
+    totals: dict[str, float] = {}
+    for text, weight in candidates:
+        if text and weight > 0:
+            totals[text] = totals.get(text, 0.0) + weight
+    everything = sum(totals.values())
+    ranked = tuple(sorted(((text, round(votes, 3)) for text, votes in totals.items()), key=lambda item: -item[1]))
+    if not everything:
+        return None, 0.0, ranked
+    groups: dict[str, float] = {}
+    for text, votes in totals.items():
+        if _plausible(spot, text):
+            key = str(int(text)) if spot.name in ("day", "month") else text
+            groups[key] = groups.get(key, 0.0) + votes
+    if not groups:
+        return None, 0.0, ranked
+    best = max(groups, key=lambda key: groups[key])
+    share = groups[best] / everything
+    if share < MIN_FIELD_CONFIDENCE:
+        return None, round(share, 3), ranked
+    spelled = max((text for text in totals if _plausible(spot, text) and
+                   (str(int(text)) if spot.name in ("day", "month") else text) == best), key=lambda text: totals[text])
+    return spelled, round(share, 3), ranked
+
+
+def read_header_fields(prepared: PreparedPage, words: list[OcrWord], *, timeout: float = PAGE_TIMEOUT_SECONDS,
+                       workdir: Path | None = None) -> tuple[list[OcrWord], list[FieldReading]]:
+    """Read again, apart, the number and the day and month of a page's header when the page's OCR did not read
+    them as confident digits (they are often written by hand): the classifier of handwritten digits, Tesseract
+    restricted to digits over several binarizations and scales, and the page's own reading vote. The winning
+    digits replace the OCR's words in that place; an unreadable field leaves the place empty (never a guess)."""
+    spots = [(line, spot) for line, spot in find_header_fields(words, prepared.page.image.shape[0])
+             if not _printed(spot)]
+    if not spots:
+        return words, []
+    image = prepared.page.image
+    crops = []
+    for _, spot in spots:
+        x0, y0, x1, y1 = spot.box
+        crops.append(image[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)])
+    inked = [bool(handwriting.characters(handwriting.ink_mask(crop))) if crop.size else False for crop in crops]
+    spots = [pair for pair, has_ink in zip(spots, inked, strict=True) if has_ink]
+    crops = [crop for crop, has_ink in zip(crops, inked, strict=True) if has_ink]
+    if not spots:
+        return words, []
+    model = current_resources().digit_model
+    tesseract = _tesseract_digits(crops, timeout, prepared.page.source, workdir)
+    readings: list[FieldReading] = []
+    for (_, spot), crop, tesseract_readings in zip(spots, crops, tesseract, strict=True):
+        candidates = _tesseract_votes(tesseract_readings)
+        classified = handwriting.read_digits(crop, model)
+        if classified is not None:
+            candidates.append((classified.text, CLASSIFIER_VOTE * classified.confidence))
+        mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
+        if mapped.isdigit():
+            candidates.append((mapped, OCR_VOTE * spot.ocr_confidence / 100))
+        value, confidence, ranked = _vote(spot, candidates)
+        x0, y0, x1, y1 = spot.box
+        readings.append(FieldReading(spot.name, value, confidence, (x0, y0, x1 - x0, y1 - y0), spot.ocr_text, ranked))
+    return _put_fields(words, [(line, spot, reading) for (line, spot), reading in zip(spots, readings, strict=True)]), readings
+
+
+def _put_fields(words: list[OcrWord], fields: list[tuple[_LineText, _FieldSpot, FieldReading]]) -> list[OcrWord]:
+    """The page's words with each field's OCR text replaced by its reading (left out when unreadable); words
+    that ran into a field ("ngày20tháng") are cut at its edges, their boxes shared out by characters."""
+    by_line: dict[int, tuple[_LineText, list[tuple[_FieldSpot, FieldReading]]]] = {}
+    for line, spot, reading in fields:
+        by_line.setdefault(line.indices[0], (line, []))[1].append((spot, reading))
+    rebuilt: dict[int, list[OcrWord]] = {}
+    for line, items in by_line.values():
+        items.sort(key=lambda item: item[0].start)
+        anchor = words[line.indices[0]]
+        out: list[OcrWord] = []
+        emitted: set[int] = set()
+
+        def emit(position: int, reading: FieldReading, out: list[OcrWord] = out, emitted: set[int] = emitted,
+                 anchor: OcrWord = anchor) -> None:
+            if position in emitted:
+                return
+            emitted.add(position)
+            if reading.value is not None:
+                x, y, width, height = reading.box
+                out.append(replace(anchor, text=reading.value, confidence=round(100 * reading.confidence, 2),
+                                   box=(x, y, width, height)))
+
+        for k, index in enumerate(line.indices):
+            word = words[index]
+            begin = line.starts[k]
+            finish = begin + len(word.text)
+            cursor = begin
+            for position, (spot, reading) in enumerate(items):
+                if spot.end <= begin and spot.start < begin:
+                    emit(position, reading)  # a field in the space before this word
+                    continue
+                if spot.start >= finish or spot.end <= cursor:
+                    continue
+                if spot.start > cursor:
+                    out.append(_part(word, begin, cursor, spot.start))
+                emit(position, reading)
+                cursor = max(cursor, spot.end)
+            if cursor < finish:
+                out.append(word if cursor == begin else _part(word, begin, cursor, finish))
+        for position, (_, reading) in enumerate(items):
+            emit(position, reading)
+        rebuilt[line.indices[0]] = out
+    skip = {index for line, _ in by_line.values() for index in line.indices}
+    result: list[OcrWord] = []
+    for index, word in enumerate(words):
+        if index in rebuilt:
+            result.extend(rebuilt[index])
+        elif index not in skip:
+            result.append(word)
+    return result
+
+
+def _part(word: OcrWord, begin: int, start: int, end: int) -> OcrWord:
+    """Characters start..end (line offsets; the word starts at `begin`) of a word, with their share of its box."""
+    x, y, width, height = word.box
+    length = max(1, len(word.text))
+    left = x + round(width * (start - begin) / length)
+    right = x + round(width * (end - begin) / length)
+    return replace(word, text=word.text[start - begin : end - begin], box=(left, y, max(1, right - left), height))
+
+
+# --------------------------------------------------------------------------- receiving-office stamps
+
+# A receiving office's stamp ("CV ĐẾN / Số: … / Ngày: … / Chuyển: …") is a framed box a few centimetres wide,
+# put on the upper part of the first page, often over the first lines of the body.
+STAMP_WIDTH_INCHES = (0.8, 4.0)
+STAMP_HEIGHT_INCHES = (0.3, 2.2)
+STAMP_REGION_SHARE = 0.6
+# The words of such a stamp (folded); a frame is a stamp when "ĐẾN" or "CV" and one more of them are in it.
+_STAMP_WORDS = {"den": "den", "cv": "cv", "so": "so", "ngay": "ngay", "chuyen": "chuyen"}
+_STAMP_LABEL = re.compile(r"^(?P<label>cv|den|s[o0]|ngay|chuyen)\W*(?P<rest>.*)$")
+
+
+def find_stamp_frames(image: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) of framed rectangles of a stamp's size in the upper part of a page: long
+    horizontal rules joined by vertical ones (a frame cut by the page edge keeps three sides)."""
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (round(0.5 * dpi), 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, round(0.22 * dpi))))
+    joined = cv2.dilate(cv2.bitwise_or(horizontal, vertical), np.ones((5, 5), np.uint8))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    frames = []
+    for label, (x, y, width, height, _) in enumerate(stats):
+        if label == 0 or y > STAMP_REGION_SHARE * gray.shape[0]:
+            continue
+        if not (STAMP_WIDTH_INCHES[0] * dpi <= width <= STAMP_WIDTH_INCHES[1] * dpi
+                and STAMP_HEIGHT_INCHES[0] * dpi <= height <= STAMP_HEIGHT_INCHES[1] * dpi):
+            continue
+        inside = labels[y : y + height, x : x + width] == label
+        rows_with_rule = int((horizontal[y : y + height, x : x + width][inside] > 0).any())
+        tall = vertical[y : y + height, x : x + width] & (inside.astype(np.uint8) * 255)
+        if rows_with_rule and (tall > 0).sum(axis=0).max(initial=0) >= 0.6 * height:
+            frames.append((int(x), int(y), int(x + width), int(y + height)))
+    return frames
+
+
+def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_TIMEOUT_SECONDS,
+               workdir: Path | None = None) -> tuple[PreparedPage, list[PageMark], list[FieldReading]]:
+    """Receiving-office stamps of a page: framed boxes whose own reading holds the stamp's words. Each is read
+    apart (its handwritten number and date by the digit recognisers) and blanked out of the page the body is
+    read from, so that its ink does not mix with the lines it covers."""
+    if "blank page" in prepared.warnings:
+        return prepared, [], []
+    page = prepared.page
+    frames = find_stamp_frames(page.image, page.dpi)
+    if not frames:
+        return prepared, [], []
+    crops = [page.image[y0:y1, x0:x1] for x0, y0, x1, y1 in frames]
+    read = _read_crops(crops, languages, page.dpi, timeout, page.source, workdir)
+    marks: list[PageMark] = []
+    readings: list[FieldReading] = []
+    image = prepared.image
+    for (x0, y0, x1, y1), words in zip(frames, read, strict=True):
+        words = [replace(w, box=(w.box[0] + x0, w.box[1] + y0, w.box[2], w.box[3])) for w in words]
+        kinds = {_STAMP_WORDS[m["label"].replace("0", "o")] for w in words
+                 if (m := _STAMP_LABEL.match("".join(_fold_char(ch) for ch in w.text)))}
+        if not ({"den", "cv"} & kinds and len(kinds) >= 2):
+            continue
+        readings += _stamp_fields(page.image, (x0, y0, x1, y1), words, timeout, page.source, workdir)
+        marks.append(PageMark("received-stamp", (x0, y0, x1 - x0, y1 - y0), words_to_text(words), tuple(words)))
+        image = _blank(image, prepared, (x0, y0, x1, y1))
+    if marks:
+        prepared = replace(prepared, image=image)
+    return prepared, marks, readings
+
+
+def _blank(image: np.ndarray, prepared: PreparedPage, box: tuple[int, int, int, int]) -> np.ndarray:
+    """`image` (the prepared page) with the original page's `box` painted paper-white."""
+    inverse = cv2.invertAffineTransform(np.array(prepared.to_original, dtype=np.float64).reshape(2, 3))
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], dtype=np.float64) @ inverse.T
+    height, width = image.shape[:2]
+    left, top = (int(np.clip(np.floor(v), 0, limit)) for v, limit in zip(corners.min(axis=0), (width, height), strict=True))
+    right, bottom = (int(np.clip(np.ceil(v), 0, limit)) for v, limit in zip(corners.max(axis=0), (width, height), strict=True))
+    out = image.copy()
+    out[top:bottom, left:right] = 255
+    return out
+
+
+def _read_crops(crops: list[np.ndarray], languages: str, dpi: float, timeout: float, source: str | None,
+                workdir: Path | None) -> list[list[OcrWord]]:
+    """Words of each crop (boxes within the crop), one Tesseract process for all (uniform block of text)."""
+    with tempfile.TemporaryDirectory(prefix="congvan-marks-", dir=workdir) as folder:
+        paths = []
+        for number, crop in enumerate(crops):
+            path = Path(folder) / f"mark{number:03d}.png"
+            cv2.imwrite(str(path), crop)
+            paths.append(str(path))
+        listing = Path(folder) / "marks.txt"
+        listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
+        tsv = run_tesseract([str(listing), "stdout", "-l", languages, "--psm", "6", "--dpi", str(round(dpi)), "tsv"],
+                            timeout=timeout, source=source, workdir=workdir)
+    out: list[list[OcrWord]] = [[] for _ in crops]
+    lines: dict[tuple[int, int, int, int], int] = {}
+    for fields in csv.reader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+        if len(fields) < 12 or fields[0] != "5" or not fields[11].strip() or float(fields[10]) < 0:
+            continue
+        number = int(fields[1]) - 1
+        key = (number, int(fields[2]), int(fields[3]), int(fields[4]))
+        line = lines.setdefault(key, len(lines))
+        left, top, width, height = (int(value) for value in fields[6:10])
+        out[number].append(OcrWord(unicodedata.normalize("NFC", fields[11].strip()), round(float(fields[10]), 2),
+                                   (left, top, width, height), 0, line))
+    return out
+
+
+def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: list[OcrWord], timeout: float,
+                  source: str | None, workdir: Path | None) -> list[FieldReading]:
+    """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels: each read
+    from the label to the frame's right edge by the same vote as the header's fields."""
+    x_end = frame[2]
+    spots: list[tuple[_FieldSpot, str]] = []
+    for word in words:
+        match = _STAMP_LABEL.match("".join(_fold_char(ch) for ch in word.text))
+        if match is None or match["label"] in ("cv", "den", "chuyen"):
+            continue
+        name = RECEIVED_NUMBER if match["label"] != "ngay" else RECEIVED_DATE
+        if any(spot.name == name for spot, _ in spots):
+            continue
+        x, y, width, height = word.box
+        rest = word.text[len(word.text) - len(match["rest"]) :] if match["rest"] else ""
+        start = x + round(width * (len(word.text) - len(rest)) / max(1, len(word.text)))
+        after = [w for w in words if w.line == word.line and w.box[0] > x]
+        text = " ".join([rest, *(w.text for w in after)]).strip()
+        box = (start, int(y - 0.35 * height), x_end, int(y + 1.25 * height))
+        confidence = min([word.confidence, *(w.confidence for w in after)])
+        spots.append((_FieldSpot(name, 0, 0, box, text, confidence), "0123456789/" if name == RECEIVED_DATE else "0123456789"))
+    readings = []
+    for spot, whitelist in spots:
+        x0, y0, x1, y1 = spot.box
+        crop = image[max(0, y0) : y1, max(0, x0) : x1]
+        if crop.size == 0:
+            continue
+        tesseract = _tesseract_digits([crop], timeout, source, workdir, whitelist)[0]
+        candidates = _tesseract_votes(tesseract)
+        classified = handwriting.read_digits(crop, current_resources().digit_model)
+        if classified is not None:
+            candidates.append((classified.text, CLASSIFIER_VOTE * classified.confidence))
+        mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
+        if mapped:
+            candidates.append((mapped, OCR_VOTE * spot.ocr_confidence / 100))
+        value, confidence, ranked = _vote(spot, candidates)
+        readings.append(FieldReading(spot.name, value, confidence, (x0, y0, x1 - x0, y1 - y0), spot.ocr_text, ranked))
+    return readings
+
+
+# --------------------------------------------------------------------------- the header read again, larger
+
+REREAD_SCALE = 1.6  # small print of the header (number, date) read again this much larger
+
+
+def reread_header(prepared: PreparedPage, words: list[OcrWord], *, languages: str,
+                  timeout: float = PAGE_TIMEOUT_SECONDS, workdir: Path | None = None) -> list[OcrWord]:
+    """When the number or the date line was not found in the header zone (the two-column block at the top of
+    the page), read that zone again REREAD_SCALE times larger and keep the new reading if it finds more of them."""
+    if not words or "blank page" in prepared.warnings:
+        return words
+    height = prepared.page.image.shape[0]
+    found = {spot.name for _, spot in find_header_fields(words, height)}
+    if {"number", "day"} <= found:
+        return words
+    regions = find_regions(prepared.image, prepared.dpi)
+    header = next((region for region in regions if region.column == "left"), None)
+    if header is None or header.y1 > FIELD_REGION_SHARE * prepared.image.shape[0]:
+        return words
+    band = prepared.image[: header.y1]
+    larger = cv2.resize(band, None, fx=REREAD_SCALE, fy=REREAD_SCALE, interpolation=cv2.INTER_CUBIC)
+    scale_back = np.array([[1 / REREAD_SCALE, 0, 0], [0, 1 / REREAD_SCALE, 0], [0, 0, 1]])
+    to_original = np.vstack([np.array(prepared.to_original).reshape(2, 3), [0, 0, 1]]) @ scale_back
+    a, b, c, d, e, f = (float(v) for v in to_original[:2].reshape(6))
+    zone = replace(prepared, image=larger, dpi=prepared.dpi * REREAD_SCALE, warnings=(), to_original=(a, b, c, d, e, f))
+    again = read_words(zone, languages=languages, timeout=timeout, workdir=workdir)
+    if len({spot.name for _, spot in find_header_fields(again, height)} - found) == 0:
+        return words
+    inverse = cv2.invertAffineTransform(np.array(prepared.to_original, dtype=np.float64).reshape(2, 3))
+
+    def in_zone(word: OcrWord) -> bool:
+        x, y, w, h = word.box
+        _, prepared_y = inverse @ np.array([x + w / 2, y + h / 2, 1.0])
+        return bool(prepared_y < header.y1)
+
+    rest = [word for word in words if not in_zone(word)]
+    blocks = 1 + max((word.block for word in again), default=-1)
+    lines = 1 + max((word.line for word in again), default=-1)
+    return again + [replace(word, block=word.block + blocks, line=word.line + lines) for word in rest]

@@ -82,13 +82,17 @@ class OcrWord:
     line: int  # line number within the page (global, reading order)
 
 
+# FieldReading names of a receiving stamp's fields (the header's are "number", "day" and "month").
+RECEIVED_NUMBER, RECEIVED_DATE = "received.number", "received.date"
+
+
 @dataclass(frozen=True)
 class FieldReading:
     """A short header field read apart from the line it sits on: the number after "Số:", the day and the month
     of the date, often written by hand when a dispatch is registered. Its digits replace what the page's OCR
     had read in that place (kept in `ocr_text`)."""
 
-    name: str  # "number", "day" or "month"
+    name: str  # "number", "day", "month", or a stamp's RECEIVED_NUMBER, RECEIVED_DATE
     value: str | None  # the digits as written ("08"); None when unreadable (then nothing stands in the text)
     confidence: float  # 0..1: the share of the recognisers' votes the value won (0 when unreadable)
     box: Box  # the field's place on the original page

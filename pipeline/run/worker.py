@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.errors import CongvanError
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
-from pipeline.types import DocumentKind, PageResult, Record, RestoredToken
+from pipeline.types import DocumentKind, FieldReading, PageMark, PageResult, Record, RestoredToken
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
 
@@ -92,6 +92,8 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
         warnings.append(f"no usable resolution in the file: {page.dpi:.0f} dpi assumed")
     legacy = page.legacy_text
     confidences: list[float | None] | None
+    field_readings: list[FieldReading] = []
+    marks: list[PageMark] = []
     if settings.text_layer and legacy and legacy.strip():
         raw_text, words, steps, confidences = unicodedata.normalize("NFC", legacy), [], [], None
         to_original: Sequence[float] = IDENTITY
@@ -102,6 +104,7 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
         to_original = prepared.to_original
         ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
         raw_text, words, steps = ocr.text, list(ocr.words), list(ocr.preprocessing or prepared.steps)
+        field_readings, marks = list(ocr.field_readings), list(ocr.marks)
         warnings += [w for w in (*prepared.warnings, *ocr.warnings) if w not in warnings]
         confidences = [word.confidence for word in words]
         if len(confidences) != len(raw_text.split()):
@@ -109,7 +112,7 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
     text, tokens = _restore(task, raw_text, confidences)
     result = PageResult(index=task.index, width=int(width), height=int(height), dpi=float(page.dpi),
                         preprocessing=steps, words=words, raw_text=raw_text, text=text, legacy_text=legacy,
-                        tokens=tokens, warnings=warnings)
+                        tokens=tokens, warnings=warnings, field_readings=field_readings, marks=marks)
     pdf = None
     if settings.pdf:
         from pipeline.archive.pdf import page_pdf, quarter_turns
