@@ -2,8 +2,9 @@
 
 The extractors are plain functions run in order over one `DocumentText`, each given what it needs of the
 earlier ones: the layout (header block, body, closing, appendix), then the references (whose spans the dates
-skip), the dates (the header's year completes "ngày 15/4"), the places (the place of issue among them) and
-the tasks, which point at all of them."""
+skip), the dates (the header's year completes "ngày 15/4"), the places (the place of issue among them), the
+tasks, which point at all of them, the receiving stamp, and the review of the fields read apart (a
+handwritten number or day: confidence, plausibility against the stamp's and the cited documents' dates)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pipeline.extract.geometry import line_geometry
 from pipeline.extract.header import parse_layout
 from pipeline.extract.places import canonical_place_of_issue, extract_places
 from pipeline.extract.references import extract_references
+from pipeline.extract.review import review_fields
+from pipeline.extract.stamps import extract_received
 from pipeline.extract.tasks import TaskContext, extract_tasks
 from pipeline.extract.text import DocumentText, normalize_text
 from pipeline.types import PageResult, Record
@@ -43,7 +46,10 @@ def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Reco
     places = extract_places(document, header_end=header_end, place_of_issue=layout.place_span, date=header.date)
     header.place = canonical_place_of_issue(header.place, layout.place_span, places, header_end)
     tasks = extract_tasks(document, layout, TaskContext(references, dates, places))
-    return Record(header, references, dates, places, tasks)
+    received = extract_received(document, pages)
+    review = review_fields(header, pages or [], received, references)
+    return Record(header, references, dates, places, tasks, received=received, needs_review=review.needs_review,
+                  fields_confidence=review.confidence)
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from pipeline.extract.dates import parse_date
 from pipeline.extract.references import CodeMatch, iter_codes
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.restore.syllables import is_valid
-from pipeline.types import DocumentHeader, Signer
+from pipeline.types import DateParts, DocumentHeader, Signer
 
 HEADER_MAX_LINES = 60  # how far into the document the header block may reach
 HEADER_RESUMES_WITHIN_LINES = 6  # an unreadable line is the header's when its motto, number or date follows
@@ -32,8 +32,13 @@ _RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
 _PLACE_DATE = re.compile(r"^(?P<place>[^\W\d_][^,]{1,39}?)\s*,\s*(?=ngay\b)")
 _PLACE_ONLY = re.compile(r"^[^\W\d_][^,]{1,39},$")
 _BLANK_DATE = re.compile(r"ngay\s*[._…\s]*\s*thang\s*[._…\s]*\s*nam\s*(?P<y>(?:19|20)\d\d)")
+# The parts of a date line, any of them possibly missing (a handwritten day left unread): "ngày … tháng 4 năm 2018"
+_DATE_PARTS = re.compile(r"ngay\s*(?P<d>\d{1,2})?[^\d]{0,8}?th[a-z]ng\s*(?P<m>\d{1,2})?[^\d]{0,8}?nam\s*(?P<y>(?:19|20)\d\d)")
 # Tokens without a letter or digit before a signature line ("_ KT. GIÁM ĐỐC"): specks of the seal or signature
-_LEADING_DEBRIS = re.compile(r"^(?:[^\w\s]+\s+)+")
+# Punctuation and underscores before a signature line ("_ KT. GIÁM ĐỐC", "..K/T CHỦ TỊCH", '"Trần …'): specks of
+# the seal or signature stroke read as characters
+_LEADING_DEBRIS = re.compile(r"^(?:[^\w\s(\[]|_)+\s*")
+_TYPED_BULLET = re.compile(r"^[-–+•]\s")  # a list item's bullet as typed: a mark and a space
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
 _ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐa-zđ&\-]*$")
 
@@ -182,9 +187,13 @@ def _split_units(lines: list[str]) -> list[str]:
 
 
 def _type_of_title(text: str) -> tuple[str, str] | None:
-    """(abbreviation, name) when an upper-case title line names a document type ("KẾ HOẠCH")."""
+    """(abbreviation, name) when an upper-case title line names a document type ("KẾ HOẠCH"), also in the old
+    form that names its issuer ("QUYẾT ĐỊNH CỦA UỶ BAN NHÂN DÂN TỈNH")."""
     if not is_upper_text(text) or text.rstrip().endswith(":"):
         return None  # "QUYẾT ĐỊNH:" opens the articles of a decision, it is not its title
+    issuer = lexicon.TITLE_ISSUER.search(fold(text))
+    if issuer is not None and issuer.start() > 0:
+        text = text[: issuer.start()]
     doc_type = doc_types().from_name(text.rstrip(" :"))
     if doc_type is None or doc_type.name == "Văn bản":
         return None
@@ -255,7 +264,9 @@ def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
         layout.header.issuer = names[-1]
         layout.header.parent_issuer = " ".join(names[:-1]) or None
     if walk.subject:
-        layout.header.subject = " ".join(" ".join(walk.subject).split()).rstrip(_TRAILING) or None
+        subject = " ".join(" ".join(walk.subject).split())
+        label = lexicon.SUBJECT_WITH_COLON.match(fold(subject))
+        layout.header.subject = subject[label.end() if label else 0 :].rstrip(_TRAILING) or None
     return body_start
 
 
@@ -469,6 +480,20 @@ def _parse_place_date(text: str, header: DocumentHeader) -> None:
     found = _place_and_date(text)
     if found is not None:
         header.place, header.date = found
+        header.date_parts = date_parts(text, header.date)
+
+
+def date_parts(text: str, date: str | None) -> DateParts | None:
+    """The day, month and year of a date line, those that could be read (all three when `date` is known)."""
+    if date is not None:
+        year, month, day = (int(part) for part in date.split("-"))
+        return DateParts(day, month, year)
+    match = _DATE_PARTS.search(fold(text))
+    if match is None:
+        return None
+    read_day, read_month = (int(value) if value else None for value in (match["d"], match["m"]))
+    return DateParts(read_day if read_day and 1 <= read_day <= 31 else None,
+                     read_month if read_month and 1 <= read_month <= 12 else None, int(match["y"]))
 
 
 def _parse_recipients(doc: DocumentText, layout: Layout, start: int) -> int:
@@ -584,6 +609,9 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
                 if signature:
                     signature_lines.append(signature)
             continue
+        if not _TYPED_BULLET.match(text) and _continues_signature(signature_lines, _LEADING_DEBRIS.sub("", text)):
+            signature_lines.append(text)  # "_PHÓ CHỦ TỊCH", "-_ Trần Ngọc Căng": a seal's speck read as a bullet
+            continue
         if seen_noi_nhan and (_is_item(text) or (distribution and _continues_item(distribution[-1], text))):
             item, signature = _split_signature(text)
             if _is_item(item) or not distribution:
@@ -596,6 +624,16 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
         signature_lines.append(text)
     header.distribution = [c for c in (_clean_item(item) for item in distribution) if c]
     header.signer = _parse_signer(signature_lines)
+
+
+def _continues_signature(signature_lines: list[str], text: str) -> bool:
+    """A line under a signature's title is its next title or the signer's name, even when OCR put a bullet-like
+    speck before it."""
+    if not signature_lines or not text:
+        return False
+    titled = any(_match_authority(_LEADING_DEBRIS.sub("", line)) or is_upper_text(line) for line in signature_lines)
+    return titled and (_is_name(text) or (is_upper_text(text) and len(text) < SIGNATURE_TITLE_MAX_CHARS
+                                          and _clean_title(text) is not None))
 
 
 def _split_columns(doc: DocumentText, line: Line) -> tuple[str, str]:

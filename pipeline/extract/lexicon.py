@@ -60,12 +60,19 @@ NUMBER_LABEL = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]
 # "V/v" (về việc) and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:", "V/ " (folded).
 SUBJECT_LABEL = re.compile(r"^[vw]\s*(?:[/.\\|l1i]?\s*[vyw](?![a-z0-9])|/(?=\s))\s*[:.]?\s*")
 
+# Old titles name their issuer after the type: "QUYẾT ĐỊNH CỦA UỶ BAN NHÂN DÂN TỈNH" (folded).
+TITLE_ISSUER = re.compile(r"\s+cua\s+\S")
+# The old subject label with its colon, "Về việc : Giao quyền …" (folded): the subject is what follows it. Without
+# the colon ("Về việc tăng cường …") the words are the title's own and stay.
+SUBJECT_WITH_COLON = re.compile(r"^ve viec\s*:\s*")
+
 RECIPIENTS_LABEL = "Kính gửi"
 DISTRIBUTION_LABEL = "Nơi nhận"
 APPENDIX_HEADING = "Phụ lục"
 # "Kính gửi:", or a công điện's "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH điện:" (folded).
 RECIPIENTS = re.compile(rf"^(?:{loose(RECIPIENTS_LABEL)}\b|[^:]{{3,80}}\bdien\s*(?=:))\s*[:;.]?\s*")
-DISTRIBUTION = re.compile(rf"^{loose(DISTRIBUTION_LABEL)}\b\s*[:;.]?\s*")
+# "Nơi nhận:", and OCR's "Voi nhận:" of the italic N (only with its colon: "với nhận thức" opens body lines).
+DISTRIBUTION = re.compile(rf"^(?:{loose(DISTRIBUTION_LABEL)}\b\s*[:;.]?|voi\s*nhan\s*[:;])\s*")
 APPENDIX = re.compile(rf"^{loose(APPENDIX_HEADING)}\b")
 
 # How the body's first line opens, after the title's summary ("để ", "căn cứ", "Điều 1").
@@ -209,9 +216,20 @@ ATTRIBUTE_LINE = re.compile(
     r"thoi gian(?: hoan thanh| thuc hien)?\s*:|thoi han|han hoan thanh|trach nhiem(?: thuc hien)?\s*:|"
     r"san pham\s*:|kinh phi(?: thuc hien)?\s*:|ket qua dau ra\s*:|hinh thuc\s*:)"
 )
+# The column heads of a table of tasks in an appendix (folded): STT | Nhiệm vụ | Cơ quan chủ trì | Cơ quan phối
+# hợp | Thời gian hoàn thành.
+TABLE_HEADINGS = {
+    "number": re.compile(r"^(?:stt|tt|so tt)$"),
+    "task": re.compile(r"^(?:nhiem vu|noi dung(?: nhiem vu| cong viec)?|ten nhiem vu|cong viec)\b"),
+    "lead": re.compile(r"^(?:(?:co quan|don vi) )?(?:chu tri|thuc hien|chiu trach nhiem)\b"),
+    "partners": re.compile(r"^(?:(?:co quan|don vi) )?phoi hop\b"),
+    "deadline": re.compile(r"^(?:thoi gian|thoi han|tien do)\b"),
+}
+
 # The closing formulas after the directives ("Trên đây là …", "… chịu trách nhiệm thi hành Quyết định này").
 CLOSING = re.compile(
-    rf"^(?:tren day la|trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien|{re.escape(fold(DISTRIBUTION_LABEL))})|"
+    rf"^(?:tren day la|nay thong bao|trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien|"
+    rf"{re.escape(fold(DISTRIBUTION_LABEL))})|"
     r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay|"
     r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
     r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
@@ -246,6 +264,8 @@ DIRECTIVE_VERBS = (
     "sơ tán", "tham gia", "vận chuyển", "khôi phục", "mở rộng", "phủ sóng", "số hóa", "tích hợp", "sắp xếp",
     "tăng", "đưa", "làm rõ", "cử", "bàn giao", "tiến hành", "phổ biến", "ký kết",
 )
+# A duty given to someone named before it ("… có trách nhiệm đền bù", "… có nhiệm vụ giải phóng mặt bằng").
+OBLIGATION = re.compile(r"(?<![\w])(?:có|chịu) (?:trách nhiệm|nhiệm vụ)(?![\w])")
 DIRECTIVE_VERB = re.compile(rf"(?<![\w])(?:{alternation(DIRECTIVE_VERBS)})(?![\w])")
 # Decision content, not an assignment ("Điều 1. Phê duyệt Kế hoạch …", "Điều 1. Thành lập Tổ công tác …").
 DECISION_VERBS = ("phê duyệt", "ban hành kèm theo", "ban hành", "thành lập", "công nhận", "bổ nhiệm", "điều động",
@@ -254,12 +274,14 @@ DECISION_VERBS = ("phê duyệt", "ban hành kèm theo", "ban hành", "thành l�
 DECISION = re.compile(rf"^(?:{alternation(DECISION_VERBS)})(?![\w])")
 # Where an organisation's name ends: punctuation, or a lower-case verb or one of these words.
 ORG_NAME_ENDS = ("căn cứ", "theo", "để", "trong", "trên", "tại", "khi", "về", "với", "đối với", "nhằm", "sau khi",
-                 "trước", "đặc biệt là", "nhất là", "trong đó", "lãnh đạo", "gồm", "là")
+                 "trước", "đặc biệt là", "nhất là", "trong đó", "lãnh đạo", "gồm", "là", "có nhiệm vụ",
+                 "như sau")
 ORG_STOP = re.compile(
     rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])))"
 )
 # Words that hand a task to a body ("giao cho UBND …", "đề nghị các sở …"), lower case.
-ASSIGNING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "đối với", "nhiệm vụ của", "trách nhiệm của")
+ASSIGNING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "đối với", "nhiệm vụ của", "trách nhiệm của",
+                   "chỉ thị")
 GIVE = re.compile(rf"(?<![\w])(?:{alternation(ASSIGNING_WORDS)})\s+")
 WITH = re.compile(r"(?<![\w])phối hợp (?:với|cùng)\s+")
 ORG_SPLIT = re.compile(r"\s*(?:;|,|\s(?=và\s))\s*(?:và\s+)?(?=" + ORG_HEAD.pattern + r")")

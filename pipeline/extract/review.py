@@ -1,0 +1,97 @@
+"""Fields read apart from the page's text (a handwritten number, day or month): their confidences, the fields a
+person must check, and the check of the document's date against the other dates its copy bears."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipeline.types import DateParts, DocumentHeader, FieldReading, PageResult, Received, Reference
+
+# A value read apart with less than this share of the recognisers' votes is kept but listed for review.
+REVIEW_BELOW = 0.6
+NUMBER, DATE = "document.number", "document.date"
+
+
+@dataclass
+class Review:
+    confidence: dict[str, float] = field(default_factory=dict)
+    needs_review: list[str] = field(default_factory=list)
+
+    def flag(self, path: str) -> None:
+        if path not in self.needs_review:
+            self.needs_review.append(path)
+
+
+def _header_readings(pages: Sequence[PageResult]) -> dict[str, FieldReading]:
+    """The number, day and month readings of the first page that has any (the header's page)."""
+    for page in pages:
+        readings = {r.name: r for r in page.field_readings if r.name in ("number", "day", "month")}
+        if readings:
+            return readings
+    return {}
+
+
+def _bounds(received: Received | None, references: Sequence[Reference]) -> tuple[str | None, str | None]:
+    """(earliest, latest) the document's date can be: not before a document it cites (dated right after the
+    citation), not after its copy was received."""
+    cited = [reference.date for reference in references if reference.date]
+    return (max(cited) if cited else None), (received.date if received else None)
+
+
+def _within(date: str, bounds: tuple[str | None, str | None]) -> bool:
+    earliest, latest = bounds
+    return (earliest is None or date >= earliest) and (latest is None or date <= latest)
+
+
+def _iso(parts: DateParts) -> str | None:
+    import datetime as dt
+
+    if parts.day is None or parts.month is None or parts.year is None:
+        return None
+    try:
+        return dt.date(parts.year, parts.month, parts.day).isoformat()
+    except ValueError:
+        return None
+
+
+def review_fields(header: DocumentHeader, pages: Sequence[PageResult], received: Received | None,
+                  references: Sequence[Reference]) -> Review:
+    """Confidences of the header fields read apart, and the fields to review: a number or date part that was
+    unreadable (left null, never guessed), one read with few votes, and a date outside what the copy's other
+    dates allow — then the best-voted reading of the day within those bounds is taken, or none."""
+    review = Review()
+    readings = _header_readings(pages)
+    number = readings.get("number")
+    if number is not None:
+        if number.value is None and header.number is None:
+            review.flag(NUMBER)
+        elif number.value is not None and header.number == number.value:
+            review.confidence[NUMBER] = number.confidence
+            if number.confidence < REVIEW_BELOW:
+                review.flag(NUMBER)
+    parts = header.date_parts
+    date_readings = [readings[name] for name in ("day", "month") if name in readings]
+    if parts is None or not date_readings:
+        return review
+    if any(reading.value is None for reading in date_readings):
+        review.flag(DATE)
+    day = readings.get("day")
+    bounds = _bounds(received, references)
+    if header.date is not None and not _within(header.date, bounds) and day is not None and day.value is not None:
+        header.date, parts.day = None, None
+        for text, votes in day.candidates:
+            candidate = DateParts(int(text), parts.month, parts.year) if text.isdigit() else None
+            iso = _iso(candidate) if candidate else None
+            if iso is not None and _within(iso, bounds):
+                header.date, parts.day = iso, int(text)
+                review.confidence[DATE] = round(votes / max(1e-9, sum(v for _, v in day.candidates)), 3)
+                break
+        review.flag(DATE)
+        return review
+    used = [r for r in date_readings if r.value is not None and header.date is not None]
+    if used:
+        review.confidence[DATE] = min(r.confidence for r in used)
+        if review.confidence[DATE] < REVIEW_BELOW:
+            review.flag(DATE)
+    return review
