@@ -35,3 +35,11 @@ def test_extract_tasks_ids_are_unique() -> None:
     text = "yêu cầu:\n" + "\n".join(f"- Sở {chr(65 + k)} kiểm tra việc {k}." for k in range(5)) + "\nII. NỘI DUNG\n- Sở X kiểm tra."
     ids = [t.id for t in extract_record(text).tasks]
     assert len(ids) == len(set(ids)) == 6
+
+
+def test_extract_tasks_table_row_fields() -> None:
+    text = ("KẾ HOẠCH\nX\nUBND tỉnh ban hành.\nPhụ lục\nSTT\tNhiệm vụ\tCơ quan chủ trì\tCơ quan phối hợp\tThời gian hoàn thành\n"
+            "1\tXây dựng cơ sở dữ liệu\tCông an tỉnh\tSở Tư pháp; UBND các huyện\tQuý II/2021")
+    (task,) = extract_record(text).tasks
+    assert (task.text, task.coordinators) == ("Xây dựng cơ sở dữ liệu", ["Sở Tư pháp", "UBND các huyện"])
+    assert task.span is not None and text[task.span.start : task.span.end].startswith("Xây dựng")

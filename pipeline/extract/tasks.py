@@ -20,7 +20,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- list markers
 
 # Roman section numbers, with the OCR confusions of I (l, 1, |) and II (H): "HI. TỔ CHỨC THỰC HIỆN"
-_ROMAN = re.compile(r"^(?P<label>[IVXHl1|]{1,5})\s*[.:/)]\s+(?=\S)")
+_ROMAN = re.compile(r"^(?P<label>[IVXHl1|]{1,5}|L)\s*[.:/)]\s+(?=\S)")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 _LETTERS = "abcdđeghiklmnopqrstuvxy"  # Vietnamese list letters: no f, j, w, z; đ after d
 _DIEU = re.compile(r"^(?i:điều|dieu)\s+(?P<label>\d{1,3})\s*[.:]\s*")
@@ -33,6 +33,8 @@ _MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic"
             ("letter", _LETTER), ("upper", _UPPER_LETTER), ("bullet", lexicon.LIST_BULLET))
 _SECTION_STYLES = ("roman", "dieu", "upper")
 _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3}(?:\s*/\s*\d{1,3})?)$")
+
+DESCRIPTIVE_HEADING_CHARS = 45  # a heading line in sentence case is short; a sentence that opens with its word is not
 
 _WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
@@ -61,6 +63,7 @@ class _Item:
 
 def _roman_value(label: str) -> int | None:
     """1..39 for a Roman numeral read by OCR ("HI" → 3), None when it is not one."""
+    label = "I" if label == "L" else label  # a lone "L." heading is OCR's reading of "I."
     label = label.replace("H", "II").translate(str.maketrans("l1|", "III"))
     values = [_ROMAN_VALUES.get(ch) for ch in label]
     if not values or None in values:
@@ -95,6 +98,7 @@ def _marker(text: str) -> tuple[str, str, int] | None:
         if style == "roman":
             value = _roman_value(label)
             heading = is_upper_text(text[match.end() : match.end() + 40], 0.6)
+            heading = heading or (label == "L" and text[match.end() : match.end() + 1].isupper())
             if value is None or label.isdigit() or (label != _roman(value) and not heading):
                 continue  # OCR-damaged numerals only on upper-case section headings
             if len(label) == 1 and label != "I" and not heading:
@@ -110,19 +114,53 @@ def _marker(text: str) -> tuple[str, str, int] | None:
     return None
 
 
+def _inline_items(lines: Sequence[Line]) -> list[Line]:
+    """Lines with a second marker right after the first ("Điều 2: a) Uỷ ban nhân dân …") cut in two, so that the
+    lettered item opens under the article instead of being its text."""
+    out: list[Line] = []
+    for line in lines:
+        marker = _marker(line.text)
+        if marker is not None and marker[0] in (*_SECTION_STYLES, "arabic", "decimal1"):
+            rest = line.text[marker[2] :]
+            inner = _marker(rest)
+            if inner is not None and inner[0] in ("letter", "arabic", "paren") and inner[0] != marker[0]:
+                offset = marker[2]
+                out.append(Line(line.index, line.start, line.start + offset, line.text[:offset].rstrip(), line.page))
+                out.append(Line(line.index, line.start + offset, line.end, rest, line.page))
+                continue
+        out.append(line)
+    return out
+
+
+def _attribute_text(text: str) -> str:
+    """An attribute line without its bullet or letter ("b) Đơn vị phối hợp: …" → "Đơn vị phối hợp: …")."""
+    marker = _marker(text)
+    if marker is not None and (marker[0].startswith("bullet") or marker[0] == "letter"):
+        return text[marker[2] :]
+    return text
+
+
+def _is_attribute(text: str) -> bool:
+    """An item's field line: who leads, who helps, until when ("Đơn vị chủ trì: …", "a) Thời gian hoàn thành: …")."""
+    return bool(lexicon.ATTRIBUTE_LINE.match(fold(_attribute_text(text))))
+
+
 def _build_tree(lines: Sequence[Line]) -> _Item:
     """The list tree of a run of lines; unnumbered lines before the first item are the root's own (intro)."""
     root = _Item("root", "")
     stack: list[_Item] = [root]
     current: _Item | None = None
-    for line in lines:
+    for line in _inline_items(lines):
         text = line.text
         if not text or _PAGE_NUMBER.match(fold(text)):
             continue
         folded = fold(text)
         marker = _marker(text)
         previous = _last_line(current)
-        if marker is not None and not lexicon.ATTRIBUTE_LINE.match(folded) and _plausible(stack, marker, text, previous):
+        if current is not None and _is_attribute(text):
+            current.attributes.append(line)  # "a) Đơn vị chủ trì: …" under an appendix item is its field
+            continue
+        if marker is not None and _plausible(stack, marker, text, previous):
             style, label, length = marker
             if style == "roman":
                 label = _next_roman(stack, label)
@@ -141,9 +179,6 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             continue
         if current is None:
             root.lines.append(line)
-            continue
-        if lexicon.ATTRIBUTE_LINE.match(folded):
-            current.attributes.append(line)
             continue
         if is_upper_text(text):
             # an unnumbered heading ("DANH MỤC NHIỆM VỤ"): the lists before it are over
@@ -219,8 +254,10 @@ def _section_kind(item: _Item) -> str | None:
         heading = fold(_own_text(node))[:HEADING_MAX_CHARS]
         if lexicon.DIRECTIVE_SECTION.match(heading):
             return "directive"
-        if lexicon.DESCRIPTIVE_SECTION.match(heading):
-            return "descriptive"
+        first_line = node.first.text[node.marker_end :].strip()
+        if lexicon.DESCRIPTIVE_SECTION.match(heading) and (
+                len(first_line) <= DESCRIPTIVE_HEADING_CHARS or is_upper_text(first_line)):
+            return "descriptive"  # "I. Đánh giá chung", not "1. Yêu cầu Thủ trưởng các cơ quan … thực hiện:"
         node = node.parent
     return None
 
@@ -305,7 +342,7 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
     assignees: list[str] = []
     coordinators: list[str] = []
     for line in attributes:
-        label_text = lexicon.LIST_BULLET.sub("", line.text)
+        label_text = _attribute_text(line.text)
         assignees += _labelled(label_text, lexicon.ASSIGNEE_LABEL_LINE, whole_line=True)
         coordinators += _labelled(label_text, lexicon.COORDINATOR_LABEL_LINE, whole_line=True)
     if not assignees:
@@ -425,10 +462,13 @@ def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
     text = _own_text(item)
     folded = fold(text)
     lower = text.lower()
-    if children_tasks or not text or lexicon.CLOSING.search(folded) or folded.startswith("can cu"):
-        return False  # a heading over tasks, the closing formula, a legal basis
-    if item.style in _SECTION_STYLES and is_upper_text(text, 0.6) and not item.children:
-        return False  # a section title with nothing under it
+    if children_tasks and not _instructs(item, text):
+        return False  # a heading over tasks ("1. Sở Y tế:", "c) … có trách nhiệm hướng dẫn:")
+    if not text or lexicon.CLOSING.search(folded) or folded.startswith("can cu"):
+        return False  # the closing formula, a legal basis
+    if item.style in _SECTION_STYLES and (
+            (is_upper_text(text, 0.6) and not item.children) or lexicon.DESCRIPTIVE_SECTION.match(folded)):
+        return False  # a section title with nothing under it, an assessment ("I. Đánh giá chung …")
     if _inside(item, "dieu") and lexicon.DECISION.match(lower):
         return False  # "Điều 1. Phê duyệt …": what is decided, not who must act
     kind = _section_kind(item)
@@ -436,15 +476,47 @@ def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
         return False
     if kind == "directive":
         return True
-    if any(lexicon.ASSIGNEE_LABEL_LINE.match(fold(lexicon.LIST_BULLET.sub("", line.text))) for line in item.attributes):
+    if any(lexicon.ASSIGNEE_LABEL_LINE.match(fold(_attribute_text(line.text))) for line in item.attributes):
         return True  # "Đơn vị chủ trì: …" under it: a task list entry
     assignees, _ = _assignees(text, item.attributes)
     verb = lexicon.DIRECTIVE_VERB.search(lower)
     if assignees and verb is not None:
         return True
+    if lexicon.OBLIGATION.search(lower):
+        return True  # "Ông, bà … có trách nhiệm đền bù …": someone is given a duty
     if lexicon.DIRECTIVE_VERB.match(lower):
         return True  # an instruction in the imperative: "Rà soát …"
     return any(d.kind == "deadline" for d in _dates_in(item, context)) and verb is not None
+
+
+def _instructs(item: _Item, text: str) -> bool:
+    """An item over sub-tasks is a task itself when its own paragraph is a whole instruction: a sentence of more
+    than a heading's length that does not end by announcing its list (":"), with an instruction in it."""
+    if item.style in _SECTION_STYLES or len(text) <= HEADING_MAX_CHARS or text.rstrip().endswith(":"):
+        return False
+    lower = text.lower()
+    return bool(lexicon.DIRECTIVE_VERB.search(lower)) and not lexicon.DECISION.match(lower)
+
+
+def _duty_by_place(item: _Item, is_task: dict[int, bool]) -> bool:
+    """An item is a task by where it stands: a bulleted paragraph of a numbered or lettered task ("a) UBND thị xã
+    có nhiệm vụ …" / "- Thu tiền …"), or of a heading that names who acts and announces its list ("2. Sở Kế
+    hoạch và Đầu tư chủ trì, phối hợp …:"); an instruction among sibling items that are mostly tasks."""
+    text = _own_text(item)
+    parent = item.parent
+    if not text or parent is None or parent.style == "root" or lexicon.CLOSING.search(fold(text)):
+        return False
+    if any(is_task.get(id(child)) for child in item.children):
+        return False  # a heading over tasks
+    if item.style.startswith("bullet") and not parent.style.startswith("bullet"):
+        heading = _own_text(parent)
+        if is_task.get(id(parent)) and not heading.rstrip().endswith(":"):
+            return True
+        if heading.rstrip().endswith(":") and _assignees(heading, parent.attributes)[0]:
+            return True
+    siblings = [child for child in parent.children if child.style == item.style and child is not item]
+    return (bool(siblings) and 2 * sum(bool(is_task.get(id(s))) for s in siblings) >= len(siblings)
+            and lexicon.DIRECTIVE_VERB.search(text.lower()) is not None)
 
 
 def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskContext,
@@ -456,6 +528,10 @@ def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskConte
         item = candidate.item
         children_tasks = any(is_task.get(id(child)) for child in item.children)
         is_task[id(item)] = _is_task(item, children_tasks, context)
+    for candidate in candidates:  # top-down: duties the bottom-up rules cannot see alone
+        item = candidate.item
+        if not is_task[id(item)] and _duty_by_place(item, is_task):
+            is_task[id(item)] = True
     chosen = [c for c in candidates if is_task[id(c.item)]]
     intro = _intro_assignees(_own_text(root)) or default_assignees
     return [_task(doc, c.item, f"{prefix}{task_id}", context, intro) for c, task_id in zip(chosen, _ids(chosen), strict=True)]
@@ -564,8 +640,96 @@ def _appendix_parts(doc: DocumentText, layout: Layout) -> list[tuple[str, int, i
     return parts
 
 
+# --------------------------------------------------------------------------- tables of tasks
+
+# A table's cells as text keeps them: one tab each (empty cells kept), "|" rules, or runs of three spaces and more.
+_CELL_SEPARATOR = re.compile(r"\t|\s*\|\s*|\s{3,}")
+_STT = re.compile(r"^\d{1,3}\.?$")
+
+
+@dataclass
+class _Row:
+    label: str
+    cells: list[list[Line]]  # per column, the pieces of text (as Lines of the document) that fill it
+
+
+def _cells(doc: DocumentText, line: Line) -> list[tuple[int, int]]:
+    """Document offsets (start, end) of the cells of a table line, empty cells included (start == end): the
+    line is taken with its leading tabs, which say which columns its first cells are in."""
+    begin = max(doc.text.rfind("\n", 0, line.start), doc.text.rfind("\f", 0, line.start)) + 1
+    raw = doc.text[begin : line.end]
+    out, position = [], 0
+    for separator in [*_CELL_SEPARATOR.finditer(raw), None]:
+        stop = separator.start() if separator else len(raw)
+        piece = raw[position:stop]
+        lead = len(piece) - len(piece.lstrip())
+        out.append((begin + position + lead, begin + position + len(piece.rstrip())))
+        if separator is not None:
+            position = separator.end()
+    return out
+
+
+def _table_columns(doc: DocumentText, line: Line) -> dict[str, int] | None:
+    """Which column holds what ({"task": 1, "lead": 2, "partners": 3, "deadline": 4}) when `line` is the head of a
+    table of tasks (STT | Nhiệm vụ | Cơ quan chủ trì | Cơ quan phối hợp | Thời gian hoàn thành)."""
+    columns: dict[str, int] = {}
+    for k, (start, end) in enumerate(_cells(doc, line)):
+        heading = doc.folded[start:end].strip()
+        for name, pattern in lexicon.TABLE_HEADINGS.items():
+            if name not in columns and pattern.match(heading):
+                columns[name] = k
+                break
+    return columns if {"task", "lead"} <= columns.keys() else None
+
+
+def _table_tasks(doc: DocumentText, lines: Sequence[Line], prefix: str, context: TaskContext) -> list[Task] | None:
+    """One task per row of a table of tasks: its "Nhiệm vụ" cell, its lead and partner units, its deadline; a row
+    runs over the following lines until the next row number. None when the lines hold no such table."""
+    for k, line in enumerate(lines):
+        columns = _table_columns(doc, line)
+        if columns is not None:
+            break
+    else:
+        return None
+    width = 1 + max(columns.values())
+    rows: list[_Row] = []
+    for line in lines[k + 1 :]:
+        cells = _cells(doc, line)
+        first = doc.text[cells[0][0] : cells[0][1]] if cells else ""
+        if _STT.match(first) and len(cells) > 1:
+            rows.append(_Row(first.rstrip("."), [[] for _ in range(width)]))
+        elif not rows or len(cells) < 2:
+            continue  # before the first row, or a line that is no row of the table
+        for column, (start, end) in enumerate(cells):
+            if 0 < column < width and end > start:
+                rows[-1].cells[column].append(Line(line.index, start, end, doc.text[start:end], line.page))
+    tasks = []
+    for row in rows:
+        def cell(name: str, row: _Row = row) -> str:
+            return " ".join(piece.text for piece in row.cells[columns[name]]) if name in columns else ""
+
+        pieces = [piece for column in row.cells for piece in column]
+        if not pieces or not cell("task"):
+            continue
+        start, end = min(p.start for p in pieces), max(p.end for p in pieces)
+        deadline = None
+        if "deadline" in columns and row.cells[columns["deadline"]]:
+            first, last = row.cells[columns["deadline"]][0], row.cells[columns["deadline"]][-1]
+            mentions = context.dates.between(first.start, last.end)
+            deadline = mentions[0].end if mentions else None
+        span = doc.span(start, end)
+        tasks.append(Task(
+            id=f"{prefix}{row.label}", text=cell("task"), assignees=_split_orgs(cell("lead")),
+            coordinators=_split_orgs(cell("partners")), action=_action(cell("task"), []),
+            places=list(dict.fromkeys(p.name for p in context.places.between(start, end))),
+            references=list(dict.fromkeys(r.code for r in context.references.between(start, end))),
+            deadline=deadline, page=span.page, span=span))
+    return tasks
+
+
 def extract_tasks(doc: DocumentText, layout: Layout, context: TaskContext) -> list[Task]:
-    """The tasks of the body, then those of the appendices (ids "PL.7", or "PLII.3" with several)."""
+    """The tasks of the body, then those of the appendices (ids "PL.7", or "PLII.3" with several): a list of items,
+    or a table of tasks (one task per row)."""
     main_end = min(x for x in (layout.closing_start, layout.appendix_start, len(doc.lines)) if x is not None)
     body_lines = [line for line in doc.lines[layout.body_start : main_end] if line.index not in layout.skip]
     tasks = _build_tasks(doc, _build_tree(body_lines), "", context, [])
@@ -573,5 +737,6 @@ def extract_tasks(doc: DocumentText, layout: Layout, context: TaskContext) -> li
     for label, first, last in parts:
         lines = [line for line in doc.lines[first:last] if line.index not in layout.skip]
         prefix = f"PL{label}." if len(parts) > 1 else "PL."
-        tasks += _build_tasks(doc, _build_tree(lines), prefix, context, [])
+        table = _table_tasks(doc, lines, prefix, context)
+        tasks += table if table is not None else _build_tasks(doc, _build_tree(lines), prefix, context, [])
     return tasks
