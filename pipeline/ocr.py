@@ -6,6 +6,7 @@ import contextlib
 import csv
 import functools
 import io
+import itertools
 import os
 import re
 import signal
@@ -534,8 +535,10 @@ def words_to_text(words: list[OcrWord] | tuple[OcrWord, ...]) -> str:
 FIELD_REGION_SHARE = 0.45
 # An OCR reading of a field this confident and made of digits is the printed value: it is not read again.
 CONFIDENT_PRINTED = 85.0
-# The winning reading must hold this share of the recognisers' votes; below it the field is unreadable.
+# The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
+# recognisers unless the classifier alone is this sure of it; else the field is unreadable.
 MIN_FIELD_CONFIDENCE = 0.34
+CONFIDENT_CLASSIFIER = 0.9
 # Votes: the classifier of handwritten digits, the page's own OCR of the gap (its look-alikes mapped), and
 # Tesseract restricted to digits over each binarization × height × page-segmentation mode (8 readings).
 CLASSIFIER_VOTE, OCR_VOTE, TESSERACT_VOTE = 1.5, 1.0, 0.25
@@ -615,16 +618,20 @@ def _x_at(words: Sequence[OcrWord], line: _LineText, offset: int, *, left: bool)
 def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end: int) -> _FieldSpot | None:
     x0 = _x_at(words, line, start, left=True)
     x1 = _x_at(words, line, end, left=False)
+    gap = line.text[start:end]
+    start, end = start + len(gap) - len(gap.lstrip()), end - len(gap) + len(gap.rstrip())  # the words OCR read there
     boxes = [words[i].box for i in line.indices]
     top = float(np.median([b[1] for b in boxes]))
     bottom = float(np.median([b[1] + b[3] for b in boxes]))
     height = max(1.0, bottom - top)
     if x1 - x0 < 0.3 * height:
         return None  # no room for a digit
-    covered = [line.indices[k] for k in range(line.word_at(start), line.word_at(max(start, end - 1)) + 1)]
-    text = line.text[start:end].strip()
-    confidences = [words[i].confidence for i in covered] if text else [0.0]
-    box = (int(x0), int(top - 0.45 * height), int(np.ceil(x1)), int(bottom + 0.3 * height))
+    text = line.text[start:end]
+    covered = [line.indices[k] for k in range(line.word_at(start), line.word_at(max(start, end - 1)) + 1)] if text else []
+    confidences = [words[i].confidence for i in covered] or [0.0]
+    # kept clear of the label's colon and the symbol's slash, which read as a "1"
+    margin = 0.12 * height
+    box = (int(x0 + margin), int(top - 0.45 * height), int(np.ceil(x1 - margin)), int(bottom + 0.3 * height))
     return _FieldSpot(name, start, end, box, text, min(confidences))
 
 
@@ -724,37 +731,59 @@ def _tesseract_digits(crops: list[np.ndarray], timeout: float, source: str | Non
     return readings
 
 
-def _tesseract_votes(readings: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Tesseract's digit readings as votes; it gives handwriting confidences near zero even when it is right,
-    so every reading weighs at least a fifth of a full vote."""
-    return [(text, TESSERACT_VOTE * max(confidence, 20.0) / 100) for text, confidence in readings]
+@dataclass(frozen=True)
+class _Vote:
+    text: str
+    weight: float
+    source: str  # "classifier", "tesseract" or "ocr"
 
 
-def _vote(spot: _FieldSpot, candidates: list[tuple[str, float]]) -> tuple[str | None, float, tuple[tuple[str, float], ...]]:
-    """The plausible reading with most votes (days and months counted by value: "3" backs "03"), its share of
-    all votes, and every reading with its votes."""
+def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> list[_Vote]:
+    """The recognisers' readings of a field as votes. Tesseract gives handwriting confidences near zero even
+    when it is right, so each of its readings weighs at least a fifth of a full vote."""
+    votes = [_Vote(text, TESSERACT_VOTE * max(confidence, 20.0) / 100, "tesseract") for text, confidence in tesseract]
+    classified = handwriting.read_digits(crop, current_resources().digit_model)
+    if classified is not None:
+        votes.append(_Vote(classified.text, CLASSIFIER_VOTE * classified.confidence, "classifier"))
+    # the digits OCR read at the start of the field ("Ø4/4/18đạo": the stamp's date, then a body word under it)
+    mapped = re.match(r"[\d/]*", "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).lstrip(".,:;"))
+    if mapped is not None and any(ch.isdigit() for ch in mapped.group()):
+        votes.append(_Vote(mapped.group().strip("/"), OCR_VOTE * spot.ocr_confidence / 100, "ocr"))
+    return votes
+
+
+def _key(spot: _FieldSpot, text: str) -> str:
+    """Readings that mean the same value: days and months by number ("3" backs "03"), the rest as written."""
+    return str(int(text)) if spot.name in ("day", "month") else text
+
+
+def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> FieldReading:
+    """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it)
+    and it holds MIN_FIELD_CONFIDENCE of all votes; its share of the votes is its confidence. Else unreadable."""
+    votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0]
     totals: dict[str, float] = {}
-    for text, weight in candidates:
-        if text and weight > 0:
-            totals[text] = totals.get(text, 0.0) + weight
+    for vote in votes:
+        totals[vote.text] = totals.get(vote.text, 0.0) + vote.weight
+    ranked = tuple(sorted(((text, round(weight, 3)) for text, weight in totals.items()), key=lambda item: -item[1]))
     everything = sum(totals.values())
-    ranked = tuple(sorted(((text, round(votes, 3)) for text, votes in totals.items()), key=lambda item: -item[1]))
-    if not everything:
-        return None, 0.0, ranked
-    groups: dict[str, float] = {}
-    for text, votes in totals.items():
-        if _plausible(spot, text):
-            key = str(int(text)) if spot.name in ("day", "month") else text
-            groups[key] = groups.get(key, 0.0) + votes
-    if not groups:
-        return None, 0.0, ranked
-    best = max(groups, key=lambda key: groups[key])
-    share = groups[best] / everything
-    if share < MIN_FIELD_CONFIDENCE:
-        return None, round(share, 3), ranked
-    spelled = max((text for text in totals if _plausible(spot, text) and
-                   (str(int(text)) if spot.name in ("day", "month") else text) == best), key=lambda text: totals[text])
-    return spelled, round(share, 3), ranked
+    groups: dict[str, list[_Vote]] = {}
+    for vote in votes:
+        if _plausible(spot, vote.text):
+            groups.setdefault(_key(spot, vote.text), []).append(vote)
+    value, share = None, 0.0
+    for backing in sorted(groups.values(), key=lambda group: -sum(vote.weight for vote in group)):
+        share = sum(vote.weight for vote in backing) / everything
+        sources = {vote.source for vote in backing}
+        sure = any(vote.source == "classifier" and vote.weight >= CONFIDENT_CLASSIFIER * CLASSIFIER_VOTE
+                   for vote in backing)
+        if share < MIN_FIELD_CONFIDENCE:
+            break
+        if len(sources) >= 2 or sure:
+            value = max((vote.text for vote in backing), key=lambda text: totals[text])
+            break
+    x0, y0, x1, y1 = spot.box
+    return FieldReading(spot.name, value, round(share, 3) if value else 0.0, (x0, y0, x1 - x0, y1 - y0), spot.ocr_text,
+                        ranked)
 
 
 def read_header_fields(prepared: PreparedPage, words: list[OcrWord], *, timeout: float = PAGE_TIMEOUT_SECONDS,
@@ -777,20 +806,8 @@ def read_header_fields(prepared: PreparedPage, words: list[OcrWord], *, timeout:
     crops = [crop for crop, has_ink in zip(crops, inked, strict=True) if has_ink]
     if not spots:
         return words, []
-    model = current_resources().digit_model
     tesseract = _tesseract_digits(crops, timeout, prepared.page.source, workdir)
-    readings: list[FieldReading] = []
-    for (_, spot), crop, tesseract_readings in zip(spots, crops, tesseract, strict=True):
-        candidates = _tesseract_votes(tesseract_readings)
-        classified = handwriting.read_digits(crop, model)
-        if classified is not None:
-            candidates.append((classified.text, CLASSIFIER_VOTE * classified.confidence))
-        mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
-        if mapped.isdigit():
-            candidates.append((mapped, OCR_VOTE * spot.ocr_confidence / 100))
-        value, confidence, ranked = _vote(spot, candidates)
-        x0, y0, x1, y1 = spot.box
-        readings.append(FieldReading(spot.name, value, confidence, (x0, y0, x1 - x0, y1 - y0), spot.ocr_text, ranked))
+    readings = [_read_field(spot, crop, found) for (_, spot), crop, found in zip(spots, crops, tesseract, strict=True)]
     return _put_fields(words, [(line, spot, reading) for (line, spot), reading in zip(spots, readings, strict=True)]), readings
 
 
@@ -861,34 +878,56 @@ def _part(word: OcrWord, begin: int, start: int, end: int) -> OcrWord:
 # A receiving office's stamp ("CV ĐẾN / Số: … / Ngày: … / Chuyển: …") is a framed box a few centimetres wide,
 # put on the upper part of the first page, often over the first lines of the body.
 STAMP_WIDTH_INCHES = (0.8, 4.0)
-STAMP_HEIGHT_INCHES = (0.3, 2.2)
+STAMP_HEIGHT_INCHES = (0.3, 1.1)
 STAMP_REGION_SHARE = 0.6
 # The words of such a stamp (folded); a frame is a stamp when "ĐẾN" or "CV" and one more of them are in it.
-_STAMP_WORDS = {"den": "den", "cv": "cv", "so": "so", "ngay": "ngay", "chuyen": "chuyen"}
-_STAMP_LABEL = re.compile(r"^(?P<label>cv|den|s[o0]|ngay|chuyen)\W*(?P<rest>.*)$")
+# Folded, as OCR reads them over the body lines a stamp covers: "ĐẾN" as "ĐẾ" or "REN", "Số" as "Sẽ", "Chuyển" as
+# "Chuyên"; a word's first letters may carry its value ("Số:2770").
+_STAMP_LABEL = re.compile(r"^(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>s[oe0])|(?P<ngay>ng[a-z]y?)|(?P<chuyen>chuy\w*))"
+                          r"(?![a-z])\W*(?P<rest>.*)$")
+_STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
 
 
-def find_stamp_frames(image: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
-    """Boxes (x0, y0, x1, y1) of framed rectangles of a stamp's size in the upper part of a page: long
-    horizontal rules joined by vertical ones (a frame cut by the page edge keeps three sides)."""
+def _stamp_label(text: str) -> tuple[str, str] | None:
+    """(kind, what follows the label in the same word) of a stamp's word, or None."""
+    match = _STAMP_LABEL.match("".join(_fold_char(ch) for ch in text))
+    if match is None:
+        return None
+    kind = next(kind for kind in _STAMP_KINDS if match[kind])
+    return kind, text[len(text) - len(match["rest"]) :] if match["rest"] else ""
+
+
+@dataclass(frozen=True)
+class StampFrame:
+    """Where a stamp may be: under a rule of a stamp's width, down to the next rule below (`closed`: the frame's
+    bottom side) or to a stamp's depth."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    closed: bool
+
+
+def find_stamp_frames(image: np.ndarray, dpi: float) -> list[StampFrame]:
+    """The places a stamp may be, in the upper part of a page: under each rule of a stamp's width (a stamp's
+    frame has at least its top side; its other sides may be cut by the page edge or left open), down to the
+    next rule below or a stamp's depth. Whether one holds a stamp is decided by its words."""
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (round(0.5 * dpi), 1)))
-    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, round(0.22 * dpi))))
-    joined = cv2.dilate(cv2.bitwise_or(horizontal, vertical), np.ones((5, 5), np.uint8))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (round(STAMP_WIDTH_INCHES[0] * dpi), 1))
+    rules = cv2.dilate(cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel), np.ones((3, 9), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(rules, connectivity=8)
+    height = gray.shape[0]
+    found = sorted((int(y), int(x), int(x + width)) for x, y, width, _, _ in stats[1:]
+                   if y <= STAMP_REGION_SHARE * height and width <= STAMP_WIDTH_INCHES[1] * dpi)
     frames = []
-    for label, (x, y, width, height, _) in enumerate(stats):
-        if label == 0 or y > STAMP_REGION_SHARE * gray.shape[0]:
-            continue
-        if not (STAMP_WIDTH_INCHES[0] * dpi <= width <= STAMP_WIDTH_INCHES[1] * dpi
-                and STAMP_HEIGHT_INCHES[0] * dpi <= height <= STAMP_HEIGHT_INCHES[1] * dpi):
-            continue
-        inside = labels[y : y + height, x : x + width] == label
-        rows_with_rule = int((horizontal[y : y + height, x : x + width][inside] > 0).any())
-        tall = vertical[y : y + height, x : x + width] & (inside.astype(np.uint8) * 255)
-        if rows_with_rule and (tall > 0).sum(axis=0).max(initial=0) >= 0.6 * height:
-            frames.append((int(x), int(y), int(x + width), int(y + height)))
+    for y, x0, x1 in found:
+        depth = min(height, round(y + STAMP_HEIGHT_INCHES[1] * dpi))
+        below = [other for other, left, right in found
+                 if other > y + STAMP_HEIGHT_INCHES[0] * dpi and min(x1, right) - max(x0, left) > 0.5 * (x1 - x0)]
+        bottom = min([depth, *below])
+        frames.append(StampFrame(x0, y, x1, bottom, bottom < depth))
     return frames
 
 
@@ -903,17 +942,23 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     frames = find_stamp_frames(page.image, page.dpi)
     if not frames:
         return prepared, [], []
-    crops = [page.image[y0:y1, x0:x1] for x0, y0, x1, y1 in frames]
+    crops = [page.image[frame.y0 : frame.y1, frame.x0 : frame.x1] for frame in frames]
     read = _read_crops(crops, languages, page.dpi, timeout, page.source, workdir)
     marks: list[PageMark] = []
     readings: list[FieldReading] = []
     image = prepared.image
-    for (x0, y0, x1, y1), words in zip(frames, read, strict=True):
+    for frame, words in zip(frames, read, strict=True):
+        x0, y0, x1, y1 = frame.x0, frame.y0, frame.x1, frame.y1
         words = [replace(w, box=(w.box[0] + x0, w.box[1] + y0, w.box[2], w.box[3])) for w in words]
-        kinds = {_STAMP_WORDS[m["label"].replace("0", "o")] for w in words
-                 if (m := _STAMP_LABEL.match("".join(_fold_char(ch) for ch in w.text)))}
+        kinds = {label[0] for w in words if (label := _stamp_label(w.text))
+                 and (label[0] not in ("cv", "den") or w.text.isupper())}  # "ĐẾN", never the word "đến"
         if not ({"den", "cv"} & kinds and len(kinds) >= 2):
             continue
+        # the stamp ends under its last labelled line: what lies below is the body it was put on
+        if not frame.closed:
+            labelled = [w for w in words if _stamp_label(w.text)]
+            y1 = min(y1, max(w.box[1] + round(1.4 * w.box[3]) for w in labelled))
+        words = [w for w in words if w.box[1] + w.box[3] / 2 < y1]
         readings += _stamp_fields(page.image, (x0, y0, x1, y1), words, timeout, page.source, workdir)
         marks.append(PageMark("received-stamp", (x0, y0, x1 - x0, y1 - y0), words_to_text(words), tuple(words)))
         image = _blank(image, prepared, (x0, y0, x1, y1))
@@ -966,22 +1011,25 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
                   source: str | None, workdir: Path | None) -> list[FieldReading]:
     """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels: each read
     from the label to the frame's right edge by the same vote as the header's fields."""
-    x_end = frame[2]
     spots: list[tuple[_FieldSpot, str]] = []
     for word in words:
-        match = _STAMP_LABEL.match("".join(_fold_char(ch) for ch in word.text))
-        if match is None or match["label"] in ("cv", "den", "chuyen"):
+        label = _stamp_label(word.text)
+        if label is None or label[0] not in ("so", "ngay"):
             continue
-        name = RECEIVED_NUMBER if match["label"] != "ngay" else RECEIVED_DATE
+        name = RECEIVED_NUMBER if label[0] == "so" else RECEIVED_DATE
         if any(spot.name == name for spot, _ in spots):
             continue
         x, y, width, height = word.box
-        rest = word.text[len(word.text) - len(match["rest"]) :] if match["rest"] else ""
+        rest = label[1]
         start = x + round(width * (len(word.text) - len(rest)) / max(1, len(word.text)))
-        after = [w for w in words if w.line == word.line and w.box[0] > x]
-        text = " ".join([rest, *(w.text for w in after)]).strip()
-        box = (start, int(y - 0.35 * height), x_end, int(y + 1.25 * height))
-        confidence = min([word.confidence, *(w.confidence for w in after)])
+        after = sorted((w for w in words if w.line == word.line and w.box[0] > x), key=lambda w: w.box[0])
+        values = list(itertools.takewhile(lambda w: any(ch.isdigit() or ch == "/" for ch in w.text), after))
+        # the value's own words when OCR read digits there, else room for a few digits: not the body lines
+        # the stamp covers, which run on to its right
+        end = max(values[-1].box[0] + values[-1].box[2] + round(0.3 * height) if values else 0, start + 4 * height)
+        box = (start, int(y - 0.35 * height), min(frame[2], end), int(y + 1.25 * height))
+        text = " ".join([rest, *(w.text for w in values)]).strip()
+        confidence = min([word.confidence, *(w.confidence for w in values)])
         spots.append((_FieldSpot(name, 0, 0, box, text, confidence), "0123456789/" if name == RECEIVED_DATE else "0123456789"))
     readings = []
     for spot, whitelist in spots:
@@ -989,16 +1037,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         crop = image[max(0, y0) : y1, max(0, x0) : x1]
         if crop.size == 0:
             continue
-        tesseract = _tesseract_digits([crop], timeout, source, workdir, whitelist)[0]
-        candidates = _tesseract_votes(tesseract)
-        classified = handwriting.read_digits(crop, current_resources().digit_model)
-        if classified is not None:
-            candidates.append((classified.text, CLASSIFIER_VOTE * classified.confidence))
-        mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
-        if mapped:
-            candidates.append((mapped, OCR_VOTE * spot.ocr_confidence / 100))
-        value, confidence, ranked = _vote(spot, candidates)
-        readings.append(FieldReading(spot.name, value, confidence, (x0, y0, x1 - x0, y1 - y0), spot.ocr_text, ranked))
+        readings.append(_read_field(spot, crop, _tesseract_digits([crop], timeout, source, workdir, whitelist)[0]))
     return readings
 
 

@@ -521,11 +521,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys[PREVIOUS] += f" (previous release = {commit[:12]})"
     if "ocrmypdf" in args.systems:
         outputs[OCRMYPDF], keys[OCRMYPDF] = run_ocrmypdf(documents, args.jobs, use_cache)
-    results = {system: {d.stem: score(d, by_doc.get(d.stem, Output([], {}, error="missing")))
-                        for d in documents} for system, by_doc in outputs.items()}
-    for system, by_doc in outputs.items():
+    for by_doc in outputs.values():
         for document in documents:
             by_doc.setdefault(document.stem, Output([], {}, error="missing"))
+    results = {system: {d.stem: score(d, by_doc[d.stem]) for d in documents} for system, by_doc in outputs.items()}
     text = report(documents, results, outputs, keys)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)

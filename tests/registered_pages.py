@@ -86,7 +86,7 @@ def registered_dispatch(number: str | np.ndarray | None, day: str | np.ndarray |
     face, bold = font(round(13 * scale)), font(round(15 * scale))
     small = font(round(9 * scale))
     pitch = round(13 * 1.6 * scale)
-    width, height = round(8.27 * DPI), round(6.2 * DPI)
+    width, height = round(9.2 * DPI), round(6.2 * DPI)
     image = Image.new("L", (width, height), "white")
     draw = ImageDraw.Draw(image)
     left_x, right_centre, top = round(0.9 * DPI), round(5.6 * DPI), round(0.5 * DPI)
@@ -104,22 +104,23 @@ def registered_dispatch(number: str | np.ndarray | None, day: str | np.ndarray |
     day_x = place_x + round(draw.textlength(place, font=face))
     draw.text((day_x + round(0.42 * DPI), number_y), "tháng 4 năm 2018", font=face, fill="black")
     title_y = number_y + 2 * pitch
+    body_y, body_x = title_y + 3 * pitch, round(1.6 * DPI)  # a wide left margin, where stamps go
+    centre = (body_x + max(body_x + draw.textlength(line, font=face) for line in BODY[1:4])) / 2  # of the column
     for k, (line, line_font) in enumerate((("CHỈ THỊ", bold), ("Về việc tăng cường công tác quản lý đầu tư", bold))):
-        draw.text(((width - draw.textlength(line, font=line_font)) / 2, title_y + k * pitch), line, font=line_font,
+        draw.text((centre - draw.textlength(line, font=line_font) / 2, title_y + k * pitch), line, font=line_font,
                   fill="black")
-    body_y = title_y + 3 * pitch
     for k, line in enumerate(BODY):
-        indent = round(0.5 * DPI) if k in (0, 4) else 0
-        draw.text((left_x + indent, body_y + k * pitch), line, font=face, fill="black")
+        indent = round(0.4 * DPI) if k in (0, 4) else 0
+        draw.text((body_x + indent, body_y + k * pitch), line, font=face, fill="black")
     frame = None
     if stamp is not None:
-        x0, y0 = round(0.15 * DPI), body_y - round(0.25 * pitch)
+        x0, y0 = round(0.05 * DPI), body_y - round(0.25 * pitch)
         x1, y1 = x0 + round(2.5 * DPI), y0 + round(2.9 * pitch)
         draw.rectangle((x0, y0, x1, y1), outline="black", width=3)  # stamped over the body lines
         draw.text((x0 + 8, y0 + 4), "TRUNG TÂM CÔNG BÁO & TIN HỌC", font=small, fill="black")
         draw.text((x0 + 10, y0 + round(0.8 * pitch)), "CV", font=bold, fill="black")
         draw.text((x0 + 6, y0 + round(1.8 * pitch)), "ĐẾN", font=bold, fill="black")
-        label_x = x0 + round(0.65 * DPI)
+        label_x = x0 + round(0.5 * DPI)
         for k, label in enumerate(("Số:", "Ngày:", "Chuyển:")):
             draw.text((label_x, y0 + round((0.75 + 0.7 * k) * pitch)), label, font=small, fill="black")
         frame = (label_x, y0, pitch)
@@ -134,5 +135,5 @@ def registered_dispatch(number: str | np.ndarray | None, day: str | np.ndarray |
         label_x, y0, pitch = frame
         for k, value in enumerate((stamp.number, stamp.date)):
             ink = handwritten(value, round(0.55 * pitch), seed=seed + k, font_face=stamp.hand, slant=0.1)
-            _paste(page, ink, label_x + round(0.42 * DPI), y0 + round((0.95 + 0.7 * k) * pitch))
+            _paste(page, ink, label_x + round(0.3 * DPI), y0 + round((0.95 + 0.7 * k) * pitch))
     return PageImage(source="registered.png", index=0, image=page, dpi=DPI)

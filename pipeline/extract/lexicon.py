@@ -55,8 +55,9 @@ LIST_BULLET = re.compile(
 MOTTOS = ("Cộng hòa xã hội chủ nghĩa Việt Nam", "Độc lập - Tự do - Hạnh phúc", "Đảng Cộng sản Việt Nam")
 MOTTOS_FOLDED = tuple(fold(motto) for motto in MOTTOS)
 
-# "Số: 12/…", "Số 45-KH/HU", OCR's "S0:"; with a type before it only in the header form "Luật số: 121/…".
-NUMBER_LABEL = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?)\s*(?=[\d/._…])")
+# "Số: 12/…", "Số 45-KH/HU", OCR's "S0:" and (small print) "Sä:"; with a type before it only in the header form
+# "Luật số: 121/…".
+NUMBER_LABEL = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?|sa\s*:)\s*(?=[\d/._…])")
 # "V/v" (về việc) and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:", "V/ " (folded).
 SUBJECT_LABEL = re.compile(r"^[vw]\s*(?:[/.\\|l1i]?\s*[vyw](?![a-z0-9])|/(?=\s))\s*[:.]?\s*")
 

@@ -14,7 +14,9 @@ STAMP_LINES = 6  # how many lines around "ĐẾN" the stamp's own lines may be s
 STAMP_SEARCH_LINES = 80  # stamps are put on the first page
 
 # On folded text: the stamp's title, its labelled lines, and a date as clerks write it ("04/4/18").
-_DEN = re.compile(r"(?:^|\s)(?:cv\s*)?den\s*$|^(?:cv\s+)?den\b|\bcong van den\b")
+# A stamp's title line, alone on its line and in capitals: "ĐẾN", "CV ĐẾN", "CÔNG VĂN ĐẾN" (the word "đến" of running
+# text is lower case).
+_DEN = re.compile(r"^(?:cv\s*|cong van\s*)?den$|^cv$")
 _NUMBER = re.compile(r"(?:^|\s)s[o0]\s*[:.]?\s*(?P<value>\d{1,6})(?![\d/])")
 _DATE = re.compile(r"(?:^|\s)ngay\s*[:.]?\s*(?P<value>\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*(?:\d{4}|\d{2}))(?!\d)")
 _ROUTING = re.compile(r"(?:^|\s)chuyen\s*[:.]\s*(?P<value>.*)$")
@@ -46,10 +48,10 @@ def _from_marks(pages: Sequence[PageResult]) -> Received | None:
         if date_reading is not None and date_reading.value:
             received.date = stamp_date(date_reading.value)
         text = "\n".join(mark.text for mark in stamps)
-        if received.number is None:
+        if number_reading is None:  # read with the stamp's words only; a reading that failed is not redone here
             found = _NUMBER.search(fold(text))
             received.number = found["value"] if found else None
-        if received.date is None:
+        if date_reading is None:
             found = _DATE.search(fold(text))
             received.date = stamp_date(found["value"]) if found else None
         received.notes = _notes(text) + [mark.text for mark in page.marks if mark.kind == "margin-note"]
@@ -62,7 +64,7 @@ def _from_text(doc: DocumentText) -> Received | None:
     and date from the labelled lines near its title."""
     lines = doc.lines[:STAMP_SEARCH_LINES]
     for k, line in enumerate(lines):
-        if not _DEN.search(doc.folded[line.start : line.end]):
+        if not (line.text.isupper() and _DEN.search(doc.folded[line.start : line.end].strip(" .:"))):
             continue
         near = lines[max(0, k - STAMP_LINES) : k + STAMP_LINES + 1]
         number = date = None

@@ -685,11 +685,9 @@ def _table_columns(doc: DocumentText, line: Line) -> dict[str, int] | None:
 def _table_tasks(doc: DocumentText, lines: Sequence[Line], prefix: str, context: TaskContext) -> list[Task] | None:
     """One task per row of a table of tasks: its "Nhiệm vụ" cell, its lead and partner units, its deadline; a row
     runs over the following lines until the next row number. None when the lines hold no such table."""
-    for k, line in enumerate(lines):
-        columns = _table_columns(doc, line)
-        if columns is not None:
-            break
-    else:
+    heads = ((k, columns) for k, line in enumerate(lines) if (columns := _table_columns(doc, line)) is not None)
+    k, columns = next(heads, (-1, None))
+    if columns is None:
         return None
     width = 1 + max(columns.values())
     rows: list[_Row] = []
@@ -714,8 +712,8 @@ def _table_tasks(doc: DocumentText, lines: Sequence[Line], prefix: str, context:
         start, end = min(p.start for p in pieces), max(p.end for p in pieces)
         deadline = None
         if "deadline" in columns and row.cells[columns["deadline"]]:
-            first, last = row.cells[columns["deadline"]][0], row.cells[columns["deadline"]][-1]
-            mentions = context.dates.between(first.start, last.end)
+            time_cell = row.cells[columns["deadline"]]
+            mentions = context.dates.between(time_cell[0].start, time_cell[-1].end)
             deadline = mentions[0].end if mentions else None
         span = doc.span(start, end)
         tasks.append(Task(
