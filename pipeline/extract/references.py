@@ -168,15 +168,23 @@ def context_type(folded: str, start: int) -> DocType | None:
     return doc_types().from_name(last.group(1))
 
 
-_DATE_LEAD = re.compile(r"\s*,?\s*\(?\s*(?:(?:ban hanh|ky|ky ban hanh)\s+)?(?=ngay|\d)")
+_DATE_LEAD = re.compile(r"\s*[,.]?\s*\(?\s*(?:(?:ban hanh|ky|ky ban hanh)\s+)?(?=[an]g[a-z][yu]\b|\d)")
+# OCR's readings in a date (folded): "ngày" as "agày", "ngàu"; a 1 as I or l, a 0 as O ("ngày I8 tháng O1").
+_DAY_WORD = re.compile(r"^[an]g[a-z][yu]\b")
+_ONE = re.compile(r"(?<![a-z])[il|](?=\d)|(?<=\d)[il|](?![a-z])")
+_ZERO = re.compile(r"(?<![a-z])o(?=\d)|(?<=\d)o(?![a-z])")
+DATE_REACH = 40  # characters a date after a code spans at most
 
 
 def date_after(folded: str, end: int) -> str | None:
-    """The date written right after a code: "539/QĐ-UBND ngày 02/4/2020"."""
+    """The date written right after a code: "539/QĐ-UBND ngày 02/4/2020", "88/CP. ngày 17/8/1994", also with
+    OCR's readings of its digits and of "ngày"."""
     lead = _DATE_LEAD.match(folded, end)
     if lead is None:
         return None
-    parsed = parse_date_at(folded, lead.end())
+    window = folded[lead.end() : lead.end() + DATE_REACH]
+    window = _ZERO.sub("0", _ONE.sub("1", _DAY_WORD.sub("ngay", window)))
+    parsed = parse_date_at(window, 0)
     return parsed[0] if parsed else None
 
 
