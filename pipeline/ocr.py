@@ -533,8 +533,9 @@ def words_to_text(words: list[OcrWord] | tuple[OcrWord, ...]) -> str:
 
 # The number and the date of a dispatch sit in the top part of its first page (Decree 30/2020, Phụ lục I).
 FIELD_REGION_SHARE = 0.45
-# An OCR reading of a field this confident and made of digits is the printed value: it is not read again.
-CONFIDENT_PRINTED = 85.0
+# Letters OCR reads for printed digits (small print, typewriters); a field read as plausible digits with these at
+# most is the printed value, not read again.
+PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o": "0"})
 # The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
 # recognisers unless the classifier alone is this sure of it; else the field is unreadable.
 MIN_FIELD_CONFIDENCE = 0.34
@@ -615,6 +616,11 @@ def _x_at(words: Sequence[OcrWord], line: _LineText, offset: int, *, left: bool)
     return x + width * inside / length
 
 
+def _at_word_edge(line: _LineText, offset: int) -> bool:
+    """Whether a character offset of the line falls between words (not inside one)."""
+    return offset >= len(line.text) or offset == 0 or line.text[offset] == " " or line.text[offset - 1] == " "
+
+
 def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end: int) -> _FieldSpot | None:
     x0 = _x_at(words, line, start, left=True)
     x1 = _x_at(words, line, end, left=False)
@@ -629,9 +635,12 @@ def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end:
     text = line.text[start:end]
     covered = [line.indices[k] for k in range(line.word_at(start), line.word_at(max(start, end - 1)) + 1)] if text else []
     confidences = [words[i].confidence for i in covered] or [0.0]
-    # kept clear of the label's colon and the symbol's slash, which read as a "1"
+    # kept clear of the label's colon and the symbol's slash, which read as a "1", where they are words of their
+    # own; inside a word the edge is only an estimate, and the digits must not be cut
     margin = 0.12 * height
-    box = (int(x0 + margin), int(top - 0.45 * height), int(np.ceil(x1 - margin)), int(bottom + 0.3 * height))
+    left_margin = margin if _at_word_edge(line, start) else 0.0
+    right_margin = margin if _at_word_edge(line, end) else 0.0
+    box = (int(x0 + left_margin), int(top - 0.45 * height), int(np.ceil(x1 - right_margin)), int(bottom + 0.3 * height))
     return _FieldSpot(name, start, end, box, text, min(confidences))
 
 
@@ -664,9 +673,12 @@ def find_header_fields(words: Sequence[OcrWord], page_height: int) -> list[tuple
     return found
 
 
-def _printed(spot: _FieldSpot) -> bool:
-    """The page's OCR read the field as digits it is sure of: a printed value, not handwriting."""
-    return bool(spot.ocr_text) and spot.ocr_text.isdigit() and spot.ocr_confidence >= CONFIDENT_PRINTED
+def _printed(spot: _FieldSpot) -> str | None:
+    """The value when the page's OCR read the field as plausible digits, at most with the letters OCR confuses
+    with printed digits ("II0" → "110"): a printed value. OCR reads handwriting as other letters and signs
+    ("đê", "Ø3", "4€`"): those are read again."""
+    value = spot.ocr_text.translate(PRINTED_LOOKALIKES)
+    return value if value.isdigit() and _plausible(spot, value) else None
 
 
 def _plausible(spot: _FieldSpot, value: str) -> bool:
@@ -745,10 +757,13 @@ def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]
     classified = handwriting.read_digits(crop, current_resources().digit_model)
     if classified is not None:
         votes.append(_Vote(classified.text, CLASSIFIER_VOTE * classified.confidence, "classifier"))
-    # the digits OCR read at the start of the field ("Ø4/4/18đạo": the stamp's date, then a body word under it)
-    mapped = re.match(r"[\d/]*", "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).lstrip(".,:;"))
-    if mapped is not None and any(ch.isdigit() for ch in mapped.group()):
-        votes.append(_Vote(mapped.group().strip("/"), OCR_VOTE * spot.ocr_confidence / 100, "ocr"))
+    mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
+    if spot.name in (RECEIVED_NUMBER, RECEIVED_DATE):
+        # a stamp's value, then the body word it was written over ("Ø4/4/18đạo"): its leading digits
+        leading = re.match(r"[\d/]*", mapped)
+        mapped = leading.group().strip("/") if leading else ""
+    if mapped.isdigit() or (mapped and set(mapped) <= set("0123456789/") and any(ch.isdigit() for ch in mapped)):
+        votes.append(_Vote(mapped, OCR_VOTE * spot.ocr_confidence / 100, "ocr"))
     return votes
 
 
@@ -781,34 +796,43 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
         if len(sources) >= 2 or sure:
             value = max((vote.text for vote in backing), key=lambda text: totals[text])
             break
+    return FieldReading(spot.name, value, round(share, 3) if value else 0.0, _box(spot), spot.ocr_text, ranked)
+
+
+def _box(spot: _FieldSpot) -> Box:
     x0, y0, x1, y1 = spot.box
-    return FieldReading(spot.name, value, round(share, 3) if value else 0.0, (x0, y0, x1 - x0, y1 - y0), spot.ocr_text,
-                        ranked)
+    return (x0, y0, x1 - x0, y1 - y0)
 
 
 def read_header_fields(prepared: PreparedPage, words: list[OcrWord], *, timeout: float = PAGE_TIMEOUT_SECONDS,
                        workdir: Path | None = None) -> tuple[list[OcrWord], list[FieldReading]]:
     """Read again, apart, the number and the day and month of a page's header when the page's OCR did not read
-    them as confident digits (they are often written by hand): the classifier of handwritten digits, Tesseract
-    restricted to digits over several binarizations and scales, and the page's own reading vote. The winning
-    digits replace the OCR's words in that place; an unreadable field leaves the place empty (never a guess)."""
-    spots = [(line, spot) for line, spot in find_header_fields(words, prepared.page.image.shape[0])
-             if not _printed(spot)]
-    if not spots:
-        return words, []
+    them as digits (they are often written by hand): the classifier of handwritten digits, Tesseract restricted
+    to digits over several binarizations and scales, and the page's own reading vote. The winning digits replace
+    the OCR's words in that place; an unreadable field leaves the place empty (never a guess). A printed value
+    OCR read with a look-alike letter ("II0") is written as its digits."""
+    height = prepared.page.image.shape[0]
+    printed = [(line, spot, FieldReading(spot.name, value, round(spot.ocr_confidence / 100, 3), _box(spot),
+                                         spot.ocr_text, ((value, round(spot.ocr_confidence / 100, 3)),)))
+               for line, spot in find_header_fields(words, height)
+               if (value := _printed(spot)) is not None and value != spot.ocr_text]
+    if printed:
+        words = _put_fields(words, printed)
     image = prepared.page.image
-    crops = []
-    for _, spot in spots:
+    spots, crops = [], []
+    for line, spot in find_header_fields(words, height):
         x0, y0, x1, y1 = spot.box
-        crops.append(image[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)])
-    inked = [bool(handwriting.characters(handwriting.ink_mask(crop))) if crop.size else False for crop in crops]
-    spots = [pair for pair, has_ink in zip(spots, inked, strict=True) if has_ink]
-    crops = [crop for crop, has_ink in zip(crops, inked, strict=True) if has_ink]
+        crop = image[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
+        if _printed(spot) is None and crop.size and handwriting.characters(handwriting.ink_mask(crop)):
+            spots.append((line, spot))
+            crops.append(crop)
+    readings = [reading for _, _, reading in printed]
     if not spots:
-        return words, []
+        return words, readings
     tesseract = _tesseract_digits(crops, timeout, prepared.page.source, workdir)
-    readings = [_read_field(spot, crop, found) for (_, spot), crop, found in zip(spots, crops, tesseract, strict=True)]
-    return _put_fields(words, [(line, spot, reading) for (line, spot), reading in zip(spots, readings, strict=True)]), readings
+    read = [(line, spot, _read_field(spot, crop, found))
+            for (line, spot), crop, found in zip(spots, crops, tesseract, strict=True)]
+    return _put_fields(words, read), readings + [reading for _, _, reading in read]
 
 
 def _put_fields(words: list[OcrWord], fields: list[tuple[_LineText, _FieldSpot, FieldReading]]) -> list[OcrWord]:
@@ -880,6 +904,7 @@ def _part(word: OcrWord, begin: int, start: int, end: int) -> OcrWord:
 STAMP_WIDTH_INCHES = (0.8, 4.0)
 STAMP_HEIGHT_INCHES = (0.3, 1.1)
 STAMP_REGION_SHARE = 0.6
+STAMP_TITLE_INCHES = 0.2
 # The words of such a stamp (folded); a frame is a stamp when "ĐẾN" or "CV" and one more of them are in it.
 # Folded, as OCR reads them over the body lines a stamp covers: "ĐẾN" as "ĐẾ" or "REN", "Số" as "Sẽ", "Chuyển" as
 # "Chuyên"; a word's first letters may carry its value ("Số:2770").
@@ -927,7 +952,8 @@ def find_stamp_frames(image: np.ndarray, dpi: float) -> list[StampFrame]:
         below = [other for other, left, right in found
                  if other > y + STAMP_HEIGHT_INCHES[0] * dpi and min(x1, right) - max(x0, left) > 0.5 * (x1 - x0)]
         bottom = min([depth, *below])
-        frames.append(StampFrame(x0, y, x1, bottom, bottom < depth))
+        # a stamp's title (the receiving office's name) is often printed just above its top side
+        frames.append(StampFrame(x0, max(0, round(y - STAMP_TITLE_INCHES * dpi)), x1, bottom, bottom < depth))
     return frames
 
 

@@ -101,3 +101,46 @@ def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
                          ids=lambda case: case["comment"][:50])
 def test_ocr_fields_double_marks(case: dict) -> None:
     assert ocr.fold_double_marks(case["input"]) == case["expected"]
+
+
+def _words(*lines: str) -> list:
+    from pipeline.types import OcrWord
+
+    out, x = [], 0
+    for number, line in enumerate(lines):
+        x = 100
+        for token in line.split():
+            out.append(OcrWord(token, 80.0, (x, 100 + 60 * number, 20 * len(token), 40), 0, number))
+            x += 20 * len(token) + 15
+    return out
+
+
+def _blank_prepared():
+    import numpy as np
+
+    from pipeline.types import PageImage, PreparedPage
+
+    image = np.full((2000, 1600), 255, np.uint8)
+    return PreparedPage(PageImage("blank.png", 0, image, 200.0), image, 200.0, ())
+
+
+def test_ocr_fields_printed_number_with_lookalike_letters_is_written_as_digits() -> None:
+    words, readings = ocr.read_header_fields(_blank_prepared(), _words("Số: II0/QĐ-STP", "Hà Nội, ngày 28 tháng 6 năm 2018"))
+    assert ocr.words_to_text(words).splitlines()[0] == "Số: 110 /QĐ-STP"
+    assert [(r.name, r.value) for r in readings] == [("number", "110")]
+
+
+def test_ocr_fields_blank_fields_are_not_read() -> None:
+    words = _words("Số: /KH-UBND", "Hà Nội, ngày tháng 6 năm 2018")
+    assert ocr.read_header_fields(_blank_prepared(), words) == (words, [])
+
+
+def test_ocr_fields_a_reading_replaces_what_ran_into_it() -> None:
+    from pipeline.types import FieldReading
+
+    words = _words("Quảng Ngãi, ngày20tháng 3 năm 2018")
+    ((line, spot),) = [pair for pair in ocr.find_header_fields(words, 2000) if pair[1].name == "day"]
+    reading = FieldReading("day", "20", 0.8, (0, 0, 1, 1), spot.ocr_text)
+    assert ocr.words_to_text(ocr._put_fields(words, [(line, spot, reading)])) == "Quảng Ngãi, ngày 20 tháng 3 năm 2018"
+    unread = FieldReading("day", None, 0.0, (0, 0, 1, 1), spot.ocr_text)
+    assert ocr.words_to_text(ocr._put_fields(words, [(line, spot, unread)])) == "Quảng Ngãi, ngày tháng 3 năm 2018"
