@@ -22,6 +22,7 @@ import numpy as np
 
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
+from pipeline.limits import check_pixels
 from pipeline.preprocess import turn_prepared
 from pipeline.types import Box, OcrPage, OcrWord, PreparedPage, PreprocessStep
 
@@ -363,6 +364,7 @@ def read_words(prepared: PreparedPage, *, languages: str, timeout: float, workdi
     if "blank page" in prepared.warnings:
         return []
     image = prepared.image
+    check_pixels(image.shape[1], image.shape[0], "the page to read", prepared.page.source)  # its crops are within it
     regions = (find_regions(image, prepared.dpi) if use_layout
                else [Region(0, 0, image.shape[1], image.shape[0], "full")])
     return _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout, workdir)
