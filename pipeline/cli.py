@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError
 
@@ -20,6 +21,7 @@ def _print_error(error: CongvanError) -> None:
 
 def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.limits import WORKER_MEMORY_SHARE
     from pipeline.run.options import ExecutorKind
 
     p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
@@ -36,7 +38,19 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
     p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--worker-memory", type=_size, metavar="SIZE",
+                   help="data memory each local worker may use, e.g. 4G; 0 = no cap (default: "
+                        f"{WORKER_MEMORY_SHARE:.0%} of the machine's memory shared among the --jobs workers)")
     p.set_defaults(handler=_cmd_process)
+
+
+def _size(text: str) -> int:
+    from pipeline.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
@@ -54,6 +68,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         pdf=args.pdf,
         executor=args.executor,
         scheduler=args.scheduler,
+        worker_memory=args.worker_memory,
     )
     summary = process_inputs(args.inputs, options)
     print(summary.format())
@@ -247,8 +262,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse reporting a bad command line as congvan's one-line usage error (E001, exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="congvan",
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
@@ -260,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except CongvanError as error:
         _print_error(error)

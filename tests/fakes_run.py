@@ -1,7 +1,8 @@
 """Small stand-ins for the stages, so that tests of the driver and the archive run in milliseconds.
 
 A fake scan is a file starting with FAKE_MAGIC followed by JSON: {"pages": [...], "sleep": s,
-"fail_page": i, "timeout_page": i, "crash_page": i}. Its pages' "OCR" text is the given page text.
+"fail_page": i, "timeout_page": i, "crash_page": i, "allocate": bytes}. Its pages' "OCR" text is the given
+page text; "allocate" makes loading each page take that much memory (as a huge page would).
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def load_page(path: Path, index: int) -> PageImage:
         os._exit(9)  # a worker dying mid-page, as when the kernel kills it for memory
     if spec.get("fail_page") == index:
         raise CorruptFileError(f"page {index + 1} is damaged", path)
+    if spec.get("allocate"):
+        np.empty(int(spec["allocate"]), dtype=np.uint8)  # address space only: fails beyond the worker's cap
     time.sleep(float(spec.get("sleep", 0.0)))
     image = np.full((*PAGE_SIZE, 3), 255, dtype=np.uint8)
     legacy = spec.get("legacy", [None] * len(spec["pages"]))[index]

@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.archive.store import ArchiveStore, StoredDocument
 from pipeline.defaults import default_jobs
 from pipeline.errors import CongvanError, InputError
+from pipeline.limits import default_worker_memory
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
 from pipeline.run.inputs import collect_inputs
@@ -193,7 +194,8 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     document = DocumentInFlight(path=path, info=info, name=path.stem)
     jobs = default_jobs()
     progress = Progress(1, info.page_count, bar=False, stream=io.StringIO())
-    executor = LocalExecutor(max(1, min(jobs, info.page_count)))
+    workers = max(1, min(jobs, info.page_count))
+    executor = LocalExecutor(workers, default_worker_memory(workers))
     engine = Engine(executor, settings, stages, jobs, progress, None)
     try:
         for _, value in engine.run([document]):

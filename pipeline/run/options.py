@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
 from pipeline.errors import UsageError
+from pipeline.limits import MIN_WORKER_MEMORY_OPTION, default_worker_memory, format_size
 
 
 class ExecutorKind(StrEnum):
@@ -33,6 +34,9 @@ class ProcessOptions:
     executor: ExecutorKind = ExecutorKind.LOCAL
     scheduler: str | None = None  # Dask scheduler address for ExecutorKind.DASK
     progress: bool | None = None  # progress bar: None = only when stderr is a terminal
+    # Data memory of each local worker in bytes: None = an equal share of the machine (limits.
+    # default_worker_memory), 0 = no cap. A page that needs more fails alone (E105).
+    worker_memory: int | None = None
 
     def __post_init__(self) -> None:
         if self.out_dir is None and self.db_path is None:
@@ -51,6 +55,18 @@ class ProcessOptions:
             raise UsageError(f"unknown executor {self.executor!r} (--executor {choices})") from None
         if self.executor is ExecutorKind.DASK and not self.scheduler:
             raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
+        if self.worker_memory is not None and (
+                isinstance(self.worker_memory, bool) or not isinstance(self.worker_memory, int)
+                or not (self.worker_memory == 0 or self.worker_memory >= MIN_WORKER_MEMORY_OPTION)):
+            raise UsageError(f"--worker-memory must be 0 (no cap) or at least {format_size(MIN_WORKER_MEMORY_OPTION)}, "
+                             f"not {self.worker_memory!r}")
+
+    @property
+    def worker_memory_limit(self) -> int | None:
+        """The cap each local worker's data memory gets, in bytes (None: none)."""
+        if self.worker_memory is None:
+            return default_worker_memory(self.jobs)
+        return self.worker_memory or None
 
     def page_settings(self) -> PageSettings:
         return PageSettings(restore=self.restore, text_layer=self.text_layer, languages=self.languages,

@@ -4,6 +4,7 @@ Tasks are plain picklable values, so that they run the same in a local process p
 
 from __future__ import annotations
 
+import resource
 import tempfile
 import time
 import unicodedata
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import CongvanError
+from pipeline.errors import CongvanError, TooLargeError
+from pipeline.limits import format_size, is_out_of_memory
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
 from pipeline.types import PageResult, Record, RestoredToken
@@ -45,7 +47,12 @@ class ExtractTask:
 
 
 def internal_error(error: BaseException, source: str, where: str) -> CongvanError:
-    """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch)."""
+    """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch):
+    an allocation beyond the worker's memory cap is E105, anything else E000."""
+    if is_out_of_memory(error):
+        soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+        cap = "" if soft == resource.RLIM_INFINITY else f" (a worker may use {format_size(soft)}: --worker-memory)"
+        return TooLargeError(f"{where}: out of memory{cap}", source)
     return CongvanError(f"{where}: internal error: {type(error).__name__}: {error}", source)
 
 
@@ -102,7 +109,7 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
         to_original = prepared.to_original
         ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
         raw_text, words, steps = ocr.text, list(ocr.words), list(ocr.preprocessing or prepared.steps)
-        warnings += [w for w in (*prepared.warnings, *ocr.warnings) if w not in warnings]
+        warnings += [w for w in dict.fromkeys((*prepared.warnings, *ocr.warnings)) if w not in warnings]
         confidences = [word.confidence for word in words]
         if len(confidences) != len(raw_text.split()):
             confidences = None  # misaligned stage output: restore without confidences rather than misuse them
