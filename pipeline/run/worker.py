@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.archive.files import owned_prefix
 from pipeline.errors import CongvanError, TooLargeError
 from pipeline.limits import format_size, is_out_of_memory
 from pipeline.run.options import PageSettings
@@ -19,6 +20,8 @@ from pipeline.run.stages import Stages
 from pipeline.types import PageResult, Record, RestoredToken
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
+# Each page's temporary folder in the system's temporary folder: congvan-page-<worker pid>-…
+PAGE_TEMP_PREFIX = "congvan-page-"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def run_page(task: PageTask) -> PageOutput:
             return run_text_page(task)
         # The page's own temporary folder, handed to the stages that need one and removed when the page
         # ends (even on failure), so that temporary disk use is bounded by the pages in flight.
-        with tempfile.TemporaryDirectory(prefix="congvan-page-") as workdir:
+        with tempfile.TemporaryDirectory(prefix=owned_prefix(PAGE_TEMP_PREFIX)) as workdir:
             return _run_image_page(task, Path(workdir))
     except CongvanError:
         raise
