@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError
+from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError, printable
 
 
 def _print_error(error: CongvanError) -> None:
@@ -198,9 +199,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, 1):
         about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
         why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match"}[hit.match]
-        print(f"{rank}. {about}  [{why}]")
-        print(f"   {hit.source}, page {hit.page} (id {hit.id})")
-        print(f"   {hit.snippet}")
+        # what documents say is untrusted text: escaped, so that it cannot drive the terminal
+        print(printable(f"{rank}. {about}  [{why}]"))
+        print(printable(f"   {hit.source}, page {hit.page} (id {hit.id})"))
+        print(printable(f"   {hit.snippet}"))
     return 0
 
 
@@ -214,7 +216,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
             raise NotFoundError(f"no document {args.document!r} in the archive", args.db)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
-            print(f"congvan: {args.document} matches several documents: {choices}; give an id", file=sys.stderr)
+            print(printable(f"congvan: {args.document} matches several documents: {choices}; give an id"),
+                  file=sys.stderr)
             return EXIT_USAGE
         document = found[0]
         if args.text:
@@ -282,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is reported like a full disk, not a kill
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))

@@ -3,13 +3,18 @@ and every query of the archive (the only module of congvan that holds SQL)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import re
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+import time
+import zlib
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pipeline.archive.normalize import code_key
 from pipeline.archive.store import (
@@ -25,7 +30,7 @@ from pipeline.archive.store import (
     filter_keys,
     unpack_result,
 )
-from pipeline.errors import ArchiveError, NotFoundError
+from pipeline.errors import ArchiveError, NotFoundError, os_error_reason
 from pipeline.types import DocumentResult, Record
 
 # Each migration brings the schema from the previous version to its own; `PRAGMA user_version` holds the
@@ -135,12 +140,52 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     )),
 ]
 DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
+_DAMAGE_ADVICE = "(restore a backup, or process the documents again into a new archive)"
+_WRITE_ERRORS = frozenset({"SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE"})
+_MAX_ID = (1 << 63) - 1  # SQLite's largest integer
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Seconds the quick check of an archive may take when it is opened to be written (about 600 MB of archive
+# on this project's machine) and when it is opened to be read (search, show, export: their queries still
+# detect the damage they meet).
+QUICK_CHECK_SECONDS = 2.0
+READ_CHECK_SECONDS = 0.25
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+_CREATED_TABLE = re.compile(r'\s*CREATE (?:VIRTUAL )?TABLE "(\w+)"')
 # Above this many matching pages a text query is ordered by recency instead of BM25 (see SqliteArchive.matching_pages).
 RANKED_MATCHES = 1000
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
 _SUMMARY_WIDTH = 7
+
+
+def _reading(method: _Method) -> _Method:
+    """Store methods that read: SQLite errors (a damaged page met by a query, a locked file) and undecodable
+    stored values become one-line ArchiveErrors."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generate(self: SqliteArchive, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except (sqlite3.Error, ValueError, zlib.error) as error:
+                raise _read_error(error, self.path) from None
+
+        return cast(_Method, generate)
+
+    @functools.wraps(method)
+    def read(self: SqliteArchive, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, ValueError, zlib.error) as error:
+            raise _read_error(error, self.path) from None
+
+    return cast(_Method, read)
+
+
+def _read_error(error: Exception, path: Path) -> ArchiveError:
+    if isinstance(error, sqlite3.Error):
+        return _archive_error(error, path, "cannot read the archive")
+    return ArchiveError(f"cannot read the archive: damaged archive: a stored value is unreadable ({error})", path)
 
 
 class SqliteArchive:
@@ -165,21 +210,16 @@ class SqliteArchive:
 
     @contextmanager
     def _write_transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a document is stored whole or not at all."""
-        try:
-            self.connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot write: {error}", self.path) from None
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a document is stored whole or not at all. (SQLite
+        itself rolls back on some errors, disk full among them: there is then nothing left to roll back.)"""
+        self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield self.connection
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        try:
             self.connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            self.connection.execute("ROLLBACK")
-            raise ArchiveError(f"cannot commit: {error}", self.path) from None
+        except BaseException:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            raise
 
     # ----------------------------------------------------------------------- writing
 
@@ -192,20 +232,22 @@ class SqliteArchive:
                 for table, table_rows in _part_tables(rows):
                     _insert_parts(db, table, document_id, table_rows)
         except sqlite3.Error as error:
-            raise ArchiveError(f"cannot store {result.source}: {error}", self.path) from None
+            raise _archive_error(error, self.path, f"cannot store {result.source}") from None
         return document_id
 
     # ----------------------------------------------------------------------- documents
 
+    @_reading
     def find_document(self, sha256: str) -> StoredDocument | None:
         row = self.connection.execute(
             f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = ?', (sha256,)
         ).fetchone()
         return StoredDocument(*row) if row else None
 
+    @_reading
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and int(text) <= _MAX_ID:  # not "²", nor beyond SQLite's integers
             rows = self.connection.execute(
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
             ).fetchall()
@@ -221,21 +263,25 @@ class SqliteArchive:
             ).fetchall()
         return [StoredDocument(*row) for row in rows]
 
+    @_reading
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
 
+    @_reading
     def load_record(self, document_id: int) -> Record:
         row = self.connection.execute('SELECT "record" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no document {document_id}", self.path)
         return Record.from_dict(json.loads(row[0]))
 
+    @_reading
     def load_result(self, document_id: int) -> tuple[str, str]:
         row = self.connection.execute('SELECT "result" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no document {document_id}", self.path)
         return unpack_result(row[0]), "\f".join(self.page_texts(document_id))
 
+    @_reading
     def page_texts(self, document_id: int) -> list[str]:
         rows = self.connection.execute(
             'SELECT "text" FROM "pages" WHERE "document_id" = ? ORDER BY "page"', (document_id,)
@@ -244,6 +290,7 @@ class SqliteArchive:
 
     # ----------------------------------------------------------------------- search
 
+    @_reading
     def issued_documents(self, number: str, filters: SearchFilters) -> list[IssuedDocument]:
         where, params = _filter_sql(filters)
         rows = self.connection.execute(
@@ -252,6 +299,7 @@ class SqliteArchive:
         ).fetchall()
         return [IssuedDocument(_summary(row), row[_SUMMARY_WIDTH]) for row in rows]
 
+    @_reading
     def citations(self, number: str, filters: SearchFilters) -> list[Citation]:
         where, params = _filter_sql(filters)
         rows = self.connection.execute(
@@ -261,6 +309,7 @@ class SqliteArchive:
         ).fetchall()
         return [Citation(_summary(row), *row[_SUMMARY_WIDTH:]) for row in rows]
 
+    @_reading
     def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
                        wanted: int, exclude: Collection[int]) -> list[PageMatch]:
         """BM25 ranks selective queries; a query found on more than RANKED_MATCHES pages (boilerplate such as
@@ -306,6 +355,7 @@ class SqliteArchive:
 
     # ----------------------------------------------------------------------- tasks
 
+    @_reading
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
         rows = self.connection.execute(
             """SELECT t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source"
@@ -396,18 +446,61 @@ def _fts_query(terms: Sequence[str], column: str, phrase: bool) -> str:
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    if not create and not path.exists():
-        raise NotFoundError("no archive here (create one with congvan process … --db FILE)", path)
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """A connection to `path` once it is known to be an SQLite file (or nothing yet); nothing written."""
+    if path.is_dir():
+        raise ArchiveError("is a folder, not an archive file", path)
+    if not path.exists():
+        if not create:
+            raise NotFoundError("no archive here (create one with congvan process … --db FILE)", path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ArchiveError(f"cannot create the archive's folder: {os_error_reason(error)}", path) from None
+    else:
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as error:
+            raise ArchiveError(f"cannot read the archive: {os_error_reason(error)}", path) from None
+        if header and header != SQLITE_HEADER:
+            raise ArchiveError("not an archive: not an SQLite database file", path)
     try:
-        connection = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA foreign_keys = ON")
+        return sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
-        raise ArchiveError(f"not a usable SQLite archive: {error}", path) from None
-    return connection
+        raise ArchiveError(f"cannot open the archive: {error}", path) from None
+
+
+def check_archive(connection: sqlite3.Connection, path: Path, *, seconds: float = QUICK_CHECK_SECONDS) -> None:
+    """Refuse (ArchiveError) a file that is not a congvan archive or is damaged, before anything is written to
+    it: another program's SQLite database, a schema newer than this congvan or missing its tables, and pages
+    that fail SQLite's quick check. The quick check reads the whole file; on a large archive it stops after
+    `seconds` (what it could not reach is still checked by SQLite as queries read it: see `_store_errors`)."""
+    objects = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    if version == 0 and objects:
+        shown = ", ".join(sorted(objects)[:5])
+        raise ArchiveError(f"not a congvan archive: an SQLite database of another program (tables: {shown})", path)
+    missing = sorted(set(_tables_of(version)) - objects) if version <= DATABASE_SCHEMA_VERSION else []
+    if missing:  # (an archive newer than this congvan is refused by migrate)
+        raise ArchiveError(f"damaged archive: table {missing[0]} is missing (schema {version})", path)
+    deadline = time.monotonic() + seconds
+    connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        problems = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+    except sqlite3.OperationalError as error:
+        if "interrupted" not in str(error):
+            raise
+        problems = ["ok"]  # checked as far as the time allowed
+    finally:
+        connection.set_progress_handler(None, 0)
+    if problems != ["ok"]:
+        raise ArchiveError(f"damaged archive: {'; '.join(problems)} {_DAMAGE_ADVICE}", path)
+
+
+def _tables_of(version: int) -> list[str]:
+    """The tables migrations up to `version` create."""
+    statements = (statement for target, group in MIGRATIONS if target <= version for statement in group)
+    return [match.group(1) for statement in statements if (match := _CREATED_TABLE.match(statement))]
 
 
 def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tuple[int, Sequence[str]]] = MIGRATIONS) -> int:
@@ -434,14 +527,32 @@ def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tup
 
 
 def open_sqlite(path: Path, *, create: bool = True) -> SqliteArchive:
-    """Open (or create) an SQLite archive and bring its schema up to date."""
+    """Open (or create) an SQLite archive, check it (check_archive) and bring its schema up to date."""
     connection = _connect(path, create=create)
     try:
+        check_archive(connection, path, seconds=QUICK_CHECK_SECONDS if create else READ_CHECK_SECONDS)
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
         migrate(connection, path)
     except sqlite3.Error as error:
         connection.close()
-        raise ArchiveError(f"not a usable congvan archive: {error}", path) from None
+        raise _archive_error(error, path, "not a usable congvan archive") from None
     except BaseException:
         connection.close()
         raise
     return SqliteArchive(path, connection)
+
+
+def _archive_error(error: sqlite3.Error, path: Path, doing: str) -> ArchiveError:
+    """An SQLite failure as one line that says what the user can do about it."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return ArchiveError(f"{doing}: disk full; the archive is unchanged", path)
+    if name in _WRITE_ERRORS:  # a write refused by the system: SQLite cannot tell a full disk from the rest
+        return ArchiveError(f"{doing}: cannot write to the disk (disk full, file-size limit or device error); "
+                            "the archive is unchanged", path)
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(error):
+        return ArchiveError(f"{doing}: damaged archive: {error} {_DAMAGE_ADVICE}", path)
+    return ArchiveError(f"{doing}: {error}", path)
+
