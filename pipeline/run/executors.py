@@ -20,7 +20,7 @@ from pipeline.run.options import ExecutorKind, ProcessOptions
 
 # Local workers are replaced after this many tasks so that leaks in native libraries cannot pile up.
 TASKS_PER_WORKER = 200
-DASK_CONNECT_SECONDS = 20.0
+DASK_CONNECT_SECONDS = 10.0  # an address that answers nothing fails after this
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 # Imported once by the fork server, so that each new worker starts with the stages already loaded.
 _PRELOAD = ["pipeline.run.worker", "pipeline.ingest", "pipeline.preprocess", "pipeline.ocr", "pipeline.restore",
