@@ -5,12 +5,15 @@ from __future__ import annotations
 import codecs
 import hashlib
 import math
+import os
+import sys
+import tempfile
 import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -211,7 +214,7 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
     """Pillow image with decompression bombs and undecodable headers turned into congvan errors. Pillow's
     warnings about damaged metadata ("Corrupt EXIF data") are not for the user: the page is read anyway, or
     fails with its own error."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _native_stderr_captured():
         # Pillow warns from 89 Mpx on; the pixel budget (pipeline.limits) decides.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         warnings.simplefilter("ignore", UserWarning)
@@ -476,4 +479,46 @@ def _pdf_text_layer(page: object) -> str | None:
 
 
 def _reason(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    """The one-line reason of a decoding failure, with what the native decoder printed about it."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    native = _native_messages()
+    return f"{reason} ({native})" if native and native not in reason else reason
+
+
+# --------------------------------------------------------------------------- native decoders' own messages
+
+_native_capture: IO[bytes] | None = None
+
+
+@contextmanager
+def _native_stderr_captured() -> Iterator[None]:
+    """Capture what native decoders (libtiff: "ZIPDecode: Decoding error at scanline 0 …") print straight to the
+    process's stderr while a file is read: such lines are not congvan's one-line messages; a failure's reason
+    includes them (_reason). The capture is of the process's file descriptor 2, so it is process-wide: with
+    Dask's threaded workers a line can land in another page's capture, never on the user's terminal."""
+    global _native_capture
+    if _native_capture is not None:
+        yield  # nested: the outer capture holds
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        os.dup2(capture.fileno(), 2)
+        _native_capture = capture
+        try:
+            yield
+        finally:
+            _native_capture = None
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _native_messages() -> str:
+    if _native_capture is None:
+        return ""
+    text = os.pread(_native_capture.fileno(), 2000, 0).decode("utf-8", "replace")
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -189,3 +189,17 @@ def test_ingest_corrupt_exif_warning_does_not_reach_the_user(tmp_path: Path) -> 
         open_document(path)
         page = load_page(path, 0)
     assert page.image.size > 0 and [str(w.message) for w in shown] == []
+
+
+def test_ingest_native_decoder_messages_stay_off_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # libtiff prints "ZIPDecode: Decoding error at scanline 0, …" straight to the process's stderr
+    whole = bytearray(_multipage_tiff(tmp_path / "whole.tif", pages=1).read_bytes())
+    whole[40:400] = bytes(range(256)) + bytes(104)  # inside the first page's deflate stream
+    path = tmp_path / "damaged.tif"
+    path.write_bytes(bytes(whole))
+    with pytest.raises(CorruptFileError) as caught:
+        open_document(path)
+        load_page(path, 0)
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    _assert_names_file(caught.value, path)
