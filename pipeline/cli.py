@@ -41,7 +41,7 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--worker-memory", type=_size, metavar="SIZE",
                    help="data memory each local worker may use, e.g. 4G; 0 = no cap (default: "
-                        f"{WORKER_MEMORY_SHARE:.0%} of the machine's memory shared among the --jobs workers)")
+                        f"{WORKER_MEMORY_SHARE * 100:.0f}%% of the machine's memory shared among the --jobs workers)")
     p.set_defaults(handler=_cmd_process)
 
 

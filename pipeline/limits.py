@@ -11,8 +11,8 @@ from pathlib import Path
 from pipeline.errors import TooLargeError
 
 # The most pixels any image of a page may have: rendered from a PDF, decoded from an image file, upscaled,
-# turned, deskewed or cropped for OCR. An A3 page at 600 dpi is 70 Mpx; at this budget a page costs a worker
-# about 1.5 GB at its peak (measured on hugebox.pdf, a 200×200-inch page: see README "Limits").
+# turned, deskewed or cropped for OCR. An A3 page at 600 dpi is 70 Mpx; a blank page at the budget (issue 11's
+# hugebox.pdf, 200×200 inches at 50 dpi) peaks at 622 MB in its worker.
 MAX_PAGE_PIXELS = 100_000_000
 
 # Memory of one worker process (its address space for data: heap and anonymous mappings, RLIMIT_DATA): by

@@ -449,6 +449,8 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     """A connection to `path` once it is known to be an SQLite file (or nothing yet); nothing written."""
     if path.is_dir():
         raise ArchiveError("is a folder, not an archive file", path)
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: SQLite would "write" into it
+        raise ArchiveError("not a regular file, cannot be an archive", path)
     if not path.exists():
         if not create:
             raise NotFoundError("no archive here (create one with congvan process … --db FILE)", path)
