@@ -19,7 +19,7 @@ from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
 from pipeline.run.stages import Stages
 from pipeline.run.worker import ExtractTask, PageOutput, PageTask, internal_error, run_extract, run_page
-from pipeline.types import DocumentInfo, PageResult, Record
+from pipeline.types import DocumentInfo, DocumentKind, PageResult, Record
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -102,7 +102,7 @@ class Engine:
         return None
 
     def _start(self, document: DocumentInFlight) -> None:
-        if document.info.kind == "text":
+        if document.info.kind is DocumentKind.TEXT:
             text = self._stages.read_text_file(document.path)
             document.texts = text.split("\f")
             self._progress.adjust_total(len(document.texts) - document.info.page_count)

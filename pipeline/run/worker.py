@@ -17,7 +17,7 @@ from pipeline.errors import CongvanError, TooLargeError
 from pipeline.limits import format_size, is_out_of_memory
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
-from pipeline.types import PageResult, Record, RestoredToken
+from pipeline.types import DocumentKind, PageResult, Record, RestoredToken
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
 # Each page's temporary folder in the system's temporary folder: congvan-page-<worker pid>-…
@@ -30,7 +30,7 @@ class PageTask:
 
     source: str
     index: int
-    kind: str
+    kind: DocumentKind
     settings: PageSettings
     stages: Stages
     text: str | None = None  # the page's text for text inputs (no image)
@@ -106,7 +106,7 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
         raw_text, words, steps, confidences = unicodedata.normalize("NFC", legacy), [], [], None
         to_original: Sequence[float] = IDENTITY
     else:
-        if settings.text_layer and task.kind == "pdf":
+        if settings.text_layer and task.kind is DocumentKind.PDF:
             warnings.append("no text layer on this page: OCR used")
         prepared = stages.preprocess_page(page)
         to_original = prepared.to_original
