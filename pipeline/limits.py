@@ -20,7 +20,7 @@ MAX_PAGE_PIXELS = 100_000_000
 # worker needs for its models and one ordinary page. A page that needs more fails alone (E105).
 WORKER_MEMORY_SHARE = 0.8
 MIN_WORKER_MEMORY = 1 << 30
-MIN_WORKER_MEMORY_OPTION = 256 << 20  # below this a worker cannot even load its models
+MIN_WORKER_MEMORY_OPTION = 256 << 20  # below this a worker cannot even hold the stages it imports (~250 MB)
 _SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 

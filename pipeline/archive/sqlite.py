@@ -160,8 +160,8 @@ _SUMMARY_WIDTH = 7
 
 
 def _reading(method: _Method) -> _Method:
-    """Store methods that read: SQLite errors (a damaged page met by a query, a locked file) and undecodable
-    stored values become one-line ArchiveErrors."""
+    """For every store method that reads (a new one included): SQLite errors (a damaged page met by a query, a
+    locked file) and undecodable stored values become one-line ArchiveErrors instead of tracebacks."""
     if inspect.isgeneratorfunction(method):
         @functools.wraps(method)
         def generate(self: SqliteArchive, *args: Any, **kwargs: Any) -> Any:
@@ -481,7 +481,7 @@ def check_archive(connection: sqlite3.Connection, path: Path, *, seconds: float 
     """Refuse (ArchiveError) a file that is not a congvan archive or is damaged, before anything is written to
     it: another program's SQLite database, a schema newer than this congvan or missing its tables, and pages
     that fail SQLite's quick check. The quick check reads the whole file; on a large archive it stops after
-    `seconds` (what it could not reach is still checked by SQLite as queries read it: see `_store_errors`)."""
+    `seconds` (what it could not reach is still checked by SQLite as queries read it: see `_reading`)."""
     objects = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
     version = int(connection.execute("PRAGMA user_version").fetchone()[0])
     if version == 0 and objects:
