@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 # x, y, width, height in pixels of the *original* page image (as ingested, before preprocessing).
 Box = tuple[int, int, int, int]
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 
 # --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
@@ -200,6 +201,19 @@ class Task:
 
 
 @dataclass
+class Signature:
+    """One electronic signature: a PDF signature dictionary and/or its visible stamp. Never validated."""
+
+    signer: str | None = None  # a person's name (/Name, or the certificate's CN when it names a person)
+    organisation: str | None = None
+    email: str | None = None
+    time: str | None = None  # ISO 8601 with the signer's offset: "2025-01-08T17:30:49+07:00"
+    source: str = "dictionary"  # "dictionary" | "stamp" | "both"
+    page: int | None = None  # 0-based page of its widget or stamp
+    verified: bool = False  # congvan does not check certificates or digests
+
+
+@dataclass
 class Record:
     """Everything extracted from one document. Serialised by `to_dict`; see pipeline/data/record.schema.json."""
 
@@ -208,6 +222,8 @@ class Record:
     dates: list[DateMention] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
+    signatures: list[Signature] = field(default_factory=list)
+    needs_review: list[str] = field(default_factory=list)  # field paths to check: "document.date"
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,6 +246,7 @@ _NESTED: dict[str, Any] = {
     "dates": DateMention,
     "places": Place,
     "tasks": Task,
+    "signatures": Signature,
     "mentions": Span,
     "span": Span,
 }
@@ -257,6 +274,29 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
 # --------------------------------------------------------------------------- whole documents (driver output)
 
 
+class PageSource(StrEnum):
+    """Where a page's words came from."""
+
+    TEXT_LAYER = "text-layer"  # the PDF's own text (born-digital page), plus its form-field values; no OCR
+    OCR = "ocr"  # Tesseract on the rendered page
+    LEGACY_RESTORED = "legacy-restored"  # an old OCR text layer, restored, read better than fresh OCR
+
+
+@dataclass(frozen=True)
+class SourceEvidence:
+    """The measurements a page's source was chosen on (see pipeline/textlayer.py)."""
+
+    layer_chars: int = 0  # non-space characters of the page's own text layer (form-field values included)
+    visible_share: float = 0.0  # share of them drawn visibly (an OCR layer is invisible text over an image)
+    stamp_chars: int = 0  # characters of e-signature stamps (kept out of the page text)
+    ink_covered: float | None = None  # share of the page's ink (stamps aside) under visible glyph boxes
+    image_cover: float = 0.0  # share of the page covered by raster images (1.0 for a scan)
+    syllable_share: float | None = None  # share of the layer's letter words that are Vietnamese syllables
+    ocr_score: float | None = None  # legacy pages: quality of the fresh OCR reading (0..1)
+    legacy_score: float | None = None  # legacy pages: quality of the restored old layer (0..1)
+    reason: str = ""
+
+
 @dataclass
 class PageResult:
     """Everything known about one page after all stages; serialised into DIR/<stem>.json."""
@@ -267,12 +307,14 @@ class PageResult:
     dpi: float
     preprocessing: list[PreprocessStep]
     words: list[OcrWord]
-    raw_text: str  # OCR output (or the legacy text layer with --text-layer)
+    raw_text: str  # what was read: OCR output, the text layer, or the legacy text layer
     text: str  # final text: restored unless restoration is off
     legacy_text: str | None = None
     tokens: list[RestoredToken] | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    source: PageSource = PageSource.OCR
+    evidence: SourceEvidence | None = None
 
 
 @dataclass

@@ -52,6 +52,8 @@ def page_to_dict(page: PageResult) -> dict[str, Any]:
         else [{"original": t.original, "restored": t.restored, "confidence": t.confidence} for t in page.tokens],
         "seconds": round(page.seconds, 3),
         "warnings": list(page.warnings),
+        "source": str(page.source),
+        "source_evidence": None if page.evidence is None else dataclasses.asdict(page.evidence),
     }
 
 
