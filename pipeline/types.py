@@ -30,6 +30,53 @@ class PageImage:
 
 
 @dataclass(frozen=True)
+class LayerWord:
+    """A word of a PDF page's own text layer, as a viewer shows the page (form widgets drawn in)."""
+
+    text: str  # NFC
+    box: Box  # in page pixels at TextLayer.dpi, the resolution `ingest.load_page` renders the page at
+    visible: bool  # drawn; False for invisible text (render mode 3/7: an OCR layer under a scan)
+    annotation: int | None = None  # index in TextLayer.annotations of the widget/annotation drawing it
+    baseline: float = 0.0  # page-pixel y of the first character's origin (its baseline)
+    size: float = 0.0  # font size in page pixels
+    upright: bool = True  # runs left to right along the page's x axis (not rotated or vertical text)
+
+
+@dataclass(frozen=True)
+class TextLayer:
+    """What a PDF page carries besides its pixels: its text layer (page content and the appearance text of
+    its widgets and annotations, e.g. a number filled in at signing), where its annotations are, how much of
+    it raster images cover, and a small rendering to measure its ink against the layer's glyphs."""
+
+    source: str
+    index: int
+    width: int  # page size in pixels at `dpi` (the same page `ingest.load_page` renders)
+    height: int
+    dpi: float
+    words: tuple[LayerWord, ...]  # in content-stream order; annotation words after the page's own
+    annotations: tuple[Box, ...]  # annotations drawn into the page (widgets, signature stamps), page pixels
+    image_cover: float  # share of the page area under raster images
+    ink: np.ndarray = field(repr=False, compare=False)  # uint8 gray rendering at `ink_dpi`, forms drawn
+    ink_dpi: float = 50.0
+
+
+@dataclass(frozen=True)
+class SignatureField:
+    """A signature dictionary of a PDF (a /Sig form field's /V) as stored: nothing checked or decoded."""
+
+    field_name: str | None  # the form field's /T
+    page: int | None  # 0-based page of its widget
+    rect: tuple[float, float, float, float] | None  # widget rectangle in PDF points (x0, y0, x1, y1)
+    name: str | None  # /Name
+    time: str | None  # /M as written: "D:20250108173049+07'00'"
+    reason: str | None
+    location: str | None
+    contact: str | None
+    sub_filter: str | None  # adbe.pkcs7.detached, ETSI.CAdES.detached…
+    contents: bytes = field(repr=False)  # /Contents: the DER-encoded CMS SignedData (zero-padded)
+
+
+@dataclass(frozen=True)
 class DocumentInfo:
     """What `ingest.open_document` learns about an input file before any page is loaded."""
 
@@ -315,6 +362,7 @@ class PageResult:
     warnings: list[str] = field(default_factory=list)
     source: PageSource = PageSource.OCR
     evidence: SourceEvidence | None = None
+    stamps: list[Signature] = field(default_factory=list)  # e-signature stamps read on the page (not its text)
 
 
 @dataclass
