@@ -136,7 +136,7 @@ def _content_pdf(pages: Sequence[RenderedPage], esign: ESign | None) -> tuple[by
                 value, rest = digits.group(0), word.text[digits.end():]
                 value_width = pdf.stringWidth(value, _font_name(word.font_path), size)
                 # the printed form leaves a gap for the value; the signing system fills it in a widget
-                rect = (x - 2, baseline - 0.3 * size, x + value_width + 0.6 * size + 2, baseline + 0.9 * size)
+                rect = (x, baseline - 0.3 * size, x + value_width + 0.5 * size, baseline + 0.9 * size)
                 appearance = (f"BT /Helv {FIELD_FONT_PT:g} Tf 2 {0.3 * size:.2f} Td ({value}) Tj ET").encode()
                 widgets.append(_Widget(0, rect, appearance, signer=esign.fields_signer if esign else 0))
                 if rest:

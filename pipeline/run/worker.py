@@ -174,9 +174,9 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None,
         warnings.append("no text layer on this page: OCR used")
     prepared = stages.preprocess_page(page)
     ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
-    words = list(ocr.words)
-    if reading is not None and reading.stamp_boxes:  # the stamps' text comes from the layer, into signatures
-        words = [word for word in words if not _inside_any(word.box, reading.stamp_boxes)]
+    # the e-signature stamps' text comes from the layer (into signatures), not from OCR
+    stamps = reading.stamp_boxes if reading is not None else ()
+    words = [word for word in ocr.words if not _inside_any(word.box, stamps)]
     raw_text = ocr.text if len(words) == len(ocr.words) else words_to_text(words)
     steps = list(ocr.preprocessing or prepared.steps)
     warnings += [w for w in (*prepared.warnings, *ocr.warnings) if w not in warnings]
