@@ -549,9 +549,12 @@ def _layer_words(page: pdfium.PdfPage, to_pixels: np.ndarray, width: int, height
             return ()
         text = textpage.get_text_range(0, count)
         left, top, right, bottom = (ctypes.c_double() for _ in range(4))
-        origin_x, origin_y, end_x, end_y = (ctypes.c_double() for _ in range(4))
+        origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
+        matrix = pdfium_c.FS_MATRIX()
+        # per text object (many words share one): visible, font size, direction of its x axis (page space)
+        objects: dict[int | None, tuple[bool, float, float, float]] = {}
         found: list[tuple[str, _Rect, bool, bool]] = []
-        placement: list[tuple[float, float, float, float, float]] = []  # origin, last origin, font size
+        placement: list[tuple[float, float, float, float, float]] = []  # origin, x-axis direction, font size
         for run in _WORD_RUN.finditer(text):
             start, length = run.start(), run.end() - run.start()
             x0 = y0 = math.inf
@@ -563,27 +566,33 @@ def _layer_words(page: pdfium.PdfPage, to_pixels: np.ndarray, width: int, height
             if x0 > x1:
                 continue
             text_object = pdfium_c.FPDFText_GetTextObject(textpage, start)
-            visible = not text_object or pdfium_c.FPDFTextObj_GetTextRenderMode(text_object) not in _INVISIBLE_MODES
+            key = ctypes.cast(text_object, ctypes.c_void_p).value if text_object else None
+            properties = objects.get(key)
+            if properties is None:
+                visible = not text_object or pdfium_c.FPDFTextObj_GetTextRenderMode(text_object) not in _INVISIBLE_MODES
+                direction = (1.0, 0.0)
+                if text_object and pdfium_c.FPDFPageObj_GetMatrix(text_object, matrix):
+                    direction = (matrix.a, matrix.b)
+                properties = (visible, pdfium_c.FPDFText_GetFontSize(textpage, start), *direction)
+                objects[key] = properties
+            visible, size, along_x, along_y = properties
             drawn_by_annotation = content_chars is not None and start >= content_chars
             found.append((run.group().replace(_LINE_END_HYPHEN, "-"), (x0, y0, x1, y1), visible, drawn_by_annotation))
             pdfium_c.FPDFText_GetCharOrigin(textpage, start, origin_x, origin_y)
-            pdfium_c.FPDFText_GetCharOrigin(textpage, start + length - 1, end_x, end_y)
-            placement.append((origin_x.value, origin_y.value, end_x.value, end_y.value,
-                              pdfium_c.FPDFText_GetFontSize(textpage, start)))
+            placement.append((origin_x.value, origin_y.value, along_x, along_y, size))
     finally:
         textpage.close()
     boxes = _rects_to_boxes([rect for _, rect, _, _ in found], to_pixels, width, height)
     points = np.asarray(placement, dtype=np.float64).reshape(-1, 5)
-    (a, b, c), (d, e, f) = to_pixels
-    first_x, first_y = a * points[:, 0] + b * points[:, 1] + c, d * points[:, 0] + e * points[:, 1] + f
-    last_x, last_y = a * points[:, 2] + b * points[:, 3] + c, d * points[:, 2] + e * points[:, 3] + f
+    (a, b, _), (d, e, f) = to_pixels
+    baselines = d * points[:, 0] + e * points[:, 1] + f
+    along_x, along_y = a * points[:, 2] + b * points[:, 3], d * points[:, 2] + e * points[:, 3]
     sizes = points[:, 4] * math.hypot(a, d)
-    # along x, left to right (a one-letter word has no direction: upright)
-    upright = (last_x - first_x >= 0) & (np.abs(last_y - first_y) <= np.maximum(0.5 * sizes, np.abs(last_x - first_x)))
+    upright = (along_x > 0) & (np.abs(along_y) <= 0.5 * along_x)  # text running left to right on the page
     return tuple(
         LayerWord(text=unicodedata.normalize("NFC", word), box=box, visible=visible,
                   annotation=_containing_box(box, annotations) if by_annotation else None,
-                  baseline=round(float(first_y[number]), 1), size=round(float(sizes[number]), 1),
+                  baseline=round(float(baselines[number]), 1), size=round(float(sizes[number]), 1),
                   upright=bool(upright[number]))
         for number, ((word, _, visible, by_annotation), box) in enumerate(zip(found, boxes, strict=True)))
 

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from pipeline.extract.text import fold
 from pipeline.types import Record, Signature, SignatureField
@@ -226,6 +227,7 @@ def _signed_data(contents: bytes) -> bytes | None:
     return contents[:length]
 
 
+@lru_cache(maxsize=64)  # the fields of one signer (number, day, signature) carry the same blob
 def certificate_subject(contents: bytes) -> CertificateSubject | None:
     """Subject of the signer's certificate in a CMS SignedData blob (the end-entity certificate: the one
     that issued no other in the blob); None when it cannot be read or `cryptography` is not installed."""

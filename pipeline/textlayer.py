@@ -8,10 +8,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from pipeline.ocr import find_regions, words_to_text
+from pipeline.ocr import SMEAR_INCHES, regions_of_segments, words_to_text
 from pipeline.restore.syllables import is_valid
 from pipeline.signatures import parse_stamp, stamp_signature
 from pipeline.types import Box, LayerWord, OcrWord, PageSource, Signature, SourceEvidence, TextLayer
@@ -163,21 +162,14 @@ def _annotation_texts(layer: TextLayer) -> dict[int, str]:
 
 def arrange_words(words: Sequence[LayerWord], layer: TextLayer) -> list[OcrWord]:
     """The words in reading order, as OCR would give them: the page is cut into the same reading-order
-    regions as for OCR (found on a mask of the word boxes), each region read line by line, left to right."""
+    regions as for OCR (from the word boxes instead of the ink), each region read line by line, left to right."""
     if not words:
         return []
-    scale = MASK_DPI / layer.dpi
-    mask = np.full((max(1, math.ceil(layer.height * scale)), max(1, math.ceil(layer.width * scale))), 255,
-                   dtype=np.uint8)
-    for x, y, w, h in (word.box for word in words):
-        # the middle of each box: ascenders and tone marks of one line must not touch the line above
-        top, bottom = round((y + 0.25 * h) * scale), round((y + 0.75 * h) * scale)
-        cv2.rectangle(mask, (round(x * scale), top), (max(round(x * scale), round((x + w) * scale) - 1),
-                                                      max(top, bottom - 1)), 0, thickness=-1)
-    regions = find_regions(mask, MASK_DPI)
+    regions = regions_of_segments(_line_pieces(words, SMEAR_INCHES * layer.dpi), layer.width, layer.height,
+                                  layer.dpi)
     by_region: dict[int, list[LayerWord]] = {}
     for word in words:
-        cx, cy = (word.box[0] + word.box[2] / 2) * scale, (word.box[1] + word.box[3] / 2) * scale
+        cx, cy = word.box[0] + word.box[2] / 2, word.box[1] + word.box[3] / 2
         number = next((n for n, r in enumerate(regions) if r.x0 <= cx < r.x1 and r.y0 <= cy < r.y1),
                       len(regions) - 1)
         by_region.setdefault(number, []).append(word)
@@ -189,6 +181,30 @@ def arrange_words(words: Sequence[LayerWord], layer: TextLayer) -> list[OcrWord]
                                     line=line_number) for word in line)
             line_number += 1
     return arranged
+
+
+def _line_pieces(words: Sequence[LayerWord], smear: float) -> list[tuple[int, int, int, int]]:
+    """What `find_regions` sees in ink: each line's words joined where they are closer than `smear`, over
+    the middle of their height (tone marks must not reach the line above)."""
+    pieces: list[tuple[int, int, int, int]] = []
+    for line in _lines(words):
+        current: list[float] | None = None  # x0, y0, x1, y1
+        for x, y, w, h in (word.box for word in line):
+            top, bottom = y + 0.2 * h, y + 0.8 * h
+            if current is not None and x - current[2] < smear:
+                current = [current[0], min(current[1], top), max(current[2], x + w), max(current[3], bottom)]
+                continue
+            if current is not None:
+                pieces.append(_piece(current))
+            current = [x, top, x + w, bottom]
+        if current is not None:
+            pieces.append(_piece(current))
+    return pieces
+
+
+def _piece(box: list[float]) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = (round(value) for value in box)
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
 def _lines(words: Sequence[LayerWord]) -> list[list[LayerWord]]:

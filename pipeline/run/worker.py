@@ -67,10 +67,7 @@ def run_page(task: PageTask) -> PageOutput:
     try:
         if task.text is not None:
             return run_text_page(task)
-        # The page's own temporary folder, handed to the stages that need one and removed when the page
-        # ends (even on failure), so that temporary disk use is bounded by the pages in flight.
-        with tempfile.TemporaryDirectory(prefix="congvan-page-") as workdir:
-            return _run_image_page(task, Path(workdir))
+        return _run_image_page(task)
     except CongvanError:
         raise
     except Exception as error:  # a bug or resource failure in a stage fails this document, not the batch
@@ -95,7 +92,7 @@ def run_text_page(task: PageTask) -> PageOutput:
     return PageOutput(result)
 
 
-def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
+def _run_image_page(task: PageTask) -> PageOutput:
     """A page of a PDF or an image. A PDF page whose own text layer carries its visible text is read from
     that layer (no OCR, no restoration: the text is exact); any other page is OCR'd, an old invisible OCR
     layer is restored and kept instead only when it reads better than the fresh OCR."""
@@ -116,7 +113,10 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
         return _finish(task, result, image.image if image else None, image.dpi if image else layer.dpi, IDENTITY,
                        started)
     page = stages.load_page(Path(task.source), task.index)
-    result, to_original = _ocr_result(task, page, reading, workdir)
+    # The page's own temporary folder, handed to the stages that need one and removed when the page ends
+    # (even on failure), so that temporary disk use is bounded by the pages in flight.
+    with tempfile.TemporaryDirectory(prefix="congvan-page-") as workdir:
+        result, to_original = _ocr_result(task, page, reading, Path(workdir))
     if reading is not None and reading.source is PageSource.LEGACY_RESTORED:
         assert layer is not None
         result = _better_reading(result, _legacy_result(task, layer, reading))
