@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,19 +21,19 @@ LAYER_CONFIDENCE = 100.0
 
 # The choice (measured on ../shared/real and the generated pages, README "Born-digital and e-signed PDFs"):
 # a layer carries the page when it has some text, drawn visibly, covering most of the page's ink, in
-# Vietnamese that spells like Vietnamese. Born-digital pages cover 0.88-0.99 of their ink even beside a
-# seal and a handwritten signature; a scan whose layer holds a signature stamp covers under 0.05.
+# Vietnamese that spells like Vietnamese. The born-digital pages of ../shared/real cover 0.85-1.00 of their
+# ink (the least: a last page with a seal and a handwritten signature); its scans e-signed with a stamp, 0.
 MIN_LAYER_CHARS = 20
 MIN_VISIBLE_SHARE = 0.5
 MIN_INK_COVERED = 0.6
 MIN_SYLLABLE_SHARE = 0.6
+MIN_UPRIGHT_SHARE = 0.5
 # Pixels darker than this on the gray ink rendering are ink (blue and red stamps included).
 INK_LEVEL = 160
 # A legacy (invisible OCR) layer is preferred to fresh OCR only when the fresh reading is this weak.
 WEAK_OCR = 0.6
 
-MASK_DPI = 75.0
-LINE_TOLERANCE = 0.35  # words whose baselines differ by less than this share of the font size share a line  # the layout of the layer's words is found on a mask of their boxes at this resolution
+LINE_TOLERANCE = 0.35  # words whose baselines differ by less than this share of the font size share a line
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
@@ -66,12 +66,12 @@ def read_layer(layer: TextLayer, *, prefer_layer: bool = False) -> LayerReading:
         if stamp is not None:
             stamps.append(stamp_signature(stamp, layer.index))
             stamp_annotations.add(annotation)
-    page_words = [word for word in layer.words if word.annotation not in stamp_annotations or word.annotation is None]
+    page_words = [word for word in layer.words if word.annotation not in stamp_annotations]
     stamp_boxes = tuple(layer.annotations[number] for number in sorted(stamp_annotations))
     stamp_chars = sum(len(word.text) for word in layer.words if word.annotation in stamp_annotations)
     evidence = measure_layer(layer, page_words, stamp_boxes, stamp_chars)
     source, reason = choose_source(evidence, prefer_layer=prefer_layer)
-    evidence = SourceEvidence(**{**evidence.__dict__, "reason": reason})
+    evidence = replace(evidence, reason=reason)
     return LayerReading(words=tuple(arrange_words(page_words, layer)), stamps=tuple(stamps), stamp_boxes=stamp_boxes,
                         source=source, evidence=evidence)
 
@@ -84,10 +84,12 @@ def measure_layer(layer: TextLayer, words: Sequence[LayerWord], stamp_boxes: Seq
     """The numbers the source is chosen on (see SourceEvidence)."""
     chars = sum(len(word.text) for word in words)
     visible = sum(len(word.text) for word in words if word.visible)
+    upright = sum(len(word.text) for word in words if word.upright)
     return SourceEvidence(
         layer_chars=chars, visible_share=round(visible / chars, 4) if chars else 0.0, stamp_chars=stamp_chars,
         ink_covered=_ink_covered(layer, [word.box for word in words if word.visible], stamp_boxes),
-        image_cover=layer.image_cover, syllable_share=syllable_share(word.text for word in words))
+        image_cover=layer.image_cover, syllable_share=syllable_share(word.text for word in words),
+        upright_share=round(upright / chars, 4) if chars else None)
 
 
 def choose_source(evidence: SourceEvidence, *, prefer_layer: bool = False) -> tuple[PageSource, str]:
@@ -102,6 +104,8 @@ def choose_source(evidence: SourceEvidence, *, prefer_layer: bool = False) -> tu
         return PageSource.LEGACY_RESTORED, "an invisible (old OCR) layer: restored and compared with fresh OCR"
     if prefer_layer:
         return PageSource.TEXT_LAYER, "--text-layer: the page's text layer, no OCR"
+    if evidence.upright_share is not None and evidence.upright_share < MIN_UPRIGHT_SHARE:
+        return PageSource.OCR, "the text layer runs sideways (OCR turns the page upright)"
     if evidence.ink_covered is not None and evidence.ink_covered < MIN_INK_COVERED:
         return PageSource.OCR, "the text layer covers too little of the page's ink"
     if evidence.syllable_share is not None and evidence.syllable_share < MIN_SYLLABLE_SHARE:

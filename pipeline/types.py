@@ -339,6 +339,7 @@ class SourceEvidence:
     ink_covered: float | None = None  # share of the page's ink (stamps aside) under visible glyph boxes
     image_cover: float = 0.0  # share of the page covered by raster images (1.0 for a scan)
     syllable_share: float | None = None  # share of the layer's letter words that are Vietnamese syllables
+    upright_share: float | None = None  # share of its characters running left to right on the page
     ocr_score: float | None = None  # legacy pages: quality of the fresh OCR reading (0..1)
     legacy_score: float | None = None  # legacy pages: quality of the restored old layer (0..1)
     reason: str = ""

@@ -34,6 +34,7 @@ def test_textlayer_born_digital_page_is_read_from_its_layer(tmp_path: Path) -> N
     assert reading.source is PageSource.TEXT_LAYER, evidence.reason
     assert evidence.visible_share == 1.0 and evidence.ink_covered is not None and evidence.ink_covered > 0.9
     assert evidence.syllable_share is not None and evidence.syllable_share > 0.9 and evidence.image_cover < 0.2
+    assert evidence.upright_share == 1.0
     # the publication stamp is a signature, not text of the page
     (stamp,) = reading.stamps
     assert (stamp.organisation, stamp.email, stamp.source) == (CENTRE, CENTRE_EMAIL, "stamp")
@@ -108,6 +109,22 @@ def test_textlayer_legacy_font_encoding_is_ocred(tmp_path: Path) -> None:
     reading = read_layer(_layer(path))
     assert reading.source is PageSource.OCR, reading.evidence
     assert reading.evidence.reason.startswith("the text layer does not spell Vietnamese")
+
+
+def test_textlayer_sideways_text_is_ocred(tmp_path: Path) -> None:
+    """A landscape table typed sideways on a portrait page: its lines run up the page, not along it."""
+    pdfmetrics.registerFont(TTFont("ChoiceSerif", FONT))
+    path = tmp_path / "sideways.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=(595, 842))
+    pdf.setFont("ChoiceSerif", 13)
+    pdf.rotate(90)
+    for number in range(6):
+        pdf.drawString(80, -100 - 20 * number, "Ủy ban nhân dân tỉnh yêu cầu các sở, ban, ngành thực hiện kế hoạch")
+    pdf.showPage()
+    pdf.save()
+    reading = read_layer(_layer(path))
+    assert reading.evidence.upright_share == 0.0
+    assert reading.source is PageSource.OCR and reading.evidence.reason.startswith("the text layer runs sideways")
 
 
 @pytest.mark.parametrize(("words", "low", "high"), [

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from pipeline.errors import CongvanError
 from pipeline.ocr import reading_confidence, words_to_text
 from pipeline.run.options import PageSettings
@@ -100,18 +98,13 @@ def _run_image_page(task: PageTask) -> PageOutput:
     stages, settings = task.stages, task.settings
     layer = stages.read_text_layer(Path(task.source), task.index) if task.kind == "pdf" else None
     reading = read_layer(layer, prefer_layer=settings.text_layer) if layer is not None else None
-    if reading is not None and reading.source is PageSource.TEXT_LAYER:
-        assert layer is not None
-        result = _layer_result(task, layer, reading)
+    if layer is not None and reading is not None and (
+            reading.source is PageSource.TEXT_LAYER
+            or (reading.source is PageSource.LEGACY_RESTORED and settings.text_layer)):
+        result = (_layer_result if reading.source is PageSource.TEXT_LAYER else _legacy_result)(task, layer, reading)
+        # the page image only for the searchable PDF
         image = stages.load_page(Path(task.source), task.index) if settings.pdf else None
-        return _finish(task, result, image.image if image else None, image.dpi if image else layer.dpi, IDENTITY,
-                       started)
-    if reading is not None and reading.source is PageSource.LEGACY_RESTORED and settings.text_layer:
-        assert layer is not None
-        result = _legacy_result(task, layer, reading)
-        image = stages.load_page(Path(task.source), task.index) if settings.pdf else None
-        return _finish(task, result, image.image if image else None, image.dpi if image else layer.dpi, IDENTITY,
-                       started)
+        return _finish(task, result, image, IDENTITY, started)
     page = stages.load_page(Path(task.source), task.index)
     # The page's own temporary folder, handed to the stages that need one and removed when the page ends
     # (even on failure), so that temporary disk use is bounded by the pages in flight.
@@ -120,7 +113,7 @@ def _run_image_page(task: PageTask) -> PageOutput:
     if reading is not None and reading.source is PageSource.LEGACY_RESTORED:
         assert layer is not None
         result = _better_reading(result, _legacy_result(task, layer, reading))
-    return _finish(task, result, page.image, page.dpi, to_original, started)
+    return _finish(task, result, page, to_original, started)
 
 
 def _layer_result(task: PageTask, layer: TextLayer, reading: LayerReading) -> PageResult:
@@ -204,13 +197,13 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _finish(task: PageTask, result: PageResult, image: np.ndarray | None, dpi: float, to_original: Sequence[float],
+def _finish(task: PageTask, result: PageResult, page: PageImage | None, to_original: Sequence[float],
             started: float) -> PageOutput:
     pdf = None
-    if task.settings.pdf and image is not None:
+    if task.settings.pdf and page is not None:
         from pipeline.archive.pdf import page_pdf, quarter_turns
 
-        pdf = page_pdf(image, dpi, result, quarter_turns(to_original))
+        pdf = page_pdf(page.image, page.dpi, result, quarter_turns(to_original))
     result.seconds = time.perf_counter() - started
     return PageOutput(result, pdf)
 
