@@ -28,7 +28,9 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--db", help="SQLite archive (a file, or sqlite:///PATH) to add documents to")
     p.add_argument("--jobs", type=int, default=default_jobs(), help="pages processed in parallel")
     p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
-    p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
+    p.add_argument("--text-layer", action="store_true",
+                   help="read every PDF page that has a text layer from it, no OCR (an old OCR layer is restored); "
+                        "by default each page's source is chosen on evidence")
     p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
     p.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT_SECONDS,
                    help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
