@@ -11,7 +11,9 @@ import numpy as np
 # x, y, width, height in pixels of the *original* page image (as ingested, before preprocessing).
 Box = tuple[int, int, int, int]
 
-SCHEMA_VERSION = "1.1.0"
+# The version of the record's JSON Schema (pipeline/data/record.schema.json, semantic versioning); the
+# archive's database schema has its own version (archive/sqlite.py, DATABASE_SCHEMA_VERSION).
+RECORD_SCHEMA_VERSION = "1.1.0"
 
 
 # --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
@@ -27,6 +29,15 @@ class PageImage:
     dpi: float  # resolution of `image`, read from the file (or the PDF render resolution)
     legacy_text: str | None = None  # the text layer an existing PDF already carried for this page
     dpi_estimated: bool = False  # the file gave no usable DPI: `dpi` was estimated assuming an A4 page
+
+
+class DocumentKind(StrEnum):
+    """What an input file is, by its content (the value is written to results and the archive)."""
+
+    PDF = "pdf"
+    TIFF = "tiff"  # possibly multi-page
+    IMAGE = "image"  # one page: PNG, JPEG, BMP, WebP…
+    TEXT = "text"  # text to restore, pages separated by form feeds
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ class DocumentInfo:
     """What `ingest.open_document` learns about an input file before any page is loaded."""
 
     path: str
-    kind: str  # "pdf" | "tiff" | "image" | "text"
+    kind: DocumentKind
     page_count: int
     sha256: str
 
@@ -271,7 +282,7 @@ class Record:
     tasks: list[Task] = field(default_factory=list)
     signatures: list[Signature] = field(default_factory=list)
     needs_review: list[str] = field(default_factory=list)  # field paths to check: "document.date"
-    schema_version: str = SCHEMA_VERSION
+    schema_version: str = RECORD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

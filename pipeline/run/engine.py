@@ -26,7 +26,7 @@ from pipeline.run.worker import (
     run_extract,
     run_page,
 )
-from pipeline.types import DocumentInfo, PageResult
+from pipeline.types import DocumentInfo, DocumentKind, PageResult
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -109,7 +109,7 @@ class Engine:
         return None
 
     def _start(self, document: DocumentInFlight) -> None:
-        if document.info.kind == "text":
+        if document.info.kind is DocumentKind.TEXT:
             text = self._stages.read_text_file(document.path)
             document.texts = text.split("\f")
             self._progress.adjust_total(len(document.texts) - document.info.page_count)

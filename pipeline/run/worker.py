@@ -18,7 +18,16 @@ from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
 from pipeline.signatures import check_document_date, merge_signatures
 from pipeline.textlayer import WEAK_OCR, LayerReading, read_layer
-from pipeline.types import Box, PageImage, PageResult, PageSource, Record, RestoredToken, TextLayer
+from pipeline.types import (
+    Box,
+    DocumentKind,
+    PageImage,
+    PageResult,
+    PageSource,
+    Record,
+    RestoredToken,
+    TextLayer,
+)
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
 
@@ -29,7 +38,7 @@ class PageTask:
 
     source: str
     index: int
-    kind: str
+    kind: DocumentKind
     settings: PageSettings
     stages: Stages
     text: str | None = None  # the page's text for text inputs (no image)
@@ -46,7 +55,7 @@ class ExtractTask:
     source: str
     pages: tuple[PageResult, ...]
     stages: Stages
-    kind: str = "pdf"
+    kind: DocumentKind
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ def _run_image_page(task: PageTask) -> PageOutput:
     layer is restored and kept instead only when it reads better than the fresh OCR."""
     started = time.perf_counter()
     stages, settings = task.stages, task.settings
-    layer = stages.read_text_layer(Path(task.source), task.index) if task.kind == "pdf" else None
+    layer = stages.read_text_layer(Path(task.source), task.index) if task.kind is DocumentKind.PDF else None
     reading = read_layer(layer, prefer_layer=settings.text_layer) if layer is not None else None
     if layer is not None and reading is not None and (
             reading.source is PageSource.TEXT_LAYER
@@ -163,7 +172,7 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None,
     warnings: list[str] = []
     if page.dpi_estimated:
         warnings.append(f"no usable resolution in the file: {page.dpi:.0f} dpi assumed")
-    if settings.text_layer and task.kind == "pdf":
+    if settings.text_layer and task.kind is DocumentKind.PDF:
         warnings.append("no text layer on this page: OCR used")
     prepared = stages.preprocess_page(page)
     ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
@@ -215,7 +224,7 @@ def run_extract(task: ExtractTask) -> ExtractedDocument:
     try:
         text = "\f".join(page.text for page in task.pages)
         record = task.stages.extract_record(text, list(task.pages))
-        fields = task.stages.read_signatures(Path(task.source)) if task.kind == "pdf" else []
+        fields = task.stages.read_signatures(Path(task.source)) if task.kind is DocumentKind.PDF else []
         record.signatures = merge_signatures(fields, [stamp for page in task.pages for stamp in page.stamps])
         warning = check_document_date(record)
         return ExtractedDocument(record, [warning] if warning else [])
