@@ -92,6 +92,14 @@ class NotFoundError(CongvanError):
     label = "not found"
 
 
+class InvalidCorrectionError(ArchiveError):
+    """A correction names a field that cannot be corrected or gives a value that field cannot hold."""
+
+    code = "E402"
+    exit_code = 2
+    label = "invalid correction"
+
+
 class ExportError(CongvanError):
     code = "E500"
     exit_code = 14
@@ -116,6 +124,7 @@ ERROR_CLASSES: tuple[type[CongvanError], ...] = (
     MissingDependencyError,
     ArchiveError,
     NotFoundError,
+    InvalidCorrectionError,
     ExportError,
 )
 
