@@ -12,8 +12,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pipeline.archive.files import pages_from_result
 from pipeline.archive.normalize import code_key, fold_text
-from pipeline.archive.review import TASK_STATUSES, apply_corrections, field_value, validate_correction
+from pipeline.archive.review import (
+    TASK_STATUSES,
+    apply_corrections,
+    field_value,
+    low_confidence_fields,
+    validate_correction,
+)
 from pipeline.archive.store import (
     BROWSE_ORDERS,
     INTAKE_STATUSES,
@@ -46,7 +53,7 @@ from pipeline.archive.store import (
     unpack_result,
 )
 from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError
-from pipeline.types import DocumentResult, OcrWord, PageResult, Record
+from pipeline.types import DocumentResult, Record
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -786,11 +793,9 @@ def _backfill_review_columns(db: sqlite3.Connection) -> None:
     for document_id, record_json, packed in db.execute('SELECT "id", "record", "result" FROM "documents"').fetchall():
         record = Record.from_dict(json.loads(record_json))
         try:
-            pages = _result_pages(json.loads(unpack_result(packed)))
+            pages = pages_from_result(json.loads(unpack_result(packed)))
         except (ValueError, TypeError, KeyError):
             pages = []
-        from pipeline.archive.review import low_confidence_fields
-
         low = low_confidence_fields(record, pages)
         review = record_columns(record, low_confidence=low, settled=())["review"]
         db.execute('UPDATE "documents" SET "review" = ?, "low_confidence" = ? WHERE "id" = ?',
@@ -799,17 +804,6 @@ def _backfill_review_columns(db: sqlite3.Connection) -> None:
         assignees = json.loads(record_json).get("assignees") or []
         db.execute('UPDATE "tasks" SET "assignees_key" = ? WHERE "id" = ?',
                    (fold_text(" | ".join(assignees)) or None, task_id))
-
-
-def _result_pages(data: dict[str, Any]) -> list[PageResult]:
-    """The pages of a stored result JSON, with their words (enough for review.low_confidence_fields)."""
-    pages = []
-    for page in data.get("pages") or []:
-        words = [OcrWord(w["text"], float(w["confidence"]), tuple(w["box"]), w.get("block", 0), w.get("line", 0))
-                 for w in page.get("words") or []]
-        pages.append(PageResult(index=page["index"], width=page["width"], height=page["height"], dpi=page["dpi"],
-                                preprocessing=[], words=words, raw_text="", text=page.get("text", "")))
-    return pages
 
 
 
