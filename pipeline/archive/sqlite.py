@@ -373,10 +373,14 @@ class SqliteArchive:
                       with_tasks=int(with_tasks), needs_review=int(review))
 
     def load_record(self, document_id: int) -> Record:
+        return Record.from_dict(self.record_data(document_id))
+
+    def record_data(self, document_id: int) -> dict[str, Any]:
         row = self.connection.execute('SELECT "record" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no document {document_id}", self.path)
-        return Record.from_dict(json.loads(row[0]))
+        data: dict[str, Any] = json.loads(row[0])
+        return data
 
     def load_result(self, document_id: int) -> tuple[str, str]:
         row = self.connection.execute('SELECT "result" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()

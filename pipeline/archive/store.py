@@ -353,6 +353,11 @@ class ArchiveStore(Protocol):
         """The record of a document; NotFoundError when there is none."""
         ...
 
+    def record_data(self, document_id: int) -> dict[str, Any]:
+        """The stored (corrected) record as JSON data, keeping fields this version of congvan does not know
+        (records written by a newer extractor); NotFoundError when there is none."""
+        ...
+
     def load_result(self, document_id: int) -> tuple[str, str]:
         """The stored result JSON of a document and its final text (pages joined by form feeds)."""
         ...

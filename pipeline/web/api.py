@@ -110,6 +110,13 @@ def api_references(ctx: Ctx, document_id: int) -> dict[str, Any]:
     }
 
 
+@router.get("/documents/{document_id}/pages/{number}.png", summary="A page image rendered from the original file")
+def api_page_image(ctx: Ctx, document_id: int, number: int, width: int = 1000) -> Response:
+    card = _card(ctx, document_id)
+    data = ctx.request.app.state.images.png(_stored(card), number - 1, width)
+    return Response(data, media_type="image/png")
+
+
 @router.get("/documents/{document_id}/pages/{number}", summary="A page: its text and the boxes of a query's words")
 def api_page(ctx: Ctx, document_id: int, number: int, q: str = "") -> dict[str, Any]:
     card = _card(ctx, document_id)
@@ -122,13 +129,6 @@ def api_page(ctx: Ctx, document_id: int, number: int, q: str = "") -> dict[str, 
             "width": words.width if words else None, "height": words.height if words else None,
             "boxes": [list(box) for box in hit_boxes(words, clean_query(q))] if words else [],
             "image": f"/documents/{card.id}/pages/{number}.png" if card.kind != "text" else None}
-
-
-@router.get("/documents/{document_id}/pages/{number}.png", summary="A page image rendered from the original file")
-def api_page_image(ctx: Ctx, document_id: int, number: int, width: int = 1000) -> Response:
-    card = _card(ctx, document_id)
-    data = ctx.request.app.state.images.png(_stored(card), number - 1, width)
-    return Response(data, media_type="image/png")
 
 
 @router.get("/documents/{document_id}/corrections", summary="The audit trail of a document")

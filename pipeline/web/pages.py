@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from pipeline.archive.export import write_csv, write_ics
 from pipeline.archive.review import CORRECTABLE_FIELDS, LIST_FIELDS, field_value
 from pipeline.archive.store import ROLES, DocumentCard, StoredDocument
-from pipeline.errors import CongvanError, NotFoundError
+from pipeline.errors import CongvanError, NotFoundError, TooLargeError
 from pipeline.web import auth
 from pipeline.web.app import (
     LANGUAGE_COOKIE,
@@ -320,8 +321,11 @@ async def intake_upload(ctx: Ctx) -> Response:
     if not files:
         raise WebError(400, "error.no_file")
     for item in files:
-        save_upload(ctx.store, config.upload_dir, item.filename or "upload", item.file,
-                    limit=config.max_upload_bytes, user=user.name)
+        try:
+            save_upload(ctx.store, config.upload_dir, item.filename or "upload", item.file,
+                        limit=config.max_upload_bytes, user=user.name)
+        except TooLargeError:
+            raise WebError(413, "error.too_large") from None
     ctx.request.app.state.worker.notify()
     return _redirect("/intake")
 

@@ -257,9 +257,10 @@ class DocumentView:
 
 
 def document_view(store: ArchiveStore, card: DocumentCard) -> DocumentView:
-    record = store.load_record(card.id)
+    data = store.record_data(card.id)
+    record = Record.from_dict(data)
     return DocumentView(
-        card=card, record=record, record_data=record.to_dict(),
+        card=card, record=record, record_data=data,
         references=resolve_references(store, card.id, record.references),
         cited=cited_by(store, card.id, card.code, card.date),
         page_texts=store.page_texts(card.id),
