@@ -283,8 +283,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from pipeline.errors import CongvanError
 
-    if not 0 < args.port < 65536:
-        raise SystemExit("congvan serve: --port must be between 1 and 65535")
+    if not 0 <= args.port < 65536:
+        raise SystemExit("congvan serve: --port must be between 0 (any free port) and 65535")
     if args.max_upload_mb < 1 or args.jobs < 1:
         raise SystemExit("congvan serve: --max-upload-mb and --jobs must be ≥ 1")
     import uvicorn
@@ -301,7 +301,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         listener.bind((args.host, args.port))
     except (OSError, OverflowError) as error:
         raise CongvanError(f"cannot listen on {args.host}:{args.port}: {getattr(error, 'strerror', None) or error}") from None
-    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
+    port = listener.getsockname()[1]  # --port 0: a free port chosen by the system
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
     print(f"congvan: serving {args.db} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("congvan: warning: listening beyond this machine; use accounts and HTTPS (--secure-cookies behind a "
