@@ -155,6 +155,8 @@ def test_archive_review_low_confidence_fields_from_word_boxes():
     page.words = words
     assert low_confidence_fields(record, [page]) == ["code", "signer.name"]
     assert review_reasons(record, ["code", "signer.name"], settled=["code"]) == ["signer_low_confidence"]
+    record.document.code = "/TB-UBND"  # the number was not read
+    assert review_reasons(record, [], settled=[]) == ["code_missing"]
 
 
 # --------------------------------------------------------------------------- browse, facets, filters

@@ -155,11 +155,13 @@ def _phrase_words(words: Sequence[OcrWord], phrase: str) -> list[OcrWord]:
 
 def review_reasons(record: Record, low_confidence: Iterable[str], settled: Iterable[str]) -> list[str]:
     """Why a document needs review, in queue order; a field a person corrected or confirmed (`settled`) is
-    never a reason. A record may carry its own `needs_review` flag (born-digital and scan extraction)."""
+    never a reason. A code without its number ("/TB-UBND") is a missing number. A record may carry its own
+    `needs_review` flag (born-digital and scan extraction)."""
     header = record.document
     low = set(low_confidence)
     done = set(settled)
-    present = {"code": bool(header.code), "date": bool(header.date),
+    parts = code_parts(header.code) if header.code else []
+    present = {"code": bool(parts) and parts[0].isdigit(), "date": bool(header.date),
                "signer.name": bool(header.signer and header.signer.name)}
     applies = {
         "missing": lambda field: not present[field],

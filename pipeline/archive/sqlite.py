@@ -529,8 +529,8 @@ class SqliteArchive:
         where = "".join(f" AND {condition}" for condition in conditions)
         total = self.connection.execute(f"SELECT count(*) {_TASK_FROM} WHERE 1 = 1{where}", params).fetchone()[0]
         rows = self.connection.execute(
-            f'SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE 1 = 1{where} ORDER BY d."date", d."id", t."id" '
-            "LIMIT ? OFFSET ?", [*params, -1 if limit is None else limit, offset]
+            f'SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE 1 = 1{where} ORDER BY t."deadline" IS NULL, t."deadline", '
+            'd."date" DESC, d."id", t."id" LIMIT ? OFFSET ?', [*params, -1 if limit is None else limit, offset]
         ).fetchall()
         return int(total), [_task_row(row) for row in rows]
 

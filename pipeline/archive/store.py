@@ -405,8 +405,8 @@ class ArchiveStore(Protocol):
         ...
 
     def task_board(self, filters: TaskFilters, *, limit: int | None, offset: int = 0) -> tuple[int, list[TaskRow]]:
-        """Tasks matching `filters` in document order: how many, and `limit` of them from `offset` (all
-        when `limit` is None)."""
+        """Tasks matching `filters`, soonest deadline first (tasks without a deadline last, newest document
+        first): how many, and `limit` of them from `offset` (all when `limit` is None)."""
         ...
 
     def set_task_status(self, uid: str, status: str, *, user: str) -> TaskStatusChange:
