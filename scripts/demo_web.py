@@ -1,5 +1,6 @@
 """`make demo-web`: screenshots of every page of the web interface, over a copy of the archive `make run`
-builds (plus ../shared/real when present), saved to out/screens/ for the README.
+builds (out/archive.db; the README's were taken after `congvan process ../shared/real --db out/archive.db`
+added the real documents), saved to out/screens/.
 
 The copy gets a demo editor, one correction and one finished task, so that the review queue, the change log
 and the tasks board show what they look like in use. Chromium runs headless from the Debian packages."""

@@ -4,7 +4,6 @@ its CSRF token in the X-CSRF-Token header (POST /api/session gives both)."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -192,7 +191,3 @@ def api_login(ctx: Ctx, body: Credentials) -> Response:
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",
                         secure=ctx.request.app.state.config.secure_cookies, max_age=auth.SESSION_HOURS * 3600)
     return response
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -410,5 +410,3 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def internal(request: Request, error: Exception) -> Response:
         return _error_response(request, 500, "error.internal", detail=type(error).__name__)
 
-
-Handler = Callable[..., Any]

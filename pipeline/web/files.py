@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.archive.store import StoredDocument
-from pipeline.errors import CongvanError, NotFoundError
+from pipeline.errors import NotFoundError
 
 PAGE_WIDTHS = (1000, 1600, 2400)  # rendered widths in pixels (the viewer's zoom picks one)
 MAX_UPLOAD_NAME = 120
@@ -136,5 +136,3 @@ def safe_upload_name(name: str) -> str:
         base = (stem[: MAX_UPLOAD_NAME - len(suffix) - 1] + dot + suffix) if dot and len(suffix) <= 8 else base[:MAX_UPLOAD_NAME]
     return base or "upload"
 
-
-__all__ = ["CongvanError", "PageImages", "media_type", "original_file", "safe_upload_name", "searchable_pdf"]

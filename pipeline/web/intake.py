@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ def save_upload(store: ArchiveStore, folder: Path, name: str, stream: BinaryIO, 
     """Copy an upload into its own folder under `folder` (never more than `limit` bytes) and queue it."""
     safe = safe_upload_name(name)
     folder.mkdir(parents=True, exist_ok=True)
-    target_dir = Path(_unique_dir(folder))
+    target_dir = Path(tempfile.mkdtemp(prefix="upload-", dir=folder))  # one folder per upload: names never clash
     target = target_dir / safe
     size = 0
     try:
@@ -39,12 +40,6 @@ def save_upload(store: ArchiveStore, folder: Path, name: str, stream: BinaryIO, 
         shutil.rmtree(target_dir, ignore_errors=True)
         raise
     return store.add_intake(name, str(target), size, user=user)
-
-
-def _unique_dir(folder: Path) -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="upload-", dir=folder)
 
 
 class IntakeWorker:

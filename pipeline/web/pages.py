@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -15,8 +16,9 @@ from starlette.datastructures import UploadFile
 
 from pipeline.archive.export import write_csv, write_ics
 from pipeline.archive.review import CORRECTABLE_FIELDS, LIST_FIELDS, field_value
-from pipeline.archive.store import ROLES, DocumentCard, StoredDocument
+from pipeline.archive.store import ROLES, DocumentCard, SearchFilters, StoredDocument, TaskFilters
 from pipeline.errors import CongvanError, NotFoundError, TooLargeError
+from pipeline.types import Record
 from pipeline.web import auth
 from pipeline.web.app import (
     LANGUAGE_COOKIE,
@@ -90,10 +92,7 @@ def search_page(ctx: Ctx) -> HTMLResponse:
         filters = search_filters(params)
         page = positive_int(params.get("page"), 1, 10_000)
     except InputProblem as error:
-        problem, query, page = error, "", 1
-        from pipeline.archive.store import SearchFilters
-
-        filters = SearchFilters()
+        problem, query, page, filters = error, "", 1, SearchFilters()
     sort = params.get("sort") or ("relevance" if query else "date")
     result = run_search(ctx.store, query, filters, sort=sort, page=page)
     return render(ctx, "search.html", result=result, query=query, filters=filters, problem=problem,
@@ -117,17 +116,11 @@ def document_page(ctx: Ctx, document_id: int) -> HTMLResponse:
     has_image = card.kind != "text" and words is not None and words.width > 0 and _original_exists(card)
     boxes = hit_boxes(words, query) if words is not None and has_image else []
     hit_pages = [n + 1 for n, page_words in enumerate(pages) if query and hit_boxes(page_words, query)]
-    tasks = ctx.store.task_board(_task_filters_for(card.id), limit=None)[1]
+    tasks = ctx.store.task_board(TaskFilters(document_id=card.id), limit=None)[1]
     return render(ctx, "document.html", card=card, view=view, query=query, page=page, zoom=zoom,
                   words=words, boxes=boxes, has_image=has_image, hit_pages=hit_pages, rows=record_rows(view.record_data),
                   tasks=tasks, corrections=ctx.store.corrections(card.id), zooms=ZOOMS,
                   text=view.page_texts[page - 1] if page - 1 < len(view.page_texts) else "")
-
-
-def _task_filters_for(document_id: int) -> Any:
-    from pipeline.archive.store import TaskFilters
-
-    return TaskFilters(document_id=document_id)
 
 
 def _original_exists(card: DocumentCard) -> bool:
@@ -193,8 +186,6 @@ def _render_editor(ctx: Context, card: DocumentCard, submitted: dict[str, str], 
     record = ctx.store.load_record(card.id)
     result_json, _ = ctx.store.load_result(card.id)
     extracted_data = json.loads(result_json).get("record")
-    from pipeline.types import Record
-
     extracted = Record.from_dict(extracted_data) if isinstance(extracted_data, dict) else None
     fields = []
     for name in CORRECTABLE_FIELDS:
@@ -272,8 +263,6 @@ def tasks_page(ctx: Ctx) -> HTMLResponse:
     total, rows = ctx.store.task_board(filters, limit=TASKS_PAGE, offset=(page - 1) * TASKS_PAGE)
     cards = ctx.store.cards({row.document_id for row in rows})
     export_params = {k: v for k, v in params.items() if k != "page"}
-    from datetime import date
-
     return render(ctx, "tasks.html", rows=rows, total=total, cards=cards, filters=filters, page=page,
                   pages=max(1, -(-total // TASKS_PAGE)), today=date.today().isoformat(),
                   csv_url=url("/tasks/export.csv", **export_params), ics_url=url("/tasks/export.ics", **export_params))
