@@ -19,6 +19,7 @@ from browser_support import chromium, serve  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from pipeline.archive import open_archive  # noqa: E402
+from pipeline.archive.review import field_value  # noqa: E402
 from pipeline.archive.store import SearchFilters, TaskFilters  # noqa: E402
 from pipeline.web import WebConfig  # noqa: E402
 from pipeline.web.app import url  # noqa: E402
@@ -38,12 +39,15 @@ def prepare(source: Path, target: Path) -> dict[str, object]:
         if scans:  # a scanned page to box a hit on: its own number, then a phrase of its text
             shown["document"] = scans[0].id
             shown["code"] = scans[0].code
-        _, queue = store.review_queue(limit=1, offset=0)
-        if queue:
-            shown["review"] = queue[0].id
-            if not store.corrections(queue[0].id):
-                store.add_correction(queue[0].id, "subject", queue[0].subject or "Văn bản cần rà soát",
-                                     user=USER)
+        _, queue = store.review_queue(limit=50, offset=0)
+        uncertain = [card for card in queue if any(r.endswith("_low_confidence") for r in card.review)]
+        if uncertain:  # a clerk has confirmed one uncertain value: the change log shows it
+            card = uncertain[0]
+            shown["review"] = card.id
+            reason = next(r for r in card.review if r.endswith("_low_confidence"))
+            field = "signer.name" if reason.startswith("signer") else reason.split("_")[0]
+            if not store.corrections(card.id):
+                store.add_correction(card.id, field, field_value(store.load_record(card.id), field), user=USER)
         _, tasks = store.task_board(TaskFilters(), limit=1)
         if tasks and tasks[0].status == "open":
             store.set_task_status(tasks[0].uid, "done", user=USER)

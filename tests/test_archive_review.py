@@ -298,7 +298,7 @@ def test_archive_review_migration_backfills_an_archive_of_schema_1(tmp_path, mon
                                "tasks": [{"id": "1", "text": "x", "assignees": ["Phòng Tư pháp"]}]})
     result = make_result("e" * 64, ["text"], record)
     rows = store_module.document_rows(result, name="old", kind="pdf", result_json="{}")
-    document = {k: v for k, v in rows.document.items() if k not in ("review", "low_confidence")}
+    document = {k: v for k, v in rows.document.items() if k not in ("review", "low_confidence", "task_count")}
     with sqlite3.connect(path) as db:
         db.execute(f'INSERT INTO "documents" ({", ".join(document)}) VALUES ({", ".join("?" * len(document))})',
                    list(document.values()))
@@ -307,6 +307,7 @@ def test_archive_review_migration_backfills_an_archive_of_schema_1(tmp_path, mon
                    list(task.values()))
     with open_archive(path) as store:
         assert store.cards([1])[1].review == ("code_missing", "signer_missing")
+        assert store.cards([1])[1].task_count == 1 and store.facets(SearchFilters()).with_tasks == 1
         assert [row.task["id"] for row in store.task_board(TaskFilters(assignee="tu phap"), limit=None)[1]] == ["1"]
 
 

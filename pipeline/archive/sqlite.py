@@ -166,6 +166,11 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
         # review and corrections: reasons per document, the audit trail keyed by content hash
         'ALTER TABLE "documents" ADD COLUMN "review" TEXT',
         'ALTER TABLE "documents" ADD COLUMN "low_confidence" TEXT',
+        'ALTER TABLE "documents" ADD COLUMN "task_count" INTEGER NOT NULL DEFAULT 0',
+        'UPDATE "documents" SET "task_count" = (SELECT count(*) FROM "tasks" t WHERE t."document_id" = "documents"."id")',
+        # Browsing, filters and facets read only this index, never the wide rows (record and result JSON).
+        """CREATE INDEX "documents_facets" ON "documents" ("type_key", "type_name_key", "issuer_key", "place_key",
+            "date", "type", "issuer", "place", "review", "task_count")""",
         'CREATE INDEX "documents_review" ON "documents" ("review") WHERE "review" IS NOT NULL',
         'CREATE INDEX "documents_added_at" ON "documents" ("added_at")',
         'CREATE INDEX "references_code_key" ON "references" ("code_key")',
@@ -235,12 +240,12 @@ _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer"
 _SUMMARY_WIDTH = 7
 _CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
                  'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
-                 '(SELECT count(*) FROM "tasks" t WHERE t."document_id" = d."id"), d."added_at"')
+                 'd."task_count", d."added_at"')
 _TASK_COLUMNS = ('t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source", '
                  'coalesce(s."status", \'open\')')
 _TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
               'LEFT JOIN "task_status" s ON s."uid" = t."uid"')
-_DATE_ORDER = 'd."date" IS NULL, d."date" DESC, d."id" DESC'
+_DATE_ORDER = 'd."date" DESC, d."id" DESC'  # SQLite sorts NULL lowest: undated documents come last
 FACET_VALUES = 12  # values listed per facet
 
 
@@ -366,8 +371,8 @@ class SqliteArchive:
             return [(str(value), int(count)) for value, count in rows]
 
         total, with_tasks, review = db.execute(
-            'SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM "tasks" t WHERE t."document_id" = d."id")), 0), '
-            f'count(d."review") FROM "documents" d WHERE 1 = 1{where}', params).fetchone()
+            'SELECT count(*), coalesce(sum(d."task_count" > 0), 0), count(d."review") '
+            f'FROM "documents" d WHERE 1 = 1{where}', params).fetchone()
         return Facets(total=int(total), types=counts('d."type"'), issuers=counts('d."issuer"'),
                       years=counts('substr(d."date", 1, 4)', '"value" DESC'), places=counts('d."place"'),
                       with_tasks=int(with_tasks), needs_review=int(review))
@@ -770,8 +775,7 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         )
         params += [keys.place_key] * 4
     if keys.has_tasks is not None:
-        exists = 'EXISTS (SELECT 1 FROM "tasks" t WHERE t."document_id" = d."id")'
-        conditions.append(exists if keys.has_tasks else f"NOT {exists}")
+        conditions.append('d."task_count" > 0' if keys.has_tasks else 'd."task_count" = 0')
     if keys.needs_review is not None:
         conditions.append('d."review" IS NOT NULL' if keys.needs_review else 'd."review" IS NULL')
     return "".join(f" AND {condition}" for condition in conditions), params

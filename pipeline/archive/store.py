@@ -531,7 +531,7 @@ def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: 
         "sha256": result.sha256, "source": result.source, "name": name, "kind": kind,
         "page_count": len(result.pages),
         **record_columns(record, low_confidence=low, settled=(), record_data=record_data),
-        "low_confidence": " ".join(low) or None,
+        "low_confidence": " ".join(low) or None, "task_count": 0,  # set below, once duplicates are dropped
         "result": pack_result(result_json), "added_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     pages = [{"page": page.index, "text": page.text, "folded": fold_text(page.text)} for page in result.pages]
@@ -560,6 +560,7 @@ def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: 
         tasks.append({"task_id": task.id, "uid": uid, "text": task.text, "deadline": task.deadline,
                       "page": task.page, "record": json.dumps(data, ensure_ascii=False),
                       "assignees_key": fold_text(" | ".join(task.assignees)) or None})
+    document["task_count"] = len(tasks)
     return DocumentRows(document, pages, references, dates, places, tasks)
 
 

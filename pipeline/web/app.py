@@ -8,7 +8,7 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -93,12 +93,17 @@ class Context:
     """What a handler knows about its request."""
 
     request: Request
-    store: ArchiveStore
+    stores: Stores
     user: User | None
     session: Session | None
     language: str
     t: Translator
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store(self) -> ArchiveStore:
+        """The archive connection of the thread running the caller: FastAPI may run a dependency and its
+        handler on different threads, and a connection must never serve two threads' transactions."""
+        return self.stores.get()
 
     @property
     def role(self) -> str | None:
@@ -127,7 +132,7 @@ def context(request: Request) -> Context:
     session = auth.find_session(store, request.cookies.get(auth.SESSION_COOKIE))
     user = store.user(session.user) if session else None
     language = language_of(request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE))
-    ctx = Context(request, store, user, session if user else None, language, Translator(language))
+    ctx = Context(request, app.state.stores, user, session if user else None, language, Translator(language))
     if app.state.config.login_required and user is None and not _public(request.url.path):
         raise WebError(401, "error.login_required")
     return ctx

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from pipeline.archive.export import write_csv, write_ics
@@ -309,12 +310,16 @@ async def intake_upload(ctx: Ctx) -> Response:
     files = [item for item in form.getlist("files") if isinstance(item, UploadFile) and item.filename]
     if not files:
         raise WebError(400, "error.no_file")
-    for item in files:
-        try:
+
+    def save_all() -> None:  # on a worker thread: copying files must not hold up the event loop
+        for item in files:
             save_upload(ctx.store, config.upload_dir, item.filename or "upload", item.file,
                         limit=config.max_upload_bytes, user=user.name)
-        except TooLargeError:
-            raise WebError(413, "error.too_large") from None
+
+    try:
+        await run_in_threadpool(save_all)
+    except TooLargeError:
+        raise WebError(413, "error.too_large") from None
     ctx.request.app.state.worker.notify()
     return _redirect("/intake")
 

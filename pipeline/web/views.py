@@ -21,8 +21,8 @@ from pipeline.archive.store import ArchiveStore, DocumentCard, Facets, SearchFil
 from pipeline.types import Record
 
 PAGE_SIZE = 20
-# Hits fetched for one search: pages of results and facet counts come from this window.
-SEARCH_WINDOW = 200
+# Hits fetched for one search: pages of results, date order and facet counts come from this window.
+SEARCH_WINDOW = 100
 MAX_QUERY_CHARS = 300
 MAX_QUERY_TERMS = 24
 ZOOMS = (100, 150, 200, 300)
