@@ -325,3 +325,16 @@ def test_archive_review_exports_carry_task_status(archive):
     ics = io.StringIO()
     write_ics(archive.tasks(), ics)
     assert ics.getvalue().count("STATUS:COMPLETED") == 1 and ics.getvalue().count("STATUS:NEEDS-ACTION") == 1
+
+
+def test_archive_review_facets_follow_writes_of_any_connection(archive, tmp_path):
+    before = archive.facets(SearchFilters())
+    assert archive.facets(SearchFilters()) == before  # remembered
+    assert ("CV", 1) in before.types
+    archive.add_correction(archive.ids["unnumbered"], "type", "CV", user="lan")  # this connection
+    assert ("CV", 2) in archive.facets(SearchFilters()).types
+    with open_archive(archive.location) as other:  # another connection
+        result = make_result("9" * 64, ["Số: 1/KH-UBND"], record_from_case({"document": {"type": "KH"}}))
+        other.add_document(result, name="kh1", kind="pdf", result_json="{}")
+    after = archive.facets(SearchFilters())
+    assert after.total == before.total + 1 and ("KH", 1) in after.types

@@ -168,10 +168,14 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
         'ALTER TABLE "documents" ADD COLUMN "low_confidence" TEXT',
         'ALTER TABLE "documents" ADD COLUMN "task_count" INTEGER NOT NULL DEFAULT 0',
         'UPDATE "documents" SET "task_count" = (SELECT count(*) FROM "tasks" t WHERE t."document_id" = "documents"."id")',
-        # Browsing, filters and facets read only this index, never the wide rows (record and result JSON).
-        """CREATE INDEX "documents_facets" ON "documents" ("type_key", "type_name_key", "issuer_key", "place_key",
-            "date", "type", "issuer", "place", "review", "task_count")""",
-        'CREATE INDEX "documents_review" ON "documents" ("review") WHERE "review" IS NOT NULL',
+        # Browsing (newest first), filters and facets read only this index, never the wide rows (record and
+        # result JSON): it replaces the date index of schema 1.
+        'DROP INDEX "documents_date"',
+        """CREATE INDEX "documents_date" ON "documents" ("date", "type_key", "type_name_key", "issuer_key",
+            "place_key", "review", "task_count", "type", "issuer", "place")""",
+        'CREATE INDEX "documents_review" ON "documents" ("date", "review") WHERE "review" IS NOT NULL',
+        'CREATE INDEX "places_district_key" ON "places" ("district_key")',
+        'CREATE INDEX "places_province_key" ON "places" ("province_key")',
         'CREATE INDEX "documents_added_at" ON "documents" ("added_at")',
         'CREATE INDEX "references_code_key" ON "references" ("code_key")',
         """CREATE TABLE "corrections" (
@@ -245,8 +249,8 @@ _TASK_COLUMNS = ('t."uid", t."record", d."id", d."code", d."date", d."type", d."
                  'coalesce(s."status", \'open\')')
 _TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
               'LEFT JOIN "task_status" s ON s."uid" = t."uid"')
-_DATE_ORDER = 'd."date" DESC, d."id" DESC'  # SQLite sorts NULL lowest: undated documents come last
 FACET_VALUES = 12  # values listed per facet
+FACET_MEMO = 64  # facet answers remembered per connection
 
 
 class SqliteArchive:
@@ -256,6 +260,7 @@ class SqliteArchive:
         self.path = path
         self.location = str(path)
         self.connection = connection
+        self._facets: dict[tuple[Any, ...], Facets] = {}
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -350,32 +355,61 @@ class SqliteArchive:
             raise ValueError(f"unknown order {order!r}")
         where, params = _filter_sql(filters)
         total = self.connection.execute(f'SELECT count(*) FROM "documents" d WHERE 1 = 1{where}', params).fetchone()[0]
-        ordering = _DATE_ORDER if order == "date" else 'd."added_at" DESC, d."id" DESC'
+        key = 'd."date"' if order == "date" else 'd."added_at"'
+        # The matching ids and sort keys come from the indexes alone; only one page of wide rows is read.
         rows = self.connection.execute(
-            f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE 1 = 1{where} ORDER BY {ordering} LIMIT ? OFFSET ?',
+            f'WITH m AS MATERIALIZED (SELECT d."id" AS "id", {key} AS "key" FROM "documents" d WHERE 1 = 1{where} '
+            f'ORDER BY "key" DESC, "id" DESC LIMIT ? OFFSET ?) '
+            f'SELECT {_CARD_COLUMNS} FROM m JOIN "documents" d ON d."id" = m."id" ORDER BY m."key" DESC, m."id" DESC',
             [*params, limit, offset],
         ).fetchall()
         return int(total), [_card(row) for row in rows]
 
     def facets(self, filters: SearchFilters, document_ids: Collection[int] | None = None) -> Facets:
+        """Memoised per archive state: `PRAGMA data_version` moves when another connection commits and
+        `total_changes` when this one writes, so a remembered answer is never stale."""
+        ids = None if document_ids is None else tuple(sorted(int(i) for i in document_ids))
+        state = (self.connection.execute("PRAGMA data_version").fetchone()[0], self.connection.total_changes)
+        key = (filters, ids, state)
+        found = self._facets.get(key)
+        if found is None:
+            found = self._count_facets(filters, ids)
+            if len(self._facets) >= FACET_MEMO:
+                self._facets.clear()
+            self._facets[key] = found
+        return found
+
+    def _count_facets(self, filters: SearchFilters, document_ids: Collection[int] | None) -> Facets:
         where, params = _filter_sql(filters)
         if document_ids is not None:
             where += ' AND d."id" IN (SELECT "value" FROM json_each(?))'
             params = [*params, json.dumps([int(i) for i in document_ids])]
-        db = self.connection
-
-        def counts(expression: str, order: str = 'count(*) DESC, "value"') -> list[tuple[str, int]]:
-            rows = db.execute(
-                f'SELECT {expression} AS "value", count(*) FROM "documents" d WHERE {expression} IS NOT NULL{where} '
-                f'GROUP BY "value" ORDER BY {order} LIMIT {FACET_VALUES}', params).fetchall()
-            return [(str(value), int(count)) for value, count in rows]
-
-        total, with_tasks, review = db.execute(
-            'SELECT count(*), coalesce(sum(d."task_count" > 0), 0), count(d."review") '
-            f'FROM "documents" d WHERE 1 = 1{where}', params).fetchone()
-        return Facets(total=int(total), types=counts('d."type"'), issuers=counts('d."issuer"'),
-                      years=counts('substr(d."date", 1, 4)', '"value" DESC'), places=counts('d."place"'),
-                      with_tasks=int(with_tasks), needs_review=int(review))
+        # The filters are evaluated once (one pass over the covering date index); each facet groups that set.
+        rows = self.connection.execute(
+            f"""WITH f AS MATERIALIZED (
+                    SELECT d."type" AS "type", d."issuer" AS "issuer", substr(d."date", 1, 4) AS "year",
+                           d."place" AS "place", d."review" IS NOT NULL AS "review", d."task_count" > 0 AS "tasks"
+                    FROM "documents" d WHERE 1 = 1{where})
+                SELECT 'type', "type", count(*) FROM f WHERE "type" IS NOT NULL GROUP BY "type"
+                UNION ALL SELECT 'issuer', "issuer", count(*) FROM f WHERE "issuer" IS NOT NULL GROUP BY "issuer"
+                UNION ALL SELECT 'year', "year", count(*) FROM f WHERE "year" IS NOT NULL GROUP BY "year"
+                UNION ALL SELECT 'place', "place", count(*) FROM f WHERE "place" IS NOT NULL GROUP BY "place"
+                UNION ALL SELECT 'total', NULL, count(*) FROM f
+                UNION ALL SELECT 'tasks', NULL, coalesce(sum("tasks"), 0) FROM f
+                UNION ALL SELECT 'review', NULL, coalesce(sum("review"), 0) FROM f""", params).fetchall()
+        groups: dict[str, list[tuple[str, int]]] = {"type": [], "issuer": [], "year": [], "place": []}
+        totals: dict[str, int] = {}
+        for facet, value, count in rows:
+            if facet in groups:
+                groups[facet].append((str(value), int(count)))
+            else:
+                totals[facet] = int(count)
+        for facet, values in groups.items():
+            values.sort(key=(lambda item: item[0]) if facet == "year" else (lambda item: (-item[1], item[0])),
+                        reverse=facet == "year")
+            del values[FACET_VALUES:]
+        return Facets(total=totals["total"], types=groups["type"], issuers=groups["issuer"], years=groups["year"],
+                      places=groups["place"], with_tasks=totals["tasks"], needs_review=totals["review"])
 
     def load_record(self, document_id: int) -> Record:
         return Record.from_dict(self.record_data(document_id))
@@ -769,9 +803,11 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         conditions.append('d."date" <= ?')
         params.append(keys.date_to)
     if keys.place_key is not None:
+        # One set of documents from the three indexed place keys, not a subquery per document.
         conditions.append(
-            '(d."place_key" = ? OR EXISTS (SELECT 1 FROM "places" pl WHERE pl."document_id" = d."id" AND '
-            '(pl."name_key" = ? OR pl."district_key" = ? OR pl."province_key" = ?)))'
+            '(d."place_key" = ? OR d."id" IN (SELECT "document_id" FROM "places" WHERE "name_key" = ? '
+            'UNION SELECT "document_id" FROM "places" WHERE "district_key" = ? '
+            'UNION SELECT "document_id" FROM "places" WHERE "province_key" = ?))'
         )
         params += [keys.place_key] * 4
     if keys.has_tasks is not None:
