@@ -22,7 +22,7 @@ from pipeline.types import Record
 
 PAGE_SIZE = 20
 # Hits fetched for one search: pages of results, date order and facet counts come from this window.
-SEARCH_WINDOW = 100
+SEARCH_WINDOW = 60
 MAX_QUERY_CHARS = 300
 MAX_QUERY_TERMS = 24
 ZOOMS = (100, 150, 200, 300)
