@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import EXIT_INTERRUPTED, CongvanError
+from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError
 
 
 def _print_error(error: CongvanError) -> None:
@@ -19,19 +18,23 @@ def _print_error(error: CongvanError) -> None:
 # --------------------------------------------------------------------------- process
 
 
-def _add_process(sub: argparse._SubParsersAction) -> None:
+def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.run.options import ExecutorKind
+
     p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
     p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
     p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
-    p.add_argument("--db", type=Path, help="SQLite archive to add documents to")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pages processed in parallel")
+    p.add_argument("--db", help="SQLite archive (a file, or sqlite:///PATH) to add documents to")
+    p.add_argument("--jobs", type=int, default=default_jobs(), help="pages processed in parallel")
     p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
     p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
     p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
-    p.add_argument("--page-timeout", type=float, default=180.0, help="seconds before a page's OCR is killed")
+    p.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT_SECONDS,
+                   help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
     p.add_argument("--force", action="store_true", help="redo documents already in the archive")
     p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
-    p.add_argument("--executor", choices=("local", "dask"), default="local")
+    p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.set_defaults(handler=_cmd_process)
 
@@ -39,17 +42,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
 def _cmd_process(args: argparse.Namespace) -> int:
     from pipeline.run import ProcessOptions, process_inputs
 
-    if args.out is None and args.db is None:
-        raise SystemExit("congvan process: give --out DIR and/or --db FILE")
-    if args.jobs < 1:
-        raise SystemExit("congvan process: --jobs must be ≥ 1")
-    if args.executor == "dask" and not args.scheduler:
-        raise SystemExit("congvan process: --executor dask needs --scheduler tcp://HOST:PORT")
-    if args.pdf and args.out is None:
-        raise SystemExit("congvan process: --pdf needs --out DIR")
-    if args.page_timeout <= 0:
-        raise SystemExit("congvan process: --page-timeout must be > 0")
-    options = ProcessOptions(
+    options = ProcessOptions(  # checks the combination: a UsageError (exit code 2) when it cannot work
         out_dir=args.out,
         db_path=args.db,
         jobs=args.jobs,
@@ -70,7 +63,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- restore
 
 
-def _add_restore(sub: argparse._SubParsersAction) -> None:
+def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("restore", help="repair diacritics of broken Vietnamese text (stdin or a file)")
     p.add_argument("file", nargs="?", default="-", help="text file, or - for stdin")
     p.add_argument("--json", action="store_true", help="per-token original, restored and confidence")
@@ -104,7 +97,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- extract / schema
 
 
-def _add_extract(sub: argparse._SubParsersAction) -> None:
+def _add_extract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("extract", help="print the structured record of one document (text or scan) as JSON")
     p.add_argument("file", help="text file, scan or PDF; - for text on stdin")
     p.add_argument("--no-restore", action="store_true", help="extract from the text as given")
@@ -142,10 +135,10 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
-def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
+def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
     p.add_argument("query", help='e.g. "539/QĐ-UBND", "539 qd ubnd", "nông thôn mới", "nong thon moi"')
-    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("--db", required=True, help="archive written by congvan process --db (a file or sqlite:///PATH)")
     p.add_argument("--json", action="store_true", help="print a JSON list of hits")
     p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
     p.add_argument("--issuer", help="part of the issuing body's name")
@@ -157,13 +150,13 @@ def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("show", help="print a document's record from the archive")
     s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
-    s.add_argument("--db", type=Path, required=True)
+    s.add_argument("--db", required=True, help="the archive (a file or sqlite:///PATH)")
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
     s.set_defaults(handler=_cmd_show)
 
     e = sub.add_parser("export", help="export the archive's tasks to a file or a webhook")
     e.add_argument("what", choices=("tasks",))
-    e.add_argument("--db", type=Path, required=True)
+    e.add_argument("--db", required=True, help="the archive (a file or sqlite:///PATH)")
     e.add_argument("--format", choices=("csv", "jsonl", "ics"), default="csv")
     e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
     e.add_argument("--out", type=Path, help="write here instead of standard output")
@@ -176,7 +169,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from pipeline.archive.search import SearchFilters, search
 
     if args.limit < 1:
-        raise SystemExit("congvan search: --limit must be ≥ 1")
+        raise UsageError("--limit must be ≥ 1")
     filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to,
                             place=args.place)
     with open_archive(args.db, create=False) as archive:
@@ -225,7 +218,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from pipeline.errors import ExportError
 
     if args.webhook and not args.webhook.lower().startswith(("http://", "https://")):
-        raise SystemExit("congvan export: --webhook needs an http:// or https:// URL")
+        raise UsageError("--webhook needs an http:// or https:// URL")
     with open_archive(args.db, create=False) as archive:
         rows = list(iter_tasks(archive, since=args.since))
     if args.webhook:
@@ -254,7 +247,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- serve / user (web interface)
 
 
-def _add_web_commands(sub: argparse._SubParsersAction) -> None:
+def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="the web interface over an archive (search, pages, review, tasks, intake, API)")
     p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
@@ -281,12 +274,10 @@ def _add_web_commands(sub: argparse._SubParsersAction) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import socket
 
-    from pipeline.errors import CongvanError
-
     if not 0 <= args.port < 65536:
-        raise SystemExit("congvan serve: --port must be between 0 (any free port) and 65535")
+        raise UsageError("--port must be between 0 (any free port) and 65535")
     if args.max_upload_mb < 1 or args.jobs < 1:
-        raise SystemExit("congvan serve: --max-upload-mb and --jobs must be ≥ 1")
+        raise UsageError("--max-upload-mb and --jobs must be ≥ 1")
     import uvicorn
 
     from pipeline.web import WebConfig, create_app
@@ -327,7 +318,7 @@ def _cmd_user(args: argparse.Namespace) -> int:
         if problem:
             from pipeline.web.i18n import translate
 
-            raise SystemExit(f"congvan user: {translate('en', problem)}")
+            raise UsageError(translate("en", problem))
         user = archive.add_user(args.name, args.role, hash_password(password))
     print(f"congvan: user {user.name} ({user.role}) saved in {args.db}", file=sys.stderr)
     return 0
@@ -340,7 +331,7 @@ def _read_new_password(from_stdin: bool) -> str:
 
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
-        raise SystemExit("congvan user: the passwords differ")
+        raise UsageError("the passwords differ")
     return first
 
 

@@ -110,7 +110,3 @@ def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
     assert captured.err.count("HTTP 500") == 2 and "0 of 2 tasks sent" in captured.out
     assert len(set(_FlakyThenDown.keys)) == 2 and len(_FlakyThenDown.keys) == 10
 
-
-def test_cli_process_pdf_needs_out(tmp_path):
-    with pytest.raises(SystemExit, match="--pdf needs --out"):
-        main(["process", str(tmp_path), "--db", str(tmp_path / "a.db"), "--pdf"])

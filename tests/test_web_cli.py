@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 import web_archive
 
 from pipeline.archive.review import CORRECTABLE_FIELDS, REVIEW_REASONS, TASK_STATUSES
 from pipeline.archive.store import INTAKE_STATUSES, ROLES
 from pipeline.cli import main
-from pipeline.errors import NotFoundError
+from pipeline.errors import EXIT_USAGE, NotFoundError
 from pipeline.web.i18n import LANGUAGES, catalogue
 
 WEB = Path(__file__).parent.parent / "pipeline" / "web"
@@ -70,8 +69,8 @@ def test_web_cli_user_add_and_list(tmp_path, monkeypatch, capsys):
     assert main(["user", "list", "--db", str(db)]) == 0
     assert capsys.readouterr().out.startswith("lan\teditor\t")
     monkeypatch.setattr("sys.stdin", _Input("short\n"))
-    with pytest.raises(SystemExit, match="at least 8 characters"):
-        main(["user", "add", "x", "--role", "viewer", "--db", str(db), "--password-stdin"])
+    assert main(["user", "add", "x", "--role", "viewer", "--db", str(db), "--password-stdin"]) == EXIT_USAGE
+    assert "at least 8 characters" in capsys.readouterr().err
     assert main(["user", "list", "--db", str(tmp_path / "none.db")]) == NotFoundError.exit_code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none.db" in err

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from pipeline.archive.normalize import code_key
-from pipeline.archive.store import ArchiveStore, DocumentSummary
+from pipeline.archive.store import ArchiveStore, CodedDocument, DocumentSummary
 from pipeline.types import Reference
 
 # How a reference was resolved.
@@ -45,7 +45,7 @@ def same_issuer(target: Collection[str], citing: Collection[str]) -> bool:
 def resolve_references(archive: ArchiveStore, document_id: int, references: list[Reference]) -> list[ResolvedReference]:
     """Each reference of a document with the archived document it names, if any."""
     keys = {code_key(ref.code) for ref in references}
-    by_key: dict[str, list] = {}
+    by_key: dict[str, list[CodedDocument]] = {}
     for candidate in archive.documents_with_codes(keys):
         if candidate.document.id != document_id:
             by_key.setdefault(candidate.code_key, []).append(candidate)

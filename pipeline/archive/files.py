@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import __version__
-from pipeline.types import DocumentResult, OcrWord, PageResult, RestoredToken
+from pipeline.types import DocumentKind, DocumentResult, OcrWord, PageResult, RestoredToken
 
 
 def _json_default(value: Any) -> Any:
@@ -73,12 +73,12 @@ def pages_from_result(data: dict[str, Any]) -> list[PageResult]:
     return pages
 
 
-def document_to_dict(result: DocumentResult, *, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+def document_to_dict(result: DocumentResult, *, kind: DocumentKind, settings: dict[str, Any]) -> dict[str, Any]:
     """The content of DIR/<stem>.json: source first, the record last."""
     return {
         "source": result.source,
         "sha256": result.sha256,
-        "kind": kind,
+        "kind": str(kind),
         "page_count": len(result.pages),
         "congvan_version": __version__,
         "settings": settings,

@@ -65,10 +65,11 @@ def field_value(record: Record, field: str) -> str | None:
     header = record.document
     if field.startswith("signer."):
         return getattr(header.signer, field[7:]) if header.signer is not None else None
-    value = getattr(header, field)
     if field in LIST_FIELDS:
-        return "\n".join(value) or None
-    return value
+        items: list[str] = getattr(header, field)
+        return "\n".join(items) or None
+    text: str | None = getattr(header, field)
+    return text
 
 
 def apply_corrections(record: Record, changes: Iterable[tuple[str, str | None]]) -> Record:

@@ -53,7 +53,7 @@ from pipeline.archive.store import (
     unpack_result,
 )
 from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -235,7 +235,7 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
         lambda db: _backfill_review_columns(db),
     )),
 ]
-DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
+DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON has types.RECORD_SCHEMA_VERSION
 # Above this many matching pages a text query is ordered by recency instead of BM25 (see SqliteArchive.matching_pages).
 RANKED_MATCHES = 1000
 
@@ -294,7 +294,7 @@ class SqliteArchive:
 
     # ----------------------------------------------------------------------- writing
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         rows = document_rows(result, name=name, kind=kind, result_json=result_json)
         try:
             with self._write_transaction() as db:
@@ -318,7 +318,7 @@ class SqliteArchive:
         row = self.connection.execute(
             f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = ?', (sha256,)
         ).fetchone()
-        return StoredDocument(*row) if row else None
+        return _stored(row) if row else None
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
@@ -327,7 +327,7 @@ class SqliteArchive:
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
             ).fetchall()
             if rows:
-                return [StoredDocument(*row) for row in rows]
+                return [_stored(row) for row in rows]
         key = code_key(text)
         rows = self.connection.execute(
             f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "code_key" = ? ORDER BY "date" DESC, "id"', (key,)
@@ -336,7 +336,7 @@ class SqliteArchive:
             rows = self.connection.execute(
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE ? || \'%\'', (text.lower(),)
             ).fetchall()
-        return [StoredDocument(*row) for row in rows]
+        return [_stored(row) for row in rows]
 
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
@@ -779,6 +779,11 @@ def _card(row: Sequence[Any]) -> DocumentCard:
 def _task_row(row: Sequence[Any]) -> TaskRow:
     uid, record, doc_id, code, doc_date, doc_type, issuer, source, status = row
     return TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source, status)
+
+
+def _stored(row: Sequence[Any]) -> StoredDocument:
+    id_, sha256, source, name, kind, page_count, code, date = row
+    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date)
 
 
 def _summary(row: Sequence[Any]) -> DocumentSummary:

@@ -30,7 +30,7 @@ from typing import Any, Protocol, Self
 from pipeline.archive.normalize import code_key, code_parts, fold_text
 from pipeline.archive.review import apply_corrections, low_confidence_fields, review_reasons
 from pipeline.errors import ArchiveError
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 # Administrative prefixes users type before a place name ("huyện Hữu Lũng"); records hold bare names.
 _PLACE_PREFIX = re.compile(r"^(?:tinh|thanh pho|tp\.?|huyen|quan|thi xa|thi tran|xa|phuong)\s+")
@@ -47,7 +47,7 @@ class StoredDocument:
     sha256: str
     source: str
     name: str
-    kind: str
+    kind: DocumentKind
     page_count: int
     code: str | None
     date: str | None
@@ -316,7 +316,7 @@ class ArchiveStore(Protocol):
 
     # ----------------------------------------------------------------------- writing
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         """Store a processed document in one transaction, replacing an earlier version of the same content
         (same sha256) under the same id; return its id. The corrections stored for that content are applied
         over the new record in the same transaction (they take precedence over extraction). Raises
@@ -522,13 +522,13 @@ def corrected_columns(record: Record, changes: Sequence[tuple[str, str | None]],
     return record_columns(corrected, low_confidence=low_confidence, settled=settled_fields(changes))
 
 
-def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: str) -> DocumentRows:
+def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> DocumentRows:
     """The rows of a processed document, with the search keys of its code, type, issuer and places."""
     record = result.record or Record()
     record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
     low = low_confidence_fields(record, result.pages)
     document = {
-        "sha256": result.sha256, "source": result.source, "name": name, "kind": kind,
+        "sha256": result.sha256, "source": result.source, "name": name, "kind": str(kind),
         "page_count": len(result.pages),
         **record_columns(record, low_confidence=low, settled=(), record_data=record_data),
         "low_confidence": " ".join(low) or None, "task_count": 0,  # set below, once duplicates are dropped

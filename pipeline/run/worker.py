@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.errors import CongvanError
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
-from pipeline.types import PageResult, Record, RestoredToken
+from pipeline.types import DocumentKind, PageResult, Record, RestoredToken
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
 
@@ -25,7 +25,7 @@ class PageTask:
 
     source: str
     index: int
-    kind: str
+    kind: DocumentKind
     settings: PageSettings
     stages: Stages
     text: str | None = None  # the page's text for text inputs (no image)
@@ -44,7 +44,7 @@ class ExtractTask:
     stages: Stages
 
 
-def internal_error(error: Exception, source: str, where: str) -> CongvanError:
+def internal_error(error: BaseException, source: str, where: str) -> CongvanError:
     """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch)."""
     return CongvanError(f"{where}: internal error: {type(error).__name__}: {error}", source)
 
@@ -96,7 +96,7 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
         raw_text, words, steps, confidences = unicodedata.normalize("NFC", legacy), [], [], None
         to_original: Sequence[float] = IDENTITY
     else:
-        if settings.text_layer and task.kind == "pdf":
+        if settings.text_layer and task.kind is DocumentKind.PDF:
             warnings.append("no text layer on this page: OCR used")
         prepared = stages.preprocess_page(page)
         to_original = prepared.to_original

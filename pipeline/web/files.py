@@ -13,6 +13,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -108,7 +109,7 @@ def render_page(path: Path, index: int, width: int) -> bytes:
     return buffer.getvalue()
 
 
-def searchable_pdf(document: StoredDocument, result: dict) -> bytes:
+def searchable_pdf(document: StoredDocument, result: dict[str, Any]) -> bytes:
     """The original pages with the archived (restored) words as an invisible text layer."""
     from pipeline.archive.files import pages_from_result
     from pipeline.archive.pdf import merge_pdfs, page_pdf

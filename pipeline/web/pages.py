@@ -19,7 +19,7 @@ from pipeline.archive.export import write_csv, write_ics
 from pipeline.archive.review import CORRECTABLE_FIELDS, LIST_FIELDS, field_value
 from pipeline.archive.store import ROLES, DocumentCard, SearchFilters, StoredDocument, TaskFilters
 from pipeline.errors import CongvanError, NotFoundError, TooLargeError
-from pipeline.types import Record
+from pipeline.types import DocumentKind, Record
 from pipeline.web import auth
 from pipeline.web.app import (
     LANGUAGE_COOKIE,
@@ -64,8 +64,8 @@ def _card(ctx: Context, document_id: int) -> DocumentCard:
 
 
 def _stored(card: DocumentCard) -> StoredDocument:
-    return StoredDocument(card.id, card.sha256, card.source, card.name, card.kind, card.page_count, card.code,
-                          card.date)
+    return StoredDocument(card.id, card.sha256, card.source, card.name, DocumentKind(card.kind), card.page_count,
+                          card.code, card.date)
 
 
 def _redirect(target: str) -> RedirectResponse:
