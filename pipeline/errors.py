@@ -109,7 +109,7 @@ class InvalidCorrectionError(ArchiveError):
     """A correction names a field that cannot be corrected or gives a value that field cannot hold."""
 
     code = "E402"
-    exit_code = 2
+    exit_code = 15
     label = "invalid correction"
 
 

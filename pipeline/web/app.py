@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import __version__
 from pipeline.archive import open_archive
 from pipeline.archive.store import ArchiveStore, Session, User
-from pipeline.errors import CongvanError, NotFoundError
+from pipeline.errors import CongvanError, InvalidCorrectionError, NotFoundError, UsageError
 from pipeline.run import Stages
 from pipeline.web import auth
 from pipeline.web.files import PageImages
@@ -394,7 +394,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CongvanError)
     async def congvan_error(request: Request, error: CongvanError) -> Response:
-        return _error_response(request, 400 if error.exit_code == 2 else 500, "error.archive",
+        return _error_response(request, 400 if isinstance(error, UsageError | InvalidCorrectionError) else 500, "error.archive",
                                detail=f"{error.label}: {error.message} [{error.code}]")
 
     @app.exception_handler(HTTPException)
