@@ -227,11 +227,12 @@ def record_from_case(case: dict[str, Any]) -> Record:
     references = []
     for ref in case.get("references", []):
         spans = [Span(0, len(ref["code"]), ref["code"], ref.get("page")) for _ in range(ref.get("mentions", 1))]
-        references.append(Reference(code=ref["code"], mentions=spans))
+        references.append(Reference(code=ref["code"], mentions=spans, date=ref.get("date"),
+                                    year=int(ref["date"][:4]) if ref.get("date") else None))
     places = [Place(**place) for place in case.get("places", [])]
     tasks = [Task(**task) for task in case.get("tasks", [])]
-    return Record(document=DocumentHeader(**case.get("document", {})), references=references, places=places,
-                  tasks=tasks)
+    header = Record.from_dict({"document": case.get("document", {})}).document  # nested signer too
+    return Record(document=header, references=references, places=places, tasks=tasks)
 
 
 def store_case_documents(archive: ArchiveStore, documents: list[dict[str, Any]]) -> dict[str, int]:
