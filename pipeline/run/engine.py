@@ -18,8 +18,16 @@ from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
 from pipeline.run.stages import Stages
-from pipeline.run.worker import ExtractTask, PageOutput, PageTask, internal_error, run_extract, run_page
-from pipeline.types import DocumentInfo, DocumentKind, PageResult, Record
+from pipeline.run.worker import (
+    ExtractedDocument,
+    ExtractTask,
+    PageOutput,
+    PageTask,
+    internal_error,
+    run_extract,
+    run_page,
+)
+from pipeline.types import DocumentInfo, DocumentKind, PageResult
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -63,7 +71,7 @@ class Engine:
         self._pdf_root = pdf_root
         self._pending: dict[Any, tuple[DocumentInFlight, str, int]] = {}
 
-    def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, Record | CongvanError]]:
+    def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         queue = deque(documents)
         while queue or self._pending:
             while queue and len(self._pending) < self._limit:
@@ -117,7 +125,7 @@ class Engine:
         self._pending[future] = (document, kind, index)
         document.futures.add(future)
 
-    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, Record | CongvanError]]:
+    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         document, kind, index = self._pending.pop(future)
         document.futures.discard(future)
         try:
@@ -147,7 +155,7 @@ class Engine:
             (document.pdf_dir / f"{index:06d}.pdf").write_bytes(output.pdf)
         if len(document.pages) == document.page_count:
             pages = tuple(document.pages[i] for i in range(document.page_count))
-            task = ExtractTask(document.source, pages, self._stages)
+            task = ExtractTask(document.source, pages, self._stages, document.info.kind)
             document.extracting = True
             self._track(self._executor.submit(run_extract, task), document, "extract", -1)
 
