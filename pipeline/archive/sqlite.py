@@ -244,7 +244,6 @@ DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON 
 _DAMAGE_ADVICE = "(restore a backup, or process the documents again into a new archive)"
 _WRITE_ERRORS = frozenset({"SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE"})
 _MAX_ID = (1 << 63) - 1  # SQLite's largest integer
-SQLITE_HEADER = b"SQLite format 3\x00"
 # Seconds the quick check of an archive may take when it is opened to be written (about 600 MB of archive
 # on this project's machine) and when it is opened to be read (search, show, export: their queries still
 # detect the damage they meet).
@@ -908,7 +907,7 @@ def _backfill_review_columns(db: sqlite3.Connection) -> None:
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    """A connection to `path` once it is known to be an SQLite file (or nothing yet); nothing written."""
+    """A connection to `path`, an existing regular file or none yet (its folder made); nothing written."""
     if path.is_dir():
         raise ArchiveError("is a folder, not an archive file", path)
     if path.exists() and not path.is_file():  # /dev/null, a FIFO: SQLite would "write" into it
@@ -920,14 +919,9 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ArchiveError(f"cannot create the archive's folder: {os_error_reason(error)}", path) from None
-    else:
-        try:
-            with path.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
-        except OSError as error:
-            raise ArchiveError(f"cannot read the archive: {os_error_reason(error)}", path) from None
-        if header and header != SQLITE_HEADER:
-            raise ArchiveError("not an archive: not an SQLite database file", path)
+    # The file is never opened but by SQLite: closing another descriptor of it would drop the locks that this
+    # process's other connections hold on it (POSIX), and a concurrent writer could then corrupt it. A file
+    # that is not SQLite is refused by SQLite's first read (SQLITE_NOTADB), before anything is written.
     try:
         return sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
@@ -1005,7 +999,7 @@ def open_sqlite(path: Path, *, create: bool = True) -> SqliteArchive:
         migrate(connection, path)
     except sqlite3.Error as error:
         connection.close()
-        raise _archive_error(error, path, "not a usable congvan archive") from None
+        raise _archive_error(error, path) from None
     except BaseException:
         connection.close()
         raise
@@ -1019,7 +1013,9 @@ def _archive_error(error: sqlite3.Error, path: Path, doing: str | None = None) -
         reason = "disk full; the archive is unchanged"
     elif name in _WRITE_ERRORS:  # a write refused by the system: SQLite cannot tell a full disk from the rest
         reason = "cannot write to the disk (disk full, file-size limit or device error); the archive is unchanged"
-    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(error):
+    elif name == "SQLITE_NOTADB":
+        reason = f"not an archive: not an SQLite database file (or one damaged at its start) {_DAMAGE_ADVICE}"
+    elif name.startswith("SQLITE_CORRUPT") or "malformed" in str(error):
         reason = f"damaged archive: {error} {_DAMAGE_ADVICE}"
     else:
         reason = str(error)
