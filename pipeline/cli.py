@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError
+from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError, printable
 
 
 def _print_error(error: CongvanError) -> None:
@@ -20,6 +22,7 @@ def _print_error(error: CongvanError) -> None:
 
 def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.limits import WORKER_MEMORY_SHARE
     from pipeline.run.options import ExecutorKind
 
     p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
@@ -28,7 +31,9 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--db", help="SQLite archive (a file, or sqlite:///PATH) to add documents to")
     p.add_argument("--jobs", type=int, default=default_jobs(), help="pages processed in parallel")
     p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
-    p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
+    p.add_argument("--text-layer", action="store_true",
+                   help="read every PDF page that has a text layer from it, no OCR (an old OCR layer is restored); "
+                        "by default each page's source is chosen on evidence")
     p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
     p.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT_SECONDS,
                    help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
@@ -36,7 +41,19 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
     p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--worker-memory", type=_size, metavar="SIZE",
+                   help="data memory each local worker may use, e.g. 4G; 0 = no cap (default: "
+                        f"{WORKER_MEMORY_SHARE * 100:.0f}%% of the machine's memory shared among the --jobs workers)")
     p.set_defaults(handler=_cmd_process)
+
+
+def _size(text: str) -> int:
+    from pipeline.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
@@ -54,6 +71,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         pdf=args.pdf,
         executor=args.executor,
         scheduler=args.scheduler,
+        worker_memory=args.worker_memory,
     )
     summary = process_inputs(args.inputs, options)
     print(summary.format())
@@ -183,9 +201,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, 1):
         about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
         why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match"}[hit.match]
-        print(f"{rank}. {about}  [{why}]")
-        print(f"   {hit.source}, page {hit.page} (id {hit.id})")
-        print(f"   {hit.snippet}")
+        # what documents say is untrusted text: escaped, so that it cannot drive the terminal
+        print(printable(f"{rank}. {about}  [{why}]"))
+        print(printable(f"   {hit.source}, page {hit.page} (id {hit.id})"))
+        print(printable(f"   {hit.snippet}"))
     return 0
 
 
@@ -199,7 +218,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
             raise NotFoundError(f"no document {args.document!r} in the archive", args.db)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
-            print(f"congvan: {args.document} matches several documents: {choices}; give an id", file=sys.stderr)
+            print(printable(f"congvan: {args.document} matches several documents: {choices}; give an id"),
+                  file=sys.stderr)
             return EXIT_USAGE
         document = found[0]
         if args.text:
@@ -244,24 +264,124 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve / user (web interface)
+
+
+def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="the web interface over an archive (search, pages, review, tasks, intake, API)")
+    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--uploads", type=Path, help="folder for uploaded files (default: ARCHIVE-uploads next to it)")
+    p.add_argument("--max-upload-mb", type=int, default=50, help="largest upload accepted (default 50 MB)")
+    p.add_argument("--login-required", action="store_true", help="reading needs an account too")
+    p.add_argument("--secure-cookies", action="store_true", help="session cookies only over HTTPS (behind a proxy)")
+    p.add_argument("--jobs", type=int, default=1, help="pages processed in parallel for uploads")
+    p.set_defaults(handler=_cmd_serve)
+
+    u = sub.add_parser("user", help="manage the web interface's accounts")
+    actions = u.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a user, or change a user's role and password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("viewer", "editor", "admin"), required=True)
+    add.add_argument("--db", type=Path, required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    listing = actions.add_parser("list", help="list the users")
+    listing.add_argument("--db", type=Path, required=True)
+    u.set_defaults(handler=_cmd_user)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import socket
+
+    if not 0 <= args.port < 65536:
+        raise UsageError("--port must be between 0 (any free port) and 65535")
+    if args.max_upload_mb < 1 or args.jobs < 1:
+        raise UsageError("--max-upload-mb and --jobs must be ≥ 1")
+    import uvicorn
+
+    from pipeline.web import WebConfig, create_app
+
+    config = WebConfig(db=args.db, uploads=args.uploads, max_upload_bytes=args.max_upload_mb << 20,
+                       login_required=args.login_required, secure_cookies=args.secure_cookies, jobs=args.jobs)
+    app = create_app(config)
+    try:
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((args.host, args.port))
+    except (OSError, OverflowError) as error:
+        raise CongvanError(f"cannot listen on {args.host}:{args.port}: {getattr(error, 'strerror', None) or error}") from None
+    port = listener.getsockname()[1]  # --port 0: a free port chosen by the system
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
+    print(f"congvan: serving {args.db} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("congvan: warning: listening beyond this machine; use accounts and HTTPS (--secure-cookies behind a "
+              "proxy)", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False))
+    server.run(sockets=[listener])
+    return 0
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+
+    with open_archive(args.db, create=False) as archive:
+        if args.action == "list":
+            for user in archive.users():
+                print(f"{user.name}\t{user.role}\t{user.created_at}")
+            return 0
+        from pipeline.web.auth import check_password_rules, hash_password
+
+        password = _read_new_password(args.password_stdin)
+        problem = check_password_rules(password)
+        if problem:
+            from pipeline.web.i18n import translate
+
+            raise UsageError(translate("en", problem))
+        user = archive.add_user(args.name, args.role, hash_password(password))
+    print(f"congvan: user {user.name} ({user.role}) saved in {args.db}", file=sys.stderr)
+    return 0
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the passwords differ")
+    return first
+
+
 # --------------------------------------------------------------------------- main
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse reporting a bad command line as congvan's one-line usage error (E001, exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="congvan",
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_process, _add_restore, _add_extract, _add_archive_commands):
+    for add in (_add_process, _add_restore, _add_extract, _add_archive_commands, _add_web_commands):
         add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is reported like a full disk, not a kill
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except CongvanError as error:
         _print_error(error)

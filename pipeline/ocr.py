@@ -26,6 +26,7 @@ from pipeline import handwriting
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
 from pipeline.extract.dates import stamp_date
+from pipeline.limits import check_pixels
 from pipeline.preprocess import turn_prepared
 from pipeline.resources import current_resources
 from pipeline.types import (
@@ -67,6 +68,9 @@ KEEP_GUTTER_INCHES = 0.05
 # --------------------------------------------------------------------------- Tesseract process
 
 
+_RUNNING: set[int] = set()  # process groups of the Tesseract runs in progress (see stop_tesseract)
+
+
 def _tesseract_env(workdir: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     env["OMP_THREAD_LIMIT"] = "1"  # pages run in parallel processes; threads inside only fight for cores
@@ -85,6 +89,7 @@ def run_tesseract(args: list[str], *, timeout: float, source: str | None = None,
     except FileNotFoundError:
         raise MissingDependencyError(
             "tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-vie)", source) from None
+    _RUNNING.add(process.pid)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -94,11 +99,21 @@ def run_tesseract(args: list[str], *, timeout: float, source: str | None = None,
     except BaseException:
         _kill_group(process)
         raise
+    finally:
+        _RUNNING.discard(process.pid)
     if process.returncode != 0:
         message = err.decode("utf-8", "replace").strip().splitlines()
         raise OcrError(f"Tesseract failed (exit {process.returncode}): {message[-1] if message else ''}",
                        source)
     return out.decode("utf-8", "replace")
+
+
+def stop_tesseract() -> None:
+    """Kill the Tesseract runs of this process now (a worker ending abruptly: they are in their own process
+    groups and would outlive it)."""
+    for group in list(_RUNNING):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -237,7 +252,14 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
     whose gutter is narrowed by each following row and which ends at the first row that crosses it.
     Single-side rows just above the zone (a motto set higher than the issuer) join it."""
     height, width = image.shape[:2]
-    rows = _rows(_line_segments(image, dpi))
+    return regions_of_segments(_line_segments(image, dpi), width, height, dpi)
+
+
+def regions_of_segments(segments: list[tuple[int, int, int, int]], width: int, height: int,
+                        dpi: float) -> list[Region]:
+    """The reading-order regions of `find_regions` from line pieces (x0, y0, x1, y1) known otherwise (the
+    word boxes of a PDF's text layer, widened by the word spacing), on a width × height page at `dpi`."""
+    rows = _rows(segments)
     if not rows:
         return [Region(0, 0, width, height, "full")]
     open_gutter, keep_gutter = OPEN_GUTTER_INCHES * dpi, KEEP_GUTTER_INCHES * dpi
@@ -382,6 +404,7 @@ def read_words(prepared: PreparedPage, *, languages: str, timeout: float, workdi
     if "blank page" in prepared.warnings:
         return []
     image = prepared.image
+    check_pixels(image.shape[1], image.shape[0], "the page to read", prepared.page.source)  # its crops are within it
     regions = (find_regions(image, prepared.dpi) if use_layout
                else [Region(0, 0, image.shape[1], image.shape[0], "full")])
     return _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout, workdir)

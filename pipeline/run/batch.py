@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
+import tempfile
 import time
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.archive.files import remove_stale_temporaries
 from pipeline.archive.store import ArchiveStore, StoredDocument
 from pipeline.defaults import default_jobs
-from pipeline.errors import CongvanError, InputError
+from pipeline.errors import CongvanError, InputError, UsageError, os_error_reason
+from pipeline.limits import default_worker_memory
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
 from pipeline.run.inputs import collect_inputs
@@ -22,7 +26,7 @@ from pipeline.run.options import PageSettings, ProcessOptions
 from pipeline.run.outcomes import BatchSummary, DocumentOutcome, DocumentStatus
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
-from pipeline.run.worker import PageTask, internal_error, run_text_page
+from pipeline.run.worker import PAGE_TEMP_PREFIX, ExtractedDocument, PageTask, internal_error, run_text_page
 from pipeline.types import DocumentKind, DocumentResult, Record
 
 
@@ -32,12 +36,14 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     stages = stages or Stages.default()
     started = time.monotonic()
     summary = BatchSummary()
+    if options.out_dir is not None:
+        _make_output_folder(options.out_dir)
+        remove_stale_temporaries(options.out_dir)
+    remove_stale_temporaries(Path(tempfile.gettempdir()), PAGE_TEMP_PREFIX)
     files, input_errors = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
     for error in input_errors:
         summary.outcomes.append(DocumentOutcome(error.path or "", DocumentStatus.FAILED, error=error))
         print(describe(error), file=sys.stderr, flush=True)
-    if options.out_dir is not None:
-        options.out_dir.mkdir(parents=True, exist_ok=True)
 
     archive: ArchiveStore | None = None
     if options.db_path is not None:
@@ -56,6 +62,18 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
             archive.close()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _make_output_folder(folder: Path) -> None:
+    """Create the --out folder, or say in one line why it cannot be (a bad option value: E001)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError("--out names a file, not a folder", folder) from None
+    except OSError as error:
+        raise UsageError(f"--out: cannot create the output folder: {os_error_reason(error)}", folder) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError("--out: the output folder is not writable", folder)
 
 
 def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, archive: ArchiveStore | None,
@@ -139,16 +157,16 @@ def _remove_pdf_dir(document: DocumentInFlight) -> None:
         document.pdf_dir = None
 
 
-def _finish_document(document: DocumentInFlight, record: Record, options: ProcessOptions,
+def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, options: ProcessOptions,
                      archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
     transaction), so that an interruption at any point leaves either nothing or the whole document."""
     from pipeline.archive.files import document_to_dict, dumps_json, write_atomic
 
     pages = [document.pages[i] for i in range(document.page_count)]
-    warnings = [f"page {page.index + 1}: {w}" for page in pages for w in page.warnings]
+    warnings = [f"page {page.index + 1}: {w}" for page in pages for w in page.warnings] + extracted.warnings
     result = DocumentResult(source=str(document.path.resolve()), sha256=document.info.sha256, pages=pages,
-                            record=record, warnings=warnings)
+                            record=extracted.record, warnings=warnings)
     settings = {"restore": options.restore, "text_layer": options.text_layer, "languages": options.languages,
                 "page_timeout": options.page_timeout}
     seconds = time.monotonic() - document.started
@@ -167,7 +185,7 @@ def _finish_document(document: DocumentInFlight, record: Record, options: Proces
     except CongvanError as error:
         return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=error)
     except OSError as error:
-        failure = CongvanError(f"cannot write results: {error.strerror or error}", document.source)
+        failure = CongvanError(f"cannot write results: {os_error_reason(error)}", document.source)
         return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=failure)
     return DocumentOutcome(document.source, DocumentStatus.DONE, name=document.name, pages=len(pages), seconds=seconds)
 
@@ -193,13 +211,14 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     document = DocumentInFlight(path=path, info=info, name=path.stem)
     jobs = default_jobs()
     progress = Progress(1, info.page_count, bar=False, stream=io.StringIO())
-    executor = LocalExecutor(max(1, min(jobs, info.page_count)))
+    workers = max(1, min(jobs, info.page_count))
+    executor = LocalExecutor(workers, default_worker_memory(workers))
     engine = Engine(executor, settings, stages, jobs, progress, None)
     try:
         for _, value in engine.run([document]):
             if isinstance(value, CongvanError):
                 raise value
-            return value
+            return value.record
     finally:
         engine.cancel_all()
         executor.close()

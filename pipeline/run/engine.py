@@ -12,13 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import CongvanError, InputError
+from pipeline.archive.files import owned_prefix
+from pipeline.errors import CongvanError, InputError, printable
 from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
 from pipeline.run.stages import Stages
-from pipeline.run.worker import ExtractTask, PageOutput, PageTask, internal_error, run_extract, run_page
-from pipeline.types import DocumentInfo, DocumentKind, PageResult, Record
+from pipeline.run.worker import (
+    ExtractedDocument,
+    ExtractTask,
+    PageOutput,
+    PageTask,
+    internal_error,
+    run_extract,
+    run_page,
+)
+from pipeline.types import DocumentInfo, DocumentKind, PageResult
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -62,7 +71,7 @@ class Engine:
         self._pdf_root = pdf_root
         self._pending: dict[Any, tuple[DocumentInFlight, str, int]] = {}
 
-    def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, Record | CongvanError]]:
+    def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         queue = deque(documents)
         while queue or self._pending:
             while queue and len(self._pending) < self._limit:
@@ -110,13 +119,13 @@ class Engine:
             raise InputError("the document has no pages", document.path)
         document.started = time.monotonic()
         if self._settings.pdf and self._pdf_root is not None and document.texts is None:
-            document.pdf_dir = Path(tempfile.mkdtemp(prefix=".congvan-pdf-", dir=self._pdf_root))
+            document.pdf_dir = Path(tempfile.mkdtemp(prefix=owned_prefix(), suffix=".pdf-parts", dir=self._pdf_root))
 
     def _track(self, future: Any, document: DocumentInFlight, kind: str, index: int) -> None:
         self._pending[future] = (document, kind, index)
         document.futures.add(future)
 
-    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, Record | CongvanError]]:
+    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         document, kind, index = self._pending.pop(future)
         document.futures.discard(future)
         try:
@@ -141,12 +150,12 @@ class Engine:
         document.pages[index] = output.result
         self._progress.pages_done(1)
         for warning in output.result.warnings:
-            self._progress.message(f"congvan: warning: {document.source}: page {index + 1}: {warning}")
+            self._progress.message(f"congvan: warning: {printable(document.source)}: page {index + 1}: {printable(warning)}")
         if output.pdf is not None and document.pdf_dir is not None:
             (document.pdf_dir / f"{index:06d}.pdf").write_bytes(output.pdf)
         if len(document.pages) == document.page_count:
             pages = tuple(document.pages[i] for i in range(document.page_count))
-            task = ExtractTask(document.source, pages, self._stages)
+            task = ExtractTask(document.source, pages, self._stages, document.info.kind)
             document.extracting = True
             self._track(self._executor.submit(run_extract, task), document, "extract", -1)
 
