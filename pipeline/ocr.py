@@ -559,6 +559,10 @@ FIELD_REGION_SHARE = 0.45
 # Letters OCR reads for printed digits (small print, typewriters); a field read as plausible digits with these at
 # most is the printed value, not read again.
 PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o": "0"})
+# ... and OCR's words there must cover the field's ink: no more than this share of its inked columns beyond them
+# (with a slack of this share of the line height on each side).
+UNREAD_INK_SHARE = 0.25
+PRINTED_SLACK = 0.15
 # The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
 # recognisers unless the classifier alone is this sure of it; else the field is unreadable.
 MIN_FIELD_CONFIDENCE = 0.34
@@ -623,6 +627,7 @@ class _FieldSpot:
     ocr_confidence: float
     month: int | None = None  # for a day: the month and year printed on the line, to check it
     year: int | None = None
+    read_span: tuple[float, float] | None = None  # page x-extent of what OCR read there
 
 
 def _x_at(words: Sequence[OcrWord], line: _LineText, offset: int, *, left: bool) -> float:
@@ -664,7 +669,8 @@ def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end:
     left_margin = margin if _at_word_edge(line, start) else 0.0
     right_margin = margin if _at_word_edge(line, end) else 0.0
     box = (int(x0 + left_margin), int(top - 0.45 * height), int(np.ceil(x1 - right_margin)), int(bottom + 0.3 * height))
-    return _FieldSpot(name, start, end, box, text, min(confidences))
+    read_span = (_x_at(words, line, start, left=True), _x_at(words, line, end, left=False)) if text else None
+    return _FieldSpot(name, start, end, box, text, min(confidences), read_span=read_span)
 
 
 def find_header_fields(words: Sequence[OcrWord], page_height: int) -> list[tuple[_LineText, _FieldSpot]]:
@@ -696,12 +702,22 @@ def find_header_fields(words: Sequence[OcrWord], page_height: int) -> list[tuple
     return found
 
 
-def _printed(spot: _FieldSpot) -> str | None:
+def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
     """The value when the page's OCR read the field as plausible digits, at most with the letters OCR confuses
-    with printed digits ("II0" → "110"): a printed value. OCR reads handwriting as other letters and signs
-    ("đê", "Ø3", "4€`"): those are read again."""
+    with printed digits ("II0" → "110"), and those digits cover the ink there: a printed value. OCR reads
+    handwriting as other letters and signs ("đê", "Ø3", "4€`"), or reads part of it ("4" of a written "24"):
+    those are read again."""
     value = spot.ocr_text.translate(PRINTED_LOOKALIKES)
-    return value if value.isdigit() and _plausible(spot, value) else None
+    if not (value.isdigit() and _plausible(spot, value)) or spot.read_span is None:
+        return None
+    x0, y0, x1, y1 = spot.box
+    columns = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1]).any(axis=0)
+    inked = np.flatnonzero(columns) + max(0, x0)
+    if len(inked) == 0:
+        return value
+    left, right = spot.read_span
+    outside = np.count_nonzero((inked < left - PRINTED_SLACK * (y1 - y0)) | (inked > right + PRINTED_SLACK * (y1 - y0)))
+    return value if outside <= UNREAD_INK_SHARE * len(inked) else None
 
 
 def _plausible(spot: _FieldSpot, value: str) -> bool:
@@ -838,7 +854,7 @@ def read_header_fields(prepared: PreparedPage, words: list[OcrWord], *, timeout:
     printed = [(line, spot, FieldReading(spot.name, value, round(spot.ocr_confidence / 100, 3), _box(spot),
                                          spot.ocr_text, ((value, round(spot.ocr_confidence / 100, 3)),)))
                for line, spot in find_header_fields(words, height)
-               if (value := _printed(spot)) is not None and value != spot.ocr_text]
+               if (value := _printed(spot, prepared.page.image)) is not None and value != spot.ocr_text]
     if printed:
         words = _put_fields(words, printed)
     image = prepared.page.image
@@ -846,7 +862,7 @@ def read_header_fields(prepared: PreparedPage, words: list[OcrWord], *, timeout:
     for line, spot in find_header_fields(words, height):
         x0, y0, x1, y1 = spot.box
         crop = image[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
-        if _printed(spot) is None and crop.size and handwriting.characters(handwriting.ink_mask(crop)):
+        if crop.size and _printed(spot, image) is None and handwriting.characters(handwriting.ink_mask(crop)):
             spots.append((line, spot))
             crops.append(crop)
     readings = [reading for _, _, reading in printed]

@@ -124,14 +124,12 @@ class Output:
 
 
 def _page_key() -> bench_cache.CacheKey:
-    """The stages that make a page's text: extraction is left out (it runs fresh each time; the page stages
-    import its modules only through the resources object, for the extractors' tables)."""
-    modules = [path for path in bench_cache.module_files("pipeline.ingest", "pipeline.preprocess", "pipeline.ocr",
-                                                         "pipeline.restore")
+    """The code that makes a page's text: the driver's worker and every pipeline module it imports, extraction
+    left out (it runs fresh each time; the page stages reach its modules only for the extractors' tables)."""
+    modules = [path for path in bench_cache.module_files("pipeline.run.worker")
                if "extract" not in path.relative_to(ROOT / "pipeline").parts]
-    worker = [ROOT / "pipeline" / "run" / name for name in ("worker.py", "options.py", "stages.py")]
     return bench_cache.CacheKey.of(
-        code=bench_cache.files_digest([*modules, *worker]) + " (ingest, preprocess, ocr, restore, run/worker)",
+        code=bench_cache.files_digest(modules) + " (run/worker and what it imports, extract/ aside)",
         helpers=bench_cache.source_digest(_run_page),
         models=bench_cache.files_digest([ROOT / "models"]),
         tesseract=bench_cache.tesseract_identity("vie"),

@@ -4,6 +4,7 @@ unreadable one, a receiving office's stamp over the body; and the double marks O
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,10 @@ def test_ocr_fields_printed_values_are_not_read_again() -> None:
     image = Image.new("L", (1400, 200), "white")
     draw = ImageDraw.Draw(image)
     draw.text((40, 60), "Số: 112/KH-UBND       Lạng Sơn, ngày 15 tháng 4 năm 2020", font=font(36), fill="black")
-    words = ocr.read_words(preprocess_page(_page(image)), languages="vie", timeout=60)
-    assert ocr.find_header_fields(words, 2000) and all(ocr._printed(spot) for _, spot in
-                                                       ocr.find_header_fields(words, 2000))
+    page = _page(image)
+    words = ocr.read_words(preprocess_page(page), languages="vie", timeout=60)
+    spots = ocr.find_header_fields(words, 2000)
+    assert spots and all(ocr._printed(spot, page.image) for _, spot in spots)
 
 
 def _page(image):
@@ -128,6 +130,21 @@ def test_ocr_fields_printed_number_with_lookalike_letters_is_written_as_digits()
     words, readings = ocr.read_header_fields(_blank_prepared(), _words("Số: II0/QĐ-STP", "Hà Nội, ngày 28 tháng 6 năm 2018"))
     assert ocr.words_to_text(words).splitlines()[0] == "Số: 110 /QĐ-STP"
     assert [(r.name, r.value) for r in readings] == [("number", "110")]
+
+
+def test_ocr_fields_digits_read_over_part_of_the_ink_are_read_again() -> None:
+    import cv2
+
+    prepared = _blank_prepared()
+    words = _words("Hà Nội, ngày 4 tháng 6 năm 2018")
+    ((_, spot),) = [pair for pair in ocr.find_header_fields(words, 2000) if pair[1].name == "day"]
+    x0, y0, x1, y1 = spot.box
+    spot = replace(spot, box=(x0 - 40, y0, x1, y1), read_span=(x0 + 5, x1))  # OCR read the right half
+    image = prepared.page.image
+    cv2.putText(image, "4", (x0 + 5, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
+    assert ocr._printed(spot, image) == "4"
+    cv2.putText(image, "2", (x0 - 38, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)  # "24" was written
+    assert ocr._printed(spot, image) is None
 
 
 def test_ocr_fields_blank_fields_are_not_read() -> None:
