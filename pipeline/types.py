@@ -150,9 +150,9 @@ class FieldReading:
 @dataclass(frozen=True)
 class PageMark:
     """Ink on a page that is not the document's own text: a receiving office's incoming-dispatch stamp ("CV ĐẾN",
-    Số, Ngày, Chuyển) or a routing note in the margin. Its words are kept out of the page text."""
+    Số, Ngày, Chuyển). Its words are kept out of the page text."""
 
-    kind: str  # "received-stamp" or "margin-note"
+    kind: str  # "received-stamp" (the one kind found so far; handwritten margin notes are not detected)
     box: Box  # original page pixels
     text: str  # its words, lines joined by newlines
     words: tuple[OcrWord, ...] = ()
@@ -175,7 +175,7 @@ class OcrPage:
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()
     field_readings: tuple[FieldReading, ...] = ()  # header fields read apart (handwritten number, day, month)
-    marks: tuple[PageMark, ...] = ()  # stamps and margin notes, not part of `words`
+    marks: tuple[PageMark, ...] = ()  # receiving stamps, not part of `words`
 
 
 # --------------------------------------------------------------------------- restoration
@@ -307,7 +307,7 @@ class Received:
 
     number: str | None = None  # the incoming register number, as written
     date: str | None = None  # ISO date of receipt
-    notes: list[str] = field(default_factory=list)  # "Chuyển: …" and margin routing notes, as read
+    notes: list[str] = field(default_factory=list)  # the stamp's "Chuyển: …" routing, as read
     page: int | None = None  # 0-based page of the stamp
 
 
@@ -434,7 +434,7 @@ class PageResult:
     evidence: SourceEvidence | None = None
     stamps: list[Signature] = field(default_factory=list)  # e-signature stamps read on the page (not its text)
     field_readings: list[FieldReading] = field(default_factory=list)  # header fields read apart (see FieldReading)
-    marks: list[PageMark] = field(default_factory=list)  # receiving stamps and margin notes kept out of `text`
+    marks: list[PageMark] = field(default_factory=list)  # receiving stamps kept out of `text`
 
 
 @dataclass

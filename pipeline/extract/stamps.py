@@ -1,5 +1,5 @@
 """Receiving-office marks on a copy: the incoming-dispatch stamp ("CV ĐẾN" / "ĐẾN", Số, Ngày, Chuyển) and its
-routing notes, read into `record.received`. They are archival metadata of the copy, never its text."""
+routing note, read into `record.received`. They are archival metadata of the copy, never its text."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _from_marks(pages: Sequence[PageResult]) -> Received | None:
         if date_reading is None:
             found = _DATE.search(fold(text))
             received.date = stamp_date(found["value"]) if found else None
-        received.notes = _notes(text) + [mark.text for mark in page.marks if mark.kind == "margin-note"]
+        received.notes = _notes(text)
         return received
     return None
 
