@@ -318,9 +318,21 @@ def _on_skipped(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
 
 
 def _on_subject_line(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    if not walk.subject:
+        text = _without_leading_debris(text, folded)
     walk.subject.append(text)
     walk.subject_lines.append(line.index)
     walk.layout.skip.add(line.index)
+
+
+def _without_leading_debris(text: str, folded: str) -> str:
+    """A title's first line without what a stamp or a margin mark beside it left in front ("3C 0.NGÃI| Về việc
+    …"): the words before "Về việc" go when none of them is a Vietnamese word."""
+    start = folded.find("ve viec")
+    if start <= 0:
+        return text
+    before = [token for token in text[:start].split() if any(ch.isalpha() for ch in token)]
+    return text[start:] if not any(_is_word(token) and len(token) > 1 for token in before) else text
 
 
 def _on_number(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
