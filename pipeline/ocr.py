@@ -579,9 +579,10 @@ DIGIT_LOOKALIKES = str.maketrans({"Ø": "0", "ø": "0", "O": "0", "o": "0", "Q":
                                   "g": "9", "q": "9", "G": "6", "b": "6", "T": "7"})
 # On a header line's folded text (lower case, no diacritics, one character for one): the number between "Số:"
 # and the symbol's slash; the day between "ngày" and "tháng", the month between "tháng" and "năm".
-# "Số" as OCR reads it at small sizes ("Sä", "S0"); a symbol whose slash OCR lost ("II0QĐ-STP") starts at the
-# letters of its first part.
-_NUMBER_FIELD = re.compile(r"(?:^|\s)s[oa0]\s*[:;.]?(?P<number>[^/|:]{0,14}?)\s*(?:[/|]\s*(?=[a-z])|(?<=[0-9ilo|])(?=[a-z]{2,4}\s*-))")
+# "Số" as OCR reads it at small sizes ("Sä", "S0"); the symbol starts at a slash or, in Party codes, a hyphen
+# ("45-KH/HU"); a symbol whose slash OCR lost ("II0QĐ-STP") starts at the letters of its first part.
+_NUMBER_FIELD = re.compile(
+    r"(?:^|\s)s[oa0]\s*[:;.]?(?P<number>[^/|:-]{0,14}?)\s*(?:[/|-]\s*(?=[a-z])|(?<=[0-9ilo|])(?=[a-z]{2,4}\s*-))")
 _DATE_FIELD = re.compile(r"ng[ao][yu](?P<day>[^,;]{0,12}?)th[a-z]{1,2}ng(?P<month>[^,;]{0,10}?)n[a-z]m\s*[.,]?\s*(?:19|20)\d\d")
 
 

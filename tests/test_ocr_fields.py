@@ -161,3 +161,11 @@ def test_ocr_fields_a_reading_replaces_what_ran_into_it() -> None:
     assert ocr.words_to_text(ocr._put_fields(words, [(line, spot, reading)])) == "Quảng Ngãi, ngày 20 tháng 3 năm 2018"
     unread = FieldReading("day", None, 0.0, (0, 0, 1, 1), spot.ocr_text)
     assert ocr.words_to_text(ocr._put_fields(words, [(line, spot, unread)])) == "Quảng Ngãi, ngày tháng 3 năm 2018"
+
+
+@pytest.mark.parametrize(("line", "number"), [("Số: 45-KH/HU", "45"), ("Số: 496-TB/TU", "496"), ("Số: đê /CT-UBND", "đê"),
+                                              ("Số:    /KH-UBND", ""), ("Số: 157/ QĐ-NĐ-UB", "157")])
+def test_ocr_fields_number_between_label_and_symbol(line: str, number: str) -> None:
+    ((_, spot),) = [pair for pair in ocr.find_header_fields(_words(line), 2000) if pair[1].name == "number"] or [
+        (None, None)]
+    assert spot is not None and spot.ocr_text == number
