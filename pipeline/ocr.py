@@ -586,6 +586,14 @@ _NUMBER_FIELD = re.compile(
 _DATE_FIELD = re.compile(r"ng[ao][yu](?P<day>[^,;]{0,12}?)th[a-z]{1,2}ng(?P<month>[^,;]{0,10}?)n[a-z]m\s*[.,]?\s*(?:19|20)\d\d")
 
 
+MAX_GAP_WORDS = 2  # what OCR makes of a handwritten number is a word or two ("đê", "4€`"), not a phrase
+
+
+def _is_number_label(text: str) -> bool:
+    """"Số", as written or misread, but not "Sở" (a department: "Sở Lao động - TB&XH"), which folds the same."""
+    return not any(ch in "ởỞờỜớỚợỢỡỠ" for ch in text)
+
+
 def _fold_char(character: str) -> str:
     base = unicodedata.normalize("NFD", character)[0].lower()
     return "d" if base in "đð" else base
@@ -685,7 +693,9 @@ def find_header_fields(words: Sequence[OcrWord], page_height: int) -> list[tuple
     for indices in lines.values():
         line = _LineText.of(words, indices)
         number = _NUMBER_FIELD.search(line.folded)
-        if number and "number" not in names_done:
+        if number and _is_number_label(line.text[number.start() : number.start("number")]) \
+                and len(line.text[number.start("number") : number.end("number")].split()) <= MAX_GAP_WORDS \
+                and "number" not in names_done:
             spot = _spot(words, line, "number", number.start("number"), number.end("number"))
             if spot is not None:
                 found.append((line, spot))

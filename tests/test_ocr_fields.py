@@ -169,3 +169,9 @@ def test_ocr_fields_number_between_label_and_symbol(line: str, number: str) -> N
     ((_, spot),) = [pair for pair in ocr.find_header_fields(_words(line), 2000) if pair[1].name == "number"] or [
         (None, None)]
     assert spot is not None and spot.ocr_text == number
+
+
+@pytest.mark.parametrize("line", ["- Sở Lao động - TB&XH tỉnh;", "Sở Tài chính phối hợp với Sở Y tế - KH/ĐT",
+                                  "Số lượng cán bộ đã tham gia tập huấn - KH"])
+def test_ocr_fields_lines_that_only_look_like_a_number_field(line: str) -> None:
+    assert [spot.name for _, spot in ocr.find_header_fields(_words(line), 2000)] == []
