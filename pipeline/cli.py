@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -154,13 +155,22 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
     s.set_defaults(handler=_cmd_show)
 
-    e = sub.add_parser("export", help="export the archive's tasks to a file or a webhook")
-    e.add_argument("what", choices=("tasks",))
+    e = sub.add_parser("export", help="export tasks (CSV, JSON lines, iCalendar, webhook) or a document register")
+    e.add_argument("what", choices=("tasks", "incoming", "outgoing"),
+                   help="tasks; incoming / outgoing: the Decree 30/2020 register (sổ đăng ký văn bản đến / đi)")
     e.add_argument("--db", required=True, help="the archive (a file or sqlite:///PATH)")
-    e.add_argument("--format", choices=("csv", "jsonl", "ics"), default="csv")
+    e.add_argument("--format", choices=("csv", "jsonl", "ics", "xlsx"), default="csv",
+                   help="tasks: csv, jsonl or ics; registers: csv or xlsx (default csv; CSV opens in Excel)")
     e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
-    e.add_argument("--out", type=Path, help="write here instead of standard output")
-    e.add_argument("--webhook", metavar="URL", help="POST each task as JSON to this http(s) URL instead")
+    e.add_argument("--from", dest="date_from", type=_iso_date, help="registers: documents dated on or after this day")
+    e.add_argument("--to", dest="date_to", type=_iso_date, help="registers: documents dated on or before this day")
+    e.add_argument("--type", help="registers: document type, e.g. QĐ, KH, CV")
+    e.add_argument("--issuer", help="registers: part of the issuing body's name")
+    e.add_argument("--out", type=Path, help="write here instead of standard output (a file, a link or a FIFO)")
+    e.add_argument("--webhook", metavar="URL", help="POST each new or changed task as JSON to this http(s) URL")
+    e.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="an HTTP header for the webhook, e.g. 'Authorization: Bearer …' (repeatable)")
+    e.add_argument("--resend", action="store_true", help="webhook: send every task, even those already delivered")
     e.set_defaults(handler=_cmd_export)
 
 
@@ -214,33 +224,72 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
-    from pipeline.archive.export import iter_tasks, post_tasks, write_csv, write_ics, write_jsonl
+    from pipeline.archive.export import (
+        build_register,
+        iter_tasks,
+        register_csv,
+        register_xlsx,
+        write_csv,
+        write_ics,
+        write_jsonl,
+    )
+    from pipeline.archive.store import SearchFilters
+
+    allowed = ("csv", "jsonl", "ics") if args.what == "tasks" else ("csv", "xlsx")
+    if args.format not in allowed:
+        raise UsageError(f"export {args.what} writes {' or '.join(allowed)}, not {args.format}")
+    if args.what == "tasks" and args.webhook:
+        return _post_webhook(args)
+    if args.webhook or args.header or args.resend:
+        raise UsageError("--webhook, --header and --resend go with export tasks")
+    if args.format == "xlsx" and args.out is None and sys.stdout.isatty():
+        raise UsageError("an XLSX workbook needs --out FILE (or standard output redirected to a file)")
+    with open_archive(args.db, create=False) as archive:
+        if args.what == "tasks":
+            text = io.StringIO(newline="")
+            writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
+            count = writer(iter_tasks(archive, since=args.since), text)
+            data, noun = text.getvalue().encode("utf-8"), "tasks"
+        else:
+            filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to)
+            register = build_register(args.what, archive.documents(filters, order="added"))
+            data = register_xlsx(register) if args.format == "xlsx" else register_csv(register)
+            count, noun = len(register.rows), "documents"
+    if args.out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    from pipeline.archive.files import write_output
+
+    write_output(args.out, data)
+    print(f"congvan: {count} {noun} written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _post_webhook(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.archive.export import iter_tasks
+    from pipeline.archive.webhook import parse_endpoint, parse_headers, post_tasks
     from pipeline.errors import ExportError
 
-    if args.webhook and not args.webhook.lower().startswith(("http://", "https://")):
-        raise UsageError("--webhook needs an http:// or https:// URL")
+    if args.out is not None or args.format != "csv":
+        raise UsageError("--webhook sends JSON: it goes without --out and --format")
+    endpoint = parse_endpoint(args.webhook)
+    headers = parse_headers(args.header)
     with open_archive(args.db, create=False) as archive:
         rows = list(iter_tasks(archive, since=args.since))
-    if args.webhook:
-        report = post_tasks(rows, args.webhook)
-        for uid, reason in report.failed:
-            print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
-        print(f"congvan: {report.sent} of {len(rows)} tasks sent to {args.webhook} ({report.attempts} requests)")
-        if report.failed:
-            raise ExportError(f"{len(report.failed)} of {len(rows)} tasks could not be delivered", args.webhook)
-        return 0
-    writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
-    if args.out is None:
-        writer(rows, sys.stdout)
-        return 0
-    import io
-
-    from pipeline.archive.files import write_atomic
-
-    buffer = io.StringIO(newline="")
-    count = writer(rows, buffer)
-    write_atomic(args.out, buffer.getvalue())
-    print(f"congvan: {count} tasks written to {args.out}", file=sys.stderr)
+        delivered = {} if args.resend else archive.deliveries(endpoint.key)
+        report = post_tasks(rows, args.webhook, headers=headers, delivered=delivered,
+                            on_delivered=lambda uid, digest: archive.record_delivery(endpoint.key, uid, digest))
+    for uid, reason in report.failed:
+        print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
+    unchanged = f", {report.unchanged} unchanged since the last delivery" if report.unchanged else ""
+    print(f"congvan: {report.sent} of {len(rows)} tasks sent to {endpoint.display}{unchanged} "
+          f"({report.attempts} requests, {report.seconds:.1f} s)")
+    if report.failed:
+        why = " (the endpoint is down: circuit breaker open)" if report.circuit_open else ""
+        raise ExportError(f"{len(report.failed)} of {len(rows)} tasks could not be delivered{why}", endpoint.display)
     return 0
 
 

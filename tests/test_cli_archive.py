@@ -72,7 +72,7 @@ def test_cli_show_by_code_and_ambiguous_code(db, capsys):
 
 def test_cli_export_formats(db, tmp_path, capsys):
     assert main(["export", "tasks", "--db", str(db), "--format", "csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.removeprefix("\ufeff"))))
     assert [(r["document_code"], r["task_id"], r["deadline"]) for r in rows] == [("18/KH-UBND", "1", "2020-06-30"),
                                                                                 ("18/KH-UBND", "2", "")]
     assert main(["export", "tasks", "--db", str(db), "--format", "ics", "--out", str(tmp_path / "t.ics")]) == 0
@@ -97,7 +97,7 @@ class _FlakyThenDown(BaseHTTPRequestHandler):
 
 
 def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.archive.export.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("pipeline.archive.webhook.time.sleep", lambda seconds: None)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyThenDown)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -107,6 +107,33 @@ def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
         server.shutdown()
         server.server_close()
     captured = capsys.readouterr()
-    assert captured.err.count("HTTP 500") == 2 and "0 of 2 tasks sent" in captured.out
-    assert len(set(_FlakyThenDown.keys)) == 2 and len(_FlakyThenDown.keys) == 10
+    # the first task's five failures open the circuit: the second task is not even tried
+    assert captured.err.count("HTTP 500") == 1 and "circuit breaker" in captured.err and "0 of 2 tasks sent" in captured.out
+    assert len(set(_FlakyThenDown.keys)) == 1 and len(_FlakyThenDown.keys) == 5
 
+
+
+def test_cli_export_registers(db, tmp_path, capsys):
+    import openpyxl
+
+    assert main(["export", "incoming", "--db", str(db), "--format", "xlsx", "--out", str(tmp_path / "den.xlsx")]) == 0
+    sheet = openpyxl.load_workbook(tmp_path / "den.xlsx").active
+    assert sheet["A1"].value == "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" and sheet["B2"].value == "Số đến"
+    codes = {row[3] for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert "18/KH-UBND" in codes
+    assert main(["export", "outgoing", "--db", str(db), "--type", "KH"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\ufeff\"Số, ký hiệu văn bản\",") and "18/KH-UBND" in out and "539/QĐ-UBND" not in out and "539/KH-UBND" in out
+
+
+@pytest.mark.parametrize("argv", [["tasks", "--format", "xlsx"], ["incoming", "--format", "ics"],
+                                  ["incoming", "--header", "A: b"]])
+def test_cli_export_bad_combinations_are_usage_errors(db, argv, capsys):
+    assert main(["export", *argv, "--db", str(db)]) == EXIT_USAGE
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_export_out_folder_is_a_one_line_error(db, tmp_path, capsys):
+    assert main(["export", "tasks", "--db", str(db), "--out", str(tmp_path)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err and list(tmp_path.iterdir()) == []

@@ -7,12 +7,14 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from pipeline.archive.normalize import code_key
 from pipeline.archive.store import (
+    ArchivedDocument,
     Citation,
     DocumentRows,
     DocumentSummary,
@@ -132,6 +134,17 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             "record" TEXT NOT NULL
         )""",
         'CREATE INDEX "tasks_document" ON "tasks" ("document_id")',
+    )),
+    # 2 is the web branch's migration (corrections, users, task status…).
+    (3, (
+        """CREATE TABLE "deliveries" (
+            "target" TEXT NOT NULL,
+            "uid" TEXT NOT NULL,
+            "digest" TEXT NOT NULL,
+            "delivered_at" TEXT NOT NULL,
+            PRIMARY KEY ("target", "uid")
+        )""",
+        'CREATE INDEX "documents_added_at" ON "documents" ("added_at")',
     )),
 ]
 DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -255,7 +268,7 @@ class SqliteArchive:
     def citations(self, number: str, filters: SearchFilters) -> list[Citation]:
         where, params = _filter_sql(filters)
         rows = self.connection.execute(
-            f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page" FROM "references" r '
+            f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page", r."year" FROM "references" r '
             f'JOIN "documents" d ON d."id" = r."document_id" WHERE r."number" = ?{where}',
             [number, *params],
         ).fetchall()
@@ -304,6 +317,20 @@ class SqliteArchive:
                 return list(best.values())
             window = min(total, window * 4)
 
+    def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:
+        where, params = _filter_sql(filters)
+        orders = {"date": 'd."date" IS NULL, d."date" DESC, d."added_at" DESC, d."id" DESC',
+                  "added": 'd."added_at", d."id"'}
+        if order not in orders:
+            raise ValueError(f"unknown order {order!r}")
+        rows = self.connection.execute(
+            f'SELECT {_SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d WHERE 1 = 1{where} '
+            f'ORDER BY {orders[order]} LIMIT ?',
+            [*params, -1 if limit is None else limit],
+        )
+        for row in rows:
+            yield ArchivedDocument(_summary(row), row[_SUMMARY_WIDTH], Record.from_dict(json.loads(row[_SUMMARY_WIDTH + 1])))
+
     # ----------------------------------------------------------------------- tasks
 
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
@@ -319,7 +346,27 @@ class SqliteArchive:
             yield TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source)
 
 
+    # ----------------------------------------------------------------------- webhook delivery record
+
+    def deliveries(self, target: str) -> dict[str, str]:
+        rows = self.connection.execute('SELECT "uid", "digest" FROM "deliveries" WHERE "target" = ?', (target,))
+        return dict(rows.fetchall())
+
+    def record_delivery(self, target: str, uid: str, digest: str) -> None:
+        try:
+            with self._write_transaction() as db:
+                db.execute('INSERT OR REPLACE INTO "deliveries" ("target", "uid", "digest", "delivered_at") '
+                           'VALUES (?, ?, ?, ?)', (target, uid, digest, _now()))
+        except sqlite3.Error as error:
+            raise ArchiveError(f"cannot record a delivery: {error}", self.path) from None
+
+
 # --------------------------------------------------------------------------- rows and conditions
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
 
 
 def _part_tables(rows: DocumentRows) -> tuple[tuple[str, list[dict[str, Any]]], ...]:

@@ -110,6 +110,16 @@ class Citation:
     code_key: str
     mentions: int
     page: int | None  # 0-based page of the first mention
+    year: int | None = None  # the year the reference gives (in its code or its date), when it gives one
+
+
+@dataclass(frozen=True)
+class ArchivedDocument:
+    """A document with its record, as `documents` lists them (registers, browsing)."""
+
+    summary: DocumentSummary
+    added_at: str  # ISO date and time it entered the archive (UTC)
+    record: Record
 
 
 @dataclass(frozen=True)
@@ -216,11 +226,29 @@ class ArchiveStore(Protocol):
         text as written; otherwise folded words (normalize.fold_text) matched against the folded text."""
         ...
 
+    def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:
+        """Documents matching `filters` (no text query) with their records: `order` "date" lists the newest
+        document date first (undated last, then newest added), "added" lists them in the order they entered
+        the archive (oldest first, then by id); at most `limit` of them when given."""
+        ...
+
     # ----------------------------------------------------------------------- tasks
 
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
         """Tasks in document order (date, then id); `since` (ISO date) keeps documents dated on or after it,
         or, when a document has no date, added to the archive on or after it."""
+        ...
+
+    # ----------------------------------------------------------------------- webhook delivery record
+
+    def deliveries(self, target: str) -> dict[str, str]:
+        """What was delivered to the endpoint `target` (a URL without credentials): task uid → digest of the
+        body last delivered (webhook.body_digest), so that a re-run sends only new or changed tasks."""
+        ...
+
+    def record_delivery(self, target: str, uid: str, digest: str) -> None:
+        """Remember that task `uid` was delivered to `target` with body digest `digest` (replacing an earlier
+        record of the same task and target), committed at once."""
         ...
 
 
