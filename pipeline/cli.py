@@ -138,7 +138,8 @@ def _iso_date(text: str) -> str:
 
 def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
-    p.add_argument("query", help='e.g. "539/QĐ-UBND", "539 qd ubnd", "nông thôn mới", "nong thon moi"')
+    p.add_argument("query", help='e.g. "539/QĐ-UBND", "nông thôn mới", \'"nông thôn" OR đô thị -huyện tiêu*\'; '
+                   '"" with filters lists documents')
     p.add_argument("--db", required=True, help="archive written by congvan process --db (a file or sqlite:///PATH)")
     p.add_argument("--json", action="store_true", help="print a JSON list of hits")
     p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
@@ -153,6 +154,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
     s.add_argument("--db", required=True, help="the archive (a file or sqlite:///PATH)")
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
+    s.add_argument("--json", action="store_true", help="print the record as JSON")
     s.set_defaults(handler=_cmd_show)
 
     e = sub.add_parser("export", help="export tasks (CSV, JSON lines, iCalendar, webhook) or a document register")
@@ -176,6 +178,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
+    from pipeline.archive.describe import one_line
     from pipeline.archive.search import SearchFilters, search
 
     if args.limit < 1:
@@ -192,33 +195,51 @@ def _cmd_search(args: argparse.Namespace) -> int:
         print("congvan: no match", file=sys.stderr)
     for rank, hit in enumerate(hits, 1):
         about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
-        why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match"}[hit.match]
-        print(f"{rank}. {about}  [{why}]")
-        print(f"   {hit.source}, page {hit.page} (id {hit.id})")
-        print(f"   {hit.snippet}")
+        why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match",
+               "browse": "matches the filters"}[hit.match]
+        print(f"{rank}. {one_line(about)}  [{one_line(why)}]")
+        print(f"   {one_line(hit.source)}, page {hit.page} (id {hit.id})")
+        if hit.snippet:
+            print(f"   {one_line(hit.snippet)}")
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
+    from pipeline.archive.describe import describe_citations, describe_document, one_line
+    from pipeline.archive.resolve import citing_documents, resolve_reference
     from pipeline.errors import EXIT_USAGE, NotFoundError
 
     with open_archive(args.db, create=False) as archive:
         found = archive.lookup(args.document)
         if not found:
-            raise NotFoundError(f"no document {args.document!r} in the archive", args.db)
+            cited = citing_documents(archive, args.document)
+            if cited:
+                print(describe_citations(args.document, cited))
+                count = len({doc.id for group in cited for doc in group.citing})
+                raise NotFoundError(f"{one_line(args.document)} is not in the archive; {count} archived "
+                                    f"document{'' if count == 1 else 's'} cite it (listed above)", args.db)
+            raise NotFoundError(f"no document {one_line(args.document)!r} in the archive", args.db)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
-            print(f"congvan: {args.document} matches several documents: {choices}; give an id", file=sys.stderr)
+            print(f"congvan: {one_line(args.document)} matches several documents: {one_line(choices)}; give an id",
+                  file=sys.stderr)
             return EXIT_USAGE
         document = found[0]
         if args.text:
             sys.stdout.write("\f".join(archive.page_texts(document.id)) + "\n")
             return 0
-        data = {"id": document.id, "source": document.source, "name": document.name, "sha256": document.sha256,
-                "pages": document.page_count, "record": archive.load_record(document.id).to_dict()}
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
+        record = archive.load_record(document.id)
+        if args.json:
+            data = {"id": document.id, "source": document.source, "name": document.name, "sha256": document.sha256,
+                    "pages": document.page_count, "record": record.to_dict()}
+            json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
+            return 0
+        place = record.document.place
+        references = [resolve_reference(archive, ref, place) for ref in record.references]
+        cited_by = citing_documents(archive, document.code, named=document) if document.code else []
+        print(describe_document(document, record, references, cited_by))
     return 0
 
 

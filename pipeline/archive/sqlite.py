@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from pipeline.archive.normalize import code_key
+from pipeline.archive.query import QueryTerm, TextQuery
 from pipeline.archive.store import (
     ArchivedDocument,
     Citation,
@@ -151,9 +152,9 @@ DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
 # Above this many matching pages a text query is ordered by recency instead of BM25 (see SqliteArchive.matching_pages).
 RANKED_MATCHES = 1000
 
-_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
-_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
-_SUMMARY_WIDTH = 7
+_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
+_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
+_SUMMARY_WIDTH = 8
 
 
 class SqliteArchive:
@@ -274,14 +275,19 @@ class SqliteArchive:
         ).fetchall()
         return [Citation(_summary(row), *row[_SUMMARY_WIDTH:]) for row in rows]
 
-    def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
-                       wanted: int, exclude: Collection[int]) -> list[PageMatch]:
+    def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
+                       exclude: Collection[int]) -> list[PageMatch]:
         """BM25 ranks selective queries; a query found on more than RANKED_MATCHES pages (boilerplate such as
         "ủy ban nhân dân", where BM25 order is nearly arbitrary and costly to compute) lists the newest pages
         first. Only the top pages are joined with their documents, growing the window while filters or
         repeats thin it out."""
         db = self.connection
-        match = _fts_query(terms, "text" if accented else "folded", phrase)
+        column = "text" if accented else "folded"
+        match = _fts_query(query.groups, column)
+        if query.excluded:  # a document with an excluded term on any of its pages is left out
+            exclude = {*exclude, *(doc_id for (doc_id,) in db.execute(
+                'SELECT DISTINCT p."document_id" FROM "page_fts" JOIN "pages" p ON p."id" = "page_fts"."rowid" '
+                'WHERE "page_fts" MATCH ?', (_fts_query([query.excluded], column),)))}
         # Counting stops past the threshold: all that matters is whether the query is selective.
         capped = db.execute('SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ? LIMIT ?)',
                             (match, RANKED_MATCHES + 1)).fetchone()[0]
@@ -432,11 +438,15 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _fts_query(terms: Sequence[str], column: str, phrase: bool) -> str:
-    """An FTS5 query on one column: every term quoted (FTS5 syntax in user text is only text)."""
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
-    body = '"' + " ".join(term.replace('"', '""') for term in terms) + '"' if phrase else "(" + " ".join(quoted) + ")"
-    return f"{column} : {body}"
+def _fts_query(groups: Sequence[Sequence[QueryTerm]], column: str) -> str:
+    """An FTS5 query on one column: every word inside double quotes (FTS5 syntax in user text is only text),
+    OR within a group, AND between groups."""
+    def phrase(term: QueryTerm) -> str:
+        quoted = '"' + " ".join(word.replace('"', '""') for word in term.words) + '"'
+        return quoted + " *" if term.prefix else quoted
+
+    body = " AND ".join("(" + " OR ".join(phrase(term) for term in group) + ")" for group in groups)
+    return f"{column} : ({body})"
 
 
 # --------------------------------------------------------------------------- opening and migrating

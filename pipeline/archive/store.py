@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from pipeline.archive.normalize import code_key, code_parts, fold_text
+from pipeline.archive.query import TextQuery
 from pipeline.errors import ArchiveError
 from pipeline.types import DocumentResult, Record
 
@@ -46,6 +47,7 @@ class StoredDocument:
     page_count: int
     code: str | None
     date: str | None
+    place: str | None = None  # place of issue
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class DocumentSummary:
     type: str | None
     issuer: str | None
     date: str | None
+    place: str | None = None  # place of issue ("Lạng Sơn")
 
 
 @dataclass(frozen=True)
@@ -219,11 +222,14 @@ class ArchiveStore(Protocol):
         """References to codes whose number is `number`, one per reference row."""
         ...
 
-    def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
-                       wanted: int, exclude: Collection[int]) -> list[PageMatch]:
-        """The best page of up to `wanted` documents (none of `exclude`) whose pages hold every term (as a
-        phrase when `phrase`), best first. `accented`: the terms are lower-cased words matched against the
-        text as written; otherwise folded words (normalize.fold_text) matched against the folded text."""
+    def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
+                       exclude: Collection[int]) -> list[PageMatch]:
+        """The best page of up to `wanted` documents (none of `exclude`) with a page that matches `query`
+        (archive/query.py: every group has one of its terms on the page; a term is a word or a phrase, its last
+        word a prefix when `prefix`), best first; a document with an excluded term on any page is left out. `accented`: the query's words are
+        lower-cased words matched against the text as written; otherwise folded words (normalize.fold_text)
+        matched against the folded text. A backend compiles the terms into its own full-text syntax with every
+        word quoted or bound: nothing of the user's text is ever query syntax."""
         ...
 
     def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:
