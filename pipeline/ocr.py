@@ -93,7 +93,8 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _installed_languages() -> frozenset[str]:
+def installed_languages() -> frozenset[str]:
+    """The language data Tesseract has installed."""
     out = run_tesseract(["--list-langs"], timeout=30.0)
     return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
 
@@ -101,7 +102,7 @@ def _installed_languages() -> frozenset[str]:
 def check_tesseract(languages: str | None = None) -> None:
     """Raise MissingDependencyError naming the package to install when Tesseract or a language is absent."""
     wanted = [lang for lang in (languages or DEFAULT_LANGUAGES).split("+") if lang]
-    missing = [lang for lang in wanted if lang not in _installed_languages()]
+    missing = [lang for lang in wanted if lang not in installed_languages()]
     if missing:
         packages = " ".join(APT_PACKAGE_FOR_LANGUAGE.get(lang, f"tesseract-ocr-{lang.lower()}") for lang in missing)
         raise MissingDependencyError(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import sys
 import time
 import unicodedata
@@ -105,7 +104,7 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
                    summary: BatchSummary) -> None:
     progress = Progress(len(documents), sum(doc.info.page_count for doc in documents), bar=options.progress)
     executor = make_executor(options)
-    engine = Engine(executor, options.page_settings(), stages, options.jobs, progress, options.out_dir)
+    engine = Engine(executor, options.page_settings(), stages, options.jobs, progress)
     finished = False
     try:
         for document, value in engine.run(documents):
@@ -113,10 +112,9 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
                 outcome = DocumentOutcome(document.source, "failed", name=document.name, error=value)
                 progress.message(describe(value))
             else:
-                outcome = _finish_document(document, value, options, archive)
+                outcome = _finish_document(document, value, options, stages, archive)
                 if outcome.error is not None:
                     progress.message(describe(outcome.error))
-            _remove_pdf_dir(document)
             document.pages.clear()  # a finished document's pages are on disk now: keep memory flat
             document.texts = None
             summary.outcomes.append(outcome)
@@ -129,17 +127,9 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
         else:
             executor.abort()
         progress.close()
-        for document in documents:
-            _remove_pdf_dir(document)
 
 
-def _remove_pdf_dir(document: DocumentInFlight) -> None:
-    if document.pdf_dir is not None:
-        shutil.rmtree(document.pdf_dir, ignore_errors=True)
-        document.pdf_dir = None
-
-
-def _finish_document(document: DocumentInFlight, record: Record, options: ProcessOptions,
+def _finish_document(document: DocumentInFlight, record: Record, options: ProcessOptions, stages: Stages,
                      archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
     transaction), so that an interruption at any point leaves either nothing or the whole document."""
@@ -157,11 +147,12 @@ def _finish_document(document: DocumentInFlight, record: Record, options: Proces
         if options.out_dir is not None:
             write_atomic(options.out_dir / f"{document.name}.txt", result.text)
             write_atomic(options.out_dir / f"{document.name}.json", result_json)
-            if document.pdf_dir is not None:
-                from pipeline.archive.pdf import merge_pdfs, searchable_pdf_path
+            if options.pdf and document.info.kind != "text":
+                from pipeline.archive.pdf import searchable_pdf_path
 
-                parts = sorted(document.pdf_dir.glob("*.pdf"))
-                write_atomic(searchable_pdf_path(options.out_dir, document.name, document.path), merge_pdfs(parts))
+                stages.write_pdf(document.path, result, searchable_pdf_path(options.out_dir, document.name,
+                                                                            document.path),
+                                 image_dpi=pages[0].dpi, jobs=options.jobs)
         if archive is not None:
             archive.add_document(result, name=document.name, kind=document.info.kind, result_json=result_json)
     except CongvanError as error:
@@ -194,7 +185,7 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     jobs = default_jobs()
     progress = Progress(1, info.page_count, bar=False, stream=io.StringIO())
     executor = LocalExecutor(max(1, min(jobs, info.page_count)))
-    engine = Engine(executor, settings, stages, jobs, progress, None)
+    engine = Engine(executor, settings, stages, jobs, progress)
     try:
         for _, value in engine.run([document]):
             if isinstance(value, CongvanError):

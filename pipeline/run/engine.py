@@ -3,7 +3,6 @@ extraction, and yields every document when it is finished or has failed."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -34,7 +33,6 @@ class DocumentInFlight:
     opened: bool = False
     next_page: int = 0
     pages: dict[int, PageResult] = field(default_factory=dict)
-    pdf_dir: Path | None = None
     futures: set[Any] = field(default_factory=set)
     extracting: bool = False
     failed: bool = False
@@ -53,13 +51,12 @@ class Engine:
     """Keeps a bounded number of pages in flight across documents and yields each finished document."""
 
     def __init__(self, executor: Executor, settings: PageSettings, stages: Stages, jobs: int,
-                 progress: Progress, pdf_root: Path | None) -> None:
+                 progress: Progress) -> None:
         self._executor = executor
         self._settings = settings
         self._stages = stages
         self._limit = max(2, jobs * PAGES_IN_FLIGHT_PER_JOB)
         self._progress = progress
-        self._pdf_root = pdf_root
         self._pending: dict[Any, tuple[DocumentInFlight, str, int]] = {}
 
     def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, Record | CongvanError]]:
@@ -109,8 +106,6 @@ class Engine:
         if document.page_count < 1:
             raise InputError("the document has no pages", document.path)
         document.started = time.monotonic()
-        if self._settings.pdf and self._pdf_root is not None and document.texts is None:
-            document.pdf_dir = Path(tempfile.mkdtemp(prefix=".congvan-pdf-", dir=self._pdf_root))
 
     def _track(self, future: Any, document: DocumentInFlight, kind: str, index: int) -> None:
         self._pending[future] = (document, kind, index)
@@ -142,8 +137,6 @@ class Engine:
         self._progress.pages_done(1)
         for warning in output.result.warnings:
             self._progress.message(f"congvan: warning: {document.source}: page {index + 1}: {warning}")
-        if output.pdf is not None and document.pdf_dir is not None:
-            (document.pdf_dir / f"{index:06d}.pdf").write_bytes(output.pdf)
         if len(document.pages) == document.page_count:
             pages = tuple(document.pages[i] for i in range(document.page_count))
             task = ExtractTask(document.source, pages, self._stages)

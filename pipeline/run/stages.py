@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
-from pipeline.types import DocumentInfo, OcrPage, PageImage, PageResult, PreparedPage, Record, Restoration
+from pipeline.types import (
+    DocumentInfo,
+    DocumentResult,
+    OcrPage,
+    PageImage,
+    PageResult,
+    PreparedPage,
+    Record,
+    Restoration,
+)
 
 
 class OpenDocument(Protocol):
@@ -64,6 +73,14 @@ class ExtractRecord(Protocol):
     def __call__(self, text: str, pages: Sequence[PageResult] | None = None, /) -> Record: ...
 
 
+class WritePdf(Protocol):
+    """Write `target`: the searchable PDF/A of `source` with the document's final words as its text layer
+    (archive.pdf.write_pdfa); `image_dpi` for image inputs, `jobs` pages at a time."""
+
+    def __call__(self, source: Path, result: DocumentResult, target: Path, /, *, image_dpi: float | None = None,
+                 jobs: int = 1) -> None: ...
+
+
 @dataclass(frozen=True)
 class Stages:
     """The stage functions the driver composes; tests pass small fakes with the same signatures."""
@@ -76,10 +93,12 @@ class Stages:
     check_tesseract: CheckTesseract
     restore_text: RestoreText
     extract_record: ExtractRecord
+    write_pdf: WritePdf
 
     @classmethod
     def default(cls) -> Stages:
         from pipeline import ingest, ocr, preprocess
+        from pipeline.archive.pdf import write_pdfa
         from pipeline.extract import extract_record
         from pipeline.restore import restore_text
 
@@ -92,4 +111,5 @@ class Stages:
             check_tesseract=ocr.check_tesseract,
             restore_text=restore_text,
             extract_record=extract_record,
+            write_pdf=write_pdfa,
         )

@@ -16,8 +16,6 @@ from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
 from pipeline.types import PageResult, Record, RestoredToken
 
-IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
-
 
 @dataclass(frozen=True)
 class PageTask:
@@ -34,7 +32,6 @@ class PageTask:
 @dataclass(frozen=True)
 class PageOutput:
     result: PageResult
-    pdf: bytes | None = None  # one-page searchable PDF when asked for
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,7 @@ def internal_error(error: BaseException, source: str, where: str) -> CongvanErro
 
 
 def run_page(task: PageTask) -> PageOutput:
-    """Worker entry point: one page through load → preprocess → OCR → restore (→ one-page PDF)."""
+    """Worker entry point: one page through load → preprocess → OCR → restore."""
     try:
         if task.text is not None:
             return run_text_page(task)
@@ -94,12 +91,10 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
     confidences: list[float | None] | None
     if settings.text_layer and legacy and legacy.strip():
         raw_text, words, steps, confidences = unicodedata.normalize("NFC", legacy), [], [], None
-        to_original: Sequence[float] = IDENTITY
     else:
         if settings.text_layer and task.kind == "pdf":
             warnings.append("no text layer on this page: OCR used")
         prepared = stages.preprocess_page(page)
-        to_original = prepared.to_original
         ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
         raw_text, words, steps = ocr.text, list(ocr.words), list(ocr.preprocessing or prepared.steps)
         warnings += [w for w in (*prepared.warnings, *ocr.warnings) if w not in warnings]
@@ -110,13 +105,8 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
     result = PageResult(index=task.index, width=int(width), height=int(height), dpi=float(page.dpi),
                         preprocessing=steps, words=words, raw_text=raw_text, text=text, legacy_text=legacy,
                         tokens=tokens, warnings=warnings)
-    pdf = None
-    if settings.pdf:
-        from pipeline.archive.pdf import page_pdf, quarter_turns
-
-        pdf = page_pdf(page.image, page.dpi, result, quarter_turns(to_original))
     result.seconds = time.perf_counter() - started
-    return PageOutput(result, pdf)
+    return PageOutput(result)
 
 
 def run_extract(task: ExtractTask) -> Record:
