@@ -33,7 +33,7 @@ class DocumentInfo:
     """What `ingest.open_document` learns about an input file before any page is loaded."""
 
     path: str
-    kind: str  # "pdf" | "tiff" | "image" | "text"
+    kind: str  # "pdf" | "tiff" | "image" | "text" | "docx" | "odt" (ingest.TEXT_KINDS are read as text)
     page_count: int
     sha256: str
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from pipeline.archive.store import ArchiveStore, StoredDocument
 from pipeline.defaults import default_jobs
 from pipeline.errors import CongvanError, InputError
+from pipeline.ingest import TEXT_KINDS
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
 from pipeline.run.inputs import collect_inputs
@@ -31,10 +32,11 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     stages = stages or Stages.default()
     started = time.monotonic()
     summary = BatchSummary()
-    files, input_errors = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
+    files, input_errors, skipped = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
     for error in input_errors:
         summary.outcomes.append(DocumentOutcome(error.path or "", "failed", error=error))
         print(describe(error), file=sys.stderr, flush=True)
+    summary.outcomes += [DocumentOutcome(str(path), "skipped", reason=reason) for path, reason in skipped]
     if options.out_dir is not None:
         options.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -47,7 +49,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
         documents = _open_documents(files, options, stages, archive, summary)
         if not documents:
             return summary
-        if any(doc.info.kind != "text" for doc in documents):
+        if any(doc.info.kind not in TEXT_KINDS for doc in documents):
             stages.check_tesseract(options.languages)
         _run_documents(documents, options, stages, archive, summary)
     finally:
@@ -147,7 +149,7 @@ def _finish_document(document: DocumentInFlight, record: Record, options: Proces
         if options.out_dir is not None:
             write_atomic(options.out_dir / f"{document.name}.txt", result.text)
             write_atomic(options.out_dir / f"{document.name}.json", result_json)
-            if options.pdf and document.info.kind != "text":
+            if options.pdf and document.info.kind not in TEXT_KINDS:
                 from pipeline.archive.pdf import searchable_pdf_path
 
                 stages.write_pdf(document.path, result, searchable_pdf_path(options.out_dir, document.name,
@@ -179,7 +181,7 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     if path.is_dir() or not path.exists():
         raise InputError("no such file" if not path.exists() else "is a folder, not a document", path)
     info = stages.open_document(path)
-    if info.kind != "text":
+    if info.kind not in TEXT_KINDS:
         stages.check_tesseract(None)
     document = DocumentInFlight(path=path, info=info, name=path.stem)
     jobs = default_jobs()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import CongvanError, InputError
+from pipeline.ingest import TEXT_KINDS
 from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
@@ -98,7 +99,7 @@ class Engine:
         return None
 
     def _start(self, document: DocumentInFlight) -> None:
-        if document.info.kind == "text":
+        if document.info.kind in TEXT_KINDS:
             text = self._stages.read_text_file(document.path)
             document.texts = text.split("\f")
             self._progress.adjust_total(len(document.texts) - document.info.page_count)
