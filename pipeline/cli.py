@@ -8,8 +8,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from pipeline import __version__
+from pipeline.config import CONFIG_NAME, ENV_DB, Config, require_db, resolve_db
 from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError
+
+if TYPE_CHECKING:
+    from pipeline.run.options import ProcessOptions
 
 
 def _print_error(error: CongvanError) -> None:
@@ -19,6 +25,22 @@ def _print_error(error: CongvanError) -> None:
 # --------------------------------------------------------------------------- process
 
 
+def _add_archive_options(parser: argparse.ArgumentParser, db_help: str) -> None:
+    parser.add_argument("--db", help=f"{db_help}; default: ${ENV_DB}, or db in the --config file")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help=f"settings file (default: {CONFIG_NAME} beside the archive, when there is one)")
+
+
+def _archive_settings(args: argparse.Namespace) -> tuple[str | None, Config]:
+    """The archive (--db, $CONGVAN_DB or the configuration's db) and the configuration that goes with it."""
+    return resolve_db(args.db, args.config)
+
+
+def _archive(args: argparse.Namespace) -> str:
+    db, _ = _archive_settings(args)
+    return require_db(db)
+
+
 def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
     from pipeline.run.options import ExecutorKind
@@ -26,36 +48,53 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
     p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
     p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
-    p.add_argument("--db", help="SQLite archive (a file, or sqlite:///PATH) to add documents to")
-    p.add_argument("--jobs", type=int, default=default_jobs(), help="pages processed in parallel")
-    p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
-    p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
+    _add_archive_options(p, "SQLite archive (a file, or sqlite:///PATH) to add documents to")
+    p.add_argument("--jobs", type=int, help=f"pages processed in parallel (default {default_jobs()}, one per CPU)")
+    p.add_argument("--no-restore", dest="restore", action="store_false", default=None,
+                   help="keep raw OCR text (skip diacritic restoration)")
+    p.add_argument("--text-layer", action="store_true", default=None, help="restore a PDF's existing text layer, no OCR")
     p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
-    p.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT_SECONDS,
+    p.add_argument("--page-timeout", type=float,
                    help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
     p.add_argument("--force", action="store_true", help="redo documents already in the archive")
-    p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
+    p.add_argument("--pdf", action="store_true", default=None, help="also write a searchable PDF/A per document")
     p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.set_defaults(handler=_cmd_process)
 
 
-def _cmd_process(args: argparse.Namespace) -> int:
-    from pipeline.run import ProcessOptions, process_inputs
+def _process_options(args: argparse.Namespace) -> ProcessOptions:
+    """ProcessOptions from the command line, filled in from the [process] section of the configuration."""
+    from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.run.options import ProcessOptions
 
-    options = ProcessOptions(  # checks the combination: a UsageError (exit code 2) when it cannot work
-        out_dir=args.out,
-        db_path=args.db,
-        jobs=args.jobs,
-        restore=not args.no_restore,
-        text_layer=args.text_layer,
-        languages=args.lang,
-        page_timeout=args.page_timeout,
+    db, config = _archive_settings(args)
+
+    def setting(value: Any, name: str, default: Any) -> Any:
+        if value is not None:
+            return value
+        configured = config.get("process", name)
+        return default if configured is None else configured
+
+    return ProcessOptions(  # checks the combination: a UsageError (exit code 2) when it cannot work
+        out_dir=setting(args.out, "out", None),
+        db_path=db,
+        jobs=setting(args.jobs, "jobs", default_jobs()),
+        restore=setting(args.restore, "restore", True),
+        text_layer=setting(args.text_layer, "text_layer", False),
+        languages=setting(args.lang, "lang", None),
+        page_timeout=setting(args.page_timeout, "page_timeout", PAGE_TIMEOUT_SECONDS),
         force=args.force,
-        pdf=args.pdf,
+        pdf=setting(args.pdf, "pdf", False),
         executor=args.executor,
         scheduler=args.scheduler,
     )
+
+
+def _cmd_process(args: argparse.Namespace) -> int:
+    from pipeline.run import process_inputs
+
+    options = _process_options(args)
     summary = process_inputs(args.inputs, options)
     print(summary.format())
     return summary.exit_code
@@ -140,7 +179,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
     p.add_argument("query", help='e.g. "539/QĐ-UBND", "nông thôn mới", \'"nông thôn" OR đô thị -huyện tiêu*\'; '
                    '"" with filters lists documents')
-    p.add_argument("--db", required=True, help="archive written by congvan process --db (a file or sqlite:///PATH)")
+    _add_archive_options(p, "archive written by congvan process --db (a file or sqlite:///PATH)")
     p.add_argument("--json", action="store_true", help="print a JSON list of hits")
     p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
     p.add_argument("--issuer", help="part of the issuing body's name")
@@ -152,7 +191,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
     s = sub.add_parser("show", help="print a document's record from the archive")
     s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
-    s.add_argument("--db", required=True, help="the archive (a file or sqlite:///PATH)")
+    _add_archive_options(s, "the archive (a file or sqlite:///PATH)")
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
     s.add_argument("--json", action="store_true", help="print the record as JSON")
     s.set_defaults(handler=_cmd_show)
@@ -160,7 +199,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     e = sub.add_parser("export", help="export tasks (CSV, JSON lines, iCalendar, webhook) or a document register")
     e.add_argument("what", choices=("tasks", "incoming", "outgoing"),
                    help="tasks; incoming / outgoing: the Decree 30/2020 register (sổ đăng ký văn bản đến / đi)")
-    e.add_argument("--db", required=True, help="the archive (a file or sqlite:///PATH)")
+    _add_archive_options(e, "the archive (a file or sqlite:///PATH)")
     e.add_argument("--format", choices=("csv", "jsonl", "ics", "xlsx"), default="csv",
                    help="tasks: csv, jsonl or ics; registers: csv or xlsx (default csv; CSV opens in Excel)")
     e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
@@ -169,7 +208,9 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     e.add_argument("--type", help="registers: document type, e.g. QĐ, KH, CV")
     e.add_argument("--issuer", help="registers: part of the issuing body's name")
     e.add_argument("--out", type=Path, help="write here instead of standard output (a file, a link or a FIFO)")
-    e.add_argument("--webhook", metavar="URL", help="POST each new or changed task as JSON to this http(s) URL")
+    e.add_argument("--webhook", metavar="URL", nargs="?", const="",
+                   help="POST each new or changed task as JSON to this http(s) URL (alone: [export] webhook of the "
+                   "configuration)")
     e.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                    help="an HTTP header for the webhook, e.g. 'Authorization: Bearer …' (repeatable)")
     e.add_argument("--resend", action="store_true", help="webhook: send every task, even those already delivered")
@@ -185,7 +226,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise UsageError("--limit must be ≥ 1")
     filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to,
                             place=args.place)
-    with open_archive(args.db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         hits = search(archive, args.query, filters, limit=args.limit)
     if args.json:
         json.dump([hit.to_dict() for hit in hits], sys.stdout, ensure_ascii=False, indent=1)
@@ -210,7 +251,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from pipeline.archive.resolve import citing_documents, resolve_reference
     from pipeline.errors import EXIT_USAGE, NotFoundError
 
-    with open_archive(args.db, create=False) as archive:
+    db = _archive(args)
+    with open_archive(db, create=False) as archive:
         found = archive.lookup(args.document)
         if not found:
             cited = citing_documents(archive, args.document)
@@ -218,8 +260,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
                 print(describe_citations(args.document, cited))
                 count = len({doc.id for group in cited for doc in group.citing})
                 raise NotFoundError(f"{one_line(args.document)} is not in the archive; {count} archived "
-                                    f"document{'' if count == 1 else 's'} cite it (listed above)", args.db)
-            raise NotFoundError(f"no document {one_line(args.document)!r} in the archive", args.db)
+                                    f"document{'' if count == 1 else 's'} cite it (listed above)", db)
+            raise NotFoundError(f"no document {one_line(args.document)!r} in the archive", db)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
             print(f"congvan: {one_line(args.document)} matches several documents: {one_line(choices)}; give an id",
@@ -259,13 +301,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     allowed = ("csv", "jsonl", "ics") if args.what == "tasks" else ("csv", "xlsx")
     if args.format not in allowed:
         raise UsageError(f"export {args.what} writes {' or '.join(allowed)}, not {args.format}")
-    if args.what == "tasks" and args.webhook:
+    if args.what == "tasks" and args.webhook is not None:
         return _post_webhook(args)
-    if args.webhook or args.header or args.resend:
+    if args.webhook is not None or args.header or args.resend:
         raise UsageError("--webhook, --header and --resend go with export tasks")
     if args.format == "xlsx" and args.out is None and sys.stdout.isatty():
         raise UsageError("an XLSX workbook needs --out FILE (or standard output redirected to a file)")
-    with open_archive(args.db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         if args.what == "tasks":
             text = io.StringIO(newline="")
             writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
@@ -296,12 +338,16 @@ def _post_webhook(args: argparse.Namespace) -> int:
 
     if args.out is not None or args.format != "csv":
         raise UsageError("--webhook sends JSON: it goes without --out and --format")
-    endpoint = parse_endpoint(args.webhook)
-    headers = parse_headers(args.header)
-    with open_archive(args.db, create=False) as archive:
+    db, config = _archive_settings(args)
+    url = args.webhook or config.get("export", "webhook")
+    if not url:
+        raise UsageError("--webhook needs a URL (or webhook = \"…\" in the [export] section of the configuration)")
+    endpoint = parse_endpoint(url)
+    headers = {**(config.get("export", "headers") or {}), **parse_headers(args.header)}
+    with open_archive(require_db(db), create=False) as archive:
         rows = list(iter_tasks(archive, since=args.since))
         delivered = {} if args.resend else archive.deliveries(endpoint.key)
-        report = post_tasks(rows, args.webhook, headers=headers, delivered=delivered,
+        report = post_tasks(rows, url, headers=headers, delivered=delivered,
                             on_delivered=lambda uid, digest: archive.record_delivery(endpoint.key, uid, digest))
     for uid, reason in report.failed:
         print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
@@ -323,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
     )
+    parser.add_argument("--version", action="version", version=f"congvan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_process, _add_restore, _add_extract, _add_archive_commands):
         add(sub)

@@ -204,3 +204,13 @@ def test_archive_webhook_mask_url_hides_password_and_query_values():
     assert mask_url("https://u:p@h.example:8443/a?k=v&t=") == "https://u:***@h.example:8443/a?k=***&t=***"
     assert mask_url("https://token@h.example/a") == "https://***@h.example/a"
     assert parse_endpoint("https://u:p@H.example/a?x=1").key == "https://h.example/a?x=1"
+
+
+def test_archive_webhook_url_and_auth_from_the_configuration(db, server, capsys):
+    base, handler = server
+    (db.parent / "congvan.toml").write_text(
+        f'[export]\nwebhook = "{base}/cfg"\nheaders = {{ Authorization = "Bearer from-config" }}\n', encoding="utf-8")
+    assert main(["export", "tasks", "--db", str(db), "--webhook"]) == 0
+    assert len(handler.requests) == 4 and {r["path"] for r in handler.requests} == {"/cfg"}
+    assert all(r["headers"]["Authorization"] == "Bearer from-config" for r in handler.requests)
+    assert "from-config" not in capsys.readouterr().out
