@@ -42,13 +42,28 @@ def _archive(args: argparse.Namespace) -> str:
 
 
 def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("process", help="scan/PDF/Word/text files or folders → text, JSON records, archive")
+    p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
+    _add_archive_options(p, "SQLite archive (a file, or sqlite:///PATH) to add documents to")
+    _add_processing_flags(p)
+    p.set_defaults(handler=_cmd_process)
+
+    w = sub.add_parser("watch", help="process files as they arrive in an inbox folder, keeping the originals")
+    w.add_argument("inbox", nargs="?", type=Path, help="the folder to watch (default: [watch] inbox of the configuration)")
+    _add_archive_options(w, "the archive (a file): originals are kept in originals/ beside it")
+    _add_processing_flags(w)
+    w.add_argument("--interval", type=float, help="seconds between looks at the inbox (default 2)")
+    w.add_argument("--settle", type=float,
+                   help="a file unchanged this many seconds (and not locked) is complete (default 3)")
+    w.add_argument("--once", action="store_true", help="process what is in the inbox, then stop")
+    w.set_defaults(handler=_cmd_watch)
+
+
+def _add_processing_flags(p: argparse.ArgumentParser) -> None:
     from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
     from pipeline.run.options import ExecutorKind
 
-    p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
-    p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
     p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
-    _add_archive_options(p, "SQLite archive (a file, or sqlite:///PATH) to add documents to")
     p.add_argument("--jobs", type=int, help=f"pages processed in parallel (default {default_jobs()}, one per CPU)")
     p.add_argument("--no-restore", dest="restore", action="store_false", default=None,
                    help="keep raw OCR text (skip diacritic restoration)")
@@ -60,7 +75,6 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--pdf", action="store_true", default=None, help="also write a searchable PDF/A per document")
     p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
-    p.set_defaults(handler=_cmd_process)
 
 
 def _process_options(args: argparse.Namespace) -> ProcessOptions:
@@ -98,6 +112,24 @@ def _cmd_process(args: argparse.Namespace) -> int:
     summary = process_inputs(args.inputs, options)
     print(summary.format())
     return summary.exit_code
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from pipeline.run.watch import Watcher, WatchOptions
+
+    options = _process_options(args)
+    _, config = _archive_settings(args)
+    inbox = args.inbox or config.get("watch", "inbox")
+    if inbox is None:
+        raise UsageError("give the inbox folder (congvan watch INBOX) or inbox = \"…\" in the [watch] section")
+
+    def setting(value: float | None, name: str, default: float) -> float:
+        configured = config.get("watch", name)
+        return value if value is not None else default if configured is None else float(configured)
+
+    watch = WatchOptions(inbox=Path(inbox), process=options, interval=setting(args.interval, "interval", 2.0),
+                         settle=setting(args.settle, "settle", 3.0), once=args.once)
+    return Watcher(watch).run()
 
 
 # --------------------------------------------------------------------------- restore

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from fakes_run import FAKE_PDF_MAGIC, FAKE_STAGES, write_fake_scan
 
 from pipeline.archive import open_archive
 from pipeline.archive.search import search
+from pipeline.archive.store import source_path
 from pipeline.run import ProcessOptions, process_inputs
 
 
@@ -92,4 +94,6 @@ def test_run_archive_json_matches_archive_record(tmp_path):
     with open_archive(tmp_path / "archive.db") as archive:
         stored = archive.find_document(data["sha256"])
         assert archive.load_record(stored.id).to_dict() == data["record"]
-        assert stored.source == data["source"]
+        # the input lies inside the archive's folder: stored relative to it, so that the folder can move
+        assert stored.source == "in/b.pdf"
+        assert source_path(stored.source, archive.root).resolve() == Path(data["source"]).resolve()

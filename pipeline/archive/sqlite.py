@@ -163,6 +163,7 @@ class SqliteArchive:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self.location = str(path)
+        self.root: Path | None = path.parent
         self.connection = connection
 
     # ----------------------------------------------------------------------- lifecycle
@@ -198,7 +199,7 @@ class SqliteArchive:
     # ----------------------------------------------------------------------- writing
 
     def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
-        rows = document_rows(result, name=name, kind=kind, result_json=result_json)
+        rows = document_rows(result, name=name, kind=kind, result_json=result_json, root=self.root)
         try:
             with self._write_transaction() as db:
                 db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (result.sha256,))

@@ -172,6 +172,9 @@ class ArchiveStore(Protocol):
     half a document and are never blocked by a writer."""
 
     location: str  # the file or URL, for messages
+    # The folder stored paths are relative to (an SQLite archive's own folder; None for a database server):
+    # a source inside it is stored relative (see stored_source), so that the whole folder can move.
+    root: Path | None
 
     def close(self) -> None: ...
 
@@ -274,15 +277,41 @@ class DocumentRows:
     tasks: list[dict[str, Any]]
 
 
-def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: str) -> DocumentRows:
-    """The rows of a processed document, with the search keys of its code, type, issuer and places."""
+def stored_source(source: str, root: Path | None) -> str:
+    """How a source path is stored: relative to the archive's folder when it lies inside it (originals moved
+    into the archive by `congvan watch`), as given otherwise."""
+    if root is None:
+        return source
+    path = Path(source)
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix() if path.is_absolute() else source
+    except ValueError:
+        return source
+
+
+def source_path(source: str, root: Path | None) -> Path:
+    """A stored source as a path to open: a relative one is relative to the archive's folder, wherever that
+    folder is now."""
+    path = Path(source)
+    return root / path if root is not None and not path.is_absolute() else path
+
+
+def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: str,
+                  root: Path | None = None) -> DocumentRows:
+    """The rows of a processed document, with the search keys of its code, type, issuer and places; its source
+    (also in the result JSON) relative to `root` when inside it."""
+    source = stored_source(result.source, root)
+    if source != result.source:
+        data = json.loads(result_json)
+        data["source"] = source
+        result_json = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     record = result.record or Record()
     record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
     header = record.document
     parts = code_parts(header.code) if header.code else []
     issuers = " | ".join(x for x in (header.issuer, header.parent_issuer) if x)
     document = {
-        "sha256": result.sha256, "source": result.source, "name": name, "kind": kind,
+        "sha256": result.sha256, "source": source, "name": name, "kind": kind,
         "page_count": len(result.pages), "code": header.code, "code_key": " ".join(parts) or None,
         "number": _number(parts), "type": header.type, "type_key": code_key(header.type) if header.type else None,
         "type_name": header.type_name, "type_name_key": _fold_or_none(header.type_name),

@@ -77,7 +77,7 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
         if archive is not None and not options.force:
             stored = archive.find_document(info.sha256)
             if stored is not None:
-                _restore_outputs(archive, stored, name, options)
+                _restore_outputs(archive, stored, name, path, options)
                 summary.outcomes.append(
                     DocumentOutcome(str(path), "skipped", name=name, pages=stored.page_count,
                                     reason=f"already in the archive as document {stored.id} (use --force to redo)")
@@ -87,17 +87,25 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
     return documents
 
 
-def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, options: ProcessOptions) -> None:
-    """A skipped document still gets its --out files, from the archive, when they are missing."""
+def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, path: Path,
+                     options: ProcessOptions) -> None:
+    """A skipped document still gets its --out files, from the archive, when they are missing (the JSON's
+    source is the input of this run: the archive may hold it relative to its own folder)."""
     if options.out_dir is None:
         return
-    from pipeline.archive.files import write_atomic
+    import json
+
+    from pipeline.archive.files import dumps_json, write_atomic
 
     json_path = options.out_dir / f"{name}.json"
     text_path = options.out_dir / f"{name}.txt"
     if json_path.exists() and text_path.exists():
         return
     result_json, text = archive.load_result(stored.id)
+    data = json.loads(result_json)
+    if isinstance(data, dict) and "source" in data:
+        data["source"] = str(path.resolve())
+        result_json = dumps_json(data)
     write_atomic(text_path, text)
     write_atomic(json_path, result_json)
 
