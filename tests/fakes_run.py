@@ -152,9 +152,10 @@ FAKE_PDF_MAGIC = b"%PDF-FAKE\n"
 
 
 def write_pdf(source: Path, result: DocumentResult, target: Path, *, image_dpi: float | None = None,
-              jobs: int = 1) -> None:
+              jobs: int = 1) -> list[str]:
     """A stand-in for the PDF/A writer: the target holds the pages' final text, one per line."""
     target.write_bytes(FAKE_PDF_MAGIC + "\n".join(page.text for page in result.pages).encode("utf-8"))
+    return []
 
 
 FAKE_STAGES = Stages(

@@ -19,6 +19,9 @@ from pipeline.types import Box, DocumentResult, PageResult, Record
 
 PLUGIN = "pipeline.plugins.ocrmypdf_congvan"
 PDFA_OUTPUT = "pdfa-2"  # PDF/A-2B
+# pikepdf's PDF/A conversion (validated as it writes; page content untouched, no Ghostscript) first, then
+# Ghostscript's, then a plain searchable PDF with a warning.
+PDFA_ATTEMPTS = (("internal", PDFA_OUTPUT), ("auto", PDFA_OUTPUT), ("auto", "pdf"))
 VIETNAM_TIME = timezone(timedelta(hours=7))
 UNPLACED_LINE_HEIGHT = 0.02  # share of the page height per line of text that has no word boxes
 
@@ -87,10 +90,11 @@ def pdf_metadata(record: Record | None) -> dict[str, str]:
 
 
 def write_pdfa(source: Path, result: DocumentResult, target: Path, *, image_dpi: float | None = None,
-               jobs: int = 1) -> None:
+               jobs: int = 1) -> list[str]:
     """Write `target` (atomically): `source` made a PDF/A-2B by OCRmyPDF with congvan's words as its text
-    layer, the record's metadata, and the document date as creation date. Raises CongvanError naming the
-    source when OCRmyPDF cannot make it."""
+    layer, the record's metadata, and the document date as creation date. When neither pikepdf nor
+    Ghostscript can make this file PDF/A, a plain searchable PDF is written and the reason returned as a
+    warning. Raises CongvanError naming the source when OCRmyPDF cannot make it at all."""
     try:
         import ocrmypdf
     except ImportError:
@@ -104,23 +108,33 @@ def write_pdfa(source: Path, result: DocumentResult, target: Path, *, image_dpi:
                          encoding="utf-8")
         output = work / "out.pdf"
         options: dict[str, Any] = {
-            "plugins": [PLUGIN], "congvan_words": str(words), "output_type": PDFA_OUTPUT, "optimize": 1,
+            "plugins": [PLUGIN], "congvan_words": str(words), "optimize": 1,
             "jobs": jobs, "use_threads": True, "progress_bar": False, **pdf_metadata(result.record)}
         if any(page.legacy_text for page in result.pages):
             options["mode"] = "redo"  # an old OCR layer is replaced by the restored one; visible text stays
         if image_dpi and not _is_pdf(source):
             options["image_dpi"] = round(image_dpi)
-        try:
-            with _quiet("ocrmypdf"):
-                status = ocrmypdf.ocr(source, output, **options)
-        except Exception as error:
-            raise CongvanError(f"searchable PDF/A failed: {type(error).__name__}: {error}", source) from None
+        warnings: list[str] = []
+        failures: list[str] = []
+        for backend, output_type in PDFA_ATTEMPTS:
+            try:
+                with _quiet("ocrmypdf"):
+                    status = ocrmypdf.ocr(source, output, **{**options, "pdfa_backend": backend,
+                                                             "output_type": output_type})
+                break
+            except Exception as error:
+                failures.append(f"{type(error).__name__}: {' '.join(str(error).split())}")
+        else:
+            raise CongvanError(f"searchable PDF failed: {failures[-1]}", source) from None
+        if output_type != PDFA_OUTPUT:
+            warnings.append(f"not PDF/A (a plain searchable PDF was written): {failures[0]}")
         if int(status) != 0 or not output.exists():
             raise CongvanError(f"searchable PDF/A failed: OCRmyPDF exit status {int(status)}", source)
         header = result.record.document if result.record is not None else None
         if header is not None and header.date:
             set_creation_date(output, header.date)
         os.replace(output, target)
+    return warnings
 
 
 def _is_pdf(path: Path) -> bool:

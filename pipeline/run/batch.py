@@ -160,9 +160,10 @@ def _finish_document(document: DocumentInFlight, record: Record, options: Proces
             if options.pdf and document.info.kind not in TEXT_KINDS:
                 from pipeline.archive.pdf import searchable_pdf_path
 
-                stages.write_pdf(document.path, result, searchable_pdf_path(options.out_dir, document.name,
-                                                                            document.path),
-                                 image_dpi=pages[0].dpi, jobs=options.jobs)
+                target = searchable_pdf_path(options.out_dir, document.name, document.path)
+                for warning in stages.write_pdf(document.path, result, target, image_dpi=pages[0].dpi,
+                                                jobs=options.jobs):
+                    print(f"congvan: warning: {document.source}: {warning}", file=sys.stderr, flush=True)
         if archive is not None:
             archive.add_document(result, name=document.name, kind=document.info.kind, result_json=result_json)
     except CongvanError as error:

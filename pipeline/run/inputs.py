@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.errors import CongvanError, InputError, UnsupportedFormatError
 from pipeline.ingest import INPUT_SUFFIXES
+from pipeline.run.outcomes import NOT_A_DOCUMENT
 
 
 def collect_inputs(paths: Iterable[Path], exclude: Iterable[Path] = ()
@@ -41,8 +42,7 @@ def collect_inputs(paths: Iterable[Path], exclude: Iterable[Path] = ()
                     if candidate.suffix.lower() in INPUT_SUFFIXES:
                         add(candidate)
                     else:
-                        skipped.append((candidate, f"not a document congvan reads ({candidate.suffix or 'no extension'}"
-                                                   "; it reads PDF, images, .docx, .odt and .txt)"))
+                        skipped.append((candidate, NOT_A_DOCUMENT))
         elif path.is_file():
             add(path)
         elif path.exists():

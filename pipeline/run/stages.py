@@ -75,10 +75,10 @@ class ExtractRecord(Protocol):
 
 class WritePdf(Protocol):
     """Write `target`: the searchable PDF/A of `source` with the document's final words as its text layer
-    (archive.pdf.write_pdfa); `image_dpi` for image inputs, `jobs` pages at a time."""
+    (archive.pdf.write_pdfa); `image_dpi` for image inputs, `jobs` pages at a time; returns warnings."""
 
     def __call__(self, source: Path, result: DocumentResult, target: Path, /, *, image_dpi: float | None = None,
-                 jobs: int = 1) -> None: ...
+                 jobs: int = 1) -> list[str]: ...
 
 
 @dataclass(frozen=True)
