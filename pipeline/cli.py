@@ -395,13 +395,33 @@ def _post_webhook(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 
+class _VersionAction(argparse.Action):
+    """--version, asking Tesseract and OCRmyPDF for theirs only when it is given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from pipeline.ocr import tesseract_version
+
+        try:
+            ocrmypdf = version("ocrmypdf")
+        except PackageNotFoundError:
+            ocrmypdf = "not installed"
+        print(f"congvan {__version__} (Tesseract {tesseract_version()}, OCRmyPDF {ocrmypdf})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="congvan",
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
     )
-    parser.add_argument("--version", action="version", version=f"congvan {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="print the versions of congvan, Tesseract and OCRmyPDF")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_process, _add_restore, _add_extract, _add_archive_commands):
         add(sub)

@@ -8,7 +8,6 @@ from pathlib import PurePath
 
 from pipeline.errors import CongvanError, exit_code_for
 
-
 NOT_A_DOCUMENT = "not a document congvan reads"  # the reason a folder's other files are skipped
 NAMED_PER_KIND = 3  # skipped files of one kind named in the summary; the rest counted
 
