@@ -89,7 +89,7 @@ def open_document(path: Path) -> DocumentInfo:
             for frame in range(page_count) if kind == "tiff" else (0,):
                 _seek_frame(image, frame, path)
                 _check_pixels(image.size, path, frame)
-    return DocumentInfo(path=str(path), kind=kind, page_count=page_count, sha256=_sha256(path))
+    return DocumentInfo(path=str(path), kind=kind, page_count=page_count, sha256=file_sha256(path))
 
 
 def load_page(path: Path, index: int) -> PageImage:
@@ -323,7 +323,8 @@ def _decode_text(raw: bytes, path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, read in 1 MiB pieces."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
-        inputs = sorted((ROOT / "samples").glob("*.pdf")) + [form_pdf(Path(work) / "form.pdf")]
+        inputs = [*sorted((ROOT / "samples").glob("*.pdf")), form_pdf(Path(work) / "form.pdf")]
         rows = []
         for path in inputs:
             with pikepdf.open(path) as pdf:

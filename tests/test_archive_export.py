@@ -50,12 +50,19 @@ DOCUMENTS = [
 ]
 
 
+def _open_with(path, documents, folder):
+    """An archive holding `documents` (compact case form), their sources in `folder`."""
+    store = open_archive(path)
+    for number, document in enumerate(documents):
+        result = make_result(f"{number + 1:064d}", ["text"], record_from_case(document),
+                             f"{folder}/{document['name']}.pdf")
+        store.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+    return store
+
+
 @pytest.fixture()
 def archive(tmp_path):
-    store = open_archive(tmp_path / "a.db")
-    for number, document in enumerate(DOCUMENTS):
-        result = make_result(f"{number:064d}", ["text"], record_from_case(document), f"/archive/{document['name']}.pdf")
-        store.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+    store = _open_with(tmp_path / "a.db", DOCUMENTS, "/archive")
     yield store
     store.close()
 
@@ -224,10 +231,7 @@ REGISTER_DOCUMENTS = [
 
 @pytest.fixture()
 def register_archive(tmp_path):
-    store = open_archive(tmp_path / "r.db")
-    for number, document in enumerate(REGISTER_DOCUMENTS):
-        result = make_result(f"{number + 1:064d}", ["text"], record_from_case(document), f"/in/{document['name']}.pdf")
-        store.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+    store = _open_with(tmp_path / "r.db", REGISTER_DOCUMENTS, "/in")
     yield store
     store.close()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.errors import CongvanError, UsageError
+from pipeline.ingest import file_sha256
 from pipeline.run.options import ProcessOptions
 from pipeline.run.stages import Stages
 
@@ -123,7 +123,7 @@ class Watcher:
     def take(self, path: Path) -> None:
         """Claim a complete file: duplicates aside, others moved into the archive and processed."""
         try:
-            digest = sha256_of(path)
+            digest = file_sha256(path)
         except OSError as error:
             self._fail(path, None, CongvanError(f"cannot read: {error.strerror or error}", path))
             return
@@ -237,14 +237,6 @@ def is_locked(path: Path) -> bool:
     finally:
         os.close(fd)  # closing releases our own lock
     return False
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _move(source: Path, target: Path) -> None:
