@@ -29,7 +29,7 @@ from pipeline.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
-from pipeline.types import DocumentInfo, PageImage
+from pipeline.types import DocumentInfo, DocumentKind, PageImage
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium
@@ -55,8 +55,6 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 WORD_SUFFIXES = frozenset({".docx", ".odt"})
 INPUT_SUFFIXES = PDF_SUFFIXES | IMAGE_SUFFIXES | TEXT_SUFFIXES | WORD_SUFFIXES
-# Kinds of documents whose text is read directly (no page images, no OCR).
-TEXT_KINDS = frozenset({"text", "docx", "odt"})
 _TEXT_SNIFF_BYTES = 65536
 # A Word or OpenDocument file's text part above this many bytes (uncompressed) is refused: a zip bomb.
 MAX_DOCUMENT_XML_BYTES = 64 * 1024 * 1024
@@ -75,18 +73,18 @@ def open_document(path: Path) -> DocumentInfo:
     path = Path(path)
     head = _read_head(path)
     kind = _sniff_kind(path, head)
-    if kind == "pdf":
+    if kind is DocumentKind.PDF:
         with _open_pdf(path) as pdf:
             page_count = len(pdf)
         if page_count == 0:
             raise CorruptFileError("PDF has no pages", path)
-    elif kind in TEXT_KINDS:
+    elif kind.is_text:
         read_text_file(path)  # reject undecodable or binary content now rather than mid-batch
         page_count = 1
     else:
         with _open_image(path) as image:
-            page_count = getattr(image, "n_frames", 1) if kind == "tiff" else 1
-            for frame in range(page_count) if kind == "tiff" else (0,):
+            page_count = getattr(image, "n_frames", 1) if kind is DocumentKind.TIFF else 1
+            for frame in range(page_count) if kind is DocumentKind.TIFF else (0,):
                 _seek_frame(image, frame, path)
                 _check_pixels(image.size, path, frame)
     return DocumentInfo(path=str(path), kind=kind, page_count=page_count, sha256=file_sha256(path))
@@ -96,9 +94,9 @@ def load_page(path: Path, index: int) -> PageImage:
     """Decode page `index` (0-based) of a PDF/TIFF/image at its real resolution: uint8 gray or BGR."""
     path = Path(path)
     kind = _sniff_kind(path, _read_head(path))
-    if kind in TEXT_KINDS:
+    if kind.is_text:
         raise UnsupportedFormatError(f"a {kind} file has no page images", path)
-    if kind == "pdf":
+    if kind is DocumentKind.PDF:
         return _load_pdf_page(path, index)
     return _load_image_page(path, index)
 
@@ -110,9 +108,9 @@ def read_text_file(path: Path) -> str:
     path = Path(path)
     raw = _read_all(path)
     kind = _sniff_kind(path, raw[:_TEXT_SNIFF_BYTES])
-    if kind in ("docx", "odt"):
+    if kind in (DocumentKind.DOCX, DocumentKind.ODT):
         text = _word_text(raw, kind, path)
-    elif kind == "text":
+    elif kind is DocumentKind.TEXT:
         text = _decode_text(raw, path)
     else:
         raise UnsupportedFormatError(f"not a text document ({kind})", path)
@@ -149,26 +147,26 @@ def _read_all(path: Path) -> bytes:
         raise InputError(f"cannot read: {error.strerror or error}", path) from None
 
 
-def _sniff_kind(path: Path, head: bytes) -> str:
-    """pdf | tiff | image | docx | odt | text, decided by content; the file name only breaks ties for text."""
+def _sniff_kind(path: Path, head: bytes) -> DocumentKind:
+    """The kind of a file, decided by its content; the file name only breaks ties for text."""
     if b"%PDF-" in head[:1024]:
-        return "pdf"
+        return DocumentKind.PDF
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "tiff"
+        return DocumentKind.TIFF
     if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
-        return "image"
+        return DocumentKind.IMAGE
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(path)
     suffix = path.suffix.lower()
     if suffix not in PDF_SUFFIXES | IMAGE_SUFFIXES and _looks_like_text(head, suffix):
-        return "text"
+        return DocumentKind.TEXT
     if suffix not in PDF_SUFFIXES:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(path) as image:
                     image_format = image.format
-            return "tiff" if image_format == "TIFF" else "image"
+            return DocumentKind.TIFF if image_format == "TIFF" else DocumentKind.IMAGE
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             pass
     if suffix in PDF_SUFFIXES | IMAGE_SUFFIXES:
@@ -176,16 +174,16 @@ def _sniff_kind(path: Path, head: bytes) -> str:
     raise UnsupportedFormatError("not a PDF, image or text file", path)
 
 
-def _zip_kind(path: Path) -> str:
+def _zip_kind(path: Path) -> DocumentKind:
     """docx or odt, by the parts the ZIP holds (a .zip, .xlsx or .pptx is none of ours)."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "word/document.xml" in names:
-                return "docx"
+                return DocumentKind.DOCX
             if "content.xml" in names and "mimetype" in names \
                     and archive.read("mimetype").strip() == b"application/vnd.oasis.opendocument.text":
-                return "odt"
+                return DocumentKind.ODT
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as error:
         if path.suffix.lower() in WORD_SUFFIXES:
             raise CorruptFileError(f"unreadable {path.suffix.lower()[1:]} file: {_reason(error)}", path) from None
@@ -193,8 +191,8 @@ def _zip_kind(path: Path) -> str:
     raise UnsupportedFormatError("a ZIP archive that is not a Word (.docx) or OpenDocument text (.odt) file", path)
 
 
-def _word_text(raw: bytes, kind: str, path: Path) -> str:
-    part = "word/document.xml" if kind == "docx" else "content.xml"
+def _word_text(raw: bytes, kind: DocumentKind, path: Path) -> str:
+    part = "word/document.xml" if kind is DocumentKind.DOCX else "content.xml"
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             info = archive.getinfo(part)
@@ -209,7 +207,7 @@ def _word_text(raw: bytes, kind: str, path: Path) -> str:
         root = ElementTree.fromstring(xml)
     except ElementTree.ParseError as error:
         raise CorruptFileError(f"{part} is not well-formed XML: {_reason(error)}", path) from None
-    if kind == "docx":
+    if kind is DocumentKind.DOCX:
         body = root.find(f"{_WORD_NS}body")
         blocks = _docx_blocks(body) if body is not None else []
     else:

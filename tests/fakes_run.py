@@ -1,7 +1,8 @@
 """Small stand-ins for the stages, so that tests of the driver and the archive run in milliseconds.
 
 A fake scan is a file starting with FAKE_MAGIC followed by JSON: {"pages": [...], "sleep": s,
-"fail_page": i, "timeout_page": i, "crash_page": i}. Its pages' "OCR" text is the given page text.
+"fail_page": i, "timeout_page": i, "crash_page": i, "started": path}. Its pages' "OCR" text is the given page
+text; a page being loaded creates the file `started` when given.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipeline.run import BatchSummary, ProcessOptions, Stages
 from pipeline.types import (
     DocumentHeader,
     DocumentInfo,
+    DocumentKind,
     DocumentResult,
     OcrPage,
     OcrWord,
@@ -71,7 +73,8 @@ def _spec(path: Path) -> dict[str, Any]:
 
 def open_document(path: Path) -> DocumentInfo:
     spec = _spec(Path(path))
-    kind = "text" if Path(path).suffix == ".txt" else ("pdf" if Path(path).suffix == ".pdf" else "image")
+    suffix = Path(path).suffix
+    kind = DocumentKind.TEXT if suffix == ".txt" else DocumentKind.PDF if suffix == ".pdf" else DocumentKind.IMAGE
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return DocumentInfo(path=str(path), kind=kind, page_count=len(spec["pages"]), sha256=digest)
 
@@ -82,6 +85,8 @@ def load_page(path: Path, index: int) -> PageImage:
         os._exit(9)  # a worker dying mid-page, as when the kernel kills it for memory
     if spec.get("fail_page") == index:
         raise CorruptFileError(f"page {index + 1} is damaged", path)
+    if spec.get("started"):
+        Path(spec["started"]).touch()
     time.sleep(float(spec.get("sleep", 0.0)))
     image = np.full((*PAGE_SIZE, 3), 255, dtype=np.uint8)
     legacy = spec.get("legacy", [None] * len(spec["pages"]))[index]
@@ -196,7 +201,7 @@ def store_case_documents(archive: ArchiveStore, documents: list[dict[str, Any]])
     for document in documents:
         sha = hashlib.sha256(document["name"].encode()).hexdigest()
         result = make_result(sha, document["pages"], record_from_case(document), f"/archive/{document['name']}.pdf")
-        ids[document["name"]] = archive.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+        ids[document["name"]] = archive.add_document(result, name=document["name"], kind=DocumentKind.PDF, result_json="{}")
     return ids
 
 

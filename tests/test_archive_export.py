@@ -37,6 +37,7 @@ from pipeline.archive.files import write_output
 from pipeline.archive.store import SearchFilters
 from pipeline.archive.webhook import post_tasks
 from pipeline.errors import UsageError
+from pipeline.types import DocumentKind
 
 LONG_TEXT = ("Chủ trì, phối hợp với các xã Hòa Lạc, Nhật Tiến rà soát; đánh giá mức độ đạt chuẩn nông thôn mới "
              "theo Bộ tiêu chí; báo cáo\\kết quả về Văn phòng Điều phối trước ngày 30/6/2020.")
@@ -56,7 +57,7 @@ def _open_with(path, documents, folder):
     for number, document in enumerate(documents):
         result = make_result(f"{number + 1:064d}", ["text"], record_from_case(document),
                              f"{folder}/{document['name']}.pdf")
-        store.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+        store.add_document(result, name=document["name"], kind=DocumentKind.PDF, result_json="{}")
     return store
 
 

@@ -17,6 +17,7 @@ from pipeline.archive import open_archive
 from pipeline.archive.query import MAX_QUERY_CHARS, MAX_QUERY_WORDS, check_query, parse_query
 from pipeline.archive.search import search
 from pipeline.errors import UsageError
+from pipeline.types import DocumentKind
 
 VOCABULARY = ["nông", "thôn", "mới", "xây", "dựng", "kế", "hoạch", "quyết", "định", "ủy", "ban", "nhân", "dân", "huyện", "tỉnh", "xã", "thực", "hiện", "báo", "cáo", "tiến", "độ", "giai", "đoạn", "chương", "trình", "mục", "tiêu", "quốc", "gia", "phòng", "chống", "thiên", "tai", "giáo", "dục", "y", "tế"]
 
@@ -55,7 +56,7 @@ def big_archive(tmp_path_factory):
     for number in range(300):
         pages = [" ".join(rng.choice(VOCABULARY) for _ in range(250)) for _ in range(10)]
         record = record_from_case({"document": {"code": f"{number}/KH-UBND", "date": f"20{10 + number % 15}-01-01"}})
-        store.add_document(make_result(f"{number:064x}", pages, record), name=str(number), kind="pdf",
+        store.add_document(make_result(f"{number:064x}", pages, record), name=str(number), kind=DocumentKind.PDF,
                            result_json="{}")
     yield store
     store.close()

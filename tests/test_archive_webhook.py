@@ -18,6 +18,7 @@ from pipeline.archive.export import iter_tasks
 from pipeline.archive.webhook import BREAKER_SECONDS, mask_url, parse_endpoint, parse_headers, post_tasks
 from pipeline.cli import main
 from pipeline.errors import EXIT_USAGE, ExportError, UsageError
+from pipeline.types import DocumentKind
 
 TASKS = [{"id": str(n), "text": f"Nhiệm vụ số {n}", "assignees": ["Phòng Nội vụ"]} for n in range(1, 5)]
 
@@ -25,7 +26,7 @@ TASKS = [{"id": str(n), "text": f"Nhiệm vụ số {n}", "assignees": ["Phòng 
 def _store(path, tasks=TASKS, sha="a" * 64):
     with open_archive(path) as archive:
         record = record_from_case({"document": {"code": "18/KH-UBND", "date": "2020-05-01"}, "tasks": tasks})
-        archive.add_document(make_result(sha, ["text"], record), name="kh18", kind="pdf", result_json="{}")
+        archive.add_document(make_result(sha, ["text"], record), name="kh18", kind=DocumentKind.PDF, result_json="{}")
 
 
 @pytest.fixture()

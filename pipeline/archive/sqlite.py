@@ -29,7 +29,7 @@ from pipeline.archive.store import (
     unpack_result,
 )
 from pipeline.errors import ArchiveError, NotFoundError
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 # Each migration brings the schema from the previous version to its own; `PRAGMA user_version` holds the
 # version of an archive. Never edit a released migration: append a new one.
@@ -148,7 +148,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
         'CREATE INDEX "documents_added_at" ON "documents" ("added_at")',
     )),
 ]
-DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
+DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON has types.RECORD_SCHEMA_VERSION
 # Above this many matching pages a text query is ordered by recency instead of BM25 (see SqliteArchive.matching_pages).
 RANKED_MATCHES = 1000
 
@@ -198,7 +198,7 @@ class SqliteArchive:
 
     # ----------------------------------------------------------------------- writing
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         rows = document_rows(result, name=name, kind=kind, result_json=result_json, root=self.root)
         try:
             with self._write_transaction() as db:
@@ -216,7 +216,7 @@ class SqliteArchive:
         row = self.connection.execute(
             f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = ?', (sha256,)
         ).fetchone()
-        return StoredDocument(*row) if row else None
+        return _stored(row) if row else None
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
@@ -225,7 +225,7 @@ class SqliteArchive:
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
             ).fetchall()
             if rows:
-                return [StoredDocument(*row) for row in rows]
+                return [_stored(row) for row in rows]
         key = code_key(text)
         rows = self.connection.execute(
             f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "code_key" = ? ORDER BY "date" DESC, "id"', (key,)
@@ -234,7 +234,7 @@ class SqliteArchive:
             rows = self.connection.execute(
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE ? || \'%\'', (text.lower(),)
             ).fetchall()
-        return [StoredDocument(*row) for row in rows]
+        return [_stored(row) for row in rows]
 
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
@@ -403,6 +403,11 @@ def _insert_parts(db: sqlite3.Connection, table: str, document_id: int, rows: li
 
 def _quoted(columns: list[str]) -> str:
     return ", ".join(f'"{column}"' for column in columns)
+
+
+def _stored(row: Sequence[Any]) -> StoredDocument:
+    id_, sha256, source, name, kind, page_count, code, date, place = row
+    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date, place)
 
 
 def _summary(row: Sequence[Any]) -> DocumentSummary:

@@ -26,7 +26,7 @@ from typing import Any, Protocol, Self
 from pipeline.archive.normalize import code_key, code_parts, fold_text
 from pipeline.archive.query import TextQuery
 from pipeline.errors import ArchiveError
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 # Administrative prefixes users type before a place name ("huyện Hữu Lũng"); records hold bare names.
 _PLACE_PREFIX = re.compile(r"^(?:tinh|thanh pho|tp\.?|huyen|quan|thi xa|thi tran|xa|phuong)\s+")
@@ -43,7 +43,7 @@ class StoredDocument:
     sha256: str
     source: str
     name: str
-    kind: str
+    kind: DocumentKind
     page_count: int
     code: str | None
     date: str | None
@@ -185,7 +185,7 @@ class ArchiveStore(Protocol):
 
     # ----------------------------------------------------------------------- writing
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         """Store a processed document in one transaction, replacing an earlier version of the same content
         (same sha256); return its id. Raises ArchiveError when it cannot be stored."""
         ...
@@ -296,7 +296,7 @@ def source_path(source: str, root: Path | None) -> Path:
     return root / path if root is not None and not path.is_absolute() else path
 
 
-def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: str,
+def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str,
                   root: Path | None = None) -> DocumentRows:
     """The rows of a processed document, with the search keys of its code, type, issuer and places; its source
     (also in the result JSON) relative to `root` when inside it."""
@@ -311,7 +311,7 @@ def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: 
     parts = code_parts(header.code) if header.code else []
     issuers = " | ".join(x for x in (header.issuer, header.parent_issuer) if x)
     document = {
-        "sha256": result.sha256, "source": source, "name": name, "kind": kind,
+        "sha256": result.sha256, "source": source, "name": name, "kind": str(kind),
         "page_count": len(result.pages), "code": header.code, "code_key": " ".join(parts) or None,
         "number": _number(parts), "type": header.type, "type_key": code_key(header.type) if header.type else None,
         "type_name": header.type_name, "type_name_key": _fold_or_none(header.type_name),

@@ -132,9 +132,10 @@ def _read_page(image_file: Path, options: Any) -> dict[str, Any]:
     from pipeline.run.options import PageSettings
     from pipeline.run.stages import Stages
     from pipeline.run.worker import PageTask, run_page
+    from pipeline.types import DocumentKind
 
     settings = PageSettings(restore=options.congvan.restore, languages=_languages(options))
-    output = run_page(PageTask(str(image_file), 0, "image", settings, Stages.default()))
+    output = run_page(PageTask(str(image_file), 0, DocumentKind.IMAGE, settings, Stages.default()))
     return text_layer_page(output.result)
 
 

@@ -13,17 +13,16 @@ from pathlib import Path
 from pipeline.archive.store import ArchiveStore, StoredDocument
 from pipeline.defaults import default_jobs
 from pipeline.errors import CongvanError, InputError
-from pipeline.ingest import TEXT_KINDS
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
 from pipeline.run.inputs import collect_inputs
 from pipeline.run.naming import OutputNamer
 from pipeline.run.options import PageSettings, ProcessOptions
-from pipeline.run.outcomes import BatchSummary, DocumentOutcome
+from pipeline.run.outcomes import BatchSummary, DocumentOutcome, DocumentStatus
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
 from pipeline.run.worker import PageTask, internal_error, run_text_page
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 
 def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: Stages | None = None) -> BatchSummary:
@@ -34,9 +33,9 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     summary = BatchSummary()
     files, input_errors, skipped = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
     for error in input_errors:
-        summary.outcomes.append(DocumentOutcome(error.path or "", "failed", error=error))
+        summary.outcomes.append(DocumentOutcome(error.path or "", DocumentStatus.FAILED, error=error))
         print(describe(error), file=sys.stderr, flush=True)
-    summary.outcomes += [DocumentOutcome(str(path), "skipped", reason=reason) for path, reason in skipped]
+    summary.outcomes += [DocumentOutcome(str(path), DocumentStatus.SKIPPED, reason=reason) for path, reason in skipped]
     if options.out_dir is not None:
         options.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -49,7 +48,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
         documents = _open_documents(files, options, stages, archive, summary)
         if not documents:
             return summary
-        if any(doc.info.kind not in TEXT_KINDS for doc in documents):
+        if any(not doc.info.kind.is_text for doc in documents):
             stages.check_tesseract(options.languages)
         _run_documents(documents, options, stages, archive, summary)
     finally:
@@ -70,7 +69,7 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
             info = stages.open_document(path)
         except Exception as error:
             failure = error if isinstance(error, CongvanError) else internal_error(error, str(path), "opening")
-            summary.outcomes.append(DocumentOutcome(str(path), "failed", error=failure))
+            summary.outcomes.append(DocumentOutcome(str(path), DocumentStatus.FAILED, error=failure))
             print(describe(failure), file=sys.stderr, flush=True)
             continue
         name = namer.claim(path)
@@ -79,7 +78,7 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
             if stored is not None:
                 _restore_outputs(archive, stored, name, path, options)
                 summary.outcomes.append(
-                    DocumentOutcome(str(path), "skipped", name=name, pages=stored.page_count,
+                    DocumentOutcome(str(path), DocumentStatus.SKIPPED, name=name, pages=stored.page_count,
                                     reason=f"already in the archive as document {stored.id} (use --force to redo)")
                 )
                 continue
@@ -119,7 +118,7 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
     try:
         for document, value in engine.run(documents):
             if isinstance(value, CongvanError):
-                outcome = DocumentOutcome(document.source, "failed", name=document.name, error=value)
+                outcome = DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=value)
                 progress.message(describe(value))
             else:
                 outcome = _finish_document(document, value, options, stages, archive)
@@ -157,7 +156,7 @@ def _finish_document(document: DocumentInFlight, record: Record, options: Proces
         if options.out_dir is not None:
             write_atomic(options.out_dir / f"{document.name}.txt", result.text)
             write_atomic(options.out_dir / f"{document.name}.json", result_json)
-            if options.pdf and document.info.kind not in TEXT_KINDS:
+            if options.pdf and not document.info.kind.is_text:
                 from pipeline.archive.pdf import searchable_pdf_path
 
                 target = searchable_pdf_path(options.out_dir, document.name, document.path)
@@ -167,11 +166,11 @@ def _finish_document(document: DocumentInFlight, record: Record, options: Proces
         if archive is not None:
             archive.add_document(result, name=document.name, kind=document.info.kind, result_json=result_json)
     except CongvanError as error:
-        return DocumentOutcome(document.source, "failed", name=document.name, error=error)
+        return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=error)
     except OSError as error:
         failure = CongvanError(f"cannot write results: {error.strerror or error}", document.source)
-        return DocumentOutcome(document.source, "failed", name=document.name, error=failure)
-    return DocumentOutcome(document.source, "done", name=document.name, pages=len(pages), seconds=seconds)
+        return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=failure)
+    return DocumentOutcome(document.source, DocumentStatus.DONE, name=document.name, pages=len(pages), seconds=seconds)
 
 
 # --------------------------------------------------------------------------- one document, for `congvan extract`
@@ -183,14 +182,14 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     settings = PageSettings(restore=restore)
     if name == "-":
         text = unicodedata.normalize("NFC", sys.stdin.buffer.read().decode("utf-8", errors="replace"))
-        pages = [run_text_page(PageTask("-", i, "text", settings, stages, t)).result
+        pages = [run_text_page(PageTask("-", i, DocumentKind.TEXT, settings, stages, t)).result
                  for i, t in enumerate(text.split("\f"))]
         return stages.extract_record("\f".join(p.text for p in pages), pages)
     path = Path(name)
     if path.is_dir() or not path.exists():
         raise InputError("no such file" if not path.exists() else "is a folder, not a document", path)
     info = stages.open_document(path)
-    if info.kind not in TEXT_KINDS:
+    if not info.kind.is_text:
         stages.check_tesseract(None)
     document = DocumentInFlight(path=path, info=info, name=path.stem)
     jobs = default_jobs()

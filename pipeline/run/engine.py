@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import CongvanError, InputError
-from pipeline.ingest import TEXT_KINDS
 from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
@@ -99,7 +98,7 @@ class Engine:
         return None
 
     def _start(self, document: DocumentInFlight) -> None:
-        if document.info.kind in TEXT_KINDS:
+        if document.info.kind.is_text:
             text = self._stages.read_text_file(document.path)
             document.texts = text.split("\f")
             self._progress.adjust_total(len(document.texts) - document.info.page_count)

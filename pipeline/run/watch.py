@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from pipeline.errors import CongvanError, UsageError
 from pipeline.ingest import file_sha256
 from pipeline.run.options import ProcessOptions
+from pipeline.run.outcomes import DocumentStatus
 from pipeline.run.stages import Stages
 
 ORIGINALS = "originals"  # in the archive's folder
@@ -145,10 +146,10 @@ class Watcher:
         summary = process_inputs([stored], replace(self.options.process, progress=False), stages=self.stages)
         relative = _relative(stored, self.options.root)
         outcome = summary.outcomes[0] if summary.outcomes else None
-        if outcome is not None and outcome.status in ("done", "skipped"):
+        if outcome is not None and outcome.status in (DocumentStatus.DONE, DocumentStatus.SKIPPED):
             self.done += 1
             self._journal({"event": "done", "to": relative})
-            detail = f"{outcome.pages} page{'' if outcome.pages == 1 else 's'}" if outcome.status == "done" \
+            detail = f"{outcome.pages} page{'' if outcome.pages == 1 else 's'}" if outcome.status is DocumentStatus.DONE \
                 else outcome.reason or "skipped"
             self.log(outcome.status, arrived, f"{relative} ({detail})")
             return

@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.errors import CongvanError
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
-from pipeline.types import PageResult, Record, RestoredToken
+from pipeline.types import DocumentKind, PageResult, Record, RestoredToken
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class PageTask:
 
     source: str
     index: int
-    kind: str
+    kind: DocumentKind
     settings: PageSettings
     stages: Stages
     text: str | None = None  # the page's text for text inputs (no image)
@@ -92,7 +92,7 @@ def _run_image_page(task: PageTask, workdir: Path) -> PageOutput:
     if settings.text_layer and legacy and legacy.strip():
         raw_text, words, steps, confidences = unicodedata.normalize("NFC", legacy), [], [], None
     else:
-        if settings.text_layer and task.kind == "pdf":
+        if settings.text_layer and task.kind is DocumentKind.PDF:
             warnings.append("no text layer on this page: OCR used")
         prepared = stages.preprocess_page(page)
         ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
