@@ -313,7 +313,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         place = record.document.place
         references = [resolve_reference(archive, ref, place) for ref in record.references]
         cited_by = citing_documents(archive, document.code, named=document) if document.code else []
-        print(describe_document(document, record, references, cited_by))
+        print(describe_document(document, record, references, cited_by, archive.root))
     return 0
 
 

@@ -121,7 +121,7 @@ def test_run_watch_moved_archive_still_serves_show(tmp_path, inbox, capsys):
     db = moved / "archive.db"
     assert main(["show", "9/KH-UBND", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "File:" in out and "originals/" in out
+    assert f"File:        {moved}/originals/" in out  # where the original is now
     assert main(["show", "9/KH-UBND", "--db", str(db), "--text"]) == 0
     assert "nông thôn mới" in capsys.readouterr().out
     with open_archive(db, create=False) as archive:

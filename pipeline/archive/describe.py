@@ -4,9 +4,10 @@ the citations of a code that is not archived. Untrusted text is shown on one lin
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from pipeline.archive.resolve import CitedCode, ResolvedReference
-from pipeline.archive.store import DocumentSummary, StoredDocument
+from pipeline.archive.store import DocumentSummary, StoredDocument, source_path
 from pipeline.types import Record
 
 
@@ -33,7 +34,9 @@ def summary_line(document: DocumentSummary | StoredDocument) -> str:
 
 
 def describe_document(stored: StoredDocument, record: Record, references: Iterable[ResolvedReference],
-                      cited_by: Iterable[CitedCode]) -> str:
+                      cited_by: Iterable[CitedCode], root: Path | None = None) -> str:
+    """The document as a clerk reads it; its file where it is now (a source stored relative to the archive's
+    folder is shown inside `root`)."""
     header = record.document
     lines = [one_line(" · ".join(x for x in (header.code or "(no number)", header.type_name or header.type,
                                              header.date) if x))]
@@ -73,7 +76,7 @@ def describe_document(stored: StoredDocument, record: Record, references: Iterab
     if citing:
         lines.append(f"Cited by ({len(citing)}):")
         lines += [f"  {summary_line(doc)}" for doc in citing]
-    lines.append(f"{'File:':<12} {one_line(stored.source)} · {stored.page_count} page"
+    lines.append(f"{'File:':<12} {one_line(source_path(stored.source, root))} · {stored.page_count} page"
                  f"{'' if stored.page_count == 1 else 's'} · id {stored.id} · sha256 {stored.sha256[:12]}")
     return "\n".join(lines)
 
