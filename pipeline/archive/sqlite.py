@@ -285,13 +285,20 @@ class SqliteArchive:
         db = self.connection
         column = "text" if accented else "folded"
         match = _fts_query(query.groups, column)
-        if query.excluded:  # a document with an excluded term on any of its pages is left out
-            exclude = {*exclude, *(doc_id for (doc_id,) in db.execute(
+        # A document with an excluded term on any of its pages is left out before pages are ranked, so that
+        # excluding common words never makes the window below grow over the whole index.
+        banned, banned_params = "", []
+        if query.excluded:
+            banned_ids = [doc_id for (doc_id,) in db.execute(
                 'SELECT DISTINCT p."document_id" FROM "page_fts" JOIN "pages" p ON p."id" = "page_fts"."rowid" '
-                'WHERE "page_fts" MATCH ?', (_fts_query([query.excluded], column),)))}
+                'WHERE "page_fts" MATCH ?', (_fts_query([query.excluded], column),))]
+            if banned_ids:
+                banned = (' AND "rowid" NOT IN (SELECT "id" FROM "pages" WHERE "document_id" IN '
+                          '(SELECT "value" FROM json_each(?)))')
+                banned_params = [json.dumps(banned_ids)]
         # Counting stops past the threshold: all that matters is whether the query is selective.
-        capped = db.execute('SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ? LIMIT ?)',
-                            (match, RANKED_MATCHES + 1)).fetchone()[0]
+        capped = db.execute(f'SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ?{banned} LIMIT ?)',
+                            (match, *banned_params, RANKED_MATCHES + 1)).fetchone()[0]
         if capped == 0 or wanted <= 0:
             return []
         ranked = capped <= RANKED_MATCHES
@@ -303,11 +310,11 @@ class SqliteArchive:
             rows = db.execute(
                 f"""WITH m AS MATERIALIZED (
                         SELECT "rowid" AS "page_id", {score} AS "score" FROM "page_fts"
-                        WHERE "page_fts" MATCH ? ORDER BY {order} LIMIT ?)
+                        WHERE "page_fts" MATCH ?{banned} ORDER BY {order} LIMIT ?)
                     SELECT {_SUMMARY_COLUMNS}, p."page", p."text", m."score"
                     FROM m JOIN "pages" p ON p."id" = m."page_id" JOIN "documents" d ON d."id" = p."document_id"
                     WHERE 1 = 1{where} ORDER BY m."score", p."id" DESC""",
-                [match, window, *params],
+                [match, *banned_params, window, *params],
             ).fetchall()
             best: dict[int, PageMatch] = {}
             for row in rows:
@@ -318,8 +325,8 @@ class SqliteArchive:
             if len(best) >= wanted:
                 return list(best.values())[:wanted]
             if total is None:
-                total = db.execute('SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?',
-                                   (match,)).fetchone()[0]
+                total = db.execute(f'SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?{banned}',
+                                   (match, *banned_params)).fetchone()[0]
             if window >= total:
                 return list(best.values())
             window = min(total, window * 4)
