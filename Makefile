@@ -2,10 +2,12 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf ghostscript \
-	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
+	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core \
+	chromium chromium-driver
 JOBS ?= $(shell nproc)
 
-.PHONY: setup dev run test lint bench bench-scan bench-restore bench-extract bench-archive bench-rasterize models samples clean
+.PHONY: setup dev run serve demo-web test lint bench bench-scan bench-restore bench-extract bench-archive \
+	bench-born-digital bench-web bench-rasterize models samples clean
 
 # setup: what congvan needs to run (no test, lint or data-building tools); dev: all of those as well.
 setup: .venv/.installed
@@ -26,6 +28,12 @@ dev: .venv/.installed-dev
 run: setup
 	.venv/bin/congvan process samples/ --out out/ --db out/archive.db --jobs $(JOBS)
 
+serve: run
+	.venv/bin/congvan serve --db out/archive.db
+
+demo-web: run dev
+	$(PY) scripts/demo_web.py --db out/archive.db --out out/screens
+
 test: dev
 	$(PY) -m pytest tests
 
@@ -39,7 +47,7 @@ models: dev
 samples: dev
 	$(PY) samples/generate.py --out samples/
 
-bench: bench-scan bench-restore bench-extract bench-archive bench-rasterize
+bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-rasterize
 
 bench-scan: dev
 	$(PY) scripts/bench_scan.py
@@ -52,6 +60,12 @@ bench-extract: dev
 
 bench-archive: dev
 	$(PY) scripts/bench_archive.py
+
+bench-born-digital: dev
+	$(PY) scripts/bench_born_digital.py
+
+bench-web: dev
+	$(PY) scripts/bench_web.py
 
 bench-rasterize: dev
 	$(PY) scripts/bench_rasterize.py

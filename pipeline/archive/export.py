@@ -14,7 +14,8 @@ from typing import Any, TextIO
 from pipeline import __version__
 from pipeline.archive.store import ArchivedDocument, ArchiveStore, TaskRow
 
-CSV_COLUMNS = ("task_id", "document_code", "date", "assignees", "text", "places", "references", "deadline", "source")
+CSV_COLUMNS = ("task_id", "document_code", "date", "assignees", "text", "places", "references", "deadline", "source",
+               "status")
 ICS_LINE_OCTETS = 75  # RFC 5545 §3.1: lines longer than this are folded
 SUMMARY_CHARS = 160
 CSV_BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only when it starts with the byte-order mark
@@ -62,7 +63,7 @@ def write_csv(rows: Iterable[TaskRow], out: TextIO) -> int:
     return write_csv_rows(CSV_COLUMNS, ([row.task.get("id"), row.document_code, row.document_date,
                                          _joined(row.task.get("assignees")), row.task.get("text", ""),
                                          _joined(row.task.get("places")), _joined(row.task.get("references")),
-                                         row.task.get("deadline"), row.source] for row in rows), out)
+                                         row.task.get("deadline"), row.source, row.status] for row in rows), out)
 
 
 def write_jsonl(rows: Iterable[TaskRow], out: TextIO) -> int:
@@ -135,7 +136,7 @@ def write_ics(rows: Iterable[TaskRow], out: TextIO, now: datetime | None = None)
             lines.append(f"DTSTART;VALUE=DATE:{start}")
         if task.get("assignees"):
             lines.append(f"CATEGORIES:{','.join(ics_escape(a) for a in task['assignees'])}")
-        lines += ["STATUS:NEEDS-ACTION", "END:VTODO"]
+        lines += ["STATUS:COMPLETED" if row.status == "done" else "STATUS:NEEDS-ACTION", "END:VTODO"]
         count += 1
     lines.append("END:VCALENDAR")
     out.write("".join(ics_fold(line) + "\r\n" for line in lines))

@@ -21,7 +21,7 @@ from pipeline.run.options import PageSettings, ProcessOptions
 from pipeline.run.outcomes import BatchSummary, DocumentOutcome, DocumentStatus
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
-from pipeline.run.worker import PageTask, internal_error, run_text_page
+from pipeline.run.worker import ExtractedDocument, PageTask, internal_error, run_text_page
 from pipeline.types import DocumentKind, DocumentResult, Record
 
 
@@ -138,16 +138,16 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
         progress.close()
 
 
-def _finish_document(document: DocumentInFlight, record: Record, options: ProcessOptions, stages: Stages,
-                     archive: ArchiveStore | None) -> DocumentOutcome:
+def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, options: ProcessOptions,
+                     stages: Stages, archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
     transaction), so that an interruption at any point leaves either nothing or the whole document."""
     from pipeline.archive.files import document_to_dict, dumps_json, write_atomic
 
     pages = [document.pages[i] for i in range(document.page_count)]
-    warnings = [f"page {page.index + 1}: {w}" for page in pages for w in page.warnings]
+    warnings = [f"page {page.index + 1}: {w}" for page in pages for w in page.warnings] + extracted.warnings
     result = DocumentResult(source=str(document.path.resolve()), sha256=document.info.sha256, pages=pages,
-                            record=record, warnings=warnings)
+                            record=extracted.record, warnings=warnings)
     settings = {"restore": options.restore, "text_layer": options.text_layer, "languages": options.languages,
                 "page_timeout": options.page_timeout}
     seconds = time.monotonic() - document.started
@@ -200,7 +200,7 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
         for _, value in engine.run([document]):
             if isinstance(value, CongvanError):
                 raise value
-            return value
+            return value.record
     finally:
         engine.cancel_all()
         executor.close()

@@ -16,8 +16,16 @@ from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
 from pipeline.run.stages import Stages
-from pipeline.run.worker import ExtractTask, PageOutput, PageTask, internal_error, run_extract, run_page
-from pipeline.types import DocumentInfo, PageResult, Record
+from pipeline.run.worker import (
+    ExtractedDocument,
+    ExtractTask,
+    PageOutput,
+    PageTask,
+    internal_error,
+    run_extract,
+    run_page,
+)
+from pipeline.types import DocumentInfo, PageResult
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -59,7 +67,7 @@ class Engine:
         self._progress = progress
         self._pending: dict[Any, tuple[DocumentInFlight, str, int]] = {}
 
-    def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, Record | CongvanError]]:
+    def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         queue = deque(documents)
         while queue or self._pending:
             while queue and len(self._pending) < self._limit:
@@ -111,7 +119,7 @@ class Engine:
         self._pending[future] = (document, kind, index)
         document.futures.add(future)
 
-    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, Record | CongvanError]]:
+    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         document, kind, index = self._pending.pop(future)
         document.futures.discard(future)
         try:
@@ -139,7 +147,7 @@ class Engine:
             self._progress.message(f"congvan: warning: {document.source}: page {index + 1}: {warning}")
         if len(document.pages) == document.page_count:
             pages = tuple(document.pages[i] for i in range(document.page_count))
-            task = ExtractTask(document.source, pages, self._stages)
+            task = ExtractTask(document.source, pages, self._stages, document.info.kind)
             document.extracting = True
             self._track(self._executor.submit(run_extract, task), document, "extract", -1)
 

@@ -18,6 +18,8 @@ from pipeline.types import (
     PreparedPage,
     Record,
     Restoration,
+    SignatureField,
+    TextLayer,
 )
 
 
@@ -31,6 +33,19 @@ class LoadPage(Protocol):
     """Decode one page (0-based) at its real resolution (ingest.load_page)."""
 
     def __call__(self, path: Path, index: int, /) -> PageImage: ...
+
+
+class ReadTextLayer(Protocol):
+    """A PDF page's own text layer with word boxes, as a viewer shows the page; None for other inputs
+    (ingest.read_text_layer)."""
+
+    def __call__(self, path: Path, index: int, /) -> TextLayer | None: ...
+
+
+class ReadSignatures(Protocol):
+    """The signature dictionaries of a PDF, in signing order; [] for other inputs (ingest.read_signatures)."""
+
+    def __call__(self, path: Path, /) -> list[SignatureField]: ...
 
 
 class ReadTextFile(Protocol):
@@ -94,6 +109,8 @@ class Stages:
     restore_text: RestoreText
     extract_record: ExtractRecord
     write_pdf: WritePdf
+    read_text_layer: ReadTextLayer
+    read_signatures: ReadSignatures
 
     @classmethod
     def default(cls) -> Stages:
@@ -112,4 +129,6 @@ class Stages:
             restore_text=restore_text,
             extract_record=extract_record,
             write_pdf=write_pdfa,
+            read_text_layer=ingest.read_text_layer,
+            read_signatures=ingest.read_signatures,
         )
