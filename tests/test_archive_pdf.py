@@ -20,6 +20,7 @@ from pipeline.types import (
     DocumentResult,
     OcrWord,
     PageResult,
+    PageSource,
     PreprocessStep,
     Record,
     RestoredToken,
@@ -173,3 +174,10 @@ def test_archive_pdf_ocrmypdf_runs_the_congvan_plugin(tmp_path):
     with pikepdf.open(target) as pdf:
         assert pdf.open_metadata()["pdfaid:part"] == "2"
         assert "congvan" in str(pdf.docinfo.get("/Creator", "")) + str(pdf.open_metadata().get("xmp:CreatorTool"))
+
+
+def test_archive_pdf_born_digital_pages_add_no_second_text_layer():
+    words = [OcrWord("Số", 99.0, (10, 10, 20, 12), 0, 0)]
+    page = PageResult(index=0, width=200, height=100, dpi=100.0, words=words, preprocessing=[], raw_text="Số",
+                      text="Số", source=PageSource.TEXT_LAYER)
+    assert text_layer_page(page)["lines"] == []  # the PDF carries this page's text already

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import CongvanError, MissingDependencyError
-from pipeline.types import Box, DocumentResult, PageResult, Record
+from pipeline.types import Box, DocumentResult, PageResult, PageSource, Record
 
 PLUGIN = "pipeline.plugins.ocrmypdf_congvan"
 PDFA_OUTPUT = "pdfa-2"  # PDF/A-2B
@@ -60,8 +60,12 @@ def page_turns(page: PageResult) -> int:
 def text_layer_page(page: PageResult) -> dict[str, Any]:
     """What the OCRmyPDF plugin places on one page: its size in the pixels congvan read, the turn of its text,
     and its words line by line as [text, x, y, w, h, confidence]. A page whose text has no word boxes (a
-    restored old text layer) gets its lines stacked from the top of the page, still searchable."""
+    restored old text layer) gets its lines stacked from the top of the page, still searchable; a page read
+    from its own text layer (born-digital) gets nothing: its text is in the PDF already."""
     lines: dict[int, list[list[Any]]] = {}
+    if page.source is PageSource.TEXT_LAYER:
+        return {"width": page.width or 1000, "height": page.height or 1414, "turns": 0, "text": page.text,
+                "lines": []}
     for text, (x, y, w, h), line, confidence in page_words(page):
         lines.setdefault(line, []).append([text, x, y, max(w, 1), max(h, 1), confidence])
     width, height = page.width or 1000, page.height or 1414
@@ -110,7 +114,7 @@ def write_pdfa(source: Path, result: DocumentResult, target: Path, *, image_dpi:
         options: dict[str, Any] = {
             "plugins": [PLUGIN], "congvan_words": str(words), "optimize": 1,
             "jobs": jobs, "use_threads": True, "progress_bar": False, **pdf_metadata(result.record)}
-        if any(page.legacy_text for page in result.pages):
+        if any(page.legacy_text or page.source is not PageSource.OCR for page in result.pages):
             options["mode"] = "redo"  # an old OCR layer is replaced by the restored one; visible text stays
         if image_dpi and not _is_pdf(source):
             options["image_dpi"] = round(image_dpi)
