@@ -113,32 +113,60 @@ def write_pdfa(source: Path, result: DocumentResult, target: Path, *, image_dpi:
         output = work / "out.pdf"
         options: dict[str, Any] = {
             "plugins": [PLUGIN], "congvan_words": str(words), "optimize": 1,
-            "jobs": jobs, "use_threads": True, "progress_bar": False, **pdf_metadata(result.record)}
-        if any(page.legacy_text or page.source is not PageSource.OCR for page in result.pages):
-            options["mode"] = "redo"  # an old OCR layer is replaced by the restored one; visible text stays
+            "jobs": jobs, "use_threads": True, "progress_bar": False, **pdf_metadata(result.record),
+            # a copy of an e-signed PDF cannot keep the signature: the original keeps it, the copy says so
+            "invalidate_digital_signatures": True}
+        # An old OCR layer is replaced by the restored one (redo), visible text is kept; pages that carry their
+        # own text are left as they are (skip), which is all OCRmyPDF can do for a fillable form.
+        modes = ["default"]
+        if any(page.legacy_text for page in result.pages):
+            modes = ["redo", "skip"]
+        elif any(page.source is not PageSource.OCR for page in result.pages):
+            modes = ["skip"]
         if image_dpi and not _is_pdf(source):
             options["image_dpi"] = round(image_dpi)
         warnings: list[str] = []
         failures: list[str] = []
+        status = None
         for backend, output_type in PDFA_ATTEMPTS:
-            try:
-                with _quiet("ocrmypdf"):
-                    status = ocrmypdf.ocr(source, output, **{**options, "pdfa_backend": backend,
-                                                             "output_type": output_type})
+            for mode in modes:
+                try:
+                    with _quiet("ocrmypdf"):
+                        status = ocrmypdf.ocr(source, output, **{**options, "pdfa_backend": backend,
+                                                                 "output_type": output_type, "mode": mode})
+                    break
+                except Exception as error:
+                    failures.append(f"{type(error).__name__}: {' '.join(str(error).split())}")
+            if status is not None:
                 break
-            except Exception as error:
-                failures.append(f"{type(error).__name__}: {' '.join(str(error).split())}")
         else:
             raise CongvanError(f"searchable PDF failed: {failures[-1]}", source) from None
         if output_type != PDFA_OUTPUT:
             warnings.append(f"not PDF/A (a plain searchable PDF was written): {failures[0]}")
-        if int(status) != 0 or not output.exists():
+        if any(page.stamps for page in result.pages) or _is_signed(source):
+            warnings.append("the searchable copy does not carry the original's digital signature (the original "
+                            "keeps it)")
+        if status is None or int(status) != 0 or not output.exists():
             raise CongvanError(f"searchable PDF/A failed: OCRmyPDF exit status {int(status)}", source)
         header = result.record.document if result.record is not None else None
         if header is not None and header.date:
             set_creation_date(output, header.date)
         os.replace(output, target)
     return warnings
+
+
+def _is_signed(path: Path) -> bool:
+    """A PDF with a signature field (an e-signed document)."""
+    if not _is_pdf(path):
+        return False
+    import pikepdf
+
+    try:
+        with pikepdf.open(path) as pdf:
+            form = pdf.Root.get("/AcroForm")
+            return form is not None and any(field.get("/FT") == "/Sig" for field in form.get("/Fields", []))
+    except pikepdf.PdfError:
+        return False
 
 
 def _is_pdf(path: Path) -> bool:
