@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipeline import __version__
 from pipeline.config import CONFIG_NAME, ENV_DB, Config, require_db, resolve_db
@@ -61,6 +62,7 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _add_processing_flags(p: argparse.ArgumentParser) -> None:
     from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.limits import WORKER_MEMORY_SHARE
     from pipeline.run.options import ExecutorKind
 
     p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
@@ -77,6 +79,18 @@ def _add_processing_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pdf", action="store_true", default=None, help="also write a searchable PDF/A per document")
     p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--worker-memory", type=_size, metavar="SIZE",
+                   help="data memory each local worker may use, e.g. 4G; 0 = no cap (default: "
+                        f"{WORKER_MEMORY_SHARE * 100:.0f}%% of the machine's memory shared among the --jobs workers)")
+
+
+def _size(text: str) -> int:
+    from pipeline.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _process_options(args: argparse.Namespace) -> ProcessOptions:
@@ -104,6 +118,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
         pdf=setting(args.pdf, "pdf", False),
         executor=args.executor,
         scheduler=args.scheduler,
+        worker_memory=args.worker_memory,
     )
 
 
@@ -272,6 +287,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
         why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match",
                "browse": "matches the filters"}[hit.match]
+        # what documents say is untrusted text: escaped, so that it cannot drive the terminal
         print(f"{rank}. {one_line(about)}  [{one_line(why)}]")
         print(f"   {one_line(hit.source)}, page {hit.page} (id {hit.id})")
         if hit.snippet:
@@ -508,8 +524,15 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse reporting a bad command line as congvan's one-line usage error (E001, exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="congvan",
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
@@ -522,8 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is reported like a full disk, not a kill
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except CongvanError as error:
         _print_error(error)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from pipeline.archive.files import fit_name
 from pipeline.errors import CongvanError, MissingDependencyError
 from pipeline.types import Box, DocumentResult, PageResult, PageSource, Record
 
@@ -208,5 +209,5 @@ def searchable_pdf_path(out_dir: Path, name: str, source: Path) -> Path:
     """DIR/<stem>.pdf, unless that is the input itself (output folder = input folder)."""
     target = out_dir / f"{name}.pdf"
     if target.resolve() == Path(source).resolve():
-        target = out_dir / f"{name}.searchable.pdf"
+        target = out_dir / fit_name(name, ".searchable.pdf")
     return target

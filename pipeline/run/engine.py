@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import CongvanError, InputError
+from pipeline.errors import CongvanError, InputError, printable
 from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
@@ -144,7 +144,7 @@ class Engine:
         document.pages[index] = output.result
         self._progress.pages_done(1)
         for warning in output.result.warnings:
-            self._progress.message(f"congvan: warning: {document.source}: page {index + 1}: {warning}")
+            self._progress.message(f"congvan: warning: {printable(document.source)}: page {index + 1}: {printable(warning)}")
         if len(document.pages) == document.page_count:
             pages = tuple(document.pages[i] for i in range(document.page_count))
             task = ExtractTask(document.source, pages, self._stages, document.info.kind)

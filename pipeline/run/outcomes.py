@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePath
 
-from pipeline.errors import CongvanError, exit_code_for
+from pipeline.errors import CongvanError, exit_code_for, printable
 
 NOT_A_DOCUMENT = "not a document congvan reads"  # the reason a folder's other files are skipped
 NAMED_PER_KIND = 3  # skipped files of one kind named in the summary; the rest counted
@@ -70,9 +70,9 @@ class BatchSummary:
             if outcome.reason == NOT_A_DOCUMENT:
                 others[PurePath(outcome.source).suffix.lower() or "(no extension)"].append(outcome.source)
             else:
-                lines.append(f"  skipped: {outcome.source}: {outcome.reason}")
+                lines.append(f"  skipped: {printable(outcome.source)}: {outcome.reason}")
         for suffix, sources in sorted(others.items()):
-            named = ", ".join(sources[:NAMED_PER_KIND]) + (f" and {len(sources) - NAMED_PER_KIND} more"
+            named = ", ".join(printable(source) for source in sources[:NAMED_PER_KIND]) + (f" and {len(sources) - NAMED_PER_KIND} more"
                                                            if len(sources) > NAMED_PER_KIND else "")
             lines.append(f"  skipped: {plural(len(sources), suffix + ' file')}, {NOT_A_DOCUMENT} "
                          f"(PDF, images, .docx, .odt, .txt): {named}")

@@ -5,6 +5,7 @@ Tasks are plain picklable values, so that they run the same in a local process p
 
 from __future__ import annotations
 
+import resource
 import tempfile
 import time
 import unicodedata
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.errors import CongvanError
+from pipeline.archive.files import owned_prefix
+from pipeline.errors import CongvanError, TooLargeError
+from pipeline.limits import format_size, is_out_of_memory
 from pipeline.ocr import reading_confidence, words_to_text
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
@@ -28,6 +31,9 @@ from pipeline.types import (
     RestoredToken,
     TextLayer,
 )
+
+# Each page's temporary folder in the system's temporary folder: congvan-page-<worker pid>-…
+PAGE_TEMP_PREFIX = "congvan-page-"
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,12 @@ class ExtractedDocument:
 
 
 def internal_error(error: BaseException, source: str, where: str) -> CongvanError:
-    """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch)."""
+    """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch):
+    an allocation beyond the worker's memory cap is E105, anything else E000."""
+    if is_out_of_memory(error):
+        soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+        cap = "" if soft == resource.RLIM_INFINITY else f" (a worker may use {format_size(soft)}: --worker-memory)"
+        return TooLargeError(f"{where}: out of memory{cap}", source)
     return CongvanError(f"{where}: internal error: {type(error).__name__}: {error}", source)
 
 
@@ -112,7 +123,7 @@ def _run_image_page(task: PageTask) -> PageOutput:
     page = stages.load_page(Path(task.source), task.index)
     # The page's own temporary folder, handed to the stages that need one and removed when the page ends
     # (even on failure), so that temporary disk use is bounded by the pages in flight.
-    with tempfile.TemporaryDirectory(prefix="congvan-page-") as workdir:
+    with tempfile.TemporaryDirectory(prefix=owned_prefix(PAGE_TEMP_PREFIX)) as workdir:
         result = _ocr_result(task, page, reading, Path(workdir))
     if reading is not None and reading.source is PageSource.LEGACY_RESTORED:
         assert layer is not None
@@ -175,7 +186,7 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None, w
     words = [word for word in ocr.words if not _inside_any(word.box, stamps)]
     raw_text = ocr.text if len(words) == len(ocr.words) else words_to_text(words)
     steps = list(ocr.preprocessing or prepared.steps)
-    warnings += [w for w in (*prepared.warnings, *ocr.warnings) if w not in warnings]
+    warnings += [w for w in dict.fromkeys((*prepared.warnings, *ocr.warnings)) if w not in warnings]
     confidences: list[float | None] | None = [word.confidence for word in words]
     if len(words) != len(raw_text.split()):
         confidences = None  # misaligned stage output: restore without confidences rather than misuse them
