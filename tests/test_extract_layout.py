@@ -96,6 +96,25 @@ def test_extract_layout_centred_line_continues_even_on_a_body_opening_word() -> 
     assert extract_record(page.text).document.subject == "Về việc tăng cường phòng, chống dịch bệnh"
 
 
+def test_extract_layout_summary_wrapped_to_nearly_the_column_width_continues_the_title() -> None:
+    # a long summary set almost as wide as the column (4 % margins, still symmetric); the body's first line
+    # opens on "Ngày …", a word that ends a summary when the text alone decides
+    margin = 0.04 * (RIGHT - LEFT)
+    summary = [("Kết luận của Phó Chủ tịch tại cuộc họp nghe báo cáo về tình hình thực hiện", LEFT + margin,
+                RIGHT - margin),
+               ("công tác cổ phần hóa Công ty và nhiệm vụ trọng tâm trong thời gian đến", LEFT + margin,
+                RIGHT - margin)]
+    body = [("Ngày 03/01/2025, Phó Chủ tịch chủ trì họp nghe báo cáo về tình hình thực hiện", LEFT + INDENT,
+             RIGHT), *_BODY[1:]]
+    page = _page([*_HEADER, ("THÔNG BÁO", *_centred("THÔNG BÁO")), *summary, *body])
+    subject = extract_record(page.text, [page]).document.subject
+    assert subject == ("Kết luận của Phó Chủ tịch tại cuộc họp nghe báo cáo về tình hình thực hiện công tác cổ "
+                       "phần hóa Công ty và nhiệm vụ trọng tâm trong thời gian đến")
+    geometry = line_geometry(DocumentText.from_text(page.text), [page])
+    justified = len(_HEADER) + 1 + len(summary) + 1  # the body's second line, flush with both margins
+    assert not geometry[justified].is_centred()
+
+
 def _closing_page() -> PageResult:
     sign_left = LEFT + 1150
     lines = [

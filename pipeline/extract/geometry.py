@@ -17,8 +17,9 @@ from pipeline.types import Box, PageResult
 MIN_COLUMN_LINES = 5
 # A centred line (title) leaves both margins at least this share of the column width, and differs from a
 # symmetric position by at most CENTRE_TOLERANCE of it: a body paragraph's first line is indented (1 to
-# 1.3 cm, 6 to 9 %) but runs to the right margin.
-MIN_CENTRE_MARGIN = 0.05
+# 1.3 cm, 6 to 9 %) but runs to the right margin, and a justified line touches both margins; a summary wrapped
+# to nearly the column's width still leaves 3 to 5 % on each side.
+MIN_CENTRE_MARGIN = 0.02
 CENTRE_TOLERANCE = 0.05
 # A gap between two words of one OCR line is a gutter between columns when it is this share of the column
 # width and this many times the page's usual word spacing.
