@@ -115,6 +115,25 @@ def test_extract_layout_summary_wrapped_to_nearly_the_column_width_continues_the
     assert not geometry[justified].is_centred()
 
 
+def test_extract_layout_line_centred_under_the_title_continues_it_when_the_column_is_off_centre() -> None:
+    # the title block sits 110 px right of the column's middle (a stamp or notes widened the left margin):
+    # its second summary line is centred under the title, not in the column
+    shift = 110
+    title = [(text, left + shift, None) for text, (left, _) in
+             (("CHỈ THỊ", _centred("CHỈ THỊ")),
+              ("Về việc tăng cường công tác thi hành án hành chính", _centred("Về việc tăng cường công tác thi "
+                                                                               "hành án hành chính")),
+              ("trên địa bàn tỉnh", _centred("trên địa bàn tỉnh")))]
+    page = _page([*_HEADER, *title, *_BODY])
+    assert extract_record(page.text, [page]).document.subject == (
+        "Về việc tăng cường công tác thi hành án hành chính trên địa bàn tỉnh")
+    geometry = line_geometry(DocumentText.from_text(page.text), [page])
+    summary_end = len(_HEADER) + 2
+    assert not geometry[summary_end].is_centred()
+    assert geometry[summary_end].is_centred_under(geometry[len(_HEADER)])
+    assert not geometry[summary_end + 1].is_centred_under(geometry[len(_HEADER)])  # the indented body line
+
+
 def _closing_page() -> PageResult:
     sign_left = LEFT + 1150
     lines = [

@@ -65,6 +65,14 @@ class LineGeometry:
         return min(left_gap, right_gap) >= MIN_CENTRE_MARGIN * width and abs(left_gap - right_gap) <= (
             CENTRE_TOLERANCE * width)
 
+    def is_centred_under(self, title: LineGeometry) -> bool:
+        """Centred on the same axis as `title` (the document type's line), clear of both margins: a scan whose
+        text column is estimated off-centre (a stamp or notes in the margin) still has its title lines aligned."""
+        left_gap, right_gap = self.left - self.column_left, self.column_right - self.right
+        width = self.column_width
+        offset = (self.left + self.right - title.left - title.right) / 2
+        return min(left_gap, right_gap) >= MIN_CENTRE_MARGIN * width and abs(offset) <= CENTRE_TOLERANCE * width
+
     def starts_right(self) -> bool:
         """Starts in the right part of the column (the signature block of the closing, the motto column)."""
         return self.left >= self.column_left + RIGHT_COLUMN_SHARE * self.column_width

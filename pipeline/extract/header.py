@@ -443,7 +443,9 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
             return False
     geometry = doc.geometry.get(index)
     if geometry is not None and any(k in doc.geometry for k in subject_lines):
-        return geometry.is_centred()  # "trong mùa mưa lũ" centred under the summary continues it
+        # "trong mùa mưa lũ" centred under the summary continues it
+        title = doc.geometry.get(subject_lines[0])
+        return geometry.is_centred() or (title is not None and geometry.is_centred_under(title))
     if not subject:
         return True
     previous = subject[-1]
