@@ -587,6 +587,9 @@ PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o":
 # (with a slack of this share of the line height on each side).
 UNREAD_INK_SHARE = 0.25
 PRINTED_SLACK = 0.15
+# ... and OCR must be this sure of the digits it read (per cent): Tesseract reads printed digits at 80–100, a
+# hand's digits it reads in part ("4" of a written "24") far lower.
+PRINTED_MIN_CONFIDENCE = 50.0
 # The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
 # recognisers unless the classifier alone is this sure of it; else the field is unreadable.
 MIN_FIELD_CONFIDENCE = 0.34
@@ -740,11 +743,13 @@ def find_header_fields(words: Sequence[OcrWord], page_height: int) -> list[tuple
 def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
     """The value when the page's OCR read the field as plausible digits, at most with the letters OCR confuses
     with printed digits ("II0" → "110"), and those digits cover the ink there: a printed value. OCR reads
-    handwriting as other letters and signs ("đê", "Ø3", "4€`"), or reads part of it ("4" of a written "24"):
-    those are read again."""
+    handwriting as other letters and signs ("đê", "Ø3", "4€`"), or reads part of it ("4" of a written "24"),
+    unsure of it: those are read again."""
     value = spot.ocr_text.translate(PRINTED_LOOKALIKES)
     if not (value.isdigit() and _plausible(spot, value)) or spot.read_span is None:
         return None
+    if value == spot.ocr_text and spot.ocr_confidence < PRINTED_MIN_CONFIDENCE:
+        return None  # digits OCR doubts; look-alike letters ("II0") are small print, unsure for the letters' sake
     x0, y0, x1, y1 = spot.box
     columns = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1]).any(axis=0)
     inked = np.flatnonzero(columns) + max(0, x0)

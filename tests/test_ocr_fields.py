@@ -147,6 +147,21 @@ def test_ocr_fields_digits_read_over_part_of_the_ink_are_read_again() -> None:
     assert ocr._printed(spot, image) is None
 
 
+def test_ocr_fields_digits_ocr_doubts_are_read_again() -> None:
+    import cv2
+
+    prepared = _blank_prepared()
+    words = _words("Hà Nội, ngày 4 tháng 6 năm 2018")
+    ((_, spot),) = [pair for pair in ocr.find_header_fields(words, 2000) if pair[1].name == "day"]
+    x0, y0, x1, y1 = spot.box
+    cv2.putText(prepared.page.image, "4", (x0 + 2, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
+    assert ocr._printed(spot, prepared.page.image) == "4"  # read at 80 %: printed
+    doubted = replace(spot, ocr_confidence=33.0)  # one digit read over the two a hand wrote, unsure
+    assert ocr._printed(doubted, prepared.page.image) is None
+    small_print = replace(doubted, ocr_text="I0")  # look-alike letters: small print, doubted for the letters
+    assert ocr._printed(small_print, prepared.page.image) == "10"
+
+
 def test_ocr_fields_blank_fields_are_not_read() -> None:
     words = _words("Số: /KH-UBND", "Hà Nội, ngày tháng 6 năm 2018")
     assert ocr.read_header_fields(_blank_prepared(), words) == (words, [])
