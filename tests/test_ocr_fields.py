@@ -153,7 +153,7 @@ def test_ocr_fields_digits_ocr_doubts_are_read_again() -> None:
     prepared = _blank_prepared()
     words = _words("Hà Nội, ngày 4 tháng 6 năm 2018")
     ((_, spot),) = [pair for pair in ocr.find_header_fields(words, 2000) if pair[1].name == "day"]
-    x0, y0, x1, y1 = spot.box
+    x0, _, _, y1 = spot.box
     cv2.putText(prepared.page.image, "4", (x0 + 2, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
     assert ocr._printed(spot, prepared.page.image) == "4"  # read at 80 %: printed
     doubted = replace(spot, ocr_confidence=33.0)  # one digit read over the two a hand wrote, unsure
