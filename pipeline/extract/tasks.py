@@ -27,6 +27,9 @@ _DIEU = re.compile(r"^(?i:điều|dieu)\s+(?P<label>\d{1,3})\s*[.:]\s*")
 _DECIMAL = re.compile(r"^(?P<label>\d{1,2}(?:\.\d{1,2})+)\s*[.)]?\s+(?=\S)")
 _ARABIC = re.compile(r"^(?P<label>\d{1,2})\s*[.)]\s+(?=\S)")
 _PAREN_ARABIC = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?=\S)")
+# "5, Đối với …": OCR read the full stop of an item's number as a comma; an item only where it follows the
+# list's previous number ("4."), since "5, 6 và 7" opens sentences too
+_ARABIC_COMMA = re.compile(r"^(?P<label>\d{1,2}),\s+(?=[A-ZĐÀ-Ỹ])")
 _LETTER = re.compile(r"^(?P<label>[a-zđ])\s*[)]\s*(?=\S)|^(?P<label2>[a-zđ])\.\s+(?=\S)")
 _UPPER_LETTER = re.compile(r"^(?P<label>[A-ZĐ])\s*[.)]\s+(?=[A-ZĐÀ-Ỹ]{2})")
 _MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC), ("paren", _PAREN_ARABIC),
@@ -114,6 +117,17 @@ def _marker(text: str) -> tuple[str, str, int] | None:
     return None
 
 
+def _comma_marker(text: str, stack: list[_Item]) -> tuple[str, str, int] | None:
+    """An arabic item whose full stop OCR read as a comma, when the open list's last number comes just before it."""
+    match = _ARABIC_COMMA.match(text)
+    if match is None:
+        return None
+    label = match.group("label")
+    if any(item.style == "arabic" and item.label.isdigit() and int(item.label) + 1 == int(label) for item in stack):
+        return "arabic", label, match.end()
+    return None
+
+
 def _inline_items(lines: Sequence[Line]) -> list[Line]:
     """Lines with a second marker right after the first ("Điều 2: a) Uỷ ban nhân dân …") cut in two, so that the
     lettered item opens under the article instead of being its text."""
@@ -155,7 +169,7 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         if not text or _PAGE_NUMBER.match(fold(text)):
             continue
         folded = fold(text)
-        marker = _marker(text)
+        marker = _marker(text) or _comma_marker(text, stack)
         previous = _last_line(current)
         if current is not None and _is_attribute(text):
             current.attributes.append(line)  # "a) Đơn vị chủ trì: …" under an appendix item is its field
