@@ -268,6 +268,10 @@ DIRECTIVE_VERBS = (
 # A duty given to someone named before it ("… có trách nhiệm đền bù", "… có nhiệm vụ giải phóng mặt bằng").
 OBLIGATION = re.compile(r"(?<![\w])(?:có|chịu) (?:trách nhiệm|nhiệm vụ)(?![\w])")
 DIRECTIVE_VERB = re.compile(rf"(?<![\w])(?:{alternation(DIRECTIVE_VERBS)})(?![\w])")
+# Verbs that give an instruction only when they open it ("Thi hành nghiêm chỉnh …", "Chấp hành …"): inside a
+# sentence they are mostly names ("Cục Thi hành án dân sự") or what is reported on.
+OPENING_VERBS = ("thi hành", "chấp hành")
+IMPERATIVE = re.compile(rf"(?:{alternation((*DIRECTIVE_VERBS, *OPENING_VERBS))})(?![\w])")
 # Decision content, not an assignment ("Điều 1. Phê duyệt Kế hoạch …", "Điều 1. Thành lập Tổ công tác …").
 DECISION_VERBS = ("phê duyệt", "ban hành kèm theo", "ban hành", "thành lập", "công nhận", "bổ nhiệm", "điều động",
                   "cho phép", "bãi bỏ", "chấp thuận", "khen thưởng", "tặng", "kỷ luật", "giải thể", "sáp nhập",

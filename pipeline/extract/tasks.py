@@ -498,8 +498,8 @@ def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
         return True
     if lexicon.OBLIGATION.search(lower):
         return True  # "Ông, bà … có trách nhiệm đền bù …": someone is given a duty
-    if lexicon.DIRECTIVE_VERB.match(lower):
-        return True  # an instruction in the imperative: "Rà soát …"
+    if lexicon.IMPERATIVE.match(lower):
+        return True  # an instruction in the imperative: "Rà soát …", "Thi hành nghiêm chỉnh …"
     return any(d.kind == "deadline" for d in _dates_in(item, context)) and verb is not None
 
 
