@@ -587,8 +587,9 @@ PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o":
 # (with a slack of this share of the line height on each side).
 UNREAD_INK_SHARE = 0.25
 PRINTED_SLACK = 0.15
-# ... and OCR must be this sure of the digits it read (per cent): Tesseract reads printed digits at 80–100, a
-# hand's digits it reads in part ("4" of a written "24") far lower.
+# ... and where OCR read fewer digits than the field's ink holds characters, it must be this sure of them (per
+# cent): a hand's digits it reads in part ("4" of a written "24") come out far lower than printed ones; a worn
+# typewriter's digits are unsure too, but read whole.
 PRINTED_MIN_CONFIDENCE = 50.0
 # The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
 # recognisers unless the classifier alone is this sure of it; else the field is unreadable.
@@ -748,11 +749,12 @@ def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
     value = spot.ocr_text.translate(PRINTED_LOOKALIKES)
     if not (value.isdigit() and _plausible(spot, value)) or spot.read_span is None:
         return None
-    if value == spot.ocr_text and spot.ocr_confidence < PRINTED_MIN_CONFIDENCE:
-        return None  # digits OCR doubts; look-alike letters ("II0") are small print, unsure for the letters' sake
     x0, y0, x1, y1 = spot.box
-    columns = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1]).any(axis=0)
-    inked = np.flatnonzero(columns) + max(0, x0)
+    ink = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1])
+    if value == spot.ocr_text and spot.ocr_confidence < PRINTED_MIN_CONFIDENCE \
+            and len(handwriting.characters(ink)) > len(value):
+        return None  # fewer digits than the ink holds, and OCR doubts them ("4" of a written "24")
+    inked = np.flatnonzero(ink.any(axis=0)) + max(0, x0)
     if len(inked) == 0:
         return value
     left, right = spot.read_span

@@ -147,19 +147,20 @@ def test_ocr_fields_digits_read_over_part_of_the_ink_are_read_again() -> None:
     assert ocr._printed(spot, image) is None
 
 
-def test_ocr_fields_digits_ocr_doubts_are_read_again() -> None:
+def test_ocr_fields_fewer_digits_than_the_ink_holds_read_unsurely_are_read_again() -> None:
     import cv2
 
-    prepared = _blank_prepared()
     words = _words("Hà Nội, ngày 4 tháng 6 năm 2018")
     ((_, spot),) = [pair for pair in ocr.find_header_fields(words, 2000) if pair[1].name == "day"]
     x0, _, _, y1 = spot.box
-    cv2.putText(prepared.page.image, "4", (x0 + 2, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
-    assert ocr._printed(spot, prepared.page.image) == "4"  # read at 80 %: printed
-    doubted = replace(spot, ocr_confidence=33.0)  # one digit read over the two a hand wrote, unsure
-    assert ocr._printed(doubted, prepared.page.image) is None
-    small_print = replace(doubted, ocr_text="I0")  # look-alike letters: small print, doubted for the letters
-    assert ocr._printed(small_print, prepared.page.image) == "10"
+    one, two = _blank_prepared().page.image, _blank_prepared().page.image
+    cv2.putText(one, "4", (x0 + 2, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
+    cv2.putText(two, "24", (x0 + 2, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
+    doubted = replace(spot, ocr_confidence=33.0)
+    assert ocr._printed(doubted, two) is None  # one digit read, unsure, over the two a hand wrote
+    assert ocr._printed(spot, two) == "4"  # read with confidence: OCR's word, as before
+    assert ocr._printed(doubted, one) == "4"  # unsure but whole: a worn typewriter's digit
+    assert ocr._printed(replace(doubted, ocr_text="I"), two) == "1"  # look-alike letters: small print
 
 
 def test_ocr_fields_blank_fields_are_not_read() -> None:
