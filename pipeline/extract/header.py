@@ -37,7 +37,7 @@ _DATE_PARTS = re.compile(r"ngay\s*(?P<d>\d{1,2})?[^\d]{0,8}?th[a-z]ng\s*(?P<m>\d
 # Tokens without a letter or digit before a signature line ("_ KT. GIÁM ĐỐC"): specks of the seal or signature
 # Punctuation and underscores before a signature line ("_ KT. GIÁM ĐỐC", "..K/T CHỦ TỊCH", '"Trần …'): specks of
 # the seal or signature stroke read as characters
-_LEADING_DEBRIS = re.compile(r"^(?:[^\w\s(\[]|_)+\s*")
+_LEADING_DEBRIS = re.compile(r"^(?:(?:[^\w\s(\[]|_)+\s*)+")  # specks, quotes, bullets: "` \"Phạm …"
 _TYPED_BULLET = re.compile(r"^[-–+•]\s")  # a list item's bullet as typed: a mark and a space
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
 _ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐa-zđ&\-]*$")
