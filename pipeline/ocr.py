@@ -610,7 +610,7 @@ DIGIT_LOOKALIKES = str.maketrans({"Ø": "0", "ø": "0", "O": "0", "o": "0", "Q":
 # "Số" as OCR reads it at small sizes ("Sä", "S0"); the symbol starts at a slash or, in Party codes, a hyphen
 # ("45-KH/HU"); a symbol whose slash OCR lost ("II0QĐ-STP") starts at the letters of its first part.
 _NUMBER_FIELD = re.compile(
-    r"(?:^|\s)s[oa0]\s*[:;.]?(?P<number>[^/|:-]{0,14}?)\s*(?:[/|-]\s*(?=[a-z])|(?<=[0-9ilo|])(?=[a-z]{2,4}\s*-))")
+    r"(?:^|\s)s[oa0]\s*[:;.]?(?P<number>[^/|:-]{0,14}?)\s*(?:[/|-]\s*(?=[a-z])|(?<=[0-9ilo|])\s*(?=[a-z]{2,4}\s*-))")
 _DATE_FIELD = re.compile(r"ng[ao][yu](?P<day>[^,;]{0,12}?)th[a-z]{1,2}ng(?P<month>[^,;]{0,10}?)n[a-z]m\s*[.,]?\s*(?:19|20)\d\d")
 
 

@@ -180,7 +180,8 @@ def test_ocr_fields_a_reading_replaces_what_ran_into_it() -> None:
 
 
 @pytest.mark.parametrize(("line", "number"), [("Số: 45-KH/HU", "45"), ("Số: 496-TB/TU", "496"), ("Số: đê /CT-UBND", "đê"),
-                                              ("Số:    /KH-UBND", ""), ("Số: 157/ QĐ-NĐ-UB", "157")])
+                                              ("Số:    /KH-UBND", ""), ("Số: 157/ QĐ-NĐ-UB", "157"),
+                                              ("Số: 110 QĐ-STP", "110"), ("Số: II0QĐ-STP", "II0")])
 def test_ocr_fields_number_between_label_and_symbol(line: str, number: str) -> None:
     ((_, spot),) = [pair for pair in ocr.find_header_fields(_words(line), 2000) if pair[1].name == "number"] or [
         (None, None)]
