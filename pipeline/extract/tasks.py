@@ -27,9 +27,11 @@ _DIEU = re.compile(r"^(?i:điều|dieu)\s+(?P<label>\d{1,3})\s*[.:]\s*")
 _DECIMAL = re.compile(r"^(?P<label>\d{1,2}(?:\.\d{1,2})+)\s*[.)]?\s+(?=\S)")
 _ARABIC = re.compile(r"^(?P<label>\d{1,2})\s*[.)]\s+(?=\S)")
 _PAREN_ARABIC = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?=\S)")
-# "5, Đối với …": OCR read the full stop of an item's number as a comma; an item only where it follows the
-# list's previous number ("4."), since "5, 6 và 7" opens sentences too
-_ARABIC_COMMA = re.compile(r"^(?P<label>\d{1,2}),\s+(?=[A-ZĐÀ-Ỹ])")
+# Numbered items OCR damaged, taken only where they follow the open list's previous number ("4."): the full
+# stop read as a comma ("5, Đối với …", and "5, 6 và 7" opens sentences too), a speck read as a bullet before
+# the number ("_ 3. Yêu cầu …")
+_DAMAGED_ARABIC = (re.compile(r"^(?P<label>\d{1,2}),\s+(?=[A-ZĐÀ-Ỹ])"),
+                   re.compile(rf"^[{re.escape(lexicon.DASH_READINGS)}]\s*(?P<label>\d{{1,2}})\s*[.)]\s+(?=\S)"))
 _LETTER = re.compile(r"^(?P<label>[a-zđ])\s*[)]\s*(?=\S)|^(?P<label2>[a-zđ])\.\s+(?=\S)")
 _UPPER_LETTER = re.compile(r"^(?P<label>[A-ZĐ])\s*[.)]\s+(?=[A-ZĐÀ-Ỹ]{2})")
 _MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC), ("paren", _PAREN_ARABIC),
@@ -117,9 +119,9 @@ def _marker(text: str) -> tuple[str, str, int] | None:
     return None
 
 
-def _comma_marker(text: str, stack: list[_Item]) -> tuple[str, str, int] | None:
-    """An arabic item whose full stop OCR read as a comma, when the open list's last number comes just before it."""
-    match = _ARABIC_COMMA.match(text)
+def _continued_item(text: str, stack: list[_Item]) -> tuple[str, str, int] | None:
+    """An arabic item OCR damaged (_DAMAGED_ARABIC), when the open list's last number comes just before it."""
+    match = next((m for pattern in _DAMAGED_ARABIC if (m := pattern.match(text))), None)
     if match is None:
         return None
     label = match.group("label")
@@ -169,7 +171,7 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         if not text or _PAGE_NUMBER.match(fold(text)):
             continue
         folded = fold(text)
-        marker = _marker(text) or _comma_marker(text, stack)
+        marker = _continued_item(text, stack) or _marker(text)
         previous = _last_line(current)
         if current is not None and _is_attribute(text):
             current.attributes.append(line)  # "a) Đơn vị chủ trì: …" under an appendix item is its field
