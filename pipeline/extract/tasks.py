@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -505,10 +506,25 @@ def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
     return any(d.kind == "deadline" for d in _dates_in(item, context)) and verb is not None
 
 
+def _is_speck(word: str) -> bool:
+    """A word with no letter (modifier letters such as 'ˆ' are marks), digit or sentence punctuation: "—", "ˆ"."""
+    return not any(ch.isdigit() or ch in ":;.!?)]" or (ch.isalpha() and unicodedata.category(ch) != "Lm")
+                   for ch in word)
+
+
+def _without_trailing_specks(text: str) -> str:
+    """The text without the specks OCR read after its last word ("… tỉnh): — ˆ")."""
+    words = text.split()
+    while words and _is_speck(words[-1]):
+        words.pop()
+    return " ".join(words)
+
+
 def _instructs(item: _Item, text: str) -> bool:
     """An item over sub-tasks is a task itself when its own paragraph is a whole instruction: a sentence of more
     than a heading's length that does not end by announcing its list (":"), with an instruction in it."""
-    if item.style in _SECTION_STYLES or len(text) <= HEADING_MAX_CHARS or text.rstrip().endswith(":"):
+    text = _without_trailing_specks(text)
+    if item.style in _SECTION_STYLES or len(text) <= HEADING_MAX_CHARS or text.endswith(":"):
         return False
     lower = text.lower()
     return bool(lexicon.DIRECTIVE_VERB.search(lower)) and not lexicon.DECISION.match(lower)
