@@ -587,9 +587,10 @@ PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o":
 # (with a slack of this share of the line height on each side).
 UNREAD_INK_SHARE = 0.25
 PRINTED_SLACK = 0.15
-# ... and where OCR read fewer digits than the field's ink holds characters, it must be this sure of them (per
-# cent): a hand's digits it reads in part ("4" of a written "24") come out far lower than printed ones; a worn
-# typewriter's digits are unsure too, but read whole.
+# ... and where OCR read fewer digits of a day or month than the field's ink holds characters, it must be this
+# sure of them (per cent): a hand's digits it reads in part ("4" of a written "24") come out far lower than
+# printed ones; a worn typewriter's digits are unsure too, but read whole. (A number's crop may hold part of the
+# symbol's slash when OCR read them as one word ("635/QĐ-UBND"), so its characters are not counted.)
 PRINTED_MIN_CONFIDENCE = 50.0
 # The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
 # recognisers unless the classifier alone is this sure of it; else the field is unreadable.
@@ -751,7 +752,7 @@ def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
         return None
     x0, y0, x1, y1 = spot.box
     ink = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1])
-    if value == spot.ocr_text and spot.ocr_confidence < PRINTED_MIN_CONFIDENCE \
+    if spot.name in ("day", "month") and value == spot.ocr_text and spot.ocr_confidence < PRINTED_MIN_CONFIDENCE \
             and len(handwriting.characters(ink)) > len(value):
         return None  # fewer digits than the ink holds, and OCR doubts them ("4" of a written "24")
     inked = np.flatnonzero(ink.any(axis=0)) + max(0, x0)

@@ -161,6 +161,8 @@ def test_ocr_fields_fewer_digits_than_the_ink_holds_read_unsurely_are_read_again
     assert ocr._printed(spot, two) == "4"  # read with confidence: OCR's word, as before
     assert ocr._printed(doubted, one) == "4"  # unsure but whole: a worn typewriter's digit
     assert ocr._printed(replace(doubted, ocr_text="I"), two) == "1"  # look-alike letters: small print
+    # a number's crop can hold part of the symbol's slash ("635/QĐ-UBND" one word): its characters are not counted
+    assert ocr._printed(replace(doubted, name="number"), two) == "4"
 
 
 def test_ocr_fields_blank_fields_are_not_read() -> None:
