@@ -12,8 +12,8 @@ from rapidfuzz.distance import Levenshtein
 from pipeline.extract.dates import parse_date
 from pipeline.extract.references import CodeMatch, iter_codes
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
-from pipeline.restore.syllables import is_valid
 from pipeline.types import DocumentHeader, Signer
+from pipeline.vietnamese import is_valid
 
 # How far into the document the header block may reach.
 HEADER_MAX_LINES = 60
