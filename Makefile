@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf \
-	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
+	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core fonts-croscore
 JOBS ?= $(shell nproc)
 
 .PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive models samples clean
@@ -23,11 +23,11 @@ test: setup
 	$(PY) -m pytest tests
 
 lint: setup
-	.venv/bin/ruff check pipeline tests scripts samples
+	.venv/bin/ruff check pipeline build_tools tests scripts samples
 	.venv/bin/mypy
 
 models: setup
-	$(PY) scripts/build_models.py
+	nice -n 10 $(PY) scripts/build_models.py
 
 samples: setup
 	$(PY) samples/generate.py --out samples/
@@ -38,7 +38,7 @@ bench-scan: setup
 	$(PY) scripts/bench_scan.py
 
 bench-restore: setup
-	$(PY) scripts/bench_restore.py
+	nice -n 10 $(PY) scripts/bench_restore.py
 
 bench-extract: setup
 	$(PY) scripts/bench_extract.py
