@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -138,7 +138,7 @@ class _Part:
     confidence: float = 1.0
 
 
-class Merge(Enum):
+class Merge(StrEnum):
     """A plan entry (see `Restorer._plan_tokens`): the OCR split one word in two."""
 
     WITH_NEXT = "with next"  # this token and the next are read as one word
