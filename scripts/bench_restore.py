@@ -717,27 +717,27 @@ def main() -> int:
         report.rows.append(
             (f"{label}: syllable accuracy ({ok[0][1]} syllables)", *(pct(a / max(n, 1)) for a, n in ok))
         )
-    for system in ("previous", "congvan"):
+
+    def speed(system: str) -> str:
         speeds: dict[str, float] = measured[system]["speeds"]  # type: ignore[assignment]
         stripped_speed = min(v for k, v in speeds.items() if k.startswith("a:"))
-        report.rows.append(
-            (
-                f"speed of {system}: syllables/s, one core, cold cache, best of 5 — stripped / English OCR / Vietnamese OCR / correct",
-                "—",
-                "—",
-                "—",
-                f"{stripped_speed:,.0f} / {speeds['b']:,.0f} / {speeds['c']:,.0f} / {speeds['correct']:,.0f}",
-            )
+        return f"{stripped_speed:,.0f} / {speeds['b']:,.0f} / {speeds['c']:,.0f} / {speeds['correct']:,.0f}"
+
+    def load(system: str) -> str:
+        return f"{measured[system]['load_seconds']:.2f} / {measured[system]['peak_mb']:.0f}"
+
+    report.rows.append(
+        (
+            "speed: syllables/s, one core, cold cache, best of 5 — stripped / English OCR / Vietnamese OCR / correct",
+            "—",
+            "—",
+            speed("previous"),
+            speed("congvan"),
         )
-        report.rows.append(
-            (
-                f"model load of {system} (s, best of {LOADS} processes) / peak RSS (MB)",
-                "—",
-                "—",
-                "—",
-                f"{measured[system]['load_seconds']:.2f} / {measured[system]['peak_mb']:.0f}",
-            )
-        )
+    )
+    report.rows.append(
+        (f"model load (s, best of {LOADS} processes) / peak RSS (MB)", "—", "—", load("previous"), load("congvan"))
+    )
     report.print()
     print(f"\n{time.time() - started:.0f} s in all", file=sys.stderr)
     if args.json:
