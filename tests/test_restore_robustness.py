@@ -8,6 +8,7 @@ import random
 import unicodedata
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -137,6 +138,12 @@ def test_restore_robustness_correct_text_unchanged(sentences: list[str], breaks:
     layout, comes out exactly as it went in."""
     text = "".join(sentence + gap for sentence, gap in zip(sentences, breaks, strict=False)).strip()
     assert restore_text(text).text == text
+
+
+@pytest.mark.parametrize("sentence", CORRECT)
+def test_restore_robustness_each_correct_sentence_unchanged(sentence: str) -> None:
+    """Every correct sentence alone (foreign names such as Phnom Penh, Lev, Mach included) is kept."""
+    assert restore_text(sentence).text == sentence
 
 
 ENGLISH_OCR = st.sampled_from(["ctia", "ngudi", "khdi", "lugng", "s6", "d6", "tién", "hién", "thyc", "néng", "x4"])

@@ -262,8 +262,11 @@ class Restorer:
         marked = any(c in MARKED_LETTERS for c in lower)
         combined: dict[int, float] = {}
         freq = self._unigram
-        identity = -math.inf
-        for source, weight in self.settings.mixtures[regime]:
+        # in well-read text, a capitalised word of plain letters that is no syllable is a foreign name
+        # (Penh, Mach, Lev), kept as written: Vietnamese OCR does not misread a Vietnamese word into one
+        foreign = broken and regime is Regime.VIETNAMESE and _foreign_name(text)
+        identity = 0.0 if foreign else -math.inf
+        for source, weight in () if foreign else self.settings.mixtures[regime]:
             log_weight = math.log(weight)
             channel = self.channels.get(source)
             if source is Regime.PLAIN or channel is None:
@@ -1056,6 +1059,11 @@ def _leading(ids: list[int], also: int) -> list[int]:
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # Cc that str.split() keeps
+
+
+def _foreign_name(text: str) -> bool:
+    """A capitalised word of two or more plain Latin letters (Penh, Lev; not VIET, kB or Việt)."""
+    return len(text) >= 2 and text.isascii() and text.isalpha() and text[0].isupper() and text[1:].islower()
 
 
 def _logaddexp(a: float, b: float) -> float:
