@@ -523,7 +523,7 @@ def fold_double_marks(word: str) -> str:
     >>> fold_double_marks("QUÁẢNG"), fold_double_marks("xoong"), fold_double_marks("Ngãi")
     ('QUẢNG', 'xoong', 'Ngãi')
     """
-    from pipeline.restore.syllables import is_valid
+    from pipeline.vietnamese import is_valid
 
     for k in range(len(word) - 1):
         first, second = word[k], word[k + 1]
