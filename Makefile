@@ -1,8 +1,8 @@
 # congvan: every target sets itself up on a fresh Debian machine (apt packages, .venv).
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf \
-	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
+APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet tesseract-ocr-osd poppler-utils qpdf \
+	ocrmypdf unpaper fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
 JOBS ?= $(shell nproc)
 
 .PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive models samples clean
