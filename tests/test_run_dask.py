@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from components import require_module
 from fakes_run import FAKE_STAGES, write_fake_scan
 
 from pipeline import run
 from pipeline.errors import CongvanError, CorruptFileError
 from pipeline.run import ProcessOptions, process_inputs
 
-distributed = pytest.importorskip("distributed")
+distributed = require_module("distributed", "pip install -e '.[dask]' (make setup installs the dev extras)")
 
 
 @pytest.fixture(scope="module")
