@@ -15,7 +15,7 @@ TESTS = Path(__file__).resolve().parent
 @pytest.mark.parametrize("value", ["true", "1", "TRUE", "yes"])
 def test_components_missing_component_fails_in_ci(monkeypatch, value):
     monkeypatch.setenv("CI", value)
-    with pytest.raises(pytest.fail.Exception, match="needs the program 'no-such-program-congvan'.*missing in CI"):
+    with pytest.raises(pytest.fail.Exception, match=r"needs the program 'no-such-program-congvan'.*missing in CI"):
         require_program("no-such-program-congvan", "apt-get install nothing")
     with pytest.raises(pytest.fail.Exception, match="Python package 'no_such_module_congvan'"):
         require_module("no_such_module_congvan", "pip install nothing")
@@ -27,7 +27,7 @@ def test_components_missing_component_skips_outside_ci(monkeypatch, tmp_path, va
         monkeypatch.delenv("CI", raising=False)
     else:
         monkeypatch.setenv("CI", value)
-    with pytest.raises(pytest.skip.Exception, match="needs .*absent.txt"):
+    with pytest.raises(pytest.skip.Exception, match=r"needs .*absent\.txt"):
         require_file(tmp_path / "absent.txt", "create it")
 
 
