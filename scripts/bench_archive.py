@@ -10,7 +10,11 @@ In one run:
 3. Search: latency (p50, p95, max) of reference queries in four spellings and of text queries with and
    without diacritics, against the same queries as a plain LIKE scan over the page text (the baseline
    without a full-text index).
-Prints a markdown table. Extraction results and rendered pages are cached under build/bench_archive/.
+Prints a markdown table. Rendered pages and the synthetic documents' records are cached under build/bench_archive/,
+keyed by everything that changes them (bench_cache): pages by the generator's code and data and the imaging
+libraries' versions; records by the code of pipeline.extract and every pipeline module it imports, its data files,
+this script's helpers that call it, the generator and spaCy's version. The output says which inputs came from the
+cache; every timing is measured in this run.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "samples"))
+sys.path.insert(0, str(ROOT / "scripts"))
 import generate  # noqa: E402  (samples/generate.py, as the tests import it)
+from bench_cache import CacheKey, code_key, files_digest, library_versions  # noqa: E402
 
 from pipeline.archive import open_archive  # noqa: E402
 from pipeline.archive.files import document_to_dict, dumps_json  # noqa: E402
@@ -46,6 +52,19 @@ CACHE = ROOT / "build" / "bench_archive"
 THROUGHPUT_CLASSES = ("clean300", "skew", "noise", "jpeg", "dpi150", "fade", "seal_over_text", "hardest")
 PAGE_CHARS = 2500  # synthetic documents are cut into pages of about this many characters
 SEED = 5
+GENERATOR = (ROOT / "samples" / "generate.py", ROOT / "samples" / "data")
+CACHE_NOTES: list[str] = []  # what came from the cache, for the report
+
+
+def pages_key(count: int) -> CacheKey:
+    return CacheKey.of(generator=files_digest(GENERATOR), seed=str(SEED), count=str(count),
+                       libraries=library_versions(("Pillow", "numpy", "opencv-python-headless")))
+
+
+def records_key(count: int) -> CacheKey:
+    key = code_key("pipeline.extract", helpers=(_extract_one, _paginate), data=[ROOT / "pipeline" / "data"],
+                   libraries=("spacy", "rapidfuzz"))
+    return CacheKey.of(**dict(key.parts), generator=files_digest(GENERATOR), seed=str(SEED), count=str(count))
 
 
 # --------------------------------------------------------------------------- 1. throughput
@@ -53,14 +72,18 @@ SEED = 5
 
 def bench_pages(count: int) -> list[Path]:
     """`count` single-page PNGs of the bench set, mixed degradations, cached."""
-    folder = CACHE / f"pages_{SEED}_{count}"
+    key = pages_key(count)
+    folder = CACHE / f"pages_{key.digest}"
     per_class = -(-count // len(THROUGHPUT_CLASSES))
     items = generate.generate_bench_set(THROUGHPUT_CLASSES, per_class, SEED)[:count]
     paths = [folder / f"{item.name}.png" for item in items]
-    if not all(path.exists() for path in paths):
+    if all(path.exists() for path in paths):
+        CACHE_NOTES.append(f"throughput input: the {count} rendered pages came from the cache ({key.describe()})")
+    else:
         folder.mkdir(parents=True, exist_ok=True)
         for item in items:
             item.write(folder)
+        CACHE_NOTES.append(f"throughput input: the {count} pages were rendered in this run (cached under {key.digest})")
     return paths
 
 
@@ -128,11 +151,16 @@ def _extract_one(index: int) -> tuple[int, list[str], dict]:
 
 def synthetic_documents(count: int, jobs: int) -> list[tuple[list[str], dict]]:
     """`count` synthetic dispatches with the records the real extractor makes of them (cached)."""
-    cache = CACHE / f"documents_{SEED}_{count}.jsonl"
+    key = records_key(count)
+    cache = CACHE / f"documents_{key.digest}.jsonl"
     if cache.exists():
         with cache.open(encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle]
+        CACHE_NOTES.append(f"indexing and search input: the {count:,} synthetic documents' records came from the "
+                           f"cache ({key.describe()})")
         return [(row["pages"], row["record"]) for row in rows]
+    CACHE_NOTES.append(f"indexing and search input: the {count:,} records were extracted in this run (cached under "
+                       f"{key.digest})")
     started = time.perf_counter()
     documents: list[tuple[list[str], dict]] = [([], {})] * count
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -292,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    print("\nCache (inputs only; every timing above was measured in this run):")
+    print("\n".join(f"- {note}" for note in CACHE_NOTES) or "- nothing cached")
     return 0
 
 
