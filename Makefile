@@ -5,7 +5,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet tesser
 	ocrmypdf unpaper fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
 JOBS ?= $(shell nproc)
 
-.PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive models samples clean
+.PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive mutate models samples clean
 
 setup: .venv/.installed
 
@@ -32,7 +32,8 @@ models: setup
 samples: setup
 	$(PY) samples/generate.py --out samples/
 
-bench: bench-scan bench-restore bench-extract bench-archive
+# Benchmarks and the mutation run are slow and not part of `make test`; `make bench` runs them all.
+bench: bench-scan bench-restore bench-extract bench-archive mutate
 
 bench-scan: setup
 	$(PY) scripts/bench_scan.py
@@ -45,6 +46,9 @@ bench-extract: setup
 
 bench-archive: setup
 	$(PY) scripts/bench_archive.py
+
+mutate: setup
+	$(PY) scripts/mutate.py
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache .mypy_cache .ruff_cache
