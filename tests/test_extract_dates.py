@@ -75,5 +75,6 @@ def test_extract_dates_never_crash(garbage: str) -> None:
     for mention in mentions:
         assert mention.span is not None
         assert mention.text == doc.text[mention.span.start : mention.span.end]
+    assert mentions, "the date after the text was not found"
     last = mentions[-1]
     assert last.value == "2020-04-15" and last.span is not None and last.span.end == len(doc.text)

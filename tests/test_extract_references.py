@@ -81,4 +81,5 @@ def test_extract_references_never_crash_and_stay_in_bounds(garbage: str) -> None
     for code in codes:
         assert 0 <= code.start < code.end <= len(text)
         assert "/" in code.code or "-" in code.code
+    assert codes, "the code after the text was not found"
     assert (codes[-1].code, codes[-1].end) == ("539/QĐ-UBND", len(text))
