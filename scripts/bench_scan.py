@@ -201,8 +201,8 @@ OCRMYPDF_VARIANTS = (
 OCRMYPDF_BEST = OCRMYPDF_VARIANTS[1]
 
 
-def ocrmypdf_command(config: OcrmypdfConfig, source: Path, output: Path, sidecar: Path) -> list[str]:
-    return ["ocrmypdf", *config.args, "--force-ocr", "--sidecar", str(sidecar), "-j", str(JOBS), "--quiet",
+def ocrmypdf_command(config: OcrmypdfConfig, source: Path, output: Path, sidecar: Path, jobs: int = JOBS) -> list[str]:
+    return ["ocrmypdf", *config.args, "--force-ocr", "--sidecar", str(sidecar), "-j", str(jobs), "--quiet",
             str(source), str(output)]
 
 
