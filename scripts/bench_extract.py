@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -65,9 +65,11 @@ from pipeline.eval.records import (  # noqa: E402
     HEADER_ROWS,
     RECORD_ROWS,
     Scores,
+    date_key,
     header_field,
     match_lists,
     new_scores,
+    place_key,
     same_unit,
     score_header,
     score_record,
@@ -103,7 +105,7 @@ class Conditions:
     def __getitem__(self, name: str) -> Condition:
         return self.by_name.setdefault(name, Condition(name))
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Condition]:
         return iter(self.by_name.values())
 
 
@@ -369,8 +371,7 @@ def _errors(name: str, gold: dict, predicted: dict) -> list[str]:
     p_refs = {r["code"] for r in predicted["references"]}
     out += [f"{name}: reference missed {c}" for c in sorted(g_refs - p_refs)]
     out += [f"{name}: reference extra {c}" for c in sorted(p_refs - g_refs)]
-    for key_name, key in (("dates", lambda d: (d["kind"], d["value"])),
-                          ("places", lambda p: (p["level"], p["name"], p["district"], p["province"]))):
+    for key_name, key in (("dates", date_key), ("places", place_key)):
         g_items, p_items = Counter(map(key, gold[key_name])), Counter(map(key, predicted[key_name]))
         out += [f"{name}: {key_name} missed {k}" for k in (g_items - p_items).elements()]
         out += [f"{name}: {key_name} extra {k}" for k in (p_items - g_items).elements()]

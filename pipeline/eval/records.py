@@ -138,11 +138,11 @@ def _task_rows(gold: Sequence[Mapping[str, Any]], predicted: Sequence[Mapping[st
             Counts(len(ids), len(p_tasks) - len(ids), len(g_tasks) - len(ids)))
 
 
-def _date_key(item: Mapping[str, Any]) -> tuple[Any, ...]:
+def date_key(item: Mapping[str, Any]) -> tuple[Any, ...]:
     return item["kind"], item["value"]
 
 
-def _place_key(item: Mapping[str, Any]) -> tuple[Any, ...]:
+def place_key(item: Mapping[str, Any]) -> tuple[Any, ...]:
     return item["level"], item["name"], item.get("district"), item.get("province")
 
 
@@ -151,8 +151,8 @@ def record_rows(gold: Mapping[str, Any], predicted: Mapping[str, Any]) -> Scores
     scores = new_scores(())
     score_header(gold["document"], predicted["document"], scores)
     scores["references"], scores["references.date"] = _reference_rows(gold["references"], predicted["references"])
-    scores["dates"] = match_multisets(map(_date_key, gold["dates"]), map(_date_key, predicted["dates"]))
-    scores["places"] = match_multisets(map(_place_key, gold["places"]), map(_place_key, predicted["places"]))
+    scores["dates"] = match_multisets(map(date_key, gold["dates"]), map(date_key, predicted["dates"]))
+    scores["places"] = match_multisets(map(place_key, gold["places"]), map(place_key, predicted["places"]))
     scores["tasks"], scores["tasks.id"] = _task_rows(gold["tasks"], predicted["tasks"])
     return scores
 
