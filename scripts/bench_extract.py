@@ -85,6 +85,13 @@ DEV_SEED = 1
 TEST_SEED = 20261206  # drawn when the test split was made; never tune on it (if that ever happens: new seed, say so)
 TARGETS = {"references": 0.97, "dates": 0.97, "places": 0.9, "tasks": 0.9, **{row: 0.95 for row in HEADER_ROWS}}
 CLEAN, BASELINE_CLEAN = "congvan, clean text", "baseline, clean text"
+COLUMNS = """What each column covers (F1 per field; rules: pipeline/eval/records.py):
+- congvan, clean text: extract_record on the document's text as typed;
+- baseline, clean text: scripts/baseline_extract.py (a few regular expressions per field) on the same text;
+- congvan, <class> scan / scan: the document rendered and degraded, then ingest → preprocess → OCR → restore →
+  extract, as the product runs them (the generated sets: one degradation class per document, in turn);
+- congvan, … without restoration: the same OCR, restoration left out;
+- baseline, … scan: the baseline on that raw OCR text."""
 TALLY = CacheTally()
 
 
@@ -543,6 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     errors: list[str] = []
     print(f"# Extraction benchmark ({git_version()})\n")
+    print(COLUMNS + "\n")
     sections: list[tuple[str, Scorer, Sequence[str]]] = []
     if args.gold:
         gold = run_gold_set(args, errors)
