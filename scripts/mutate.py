@@ -226,9 +226,12 @@ def _child(folder: Path, tests: list[str]) -> None:
     os._exit(int(code))
 
 
-def _tests(folder: Path, area: str) -> list[str]:
+def _tests(folder: Path, area: str, module: str = "") -> list[str]:
+    """The area's test files; those named after `module` (test_extract_dates.py for dates.py) first, so that
+    `pytest -x` stops early when they catch the mutant."""
     found = {str(path.relative_to(folder)) for pattern in AREAS[area] for path in folder.glob(pattern)}
-    return sorted(found - UNSTEADY_TESTS)
+    stem = Path(module).stem
+    return sorted(found - UNSTEADY_TESTS, key=lambda name: (not (stem and name.endswith(f"_{stem}.py")), name))
 
 
 def _start(folder: Path, tests: list[str]) -> int:
@@ -286,7 +289,7 @@ def run(mutants: list[Mutant], folders: list[Path], timeouts: dict[str, float]) 
         while queue and free:
             mutant, folder = queue.pop(0), free.pop()
             (folder / mutant.path).write_text(mutated_source(mutant), encoding="utf-8")
-            running[_start(folder, _tests(folder, mutant.area))] = (mutant, folder, time.monotonic())
+            running[_start(folder, _tests(folder, mutant.area, mutant.path))] = (mutant, folder, time.monotonic())
         for pid, (mutant, folder, started) in list(running.items()):
             done, status = os.waitpid(pid, os.WNOHANG)
             elapsed = time.monotonic() - started
