@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from pipeline.errors import EXIT_INTERRUPTED, CongvanError
+from pipeline import __version__
+from pipeline.config import CONFIG_NAME, ENV_DB, Config, require_db, resolve_db
+from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError
+
+if TYPE_CHECKING:
+    from pipeline.run.options import ProcessOptions
 
 
 def _print_error(error: CongvanError) -> None:
@@ -19,58 +26,133 @@ def _print_error(error: CongvanError) -> None:
 # --------------------------------------------------------------------------- process
 
 
-def _add_process(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
+def _add_archive_options(parser: argparse.ArgumentParser, db_help: str) -> None:
+    parser.add_argument("--db", help=f"{db_help}; default: ${ENV_DB}, or db in the --config file")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help=f"settings file (default: {CONFIG_NAME} beside the archive, when there is one)")
+
+
+def _archive_settings(args: argparse.Namespace) -> tuple[str | None, Config]:
+    """The archive (--db, $CONGVAN_DB or the configuration's db) and the configuration that goes with it."""
+    return resolve_db(args.db, args.config)
+
+
+def _archive(args: argparse.Namespace) -> str:
+    db, _ = _archive_settings(args)
+    return require_db(db)
+
+
+def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("process", help="scan/PDF/Word/text files or folders → text, JSON records, archive")
     p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
-    p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
-    p.add_argument("--db", type=Path, help="SQLite archive to add documents to")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pages processed in parallel")
-    p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
-    p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
-    p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
-    p.add_argument("--page-timeout", type=float, default=180.0, help="seconds before a page's OCR is killed")
-    p.add_argument("--force", action="store_true", help="redo documents already in the archive")
-    p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
-    p.add_argument("--executor", choices=("local", "dask"), default="local")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    _add_archive_options(p, "SQLite archive (a file, or sqlite:///PATH) to add documents to")
+    _add_processing_flags(p)
     p.set_defaults(handler=_cmd_process)
+
+    w = sub.add_parser("watch", help="process files as they arrive in an inbox folder, keeping the originals")
+    w.add_argument("inbox", nargs="?", type=Path, help="the folder to watch (default: [watch] inbox of the configuration)")
+    _add_archive_options(w, "the archive (a file): originals are kept in originals/ beside it")
+    _add_processing_flags(w)
+    w.add_argument("--interval", type=float, help="seconds between looks at the inbox (default 2)")
+    w.add_argument("--settle", type=float,
+                   help="a file unchanged this many seconds (and not locked) is complete (default 3)")
+    w.add_argument("--once", action="store_true", help="process what is in the inbox, then stop")
+    w.set_defaults(handler=_cmd_watch)
+
+
+def _add_processing_flags(p: argparse.ArgumentParser) -> None:
+    from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.limits import WORKER_MEMORY_SHARE
+    from pipeline.run.options import ExecutorKind
+
+    p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
+    p.add_argument("--jobs", type=int, help=f"pages processed in parallel (default {default_jobs()}, one per CPU)")
+    p.add_argument("--no-restore", dest="restore", action="store_false", default=None,
+                   help="keep raw OCR text (skip diacritic restoration)")
+    p.add_argument("--text-layer", action="store_true", default=None,
+                   help="read every PDF page that has a text layer from it, no OCR (an old OCR layer is restored); "
+                        "by default each page's source is chosen on evidence")
+    p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
+    p.add_argument("--page-timeout", type=float,
+                   help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
+    p.add_argument("--force", action="store_true", help="redo documents already in the archive")
+    p.add_argument("--pdf", action="store_true", default=None, help="also write a searchable PDF/A per document")
+    p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--worker-memory", type=_size, metavar="SIZE",
+                   help="data memory each local worker may use, e.g. 4G; 0 = no cap (default: "
+                        f"{WORKER_MEMORY_SHARE * 100:.0f}%% of the machine's memory shared among the --jobs workers)")
+
+
+def _size(text: str) -> int:
+    from pipeline.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _process_options(args: argparse.Namespace) -> ProcessOptions:
+    """ProcessOptions from the command line, filled in from the [process] section of the configuration."""
+    from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.run.options import ProcessOptions
+
+    db, config = _archive_settings(args)
+
+    def setting(value: Any, name: str, default: Any) -> Any:
+        if value is not None:
+            return value
+        configured = config.get("process", name)
+        return default if configured is None else configured
+
+    return ProcessOptions(  # checks the combination: a UsageError (exit code 2) when it cannot work
+        out_dir=setting(args.out, "out", None),
+        db_path=db,
+        jobs=setting(args.jobs, "jobs", default_jobs()),
+        restore=setting(args.restore, "restore", True),
+        text_layer=setting(args.text_layer, "text_layer", False),
+        languages=setting(args.lang, "lang", None),
+        page_timeout=setting(args.page_timeout, "page_timeout", PAGE_TIMEOUT_SECONDS),
+        force=args.force,
+        pdf=setting(args.pdf, "pdf", False),
+        executor=args.executor,
+        scheduler=args.scheduler,
+        worker_memory=args.worker_memory,
+    )
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
-    from pipeline.run import ProcessOptions, process_inputs
+    from pipeline.run import process_inputs
 
-    if args.out is None and args.db is None:
-        raise SystemExit("congvan process: give --out DIR and/or --db FILE")
-    if args.jobs < 1:
-        raise SystemExit("congvan process: --jobs must be ≥ 1")
-    if args.executor == "dask" and not args.scheduler:
-        raise SystemExit("congvan process: --executor dask needs --scheduler tcp://HOST:PORT")
-    if args.pdf and args.out is None:
-        raise SystemExit("congvan process: --pdf needs --out DIR")
-    if args.page_timeout <= 0:
-        raise SystemExit("congvan process: --page-timeout must be > 0")
-    options = ProcessOptions(
-        out_dir=args.out,
-        db_path=args.db,
-        jobs=args.jobs,
-        restore=not args.no_restore,
-        text_layer=args.text_layer,
-        languages=args.lang,
-        page_timeout=args.page_timeout,
-        force=args.force,
-        pdf=args.pdf,
-        executor=args.executor,
-        scheduler=args.scheduler,
-    )
+    options = _process_options(args)
     summary = process_inputs(args.inputs, options)
     print(summary.format())
     return summary.exit_code
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from pipeline.run.watch import Watcher, WatchOptions
+
+    options = _process_options(args)
+    _, config = _archive_settings(args)
+    inbox = args.inbox or config.get("watch", "inbox")
+    if inbox is None:
+        raise UsageError("give the inbox folder (congvan watch INBOX) or inbox = \"…\" in the [watch] section")
+
+    def setting(value: float | None, name: str, default: float) -> float:
+        configured = config.get("watch", name)
+        return value if value is not None else default if configured is None else float(configured)
+
+    watch = WatchOptions(inbox=Path(inbox), process=options, interval=setting(args.interval, "interval", 2.0),
+                         settle=setting(args.settle, "settle", 3.0), once=args.once)
+    return Watcher(watch).run()
+
+
 # --------------------------------------------------------------------------- restore
 
 
-def _add_restore(sub: argparse._SubParsersAction) -> None:
+def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("restore", help="repair diacritics of broken Vietnamese text (stdin or a file)")
     p.add_argument("file", nargs="?", default="-", help="text file, or - for stdin")
     p.add_argument("--json", action="store_true", help="per-token original, restored and confidence")
@@ -104,7 +186,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- extract / schema
 
 
-def _add_extract(sub: argparse._SubParsersAction) -> None:
+def _add_extract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("extract", help="print the structured record of one document (text or scan) as JSON")
     p.add_argument("file", help="text file, scan or PDF; - for text on stdin")
     p.add_argument("--no-restore", action="store_true", help="extract from the text as given")
@@ -142,10 +224,11 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
-def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
+def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
-    p.add_argument("query", help='e.g. "539/QĐ-UBND", "539 qd ubnd", "nông thôn mới", "nong thon moi"')
-    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("query", help='e.g. "539/QĐ-UBND", "nông thôn mới", \'"nông thôn" OR đô thị -huyện tiêu*\'; '
+                   '"" with filters lists documents')
+    _add_archive_options(p, "archive written by congvan process --db (a file or sqlite:///PATH)")
     p.add_argument("--json", action="store_true", help="print a JSON list of hits")
     p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
     p.add_argument("--issuer", help="part of the issuing body's name")
@@ -157,29 +240,42 @@ def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("show", help="print a document's record from the archive")
     s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
-    s.add_argument("--db", type=Path, required=True)
+    _add_archive_options(s, "the archive (a file or sqlite:///PATH)")
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
+    s.add_argument("--json", action="store_true", help="print the record as JSON")
     s.set_defaults(handler=_cmd_show)
 
-    e = sub.add_parser("export", help="export the archive's tasks to a file or a webhook")
-    e.add_argument("what", choices=("tasks",))
-    e.add_argument("--db", type=Path, required=True)
-    e.add_argument("--format", choices=("csv", "jsonl", "ics"), default="csv")
+    e = sub.add_parser("export", help="export tasks (CSV, JSON lines, iCalendar, webhook) or a document register")
+    e.add_argument("what", choices=("tasks", "incoming", "outgoing"),
+                   help="tasks; incoming / outgoing: the Decree 30/2020 register (sổ đăng ký văn bản đến / đi)")
+    _add_archive_options(e, "the archive (a file or sqlite:///PATH)")
+    e.add_argument("--format", choices=("csv", "jsonl", "ics", "xlsx"), default="csv",
+                   help="tasks: csv, jsonl or ics; registers: csv or xlsx (default csv; CSV opens in Excel)")
     e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
-    e.add_argument("--out", type=Path, help="write here instead of standard output")
-    e.add_argument("--webhook", metavar="URL", help="POST each task as JSON to this http(s) URL instead")
+    e.add_argument("--from", dest="date_from", type=_iso_date, help="registers: documents dated on or after this day")
+    e.add_argument("--to", dest="date_to", type=_iso_date, help="registers: documents dated on or before this day")
+    e.add_argument("--type", help="registers: document type, e.g. QĐ, KH, CV")
+    e.add_argument("--issuer", help="registers: part of the issuing body's name")
+    e.add_argument("--out", type=Path, help="write here instead of standard output (a file, a link or a FIFO)")
+    e.add_argument("--webhook", metavar="URL", nargs="?", const="",
+                   help="POST each new or changed task as JSON to this http(s) URL (alone: [export] webhook of the "
+                   "configuration)")
+    e.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="an HTTP header for the webhook, e.g. 'Authorization: Bearer …' (repeatable)")
+    e.add_argument("--resend", action="store_true", help="webhook: send every task, even those already delivered")
     e.set_defaults(handler=_cmd_export)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
+    from pipeline.archive.describe import one_line
     from pipeline.archive.search import SearchFilters, search
 
     if args.limit < 1:
-        raise SystemExit("congvan search: --limit must be ≥ 1")
+        raise UsageError("--limit must be ≥ 1")
     filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to,
                             place=args.place)
-    with open_archive(args.db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         hits = search(archive, args.query, filters, limit=args.limit)
     if args.json:
         json.dump([hit.to_dict() for hit in hits], sys.stdout, ensure_ascii=False, indent=1)
@@ -189,86 +285,270 @@ def _cmd_search(args: argparse.Namespace) -> int:
         print("congvan: no match", file=sys.stderr)
     for rank, hit in enumerate(hits, 1):
         about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
-        why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match"}[hit.match]
-        print(f"{rank}. {about}  [{why}]")
-        print(f"   {hit.source}, page {hit.page} (id {hit.id})")
-        print(f"   {hit.snippet}")
+        why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match",
+               "browse": "matches the filters"}[hit.match]
+        # what documents say is untrusted text: escaped, so that it cannot drive the terminal
+        print(f"{rank}. {one_line(about)}  [{one_line(why)}]")
+        print(f"   {one_line(hit.source)}, page {hit.page} (id {hit.id})")
+        if hit.snippet:
+            print(f"   {one_line(hit.snippet)}")
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
+    from pipeline.archive.describe import describe_citations, describe_document, one_line
+    from pipeline.archive.resolve import citing_documents, resolve_reference
     from pipeline.errors import EXIT_USAGE, NotFoundError
 
-    with open_archive(args.db, create=False) as archive:
+    db = _archive(args)
+    with open_archive(db, create=False) as archive:
         found = archive.lookup(args.document)
         if not found:
-            raise NotFoundError(f"no document {args.document!r} in the archive", args.db)
+            cited = citing_documents(archive, args.document)
+            if cited:
+                print(describe_citations(args.document, cited))
+                count = len({doc.id for group in cited for doc in group.citing})
+                raise NotFoundError(f"{one_line(args.document)} is not in the archive; {count} archived "
+                                    f"document{'' if count == 1 else 's'} cite it (listed above)", db)
+            raise NotFoundError(f"no document {one_line(args.document)!r} in the archive", db)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
-            print(f"congvan: {args.document} matches several documents: {choices}; give an id", file=sys.stderr)
+            print(f"congvan: {one_line(args.document)} matches several documents: {one_line(choices)}; give an id",
+                  file=sys.stderr)
             return EXIT_USAGE
         document = found[0]
         if args.text:
             sys.stdout.write("\f".join(archive.page_texts(document.id)) + "\n")
             return 0
-        data = {"id": document.id, "source": document.source, "name": document.name, "sha256": document.sha256,
-                "pages": document.page_count, "record": archive.load_record(document.id).to_dict()}
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
+        record = archive.load_record(document.id)
+        if args.json:
+            data = {"id": document.id, "source": document.source, "name": document.name, "sha256": document.sha256,
+                    "pages": document.page_count, "record": record.to_dict()}
+            json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
+            return 0
+        place = record.document.place
+        references = [resolve_reference(archive, ref, place) for ref in record.references]
+        cited_by = citing_documents(archive, document.code, named=document) if document.code else []
+        print(describe_document(document, record, references, cited_by, archive.root))
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
-    from pipeline.archive.export import iter_tasks, post_tasks, write_csv, write_ics, write_jsonl
+    from pipeline.archive.export import (
+        build_register,
+        iter_tasks,
+        register_csv,
+        register_xlsx,
+        write_csv,
+        write_ics,
+        write_jsonl,
+    )
+    from pipeline.archive.store import SearchFilters
+
+    allowed = ("csv", "jsonl", "ics") if args.what == "tasks" else ("csv", "xlsx")
+    if args.format not in allowed:
+        raise UsageError(f"export {args.what} writes {' or '.join(allowed)}, not {args.format}")
+    if args.what == "tasks" and args.webhook is not None:
+        return _post_webhook(args)
+    if args.webhook is not None or args.header or args.resend:
+        raise UsageError("--webhook, --header and --resend go with export tasks")
+    if args.format == "xlsx" and args.out is None and sys.stdout.isatty():
+        raise UsageError("an XLSX workbook needs --out FILE (or standard output redirected to a file)")
+    with open_archive(_archive(args), create=False) as archive:
+        if args.what == "tasks":
+            text = io.StringIO(newline="")
+            writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
+            count = writer(iter_tasks(archive, since=args.since), text)
+            data, noun = text.getvalue().encode("utf-8"), "tasks"
+        else:
+            filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to)
+            register = build_register(args.what, archive.documents(filters, order="added"))
+            data = register_xlsx(register) if args.format == "xlsx" else register_csv(register)
+            count, noun = len(register.rows), "documents"
+    if args.out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    from pipeline.archive.files import write_output
+
+    write_output(args.out, data)
+    print(f"congvan: {count} {noun} written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _post_webhook(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.archive.export import iter_tasks
+    from pipeline.archive.webhook import parse_endpoint, parse_headers, post_tasks
     from pipeline.errors import ExportError
 
-    if args.webhook and not args.webhook.lower().startswith(("http://", "https://")):
-        raise SystemExit("congvan export: --webhook needs an http:// or https:// URL")
-    with open_archive(args.db, create=False) as archive:
+    if args.out is not None or args.format != "csv":
+        raise UsageError("--webhook sends JSON: it goes without --out and --format")
+    db, config = _archive_settings(args)
+    url = args.webhook or config.get("export", "webhook")
+    if not url:
+        raise UsageError("--webhook needs a URL (or webhook = \"…\" in the [export] section of the configuration)")
+    endpoint = parse_endpoint(url)
+    headers = {**(config.get("export", "headers") or {}), **parse_headers(args.header)}
+    with open_archive(require_db(db), create=False) as archive:
         rows = list(iter_tasks(archive, since=args.since))
-    if args.webhook:
-        report = post_tasks(rows, args.webhook)
-        for uid, reason in report.failed:
-            print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
-        print(f"congvan: {report.sent} of {len(rows)} tasks sent to {args.webhook} ({report.attempts} requests)")
-        if report.failed:
-            raise ExportError(f"{len(report.failed)} of {len(rows)} tasks could not be delivered", args.webhook)
-        return 0
-    writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
-    if args.out is None:
-        writer(rows, sys.stdout)
-        return 0
-    import io
-
-    from pipeline.archive.files import write_atomic
-
-    buffer = io.StringIO(newline="")
-    count = writer(rows, buffer)
-    write_atomic(args.out, buffer.getvalue())
-    print(f"congvan: {count} tasks written to {args.out}", file=sys.stderr)
+        delivered = {} if args.resend else archive.deliveries(endpoint.key)
+        report = post_tasks(rows, url, headers=headers, delivered=delivered,
+                            on_delivered=lambda uid, digest: archive.record_delivery(endpoint.key, uid, digest))
+    for uid, reason in report.failed:
+        print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
+    unchanged = f", {report.unchanged} unchanged since the last delivery" if report.unchanged else ""
+    print(f"congvan: {report.sent} of {len(rows)} tasks sent to {endpoint.display}{unchanged} "
+          f"({report.attempts} requests, {report.seconds:.1f} s)")
+    if report.failed:
+        why = " (the endpoint is down: circuit breaker open)" if report.circuit_open else ""
+        raise ExportError(f"{len(report.failed)} of {len(rows)} tasks could not be delivered{why}", endpoint.display)
     return 0
+
+
+# --------------------------------------------------------------------------- serve / user (web interface)
+
+
+def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="the web interface over an archive (search, pages, review, tasks, intake, API)")
+    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--uploads", type=Path, help="folder for uploaded files (default: ARCHIVE-uploads next to it)")
+    p.add_argument("--max-upload-mb", type=int, default=50, help="largest upload accepted (default 50 MB)")
+    p.add_argument("--login-required", action="store_true", help="reading needs an account too")
+    p.add_argument("--secure-cookies", action="store_true", help="session cookies only over HTTPS (behind a proxy)")
+    p.add_argument("--jobs", type=int, default=1, help="pages processed in parallel for uploads")
+    p.set_defaults(handler=_cmd_serve)
+
+    u = sub.add_parser("user", help="manage the web interface's accounts")
+    actions = u.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a user, or change a user's role and password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("viewer", "editor", "admin"), required=True)
+    add.add_argument("--db", type=Path, required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    listing = actions.add_parser("list", help="list the users")
+    listing.add_argument("--db", type=Path, required=True)
+    u.set_defaults(handler=_cmd_user)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import socket
+
+    if not 0 <= args.port < 65536:
+        raise UsageError("--port must be between 0 (any free port) and 65535")
+    if args.max_upload_mb < 1 or args.jobs < 1:
+        raise UsageError("--max-upload-mb and --jobs must be ≥ 1")
+    import uvicorn
+
+    from pipeline.web import WebConfig, create_app
+
+    config = WebConfig(db=args.db, uploads=args.uploads, max_upload_bytes=args.max_upload_mb << 20,
+                       login_required=args.login_required, secure_cookies=args.secure_cookies, jobs=args.jobs)
+    app = create_app(config)
+    try:
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((args.host, args.port))
+    except (OSError, OverflowError) as error:
+        raise CongvanError(f"cannot listen on {args.host}:{args.port}: {getattr(error, 'strerror', None) or error}") from None
+    port = listener.getsockname()[1]  # --port 0: a free port chosen by the system
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
+    print(f"congvan: serving {args.db} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("congvan: warning: listening beyond this machine; use accounts and HTTPS (--secure-cookies behind a "
+              "proxy)", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False))
+    server.run(sockets=[listener])
+    return 0
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+
+    with open_archive(args.db, create=False) as archive:
+        if args.action == "list":
+            for user in archive.users():
+                print(f"{user.name}\t{user.role}\t{user.created_at}")
+            return 0
+        from pipeline.web.auth import check_password_rules, hash_password
+
+        password = _read_new_password(args.password_stdin)
+        problem = check_password_rules(password)
+        if problem:
+            from pipeline.web.i18n import translate
+
+            raise UsageError(translate("en", problem))
+        user = archive.add_user(args.name, args.role, hash_password(password))
+    print(f"congvan: user {user.name} ({user.role}) saved in {args.db}", file=sys.stderr)
+    return 0
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the passwords differ")
+    return first
 
 
 # --------------------------------------------------------------------------- main
 
 
+class _VersionAction(argparse.Action):
+    """--version, asking Tesseract and OCRmyPDF for theirs only when it is given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from pipeline.ocr import tesseract_version
+
+        try:
+            ocrmypdf = version("ocrmypdf")
+        except PackageNotFoundError:
+            ocrmypdf = "not installed"
+        print(f"congvan {__version__} (Tesseract {tesseract_version()}, OCRmyPDF {ocrmypdf})")
+        parser.exit()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse reporting a bad command line as congvan's one-line usage error (E001, exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="congvan",
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
     )
+    parser.add_argument("--version", action=_VersionAction, help="print the versions of congvan, Tesseract and OCRmyPDF")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_process, _add_restore, _add_extract, _add_archive_commands):
+    for add in (_add_process, _add_restore, _add_extract, _add_archive_commands, _add_web_commands):
         add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is reported like a full disk, not a kill
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except CongvanError as error:
         _print_error(error)

@@ -20,7 +20,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
+from pipeline.limits import check_pixels
 from pipeline.preprocess import turn_prepared
 from pipeline.types import Box, OcrPage, OcrWord, PreparedPage, PreprocessStep
 
@@ -51,21 +53,28 @@ KEEP_GUTTER_INCHES = 0.05
 # --------------------------------------------------------------------------- Tesseract process
 
 
-def _tesseract_env() -> dict[str, str]:
+_RUNNING: set[int] = set()  # process groups of the Tesseract runs in progress (see stop_tesseract)
+
+
+def _tesseract_env(workdir: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     env["OMP_THREAD_LIMIT"] = "1"  # pages run in parallel processes; threads inside only fight for cores
+    if workdir is not None:
+        env["TMPDIR"] = str(workdir)  # Tesseract's own temporary files go with the page's
     return env
 
 
-def run_tesseract(args: list[str], *, timeout: float, source: str | None = None) -> str:
-    """Run `tesseract ARGS` (one thread), return stdout; kill the whole process group on timeout."""
+def run_tesseract(args: list[str], *, timeout: float, source: str | None = None, workdir: Path | None = None) -> str:
+    """Run `tesseract ARGS` (one thread), return stdout; kill the whole process group on timeout. Temporary
+    files go to `workdir` when given (the driver gives each page its own folder)."""
     try:
         process = subprocess.Popen(
-            [TESSERACT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_tesseract_env(),
+            [TESSERACT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_tesseract_env(workdir),
             start_new_session=True)
     except FileNotFoundError:
         raise MissingDependencyError(
             "tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-vie)", source) from None
+    _RUNNING.add(process.pid)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -75,11 +84,21 @@ def run_tesseract(args: list[str], *, timeout: float, source: str | None = None)
     except BaseException:
         _kill_group(process)
         raise
+    finally:
+        _RUNNING.discard(process.pid)
     if process.returncode != 0:
         message = err.decode("utf-8", "replace").strip().splitlines()
         raise OcrError(f"Tesseract failed (exit {process.returncode}): {message[-1] if message else ''}",
                        source)
     return out.decode("utf-8", "replace")
+
+
+def stop_tesseract() -> None:
+    """Kill the Tesseract runs of this process now (a worker ending abruptly: they are in their own process
+    groups and would outlive it)."""
+    for group in list(_RUNNING):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -88,16 +107,40 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.communicate()
 
 
+# pytesseract answers the questions about the installation (languages, version); recognition goes through
+# run_tesseract, because pytesseract can neither give Tesseract its own process group and environment
+# (one OpenMP thread, the page's temporary folder) nor kill that group when a page times out.
+
+
 @functools.lru_cache(maxsize=8)
-def _installed_languages() -> frozenset[str]:
-    out = run_tesseract(["--list-langs"], timeout=30.0)
-    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+def installed_languages() -> frozenset[str]:
+    """The language data Tesseract has installed."""
+    import pytesseract
+
+    pytesseract.pytesseract.tesseract_cmd = TESSERACT
+    try:
+        return frozenset(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractNotFoundError, OSError):
+        raise MissingDependencyError(
+            "tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-vie)") from None
+
+
+@functools.lru_cache(maxsize=1)
+def tesseract_version() -> str:
+    """Tesseract's version, e.g. 5.3.0 ("not installed" when it is not)."""
+    import pytesseract
+
+    pytesseract.pytesseract.tesseract_cmd = TESSERACT
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except (pytesseract.TesseractNotFoundError, OSError):
+        return "not installed"
 
 
 def check_tesseract(languages: str | None = None) -> None:
     """Raise MissingDependencyError naming the package to install when Tesseract or a language is absent."""
     wanted = [lang for lang in (languages or DEFAULT_LANGUAGES).split("+") if lang]
-    missing = [lang for lang in wanted if lang not in _installed_languages()]
+    missing = [lang for lang in wanted if lang not in installed_languages()]
     if missing:
         packages = " ".join(APT_PACKAGE_FOR_LANGUAGE.get(lang, f"tesseract-ocr-{lang.lower()}") for lang in missing)
         raise MissingDependencyError(
@@ -218,7 +261,14 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
     whose gutter is narrowed by each following row and which ends at the first row that crosses it.
     Single-side rows just above the zone (a motto set higher than the issuer) join it."""
     height, width = image.shape[:2]
-    rows = _rows(_line_segments(image, dpi))
+    return regions_of_segments(_line_segments(image, dpi), width, height, dpi)
+
+
+def regions_of_segments(segments: list[tuple[int, int, int, int]], width: int, height: int,
+                        dpi: float) -> list[Region]:
+    """The reading-order regions of `find_regions` from line pieces (x0, y0, x1, y1) known otherwise (the
+    word boxes of a PDF's text layer, widened by the word spacing), on a width × height page at `dpi`."""
+    rows = _rows(segments)
     if not rows:
         return [Region(0, 0, width, height, "full")]
     open_gutter, keep_gutter = OPEN_GUTTER_INCHES * dpi, KEEP_GUTTER_INCHES * dpi
@@ -330,20 +380,22 @@ def _zones_to_regions(zones: list[_Zone], width: int, height: int, open_gutter: 
 # --------------------------------------------------------------------------- recognition
 
 
-def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
-             psm: int | None = None, use_layout: bool = True) -> OcrPage:
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = PAGE_TIMEOUT_SECONDS,
+             workdir: Path | None = None, psm: int | None = None, use_layout: bool = True) -> OcrPage:
     """OCR one prepared page: words (NFC) with confidences and boxes in ORIGINAL page pixels, in reading
     order, one block per layout region; `text` joins them so that `text.split()` is exactly the words.
     A page whose preprocessing was not sure which way up it is gets read both ways (settle_orientation);
-    `preprocessing` then records that check as a last step."""
+    `preprocessing` then records that check as a last step. Temporary files go to `workdir` (default:
+    the system's temporary folder)."""
     started = time.monotonic()
     page = prepared.page
     languages = languages or DEFAULT_LANGUAGES
     check_tesseract(languages)
-    prepared, words = settle_orientation(prepared, languages=languages, timeout=timeout, psm=psm,
+    prepared, words = settle_orientation(prepared, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
                                          use_layout=use_layout)
     if words is None:
-        words = read_words(prepared, languages=languages, timeout=timeout, psm=psm, use_layout=use_layout)
+        words = read_words(prepared, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
+                           use_layout=use_layout)
     height, width = page.image.shape[:2]
     return OcrPage(
         source=page.source, index=page.index, width=width, height=height, dpi=page.dpi, words=tuple(words),
@@ -351,22 +403,24 @@ def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: f
         seconds=round(time.monotonic() - started, 3), warnings=prepared.warnings)
 
 
-def read_words(prepared: PreparedPage, *, languages: str, timeout: float, psm: int | None = None,
-               use_layout: bool = True) -> list[OcrWord]:
+def read_words(prepared: PreparedPage, *, languages: str, timeout: float, workdir: Path | None = None,
+               psm: int | None = None, use_layout: bool = True) -> list[OcrWord]:
     """The page's words in reading order (none for a blank page)."""
     if "blank page" in prepared.warnings:
         return []
     image = prepared.image
+    check_pixels(image.shape[1], image.shape[0], "the page to read", prepared.page.source)  # its crops are within it
     regions = (find_regions(image, prepared.dpi) if use_layout
                else [Region(0, 0, image.shape[1], image.shape[0], "full")])
-    return _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout)
+    return _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout, workdir)
 
 
 # --------------------------------------------------------------------------- orientation check
 
 
-def settle_orientation(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
-                       psm: int | None = None, use_layout: bool = True) -> tuple[PreparedPage, list[OcrWord] | None]:
+def settle_orientation(prepared: PreparedPage, *, languages: str | None = None,
+                       timeout: float = PAGE_TIMEOUT_SECONDS, workdir: Path | None = None, psm: int | None = None,
+                       use_layout: bool = True) -> tuple[PreparedPage, list[OcrWord] | None]:
     """Decide which way up a page is when preprocessing could not (its fix_orientation step says
     "sure": false, typically a sparse last page): read it as prepared and, unless that reading is
     already confident, read it turned by 180° too; keep the reading Tesseract is clearly more confident
@@ -376,7 +430,8 @@ def settle_orientation(prepared: PreparedPage, *, languages: str | None = None, 
     if step is None or step.params.get("sure", True) or "blank page" in prepared.warnings:
         return prepared, None
     languages = languages or DEFAULT_LANGUAGES
-    read = functools.partial(read_words, languages=languages, timeout=timeout, psm=psm, use_layout=use_layout)
+    read = functools.partial(read_words, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
+                             use_layout=use_layout)
     words = read(prepared)
     confidence = reading_confidence(words)
     params: dict[str, Any] = {"confidence": round(confidence, 1), "turned": False}
@@ -399,9 +454,9 @@ def reading_confidence(words: Sequence[OcrWord]) -> float:
 
 
 def _recognise_regions(prepared: PreparedPage, regions: list[Region], languages: str, psm: int,
-                       timeout: float) -> list[OcrWord]:
+                       timeout: float, workdir: Path | None) -> list[OcrWord]:
     """One Tesseract process for all regions of the page: each region is one "page" of an image list."""
-    with tempfile.TemporaryDirectory(prefix="congvan-ocr-") as folder:
+    with tempfile.TemporaryDirectory(prefix="congvan-ocr-", dir=workdir) as folder:
         paths = []
         for number, region in enumerate(regions):
             path = Path(folder) / f"region{number:03d}.pgm"
@@ -411,7 +466,7 @@ def _recognise_regions(prepared: PreparedPage, regions: list[Region], languages:
         listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
         tsv = run_tesseract(
             [str(listing), "stdout", "-l", languages, "--psm", str(psm), "--dpi", str(round(prepared.dpi)), "tsv"],
-            timeout=timeout, source=prepared.page.source)
+            timeout=timeout, source=prepared.page.source, workdir=workdir)
     return _parse_tsv(tsv, regions, prepared)
 
 

@@ -52,7 +52,7 @@ AREAS = {
 # it "killed" might only have met a busy machine.
 UNSTEADY_TESTS = {"tests/test_archive_reliability.py"}
 RUNTIME_ROOTS = ("pipeline.cli", "pipeline.run")
-PRELOAD = ("numpy", "cv2", "PIL.Image", "spacy", "rapidfuzz", "jsonschema", "hypothesis", "pytest", "pikepdf",
+PRELOAD = ("numpy", "cv2", "PIL.Image", "rapidfuzz", "jsonschema", "hypothesis", "pytest", "pikepdf",
            "pypdfium2", "reportlab.pdfgen.canvas", "icalendar", "vietnamadminunits")
 
 _COMPARE_SWAP: dict[type, type] = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,

@@ -55,8 +55,8 @@ def test_bench_tools_cache_key_follows_imports_and_changes():
     assert {"pipeline/ocr.py", "pipeline/preprocess.py", "pipeline/types.py", "pipeline/errors.py",
             "pipeline/__init__.py"} <= files
     assert "pipeline/extract/__init__.py" not in files
-    extract = {str(p.relative_to(ROOT)) for p in bench_cache.module_files("pipeline.extract")}
-    assert "pipeline/extract/nlp.py" in extract  # imported inside extract_record only
+    resources = {str(p.relative_to(ROOT)) for p in bench_cache.module_files("pipeline.resources")}
+    assert "pipeline/restore/models.py" in resources  # imported inside a method of the resources object only
     key = bench_cache.CacheKey.of(code="a", tesseract="5.3.0")
     assert key.digest == bench_cache.CacheKey.of(tesseract="5.3.0", code="a").digest
     assert key.digest != bench_cache.CacheKey.of(code="a", tesseract="5.3.1").digest

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "samples"))
 import generate  # noqa: E402
 
-INPUT_SUFFIXES = {".pdf", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".txt"}
+from pipeline.ingest import INPUT_SUFFIXES  # noqa: E402
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,8 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 from scan_images import save_png, text_page
 
-from pipeline.ingest import estimate_dpi, load_page, open_document
+from pipeline.ingest import IMAGE_SUFFIXES, estimate_dpi, load_page, open_document
+from pipeline.run import collect_inputs
 
 
 def _scan_pdf(path: Path, image: np.ndarray, *, dpi: float, text_layer: str | None = None,
@@ -167,3 +168,23 @@ def test_ingest_huge_page_count_loads_one_page_at_a_time(tmp_path: Path) -> None
     assert open_document(path).page_count == 1500
     last = load_page(path, 1499)
     assert last.index == 1499 and last.legacy_text == "Trang 1500"
+
+
+_PILLOW_MODES = {".pbm": "1", ".pgm": "L"}  # the other formats take RGB
+_NO_DPI = {".pbm", ".pgm", ".ppm", ".pnm"}  # Netpbm files carry no resolution
+
+
+@pytest.mark.parametrize("suffix", sorted(IMAGE_SUFFIXES))
+def test_ingest_reads_every_image_suffix_and_the_folder_walk_finds_it(tmp_path, suffix):
+    mode = _PILLOW_MODES.get(suffix, "RGB")
+    image = Image.new(mode, (120, 90), 1 if mode == "1" else "white")
+    path = tmp_path / "scans" / f"page{suffix}"
+    path.parent.mkdir()
+    image.save(path, **({} if suffix in _NO_DPI else {"dpi": (150, 150)}))
+    (tmp_path / "scans" / "README.md").write_text("# scans of 2020\n")
+    files, errors, _ = collect_inputs([tmp_path / "scans"])
+    assert files == [path] and errors == []
+    info = open_document(path)
+    assert info.kind in {"image", "tiff"} and info.page_count == 1
+    assert load_page(path, 0).image.shape[:2] == (90, 120)
+

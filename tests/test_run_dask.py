@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from components import require_module
-from fakes_run import FAKE_STAGES, write_fake_scan
+from fakes_run import write_fake_scan
 
-from pipeline import run
 from pipeline.errors import CongvanError, CorruptFileError
-from pipeline.run import ProcessOptions, process_inputs
+from pipeline.run import ProcessOptions, executors, process_inputs
 
 distributed = require_module("distributed", "pip install -e '.[dask]' (make setup installs the dev extras)")
 
@@ -28,15 +27,15 @@ def _outputs(folder):
     return {path.name: json.loads(path.read_text())["pages"] for path in sorted(folder.glob("*.json"))}
 
 
-def test_run_dask_matches_local_executor(tmp_path, scheduler):
+def test_run_dask_matches_local_executor(tmp_path, scheduler, fake_stages):
     assert scheduler.startswith("tcp://127.0.0.1:")
     write_fake_scan(tmp_path / "in" / "a.png", ["Số: 1/KH-UBND\nnong thon moi", "trang hai"])
     write_fake_scan(tmp_path / "in" / "b.pdf", ["Số: 2/QĐ-UBND"])
     write_fake_scan(tmp_path / "in" / "c.png", ["x"], fail_page=0)
     on_dask = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "dask", db_path=tmp_path / "d.db",
                                                                executor="dask", scheduler=scheduler),
-                             stages=FAKE_STAGES)
-    local = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "local", jobs=2), stages=FAKE_STAGES)
+                             stages=fake_stages)
+    local = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "local", jobs=2), stages=fake_stages)
     statuses = {Path(o.source).name: o.status for o in on_dask.outcomes}
     assert statuses == {Path(o.source).name: o.status for o in local.outcomes}
     assert statuses == {"a.png": "done", "b.pdf": "done", "c.png": "failed"}
@@ -47,9 +46,9 @@ def test_run_dask_matches_local_executor(tmp_path, scheduler):
     assert all(strip(dask_out[name]) == strip(local_out[name]) for name in dask_out)
 
 
-def test_run_dask_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(run, "DASK_CONNECT_SECONDS", 1.0)
+def test_run_dask_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch, fake_stages):
+    monkeypatch.setattr(executors, "DASK_CONNECT_SECONDS", 1.0)
     write_fake_scan(tmp_path / "a.png", ["x"])
     with pytest.raises(CongvanError, match="cannot reach the Dask scheduler"):
         process_inputs([tmp_path / "a.png"], ProcessOptions(out_dir=tmp_path / "out", executor="dask",
-                                                            scheduler="tcp://127.0.0.1:9"), stages=FAKE_STAGES)
+                                                            scheduler="tcp://127.0.0.1:9"), stages=fake_stages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -12,15 +13,16 @@ from pathlib import Path
 import pytest
 from fakes_run import FAKE_STAGES, write_fake_scan
 
-from pipeline import run
 from pipeline.archive.files import write_atomic
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import CorruptFileError, OcrTimeoutError, UnsupportedFormatError
 from pipeline.run import ProcessOptions, Stages, collect_inputs, extract_file, process_inputs
+from pipeline.run.progress import Progress
 from pipeline.types import OcrPage
 
 
-def _process(inputs, out: Path, **options):
-    return process_inputs(inputs, ProcessOptions(out_dir=out, jobs=2, **options), stages=options.pop("stages", FAKE_STAGES))
+def _process(inputs, out: Path, *, stages: Stages = FAKE_STAGES, **options):
+    return process_inputs(inputs, ProcessOptions(out_dir=out, jobs=2, **options), stages=stages)
 
 
 def test_run_writes_text_and_json_per_document(tmp_path):
@@ -50,7 +52,7 @@ def test_run_walks_folders_and_ignores_other_files(tmp_path):
     (tmp_path / "in" / "notes.md").write_text("not a document")
     (tmp_path / "in" / "b.gold.json").write_text("{}")
     (tmp_path / "in" / "c.txt").write_text("văn bản", encoding="utf-8")
-    files, errors = collect_inputs([tmp_path / "in"])
+    files, errors, _ = collect_inputs([tmp_path / "in"])
     assert [f.name for f in files] == ["a.png", "c.txt", "b.pdf"] and errors == []
 
 
@@ -68,7 +70,7 @@ def test_run_named_non_document_is_an_error(tmp_path, capsys):
 def test_run_out_folder_inside_input_is_not_walked(tmp_path):
     write_fake_scan(tmp_path / "a.png", ["a"])
     _process([tmp_path], tmp_path / "out")
-    files, _ = collect_inputs([tmp_path], exclude=[tmp_path / "out"])
+    files, _, _ = collect_inputs([tmp_path], exclude=[tmp_path / "out"])
     assert [f.name for f in files] == ["a.png"]
 
 
@@ -132,9 +134,12 @@ def test_run_text_layer_restores_legacy_text_instead_of_ocr(tmp_path):
     _process([scan], tmp_path / "out", text_layer=True)
     data = json.loads((tmp_path / "out" / "old.json").read_text())
     first, second = data["pages"]
-    assert first["raw_text"] == "nong thon moi" and first["text"] == "nông thôn mới" and first["words"] == []
-    assert first["legacy_text"] == "nong thon moi"
+    assert first["raw_text"] == "nong thon moi" and first["text"] == "nông thôn mới"
+    assert first["source"] == "legacy-restored" and first["legacy_text"] == "nong thon moi"
+    # the old layer's words keep their boxes; their confidence is the restoration's (the fake's 0.9)
+    assert [(w["text"], w["confidence"]) for w in first["words"]] == [("nong", 90.0), ("thon", 90.0), ("moi", 90.0)]
     assert second["raw_text"] == "ocr two" and second["warnings"] == ["no text layer on this page: OCR used"]
+    assert second["source"] == "ocr"
 
 
 def test_run_no_restore_keeps_raw_text(tmp_path):
@@ -153,18 +158,17 @@ def test_run_text_input_pages_split_on_form_feed(tmp_path):
     assert (tmp_path / "out" / "cv.txt").read_text() == "Số: 3/TB-UBND\nnông thôn mới\fhai"
 
 
-def _ocr_writing_temp_files(prepared, *, languages=None, timeout=180.0) -> OcrPage:
-    handle, name = tempfile.mkstemp(suffix=".png")
+def _ocr_writing_temp_files(prepared, *, languages=None, timeout=PAGE_TIMEOUT_SECONDS, workdir=None) -> OcrPage:
+    handle, name = tempfile.mkstemp(suffix=".png", dir=workdir)
     os.write(handle, b"x" * 1000)
     os.close(handle)
-    page = FAKE_STAGES.ocr_page(prepared, languages=languages, timeout=timeout)
+    page = FAKE_STAGES.ocr_page(prepared, languages=languages, timeout=timeout, workdir=workdir)
     return OcrPage(**{**page.__dict__, "warnings": (f"temp={name}",)})
 
 
-def test_run_page_temp_files_are_confined_and_freed(tmp_path):
-    stages = Stages(**{**FAKE_STAGES.__dict__, "ocr_page": _ocr_writing_temp_files})
+def test_run_page_temp_files_are_confined_and_freed(tmp_path, fake_stages):
     scan = write_fake_scan(tmp_path / "a.png", ["one", "two"])
-    process_inputs([scan], ProcessOptions(out_dir=tmp_path / "out", jobs=2), stages=stages)
+    _process([scan], tmp_path / "out", stages=dataclasses.replace(fake_stages, ocr_page=_ocr_writing_temp_files))
     pages = json.loads((tmp_path / "out" / "a.json").read_text())["pages"]
     temp_files = [Path(page["warnings"][0].removeprefix("temp=")) for page in pages]
     assert all(path.parent.name.startswith("congvan-page-") for path in temp_files)
@@ -183,7 +187,7 @@ def test_run_progress_log_lines_without_terminal(tmp_path, capsys):
 
 def test_run_progress_bar_shows_rate_and_eta():
     stream = io.StringIO()
-    progress = run.Progress(1, 4, bar=True, stream=stream)
+    progress = Progress(1, 4, bar=True, stream=stream)
     progress.pages_done(2)
     progress.message("congvan: warning: x")
     progress.close()

@@ -110,7 +110,9 @@ def test_run_real_text_layer_restores_the_old_ocr_without_ocr(tmp_path):
     assert code == 0
     data = json.loads((tmp_path / f"{OLD_OCR_PDF.stem}.json").read_text(encoding="utf-8"))
     (page,) = data["pages"]
-    assert page["words"] == [] and page["raw_text"].split() == gold["legacy_text"][0].split()
+    # no OCR: the words are the old layer's own, its text restored
+    assert page["source"] == "legacy-restored" and page["raw_text"].split() == gold["legacy_text"][0].split()
+    assert [word["text"] for word in page["words"]] == page["raw_text"].split()
     truth = gold["pages"][0]["text"]
     # reading order differs between the old layer and the page, so words are compared as bags
     assert bag_of_words(truth, page["raw_text"]).f1 < 0.2

@@ -1,7 +1,8 @@
-"""The archive: SQLite store with full-text search, task exports and searchable PDFs (works on records)."""
+"""The archive: a store of processed documents (SQLite; the `ArchiveStore` interface for other backends),
+search, task exports and searchable PDFs (works on records)."""
 
 from __future__ import annotations
 
-from pipeline.archive.store import SCHEMA_VERSION, Archive, StoredDocument, open_archive
+from pipeline.archive.store import ArchiveStore, StoredDocument, open_archive
 
-__all__ = ["SCHEMA_VERSION", "Archive", "StoredDocument", "open_archive"]
+__all__ = ["ArchiveStore", "StoredDocument", "open_archive"]

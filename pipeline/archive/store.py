@@ -1,133 +1,191 @@
-"""The SQLite archive: versioned schema and migrations, one transaction per document, FTS5 page index."""
+"""The archive store interface: `ArchiveStore`, the values it returns, and `open_archive()`, its factory.
+
+Everything congvan keeps about processed documents goes through an `ArchiveStore`: the driver adds documents,
+`search`, `show` and `export` read them. Only the store modules (`sqlite.py`, later a PostgreSQL one) hold
+SQL; this module defines what they must do and the backend-independent part of it (the search keys of a
+document, the identity of a task), so that a second backend is one module implementing the Protocol.
+
+Adding to the store: add the method to `ArchiveStore`, a migration and the method to every backend, and a
+test in tests/test_archive_store.py (or tests/test_archive_review.py) that runs against each backend.
+
+Human work on the archive (corrections, task status, users, sessions, uploads) is keyed by what survives
+re-processing: corrections and task status by the document's content hash and the task uid, never by a row
+id, so that `process --force` re-extracts a document without losing what people did to it.
+"""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
-import sqlite3
+import re
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from pipeline.archive.normalize import code_key, code_parts, fold_text
-from pipeline.errors import ArchiveError, NotFoundError
-from pipeline.types import DocumentResult, Record
+from pipeline.archive.query import TextQuery
+from pipeline.archive.review import apply_corrections, low_confidence_fields, review_reasons
+from pipeline.errors import ArchiveError
+from pipeline.types import DocumentKind, DocumentResult, Record
 
-# Each migration brings the schema from the previous version to its own; `PRAGMA user_version` holds the
-# version of an archive. Never edit a released migration: append a new one.
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
-    (1, (
-        """CREATE TABLE "documents" (
-            "id" INTEGER PRIMARY KEY,
-            "sha256" TEXT NOT NULL UNIQUE,
-            "source" TEXT NOT NULL,
-            "name" TEXT NOT NULL,
-            "kind" TEXT NOT NULL,
-            "page_count" INTEGER NOT NULL,
-            "code" TEXT,
-            "code_key" TEXT,
-            "number" TEXT,
-            "type" TEXT,
-            "type_key" TEXT,
-            "type_name" TEXT,
-            "type_name_key" TEXT,
-            "issuer" TEXT,
-            "parent_issuer" TEXT,
-            "issuer_key" TEXT,
-            "place" TEXT,
-            "place_key" TEXT,
-            "date" TEXT,
-            "subject" TEXT,
-            "record" TEXT NOT NULL,
-            "result" BLOB NOT NULL,
-            "added_at" TEXT NOT NULL
-        )""",
-        'CREATE INDEX "documents_number" ON "documents" ("number")',
-        'CREATE INDEX "documents_code_key" ON "documents" ("code_key")',
-        'CREATE INDEX "documents_date" ON "documents" ("date")',
-        """CREATE TABLE "pages" (
-            "id" INTEGER PRIMARY KEY,
-            "document_id" INTEGER NOT NULL REFERENCES "documents" ("id") ON DELETE CASCADE,
-            "page" INTEGER NOT NULL,
-            "text" TEXT NOT NULL,
-            "folded" TEXT NOT NULL,
-            UNIQUE ("document_id", "page")
-        )""",
-        """CREATE VIRTUAL TABLE "page_fts" USING fts5 (
-            "text", "folded", content = 'pages', content_rowid = 'id',
-            tokenize = 'unicode61 remove_diacritics 0'
-        )""",
-        """CREATE TRIGGER "pages_after_insert" AFTER INSERT ON "pages" BEGIN
-            INSERT INTO "page_fts" ("rowid", "text", "folded") VALUES (new."id", new."text", new."folded");
-        END""",
-        """CREATE TRIGGER "pages_after_delete" AFTER DELETE ON "pages" BEGIN
-            INSERT INTO "page_fts" ("page_fts", "rowid", "text", "folded")
-            VALUES ('delete', old."id", old."text", old."folded");
-        END""",
-        """CREATE TABLE "references" (
-            "id" INTEGER PRIMARY KEY,
-            "document_id" INTEGER NOT NULL REFERENCES "documents" ("id") ON DELETE CASCADE,
-            "code" TEXT NOT NULL,
-            "code_key" TEXT NOT NULL,
-            "number" TEXT,
-            "year" INTEGER,
-            "type" TEXT,
-            "issuer_code" TEXT,
-            "date" TEXT,
-            "mentions" INTEGER NOT NULL,
-            "page" INTEGER,
-            "start" INTEGER
-        )""",
-        'CREATE INDEX "references_number" ON "references" ("number")',
-        'CREATE INDEX "references_document" ON "references" ("document_id")',
-        """CREATE TABLE "dates" (
-            "id" INTEGER PRIMARY KEY,
-            "document_id" INTEGER NOT NULL REFERENCES "documents" ("id") ON DELETE CASCADE,
-            "text" TEXT NOT NULL,
-            "kind" TEXT NOT NULL,
-            "value" TEXT,
-            "start" TEXT,
-            "end" TEXT,
-            "page" INTEGER
-        )""",
-        'CREATE INDEX "dates_document" ON "dates" ("document_id")',
-        """CREATE TABLE "places" (
-            "id" INTEGER PRIMARY KEY,
-            "document_id" INTEGER NOT NULL REFERENCES "documents" ("id") ON DELETE CASCADE,
-            "level" TEXT NOT NULL,
-            "name" TEXT NOT NULL,
-            "name_key" TEXT NOT NULL,
-            "district" TEXT,
-            "district_key" TEXT,
-            "province" TEXT,
-            "province_key" TEXT,
-            "code" TEXT,
-            "text" TEXT
-        )""",
-        'CREATE INDEX "places_document" ON "places" ("document_id")',
-        'CREATE INDEX "places_name_key" ON "places" ("name_key")',
-        """CREATE TABLE "tasks" (
-            "id" INTEGER PRIMARY KEY,
-            "document_id" INTEGER NOT NULL REFERENCES "documents" ("id") ON DELETE CASCADE,
-            "task_id" TEXT NOT NULL,
-            "uid" TEXT NOT NULL UNIQUE,
-            "text" TEXT NOT NULL,
-            "deadline" TEXT,
-            "page" INTEGER,
-            "record" TEXT NOT NULL
-        )""",
-        'CREATE INDEX "tasks_document" ON "tasks" ("document_id")',
-    )),
-]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+# Administrative prefixes users type before a place name ("huyện Hữu Lũng"); records hold bare names.
+_PLACE_PREFIX = re.compile(r"^(?:tinh|thanh pho|tp\.?|huyen|quan|thi xa|thi tran|xa|phuong)\s+")
+
+
+# --------------------------------------------------------------------------- values
 
 
 @dataclass(frozen=True)
 class StoredDocument:
+    """A document of the archive, as `find_document` and `lookup` return it."""
+
+    id: int
+    sha256: str
+    source: str
+    name: str
+    kind: DocumentKind
+    page_count: int
+    code: str | None
+    date: str | None
+    place: str | None = None  # place of issue
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """What a search hit shows of its document."""
+
+    id: int
+    source: str
+    name: str
+    code: str | None  # the document's own code
+    type: str | None
+    issuer: str | None
+    date: str | None
+    place: str | None = None  # place of issue ("Lạng Sơn")
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    type: str | None = None  # document type abbreviation (QĐ, KH…) or name (Quyết định)
+    issuer: str | None = None  # part of the issuer or parent issuer
+    date_from: str | None = None  # ISO date, inclusive
+    date_to: str | None = None
+    place: str | None = None  # province, district or commune name
+    has_tasks: bool | None = None  # True: only documents with tasks; False: only documents without
+    needs_review: bool | None = None  # True: only documents in the review queue; False: only the others
+
+
+@dataclass(frozen=True)
+class FilterKeys:
+    """SearchFilters as the keys stored with each document (see `document_keys`); None = no condition."""
+
+    type_key: str | None = None  # compared with the type's code key or its folded name
+    type_name_key: str | None = None
+    issuer_key: str | None = None  # contained in the folded issuers
+    date_from: str | None = None
+    date_to: str | None = None
+    place_key: str | None = None  # the place of issue or any place named, at any level
+    has_tasks: bool | None = None
+    needs_review: bool | None = None
+
+
+def filter_keys(filters: SearchFilters) -> FilterKeys:
+    return FilterKeys(
+        type_key=code_key(filters.type) if filters.type else None,
+        type_name_key=fold_text(filters.type).strip() if filters.type else None,
+        issuer_key=fold_text(filters.issuer) if filters.issuer else None,
+        date_from=filters.date_from or None,
+        date_to=filters.date_to or None,
+        place_key=_PLACE_PREFIX.sub("", fold_text(filters.place).strip()) if filters.place else None,
+        has_tasks=filters.has_tasks,
+        needs_review=filters.needs_review,
+    )
+
+
+@dataclass(frozen=True)
+class IssuedDocument:
+    """A document whose own code has the searched number; `code_key` is its code's key (normalize.code_key)."""
+
+    document: DocumentSummary
+    code_key: str | None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A reference, in a document, to a code with the searched number."""
+
+    document: DocumentSummary
+    code: str  # as canonicalised by extraction
+    code_key: str
+    mentions: int
+    page: int | None  # 0-based page of the first mention
+    year: int | None = None  # the year the reference gives (in its code or its date), when it gives one
+
+
+@dataclass(frozen=True)
+class ArchivedDocument:
+    """A document with its record, as `documents` lists them (registers, browsing)."""
+
+    summary: DocumentSummary
+    added_at: str  # ISO date and time it entered the archive (UTC)
+    record: Record
+
+
+@dataclass(frozen=True)
+class PageMatch:
+    """The best-matching page of a document for a full-text query."""
+
+    document: DocumentSummary
+    page: int  # 0-based
+    text: str
+    score: float  # lower is better
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task with the document it comes from."""
+
+    uid: str  # stable across runs: iCalendar UID and webhook idempotency key
+    task: dict[str, Any]  # the full task record (types.Task as a dict)
+    document_id: int
+    document_code: str | None
+    document_date: str | None
+    document_type: str | None
+    issuer: str | None
+    source: str
+    status: str = "open"  # "open" | "done" (review.TASK_STATUSES), set by people
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            **self.task,
+            "status": self.status,
+            "document": {"id": self.document_id, "code": self.document_code, "date": self.document_date,
+                         "type": self.document_type, "issuer": self.issuer, "source": self.source},
+        }
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    """Conditions of the tasks board; None = no condition."""
+
+    assignee: str | None = None  # part of an assignee's name, with or without diacritics
+    deadline_from: str | None = None  # ISO dates, inclusive; a task without a deadline matches neither
+    deadline_to: str | None = None
+    document_id: int | None = None
+    status: str | None = None  # "open" | "done"
+    since: str | None = None  # as ArchiveStore.tasks: documents dated (else added) on or after this day
+
+
+@dataclass(frozen=True)
+class DocumentCard:
+    """What the web interface shows of a document in lists and above its page."""
+
     id: int
     sha256: str
     source: str
@@ -135,10 +193,115 @@ class StoredDocument:
     kind: str
     page_count: int
     code: str | None
+    type: str | None
+    type_name: str | None
+    issuer: str | None
+    parent_issuer: str | None
+    place: str | None
     date: str | None
+    subject: str | None
+    review: tuple[str, ...]  # review.REVIEW_REASONS codes; empty when nothing needs review
+    task_count: int
+    added_at: str
 
 
-_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
+@dataclass(frozen=True)
+class Facets:
+    """Counts of documents by value, for the documents a search or a browse covers (most frequent first)."""
+
+    total: int
+    types: list[tuple[str, int]]  # type abbreviation
+    issuers: list[tuple[str, int]]
+    years: list[tuple[str, int]]
+    places: list[tuple[str, int]]  # place of issue
+    with_tasks: int
+    needs_review: int
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One change a person made to a record field (or, with field "confirmed:<field>", a confirmation that
+    the extracted value is right): the audit trail. `old` and `new` are field values as text."""
+
+    id: int
+    sha256: str  # the document's content: corrections outlive re-processing and its row ids
+    document_id: int | None  # the document now stored with that content, if any
+    field: str
+    old: str | None
+    new: str | None
+    user: str
+    at: str  # ISO timestamp, UTC
+
+
+@dataclass(frozen=True)
+class TaskStatusChange:
+    """One change of a task's status, by a person (the audit trail of the tasks board)."""
+
+    id: int
+    uid: str
+    old: str
+    new: str
+    user: str
+    at: str
+
+
+@dataclass(frozen=True)
+class CodedDocument:
+    """An archived document as a candidate target of a reference: its code key, year and region."""
+
+    document: DocumentSummary
+    code_key: str
+    regions: frozenset[str]  # folded place of issue and the provinces it lies in
+
+
+@dataclass(frozen=True)
+class CitingReference:
+    """A reference row of a document citing a code key (for "cited by")."""
+
+    document: DocumentSummary
+    code: str
+    code_key: str
+    year: int | None
+    date: str | None
+    regions: frozenset[str]  # of the citing document
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str  # "viewer" | "editor" | "admin"
+    password_hash: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: str  # sha256 of the cookie value: a stolen archive holds no usable session
+    user: str
+    csrf: str
+    created_at: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class IntakeJob:
+    """An uploaded file waiting for, going through or done with processing."""
+
+    id: int
+    name: str  # the file name as uploaded (untrusted text)
+    path: str  # where the upload was saved
+    size: int
+    user: str
+    status: str  # "queued" | "running" | "done" | "skipped" | "failed"
+    message: str | None  # the one-line error or skip reason
+    document_id: int | None
+    created_at: str
+    finished_at: str | None
+
+
+ROLES = ("viewer", "editor", "admin")
+INTAKE_STATUSES = ("queued", "running", "done", "skipped", "failed")
+BROWSE_ORDERS = ("date", "added")
 
 
 def task_uid(sha256: str, task_id: str) -> str:
@@ -146,250 +309,374 @@ def task_uid(sha256: str, task_id: str) -> str:
     return hashlib.sha256(f"{sha256}:{task_id}".encode()).hexdigest()[:32]
 
 
-class Archive:
-    """One archive file. Writers take the write lock per document; readers never block thanks to WAL."""
+# --------------------------------------------------------------------------- the interface
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
-        self.path = path
-        self.connection = connection
 
-    # ----------------------------------------------------------------------- lifecycle
+class ArchiveStore(Protocol):
+    """An archive of processed documents. A backend keeps, per document, the columns of `document_keys`,
+    its pages' text (and a folded copy for searches without diacritics), its references, dates, places and
+    tasks, the record and the result JSON. Writers store a document whole or not at all; readers never see
+    half a document and are never blocked by a writer."""
 
-    def close(self) -> None:
-        self.connection.close()
+    location: str  # the file or URL, for messages
+    # The folder stored paths are relative to (an SQLite archive's own folder; None for a database server):
+    # a source inside it is stored relative (see stored_source), so that the whole folder can move.
+    root: Path | None
 
-    def __enter__(self) -> Archive:
-        return self
+    def close(self) -> None: ...
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __enter__(self) -> Self: ...
 
-    @contextmanager
-    def write_transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a document is stored whole or not at all."""
-        try:
-            self.connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot write: {error}", self.path) from None
-        try:
-            yield self.connection
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        try:
-            self.connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            self.connection.execute("ROLLBACK")
-            raise ArchiveError(f"cannot commit: {error}", self.path) from None
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None: ...
+
+    # ----------------------------------------------------------------------- writing
+
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
+        """Store a processed document in one transaction, replacing an earlier version of the same content
+        (same sha256) under the same id; return its id. The corrections stored for that content are applied
+        over the new record in the same transaction (they take precedence over extraction). Raises
+        ArchiveError when it cannot be stored."""
+        ...
 
     # ----------------------------------------------------------------------- documents
 
     def find_document(self, sha256: str) -> StoredDocument | None:
-        row = self.connection.execute(
-            f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = ?', (sha256,)
-        ).fetchone()
-        return StoredDocument(*row) if row else None
+        """The document with this content hash, if archived."""
+        ...
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         """Documents by archive id, by content hash (prefix of ≥ 8 hex digits), or by their own code in any
-        spelling (several when the same number was reused in different years)."""
-        text = id_or_code.strip()
-        if text.isdigit():
-            rows = self.connection.execute(
-                f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
-            ).fetchall()
-            if rows:
-                return [StoredDocument(*row) for row in rows]
-        key = code_key(text)
-        rows = self.connection.execute(
-            f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "code_key" = ? ORDER BY "date" DESC, "id"', (key,)
-        ).fetchall()
-        if not rows and len(text) >= 8 and all(c in "0123456789abcdef" for c in text.lower()):
-            rows = self.connection.execute(
-                f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE ? || \'%\'', (text.lower(),)
-            ).fetchall()
-        return [StoredDocument(*row) for row in rows]
+        spelling (several when the same number was reused in different years: latest first)."""
+        ...
+
+    def count_documents(self) -> int: ...
+
+    def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:
+        """The cards of these documents (ids not in the archive are left out)."""
+        ...
+
+    def browse(self, filters: SearchFilters, *, order: str, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
+        """Documents matching `filters` without a query: the number of them, and one page of cards, newest
+        first by document date (`order` "date", undated last) or by time added ("added")."""
+        ...
+
+    def facets(self, filters: SearchFilters, document_ids: Collection[int] | None = None) -> Facets:
+        """Facet counts over the documents matching `filters` (and among `document_ids` when given)."""
+        ...
 
     def load_record(self, document_id: int) -> Record:
-        row = self.connection.execute('SELECT "record" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no document {document_id}", self.path)
-        return Record.from_dict(json.loads(row[0]))
+        """The record of a document; NotFoundError when there is none."""
+        ...
+
+    def record_data(self, document_id: int) -> dict[str, Any]:
+        """The stored (corrected) record as JSON data, keeping fields this version of congvan does not know
+        (records written by a newer extractor); NotFoundError when there is none."""
+        ...
 
     def load_result(self, document_id: int) -> tuple[str, str]:
         """The stored result JSON of a document and its final text (pages joined by form feeds)."""
-        row = self.connection.execute('SELECT "result" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no document {document_id}", self.path)
-        pages = self.connection.execute(
-            'SELECT "text" FROM "pages" WHERE "document_id" = ? ORDER BY "page"', (document_id,)
-        ).fetchall()
-        return zlib.decompress(row[0]).decode("utf-8"), "\f".join(text for (text,) in pages)
+        ...
 
     def page_texts(self, document_id: int) -> list[str]:
-        rows = self.connection.execute(
-            'SELECT "text" FROM "pages" WHERE "document_id" = ? ORDER BY "page"', (document_id,)
-        ).fetchall()
-        return [text for (text,) in rows]
+        """The final text of each page, in order."""
+        ...
 
-    def count_documents(self) -> int:
-        return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
+    # ----------------------------------------------------------------------- search (ranked by archive/search.py)
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
-        """Store a processed document in one transaction, replacing an earlier version of the same content."""
-        record = result.record or Record()
-        try:
-            with self.write_transaction() as db:
-                db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (result.sha256,))
-                record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
-                document_id = self._insert_document(db, result, record, record_data, name, kind, result_json)
-                db.executemany(
-                    'INSERT INTO "pages" ("document_id", "page", "text", "folded") VALUES (?, ?, ?, ?)',
-                    [(document_id, page.index, page.text, fold_text(page.text)) for page in result.pages],
-                )
-                self._insert_parts(db, document_id, result.sha256, record, record_data["tasks"], result.text)
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot store {result.source}: {error}", self.path) from None
-        return document_id
+    def issued_documents(self, number: str, filters: SearchFilters) -> list[IssuedDocument]:
+        """Documents whose own code's number is `number` (the first part of its code key)."""
+        ...
 
-    def _insert_document(self, db: sqlite3.Connection, result: DocumentResult, record: Record,
-                         record_data: dict[str, Any], name: str, kind: str, result_json: str) -> int:
-        header = record.document
-        parts = code_parts(header.code) if header.code else []
-        issuers = " | ".join(x for x in (header.issuer, header.parent_issuer) if x)
-        cursor = db.execute(
-            """INSERT INTO "documents" ("sha256", "source", "name", "kind", "page_count", "code", "code_key",
-                   "number", "type", "type_key", "type_name", "type_name_key", "issuer", "parent_issuer", "issuer_key", "place", "place_key",
-                   "date", "subject", "record", "result", "added_at")
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                result.sha256, result.source, name, kind, len(result.pages), header.code,
-                " ".join(parts) or None, parts[0] if parts and parts[0].isdigit() else None,
-                header.type, code_key(header.type) if header.type else None, header.type_name,
-                _fold_or_none(header.type_name),
-                header.issuer, header.parent_issuer, fold_text(issuers) if issuers else None,
-                header.place, fold_text(header.place) if header.place else None,
-                header.date, header.subject, json.dumps(record_data, ensure_ascii=False),
-                zlib.compress(result_json.encode("utf-8"), 6), datetime.now(UTC).isoformat(timespec="seconds"),
-            ),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+    def citations(self, number: str, filters: SearchFilters) -> list[Citation]:
+        """References to codes whose number is `number`, one per reference row."""
+        ...
 
-    def _insert_parts(self, db: sqlite3.Connection, document_id: int, sha256: str, record: Record,
-                      task_data: list[dict[str, Any]], text: str) -> None:
-        page_starts = _page_starts(text)
-        references = []
-        for ref in record.references:
-            parts = code_parts(ref.code)
-            first = ref.mentions[0] if ref.mentions else None
-            page = first.page if first and first.page is not None else (
-                _page_of(page_starts, first.start) if first else None)
-            references.append((document_id, ref.code, " ".join(parts), parts[0] if parts and parts[0].isdigit()
-                               else None, ref.year, ref.type, ref.issuer_code, ref.date, max(1, ref.count), page,
-                               first.start if first else None))
-        db.executemany(
-            """INSERT INTO "references" ("document_id", "code", "code_key", "number", "year", "type",
-                   "issuer_code", "date", "mentions", "page", "start") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            references,
-        )
-        db.executemany(
-            'INSERT INTO "dates" ("document_id", "text", "kind", "value", "start", "end", "page") '
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(document_id, d.text, d.kind, d.value, d.start, d.end, d.span.page if d.span else None)
-             for d in record.dates],
-        )
-        db.executemany(
-            """INSERT INTO "places" ("document_id", "level", "name", "name_key", "district", "district_key",
-                   "province", "province_key", "code", "text") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(document_id, p.level, p.name, fold_text(p.name), p.district, _fold_or_none(p.district), p.province,
-              _fold_or_none(p.province), p.code, p.text) for p in record.places],
-        )
-        seen: set[str] = set()
-        tasks = []
-        for task, data in zip(record.tasks, task_data, strict=True):
-            uid = task_uid(sha256, task.id)
-            if uid in seen:  # duplicate ids from the extractor: keep the first, the uid must stay unique
-                continue
-            seen.add(uid)
-            tasks.append((document_id, task.id, uid, task.text, task.deadline, task.page,
-                          json.dumps(data, ensure_ascii=False)))
-        db.executemany(
-            'INSERT INTO "tasks" ("document_id", "task_id", "uid", "text", "deadline", "page", "record") '
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            tasks,
-        )
+    def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
+                       exclude: Collection[int]) -> list[PageMatch]:
+        """The best page of up to `wanted` documents (none of `exclude`) with a page that matches `query`
+        (archive/query.py: every group has one of its terms on the page; a term is a word or a phrase, its last
+        word a prefix when `prefix`), best first; a document with an excluded term on any page is left out. `accented`: the query's words are
+        lower-cased words matched against the text as written; otherwise folded words (normalize.fold_text)
+        matched against the folded text. A backend compiles the terms into its own full-text syntax with every
+        word quoted or bound: nothing of the user's text is ever query syntax."""
+        ...
+
+    def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:
+        """Documents matching `filters` (no text query) with their records: `order` "date" lists the newest
+        document date first (undated last, then newest added), "added" lists them in the order they entered
+        the archive (oldest first, then by id); at most `limit` of them when given."""
+        ...
+
+    # ----------------------------------------------------------------------- references between documents
+
+    def documents_with_codes(self, code_keys: Collection[str]) -> list[CodedDocument]:
+        """Documents whose own code has one of these keys (normalize.code_key), any year."""
+        ...
+
+    def citing(self, code_key: str) -> list[CitingReference]:
+        """Reference rows, in any document, to this code key."""
+        ...
+
+    def regions(self, document_id: int) -> frozenset[str]:
+        """The folded place of issue of a document and the provinces its places of that name lie in."""
+        ...
+
+    # ----------------------------------------------------------------------- tasks
+
+    def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
+        """Tasks in document order (date, then id); `since` (ISO date) keeps documents dated on or after it,
+        or, when a document has no date, added to the archive on or after it."""
+        ...
+
+    # ----------------------------------------------------------------------- webhook delivery record
+
+    def deliveries(self, target: str) -> dict[str, str]:
+        """What was delivered to the endpoint `target` (a URL without credentials): task uid → digest of the
+        body last delivered (webhook.body_digest), so that a re-run sends only new or changed tasks."""
+        ...
+
+    def record_delivery(self, target: str, uid: str, digest: str) -> None:
+        """Remember that task `uid` was delivered to `target` with body digest `digest` (replacing an earlier
+        record of the same task and target), committed at once."""
+        ...
+
+    def task_board(self, filters: TaskFilters, *, limit: int | None, offset: int = 0) -> tuple[int, list[TaskRow]]:
+        """Tasks matching `filters`, soonest deadline first (tasks without a deadline last, newest document
+        first): how many, and `limit` of them from `offset` (all when `limit` is None)."""
+        ...
+
+    def set_task_status(self, uid: str, status: str, *, user: str) -> TaskStatusChange:
+        """Set a task's status ("open" | "done") and record the change; NotFoundError for an unknown uid,
+        InvalidCorrectionError for an unknown status. Survives re-processing (keyed by the task uid)."""
+        ...
+
+    def task_history(self, uid: str) -> list[TaskStatusChange]:
+        """The status changes of a task, oldest first."""
+        ...
+
+    # ----------------------------------------------------------------------- review and corrections
+
+    def add_correction(self, document_id: int, field: str, value: str | None, *, user: str) -> Correction:
+        """Correct one field of a document's record (review.CORRECTABLE_FIELDS; value validated by
+        review.validate_correction; None clears it), in one transaction: record the change in the audit
+        trail and update the stored record and its search keys, so that the document is found by the new
+        value at once. A value equal to the current one confirms it (recorded as "confirmed:<field>").
+        NotFoundError for an unknown document."""
+        ...
+
+    def corrections(self, document_id: int) -> list[Correction]:
+        """The audit trail of a document's content, oldest first."""
+        ...
+
+    def recent_corrections(self, limit: int) -> list[Correction]:
+        """The latest corrections in the whole archive, newest first."""
+        ...
+
+    def review_queue(self, *, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
+        """Documents needing review (a review reason left), newest first: how many, and one page."""
+        ...
+
+    # ----------------------------------------------------------------------- users and sessions
+
+    def add_user(self, name: str, role: str, password_hash: str) -> User:
+        """Create a user, or replace the role and password of an existing one."""
+        ...
+
+    def user(self, name: str) -> User | None: ...
+
+    def users(self) -> list[User]: ...
+
+    def add_session(self, session: Session) -> None: ...
+
+    def session(self, token_hash: str, now: str) -> Session | None:
+        """The session with this token hash unless it expired before `now` (ISO timestamp)."""
+        ...
+
+    def delete_session(self, token_hash: str) -> None: ...
+
+    # ----------------------------------------------------------------------- intake
+
+    def add_intake(self, name: str, path: str, size: int, *, user: str) -> IntakeJob: ...
+
+    def intake_jobs(self, limit: int) -> list[IntakeJob]:
+        """The latest uploads, newest first."""
+        ...
+
+    def claim_intake(self) -> IntakeJob | None:
+        """Mark the oldest queued upload "running" and return it (one worker gets each job)."""
+        ...
+
+    def finish_intake(self, job_id: int, status: str, message: str | None, document_id: int | None) -> None: ...
+
+
+# --------------------------------------------------------------------------- what a backend stores
+
+
+@dataclass(frozen=True)
+class DocumentRows:
+    """A processed document as the rows of the archive's tables, without the ids a backend assigns: the
+    logical schema every backend stores (column names as in sqlite.MIGRATIONS)."""
+
+    document: dict[str, Any]
+    pages: list[dict[str, Any]]
+    references: list[dict[str, Any]]
+    dates: list[dict[str, Any]]
+    places: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+
+
+def stored_source(source: str, root: Path | None) -> str:
+    """How a source path is stored: relative to the archive's folder when it lies inside it (originals moved
+    into the archive by `congvan watch`), as given otherwise."""
+    if root is None:
+        return source
+    path = Path(source)
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix() if path.is_absolute() else source
+    except ValueError:
+        return source
+
+
+def source_path(source: str, root: Path | None) -> Path:
+    """A stored source as a path to open: a relative one is relative to the archive's folder, wherever that
+    folder is now."""
+    path = Path(source)
+    return root / path if root is not None and not path.is_absolute() else path
+
+
+def record_columns(record: Record, *, low_confidence: Sequence[str], settled: Collection[str],
+                   record_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document columns that derive from its (corrected) record: header values, their search keys,
+    the review reasons (space-separated, None when none) and the record JSON."""
+    header = record.document
+    parts = code_parts(header.code) if header.code else []
+    issuers = " | ".join(x for x in (header.issuer, header.parent_issuer) if x)
+    reasons = review_reasons(record, low_confidence, settled)
+    return {
+        "code": header.code, "code_key": " ".join(parts) or None,
+        "number": _number(parts), "type": header.type, "type_key": code_key(header.type) if header.type else None,
+        "type_name": header.type_name, "type_name_key": _fold_or_none(header.type_name),
+        "issuer": header.issuer, "parent_issuer": header.parent_issuer,
+        "issuer_key": fold_text(issuers) if issuers else None,
+        "place": header.place, "place_key": _fold_or_none(header.place), "date": header.date,
+        "subject": header.subject, "review": " ".join(reasons) or None,
+        "record": json.dumps(record_data if record_data is not None else record.to_dict(), ensure_ascii=False),
+    }
+
+
+def settled_fields(changes: Iterable[tuple[str, str | None]]) -> set[str]:
+    """The fields a person corrected or confirmed, from (field, value) audit rows."""
+    return {field.removeprefix("confirmed:") for field, _ in changes}
+
+
+def corrected_columns(record: Record, changes: Sequence[tuple[str, str | None]],
+                      low_confidence: Sequence[str]) -> dict[str, Any]:
+    """`record_columns` of a record with the corrections (field, value), oldest first, applied over it."""
+    applied = [(field, value) for field, value in changes if not field.startswith("confirmed:")]
+    corrected = apply_corrections(record, applied) if applied else record
+    return record_columns(corrected, low_confidence=low_confidence, settled=settled_fields(changes))
+
+
+def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str,
+                  root: Path | None = None) -> DocumentRows:
+    """The rows of a processed document, with the search keys of its code, type, issuer and places; its source
+    (also in the result JSON) relative to `root` when inside it."""
+    source = stored_source(result.source, root)
+    if source != result.source:
+        data = json.loads(result_json)
+        data["source"] = source
+        result_json = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    record = result.record or Record()
+    record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
+    low = low_confidence_fields(record, result.pages)
+    document = {
+        "sha256": result.sha256, "source": source, "name": name, "kind": str(kind),
+        "page_count": len(result.pages),
+        **record_columns(record, low_confidence=low, settled=(), record_data=record_data),
+        "low_confidence": " ".join(low) or None, "task_count": 0,  # set below, once duplicates are dropped
+        "result": pack_result(result_json), "added_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    pages = [{"page": page.index, "text": page.text, "folded": fold_text(page.text)} for page in result.pages]
+    page_starts = [0, *(index + 1 for index, char in enumerate(result.text) if char == "\f")]
+    references = []
+    for ref in record.references:
+        ref_parts = code_parts(ref.code)
+        first = ref.mentions[0] if ref.mentions else None
+        page = first.page if first and first.page is not None else (
+            _page_of(page_starts, first.start) if first else None)
+        references.append({"code": ref.code, "code_key": " ".join(ref_parts), "number": _number(ref_parts),
+                           "year": ref.year, "type": ref.type, "issuer_code": ref.issuer_code, "date": ref.date,
+                           "mentions": max(1, ref.count), "page": page, "start": first.start if first else None})
+    dates = [{"text": d.text, "kind": d.kind, "value": d.value, "start": d.start, "end": d.end,
+              "page": d.span.page if d.span else None} for d in record.dates]
+    places = [{"level": p.level, "name": p.name, "name_key": fold_text(p.name), "district": p.district,
+               "district_key": _fold_or_none(p.district), "province": p.province,
+               "province_key": _fold_or_none(p.province), "code": p.code, "text": p.text} for p in record.places]
+    seen: set[str] = set()
+    tasks = []
+    for task, data in zip(record.tasks, record_data["tasks"], strict=True):
+        uid = task_uid(result.sha256, task.id)
+        if uid in seen:  # duplicate ids from the extractor: keep the first, the uid must stay unique
+            continue
+        seen.add(uid)
+        tasks.append({"task_id": task.id, "uid": uid, "text": task.text, "deadline": task.deadline,
+                      "page": task.page, "record": json.dumps(data, ensure_ascii=False),
+                      "assignees_key": fold_text(" | ".join(task.assignees)) or None})
+    document["task_count"] = len(tasks)
+    return DocumentRows(document, pages, references, dates, places, tasks)
+
+
+def pack_result(result_json: str) -> bytes:
+    return zlib.compress(result_json.encode("utf-8"), 6)
+
+
+def unpack_result(data: bytes) -> str:
+    return zlib.decompress(data).decode("utf-8")
+
+
+def _number(parts: list[str]) -> str | None:
+    return parts[0] if parts and parts[0].isdigit() else None
 
 
 def _fold_or_none(value: str | None) -> str | None:
     return fold_text(value) if value else None
 
 
-def _page_starts(text: str) -> list[int]:
-    starts = [0]
-    for index, char in enumerate(text):
-        if char == "\f":
-            starts.append(index + 1)
-    return starts
+def fold_assignee(text: str) -> str:
+    """The key an assignee filter is matched with (contained in the task's folded assignees)."""
+    return fold_text(" ".join(text.split()))
+
+
+def region_of(place_key: str | None, places: Iterable[tuple[str | None, str | None, str | None]]) -> frozenset[str]:
+    """The folded place of issue and the provinces the document's places of that name lie in, from
+    (name_key, district_key, province_key) rows of its places."""
+    if not place_key:
+        return frozenset()
+    regions = {place_key}
+    for name_key, district_key, province_key in places:
+        if name_key == place_key:
+            regions.update(key for key in (district_key, province_key) if key)
+    return frozenset(regions)
 
 
 def _page_of(page_starts: Sequence[int], offset: int) -> int:
-    import bisect
-
     return max(0, bisect.bisect_right(page_starts, offset) - 1)
 
 
-# --------------------------------------------------------------------------- opening and migrating
+# --------------------------------------------------------------------------- the factory
 
 
-def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    if not create and not path.exists():
-        raise NotFoundError("no archive here (create one with congvan process … --db FILE)", path)
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        connection = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as error:
-        raise ArchiveError(f"not a usable SQLite archive: {error}", path) from None
-    return connection
+def open_archive(location: str | Path, *, create: bool = True) -> ArchiveStore:
+    """Open (or create) the archive at `location` and bring its schema up to date: a file path or a
+    `sqlite:///PATH` URL (SQLAlchemy's spelling: `sqlite:////abs/path`) is an SQLite archive."""
+    from pipeline.archive.sqlite import open_sqlite
 
-
-def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tuple[int, Sequence[str]]] = MIGRATIONS) -> int:
-    """Apply the migrations an archive lacks, each in its own transaction; return the schema version."""
-    latest = migrations[-1][0]
-    for target, statements in migrations:
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version > latest:
-            raise ArchiveError(f"archive schema {version} is newer than this congvan (≤ {latest}): upgrade congvan", path)
-        if target <= version:
-            continue
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have migrated while we waited for the lock.
-            if connection.execute("PRAGMA user_version").fetchone()[0] < target:
-                for statement in statements:
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {int(target)}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-    return int(connection.execute("PRAGMA user_version").fetchone()[0])
-
-
-def open_archive(path: Path, *, create: bool = True) -> Archive:
-    """Open (or create) an archive and bring its schema up to date."""
-    path = Path(path)
-    connection = _connect(path, create=create)
-    try:
-        migrate(connection, path)
-    except sqlite3.Error as error:
-        connection.close()
-        raise ArchiveError(f"not a usable congvan archive: {error}", path) from None
-    except BaseException:
-        connection.close()
-        raise
-    return Archive(path, connection)
+    if isinstance(location, Path):
+        return open_sqlite(location, create=create)
+    scheme, separator, rest = location.partition("://")
+    if not separator:
+        return open_sqlite(Path(location), create=create)
+    if scheme.lower() == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        return open_sqlite(Path(rest[1:]), create=create)
+    raise ArchiveError("no archive backend for this location (give a file path or sqlite:///PATH)", location)
