@@ -8,8 +8,10 @@ Splits:
     DEV_SEED (1), the set the extraction work looked at, and the committed sample scans samples/*.png|jpg|tif|pdf;
 - TEST (held out): `--test-generated` (60) dispatches drawn the same way with seed TEST_SEED, fixed when the split
   was made and never used while developing the extractor; its figures are looked at only when reporting. (Held
-  out as documents, not as a distribution: the same generator made both splits. The real documents of
-  ../shared/real/ are scored by `make bench-real`.)
+  out as documents, not as a distribution: the same generator made both splits.)
+  - real: the archival documents of ../shared/real/ against their gold records in tests/real/ (annotated by
+    reading the pages, never tuned on by this benchmark), every field those records hold: the header, references
+    and tasks (they list no dates or places). Left out, with a message, where ../shared/real is absent.
 The generated documents' truth is their header, read off the spec each was rendered from by `spec_header` (its
 docstring states the rule), so those sets score the `document.*` rows; the gold set scores every row.
 
@@ -23,13 +25,20 @@ Conditions (columns), each on the same documents:
 - congvan, scan without restoration: the same OCR, restoration left out;
 - baseline, scan: the baseline on that raw OCR text (congvan's OCR, which is better than a plain Tesseract run:
   generous to the baseline).
+- real documents: `congvan, real file` is the record `congvan process` writes for the file (every stage, text
+  layers and signatures included); `baseline, real file` the baseline on that run's raw page text (the OCR or
+  the text layer before restoration); `congvan / baseline, transcription` both on the hand transcription
+  (tests/real/<stem>.txt), the real documents' clean text. Their text is also scored against the transcription
+  (CER, and word-bag F1, which ignores reading order).
 Matching rules per field: pipeline/eval/records.py.
 
 Cache: OCR results (text and word boxes of ingest → preprocess → OCR) are kept in out/bench_extract_cache/, keyed by
 the page image's hash and by bench_cache.code_key: the code of the OCR stages and every pipeline module they
 import, this script's OCR helper, Tesseract's version and traineddata hash, the image libraries' versions. The
 output says how many OCR results of each scan column came from the cache. Restoration, extraction and the baseline
-always run in this run.
+always run in this run. The real documents' `congvan process` outputs are kept in out/bench_extract_cache/real/,
+keyed by the file's hash and by the code of every pipeline module `pipeline.run` imports, the models and data
+files, Tesseract and the libraries; the output says whether they came from the cache.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ import generate  # noqa: E402  (samples/generate.py, as the tests import it)
 from baseline_extract import baseline_record  # noqa: E402
 from bench_cache import IMAGE_LIBRARIES, CacheKey, CacheTally, code_key  # noqa: E402
 
+from pipeline.eval.metrics import Counts, ErrorRate, bag_of_words, cer  # noqa: E402
 from pipeline.eval.records import (  # noqa: E402
     HEADER_FIELDS,
     HEADER_ROWS,
@@ -78,6 +88,9 @@ from pipeline.extract import extract_record  # noqa: E402
 from pipeline.types import OcrWord, PageResult  # noqa: E402
 
 DOCUMENTS = ROOT / "samples" / "documents"
+REAL = ROOT.parent / "shared" / "real"
+REAL_GOLD = ROOT / "tests" / "real"
+REAL_ROWS = (*HEADER_ROWS, "references", "references.date", "tasks", "tasks.id")
 SAMPLES = ROOT / "samples"
 CACHE = ROOT / "out" / "bench_extract_cache"
 SCAN_SEED = 4  # rendering and degradation of the scans
@@ -91,7 +104,9 @@ COLUMNS = """What each column covers (F1 per field; rules: pipeline/eval/records
 - congvan, <class> scan / scan: the document rendered and degraded, then ingest → preprocess → OCR → restore →
   extract, as the product runs them (the generated sets: one degradation class per document, in turn);
 - congvan, … without restoration: the same OCR, restoration left out;
-- baseline, … scan: the baseline on that raw OCR text."""
+- baseline, … scan: the baseline on that raw OCR text;
+- congvan, real file: `congvan process` on the real document (every stage); baseline, real file: the baseline on
+  that run's raw page text; congvan / baseline, transcription: both on the hand transcription."""
 TALLY = CacheTally()
 
 
@@ -484,6 +499,93 @@ def run_samples(args: argparse.Namespace, errors: list[str]) -> Scorer:
     return scorer
 
 
+def _process_real(path: Path, out: Path, jobs: int) -> dict:
+    """`congvan process` on one real document: its output JSON (the record and every page)."""
+    from pipeline.run import ProcessOptions, process_inputs
+
+    summary = process_inputs([path], ProcessOptions(out_dir=out, jobs=jobs))
+    if summary.exit_code != 0:
+        raise RuntimeError(f"congvan process failed on {path.name}: exit {summary.exit_code}")
+    return json.loads((out / f"{path.stem}.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def real_key() -> CacheKey:
+    from pipeline.ocr import DEFAULT_LANGUAGES
+
+    return code_key("pipeline.run", helpers=(_process_real,), data=[ROOT / "models", ROOT / "pipeline" / "data"],
+                    tesseract=DEFAULT_LANGUAGES, libraries=IMAGE_LIBRARIES)
+
+
+def real_output(path: Path, jobs: int) -> dict:
+    """`congvan process`'s output for a real document, from the cache when nothing it depends on changed."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
+    cached = CACHE / "real" / f"{path.stem}.{digest}.{real_key().digest}.json"
+    TALLY.count("real documents, congvan process", cached.exists())
+    if cached.exists():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as tmp:
+        output = _process_real(path, Path(tmp), jobs)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(output, ensure_ascii=False), encoding="utf-8")
+    return output
+
+
+def real_documents() -> list[tuple[Path, dict, str]]:
+    """(file, gold record, transcription) of every real document whose gold record and file are here."""
+    out = []
+    for gold_path in sorted(REAL_GOLD.glob("*.gold.json")):
+        gold = json.loads(gold_path.read_text(encoding="utf-8"))
+        path = REAL / gold["file"]
+        if path.exists():
+            transcription = gold_path.with_name(gold_path.name.replace(".gold.json", ".txt"))
+            out.append((path, gold, transcription.read_text(encoding="utf-8")))
+    return out
+
+
+def comparable(gold: dict, record: dict) -> dict:
+    """`record` with what `gold` does not hold emptied: dates and places (the real gold records list none) and a
+    list the gold leaves null (tasks of a page cut off before them: unknown, not none)."""
+    unknown = [name for name in ("references", "tasks") if gold[name] is None]
+    return {**record, "dates": [], "places": [], **{name: [] for name in unknown}}
+
+
+def _real_columns(gold: dict, record: dict, raw: str, transcription: str,
+                  ) -> dict[str, tuple[Callable[[], dict], bool]]:
+    """The real set's columns for one document: its extractor and whether its differences are reported."""
+    return {"congvan, real file": (lambda: comparable(gold, record), True),
+            "baseline, real file": (lambda: comparable(gold, baseline_record(raw)), False),
+            "congvan, transcription": (lambda: comparable(gold, extract_record(transcription).to_dict()), True),
+            "baseline, transcription": (lambda: comparable(gold, baseline_record(transcription)), False)}
+
+
+def run_real(args: argparse.Namespace, errors: list[str]) -> tuple[Scorer, list[str]]:
+    """TEST: the real documents, every field their gold records hold, and their text against the transcription."""
+    scorer = Scorer(True, errors)
+    text_rows = ["| document | pages | CER raw text | CER final text | word-bag F1 raw | word-bag F1 final |",
+                 "|---|---|---|---|---|---|"]
+    totals: list[ErrorRate | Counts] = [ErrorRate(), ErrorRate(), Counts(), Counts()]
+    for path, gold, transcription in real_documents():
+        truth = comparable(gold, gold)
+        output = real_output(path, args.jobs)
+        raw = "\f".join(page["raw_text"] for page in output["pages"])
+        final = "\f".join(page["text"] for page in output["pages"])
+        for column, (extractor, report) in _real_columns(gold, output["record"], raw, transcription).items():
+            scorer.add(column, f"{path.stem} [{column}]", truth, extractor, report=report)
+        scores: list[ErrorRate | Counts] = [cer(transcription, raw), cer(transcription, final),
+                                            bag_of_words(transcription, raw), bag_of_words(transcription, final)]
+        totals = [total + score for total, score in zip(totals, scores, strict=True)]  # type: ignore[operator]
+        text_rows.append(_text_row(path.stem, len(output["pages"]), scores))
+    text_rows.append(_text_row("all", sum(gold["pages"] for _path, gold, _text in real_documents()), totals))
+    return scorer, text_rows
+
+
+def _text_row(name: str, pages: int, scores: Sequence[ErrorRate | Counts]) -> str:
+    rates = [f"{score.rate:.2%}" for score in scores if isinstance(score, ErrorRate)]
+    f1s = [f"{score.f1:.3f}" for score in scores if isinstance(score, Counts)]
+    return f"| {name} | {pages} | " + " | ".join(rates + f1s) + " |"
+
+
 def table(conditions: Iterable[Condition], rows: Sequence[str]) -> str:
     """F1 per row and condition, then precision / recall."""
     conditions = list(conditions)
@@ -543,6 +645,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-samples", dest="samples", action="store_false",
                         help="leave the committed sample scans out of the dev split")
     parser.add_argument("--no-gold", dest="gold", action="store_false", help="leave the gold set out")
+    parser.add_argument("--no-real", dest="real", action="store_false",
+                        help="leave the real documents of ../shared/real/ out of the test split")
     parser.add_argument("--jobs", type=int, default=2, help="OCR worker processes")
     parser.add_argument("--large-text", type=float, default=10.0, metavar="MB",
                         help="robustness run on this many megabytes of text, and a tenth of it (0: none)")
@@ -570,12 +674,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"(seed {TEST_SEED}, never tuned on), scans with the degradation classes in turn, truth "
                          "read off the specs",
                          run_generated("generated test", args.test_generated, TEST_SEED, args, errors), HEADER_ROWS))
+    real_text: list[str] = []
+    if args.real:
+        if real_documents():
+            real, real_text = run_real(args, errors)
+            sections.append((f"TEST (held out) · real: {len(real_documents())} archival documents of ../shared/real/ "
+                             "against tests/real/ (header, references, tasks)", real, REAL_ROWS))
+        else:
+            print(f"{REAL} is absent: the real documents are left out\n", file=sys.stderr)
     for title, scorer, rows in sections:
         print(f"## {title}\n")
         print(table(scorer.conditions, rows))
         print()
+    if real_text:
+        print("## TEST · real documents: text against the hand transcription (CER with reading order; word-bag F1 "
+              "without)\n")
+        print("\n".join(real_text) + "\n")
     print("## Cache\n")
     print(f"OCR results (ingest → preprocess → OCR) of the scan columns, {ocr_key().describe()}:")
+    if args.real and real_documents():
+        print(f"Real documents' `congvan process` outputs, {real_key().describe()}.")
     print("\n".join(f"- {line}" for line in TALLY.lines()) or "- no scans")
     print("Restoration, extraction and the baseline ran in this run for every column; clean-text columns use no "
           "cache.")

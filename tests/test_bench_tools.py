@@ -1,4 +1,4 @@
-"""The benchmarks' own tools: mutants of the mutation run, cache keys, and the extraction baseline."""
+"""The benchmarks' own tools: mutants of the mutation run, cache keys, the extraction baseline, the real set."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import bench_cache  # noqa: E402
+import bench_extract  # noqa: E402
 import mutate  # noqa: E402
 from baseline_extract import baseline_record  # noqa: E402
+from components import require_data  # noqa: E402
+
+from pipeline.eval.metrics import cer  # noqa: E402
+from pipeline.eval.records import record_rows  # noqa: E402
 
 MODULE = '''"""A module docstring: never mutated."""
 from __future__ import annotations
@@ -84,3 +89,21 @@ def test_bench_tools_baseline_fills_every_field():
     assert ("deadline", "2020-04-30") in [(d["kind"], d["value"]) for d in record["dates"]]
     assert {"level": "district", "name": "Hữu Lũng", "district": None, "province": "Lạng Sơn"} in record["places"]
     assert [t["id"] for t in record["tasks"]] == ["1", "2", "3", "4"]
+
+
+def test_bench_tools_real_gold_records_are_scored_on_what_they_hold():
+    """Every gold record of tests/real/ has its document and transcription; scored against itself it is perfect
+    on every row the benchmark reports, and a record that misses its tasks loses them only where the gold lists
+    them (null: the page was cut off before them)."""
+    require_data(bench_extract.REAL, "the real documents")
+    documents = bench_extract.real_documents()
+    assert len(documents) == len(list(bench_extract.REAL_GOLD.glob("*.gold.json"))) >= 9
+    for path, gold, transcription in documents:
+        assert path.exists() and transcription.strip()
+        truth = bench_extract.comparable(gold, gold)
+        scores = record_rows(truth, truth)
+        assert all(scores[row].fp == scores[row].fn == 0 for row in bench_extract.REAL_ROWS), path.name
+        missed = record_rows(truth, bench_extract.comparable(gold, {**gold, "tasks": []}))
+        assert missed["tasks.id"].fn == len(gold["tasks"] or [])
+    row = bench_extract._text_row("doc", 2, [cer("abcd", "abce"), cer("ab", "ab")])
+    assert row == "| doc | 2 | 25.00% | 0.00% |"
