@@ -41,7 +41,13 @@ sys.path.insert(0, str(ROOT / "samples"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import generate  # noqa: E402  (samples/generate.py, as the tests import it)
 from bench_cache import CacheKey, code_key, files_digest, library_versions  # noqa: E402
-from bench_scan import OCRMYPDF_BEST, OCRMYPDF_VARIANTS, OcrmypdfConfig, ocrmypdf_command  # noqa: E402
+from bench_scan import (  # noqa: E402
+    OCRMYPDF_BEST,
+    OCRMYPDF_VARIANTS,
+    OcrmypdfConfig,
+    ocrmypdf_command,
+    ocrmypdf_identity,
+)
 
 from pipeline.archive import open_archive  # noqa: E402
 from pipeline.archive.files import document_to_dict, dumps_json  # noqa: E402
@@ -269,7 +275,7 @@ def throughput_rows(page_count: int, jobs: int, work: Path) -> list[tuple[str, s
     for config, seconds in baselines:
         if seconds is not None:
             rows.append((f"OCRmyPDF `{' '.join(config.args)} --force-ocr --sidecar -j {jobs}`, one {len(pages)}-page "
-                         "TIFF", f"{60 * len(pages) / seconds:.1f} pages/min", f"{seconds:.1f} s"))
+                         "TIFF", f"{60 * len(pages) / seconds:.1f} pages/min", f"{seconds:.1f} s ({ocrmypdf_identity()})"))
     rows.append((f"congvan all stages + archive, same TIFF (jobs {jobs})",
                  f"{60 * tiff_pages / tiff_seconds:.1f} pages/min", f"{tiff_seconds:.1f} s, {tiff_failed} failed"))
     rows.append((f"congvan all stages + archive, the {len(pages)} pages as PNG files (jobs {jobs})",

@@ -208,6 +208,15 @@ def ocrmypdf_command(config: OcrmypdfConfig, source: Path, output: Path, sidecar
             str(source), str(output)]
 
 
+def ocrmypdf_identity() -> str:
+    """Which OCRmyPDF the baseline runs (the first on PATH) and its version."""
+    program = shutil.which("ocrmypdf")
+    if program is None:
+        return "OCRmyPDF not installed"
+    done = subprocess.run([program, "--version"], capture_output=True, text=True, check=False)
+    return f"OCRmyPDF {done.stdout.strip() or '(version unknown)'} at {program}"
+
+
 def run_ocrmypdf(pages: Sequence[Page], folder: Path, config: OcrmypdfConfig = OCRMYPDF_BEST,
                  label: str = OCRMYPDF) -> Run | None:
     if shutil.which("ocrmypdf") is None:
@@ -354,8 +363,8 @@ def covers(runs: Sequence[Run]) -> str:
     what = {
         RAW: "`tesseract PAGE stdout -l vie` on each unprocessed PNG, 2 at a time: OCR only",
         OCRMYPDF: f"`{' '.join(ocrmypdf_command(OCRMYPDF_BEST, Path('IN.pdf'), Path('OUT.pdf'), Path('TXT')))}` "
-                  "on one PDF of the same pages (lossless, own DPI): its preprocessing and OCR, the sidecar text; "
-                  "wall time of the command",
+                  f"({ocrmypdf_identity()}) on one PDF of the same pages (lossless, own DPI): its preprocessing and "
+                  "OCR, the sidecar text; wall time of the command",
         CONGVAN_OCR: "ingest.load_page → preprocess_page → ocr_page per page, 2 processes: the OCR text, no "
                      "restoration, no extraction, no output files",
         CONGVAN_PIPELINE: f"`congvan process PAGES --out OUT --db DB --jobs {JOBS}` (as `{Path(sys.executable).name} "
