@@ -1,13 +1,13 @@
 # congvan: every target sets itself up on a fresh Debian machine (apt packages, .venv).
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf ghostscript \
-	ocrmypdf unpaper fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core fonts-croscore \
+APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet tesseract-ocr-osd poppler-utils qpdf \
+	ghostscript ocrmypdf unpaper fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core fonts-croscore \
 	chromium chromium-driver
 JOBS ?= $(shell nproc)
 
 .PHONY: setup dev run serve demo-web test lint bench bench-scan bench-restore bench-extract bench-archive \
-	bench-born-digital bench-web bench-rasterize bench-real models samples clean
+	bench-born-digital bench-web bench-rasterize bench-real mutate models samples clean
 
 # setup: what congvan needs to run (no test, lint or data-building tools); dev: all of those as well.
 setup: .venv/.installed
@@ -48,7 +48,9 @@ models: dev
 samples: dev
 	$(PY) samples/generate.py --out samples/
 
-bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-rasterize bench-real
+# Benchmarks and the mutation run are slow and not part of `make test`; `make bench` runs them all.
+bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-rasterize bench-real \
+	mutate
 
 bench-scan: dev
 	$(PY) scripts/bench_scan.py
@@ -73,6 +75,9 @@ bench-rasterize: dev
 
 bench-real: dev
 	nice -n 10 $(PY) scripts/bench_real.py
+
+mutate: dev
+	$(PY) scripts/mutate.py
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,6 @@ by `ocrmypdf --plugin` itself."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pikepdf
 import pikepdf.pdfa
 import pytest
+from components import require_file, require_program
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.archive.pdf import page_turns, page_words, pdf_metadata, text_layer_page, write_pdfa
@@ -30,8 +30,14 @@ FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 LINES = ["Số: 27/KH-UBND", "xay dung nong thon moi"]
 RESTORED = {"xay": "xây", "dung": "dựng", "nong": "nông", "thon": "thôn", "moi": "mới"}
 
-needs_tools = pytest.mark.skipif(not FONT.exists() or not shutil.which("qpdf") or not shutil.which("pdftotext"),
-                                 reason="needs fonts-dejavu-core, qpdf and poppler-utils")
+needs_tools = pytest.mark.usefixtures("pdf_tools")
+
+
+@pytest.fixture
+def pdf_tools():
+    require_file(FONT, "make setup installs fonts-dejavu-core")
+    require_program("qpdf", "make setup installs qpdf")
+    require_program("pdftotext", "make setup installs poppler-utils")
 
 
 def _scan(path: Path, dpi: int = 200) -> tuple[Path, list[OcrWord]]:
@@ -155,9 +161,10 @@ def test_archive_pdf_metadata_from_the_record():
     assert pdf_metadata(None) == {}
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None or not FONT.exists(), reason="needs tesseract")
 def test_archive_pdf_ocrmypdf_runs_the_congvan_plugin(tmp_path):
     """`ocrmypdf --plugin pipeline.plugins.ocrmypdf_congvan`: congvan reads and restores the page by itself."""
+    require_program("tesseract", "make setup installs tesseract-ocr")
+    require_file(FONT, "make setup installs fonts-dejavu-core")
     import img2pdf
 
     scan, _ = _scan(tmp_path / "scan.png", dpi=300)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -59,27 +60,49 @@ def test_archive_search_limit(archive):
     assert len(search(archive, "539/QĐ-UBND", limit=2)) == 2
 
 
+def _names(archive, hits) -> list[str]:
+    return [archive.names[hit.id] for hit in hits]
+
+
+ISSUED_AND_CITED_539 = ["qd539", "qd539_2019", "kh18", "cv112"]  # issuing documents, then those citing it
+NONG_THON_MOI = ["qd539", "cv112", "tb496"]
+
+
 @pytest.mark.parametrize(
     "query",
     ['"', "nông AND (thôn OR", "NEAR(a b)", "*", "a:b", "'; DROP TABLE documents; --", "^x", "-", "539/", "\x00",
      '"539/QĐ-UBND" OR 1=1', "{text folded}: x", "%", "_"],
 )
 def test_archive_search_syntax_characters_are_harmless(archive, query):
-    hits = search(archive, query, SearchFilters(issuer=query, place=query, type=query))
-    assert isinstance(hits, list)
+    """FTS5 and SQL syntax typed by a user is text: it matches no document that does not contain it (a LIKE
+    wildcard in a filter matches no issuer), raises nothing, changes nothing; the archive answers as before."""
+    assert search(archive, query, SearchFilters(issuer=query, place=query, type=query)) == []
+    narrowed = _names(archive, search(archive, "nông thôn mới", SearchFilters(issuer=query)))
+    assert narrowed == ([] if query.strip("\x00") else NONG_THON_MOI)  # a filter of nothing but NULs is no filter
     assert archive.count_documents() == len(CASES["documents"])
+    assert _names(archive, search(archive, "539/QĐ-UBND")) == ISSUED_AND_CITED_539
+    assert sorted(_names(archive, search(archive, "nông thôn mới"))) == sorted(NONG_THON_MOI)
+
+
+# Every run of three words of a stored page (letters only, within a line), with the document it comes from.
+PHRASES = [(document["name"], " ".join(words[k:k + 3]))
+           for document in CASES["documents"] for page in document["pages"] for line in page.split("\n")
+           for words in [re.findall(r"[^\W\d_]+", line)] for k in range(len(words) - 2)]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(max_size=40))
-def test_archive_search_never_fails_on_any_text(archive, query):
-    """Any text gives hits or a UsageError (a query the syntax refuses, said in one line), nothing else."""
+@given(query=st.text(max_size=40), phrase=st.sampled_from(PHRASES))
+def test_archive_search_never_fails_on_any_text(archive, query, phrase):
+    """Any text gives hits that point at stored pages or a UsageError (a query the syntax refuses, said in one
+    line), nothing else; any phrase of a stored page finds that page's document."""
     try:
         hits = search(archive, query, limit=5)
     except UsageError as error:
         assert "\n" not in str(error)
-        return
-    assert all(hit.page >= 1 for hit in hits)
+    else:
+        assert all(hit.id in archive.names and hit.page >= 1 for hit in hits)
+    name, words = phrase
+    assert name in _names(archive, search(archive, words, limit=50)), words
 
 
 @pytest.mark.parametrize(
@@ -118,7 +141,7 @@ def test_archive_search_common_phrases_list_newest_pages_first(archive, monkeypa
     ranked = [archive.names[hit.id] for hit in search(archive, query)]
     monkeypatch.setattr("pipeline.archive.sqlite.RANKED_MATCHES", 0)
     by_recency = [archive.names[hit.id] for hit in search(archive, query)]
-    assert sorted(by_recency) == sorted(ranked)
+    assert sorted(by_recency) == sorted(ranked) == sorted(NONG_THON_MOI)
     accented = [name for name in by_recency if name != "tb496"]
     assert accented == sorted(accented, key=lambda name: -list(archive.names.values()).index(name))
 

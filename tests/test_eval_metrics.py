@@ -55,3 +55,10 @@ def test_eval_records_scores_add_up_over_documents() -> None:
 @pytest.mark.parametrize("case", CASES["fuzzy"], ids=[c["comment"] for c in CASES["fuzzy"]])
 def test_eval_records_fuzzy_matching(case: dict) -> None:
     assert records.same_fuzzy(case["a"], case["b"]) is case["same"]
+
+
+def test_eval_records_signer_of_nulls_is_no_signer() -> None:
+    nulls = {"authority": None, "title": None, "name": None}
+    assert records.signer_text(nulls) is None
+    assert records.header_field("signer", {"signer": nulls}, {"signer": None}) == Counts(0, 0, 0)
+    assert records.header_field("signer", {"signer": nulls}, {"signer": {"name": "Trần Văn A"}}) == Counts(0, 1, 0)

@@ -66,7 +66,15 @@ def test_extract_dates_reject_impossible_dates(day: int, month: int, year: int) 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
-def test_extract_dates_never_crash(text: str) -> None:
-    for mention in iter_dates(DocumentText.from_text(text), default_year=2020):
+def test_extract_dates_never_crash(garbage: str) -> None:
+    """Any text: every mention's span is its text; a date on a line of its own after the text is read whatever
+    comes before it."""
+    text = garbage + "\nngày 15/4/2020"
+    doc = DocumentText.from_text(text)
+    mentions = list(iter_dates(doc, default_year=2020))
+    for mention in mentions:
         assert mention.span is not None
-        assert mention.text == DocumentText.from_text(text).text[mention.span.start : mention.span.end]
+        assert mention.text == doc.text[mention.span.start : mention.span.end]
+    assert mentions, "the date after the text was not found"
+    last = mentions[-1]
+    assert last.value == "2020-04-15" and last.span is not None and last.span.end == len(doc.text)

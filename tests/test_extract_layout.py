@@ -189,10 +189,15 @@ def test_extract_layout_needs_words_that_match_the_text() -> None:
     assert line_geometry(doc, [replace(page, words=page.words[:-1])]) == {}
     assert line_geometry(DocumentText.from_text(page.text + "\nthêm"), [page]) == {}
     assert line_geometry(doc, [page, page]) == {}
-    assert extract_record(page.text, [replace(page, words=[])]).document.subject == extract_record(page.text).document.subject
+    text_only = extract_record(page.text, [replace(page, words=[])]).document.subject
+    assert text_only == extract_record(page.text).document.subject
+    assert text_only is not None and text_only.startswith("Về việc chấn chỉnh công tác quản lý của")
 
 
 _BOX = st.tuples(st.integers(-50, 5000), st.integers(-50, 5000), st.integers(0, 3000), st.integers(0, 300))
+
+
+_CITATION = "Căn cứ Quyết định số 539/QĐ-UBND ngày 02/4/2020, hoàn thành trước ngày 30/4/2020."
 
 
 @settings(max_examples=60, deadline=None)
@@ -200,9 +205,13 @@ _BOX = st.tuples(st.integers(-50, 5000), st.integers(-50, 5000), st.integers(0, 
                                                           "x", "1.", "Số:", "12/UBND"]), _BOX),
                                min_size=0, max_size=8), min_size=0, max_size=30))
 def test_extract_layout_any_boxes_give_a_record(lines: list[list[tuple[str, tuple[int, int, int, int]]]]) -> None:
-    """Boxes anywhere (overlapping, empty, out of the page, reversed order) never break extraction."""
-    text = "\n".join(" ".join(word for word, _ in line) for line in lines)
+    """Boxes anywhere (overlapping, empty, out of the page, reversed order) never break extraction, and what the
+    text says outside the header is read whatever the boxes around it."""
+    text = "\n".join([*(" ".join(word for word, _ in line) for line in lines), _CITATION])
     words = [OcrWord(word, 50.0, box, 0, k) for k, line in enumerate(lines) for word, box in line]
+    words += _words(_CITATION, LEFT + INDENT, RIGHT, 3300, len(lines))
     page = PageResult(0, WIDTH, HEIGHT, 300.0, [], words, text, text)
     record = extract_record(text, [page])
     jsonschema.validate(json.loads(json.dumps(record.to_dict(), ensure_ascii=False)), record_schema())
+    assert ("539/QĐ-UBND", "2020-04-02") in [(r.code, r.date) for r in record.references]
+    assert ("deadline", "2020-04-30") in [(d.kind, d.value) for d in record.dates]

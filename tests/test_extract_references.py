@@ -73,7 +73,13 @@ def test_extract_references_party_codes(number: int, doc_type: str, issuer: str)
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
-def test_extract_references_never_crash_and_stay_in_bounds(text: str) -> None:
-    for code in iter_codes(text):
+def test_extract_references_never_crash_and_stay_in_bounds(garbage: str) -> None:
+    """Any text: codes lie within it and look like codes; a code on a line of its own after the text is read
+    whatever comes before it."""
+    text = garbage + "\nQuyết định số 539/QĐ-UBND"
+    codes = list(iter_codes(text))
+    for code in codes:
         assert 0 <= code.start < code.end <= len(text)
         assert "/" in code.code or "-" in code.code
+    assert codes, "the code after the text was not found"
+    assert (codes[-1].code, codes[-1].end) == ("539/QĐ-UBND", len(text))

@@ -24,35 +24,78 @@ _SAMPLE = (
 )
 
 
+# What extraction must find in _SAMPLE, whatever debris surrounds it.
+_HEADER = {"code": "112/VPĐP-NTM", "type": "CV", "issuer": "UBND TỈNH LẠNG SƠN", "place": "Lạng Sơn", "date": "2020-04-15",
+           "subject": "đẩy nhanh tiến độ", "recipients": ["UBND các huyện"]}
+_CLOSING = {"signer": ("CHÁNH VĂN PHÒNG", "Hoàng Văn Nam"), "distribution": ["Như trên", "Lưu: VT"]}
+_BODY = {
+    "references": [("539/QĐ-UBND", "2020-04-02")],
+    "dates": [("date", "2020-04-15"), ("date", "2020-04-02"), ("deadline", "2020-04-30"), ("year", "2020")],
+    "places": [("province", "Lạng Sơn", None), ("commune", "Hòa Lạc", "Hữu Lũng"), ("commune", "Nhật Tiến", "Hữu Lũng"),
+               ("district", "Hữu Lũng", None)],
+    "tasks": [("1", ["UBND các huyện"], "2020-04-30"), ("2", ["Sở Tài chính"], None)],
+}
+_DEGENERATE = ["", "   \n\n\f\f  ", "\x00\x01\x02", "Nội dung không có phần đầu.\nChỉ vài dòng.",
+               "%%%% ### ///// ---- 12/ /- -/ số: ngày tháng năm quý", "1.\n2.\na)\n-\n+\nI.\nĐiều 1.",
+               "Kính gửi:\nNơi nhận:\nTM.\nKT.\nPhụ lục"]
+
+
 def _valid(record: Record) -> None:
     data = json.loads(json.dumps(record.to_dict(), ensure_ascii=False))
     _VALIDATOR.validate(data)
 
 
-@pytest.mark.parametrize("text", ["", "   \n\n\f\f  ", "\x00\x01\x02", "Nội dung không có phần đầu.\nChỉ vài dòng.",
-                                  "%%%% ### ///// ---- 12/ /- -/ số: ngày tháng năm quý",
-                                  "1.\n2.\na)\n-\n+\nI.\nĐiều 1.", "Kính gửi:\nNơi nhận:\nTM.\nKT.\nPhụ lục"])
-def test_extract_robustness_degenerate_inputs(text: str) -> None:
-    record = extract_record(text)
-    _valid(record)
+def _content(record: Record) -> dict:
+    """The facts of a record, without text offsets (which move when text is added before)."""
+    header = record.document
+    return {
+        **{name: getattr(header, name) for name in _HEADER},
+        "signer": (header.signer.title, header.signer.name) if header.signer else None,
+        "distribution": header.distribution,
+        "references": [(r.code, r.date) for r in record.references],
+        "dates": [(d.kind, d.value) for d in record.dates],
+        "places": [(p.level, p.name, p.district) for p in record.places],
+        "tasks": [(t.id, t.assignees, t.deadline) for t in record.tasks],
+    }
 
 
-def test_extract_robustness_empty_record_is_empty() -> None:
-    record = extract_record("")
-    assert record.references == record.dates == record.places == record.tasks == []
-    assert record.document.code is None
+@pytest.mark.parametrize("debris", _DEGENERATE)
+def test_extract_robustness_degenerate_inputs(debris: str) -> None:
+    """Debris alone gives a valid, empty record; before or after a dispatch it takes nothing away (after it,
+    debris that opens a new closing block — "Nơi nhận:", "TM." — may replace the signer and distribution)."""
+    alone = extract_record(debris)
+    _valid(alone)
+    assert alone.document.code is None and alone.document.signer is None
+    assert alone.references == alone.dates == alone.places == alone.tasks == []
+    before = extract_record(debris + "\n" + _SAMPLE)
+    _valid(before)
+    assert _content(before) == {**_HEADER, **_CLOSING, **_BODY}
+    after = _content(extract_record(_SAMPLE + "\n" + debris))
+    assert {k: v for k, v in after.items() if k not in _CLOSING} == {**_HEADER, **_BODY}
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=400))
 def test_extract_robustness_garbage_gives_a_valid_record(text: str) -> None:
+    """Any text gives a valid record; any text after a dispatch leaves its number, references and deadlines."""
     _valid(extract_record(text))
+    record = extract_record(_SAMPLE + "\n" + text)
+    _valid(record)
+    assert record.document.code == _HEADER["code"]
+    assert ("539/QĐ-UBND", "2020-04-02") in [(r.code, r.date) for r in record.references]
+    assert ("deadline", "2020-04-30") in [(d.kind, d.value) for d in record.dates]
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.sampled_from(_SAMPLE.splitlines(keepends=True)), max_size=40))
 def test_extract_robustness_shuffled_lines(lines: list[str]) -> None:
-    _valid(extract_record("".join(lines)))
+    """Lines in any order give a valid record, and what a line says is still read from it."""
+    record = extract_record("".join(lines))
+    _valid(record)
+    text = "".join(lines)
+    assert ("539/QĐ-UBND" in [r.code for r in record.references]) == ("539/QĐ-UBND" in text)
+    assert ("2020-04-30" in [d.value for d in record.dates]) == ("30/4/2020" in text)
+    assert ("Nhật Tiến" in [p.name for p in record.places]) == ("Nhật Tiến" in text)
 
 
 def test_extract_robustness_record_round_trip() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -14,12 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from components import require_program
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract")]
+pytestmark = pytest.mark.slow
+require_program("tesseract", "make setup installs tesseract-ocr")
 
 
 def readme_examples() -> list[tuple[str, int]]:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from components import require_data
 
 from pipeline.ingest import read_signatures, read_text_layer
 from pipeline.run import ProcessOptions, process_inputs
@@ -20,7 +21,7 @@ GOLD = Path(__file__).resolve().parent / "real"
 BORN_DIGITAL = ("tb11_2025_quangngai_esigned", "tb565_2024_quangngai_esigned")
 STAMPED_SCANS = ("ct07_2018_quangngai", "ct08_2018_quangngai_stamp", "tb46_2025_quangngai")
 
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} is absent: the real documents are not here")
+require_data(REAL, "the real documents")
 
 
 def _gold(stem: str) -> dict:

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from components import require_module
 from fakes_run import write_fake_scan
 
 from pipeline.errors import CongvanError, CorruptFileError
 from pipeline.run import ProcessOptions, executors, process_inputs
 
-distributed = pytest.importorskip("distributed")
+distributed = require_module("distributed", "pip install -e '.[dask]' (make setup installs the dev extras)")
 
 
 @pytest.fixture(scope="module")

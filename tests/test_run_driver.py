@@ -113,16 +113,20 @@ def test_run_mixed_error_classes_exit_one(tmp_path):
 
 
 def test_run_worker_crash_fails_documents_in_flight_and_batch_goes_on(tmp_path, capsys):
+    # one worker, two pages in flight: a's page (which kills the worker) and b's first page; c waits its turn
     write_fake_scan(tmp_path / "a.png", ["a"], crash_page=0)
-    write_fake_scan(tmp_path / "b.png", ["b1", "b2", "b3", "b4", "b5"], sleep=0.05)
-    summary = process_inputs([tmp_path / "a.png", tmp_path / "b.png"],
+    write_fake_scan(tmp_path / "b.png", ["b1", "b2", "b3", "b4", "b5"])
+    write_fake_scan(tmp_path / "c.png", ["c1", "c2"])
+    summary = process_inputs([tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"],
                              ProcessOptions(out_dir=tmp_path / "out", jobs=1), stages=FAKE_STAGES)
     outcomes = {Path(o.source).name: o for o in summary.outcomes}
-    assert outcomes["a.png"].status == "failed" and "worker process died" in str(outcomes["a.png"].error)
-    assert outcomes["b.png"].status in {"done", "failed"}
-    # whatever was in flight with the crash, a rerun completes the rest
+    assert {name: o.status for name, o in outcomes.items()} == {"a.png": "failed", "b.png": "failed", "c.png": "done"}
+    assert all("worker process died" in str(outcomes[name].error) for name in ("a.png", "b.png"))
+    assert (tmp_path / "out" / "c.txt").read_text(encoding="utf-8") == "c1\fc2"
+    assert not (tmp_path / "out" / "b.json").exists()
+    # the document that was only in flight with the crash completes on a rerun
     summary = process_inputs([tmp_path / "b.png"], ProcessOptions(out_dir=tmp_path / "out", jobs=1), stages=FAKE_STAGES)
-    assert summary.exit_code == 0
+    assert summary.exit_code == 0 and [o.status for o in summary.outcomes] == ["done"]
 
 
 def test_run_text_layer_restores_legacy_text_instead_of_ocr(tmp_path):

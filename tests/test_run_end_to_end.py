@@ -4,11 +4,10 @@ The page is printed WITHOUT diacritics, so finding `nông thôn mới` proves th
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pypdfium2
-import pytest
+from components import require_file, require_program
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.archive import open_archive
@@ -18,8 +17,8 @@ from pipeline.run import ProcessOptions, process_inputs
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 LINES = ["Số: 27/KH-UBND", "xay dung nong thon moi va phat trien kinh te"]
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None or not FONT.exists(),
-                                reason="needs tesseract and fonts-dejavu-core")
+require_program("tesseract", "make setup: apt-get install tesseract-ocr tesseract-ocr-vie")
+require_file(FONT, "make setup: apt-get install fonts-dejavu-core")
 
 
 def _render(path: Path) -> Path:

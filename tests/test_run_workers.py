@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from components import require
 from fakes_run import BATCH_RUNNER, FAKE_STAGES, write_fake_scan
 
 from pipeline import limits
@@ -112,8 +113,8 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; only its parent has yet to collect it
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
 def test_run_workers_end_when_the_driver_is_killed(tmp_path):
+    require(Path("/proc/self/stat").exists(), "/proc (it reads the process tree)", "a Linux machine")
     for number in range(4):
         write_fake_scan(tmp_path / "in" / f"d{number}.png", ["a", "b"], sleep=120)
     driver = subprocess.Popen([sys.executable, "-c", BATCH_RUNNER, str(Path(__file__).parent), str(tmp_path / "in"),

@@ -7,13 +7,13 @@ under CI=true)."""
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import time
 
 import pytest
 import web_archive
 from browser_support import BrowserUnavailable, chromium, serve
+from components import require
 from fakes_run import FAKE_STAGES
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -43,9 +43,7 @@ def browser(tmp_path_factory):
         context = chromium(downloads)
         driver = context.__enter__()
     except BrowserUnavailable as error:  # pragma: no cover - depends on the machine
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium must run under CI: {error}")
-        pytest.skip(str(error))
+        require(False, f"a working Chromium ({error})", "make setup installs chromium and chromium-driver")
     driver.downloads = downloads
     yield driver
     context.__exit__(None, None, None)
@@ -160,9 +158,7 @@ def test_web_browser_reading_works_with_scripting_off(site, tmp_path):
         context = chromium(scripting=False)
         driver = context.__enter__()
     except BrowserUnavailable as error:  # pragma: no cover - depends on the machine
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium must run under CI: {error}")
-        pytest.skip(str(error))
+        require(False, f"a working Chromium ({error})", "make setup installs chromium and chromium-driver")
     try:
         _search(driver, base, "539 qd ubnd")
         driver.find_elements(By.CSS_SELECTOR, "article.hit h2 a")[1].click()

@@ -91,8 +91,9 @@ def match_multisets(gold: Iterable[Any], predicted: Iterable[Any]) -> Counts:
 
 
 def signer_text(value: Mapping[str, Any] | None) -> str | None:
-    """A signer as one comparable string: authority | title | name."""
-    if not value:
+    """A signer as one comparable string: authority | title | name; None when no part is given (a gold record's
+    signer of a page cut off before the signature is all nulls: no signer, as an extractor says it)."""
+    if not value or not any(value.get(k) for k in ("authority", "title", "name")):
         return None
     return " | ".join(str(value.get(k) or "") for k in ("authority", "title", "name"))
 
