@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from components import require_data
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -56,9 +57,7 @@ def test_bench_real_report_names_every_system_and_field() -> None:
 @pytest.mark.slow
 def test_bench_real_ct08_first_page_number_and_stamp() -> None:
     """The e-signed scan with a handwritten number and a "CV ĐẾN" stamp over its first body lines."""
-    path = REAL / "ct08_2018_quangngai_stamp.pdf"
-    if not path.exists():
-        pytest.skip(f"{REAL} is absent: the real documents are not in the repository")
+    path = require_data(REAL / "ct08_2018_quangngai_stamp.pdf", "the real documents")
     from pipeline import ingest, ocr, preprocess
 
     result = ocr.ocr_page(preprocess.preprocess_page(ingest.load_page(path, 0)))

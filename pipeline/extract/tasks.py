@@ -197,8 +197,9 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         if current is None:
             root.lines.append(line)
             continue
-        if is_upper_text(text):
-            # an unnumbered heading ("DANH MỤC NHIỆM VỤ"): the lists before it are over
+        if is_upper_text(text) or lexicon.DISTRIBUTION.match(folded):
+            # an unnumbered heading ("DANH MỤC NHIỆM VỤ"), or a distribution list ("Nơi nhận:") the closing
+            # block left in the body: the lists before it are over
             stack = [root]
             current = None
             continue
