@@ -3,7 +3,9 @@ classifier of models/digits.npz that reads them (built by `make models` from scr
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,3 +240,20 @@ def read_digits(crop: np.ndarray, model: DigitModel) -> DigitReading | None:
             text += "/"
     confidence = float(min(probabilities[k, classes[k]] for k in digits))
     return DigitReading(text, confidence)
+
+
+def stamp_date(text: str) -> str | None:
+    """ISO date of a date as clerks write it in a receiving stamp ("04/4/18", "4-4-2018"); two-digit years are
+    20xx; None when it is no calendar date.
+
+    >>> stamp_date("04/4/18"), stamp_date("31/4/18")
+    ('2018-04-04', None)
+    """
+    match = re.fullmatch(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})", text.strip())
+    if match is None:
+        return None
+    day, month, year = (int(group) for group in match.groups())
+    try:
+        return datetime.date(year + 2000 if year < 100 else year, month, day).isoformat()
+    except ValueError:
+        return None

@@ -25,7 +25,6 @@ import numpy as np
 from pipeline import handwriting
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
-from pipeline.extract.dates import stamp_date
 from pipeline.limits import check_pixels
 from pipeline.preprocess import turn_prepared
 from pipeline.resources import current_resources
@@ -767,7 +766,7 @@ def _plausible(spot: _FieldSpot, value: str) -> bool:
     """Day 1–31 (and within its month when the month is printed), month 1–12, number 1–99999, a stamp's date
     d/m/y."""
     if spot.name == RECEIVED_DATE:
-        return stamp_date(value) is not None
+        return handwriting.stamp_date(value) is not None
     if not value.isdigit():
         return False
     number = int(value)

@@ -4,7 +4,7 @@ needs_review, the document's date against its copy's other dates)."""
 from __future__ import annotations
 
 from pipeline.extract import extract_record
-from pipeline.extract.dates import stamp_date
+from pipeline.handwriting import stamp_date
 from pipeline.types import FieldReading, PageMark, PageResult
 
 HEADER = ("UBND TỈNH QUẢNG NGÃI\nSố: 08/CT-UBND\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n"

@@ -168,20 +168,6 @@ def parse_date_at(folded: str, position: int) -> tuple[str, int] | None:
     return (date.isoformat(), match.end()) if date else None
 
 
-def stamp_date(text: str) -> str | None:
-    """ISO date of a date as clerks write it in a stamp ("04/4/18", "4-4-2018"); two-digit years are 20xx.
-
-    >>> stamp_date("04/4/18"), stamp_date("31/4/18")
-    ('2018-04-04', None)
-    """
-    match = re.fullmatch(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})", text.strip())
-    if match is None:
-        return None
-    day, month, year = (int(group) for group in match.groups())
-    date = _valid_date(year + 2000 if year < 100 else year, month, day)
-    return date.isoformat() if date else None
-
-
 def parse_date(text: str) -> str | None:
     """The first explicit date in `text` ("Lạng Sơn, ngày 15 tháng 4 năm 2020" → "2020-04-15")."""
     folded = fold(text)

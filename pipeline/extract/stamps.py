@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pipeline.extract.dates import stamp_date
 from pipeline.extract.text import DocumentText, fold
+from pipeline.handwriting import stamp_date
 from pipeline.types import RECEIVED_DATE, RECEIVED_NUMBER, FieldReading, PageResult, Received
 
 STAMP_LINES = 6  # how many lines around "ĐẾN" the stamp's own lines may be spread over in plain text
