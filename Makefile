@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf \
-	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core
+	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core postgresql
 JOBS ?= $(shell nproc)
 
 .PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive models samples clean

@@ -9,11 +9,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import EXIT_INTERRUPTED, CongvanError
+from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError
 
 
 def _print_error(error: CongvanError) -> None:
     print(f"congvan: {error.label}: {error}", file=sys.stderr)
+
+
+DB_HELP = "archive: an SQLite file (or sqlite:///PATH) or postgresql://USER@HOST/DATABASE (default: $CONGVAN_DB)"
+
+
+def _default_db() -> str | None:
+    return os.environ.get("CONGVAN_DB") or None
 
 
 # --------------------------------------------------------------------------- process
@@ -23,7 +30,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
     p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
     p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
-    p.add_argument("--db", type=Path, help="SQLite archive to add documents to")
+    p.add_argument("--db", default=_default_db(), help=DB_HELP + " to add documents to")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pages processed in parallel")
     p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
     p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
@@ -40,7 +47,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
     from pipeline.run import ProcessOptions, process_inputs
 
     if args.out is None and args.db is None:
-        raise SystemExit("congvan process: give --out DIR and/or --db FILE")
+        raise SystemExit("congvan process: give --out DIR and/or --db ARCHIVE (or set CONGVAN_DB)")
     if args.jobs < 1:
         raise SystemExit("congvan process: --jobs must be ≥ 1")
     if args.executor == "dask" and not args.scheduler:
@@ -145,7 +152,7 @@ def _iso_date(text: str) -> str:
 def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
     p.add_argument("query", help='e.g. "539/QĐ-UBND", "539 qd ubnd", "nông thôn mới", "nong thon moi"')
-    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("--db", default=_default_db(), help=DB_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON list of hits")
     p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
     p.add_argument("--issuer", help="part of the issuing body's name")
@@ -157,18 +164,24 @@ def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("show", help="print a document's record from the archive")
     s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
-    s.add_argument("--db", type=Path, required=True)
+    s.add_argument("--db", default=_default_db(), help=DB_HELP)
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
     s.set_defaults(handler=_cmd_show)
 
     e = sub.add_parser("export", help="export the archive's tasks to a file or a webhook")
     e.add_argument("what", choices=("tasks",))
-    e.add_argument("--db", type=Path, required=True)
+    e.add_argument("--db", default=_default_db(), help=DB_HELP)
     e.add_argument("--format", choices=("csv", "jsonl", "ics"), default="csv")
     e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
     e.add_argument("--out", type=Path, help="write here instead of standard output")
     e.add_argument("--webhook", metavar="URL", help="POST each task as JSON to this http(s) URL instead")
     e.set_defaults(handler=_cmd_export)
+
+    m = sub.add_parser("migrate", help="copy an archive to another backend (SQLite ⇄ PostgreSQL), verified")
+    m.add_argument("--from", dest="source", required=True, help="the archive to copy (left unchanged)")
+    m.add_argument("--to", dest="target", required=True,
+                   help="where to copy it, e.g. postgresql://USER@HOST/DATABASE (created when missing)")
+    m.set_defaults(handler=_cmd_migrate)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -203,7 +216,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     with open_archive(args.db, create=False) as archive:
         found = archive.lookup(args.document)
         if not found:
-            raise NotFoundError(f"no document {args.document!r} in the archive", args.db)
+            raise NotFoundError(f"no document {args.document!r} in the archive", archive.location)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
             print(f"congvan: {args.document} matches several documents: {choices}; give an id", file=sys.stderr)
@@ -251,6 +264,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.archive.transfer import copy_archive
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 1000 == 0:
+            print(f"congvan: {done}/{total} documents", file=sys.stderr, flush=True)
+
+    with open_archive(args.source, create=False) as source, open_archive(args.target) as target:
+        if source.location == target.location:
+            raise SystemExit("congvan migrate: --from and --to are the same archive")
+        report = copy_archive(source, target, progress=progress)
+    print(report.format())
+    for mismatch in report.mismatches:
+        print(f"congvan: archive error: {mismatch}", file=sys.stderr)
+    if not report.verified:
+        raise ArchiveError(f"{len(report.mismatches)} differences after copying", target.location)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -267,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("search", "show", "export") and not args.db:
+        parser.error(f"{args.command} needs --db ARCHIVE (or the CONGVAN_DB environment variable)")
     try:
         return int(args.handler(args))
     except CongvanError as error:

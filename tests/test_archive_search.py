@@ -1,4 +1,5 @@
-"""Search: references in any spelling, issuing before citing, text with/without diacritics, filters, safety."""
+"""Search: references in any spelling, issuing before citing, text with/without diacritics, filters, safety
+(on both backends), and the two backends' full-text matching compared on random pages."""
 
 from __future__ import annotations
 
@@ -6,20 +7,22 @@ import json
 from pathlib import Path
 
 import pytest
-from fakes_run import store_case_documents
+from conftest import BACKENDS
+from fakes_run import make_result, record_from_case, store_case_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.archive import open_archive
-from pipeline.archive.normalize import code_key, fold_text, looks_like_code, matches_code
+from pipeline.archive.normalize import code_key, fold_text, index_tokens, looks_like_code, matches_code
+from pipeline.archive.normalize import words as words_of
 from pipeline.archive.search import SearchFilters, make_snippet, search
 
 CASES = json.loads((Path(__file__).parent / "cases" / "archive_search.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    store = open_archive(tmp_path_factory.mktemp("search") / "archive.db")
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive(request, new_archive):
+    store = open_archive(new_archive(request.param))
     ids = store_case_documents(store, CASES["documents"])
     store.names = {doc_id: name for name, doc_id in ids.items()}  # type: ignore[attr-defined]
     yield store
@@ -110,7 +113,7 @@ def test_archive_search_snippet_cuts_at_words():
 @pytest.mark.parametrize("query", ["nông thôn mới", "nong thon moi", "thôn nông"])
 def test_archive_search_common_phrases_list_newest_pages_first(archive, monkeypatch, query):
     ranked = [archive.names[hit.id] for hit in search(archive, query)]
-    monkeypatch.setattr("pipeline.archive.sqlite.RANKED_MATCHES", 0)
+    monkeypatch.setattr("pipeline.archive.store.RANKED_MATCHES", 0)
     by_recency = [archive.names[hit.id] for hit in search(archive, query)]
     assert sorted(by_recency) == sorted(ranked)
     accented = [name for name in by_recency if name != "tb496"]
@@ -118,6 +121,65 @@ def test_archive_search_common_phrases_list_newest_pages_first(archive, monkeypa
 
 
 def test_archive_search_filters_thin_out_a_common_phrase(archive, monkeypatch):
-    monkeypatch.setattr("pipeline.archive.sqlite.RANKED_MATCHES", 0)
+    monkeypatch.setattr("pipeline.archive.store.RANKED_MATCHES", 0)
     hits = search(archive, "nong thon moi", SearchFilters(date_from="2022-01-01"), limit=1)
     assert [archive.names[hit.id] for hit in hits] == ["tb496"]
+
+
+# --------------------------------------------------------------------------- both backends, one semantics
+
+_SYLLABLES = ["nông", "nong", "thôn", "thon", "mới", "moi", "Ủy", "ủy", "uy", "ban", "BAN", "đất", "dat", "QĐ", "qd",
+              "539", "18", "x_y", "ΟΔΟΣ", "ẞ", "İ", "a\u0301", "ban\u0323"]
+_GLUE = [" ", " ", " ", "\n", ", ", "-", "/", ": ", "_", "."]
+_TOKEN_ALPHABET = "".join(sorted(set("".join(_SYLLABLES + _GLUE)))) + "ÂĂƠƯằắẵặệễ²½\ue000\x00\t!\"'()*%"
+
+
+def _random_page(rng) -> str:
+    return "".join(rng.choice(_SYLLABLES) + rng.choice(_GLUE) for _ in range(rng.randint(1, 25)))
+
+
+@pytest.fixture(scope="module")
+def both_archives(new_archive):
+    """The same 80 random pages (40 documents) in an SQLite and a PostgreSQL archive."""
+    import random
+
+    rng = random.Random(20261206)
+    documents = [[_random_page(rng) for _ in range(1 + number % 2)] for number in range(40)]
+    stores = [open_archive(new_archive(backend)) for backend in BACKENDS]
+    for number, pages in enumerate(documents):
+        result = make_result(f"{number:064x}", pages, record_from_case({}))
+        for store in stores:
+            store.add_document(result, name=str(number), kind="text", result_json="{}")
+    yield stores
+    for store in stores:
+        store.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=3), st.sampled_from(_GLUE), st.booleans(),
+       st.booleans())
+def test_archive_search_backends_match_the_same_pages(both_archives, words, glue, accented, phrase):
+    """FTS5 on SQLite and tsvector on PostgreSQL find the same documents for any terms, as a phrase or not."""
+    query = glue.join(words)
+    terms = [token.lower() for token in words_of(query)] if accented else [fold_text(t) for t in words_of(query)]
+    found = [{match.document.id for match in store.matching_pages(terms, accented=accented, phrase=phrase,
+                                                                  filters=SearchFilters(), wanted=1000, exclude=())}
+             for store in both_archives]
+    assert found[0] == found[1], query
+    hits = [{hit.id for hit in search(store, query, limit=1000)} for store in both_archives]
+    assert hits[0] == hits[1], query
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_TOKEN_ALPHABET, max_size=60))
+def test_archive_normalize_index_tokens_are_fts5_tokens(text):
+    """index_tokens (what PostgreSQL indexes) cuts and folds text exactly as SQLite FTS5's tokenizer does."""
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE f USING fts5 (t, tokenize = 'unicode61 remove_diacritics 0')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab (f, instance)")
+    db.execute("INSERT INTO f (t) VALUES (?)", (text,))
+    fts5 = [term for (term,) in db.execute("SELECT term FROM v ORDER BY offset")]
+    db.close()
+    assert index_tokens(text) == fts5

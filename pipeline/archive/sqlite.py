@@ -11,8 +11,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pipeline.archive import store
 from pipeline.archive.normalize import code_key
 from pipeline.archive.store import (
+    DOCUMENT_COLUMNS,
+    PART_COLUMNS,
+    TABLES,
     Citation,
     DocumentRows,
     DocumentSummary,
@@ -135,8 +139,6 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     )),
 ]
 DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
-# Above this many matching pages a text query is ordered by recency instead of BM25 (see SqliteArchive.matching_pages).
-RANKED_MATCHES = 1000
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
@@ -184,16 +186,33 @@ class SqliteArchive:
     # ----------------------------------------------------------------------- writing
 
     def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
-        rows = document_rows(result, name=name, kind=kind, result_json=result_json)
+        return self.write_rows(document_rows(result, name=name, kind=kind, result_json=result_json))
+
+    def write_rows(self, rows: DocumentRows) -> int:
         try:
             with self._write_transaction() as db:
-                db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (result.sha256,))
+                db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (rows.document["sha256"],))
                 document_id = _insert_document(db, rows)
-                for table, table_rows in _part_tables(rows):
+                for table, table_rows in rows.parts():
                     _insert_parts(db, table, document_id, table_rows)
         except sqlite3.Error as error:
-            raise ArchiveError(f"cannot store {result.source}: {error}", self.path) from None
+            raise ArchiveError(f"cannot store {rows.document['source']}: {error}", self.path) from None
         return document_id
+
+    def read_rows(self, document_id: int) -> DocumentRows:
+        db = self.connection
+        db.execute("BEGIN")  # one snapshot: the document and its parts as one writer left them
+        try:
+            row = db.execute(f'SELECT {_quoted(list(DOCUMENT_COLUMNS))} FROM "documents" WHERE "id" = ?',
+                             (document_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no document {document_id}", self.path)
+            parts = {table: [dict(zip(columns, values, strict=True)) for values in db.execute(
+                f'SELECT {_quoted(list(columns))} FROM "{table}" WHERE "document_id" = ? ORDER BY "id"',
+                (document_id,))] for table, columns in PART_COLUMNS.items()}
+        finally:
+            db.execute("COMMIT")
+        return DocumentRows(dict(zip(DOCUMENT_COLUMNS, row, strict=True)), **parts)
 
     # ----------------------------------------------------------------------- documents
 
@@ -205,7 +224,7 @@ class SqliteArchive:
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
-        if text.isdigit():
+        if text.isdigit() and int(text) < 2**63:  # larger numbers are no id (and no SQLite integer)
             rows = self.connection.execute(
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
             ).fetchall()
@@ -223,6 +242,14 @@ class SqliteArchive:
 
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
+
+    def documents(self) -> Iterator[StoredDocument]:
+        for row in self.connection.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"'):
+            yield StoredDocument(*row)
+
+    def table_counts(self) -> dict[str, int]:
+        return {table: int(self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+                for table in TABLES}
 
     def load_record(self, document_id: int) -> Record:
         row = self.connection.execute('SELECT "record" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
@@ -263,18 +290,18 @@ class SqliteArchive:
 
     def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
                        wanted: int, exclude: Collection[int]) -> list[PageMatch]:
-        """BM25 ranks selective queries; a query found on more than RANKED_MATCHES pages (boilerplate such as
-        "ủy ban nhân dân", where BM25 order is nearly arbitrary and costly to compute) lists the newest pages
-        first. Only the top pages are joined with their documents, growing the window while filters or
+        """BM25 ranks selective queries; a query found on more than store.RANKED_MATCHES pages lists the newest
+        pages first. Only the top pages are joined with their documents, growing the window while filters or
         repeats thin it out."""
         db = self.connection
         match = _fts_query(terms, "text" if accented else "folded", phrase)
         # Counting stops past the threshold: all that matters is whether the query is selective.
+        limit = store.RANKED_MATCHES
         capped = db.execute('SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ? LIMIT ?)',
-                            (match, RANKED_MATCHES + 1)).fetchone()[0]
+                            (match, limit + 1)).fetchone()[0]
         if capped == 0 or wanted <= 0:
             return []
-        ranked = capped <= RANKED_MATCHES
+        ranked = capped <= limit
         total: int | None = capped if ranked else None  # counted in full only if a common phrase needs it
         score, order = ('bm25("page_fts")', '"score"') if ranked else ("0.0", '"rowid" DESC')
         where, params = _filter_sql(filters)
@@ -320,11 +347,6 @@ class SqliteArchive:
 
 
 # --------------------------------------------------------------------------- rows and conditions
-
-
-def _part_tables(rows: DocumentRows) -> tuple[tuple[str, list[dict[str, Any]]], ...]:
-    return (("pages", rows.pages), ("references", rows.references), ("dates", rows.dates),
-            ("places", rows.places), ("tasks", rows.tasks))
 
 
 def _insert_document(db: sqlite3.Connection, rows: DocumentRows) -> int:

@@ -27,6 +27,25 @@ from pipeline.archive.normalize import code_key, code_parts, fold_text
 from pipeline.errors import ArchiveError
 from pipeline.types import DocumentResult, Record
 
+# Above this many matching pages a text query lists the newest pages first instead of ranking them: for
+# boilerplate such as "ủy ban nhân dân" relevance order is nearly arbitrary and costly to compute.
+RANKED_MATCHES = 1000
+
+# The logical schema every backend stores: the columns of each table, without the ids a backend assigns.
+DOCUMENT_COLUMNS = (
+    "sha256", "source", "name", "kind", "page_count", "code", "code_key", "number", "type", "type_key", "type_name",
+    "type_name_key", "issuer", "parent_issuer", "issuer_key", "place", "place_key", "date", "subject", "record",
+    "result", "added_at",
+)
+PART_COLUMNS: dict[str, tuple[str, ...]] = {
+    "pages": ("page", "text", "folded"),
+    "references": ("code", "code_key", "number", "year", "type", "issuer_code", "date", "mentions", "page", "start"),
+    "dates": ("text", "kind", "value", "start", "end", "page"),
+    "places": ("level", "name", "name_key", "district", "district_key", "province", "province_key", "code", "text"),
+    "tasks": ("task_id", "uid", "text", "deadline", "page", "record"),
+}
+TABLES = ("documents", *PART_COLUMNS)
+
 # Administrative prefixes users type before a place name ("huyện Hữu Lũng"); records hold bare names.
 _PLACE_PREFIX = re.compile(r"^(?:tinh|thanh pho|tp\.?|huyen|quan|thi xa|thi tran|xa|phuong)\s+")
 
@@ -171,7 +190,17 @@ class ArchiveStore(Protocol):
 
     def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
         """Store a processed document in one transaction, replacing an earlier version of the same content
-        (same sha256); return its id. Raises ArchiveError when it cannot be stored."""
+        (same sha256); return its id. Raises ArchiveError when it cannot be stored. Writers racing on the
+        same content leave one document, never two."""
+        ...
+
+    def write_rows(self, rows: DocumentRows) -> int:
+        """Store a document given as its rows (`add_document` without deriving them; `congvan migrate`
+        copies archives with it), in one transaction, replacing the same content; return its id."""
+        ...
+
+    def read_rows(self, document_id: int) -> DocumentRows:
+        """A stored document as its rows, exactly as `write_rows` takes them; NotFoundError when missing."""
         ...
 
     # ----------------------------------------------------------------------- documents
@@ -186,6 +215,14 @@ class ArchiveStore(Protocol):
         ...
 
     def count_documents(self) -> int: ...
+
+    def documents(self) -> Iterator[StoredDocument]:
+        """Every document, in id order."""
+        ...
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows of each table of the logical schema (`TABLES`)."""
+        ...
 
     def load_record(self, document_id: int) -> Record:
         """The record of a document; NotFoundError when there is none."""
@@ -238,6 +275,20 @@ class DocumentRows:
     dates: list[dict[str, Any]]
     places: list[dict[str, Any]]
     tasks: list[dict[str, Any]]
+
+    def parts(self) -> tuple[tuple[str, list[dict[str, Any]]], ...]:
+        """(table, rows) of the tables that hold the document's parts, in PART_COLUMNS order."""
+        return tuple((table, getattr(self, table)) for table in PART_COLUMNS)
+
+    def digest(self) -> str:
+        """A hash of everything stored of the document (ids aside): equal digests, equal documents."""
+        hasher = hashlib.sha256()
+        for table, rows in (("documents", [self.document]), *self.parts()):
+            for row in rows:
+                values = [row[column].hex() if isinstance(row[column], bytes) else row[column]
+                          for column in (DOCUMENT_COLUMNS if table == "documents" else PART_COLUMNS[table])]
+                hasher.update(json.dumps([table, values], ensure_ascii=False).encode("utf-8"))
+        return hasher.hexdigest()
 
 
 def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: str) -> DocumentRows:
@@ -311,7 +362,9 @@ def _page_of(page_starts: Sequence[int], offset: int) -> int:
 
 def open_archive(location: str | Path, *, create: bool = True) -> ArchiveStore:
     """Open (or create) the archive at `location` and bring its schema up to date: a file path or a
-    `sqlite:///PATH` URL (SQLAlchemy's spelling: `sqlite:////abs/path`) is an SQLite archive."""
+    `sqlite:///PATH` URL (SQLAlchemy's spelling: `sqlite:////abs/path`) is an SQLite archive, a
+    `postgresql://…` (or `postgres://…`) URL a PostgreSQL one (libpq's URL: user, password, host, port,
+    database and parameters such as `sslmode`)."""
     from pipeline.archive.sqlite import open_sqlite
 
     if isinstance(location, Path):
@@ -321,4 +374,23 @@ def open_archive(location: str | Path, *, create: bool = True) -> ArchiveStore:
         return open_sqlite(Path(location), create=create)
     if scheme.lower() == "sqlite" and rest.startswith("/") and len(rest) > 1:
         return open_sqlite(Path(rest[1:]), create=create)
-    raise ArchiveError("no archive backend for this location (give a file path or sqlite:///PATH)", location)
+    if scheme.lower() in POSTGRES_SCHEMES:
+        from pipeline.archive.postgres import open_postgres
+
+        return open_postgres(location, create=create)
+    raise ArchiveError("no archive backend for this location (give a file path, sqlite:///PATH or "
+                       "postgresql://…)", redact_url(location))
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def is_server_location(location: str | Path) -> bool:
+    """Whether `location` names an archive server that other machines (Dask workers) can reach too."""
+    return isinstance(location, str) and location.partition("://")[0].lower() in POSTGRES_SCHEMES
+
+
+def redact_url(location: str) -> str:
+    """`location` with any password in it replaced by ***, for messages."""
+    hidden = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", location)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", hidden)

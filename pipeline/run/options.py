@@ -10,7 +10,7 @@ from pathlib import Path
 @dataclass
 class ProcessOptions:
     out_dir: Path | None = None
-    db_path: Path | None = None
+    db_path: Path | str | None = None  # the archive: a file path or a URL (see archive.open_archive)
     jobs: int = os.cpu_count() or 1
     restore: bool = True
     text_layer: bool = False
