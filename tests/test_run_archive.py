@@ -1,4 +1,5 @@
-"""The driver with --db and --pdf: resumable by content hash, --force, outputs restored, searchable PDFs."""
+"""The driver with --db (SQLite and PostgreSQL) and --pdf: resumable by content hash, --force, outputs
+restored, searchable PDFs."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pipeline.archive.search import search
 from pipeline.run import ProcessOptions, process_inputs
 
 
-def _run(inputs, tmp_path, **options):
-    options = ProcessOptions(out_dir=tmp_path / "out", db_path=tmp_path / "archive.db", jobs=2, **options)
+def _run(inputs, tmp_path, db, **options):
+    options = ProcessOptions(out_dir=tmp_path / "out", db_path=db, jobs=2, **options)
     return process_inputs(inputs, options, stages=FAKE_STAGES)
 
 
@@ -25,52 +26,52 @@ def _batch(tmp_path):
     return tmp_path / "in"
 
 
-def test_run_archive_rerun_skips_finished_documents(tmp_path):
+def test_run_archive_rerun_skips_finished_documents(tmp_path, archive_location):
     folder = _batch(tmp_path)
-    first = _run([folder], tmp_path)
+    first = _run([folder], tmp_path, archive_location)
     assert len(first.done) == 3 and first.exit_code == 0
-    second = _run([folder], tmp_path)
+    second = _run([folder], tmp_path, archive_location)
     assert len(second.done) == 0 and len(second.skipped) == 3
     assert all("already in the archive" in o.reason for o in second.skipped)
-    with open_archive(tmp_path / "archive.db") as archive:
+    with open_archive(archive_location) as archive:
         assert archive.count_documents() == 3
         hits = search(archive, "1/KH-UBND")
         assert [(h.match, h.code) for h in hits] == [("issued", "1/KH-UBND"), ("cited", "2/QĐ-UBND")]
         assert hits[1].page == 2
 
 
-def test_run_archive_force_redoes_without_duplicates(tmp_path):
+def test_run_archive_force_redoes_without_duplicates(tmp_path, archive_location):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path)
-    again = _run([folder], tmp_path, force=True)
+    _run([folder], tmp_path, archive_location)
+    again = _run([folder], tmp_path, archive_location, force=True)
     assert len(again.done) == 3
-    with open_archive(tmp_path / "archive.db") as archive:
+    with open_archive(archive_location) as archive:
         assert archive.count_documents() == 3
-        assert archive.connection.execute('SELECT count(*) FROM "pages"').fetchone()[0] == 4
+        assert archive.table_counts()["pages"] == 4
 
 
-def test_run_archive_skipped_document_gets_missing_outputs_back(tmp_path):
+def test_run_archive_skipped_document_gets_missing_outputs_back(tmp_path, archive_location):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path)
+    _run([folder], tmp_path, archive_location)
     original = (tmp_path / "out" / "b.json").read_text()
     shutil.rmtree(tmp_path / "out")
-    summary = _run([folder], tmp_path)
+    summary = _run([folder], tmp_path, archive_location)
     assert len(summary.skipped) == 3
     assert (tmp_path / "out" / "b.json").read_text() == original
     assert (tmp_path / "out" / "b.txt").read_text() == "Số: 2/QĐ-UBND\ftheo 1/KH-UBND"
 
 
-def test_run_archive_new_content_under_old_name_is_processed(tmp_path):
+def test_run_archive_new_content_under_old_name_is_processed(tmp_path, archive_location):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path)
+    _run([folder], tmp_path, archive_location)
     write_fake_scan(folder / "a.png", ["Số: 1/KH-UBND\nsửa đổi"])
-    summary = _run([folder], tmp_path)
+    summary = _run([folder], tmp_path, archive_location)
     assert [o.name for o in summary.done] == ["a"] and len(summary.skipped) == 2
 
 
 def test_run_archive_searchable_pdf_has_restored_words(tmp_path):
     scan = write_fake_scan(tmp_path / "in" / "nt.png", ["xay dung nong thon moi\nSố: 5/KH-UBND", "trang hai"])
-    summary = _run([scan], tmp_path, pdf=True)
+    summary = _run([scan], tmp_path, str(tmp_path / "archive.db"), pdf=True)
     assert summary.exit_code == 0
     pdf = pypdfium2.PdfDocument(tmp_path / "out" / "nt.pdf")
     try:
@@ -93,11 +94,11 @@ def test_run_archive_pdf_never_overwrites_the_input(tmp_path):
     assert (tmp_path / "doc.searchable.pdf").exists()
 
 
-def test_run_archive_json_matches_archive_record(tmp_path):
+def test_run_archive_json_matches_archive_record(tmp_path, archive_location):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path)
+    _run([folder], tmp_path, archive_location)
     data = json.loads((tmp_path / "out" / "b.json").read_text())
-    with open_archive(tmp_path / "archive.db") as archive:
+    with open_archive(archive_location) as archive:
         stored = archive.find_document(data["sha256"])
         assert archive.load_record(stored.id).to_dict() == data["record"]
         assert stored.source == data["source"]

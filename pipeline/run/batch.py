@@ -21,8 +21,16 @@ from pipeline.run.options import PageSettings, ProcessOptions
 from pipeline.run.outcomes import BatchSummary, DocumentOutcome
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
-from pipeline.run.worker import PageTask, internal_error, run_text_page
-from pipeline.types import DocumentResult, Record
+from pipeline.run.worker import (
+    PageTask,
+    StoredRecord,
+    StoreRequest,
+    finished_document,
+    internal_error,
+    result_json,
+    run_text_page,
+)
+from pipeline.types import DocumentInfo, Record
 
 
 def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: Stages | None = None) -> BatchSummary:
@@ -81,8 +89,24 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
                                     reason=f"already in the archive as document {stored.id} (use --force to redo)")
                 )
                 continue
-        documents.append(DocumentInFlight(path=path, info=info, name=name))
+        documents.append(DocumentInFlight(path=path, info=info, name=name, store=_store_request(options, info, name)))
     return documents
+
+
+def _settings(options: ProcessOptions) -> dict[str, object]:
+    """The settings recorded in each result JSON."""
+    return {"restore": options.restore, "text_layer": options.text_layer, "languages": options.languages,
+            "page_timeout": options.page_timeout}
+
+
+def _store_request(options: ProcessOptions, info: DocumentInfo, name: str) -> StoreRequest | None:
+    """Dask workers store finished documents in an archive server themselves: the results go from the
+    cluster straight into the database instead of through this process."""
+    from pipeline.archive.store import is_server_location
+
+    if options.executor != "dask" or options.db_path is None or not is_server_location(options.db_path):
+        return None
+    return StoreRequest(str(options.db_path), name, info.kind, info.sha256, _settings(options))
 
 
 def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, options: ProcessOptions) -> None:
@@ -138,31 +162,30 @@ def _remove_pdf_dir(document: DocumentInFlight) -> None:
         document.pdf_dir = None
 
 
-def _finish_document(document: DocumentInFlight, record: Record, options: ProcessOptions,
+def _finish_document(document: DocumentInFlight, value: Record | StoredRecord, options: ProcessOptions,
                      archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
-    transaction), so that an interruption at any point leaves either nothing or the whole document."""
-    from pipeline.archive.files import document_to_dict, dumps_json, write_atomic
+    transaction), so that an interruption at any point leaves either nothing or the whole document. A
+    document a worker stored already gets its files after (a re-run restores missing files from the archive)."""
+    from pipeline.archive.files import write_atomic
 
+    stored = isinstance(value, StoredRecord)
+    record = value.record if isinstance(value, StoredRecord) else value
     pages = [document.pages[i] for i in range(document.page_count)]
-    warnings = [f"page {page.index + 1}: {w}" for page in pages for w in page.warnings]
-    result = DocumentResult(source=str(document.path.resolve()), sha256=document.info.sha256, pages=pages,
-                            record=record, warnings=warnings)
-    settings = {"restore": options.restore, "text_layer": options.text_layer, "languages": options.languages,
-                "page_timeout": options.page_timeout}
+    result = finished_document(str(document.path.resolve()), document.info.sha256, pages, record)
     seconds = time.monotonic() - document.started
     try:
-        result_json = dumps_json(document_to_dict(result, kind=document.info.kind, settings=settings))
+        document_json = result_json(result, document.info.kind, _settings(options))
         if options.out_dir is not None:
             write_atomic(options.out_dir / f"{document.name}.txt", result.text)
-            write_atomic(options.out_dir / f"{document.name}.json", result_json)
+            write_atomic(options.out_dir / f"{document.name}.json", document_json)
             if document.pdf_dir is not None:
                 from pipeline.archive.pdf import merge_pdfs, searchable_pdf_path
 
                 parts = sorted(document.pdf_dir.glob("*.pdf"))
                 write_atomic(searchable_pdf_path(options.out_dir, document.name, document.path), merge_pdfs(parts))
-        if archive is not None:
-            archive.add_document(result, name=document.name, kind=document.info.kind, result_json=result_json)
+        if archive is not None and not stored:
+            archive.add_document(result, name=document.name, kind=document.info.kind, result_json=document_json)
     except CongvanError as error:
         return DocumentOutcome(document.source, "failed", name=document.name, error=error)
     except OSError as error:
@@ -198,7 +221,7 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
         for _, value in engine.run([document]):
             if isinstance(value, CongvanError):
                 raise value
-            return value
+            return value.record if isinstance(value, StoredRecord) else value  # never stored: no store request
     finally:
         engine.cancel_all()
         executor.close()
