@@ -5,7 +5,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet popple
 	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core postgresql
 JOBS ?= $(shell nproc)
 
-.PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive models samples clean
+.PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive bench-pg models samples clean
 
 setup: .venv/.installed
 
@@ -32,7 +32,7 @@ models: setup
 samples: setup
 	$(PY) samples/generate.py --out samples/
 
-bench: bench-scan bench-restore bench-extract bench-archive
+bench: bench-scan bench-restore bench-extract bench-archive bench-pg
 
 bench-scan: setup
 	$(PY) scripts/bench_scan.py
@@ -45,6 +45,9 @@ bench-extract: setup
 
 bench-archive: setup
 	$(PY) scripts/bench_archive.py
+
+bench-pg: setup
+	$(PY) scripts/bench_pg.py
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -326,7 +326,7 @@ def test_archive_store_postgres_does_not_depend_on_server_text_search(new_archiv
     _execute(archive_location, f"ALTER DATABASE \"{database}\" SET default_text_search_config = 'pg_catalog.english'")
     with open_archive(archive_location) as archive:
         _add(archive, pages=("The running of the Ủy ban",))
-        assert postgres_module.tsvector("The running") == "'the':1 'running':2"
+        assert postgres_module.tsvector(["the", "running"]) == "'the':1 'running':2"
         from pipeline.archive.search import search
 
         assert [hit.id for hit in search(archive, "the running")] != []
