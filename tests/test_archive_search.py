@@ -183,3 +183,24 @@ def test_archive_normalize_index_tokens_are_fts5_tokens(text):
     fts5 = [term for (term,) in db.execute("SELECT term FROM v ORDER BY offset")]
     db.close()
     assert index_tokens(text) == fts5
+
+
+@pytest.mark.parametrize("ranked", [True, False])
+def test_archive_search_phrase_pairs_held_apart_are_no_phrase(archive_location, monkeypatch, ranked):
+    """PostgreSQL finds a long phrase through its word pairs: a page holding the pairs apart ("nông thôn",
+    "thôn mới") is a candidate, never a hit; on both backends, ranked or listed by recency."""
+    if not ranked:
+        monkeypatch.setattr("pipeline.archive.store.RANKED_MATCHES", 0)
+    with open_archive(archive_location) as archive:
+        pages = {"apart": "nông thôn và thôn mới", "phrase": "xây dựng nông thôn mới", "none": "nông nghiệp"}
+        for number, (name, text) in enumerate(pages.items()):
+            archive.add_document(make_result(f"{number:064x}", [text], record_from_case({})), name=name,
+                                 kind="text", result_json="{}")
+        names = {d.id: d.name for d in archive.documents()}
+        phrase = archive.matching_pages(["nông", "thôn", "mới"], accented=True, phrase=True,
+                                        filters=SearchFilters(), wanted=10, exclude=())
+        assert [names[m.document.id] for m in phrase] == ["phrase"]
+        words = archive.matching_pages(["nong", "thon", "moi"], accented=False, phrase=False,
+                                       filters=SearchFilters(), wanted=10, exclude=())
+        assert sorted(names[m.document.id] for m in words) == ["apart", "phrase"]
+        assert [names[h.id] for h in search(archive, "nông thôn mới")][:1] == ["phrase"]

@@ -4,9 +4,10 @@ every PostgreSQL query of the archive (the only module of congvan that holds Pos
 
 Search semantics are SQLite's by construction rather than by configuration: each page's words are cut and
 case-folded by `normalize.index_tokens` (FTS5's unicode61 tokenizer, reproduced and tested against it) and
-stored as `tsvector` values with their positions, once as written and once folded by `normalize.fold_text`;
-queries are `tsquery` values built from the same tokens. No text-search configuration, dictionary, locale or
-extension of the server takes part, so an archive behaves the same on any PostgreSQL ≥ 12.
+stored as `tsvector` values with their positions, once as written and once folded by `normalize.fold_text`,
+with the pairs of adjacent tokens beside them (the index that finds phrases); queries are `tsquery` values
+built from the same tokens. No text-search configuration, dictionary, locale or extension of the server
+takes part, so an archive behaves the same on any PostgreSQL ≥ 12.
 """
 
 from __future__ import annotations
@@ -177,8 +178,14 @@ MAX_LEXEME_BYTES = 2046
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
 _SUMMARY_WIDTH = 7
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{column}"' for column in columns)
+
+
 _UPSERT_DOCUMENT = (
-    f'INSERT INTO "documents" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in DOCUMENT_COLUMNS)}) '
+    f'INSERT INTO "documents" ({_quoted(DOCUMENT_COLUMNS)}) '
     f'VALUES ({", ".join(["%s"] * len(DOCUMENT_COLUMNS))}) ON CONFLICT ("sha256") DO UPDATE SET '
     + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in DOCUMENT_COLUMNS if c != "sha256")
     # xmax = 0 only on a row this statement inserted: a replaced document's old parts must go
@@ -495,10 +502,6 @@ def _lexeme(token: str) -> str:
 
 
 # --------------------------------------------------------------------------- rows and conditions
-
-
-def _quoted(columns: Sequence[str]) -> str:
-    return ", ".join(f'"{column}"' for column in columns)
 
 
 def _part_insert(table: str) -> str:
