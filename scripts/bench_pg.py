@@ -91,19 +91,10 @@ def _renumbered(pages: list[str], record: dict, rng: random.Random) -> Document:
 def _write_share(location: str, writer: int, writers: int, start: int) -> int:
     """One writer process: documents start + writer, start + writer + writers, … of the corpus, one
     transaction each."""
-    from pipeline.archive.files import document_to_dict, dumps_json
-    from pipeline.types import DocumentResult, PageResult, Record
-
     count = 0
     with open_archive(location) as archive:
         for number in range(start + writer, len(_CORPUS), writers):
-            pages, record_data = _CORPUS[number]
-            page_results = [PageResult(index=i, width=2480, height=3508, dpi=300.0, preprocessing=[], words=[],
-                                       raw_text=text, text=text) for i, text in enumerate(pages)]
-            result = DocumentResult(source=f"/archive/doc{number:06d}.pdf", sha256=f"{number:064x}",
-                                    pages=page_results, record=Record.from_dict(record_data))
-            result_json = dumps_json(document_to_dict(result, kind="pdf", settings={}))
-            archive.add_document(result, name=f"doc{number:06d}", kind="pdf", result_json=result_json)
+            bench_archive.add_synthetic(archive, number, *_CORPUS[number])
             count += 1
     return count
 
