@@ -40,7 +40,7 @@ def _start(folder: Path, out: Path, db: str) -> subprocess.Popen:
 
 def _documents_whole(archive) -> list[tuple[str, int, int]]:
     """(name, pages declared, pages stored) for every document, each read in one snapshot."""
-    return [(d.name, d.page_count, len(archive.read_rows(d.id).pages)) for d in archive.documents()]
+    return [(d.name, d.page_count, len(archive.read_rows(d.id).pages)) for d in archive.stored_documents()]
 
 
 def _sqlite_intact(db_path: str) -> None:
@@ -68,7 +68,7 @@ def test_archive_reliability_killed_batches_resume_exactly(tmp_path, archive_loc
         counts = archive.table_counts()
         assert counts["documents"] == DOCUMENTS
         assert counts["pages"] == counts["references"] == sum(expected.values())
-        documents = list(archive.documents())
+        documents = list(archive.stored_documents())
         assert {d.name: d.page_count for d in documents} == expected
         assert all(declared == stored for _, declared, stored in _documents_whole(archive))
         assert len(search(archive, "nong thon moi", limit=100)) == DOCUMENTS

@@ -196,7 +196,7 @@ def test_archive_search_phrase_pairs_held_apart_are_no_phrase(archive_location, 
         for number, (name, text) in enumerate(pages.items()):
             archive.add_document(make_result(f"{number:064x}", [text], record_from_case({})), name=name,
                                  kind="text", result_json="{}")
-        names = {d.id: d.name for d in archive.documents()}
+        names = {d.id: d.name for d in archive.stored_documents()}
         phrase = archive.matching_pages(["nông", "thôn", "mới"], accented=True, phrase=True,
                                         filters=SearchFilters(), wanted=10, exclude=())
         assert [names[m.document.id] for m in phrase] == ["phrase"]

@@ -84,7 +84,7 @@ def test_archive_store_readding_replaces_without_duplicates(archive_location):
         _add(archive, pages=("Số: 18/KH-UBND redone",))
         assert archive.count_documents() == 1
         assert archive.table_counts()["pages"] == 1
-        assert archive.page_texts(archive.documents().__next__().id) == ["Số: 18/KH-UBND redone"]
+        assert archive.page_texts(archive.stored_documents().__next__().id) == ["Số: 18/KH-UBND redone"]
     if archive_location.endswith(".db"):
         assert _fts_consistent(archive_location)
 
@@ -182,7 +182,7 @@ def test_archive_store_concurrent_writers_leave_each_document_once(archive_locat
     with open_archive(archive_location) as archive:
         counts = archive.table_counts()
         assert counts == {"documents": 12, "pages": 24, "references": 12, "places": 12, "tasks": 24, "dates": 0}
-        assert sorted(d.sha256 for d in archive.documents()) == [f"{i:064x}" for i in range(12)]
+        assert sorted(d.sha256 for d in archive.stored_documents()) == [f"{i:064x}" for i in range(12)]
 
 
 def test_archive_store_migrations_upgrade_an_existing_archive(archive_location, backend, monkeypatch):

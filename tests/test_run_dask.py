@@ -137,7 +137,7 @@ def test_run_dask_results_go_straight_into_the_archive_server(tmp_path, schedule
     assert summary.exit_code == 0 and len(summary.done) == 2
     assert len(writers) == 2 and threading.main_thread().name not in writers
     with open_archive(url, create=False) as archive:
-        stored = {d.name: d for d in archive.documents()}
+        stored = {d.name: d for d in archive.stored_documents()}
         assert set(stored) == {"a", "b"}
         a_json = (tmp_path / "out" / "a.json").read_text(encoding="utf-8")
         assert archive.load_result(stored["a"].id)[0] == a_json

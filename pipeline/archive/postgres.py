@@ -308,7 +308,7 @@ class PostgresArchive:
         with self._connection() as db:
             return int(_scalar(db, 'SELECT count(*) FROM "documents"'))
 
-    def documents(self) -> Iterator[StoredDocument]:
+    def stored_documents(self) -> Iterator[StoredDocument]:
         with self._connection() as db:
             rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall()
         for row in rows:

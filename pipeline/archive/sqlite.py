@@ -243,7 +243,7 @@ class SqliteArchive:
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
 
-    def documents(self) -> Iterator[StoredDocument]:
+    def stored_documents(self) -> Iterator[StoredDocument]:
         for row in self.connection.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"'):
             yield StoredDocument(*row)
 

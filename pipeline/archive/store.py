@@ -216,7 +216,7 @@ class ArchiveStore(Protocol):
 
     def count_documents(self) -> int: ...
 
-    def documents(self) -> Iterator[StoredDocument]:
+    def stored_documents(self) -> Iterator[StoredDocument]:
         """Every document, in id order."""
         ...
 

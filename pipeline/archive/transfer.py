@@ -43,7 +43,7 @@ def copy_archive(source: ArchiveStore, target: ArchiveStore, *,
     row counts must equal the source's."""
     report = CopyReport()
     target_had, found_there = target.count_documents(), 0
-    documents = list(source.documents())
+    documents = list(source.stored_documents())
     for number, document in enumerate(documents, 1):
         rows = source.read_rows(document.id)
         digest = rows.digest()
