@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError
+from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError, UsageError
 
 
 def _print_error(error: CongvanError) -> None:
@@ -23,22 +23,33 @@ def _default_db() -> str | None:
     return os.environ.get("CONGVAN_DB") or None
 
 
+def _archive(args: argparse.Namespace) -> str:
+    """The archive a reading command works on: --db, else CONGVAN_DB."""
+    if not args.db:
+        raise UsageError(f"{args.command} needs --db ARCHIVE (or the CONGVAN_DB environment variable)")
+    return str(args.db)
+
+
 # --------------------------------------------------------------------------- process
 
 
-def _add_process(sub: argparse._SubParsersAction) -> None:
+def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.run.options import ExecutorKind
+
     p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
     p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
     p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
     p.add_argument("--db", default=_default_db(), help=DB_HELP + " to add documents to")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pages processed in parallel")
+    p.add_argument("--jobs", type=int, default=default_jobs(), help="pages processed in parallel")
     p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
     p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
     p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
-    p.add_argument("--page-timeout", type=float, default=180.0, help="seconds before a page's OCR is killed")
+    p.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT_SECONDS,
+                   help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
     p.add_argument("--force", action="store_true", help="redo documents already in the archive")
     p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
-    p.add_argument("--executor", choices=("local", "dask"), default="local")
+    p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.set_defaults(handler=_cmd_process)
 
@@ -46,17 +57,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
 def _cmd_process(args: argparse.Namespace) -> int:
     from pipeline.run import ProcessOptions, process_inputs
 
-    if args.out is None and args.db is None:
-        raise SystemExit("congvan process: give --out DIR and/or --db ARCHIVE (or set CONGVAN_DB)")
-    if args.jobs < 1:
-        raise SystemExit("congvan process: --jobs must be ≥ 1")
-    if args.executor == "dask" and not args.scheduler:
-        raise SystemExit("congvan process: --executor dask needs --scheduler tcp://HOST:PORT")
-    if args.pdf and args.out is None:
-        raise SystemExit("congvan process: --pdf needs --out DIR")
-    if args.page_timeout <= 0:
-        raise SystemExit("congvan process: --page-timeout must be > 0")
-    options = ProcessOptions(
+    options = ProcessOptions(  # checks the combination: a UsageError (exit code 2) when it cannot work
         out_dir=args.out,
         db_path=args.db,
         jobs=args.jobs,
@@ -77,7 +78,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- restore
 
 
-def _add_restore(sub: argparse._SubParsersAction) -> None:
+def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("restore", help="repair diacritics of broken Vietnamese text (stdin or a file)")
     p.add_argument("file", nargs="?", default="-", help="text file, or - for stdin")
     p.add_argument("--json", action="store_true", help="per-token original, restored and confidence")
@@ -111,7 +112,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- extract / schema
 
 
-def _add_extract(sub: argparse._SubParsersAction) -> None:
+def _add_extract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("extract", help="print the structured record of one document (text or scan) as JSON")
     p.add_argument("file", help="text file, scan or PDF; - for text on stdin")
     p.add_argument("--no-restore", action="store_true", help="extract from the text as given")
@@ -149,7 +150,7 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
-def _add_archive_commands(sub: argparse._SubParsersAction) -> None:
+def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
     p.add_argument("query", help='e.g. "539/QĐ-UBND", "539 qd ubnd", "nông thôn mới", "nong thon moi"')
     p.add_argument("--db", default=_default_db(), help=DB_HELP)
@@ -189,10 +190,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from pipeline.archive.search import SearchFilters, search
 
     if args.limit < 1:
-        raise SystemExit("congvan search: --limit must be ≥ 1")
+        raise UsageError("--limit must be ≥ 1")
     filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to,
                             place=args.place)
-    with open_archive(args.db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         hits = search(archive, args.query, filters, limit=args.limit)
     if args.json:
         json.dump([hit.to_dict() for hit in hits], sys.stdout, ensure_ascii=False, indent=1)
@@ -213,7 +214,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
     from pipeline.errors import EXIT_USAGE, NotFoundError
 
-    with open_archive(args.db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         found = archive.lookup(args.document)
         if not found:
             raise NotFoundError(f"no document {args.document!r} in the archive", archive.location)
@@ -238,8 +239,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from pipeline.errors import ExportError
 
     if args.webhook and not args.webhook.lower().startswith(("http://", "https://")):
-        raise SystemExit("congvan export: --webhook needs an http:// or https:// URL")
-    with open_archive(args.db, create=False) as archive:
+        raise UsageError("--webhook needs an http:// or https:// URL")
+    with open_archive(_archive(args), create=False) as archive:
         rows = list(iter_tasks(archive, since=args.since))
     if args.webhook:
         report = post_tasks(rows, args.webhook)
@@ -274,7 +275,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     with open_archive(args.source, create=False) as source, open_archive(args.target) as target:
         if source.location == target.location:
-            raise SystemExit("congvan migrate: --from and --to are the same archive")
+            raise UsageError("--from and --to are the same archive")
         report = copy_archive(source, target, progress=progress)
     print(report.format())
     for mismatch in report.mismatches:
@@ -302,8 +303,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("search", "show", "export") and not args.db:
-        parser.error(f"{args.command} needs --db ARCHIVE (or the CONGVAN_DB environment variable)")
     try:
         return int(args.handler(args))
     except CongvanError as error:

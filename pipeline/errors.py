@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+EXIT_OK = 0
+EXIT_MIXED = 1  # several inputs failed for different reasons
+EXIT_USAGE = 2  # bad command line or options (argparse, UsageError)
+EXIT_INTERRUPTED = 130
+
 
 class CongvanError(Exception):
     """Base class: a one-line, user-facing failure tied (when known) to one input file."""
@@ -20,6 +25,14 @@ class CongvanError(Exception):
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         return f"{where}{self.message} [{self.code}]"
+
+
+class UsageError(CongvanError):
+    """Options that cannot work together or a value out of range, from the command line or a library call."""
+
+    code = "E001"
+    exit_code = EXIT_USAGE
+    label = "usage"
 
 
 class InputError(CongvanError):
@@ -98,13 +111,9 @@ class ExportError(CongvanError):
     label = "export failed"
 
 
-EXIT_OK = 0
-EXIT_MIXED = 1  # several inputs failed for different reasons
-EXIT_USAGE = 2  # bad command line (argparse)
-EXIT_INTERRUPTED = 130
-
 ERROR_CLASSES: tuple[type[CongvanError], ...] = (
     CongvanError,
+    UsageError,
     InputError,
     EmptyFileError,
     CorruptFileError,

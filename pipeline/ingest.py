@@ -25,7 +25,7 @@ from pipeline.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
-from pipeline.types import DocumentInfo, PageImage
+from pipeline.types import DocumentInfo, DocumentKind, PageImage
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium
@@ -62,18 +62,18 @@ def open_document(path: Path) -> DocumentInfo:
     path = Path(path)
     head = _read_head(path)
     kind = _sniff_kind(path, head)
-    if kind == "pdf":
+    if kind is DocumentKind.PDF:
         with _open_pdf(path) as pdf:
             page_count = len(pdf)
         if page_count == 0:
             raise CorruptFileError("PDF has no pages", path)
-    elif kind == "text":
+    elif kind is DocumentKind.TEXT:
         read_text_file(path)  # reject undecodable or binary content now rather than mid-batch
         page_count = 1
     else:
         with _open_image(path) as image:
-            page_count = getattr(image, "n_frames", 1) if kind == "tiff" else 1
-            for frame in range(page_count) if kind == "tiff" else (0,):
+            page_count = getattr(image, "n_frames", 1) if kind is DocumentKind.TIFF else 1
+            for frame in range(page_count) if kind is DocumentKind.TIFF else (0,):
                 _seek_frame(image, frame, path)
                 _check_pixels(image.size, path, frame)
     return DocumentInfo(path=str(path), kind=kind, page_count=page_count, sha256=_sha256(path))
@@ -83,9 +83,9 @@ def load_page(path: Path, index: int) -> PageImage:
     """Decode page `index` (0-based) of a PDF/TIFF/image at its real resolution: uint8 gray or BGR."""
     path = Path(path)
     kind = _sniff_kind(path, _read_head(path))
-    if kind == "text":
+    if kind is DocumentKind.TEXT:
         raise UnsupportedFormatError("a text file has no page images", path)
-    if kind == "pdf":
+    if kind is DocumentKind.PDF:
         return _load_pdf_page(path, index)
     return _load_image_page(path, index)
 
@@ -129,24 +129,24 @@ def _read_all(path: Path) -> bytes:
         raise InputError(f"cannot read: {error.strerror or error}", path) from None
 
 
-def _sniff_kind(path: Path, head: bytes) -> str:
-    """pdf | tiff | image | text, decided by magic bytes; the file name only breaks ties for text."""
+def _sniff_kind(path: Path, head: bytes) -> DocumentKind:
+    """The kind of a file, decided by magic bytes; the file name only breaks ties for text."""
     if b"%PDF-" in head[:1024]:
-        return "pdf"
+        return DocumentKind.PDF
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "tiff"
+        return DocumentKind.TIFF
     if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
-        return "image"
+        return DocumentKind.IMAGE
     suffix = path.suffix.lower()
     if suffix not in PDF_SUFFIXES | IMAGE_SUFFIXES and _looks_like_text(head, suffix):
-        return "text"
+        return DocumentKind.TEXT
     if suffix not in PDF_SUFFIXES:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(path) as image:
                     image_format = image.format
-            return "tiff" if image_format == "TIFF" else "image"
+            return DocumentKind.TIFF if image_format == "TIFF" else DocumentKind.IMAGE
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             pass
     if suffix in PDF_SUFFIXES | IMAGE_SUFFIXES:

@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
 from pipeline.preprocess import turn_prepared
 from pipeline.types import Box, OcrPage, OcrWord, PreparedPage, PreprocessStep
@@ -333,7 +334,7 @@ def _zones_to_regions(zones: list[_Zone], width: int, height: int, open_gutter: 
 # --------------------------------------------------------------------------- recognition
 
 
-def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = PAGE_TIMEOUT_SECONDS,
              workdir: Path | None = None, psm: int | None = None, use_layout: bool = True) -> OcrPage:
     """OCR one prepared page: words (NFC) with confidences and boxes in ORIGINAL page pixels, in reading
     order, one block per layout region; `text` joins them so that `text.split()` is exactly the words.
@@ -370,8 +371,8 @@ def read_words(prepared: PreparedPage, *, languages: str, timeout: float, workdi
 # --------------------------------------------------------------------------- orientation check
 
 
-def settle_orientation(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
-                       workdir: Path | None = None, psm: int | None = None,
+def settle_orientation(prepared: PreparedPage, *, languages: str | None = None,
+                       timeout: float = PAGE_TIMEOUT_SECONDS, workdir: Path | None = None, psm: int | None = None,
                        use_layout: bool = True) -> tuple[PreparedPage, list[OcrWord] | None]:
     """Decide which way up a page is when preprocessing could not (its fix_orientation step says
     "sure": false, typically a sparse last page): read it as prepared and, unless that reading is

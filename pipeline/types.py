@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import numpy as np
@@ -10,7 +11,9 @@ import numpy as np
 # x, y, width, height in pixels of the *original* page image (as ingested, before preprocessing).
 Box = tuple[int, int, int, int]
 
-SCHEMA_VERSION = "1.0.0"
+# The version of the record's JSON Schema (pipeline/data/record.schema.json, semantic versioning); the
+# archive's database schema has its own version (archive/sqlite.py, DATABASE_SCHEMA_VERSION).
+RECORD_SCHEMA_VERSION = "1.0.0"
 
 
 # --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
@@ -28,12 +31,21 @@ class PageImage:
     dpi_estimated: bool = False  # the file gave no usable DPI: `dpi` was estimated assuming an A4 page
 
 
+class DocumentKind(StrEnum):
+    """What an input file is, by its content (the value is written to results and the archive)."""
+
+    PDF = "pdf"
+    TIFF = "tiff"  # possibly multi-page
+    IMAGE = "image"  # one page: PNG, JPEG, BMP, WebP…
+    TEXT = "text"  # text to restore, pages separated by form feeds
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """What `ingest.open_document` learns about an input file before any page is loaded."""
 
     path: str
-    kind: str  # "pdf" | "tiff" | "image" | "text"
+    kind: DocumentKind
     page_count: int
     sha256: str
 
@@ -208,7 +220,7 @@ class Record:
     dates: list[DateMention] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
-    schema_version: str = SCHEMA_VERSION
+    schema_version: str = RECORD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

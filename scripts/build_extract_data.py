@@ -73,7 +73,6 @@ def build_doc_types(shared: Path) -> dict:
     return {
         "source": "Nghị định 30/2020/NĐ-CP Phụ lục III (" + source.name + "); Luật Ban hành VBQPPL 2015; "
                   "Hướng dẫn 36-HD/VPTW",
-        "signature_authorities": ["TM.", "KT.", "TL.", "TUQ.", "Q."],
         "types": sorted(types.values(), key=lambda t: (t["name"], t["abbr"] or "")),
         "generic_names": GENERIC_NAMES,
         "copy_types": copies,

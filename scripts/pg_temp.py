@@ -75,9 +75,10 @@ class TemporaryPostgres:
         for name, value in self.settings.items():
             options += ["-c", f"{name}={value}"]
         with self.log.open("wb") as log:
+            user, group, groups = self._identity()
             self._process = subprocess.Popen([str(self.binaries / "postgres"), "-D", str(self.data), *options],
                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                             **self._as_server_user())
+                                             user=user, group=group, extra_groups=groups)
         self._wait_until_ready()
         return self
 
@@ -108,7 +109,7 @@ class TemporaryPostgres:
         import psycopg
 
         with psycopg.connect(self.url(dbname), autocommit=True) as connection:
-            connection.execute(statement)  # type: ignore[call-overload]
+            connection.execute(statement.encode())  # bytes: a statement built here, not a literal
 
     def create_database(self, name: str, template: str = "template0") -> str:
         """A new database copied from `template`; its URL."""
@@ -131,14 +132,16 @@ class TemporaryPostgres:
 
     # ----------------------------------------------------------------------- internals
 
-    def _as_server_user(self) -> dict[str, object]:
+    def _identity(self) -> tuple[int | None, int | None, list[int] | None]:
+        """user, group and supplementary groups for subprocess: the server account's, or ours unchanged."""
         if self._user is None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
+            return None, None, None
+        return self._user.pw_uid, self._user.pw_gid, []
 
     def _run(self, command: list[str]) -> None:
-        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=self.folder,
-                              **self._as_server_user())  # type: ignore[call-overload]
+        user, group, groups = self._identity()
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=self.folder, user=user,
+                              group=group, extra_groups=groups)
         if done.returncode != 0:
             raise RuntimeError(f"{Path(command[0]).name} failed: {done.stderr.strip() or done.stdout.strip()}")
 

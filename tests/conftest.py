@@ -1,5 +1,6 @@
-"""Fixtures shared by the test modules: archives on both backends (SQLite files, and databases on one
-temporary PostgreSQL server that the session starts and stops itself)."""
+"""Fixtures shared by the tests: a fresh archive, the sample documents, the fake stage set, and archives on
+both backends (SQLite files, and databases on one temporary PostgreSQL server that the session starts and
+stops itself)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,43 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fakes_run import FAKE_STAGES
+
+from pipeline.archive import ArchiveStore, open_archive
+from pipeline.run import Stages
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from pg_temp import TemporaryPostgres, find_binaries
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def fresh_archive(tmp_path: Path) -> Iterator[ArchiveStore]:
+    """An empty archive in the test's temporary folder (`archive.location` is its file), closed afterwards."""
+    with open_archive(tmp_path / "archive.db") as archive:
+        yield archive
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """samples/: the committed sample scans with their gold files."""
+    return ROOT / "samples"
+
+
+@pytest.fixture(scope="session")
+def documents_dir(samples_dir: Path) -> Path:
+    """samples/documents/: the gold text documents (<name>.txt with <name>.gold.json)."""
+    return samples_dir / "documents"
+
+
+@pytest.fixture()
+def fake_stages() -> Stages:
+    """Stand-ins for every stage (tests/fakes_run.py): a batch runs in milliseconds."""
+    return FAKE_STAGES
+
+
+# --------------------------------------------------------------------------- both backends
 
 BACKENDS = ("sqlite", "postgres")
 TEMPLATE = "congvan_template"  # a database holding the current schema, copied for each test
@@ -19,11 +55,9 @@ _database_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[object]:
+def postgres_server() -> Iterator[TemporaryPostgres]:
     """One PostgreSQL server for the whole session (see scripts/pg_temp.py); under CI a missing PostgreSQL
     fails the tests that need it instead of skipping them."""
-    from pg_temp import TemporaryPostgres, find_binaries
-
     try:
         import psycopg  # noqa: F401
         import psycopg_pool  # noqa: F401
@@ -33,8 +67,6 @@ def postgres_server() -> Iterator[object]:
         _unavailable("PostgreSQL is not installed (Debian package 'postgresql'; make test installs it)")
     server = TemporaryPostgres().start()
     try:
-        from pipeline.archive import open_archive
-
         open_archive(server.create_database(TEMPLATE)).close()
         yield server
     finally:
@@ -55,7 +87,7 @@ def new_archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     def make(backend: str, *, schema: bool = True) -> str:
         if backend == "sqlite":
             return str(tmp_path_factory.mktemp("archive") / "archive.db")
-        server = request.getfixturevalue("postgres_server")
+        server: TemporaryPostgres = request.getfixturevalue("postgres_server")
         return server.create_database(f"test_{next(_database_numbers)}", template=TEMPLATE if schema else "template0")
 
     return make
@@ -69,7 +101,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def archive_location(request: pytest.FixtureRequest, backend: str, new_archive: Callable[..., str]) -> Iterator[str]:
     """A fresh archive on each backend; a PostgreSQL database is dropped after the test."""
-    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+    server: TemporaryPostgres | None = request.getfixturevalue("postgres_server") if backend == "postgres" else None
     location = new_archive(backend)
     yield location
     if server is not None:

@@ -1,7 +1,8 @@
 """Small stand-ins for the stages, so that tests of the driver and the archive run in milliseconds.
 
 A fake scan is a file starting with FAKE_MAGIC followed by JSON: {"pages": [...], "sleep": s,
-"fail_page": i, "timeout_page": i, "crash_page": i}. Its pages' "OCR" text is the given page text.
+"fail_page": i, "timeout_page": i, "crash_page": i, "started": path}. Its pages' "OCR" text is the given page
+text; a page being loaded creates the file `started` when given.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ import os
 import re
 import time
 import unicodedata
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pipeline.archive import ArchiveStore
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import CorruptFileError, EmptyFileError, OcrTimeoutError, UnsupportedFormatError
-from pipeline.run import Stages
+from pipeline.run import BatchSummary, ProcessOptions, Stages
 from pipeline.types import (
     DocumentHeader,
     DocumentInfo,
+    DocumentKind,
     DocumentResult,
     OcrPage,
     OcrWord,
@@ -50,7 +56,7 @@ def write_fake_scan(path: Path, pages: list[str], **behaviour: object) -> Path:
     return path
 
 
-def _spec(path: Path) -> dict:
+def _spec(path: Path) -> dict[str, Any]:
     data = Path(path).read_bytes()
     if not data:
         raise EmptyFileError("empty file", path)
@@ -59,14 +65,16 @@ def _spec(path: Path) -> dict:
     if not data.startswith(FAKE_MAGIC):
         raise UnsupportedFormatError("not a fake scan", path)
     try:
-        return json.loads(data[len(FAKE_MAGIC):])
+        spec: dict[str, Any] = json.loads(data[len(FAKE_MAGIC):])
+        return spec
     except ValueError:
         raise CorruptFileError("truncated fake scan", path) from None
 
 
 def open_document(path: Path) -> DocumentInfo:
     spec = _spec(Path(path))
-    kind = "text" if Path(path).suffix == ".txt" else ("pdf" if Path(path).suffix == ".pdf" else "image")
+    suffix = Path(path).suffix
+    kind = DocumentKind.TEXT if suffix == ".txt" else DocumentKind.PDF if suffix == ".pdf" else DocumentKind.IMAGE
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return DocumentInfo(path=str(path), kind=kind, page_count=len(spec["pages"]), sha256=digest)
 
@@ -77,6 +85,8 @@ def load_page(path: Path, index: int) -> PageImage:
         os._exit(9)  # a worker dying mid-page, as when the kernel kills it for memory
     if spec.get("fail_page") == index:
         raise CorruptFileError(f"page {index + 1} is damaged", path)
+    if spec.get("started"):
+        Path(spec["started"]).touch()
     time.sleep(float(spec.get("sleep", 0.0)))
     image = np.full((*PAGE_SIZE, 3), 255, dtype=np.uint8)
     legacy = spec.get("legacy", [None] * len(spec["pages"]))[index]
@@ -93,7 +103,7 @@ def preprocess_page(page: PageImage) -> PreparedPage:
     return PreparedPage(page=page, image=gray, dpi=page.dpi, steps=(step,))
 
 
-def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = 180.0,
+def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: float = PAGE_TIMEOUT_SECONDS,
              workdir: Path | None = None) -> OcrPage:
     page = prepared.page
     spec = _spec(Path(page.source))
@@ -117,7 +127,7 @@ def check_tesseract(languages: str | None) -> None:
     return None
 
 
-def restore_text(text: str, confidences=None) -> Restoration:
+def restore_text(text: str, confidences: Sequence[float | None] | None = None) -> Restoration:
     tokens = tuple(RestoredToken(token, RESTORED.get(token, token), 0.9) for token in text.split())
     lines = [" ".join(RESTORED.get(token, token) for token in line.split(" ")) for line in text.split("\n")]
     return Restoration("\n".join(lines), tokens)
@@ -126,7 +136,7 @@ def restore_text(text: str, confidences=None) -> Restoration:
 _CODE = re.compile(r"\b\d+/[A-ZĐ]+(?:-[A-ZĐ]+)?\b")
 
 
-def extract_record(text: str, pages=None) -> Record:
+def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Record:
     """Header code = the first code after "Số:"; every other code is a reference; "Hạn: DATE" is a task."""
     header = DocumentHeader()
     number = re.search(r"Số:\s*(\S+)", text)
@@ -162,7 +172,7 @@ def make_result(sha256: str, pages: list[str], record: Record, source: str = "/a
     return DocumentResult(source=source, sha256=sha256, pages=page_results, record=record)
 
 
-def record_from_case(case: dict) -> Record:
+def record_from_case(case: dict[str, Any]) -> Record:
     """A Record from the compact form used in tests/cases/archive_*.json."""
     references = []
     for ref in case.get("references", []):
@@ -174,20 +184,20 @@ def record_from_case(case: dict) -> Record:
                   tasks=tasks)
 
 
-def store_case_documents(archive, documents: list[dict]) -> dict[str, int]:
+def store_case_documents(archive: ArchiveStore, documents: list[dict[str, Any]]) -> dict[str, int]:
     """Add the documents of a case file to `archive`; return their ids by name."""
     ids = {}
     for document in documents:
         sha = hashlib.sha256(document["name"].encode()).hexdigest()
         result = make_result(sha, document["pages"], record_from_case(document), f"/archive/{document['name']}.pdf")
-        ids[document["name"]] = archive.add_document(result, name=document["name"], kind="pdf", result_json="{}")
+        ids[document["name"]] = archive.add_document(result, name=document["name"], kind=DocumentKind.PDF, result_json="{}")
     return ids
 
 
 def run_batch_cli(argv: list[str]) -> int:
     """`python -c` entry point for tests that run (and kill) a whole batch in another process:
     FOLDER OUT ARCHIVE [JOBS] (ARCHIVE: a file or a URL)."""
-    from pipeline.run import ProcessOptions, process_inputs
+    from pipeline.run import process_inputs
 
     folder, out, db, *rest = argv
     options = ProcessOptions(out_dir=Path(out), db_path=db, jobs=int(rest[0]) if rest else 2)
@@ -203,7 +213,11 @@ def run_congvan_cli(argv: list[str]) -> int:
     from pipeline.cli import main
 
     real = pipeline.run.process_inputs
-    pipeline.run.process_inputs = lambda paths, options: real(paths, options, stages=FAKE_STAGES)
+
+    def with_fake_stages(paths: Iterable[Path], options: ProcessOptions, *, stages: Stages | None = None) -> BatchSummary:
+        return real(paths, options, stages=FAKE_STAGES)
+
+    pipeline.run.process_inputs = with_fake_stages
     return main(argv)
 
 

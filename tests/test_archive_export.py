@@ -16,7 +16,6 @@ from fakes_run import make_result, record_from_case
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.archive import open_archive
 from pipeline.archive.export import (
     TaskRow,
     ics_fold,
@@ -26,6 +25,7 @@ from pipeline.archive.export import (
     write_ics,
     write_jsonl,
 )
+from pipeline.types import DocumentKind
 
 LONG_TEXT = ("Chủ trì, phối hợp với các xã Hòa Lạc, Nhật Tiến rà soát; đánh giá mức độ đạt chuẩn nông thôn mới "
              "theo Bộ tiêu chí; báo cáo\\kết quả về Văn phòng Điều phối trước ngày 30/6/2020.")
@@ -40,13 +40,11 @@ DOCUMENTS = [
 
 
 @pytest.fixture()
-def archive(tmp_path):
-    store = open_archive(tmp_path / "a.db")
+def archive(fresh_archive):
     for number, document in enumerate(DOCUMENTS):
         result = make_result(f"{number:064d}", ["text"], record_from_case(document), f"/archive/{document['name']}.pdf")
-        store.add_document(result, name=document["name"], kind="pdf", result_json="{}")
-    yield store
-    store.close()
+        fresh_archive.add_document(result, name=document["name"], kind=DocumentKind.PDF, result_json="{}")
+    return fresh_archive
 
 
 def test_archive_export_csv_has_header_and_one_row_per_task(archive):

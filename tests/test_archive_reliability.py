@@ -119,6 +119,26 @@ def test_archive_reliability_search_while_a_batch_writes(tmp_path, archive_locat
     assert seen_counts[-1] <= len(expected)
 
 
+def test_archive_reliability_ctrl_c_ends_pages_in_progress(tmp_path):
+    started = tmp_path / "started"
+    write_fake_scan(tmp_path / "in" / "slow.png", ["a", "b"], sleep=120, started=str(started))
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI_RUNNER, str(Path(__file__).parent), "process", str(tmp_path / "in"), "--out",
+         str(tmp_path / "out"), "--jobs", "2"],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists()
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=20)  # the pages would sleep for two minutes more
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130 and "Traceback" not in stderr.decode(), stderr.decode()
+
+
 def test_archive_reliability_ctrl_c_stops_cleanly(tmp_path):
     for number in range(10):
         write_fake_scan(tmp_path / "in" / f"d{number}.png", ["a", "b", "c"], sleep=0.3)

@@ -15,6 +15,7 @@ from pipeline.archive import sqlite as store_module
 from pipeline.archive.sqlite import DATABASE_SCHEMA_VERSION, SqliteArchive
 from pipeline.archive.store import DOCUMENT_COLUMNS, PART_COLUMNS, TABLES, document_rows, task_uid
 from pipeline.errors import ArchiveError, NotFoundError
+from pipeline.types import DocumentKind
 
 DOCUMENT = {
     "document": {"code": "18/KH-UBND", "type": "KH", "date": "2020-05-01", "issuer": "UBND HUYỆN HỮU LŨNG"},
@@ -28,7 +29,7 @@ ONE_DOCUMENT = {"documents": 1, "pages": 2, "references": 1, "places": 1, "tasks
 
 def _add(archive, sha="a" * 64, pages=("Số: 18/KH-UBND\nnông thôn mới", "trang hai")):
     result = make_result(sha, list(pages), record_from_case(DOCUMENT))
-    return archive.add_document(result, name="kh18", kind="pdf", result_json='{"source": "x"}')
+    return archive.add_document(result, name="kh18", kind=DocumentKind.PDF, result_json='{"source": "x"}')
 
 
 def _fts_consistent(db_path) -> bool:
@@ -143,14 +144,14 @@ def test_archive_store_same_number_latest_first_undated_last(archive_location):
     with open_archive(archive_location) as archive:
         for sha, date in (("1" * 64, None), ("2" * 64, "2019-01-01"), ("3" * 64, "2021-01-01")):
             record = record_from_case({"document": {"code": "5/KH-UBND", "date": date}})
-            archive.add_document(make_result(sha, ["x"], record), name=sha[:1], kind="text", result_json="{}")
+            archive.add_document(make_result(sha, ["x"], record), name=sha[:1], kind=DocumentKind.TEXT, result_json="{}")
         assert [d.name for d in archive.lookup("5/KH-UBND")] == ["3", "2", "1"]
 
 
 def test_archive_store_rows_round_trip_between_backends(archive_location, new_archive):
     """read_rows gives exactly what write_rows stored, on either backend, and the copy has the same digest."""
     result = make_result("e" * 64, ["Số: 18/KH-UBND\nnông thôn mới", "hai"], record_from_case(DOCUMENT))
-    rows = document_rows(result, name="kh18", kind="pdf", result_json='{"a": "ă"}')
+    rows = document_rows(result, name="kh18", kind=DocumentKind.PDF, result_json='{"a": "ă"}')
     assert set(rows.document) == set(DOCUMENT_COLUMNS)
     assert all(set(row) == set(PART_COLUMNS[table]) for table, table_rows in rows.parts() for row in table_rows)
     with open_archive(archive_location) as archive:
@@ -254,7 +255,7 @@ def test_archive_store_record_round_trip_keeps_task_strings(archive_location):
         record = record_from_case({**DOCUMENT, "tasks": [{"id": "1", "text": "x", "places": ["Hòa Lạc"],
                                                           "references": ["539/QĐ-UBND"]}]})
         result = make_result("d" * 64, ["x"], record)
-        document_id = archive.add_document(result, name="t", kind="text", result_json="{}")
+        document_id = archive.add_document(result, name="t", kind=DocumentKind.TEXT, result_json="{}")
         loaded = archive.load_record(document_id)
     assert loaded.tasks[0].places == ["Hòa Lạc"] and loaded.tasks[0].references == ["539/QĐ-UBND"]
     assert loaded.places[0].name == "Hữu Lũng" and loaded.to_dict() == record.to_dict()

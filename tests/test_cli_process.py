@@ -6,40 +6,38 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import pytest
 
 from pipeline.cli import main
 
-DOCUMENTS = Path(__file__).resolve().parent.parent / "samples" / "documents"
 NAMES = ["cv_langson_vpdp_ntm", "kh_huyenuy_huulung_kl21"]
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory):
+def processed(tmp_path_factory, documents_dir):
     work = tmp_path_factory.mktemp("process")
-    inputs = [str(DOCUMENTS / f"{name}.txt") for name in NAMES]
+    inputs = [str(documents_dir / f"{name}.txt") for name in NAMES]
     code = main(["process", *inputs, str(work / "missing.txt"), "--out", str(work / "out"), "--db",
                  str(work / "archive.db"), "--no-restore", "--jobs", "1"])
     return work, code
 
 
-def test_cli_process_writes_outputs_and_summary(processed, capsys):
+def test_cli_process_writes_outputs_and_summary(processed, capsys, documents_dir):
     work, code = processed
     assert code == 3  # the missing input: its error class decides the exit code
     for name in NAMES:
         data = json.loads((work / "out" / f"{name}.json").read_text(encoding="utf-8"))
-        gold = json.loads((DOCUMENTS / f"{name}.gold.json").read_text(encoding="utf-8"))
+        gold = json.loads((documents_dir / f"{name}.gold.json").read_text(encoding="utf-8"))
         assert data["kind"] == "text" and data["record"]["document"]["code"] == gold["document"]["code"]
-        assert (work / "out" / f"{name}.txt").read_text(encoding="utf-8") == (DOCUMENTS / f"{name}.txt").read_text(
+        assert (work / "out" / f"{name}.txt").read_text(encoding="utf-8") == (documents_dir / f"{name}.txt").read_text(
             encoding="utf-8")
 
 
-def test_cli_process_rerun_skips_and_search_finds(processed, capsys):
+def test_cli_process_rerun_skips_and_search_finds(processed, capsys, documents_dir):
     work, _ = processed
     capsys.readouterr()
-    inputs = [str(DOCUMENTS / f"{name}.txt") for name in NAMES]
+    inputs = [str(documents_dir / f"{name}.txt") for name in NAMES]
     assert main(["process", *inputs, "--db", str(work / "archive.db"), "--no-restore", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "0 done" in out and "2 skipped" in out

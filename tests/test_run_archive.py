@@ -7,16 +7,16 @@ import json
 import shutil
 
 import pypdfium2
-from fakes_run import FAKE_STAGES, write_fake_scan
+from fakes_run import write_fake_scan
 
 from pipeline.archive import open_archive
 from pipeline.archive.search import search
 from pipeline.run import ProcessOptions, process_inputs
 
 
-def _run(inputs, tmp_path, db, **options):
+def _run(inputs, tmp_path, db, stages, **options):
     options = ProcessOptions(out_dir=tmp_path / "out", db_path=db, jobs=2, **options)
-    return process_inputs(inputs, options, stages=FAKE_STAGES)
+    return process_inputs(inputs, options, stages=stages)
 
 
 def _batch(tmp_path):
@@ -26,11 +26,11 @@ def _batch(tmp_path):
     return tmp_path / "in"
 
 
-def test_run_archive_rerun_skips_finished_documents(tmp_path, archive_location):
+def test_run_archive_rerun_skips_finished_documents(tmp_path, archive_location, fake_stages):
     folder = _batch(tmp_path)
-    first = _run([folder], tmp_path, archive_location)
+    first = _run([folder], tmp_path, archive_location, fake_stages)
     assert len(first.done) == 3 and first.exit_code == 0
-    second = _run([folder], tmp_path, archive_location)
+    second = _run([folder], tmp_path, archive_location, fake_stages)
     assert len(second.done) == 0 and len(second.skipped) == 3
     assert all("already in the archive" in o.reason for o in second.skipped)
     with open_archive(archive_location) as archive:
@@ -40,38 +40,38 @@ def test_run_archive_rerun_skips_finished_documents(tmp_path, archive_location):
         assert hits[1].page == 2
 
 
-def test_run_archive_force_redoes_without_duplicates(tmp_path, archive_location):
+def test_run_archive_force_redoes_without_duplicates(tmp_path, archive_location, fake_stages):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path, archive_location)
-    again = _run([folder], tmp_path, archive_location, force=True)
+    _run([folder], tmp_path, archive_location, fake_stages)
+    again = _run([folder], tmp_path, archive_location, fake_stages, force=True)
     assert len(again.done) == 3
     with open_archive(archive_location) as archive:
         assert archive.count_documents() == 3
         assert archive.table_counts()["pages"] == 4
 
 
-def test_run_archive_skipped_document_gets_missing_outputs_back(tmp_path, archive_location):
+def test_run_archive_skipped_document_gets_missing_outputs_back(tmp_path, archive_location, fake_stages):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path, archive_location)
+    _run([folder], tmp_path, archive_location, fake_stages)
     original = (tmp_path / "out" / "b.json").read_text()
     shutil.rmtree(tmp_path / "out")
-    summary = _run([folder], tmp_path, archive_location)
+    summary = _run([folder], tmp_path, archive_location, fake_stages)
     assert len(summary.skipped) == 3
     assert (tmp_path / "out" / "b.json").read_text() == original
     assert (tmp_path / "out" / "b.txt").read_text() == "Số: 2/QĐ-UBND\ftheo 1/KH-UBND"
 
 
-def test_run_archive_new_content_under_old_name_is_processed(tmp_path, archive_location):
+def test_run_archive_new_content_under_old_name_is_processed(tmp_path, archive_location, fake_stages):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path, archive_location)
+    _run([folder], tmp_path, archive_location, fake_stages)
     write_fake_scan(folder / "a.png", ["Số: 1/KH-UBND\nsửa đổi"])
-    summary = _run([folder], tmp_path, archive_location)
+    summary = _run([folder], tmp_path, archive_location, fake_stages)
     assert [o.name for o in summary.done] == ["a"] and len(summary.skipped) == 2
 
 
-def test_run_archive_searchable_pdf_has_restored_words(tmp_path):
+def test_run_archive_searchable_pdf_has_restored_words(tmp_path, fake_stages):
     scan = write_fake_scan(tmp_path / "in" / "nt.png", ["xay dung nong thon moi\nSố: 5/KH-UBND", "trang hai"])
-    summary = _run([scan], tmp_path, str(tmp_path / "archive.db"), pdf=True)
+    summary = _run([scan], tmp_path, str(tmp_path / "archive.db"), fake_stages, pdf=True)
     assert summary.exit_code == 0
     pdf = pypdfium2.PdfDocument(tmp_path / "out" / "nt.pdf")
     try:
@@ -87,16 +87,16 @@ def test_run_archive_searchable_pdf_has_restored_words(tmp_path):
     assert leftovers == []
 
 
-def test_run_archive_pdf_never_overwrites_the_input(tmp_path):
+def test_run_archive_pdf_never_overwrites_the_input(tmp_path, fake_stages):
     scan = write_fake_scan(tmp_path / "doc.pdf", ["nong thon moi"])
-    process_inputs([scan], ProcessOptions(out_dir=tmp_path, jobs=1, pdf=True), stages=FAKE_STAGES)
+    process_inputs([scan], ProcessOptions(out_dir=tmp_path, jobs=1, pdf=True), stages=fake_stages)
     assert scan.read_bytes().startswith(b"FAKESCAN")
     assert (tmp_path / "doc.searchable.pdf").exists()
 
 
-def test_run_archive_json_matches_archive_record(tmp_path, archive_location):
+def test_run_archive_json_matches_archive_record(tmp_path, archive_location, fake_stages):
     folder = _batch(tmp_path)
-    _run([folder], tmp_path, archive_location)
+    _run([folder], tmp_path, archive_location, fake_stages)
     data = json.loads((tmp_path / "out" / "b.json").read_text())
     with open_archive(archive_location) as archive:
         stored = archive.find_document(data["sha256"])

@@ -14,6 +14,7 @@ from fakes_run import FAKE_STAGES, write_fake_scan
 from pipeline.errors import CongvanError, CorruptFileError, TooLargeError
 from pipeline.run import ProcessOptions, engine, executors, process_inputs, worker
 from pipeline.run.options import PageSettings
+from pipeline.types import DocumentKind
 
 distributed = pytest.importorskip("distributed")
 
@@ -30,15 +31,15 @@ def _outputs(folder):
     return {path.name: json.loads(path.read_text())["pages"] for path in sorted(folder.glob("*.json"))}
 
 
-def test_run_dask_matches_local_executor(tmp_path, scheduler):
+def test_run_dask_matches_local_executor(tmp_path, scheduler, fake_stages):
     assert scheduler.startswith("tcp://127.0.0.1:")
     write_fake_scan(tmp_path / "in" / "a.png", ["Số: 1/KH-UBND\nnong thon moi", "trang hai"])
     write_fake_scan(tmp_path / "in" / "b.pdf", ["Số: 2/QĐ-UBND"])
     write_fake_scan(tmp_path / "in" / "c.png", ["x"], fail_page=0)
     on_dask = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "dask", db_path=tmp_path / "d.db",
                                                                executor="dask", scheduler=scheduler),
-                             stages=FAKE_STAGES)
-    local = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "local", jobs=2), stages=FAKE_STAGES)
+                             stages=fake_stages)
+    local = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "local", jobs=2), stages=fake_stages)
     statuses = {Path(o.source).name: o.status for o in on_dask.outcomes}
     assert statuses == {Path(o.source).name: o.status for o in local.outcomes}
     assert statuses == {"a.png": "done", "b.pdf": "done", "c.png": "failed"}
@@ -49,12 +50,12 @@ def test_run_dask_matches_local_executor(tmp_path, scheduler):
     assert all(strip(dask_out[name]) == strip(local_out[name]) for name in dask_out)
 
 
-def test_run_dask_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
+def test_run_dask_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch, fake_stages):
     monkeypatch.setattr(executors, "DASK_CONNECT_SECONDS", 1.0)
     write_fake_scan(tmp_path / "a.png", ["x"])
     with pytest.raises(CongvanError, match="cannot reach the Dask scheduler"):
         process_inputs([tmp_path / "a.png"], ProcessOptions(out_dir=tmp_path / "out", executor="dask",
-                                                            scheduler="tcp://127.0.0.1:9"), stages=FAKE_STAGES)
+                                                            scheduler="tcp://127.0.0.1:9"), stages=fake_stages)
 
 
 READ_FROM: list[Path] = []  # where the workers (threads of this process) read pages from
@@ -108,7 +109,7 @@ def test_run_dask_input_too_large_to_send_is_one_clear_error(tmp_path, scheduler
 def test_run_dask_local_worker_that_reads_the_path_gets_no_bytes(tmp_path):
     scan = write_fake_scan(tmp_path / "a.png", ["x"])
     digest = FAKE_STAGES.open_document(scan).sha256
-    task = worker.PageTask(str(scan), 0, "image", PageSettings(), FAKE_STAGES, sha256=digest)
+    task = worker.PageTask(str(scan), 0, DocumentKind.IMAGE, PageSettings(), FAKE_STAGES, sha256=digest)
     assert worker.local_source(task, None) == scan
     for source in (str(tmp_path / "elsewhere.png"), "relative/to/another/machine.png"):
         with pytest.raises(worker.SourceUnavailable):

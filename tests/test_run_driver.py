@@ -14,14 +14,15 @@ import pytest
 from fakes_run import FAKE_STAGES, write_fake_scan
 
 from pipeline.archive.files import write_atomic
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import CorruptFileError, OcrTimeoutError, UnsupportedFormatError
-from pipeline.run import ProcessOptions, collect_inputs, extract_file, process_inputs
+from pipeline.run import ProcessOptions, Stages, collect_inputs, extract_file, process_inputs
 from pipeline.run.progress import Progress
 from pipeline.types import OcrPage
 
 
-def _process(inputs, out: Path, **options):
-    return process_inputs(inputs, ProcessOptions(out_dir=out, jobs=2, **options), stages=options.pop("stages", FAKE_STAGES))
+def _process(inputs, out: Path, *, stages: Stages = FAKE_STAGES, **options):
+    return process_inputs(inputs, ProcessOptions(out_dir=out, jobs=2, **options), stages=stages)
 
 
 def test_run_writes_text_and_json_per_document(tmp_path):
@@ -150,7 +151,7 @@ def test_run_text_input_pages_split_on_form_feed(tmp_path):
     assert (tmp_path / "out" / "cv.txt").read_text() == "Số: 3/TB-UBND\nnông thôn mới\fhai"
 
 
-def _ocr_writing_temp_files(prepared, *, languages=None, timeout=180.0, workdir=None) -> OcrPage:
+def _ocr_writing_temp_files(prepared, *, languages=None, timeout=PAGE_TIMEOUT_SECONDS, workdir=None) -> OcrPage:
     handle, name = tempfile.mkstemp(suffix=".png", dir=workdir)
     os.write(handle, b"x" * 1000)
     os.close(handle)
@@ -158,10 +159,9 @@ def _ocr_writing_temp_files(prepared, *, languages=None, timeout=180.0, workdir=
     return OcrPage(**{**page.__dict__, "warnings": (f"temp={name}",)})
 
 
-def test_run_page_temp_files_are_confined_and_freed(tmp_path):
-    stages = dataclasses.replace(FAKE_STAGES, ocr_page=_ocr_writing_temp_files)
+def test_run_page_temp_files_are_confined_and_freed(tmp_path, fake_stages):
     scan = write_fake_scan(tmp_path / "a.png", ["one", "two"])
-    process_inputs([scan], ProcessOptions(out_dir=tmp_path / "out", jobs=2), stages=stages)
+    _process([scan], tmp_path / "out", stages=dataclasses.replace(fake_stages, ocr_page=_ocr_writing_temp_files))
     pages = json.loads((tmp_path / "out" / "a.json").read_text())["pages"]
     temp_files = [Path(page["warnings"][0].removeprefix("temp=")) for page in pages]
     assert all(path.parent.name.startswith("congvan-page-") for path in temp_files)

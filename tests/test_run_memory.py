@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from fakes_run import FAKE_STAGES, write_fake_scan
+from fakes_run import write_fake_scan
 
 from pipeline.run import ProcessOptions, executors, process_inputs
 from pipeline.run.engine import PAGES_IN_FLIGHT_PER_JOB
@@ -20,7 +20,7 @@ def _batch(folder, documents):
         write_fake_scan(folder / f"d{number:04d}.png", [page])
 
 
-def test_run_memory_pages_in_flight_are_bounded(tmp_path, monkeypatch):
+def test_run_memory_pages_in_flight_are_bounded(tmp_path, monkeypatch, fake_stages):
     _batch(tmp_path / "in", 30)
     most = []
 
@@ -31,13 +31,13 @@ def test_run_memory_pages_in_flight_are_bounded(tmp_path, monkeypatch):
             return super().wait_any(futures)
 
     monkeypatch.setattr(executors, "LocalExecutor", CountingExecutor)
-    summary = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "out", jobs=2), stages=FAKE_STAGES)
+    summary = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "out", jobs=2), stages=fake_stages)
     assert len(summary.done) == 30
     limit = 2 * PAGES_IN_FLIGHT_PER_JOB
     assert max(most) <= 2 * limit  # pages, plus at most one extraction per finishing document
 
 
-def test_run_memory_finished_documents_are_released(tmp_path, monkeypatch):
+def test_run_memory_finished_documents_are_released(tmp_path, monkeypatch, fake_stages):
     _batch(tmp_path / "in", 60)
     alive = []
     finished = Progress.document_finished
@@ -47,7 +47,7 @@ def test_run_memory_finished_documents_are_released(tmp_path, monkeypatch):
         finished(self, outcome)
 
     monkeypatch.setattr(Progress, "document_finished", counting)
-    summary = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "out", jobs=2), stages=FAKE_STAGES)
+    summary = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "out", jobs=2), stages=fake_stages)
     assert len(summary.done) == 60 and len(alive) == 60
     # only the pages of documents still in flight are held, however long the batch
     assert max(alive) <= 2 * PAGES_IN_FLIGHT_PER_JOB * 2, alive

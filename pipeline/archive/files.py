@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import __version__
-from pipeline.types import DocumentResult, PageResult
+from pipeline.types import DocumentKind, DocumentResult, PageResult
 
 
 def _json_default(value: Any) -> Any:
@@ -55,12 +55,12 @@ def page_to_dict(page: PageResult) -> dict[str, Any]:
     }
 
 
-def document_to_dict(result: DocumentResult, *, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+def document_to_dict(result: DocumentResult, *, kind: DocumentKind, settings: dict[str, Any]) -> dict[str, Any]:
     """The content of DIR/<stem>.json: source first, the record last."""
     return {
         "source": result.source,
         "sha256": result.sha256,
-        "kind": kind,
+        "kind": str(kind),
         "page_count": len(result.pages),
         "congvan_version": __version__,
         "settings": settings,

@@ -39,7 +39,7 @@ from pipeline.archive.store import (
     unpack_result,
 )
 from pipeline.errors import ArchiveError, MissingDependencyError, NotFoundError
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 if TYPE_CHECKING:
     import psycopg
@@ -241,7 +241,7 @@ class PostgresArchive:
 
     # ----------------------------------------------------------------------- writing
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         return self.write_rows(document_rows(result, name=name, kind=kind, result_json=result_json))
 
     def write_rows(self, rows: DocumentRows) -> int:
@@ -608,7 +608,9 @@ def migrate(db: psycopg.Connection[Any], location: str,
 def _connect(url: str, location: str, *, create: bool) -> psycopg.Connection[Any]:
     """A first connection, made directly so that a wrong URL, password or host is one clear error at once.
     A missing database is created when `create` and the role may (CREATE DATABASE)."""
-    psycopg = _psycopg()
+    _psycopg()
+    import psycopg
+
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_SECONDS)
     except psycopg.OperationalError as error:

@@ -30,7 +30,7 @@ from pipeline.archive.store import (
     unpack_result,
 )
 from pipeline.errors import ArchiveError, NotFoundError
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 # Each migration brings the schema from the previous version to its own; `PRAGMA user_version` holds the
 # version of an archive. Never edit a released migration: append a new one.
@@ -138,7 +138,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
         'CREATE INDEX "tasks_document" ON "tasks" ("document_id")',
     )),
 ]
-DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
+DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON has types.RECORD_SCHEMA_VERSION
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
@@ -185,7 +185,7 @@ class SqliteArchive:
 
     # ----------------------------------------------------------------------- writing
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         return self.write_rows(document_rows(result, name=name, kind=kind, result_json=result_json))
 
     def write_rows(self, rows: DocumentRows) -> int:
@@ -220,7 +220,7 @@ class SqliteArchive:
         row = self.connection.execute(
             f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = ?', (sha256,)
         ).fetchone()
-        return StoredDocument(*row) if row else None
+        return _stored(row) if row else None
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
@@ -229,7 +229,7 @@ class SqliteArchive:
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
             ).fetchall()
             if rows:
-                return [StoredDocument(*row) for row in rows]
+                return [_stored(row) for row in rows]
         key = code_key(text)
         rows = self.connection.execute(
             f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "code_key" = ? ORDER BY "date" DESC, "id"', (key,)
@@ -238,7 +238,7 @@ class SqliteArchive:
             rows = self.connection.execute(
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE ? || \'%\'', (text.lower(),)
             ).fetchall()
-        return [StoredDocument(*row) for row in rows]
+        return [_stored(row) for row in rows]
 
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
@@ -371,6 +371,11 @@ def _insert_parts(db: sqlite3.Connection, table: str, document_id: int, rows: li
 
 def _quoted(columns: list[str]) -> str:
     return ", ".join(f'"{column}"' for column in columns)
+
+
+def _stored(row: Sequence[Any]) -> StoredDocument:
+    id_, sha256, source, name, kind, page_count, code, date = row
+    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date)
 
 
 def _summary(row: Sequence[Any]) -> DocumentSummary:

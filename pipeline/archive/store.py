@@ -25,7 +25,7 @@ from typing import Any, Protocol, Self
 
 from pipeline.archive.normalize import code_key, code_parts, fold_text
 from pipeline.errors import ArchiveError
-from pipeline.types import DocumentResult, Record
+from pipeline.types import DocumentKind, DocumentResult, Record
 
 # Above this many matching pages a text query lists the newest pages first instead of ranking them: for
 # boilerplate such as "ủy ban nhân dân" relevance order is nearly arbitrary and costly to compute.
@@ -61,7 +61,7 @@ class StoredDocument:
     sha256: str
     source: str
     name: str
-    kind: str
+    kind: DocumentKind
     page_count: int
     code: str | None
     date: str | None
@@ -188,7 +188,7 @@ class ArchiveStore(Protocol):
 
     # ----------------------------------------------------------------------- writing
 
-    def add_document(self, result: DocumentResult, *, name: str, kind: str, result_json: str) -> int:
+    def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         """Store a processed document in one transaction, replacing an earlier version of the same content
         (same sha256); return its id. Raises ArchiveError when it cannot be stored. Writers racing on the
         same content leave one document, never two."""
@@ -291,7 +291,7 @@ class DocumentRows:
         return hasher.hexdigest()
 
 
-def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: str) -> DocumentRows:
+def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> DocumentRows:
     """The rows of a processed document, with the search keys of its code, type, issuer and places."""
     record = result.record or Record()
     record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
@@ -299,7 +299,7 @@ def document_rows(result: DocumentResult, *, name: str, kind: str, result_json: 
     parts = code_parts(header.code) if header.code else []
     issuers = " | ".join(x for x in (header.issuer, header.parent_issuer) if x)
     document = {
-        "sha256": result.sha256, "source": result.source, "name": name, "kind": kind,
+        "sha256": result.sha256, "source": result.source, "name": name, "kind": str(kind),
         "page_count": len(result.pages), "code": header.code, "code_key": " ".join(parts) or None,
         "number": _number(parts), "type": header.type, "type_key": code_key(header.type) if header.type else None,
         "type_name": header.type_name, "type_name_key": _fold_or_none(header.type_name),

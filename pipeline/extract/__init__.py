@@ -1,4 +1,9 @@
-"""Extraction: one structured record per document (header, references, dates, places, tasks) and its schema."""
+"""Extraction: one structured record per document (header, references, dates, places, tasks) and its schema.
+
+The extractors are plain functions run in order over one `DocumentText`, each given what it needs of the
+earlier ones: the layout (header block, body, closing, appendix), then the references (whose spans the dates
+skip), the dates (the header's year completes "ngày 15/4"), the places (the place of issue among them) and
+the tasks, which point at all of them."""
 
 from __future__ import annotations
 
@@ -8,19 +13,37 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from pipeline.extract.text import normalize_text
+from pipeline.extract.dates import iter_dates
+from pipeline.extract.geometry import line_geometry
+from pipeline.extract.header import parse_layout
+from pipeline.extract.places import canonical_place_of_issue, extract_places
+from pipeline.extract.references import extract_references
+from pipeline.extract.tasks import TaskContext, extract_tasks
+from pipeline.extract.text import DocumentText, normalize_text
 from pipeline.types import PageResult, Record
 
 
 def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Record:
     """The record of one document. `text` is its final text, pages joined by form feeds (span offsets refer
-    to it after NFC normalization); when it is empty, the pages' texts are joined instead."""
-    from pipeline.extract.nlp import run_pipeline
-
+    to it after NFC normalization); when it is empty, the pages' texts are joined instead. Pages that carry
+    the OCR words of that text give the extractors the lines' positions (columns, centred titles)."""
     if not text and pages:
         text = "\f".join(page.text for page in pages)
-    doc = run_pipeline(normalize_text(text or ""), pages)
-    return doc._.congvan.record()
+    document = DocumentText.from_text(normalize_text(text or ""))
+    if pages:
+        document.geometry = line_geometry(document, pages)
+    layout = parse_layout(document)
+    header = layout.header
+    own_code = layout.own_code.code if layout.own_code else header.code
+    references = extract_references(document, own_code=own_code)
+    cited = [(mention.start, mention.end) for reference in references for mention in reference.mentions]
+    dates = iter_dates(document, default_year=int(header.date[:4]) if header.date else None, exclude=cited)
+    lines = document.lines
+    header_end = lines[layout.header_end].start if layout.header_end < len(lines) else len(document.text)
+    places = extract_places(document, header_end=header_end, place_of_issue=layout.place_span, date=header.date)
+    header.place = canonical_place_of_issue(header.place, layout.place_span, places, header_end)
+    tasks = extract_tasks(document, layout, TaskContext(references, dates, places))
+    return Record(header, references, dates, places, tasks)
 
 
 @lru_cache(maxsize=1)

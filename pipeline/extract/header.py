@@ -4,71 +4,37 @@ and signer; and the layout (where the body, the closing block and the appendix a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum, auto
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
 from pipeline.extract.references import CodeMatch, iter_codes
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.restore.syllables import is_valid
 from pipeline.types import DocumentHeader, Signer
 
-# How far into the document the header block may reach.
-HEADER_MAX_LINES = 60
+HEADER_MAX_LINES = 60  # how far into the document the header block may reach
+HEADER_RESUMES_WITHIN_LINES = 6  # an unreadable line is the header's when its motto, number or date follows
+OWN_CODE_REACH = 40  # characters past the number line where its code may end (broken across the line)
+RECIPIENTS_MAX_LINES = 40  # how far after the header block "Kính gửi" may come
+SIGNATURE_MAX_LINES = 8  # how many lines of a signature block may stand above "Nơi nhận" (or the end)
+SIGNATURE_TITLE_MAX_CHARS = 60  # an upper-case line longer than this is body text, not a signature's title
+SIGNER_TITLE_MAX_CHARS = 70  # the longest title line under a signature prefix
+HEADING_MAX_CHARS = 80  # an appendix heading ("Phụ lục II. DANH MỤC …") is a short line
 
-_MOTTOS = ("cong hoa xa hoi chu nghia viet nam", "doc lap - tu do - hanh phuc", "dang cong san viet nam")
 _RULE = re.compile(r"^[\s\-_=—–.*·~]+$")
-# "Số: 12/…", "Số 45-KH/HU"; with a type before it only in the header form "Luật số: 121/…"
-_NUMBER = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?)\s*(?=[\d/._…])")
-# "V/v" and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:", "V/ " (matched on folded text)
-_VV = re.compile(r"^[vw]\s*(?:[/.\\|l1i]?\s*[vyw](?![a-z0-9])|/(?=\s))\s*[:.]?\s*")
 # "Lạng Sơn, ngày …", "Phường 2, ngày …"; the place starts with a letter
 _PLACE_DATE = re.compile(r"^(?P<place>[^\W\d_][^,]{1,39}?)\s*,\s*(?=ngay\b)")
 _PLACE_ONLY = re.compile(r"^[^\W\d_][^,]{1,39},$")
 _BLANK_DATE = re.compile(r"ngay\s*[._…\s]*\s*thang\s*[._…\s]*\s*nam\s*(?P<y>(?:19|20)\d\d)")
-_BODY_START = re.compile(
-    r"^(?:kinh gui|can cu|thuc hien|trien khai|de\s|theo\s|qua\s|ngay\s*\d|tiep theo|nham\s|xet\s|sau khi|"
-    r"trong\s|hien nay|nhu\s|vua qua|thoi gian qua|ve viec|chieu\s|sang\s|tai\s|nam \d{4}\s*,|dieu \d)"
-)
-# "Kính gửi:", or a công điện's "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH điện:"
-_KINH_GUI = re.compile(r"^(?:kinh\s*gui\b|[^:]{3,80}\bdien\s*(?=:))\s*[:;.]?\s*")
-_NOI_NHAN = re.compile(r"^noi\s*nhan\b\s*[:;.]?\s*")
-# A list bullet, with OCR's readings of the dash ("_", "~-", "=", a colon): matched on the text
-_BULLET = re.compile(r"^(?:[-–—+•*_~=·¬»]{1,3}|:(?=\s))\s*")
-# "KT." and OCR's "KT," / "KT:" (matched on folded text)
-_AUTHORITY = re.compile(r"^(t\s*/?\s*m|k\s*/?\s*t|t\s*/?\s*l|tuq|q(?=\s*\.))(?:\s*[.,:]\s*|\s+)(?=[a-z])")
-# OCR's readings of the slash in a capitalised prefix: "TIL BAN THƯỜNG VỤ", "T1M", "KlT"
-_AUTHORITY_OCR = re.compile(r"^(t\s*[il1|]\s*[ml]|k\s*[il1|]\s*t)(?:\s*[.,:]\s*|\s+)(?=[a-z])")
-_AUTHORITIES = {"tm": "TM.", "kt": "KT.", "tl": "TL.", "tuq": "TUQ.", "q": "Q."}
-_AUTHORITY_INSIDE = re.compile(r"(?<![\w])(T/?M|K/?T|T/?L|TUQ|Q(?=\s*\.))\s*\.?\s+(?=[A-ZĐÀ-Ỹ])")
-_SIGNED = re.compile(r"^[(\[]?\s*(?:da ky|ky ten|ky,|ky va|dong dau|da ky ten|ky so)")
-_APPENDIX = re.compile(r"^phu\s*luc\b")
-# Capitalised words after which a header line starts a new unit ("UBND TỈNH X" / "SỞ Y TẾ").
-_UNIT_HEADS = re.compile(
-    r"^(?:ubnd|uy ban|hdnd|hoi dong|so|bo|ban|van phong|phong|chi cuc|cuc|tong cuc|trung tam|truong|cong an|"
-    r"bo chi huy|ban chi huy|tinh uy|huyen uy|thanh uy|thi uy|quan uy|dang uy|dang bo|chi bo|mat tran|doan|"
-    r"hoi|kho bac|ngan hang|bao hiem|thanh tra|vien|benh vien|cong ty|tong cong ty|toa an|vien kiem sat|"
-    r"chinh phu|quoc hoi|thu tuong|lien doan|tinh doan|huyen doan|hoc vien|dai hoc|dai|bao|chi nhanh|"
-    r"ban quan ly|bql|hat kiem lam|thuong truc|ban thuong vu|ban chap hanh|ban chi dao|to cong tac)\b"
-)
-_AUTHORITY_LINE = re.compile(
-    r"^(?:chu tich|pho chu tich|bo truong|thu truong|giam doc|pho giam doc|thu tuong|ban thuong vu|"
-    r"ban chap hanh|hoi dong nhan dan|uy ban nhan dan|truong ban|chanh van phong|tong cuc truong|"
-    r"cuc truong|bi thu|quyet dinh|quyet nghi|chi thi)\b"
-)
 # Tokens without a letter or digit before a signature line ("_ KT. GIÁM ĐỐC"): specks of the seal or signature
 _LEADING_DEBRIS = re.compile(r"^(?:[^\w\s]+\s+)+")
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
-# Distribution notes of Decree 30/2020 in parentheses ("(b/c)" báo cáo, "(t/h)" thực hiện, "(p/h)" phối hợp)
-# and what small-print OCR makes of them: "(B/e)", "(b/€)", "(Bb/c)"
-_NOTES = ("b/c", "t/h", "p/h")
-_NOTE = re.compile(r"\((?P<note>[^()\s/]{1,2}\s*/\s*[^()\s/]{1,2})\)")
-_NOTE_LOOKALIKES = str.maketrans({"€": "c", "¢": "c", "©": "c", "‹": "c", "e": "c"})
-# "Lưu: VT, <the drafting unit's abbreviation>" (Decree 30/2020, Phụ lục I): the archive item, whose "VT"
-# OCR reads as "VI", "VĨ", "VŨ", "VE", "VL", and whose comma as ";", "_" or nothing ("VŨ NN")
-_ARCHIVE_ITEM = re.compile(r"^(?P<head>L[uư]u\s*:\s*)V[IĨÍÌỈỊLEŨUYJ1FT](?:[\s,;._]+(?P<rest>.*))?$")
 _ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐa-zđ&\-]*$")
 
 
@@ -84,22 +50,16 @@ def _is_name(text: str) -> bool:
         trailing += 1
     return trailing >= 2 and len(words) - trailing <= 2 and words[-1][-1].isalpha()
 _TRAILING = " ;,.:"
-# Words a title line cannot end on: the name or object that completes them is on the next line. Compared with
-# their diacritics ("địa bàn" ends a phrase, "Ban" opens one), folded only in text that lost its diacritics.
-_OPEN_ENDINGS = frozenset({"của", "về", "và", "với", "các", "tại", "trên", "cho", "năm", "huyện", "tỉnh", "xã",
-                           "phố", "phường", "quận", "số", "thị", "trấn", "khu", "ban", "ủy", "uỷ", "đối", "đồng",
-                           "theo"})
-_OPEN_ENDINGS_FOLDED = frozenset(fold(word) for word in _OPEN_ENDINGS)
 _ACRONYM = re.compile(r"^[A-ZĐ]{2,6}$")
 _WORD_PUNCTUATION = ".,;:()[]\"'“”‘’"
 
 
 def _is_open_ending(word: str) -> bool:
     word = word.lower()
-    if word in _OPEN_ENDINGS:
+    if word in lexicon.OPEN_ENDINGS:
         return True
     folded = fold(word)
-    return folded == word and folded in _OPEN_ENDINGS_FOLDED
+    return folded == word and folded in lexicon.OPEN_ENDINGS_FOLDED
 
 
 def _is_word(token: str) -> bool:
@@ -111,17 +71,17 @@ def _is_word(token: str) -> bool:
 def _match_authority(text: str) -> re.Match[str] | None:
     """The signature prefix (TM., KT., TL., TUQ., Q.) a line starts with, on its folded text."""
     folded = fold(text)
-    match = _AUTHORITY.match(folded)
+    match = lexicon.AUTHORITY.match(folded)
     if match is None and is_upper_text(text):
-        match = _AUTHORITY_OCR.match(folded)
+        match = lexicon.AUTHORITY_OCR.match(folded)
     return match
 
 
 def _authority_name(match: re.Match[str]) -> str:
     letters = re.sub(r"[^a-z]", "", match.group(1))
-    if letters not in _AUTHORITIES and len(letters) == 3:
+    if letters not in lexicon.AUTHORITY_BY_LETTERS and len(letters) == 3:
         letters = letters[0] + letters[2]  # the slash read as a letter
-    return _AUTHORITIES.get(letters, letters.upper() + ".")
+    return lexicon.AUTHORITY_BY_LETTERS.get(letters, letters.upper() + ".")
 
 
 def _clean_title(text: str) -> str | None:
@@ -154,7 +114,7 @@ class Layout:
 def _strip_mottos(folded: str) -> list[tuple[int, int]]:
     """Character ranges of the national/Party motto inside a (folded) line, for removal."""
     ranges = []
-    for motto in _MOTTOS:
+    for motto in lexicon.MOTTOS_FOLDED:
         if len(folded) < 0.75 * len(motto):
             continue
         alignment = fuzz.partial_ratio_alignment(motto, folded, score_cutoff=84)
@@ -163,15 +123,15 @@ def _strip_mottos(folded: str) -> list[tuple[int, int]]:
     return ranges
 
 
-def _is_debris(text: str, after_motto: bool, continuing: str | None) -> bool:
+def _is_debris(text: str, after_motto: bool, continuing: Reading) -> bool:
     """Header debris: a star or speck ("»*", "kả"), or the last word of a motto that OCR wrapped ("NAM").
-    A lone word that ends the unit name or the title being read ("ĐÀO⏎TẠO", "mùa hanh⏎khô") is kept:
-    `continuing` is "unit" after an issuer line, "title"/"vv" while a subject is read."""
+    A lone word that ends the unit name or the title being read ("ĐÀO⏎TẠO", "mùa hanh⏎khô") is kept."""
     if not any(ch.isalnum() for ch in text):
         return True
     if " " in text or text.isdigit() or doc_types().from_name(text) is not None:
         return False
-    if continuing and not after_motto and _is_word(text) and (continuing != "unit" or text.isupper()):
+    if continuing is not Reading.NOTHING and not after_motto and _is_word(text) and (
+            continuing is not Reading.UNIT or text.isupper()):
         return False
     return len(text) <= 3 or (after_motto and len(text) <= 5 and text.isupper())
 
@@ -183,23 +143,23 @@ def _remove_ranges(text: str, ranges: list[tuple[int, int]]) -> str:
 
 
 def _clean_item(text: str) -> str:
-    text = _BULLET.sub("", text.strip())
+    text = lexicon.BULLET_PREFIX.sub("", text.strip())
     text = text.rstrip(_TRAILING).strip()
     text = text[:-2].rstrip(_TRAILING) if text.endswith("/.") else text
-    return _canonical_archive_item(_NOTE.sub(_canonical_note, text))
+    return _canonical_archive_item(lexicon.DISTRIBUTION_NOTE.sub(_canonical_note, text))
 
 
 def _canonical_note(match: re.Match[str]) -> str:
-    """A parenthesised distribution note one OCR slip away from exactly one of _NOTES, written right."""
+    """A parenthesised distribution note one OCR slip away from exactly one of the known notes, written right."""
     note = "".join(match["note"].split()).lower()
-    near = [known for known in _NOTES
-            if known == note or Levenshtein.distance(note.translate(_NOTE_LOOKALIKES), known) <= 1]
+    near = [known for known in lexicon.DISTRIBUTION_NOTES
+            if known == note or Levenshtein.distance(note.translate(lexicon.NOTE_LOOKALIKES), known) <= 1]
     return f"({near[0]})" if len(near) == 1 else match[0]
 
 
 def _canonical_archive_item(text: str) -> str:
     """"Lưu: VŨ NN" → "Lưu: VT, NN": only when what follows "VT" is abbreviations (or nothing)."""
-    match = _ARCHIVE_ITEM.match(text)
+    match = lexicon.ARCHIVE_ITEM.match(text)
     if match is None:
         return text
     rest = [part for part in re.split(r"[\s,;._]+", match["rest"] or "") if part]
@@ -213,7 +173,7 @@ def _split_units(lines: list[str]) -> list[str]:
     units: list[list[str]] = []
     for line in lines:
         folded = fold(line)
-        starts_unit = bool(_UNIT_HEADS.match(folded)) and not folded.startswith(("to quoc", "ban nhan dan"))
+        starts_unit = bool(lexicon.UNIT_HEAD.match(folded)) and not folded.startswith(lexicon.NOT_UNIT_STARTS)
         if not units or starts_unit:
             units.append([line])
         else:
@@ -231,128 +191,214 @@ def _type_of_title(text: str) -> tuple[str, str] | None:
     return doc_type.abbr or "", doc_type.name
 
 
+class Reading(Enum):
+    """What the header walk is in the middle of: a lone word on the next line may still belong to it."""
+
+    NOTHING = auto()
+    UNIT = auto()  # an issuer line was just read ("SỞ GIÁO DỤC VÀ ĐÀO⏎TẠO")
+    SUBJECT = auto()  # the subject after "V/v", until a blank line
+    TITLE = auto()  # the summary under a type title ("KẾ HOẠCH⏎Triển khai …"), until the body starts
+
+
+class LineKind(Enum):
+    """What a line of the header block is. Each kind has one handler (`_HANDLERS`) but BODY, which ends the walk."""
+
+    BLANK = auto()
+    DEBRIS = auto()  # a rule, a motto alone, specks of a seal
+    TITLE_SUMMARY = auto()  # a line of the summary under a type title
+    NUMBER = auto()  # "Số: 12/KH-UBND" (and what follows it on the line)
+    SUBJECT_LABEL = auto()  # "V/v …"
+    PLACE_DATE = auto()  # "Lạng Sơn, ngày 15 tháng 4 năm 2020"
+    TYPE_TITLE = auto()  # "KẾ HOẠCH"
+    SUBJECT = auto()  # a wrapped line of the subject after "V/v"
+    ISSUER = auto()  # an upper-case line of the issuing bodies
+    UNREADABLE = auto()  # a header line OCR garbled: the motto, a number or the date comes next
+    BODY = auto()  # the first line of the body
+
+
+@dataclass
+class _HeaderWalk:
+    """The state of the walk over the header block's lines."""
+
+    doc: DocumentText
+    layout: Layout
+    lines: list[Line]
+    position: int = 0  # the next line to read
+    reading: Reading = Reading.NOTHING  # SUBJECT or TITLE while a subject is gathered
+    after_unit: bool = False
+    after_motto: bool = False
+    number_seen: bool = False
+    units: list[str] = field(default_factory=list)
+    subject: list[str] = field(default_factory=list)
+    subject_lines: list[int] = field(default_factory=list)  # line indices of `subject` (and of its type title)
+
+    @property
+    def next_line(self) -> Line | None:
+        return self.lines[self.position] if self.position < len(self.lines) else None
+
+
 def _parse_header_block(doc: DocumentText, layout: Layout) -> int:
     """Walk the first lines: issuer lines, number, V/v, motto, place and date, title and subject.
     Returns the index of the first body line."""
-    header = layout.header
-    units: list[str] = []
-    subject: list[str] = []
-    collecting: str | None = None  # "vv" or "title": subject lines being gathered
-    subject_lines: list[int] = []  # line indices of `subject`
-    number_seen = False
-    after_motto = False
-    last_was_unit = False
-    body_start = 0
-    lines = doc.lines[:HEADER_MAX_LINES]
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        if not line.text:
-            if collecting == "vv":
-                collecting = None
-            continue
-        folded_line = doc.folded[line.start : line.end]
-        ranges = _strip_mottos(folded_line)
-        text = _remove_ranges(line.text, ranges) if ranges else line.text
-        folded = fold(text)
-        if ranges:
-            layout.skip.add(line.index)
-        continuing = "unit" if last_was_unit else collecting
-        if not text or _RULE.match(text) or _is_debris(text, after_motto, continuing):
-            layout.skip.add(line.index)
-            continue
-        after_motto = bool(ranges)
-        last_was_unit = False
-        if collecting == "title":
-            if _continues_title(doc, line.index, text, folded, subject, subject_lines):
-                subject.append(text)
-                subject_lines.append(line.index)
-                layout.skip.add(line.index)
-                continue
+    walk = _HeaderWalk(doc, layout, doc.lines[:HEADER_MAX_LINES])
+    body_start = walk.lines[-1].index + 1 if walk.lines else 0
+    while walk.position < len(walk.lines):
+        line = walk.lines[walk.position]
+        walk.position += 1
+        kind, text, folded = _classify(walk, line)
+        if kind is LineKind.BODY:
             body_start = line.index
             break
-        number = _NUMBER.match(folded)
-        if number and not number_seen and header.code is None:
-            rest = text[number.end() :]
-            code = next(iter_codes(rest), None)
-            if code is not None and code.start <= 2:
-                header.code, header.number, header.symbol = code.code, code.number, code.symbol
-                layout.own_code = next(
-                    (c for c in iter_codes(doc.text, line.start, min(len(doc.text), line.end + 40))
-                     if c.code == code.code), None)
-                if code.doc_type is not None and code.doc_type.abbr and header.type is None:
-                    header.type, header.type_name = code.doc_type.abbr, code.doc_type.name
-                tail = rest[code.end :].strip()
-            else:
-                symbol = re.match(r"\s*[/-]\s*(\S+)", rest)
-                if symbol:  # the number was left blank: "Số:    /KH-UBND"
-                    header.symbol = symbol.group(1).rstrip(_TRAILING)
-                    header.code = "/" + header.symbol
-                tail = ""
-            number_seen = True
-            layout.skip.add(line.index)
-            if tail:
-                _parse_place_date(tail, header)
-            continue
-        vv = _VV.match(folded)
-        if vv:
-            subject = [text[vv.end() :].strip()]
-            subject_lines = [line.index]
-            collecting = "vv"
-            layout.skip.add(line.index)
-            continue
-        next_line = lines[i] if i < len(lines) else None
-        place_date, joined = _place_date_text(text, folded, next_line)
-        if _parse_place_date(place_date, header):
-            layout.skip.add(line.index)
-            if joined and next_line is not None:  # the date wrapped onto the next line
-                layout.skip.add(next_line.index)
-                i += 1
-            collecting = None
-            position = line.text.find(header.place or "")
-            if header.place and position >= 0:
-                layout.place_span = (line.start + position, line.start + position + len(header.place))
-            continue
-        title = _type_of_title(text)
-        if title is not None:
-            abbr, name = title
-            header.type, header.type_name = abbr or None, name
-            subject, subject_lines = [], [line.index]
-            collecting = "title"
-            layout.skip.add(line.index)
-            continue
-        if collecting == "vv" and not is_upper_text(text) and not _BODY_START.match(folded):
-            subject.append(text)
-            subject_lines.append(line.index)
-            layout.skip.add(line.index)
-            continue
-        if is_upper_text(text) and not number_seen and header.date is None:
-            units.append(text)
-            last_was_unit = True
-            layout.skip.add(line.index)
-            continue
-        if header.date is None and header.place is None and _header_follows(doc, lines, i):
-            layout.skip.add(line.index)  # an unreadable header line: the motto or the date line comes next
-            continue
-        body_start = line.index
-        break
-    else:
-        body_start = lines[-1].index + 1 if lines else 0
-    names = _split_units(units)
+        _HANDLERS[kind](walk, line, text, folded)
+    names = _split_units(walk.units)
     if names:
-        header.issuer = names[-1]
-        header.parent_issuer = " ".join(names[:-1]) or None
-    if subject:
-        header.subject = " ".join(" ".join(subject).split()).rstrip(_TRAILING) or None
+        layout.header.issuer = names[-1]
+        layout.header.parent_issuer = " ".join(names[:-1]) or None
+    if walk.subject:
+        layout.header.subject = " ".join(" ".join(walk.subject).split()).rstrip(_TRAILING) or None
     return body_start
 
 
-def _header_follows(doc: DocumentText, lines: list[Line], start: int, window: int = 6) -> bool:
-    """Whether a motto, a number line or a place-and-date line comes within the next `window` lines."""
-    for line in lines[start : start + window]:
+def _classify(walk: _HeaderWalk, line: Line) -> tuple[LineKind, str, str]:
+    """The kind of a line, with its text (the motto OCR read into it removed) and that text folded. The
+    first rule that applies decides."""
+    if not line.text:
+        return LineKind.BLANK, "", ""
+    ranges = _strip_mottos(walk.doc.folded[line.start : line.end])
+    text = _remove_ranges(line.text, ranges) if ranges else line.text
+    folded = fold(text)
+    if ranges:
+        walk.layout.skip.add(line.index)
+    continuing = Reading.UNIT if walk.after_unit else walk.reading
+    if not text or _RULE.match(text) or _is_debris(text, walk.after_motto, continuing):
+        return LineKind.DEBRIS, text, folded
+    walk.after_motto = bool(ranges)
+    walk.after_unit = False
+    header = walk.layout.header
+    if walk.reading is Reading.TITLE:
+        summary = _continues_title(walk.doc, line.index, text, folded, walk.subject, walk.subject_lines)
+        return (LineKind.TITLE_SUMMARY if summary else LineKind.BODY), text, folded
+    if lexicon.NUMBER_LABEL.match(folded) and not walk.number_seen and header.code is None:
+        kind = LineKind.NUMBER
+    elif lexicon.SUBJECT_LABEL.match(folded):
+        kind = LineKind.SUBJECT_LABEL
+    elif _place_and_date(_place_date_text(text, folded, walk.next_line)[0]) is not None:
+        kind = LineKind.PLACE_DATE
+    elif _type_of_title(text) is not None:
+        kind = LineKind.TYPE_TITLE
+    elif walk.reading is Reading.SUBJECT and not is_upper_text(text) and not lexicon.BODY_START.match(folded):
+        kind = LineKind.SUBJECT
+    elif is_upper_text(text) and not walk.number_seen and header.date is None:
+        kind = LineKind.ISSUER
+    elif header.date is None and header.place is None and _header_follows(walk.doc, walk.lines, walk.position):
+        kind = LineKind.UNREADABLE
+    else:
+        kind = LineKind.BODY
+    return kind, text, folded
+
+
+def _on_blank(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    if walk.reading is Reading.SUBJECT:
+        walk.reading = Reading.NOTHING  # a subject after "V/v" ends at a blank line
+
+
+def _on_skipped(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    walk.layout.skip.add(line.index)
+
+
+def _on_subject_line(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    walk.subject.append(text)
+    walk.subject_lines.append(line.index)
+    walk.layout.skip.add(line.index)
+
+
+def _on_number(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    """"Số: 12/KH-UBND", or a number left blank ("Số:    /KH-UBND"); a place and date OCR read onto the
+    same line are kept."""
+    header, layout = walk.layout.header, walk.layout
+    number = lexicon.NUMBER_LABEL.match(folded)
+    assert number is not None
+    rest = text[number.end() :]
+    code = next(iter_codes(rest), None)
+    if code is not None and code.start <= 2:
+        header.code, header.number, header.symbol = code.code, code.number, code.symbol
+        layout.own_code = next(
+            (c for c in iter_codes(walk.doc.text, line.start, min(len(walk.doc.text), line.end + OWN_CODE_REACH))
+             if c.code == code.code), None)
+        if code.doc_type is not None and code.doc_type.abbr and header.type is None:
+            header.type, header.type_name = code.doc_type.abbr, code.doc_type.name
+        tail = rest[code.end :].strip()
+    else:
+        symbol = re.match(r"\s*[/-]\s*(\S+)", rest)
+        if symbol:  # the number was left blank: "Số:    /KH-UBND"
+            header.symbol = symbol.group(1).rstrip(_TRAILING)
+            header.code = "/" + header.symbol
+        tail = ""
+    walk.number_seen = True
+    layout.skip.add(line.index)
+    if tail:
+        _parse_place_date(tail, header)
+
+
+def _on_subject_label(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    label = lexicon.SUBJECT_LABEL.match(folded)
+    assert label is not None
+    walk.subject = [text[label.end() :].strip()]
+    walk.subject_lines = [line.index]
+    walk.reading = Reading.SUBJECT
+    walk.layout.skip.add(line.index)
+
+
+def _on_place_date(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    layout, next_line = walk.layout, walk.next_line
+    place_date, joined = _place_date_text(text, folded, next_line)
+    _parse_place_date(place_date, layout.header)
+    layout.skip.add(line.index)
+    if joined and next_line is not None:  # the date wrapped onto the next line
+        layout.skip.add(next_line.index)
+        walk.position += 1
+    walk.reading = Reading.NOTHING
+    place = layout.header.place
+    position = line.text.find(place or "")
+    if place and position >= 0:
+        layout.place_span = (line.start + position, line.start + position + len(place))
+
+
+def _on_type_title(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    title = _type_of_title(text)
+    assert title is not None
+    abbr, name = title
+    walk.layout.header.type, walk.layout.header.type_name = abbr or None, name
+    walk.subject, walk.subject_lines = [], [line.index]
+    walk.reading = Reading.TITLE
+    walk.layout.skip.add(line.index)
+
+
+def _on_issuer(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
+    walk.units.append(text)
+    walk.after_unit = True
+    walk.layout.skip.add(line.index)
+
+
+_HANDLERS: dict[LineKind, Callable[[_HeaderWalk, Line, str, str], None]] = {
+    LineKind.BLANK: _on_blank,
+    LineKind.DEBRIS: _on_skipped,
+    LineKind.TITLE_SUMMARY: _on_subject_line,
+    LineKind.NUMBER: _on_number,
+    LineKind.SUBJECT_LABEL: _on_subject_label,
+    LineKind.PLACE_DATE: _on_place_date,
+    LineKind.TYPE_TITLE: _on_type_title,
+    LineKind.SUBJECT: _on_subject_line,
+    LineKind.ISSUER: _on_issuer,
+    LineKind.UNREADABLE: _on_skipped,
+}  # LineKind.BODY has none: the walk ends there
+
+
+def _header_follows(doc: DocumentText, lines: list[Line], start: int) -> bool:
+    """Whether a motto, a number line or a place-and-date line comes within the next few lines."""
+    for line in lines[start : start + HEADER_RESUMES_WITHIN_LINES]:
         folded = doc.folded[line.start : line.end]
-        if folded and (_strip_mottos(folded) or _NUMBER.match(folded) or _PLACE_DATE.search(folded)):
+        if folded and (_strip_mottos(folded) or lexicon.NUMBER_LABEL.match(folded) or _PLACE_DATE.search(folded)):
             return True
     return False
 
@@ -362,13 +408,13 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
     """Is this line still the title's summary ("Về việc …" and its wrapped lines)? `subject_lines` starts
     with the type line. Where the page's word boxes are known, a summary line is centred and the body's
     first line is not (indented, or flush with the margins); otherwise the text decides."""
-    if (_AUTHORITY_LINE.match(folded) and is_upper_text(text)) or _KINH_GUI.match(folded):
+    if (lexicon.ENACTING_LINE.match(folded) and is_upper_text(text)) or lexicon.RECIPIENTS.match(folded):
         return False  # the enacting authority ("CHỦ TỊCH ỦY BAN NHÂN DÂN …") or the recipients
     if subject:
         previous = subject[-1]
         if previous.endswith((".", ";", ":")):
             return False
-        if is_upper_text(text) and (not is_upper_text(previous) or _UNIT_HEADS.match(folded)):
+        if is_upper_text(text) and (not is_upper_text(previous) or lexicon.UNIT_HEAD.match(folded)):
             # a sentence-case summary is not continued in capitals, and a capitalised unit after a capitalised
             # summary is the enacting body ("ỦY BAN THƯỜNG VỤ QUỐC HỘI")
             return False
@@ -378,7 +424,7 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
     if not subject:
         return True
     previous = subject[-1]
-    if _BODY_START.match(folded):
+    if lexicon.BODY_START.match(folded):
         return False
     if is_upper_text(previous) and is_upper_text(text):
         return True  # a wrapped upper-case summary
@@ -407,42 +453,45 @@ def _place_date_text(text: str, folded: str, next_line: Line | None) -> tuple[st
     return text, False
 
 
-def _parse_place_date(text: str, header: DocumentHeader) -> bool:
-    folded = fold(text)
-    match = _PLACE_DATE.search(folded)
+def _place_and_date(text: str) -> tuple[str, str | None] | None:
+    """(place, ISO date) of a place-and-date line; the date is None when it is unreadable or was never
+    filled in ("ngày … tháng … năm 2020")."""
+    match = _PLACE_DATE.search(fold(text))
     if match is None:
-        return False
+        return None
     place = text[match.start("place") : match.end("place")].strip(" .,-")
     if not place or not (place[0].isupper() or place[0].isdigit()):
-        return False
-    header.place = place
-    header.date = parse_date(text[match.end() :])
-    if header.date is None and _BLANK_DATE.search(folded):
-        header.date = None  # "ngày … tháng … năm 2020": signed but the day was never filled in
-    return True
+        return None
+    return place, parse_date(text[match.end() :])
+
+
+def _parse_place_date(text: str, header: DocumentHeader) -> None:
+    found = _place_and_date(text)
+    if found is not None:
+        header.place, header.date = found
 
 
 def _parse_recipients(doc: DocumentText, layout: Layout, start: int) -> int:
     """'Kính gửi:' inline or as a list of '- …' lines; returns the first line after it."""
-    end = min(len(doc.lines), start + 40)
+    end = min(len(doc.lines), start + RECIPIENTS_MAX_LINES)
     for index in range(start, end):
         line = doc.lines[index]
         folded = doc.folded[line.start : line.end]
-        match = _KINH_GUI.match(folded)
+        match = lexicon.RECIPIENTS.match(folded)
         if not match:
             continue
         items: list[str] = []
         layout.skip.add(index)
         inline = line.text[match.end() :].strip()
         if inline:
-            items += [part for part in re.split(r"\s*;\s*-?\s*|\s+-\s+", _BULLET.sub("", inline)) if part]
+            items += [part for part in re.split(r"\s*;\s*-?\s*|\s+-\s+", lexicon.BULLET_PREFIX.sub("", inline)) if part]
         j = index + 1
         while j < len(doc.lines):
             text = doc.lines[j].text
-            if _BULLET.match(text):
+            if lexicon.BULLET_PREFIX.match(text):
                 items.append(text)
             elif (text and items and not items[-1].rstrip().endswith((".", ";", ":"))
-                  and not _BODY_START.match(doc.folded[doc.lines[j].start : doc.lines[j].end])):
+                  and not lexicon.BODY_START.match(doc.folded[doc.lines[j].start : doc.lines[j].end])):
                 items[-1] += " " + text  # a recipient wrapped onto the next line
             elif not text and not items:
                 j += 1
@@ -463,7 +512,7 @@ def _find_closing(doc: DocumentText, layout: Layout) -> None:
     appendix = _find_appendix(doc, layout.body_start)
     layout.appendix_start = appendix
     noi_nhan = [line.index for line in lines[layout.body_start :]
-                if _NOI_NHAN.match(doc.folded[line.start : line.end])]
+                if lexicon.DISTRIBUTION.match(doc.folded[line.start : line.end])]
     before = [index for index in noi_nhan if appendix is None or index < appendix]
     if before or noi_nhan:
         index = before[-1] if before else noi_nhan[-1]
@@ -482,11 +531,11 @@ def _find_closing(doc: DocumentText, layout: Layout) -> None:
 def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
     """Signature lines that come before 'Nơi nhận' (or the end): upper-case authority lines and a name."""
     j = index
-    while j - 1 >= floor and index - (j - 1) <= 8:
+    while j - 1 >= floor and index - (j - 1) <= SIGNATURE_MAX_LINES:
         text = doc.lines[j - 1].text
         folded = doc.folded[doc.lines[j - 1].start : doc.lines[j - 1].end]
-        if not text or _match_authority(text) or _SIGNED.match(folded) or (
-            is_upper_text(text) and len(text) < 60) or _is_name(text):
+        if not text or _match_authority(text) or lexicon.SIGNED.match(folded) or (
+            is_upper_text(text) and len(text) < SIGNATURE_TITLE_MAX_CHARS) or _is_name(text):
             j -= 1
             continue
         break
@@ -494,7 +543,7 @@ def _signature_start_before(doc: DocumentText, index: int, floor: int) -> int:
         j += 1
     # keep only if it really holds a signature (an authority line or an upper-case title)
     has_title = any(
-        _match_authority(line.text) or (is_upper_text(line.text) and len(line.text) < 60)
+        _match_authority(line.text) or (is_upper_text(line.text) and len(line.text) < SIGNATURE_TITLE_MAX_CHARS)
         for line in doc.lines[j:index]
     )
     return j if has_title else index
@@ -521,10 +570,10 @@ def _parse_closing(doc: DocumentText, layout: Layout, start: int, noi_nhan: int 
             continue
         folded = fold(text)
         if noi_nhan is not None and index == noi_nhan:
-            match = _NOI_NHAN.match(folded)
+            match = lexicon.DISTRIBUTION.match(folded)
             rest = text[match.end() :].strip() if match else ""
             seen_noi_nhan = True
-            unbulleted = _BULLET.sub("", rest)
+            unbulleted = lexicon.BULLET_PREFIX.sub("", rest)
             if rest and (_match_authority(unbulleted) or (
                     is_upper_text(unbulleted) and not unbulleted.endswith((";", ".")))):
                 signature_lines.append(unbulleted)  # the signature column's first line, read with the label
@@ -561,7 +610,7 @@ def _split_columns(doc: DocumentText, line: Line) -> tuple[str, str]:
 
 def _is_item(text: str) -> bool:
     """A bulleted list line with words after the bullet (a lone "+" or "-" is a speck or a pen stroke)."""
-    bullet = _BULLET.match(text)
+    bullet = lexicon.BULLET_PREFIX.match(text)
     return bullet is not None and sum(ch.isalpha() for ch in text[bullet.end() :]) >= 2
 
 
@@ -570,12 +619,12 @@ def _continues_item(item: str, text: str) -> bool:
     if item.rstrip().endswith((";", ".", ",")):
         return False
     folded = fold(text)
-    return not (_match_authority(text) or is_upper_text(text) or _is_name(text) or _SIGNED.match(folded))
+    return not (_match_authority(text) or is_upper_text(text) or _is_name(text) or lexicon.SIGNED.match(folded))
 
 
 def _split_signature(text: str) -> tuple[str, str]:
     """A distribution line that OCR merged with the signature column: '- Như trên; KT. CHỦ TỊCH'."""
-    match = _AUTHORITY_INSIDE.search(text)
+    match = lexicon.AUTHORITY_INSIDE.search(text)
     if match and match.start() > 0:
         return text[: match.start()].strip(), text[match.start() :].strip()
     words = text.split()
@@ -603,14 +652,14 @@ def _parse_signer(lines: list[str]) -> Signer | None:
     for line in lines:
         text = _LEADING_DEBRIS.sub("", line)
         folded = fold(text)
-        if not text or _SIGNED.match(folded):
+        if not text or lexicon.SIGNED.match(folded):
             continue
         match = _match_authority(text)
         if match:
             authority = _authority_name(match)
             prefixed_title = _clean_title(text[match.end() :])
             titles = []
-        elif is_upper_text(text) and len(text) < 70:
+        elif is_upper_text(text) and len(text) < SIGNER_TITLE_MAX_CHARS:
             title = _clean_title(text)
             if title:
                 titles.append(title)
@@ -628,7 +677,7 @@ def _parse_signer(lines: list[str]) -> Signer | None:
 
 def _find_appendix(doc: DocumentText, start: int) -> int | None:
     for line in doc.lines[start:]:
-        if len(line.text) <= 80 and _APPENDIX.match(doc.folded[line.start : line.end]):
+        if len(line.text) <= HEADING_MAX_CHARS and lexicon.APPENDIX.match(doc.folded[line.start : line.end]):
             rest = doc.folded[line.start : line.end][8:].strip(" :.")
             if not rest or re.match(r"^(?:[ivxlc]+|\d+|[a-z])?\b", rest):
                 return line.index

@@ -10,18 +10,22 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from pipeline.extract.text import DocumentText, fold, fold_key
+from pipeline.resources import current_resources
 from pipeline.types import Place, Span
 
 PROVINCE, DISTRICT, COMMUNE = "province", "district", "commune"
 LEGACY, REFORM = "legacy", "2025"
 REFORM_DATE = "2025-07-01"  # the two-level local government took effect on this day
 FUZZY_CUTOFF = 86
+# How close (rapidfuzz ratio of folded names) an unresolved place of issue must be to a unit of the header to
+# take its spelling: one or two letters misread in a name of two syllables.
+PLACE_OF_ISSUE_RATIO = 85
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Unit:
 class Gazetteer:
     """The units of pipeline/data/gazetteer.json.gz, indexed by folded name (and former names)."""
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         self.units: dict[tuple[str, str, str], Unit] = {}
         self.index: dict[str, list[tuple[Unit, bool]]] = defaultdict(list)  # key → (unit, is_former_name)
         for code, kind, name, new in data["provinces"]:
@@ -100,8 +104,13 @@ def _clean_name(name: str) -> str:
     return re.sub(r"\s*\([^)]*\)", "", name).strip()  # "Cai Lậy (Huyện)" → "Cai Lậy"
 
 
-@lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
+    """The gazetteer of this process's resources (pipeline.resources)."""
+    return current_resources().gazetteer
+
+
+def load_gazetteer() -> Gazetteer:
+    """Read pipeline/data/gazetteer.json.gz."""
     raw = resources.files("pipeline").joinpath("data", "gazetteer.json.gz").read_bytes()
     return Gazetteer(json.loads(gzip.decompress(raw)))
 
@@ -497,3 +506,23 @@ def places_in(places: Sequence[Place], start: int, end: int) -> list[Place]:
 
 def spans_of(places: Sequence[Place]) -> list[Span]:
     return [m for p in places for m in p.mentions]
+
+
+def canonical_place_of_issue(place: str | None, place_span: tuple[int, int] | None, places: Sequence[Place],
+                             header_end: int) -> str | None:
+    """The place of issue as the gazetteer spells it. 'Bình Giã, ngày …' (a diacritic misread) names the unit
+    'Bình Gia': its spelling when the place of issue resolved to a unit that differs only in diacritics; when
+    it resolved to none ('Lương Tòi'), the spelling of the header's unit it is closest to (the issuer's
+    locality), if close enough; otherwise the place as written."""
+    if place_span is None or place is None:
+        return place
+    for unit in places:
+        if any(mention.start == place_span[0] for mention in unit.mentions):
+            return unit.name if fold_key(unit.name) == fold_key(place) else place
+    written = fold(place)
+    scored = [(fuzz.ratio(fold(unit.name), written), unit.name) for unit in places
+              if any(mention.start < header_end for mention in unit.mentions)]
+    best = max(scored, default=None)
+    if best is not None and best[0] >= PLACE_OF_ISSUE_RATIO and fold(best[1]) != written:
+        return best[1]
+    return place

@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 from pipeline.extract.dates import parse_date_at
-from pipeline.extract.text import DocType, DocumentText, doc_types, fold, fold_key
+from pipeline.extract.text import DocType, DocumentText, doc_types, fold_key
 from pipeline.types import Reference
 
 # One symbol group: starts with a capital, letters/digits, and is a whole word ("Sở" is not the group "S").
@@ -145,12 +144,6 @@ def parse_code(text: str) -> CodeMatch | None:
 # --------------------------------------------------------------------------- context: "Quyết định số …"
 
 
-@lru_cache(maxsize=1)
-def _type_name_pattern() -> re.Pattern[str]:
-    names = sorted({fold(name) for name in doc_types().names()}, key=len, reverse=True)
-    return re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])")
-
-
 _SO_BEFORE = re.compile(r"(?:(?<![\w])so\s*[:.]?\s*|\s)$")
 
 
@@ -162,7 +155,7 @@ def context_type(folded: str, start: int) -> DocType | None:
     window = window[cut + 1 :]
     if not _SO_BEFORE.search(window):
         return None
-    names = list(_type_name_pattern().finditer(window))
+    names = list(doc_types().name_pattern.finditer(window))
     if not names:
         return None
     last = names[-1]

@@ -8,10 +8,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from pipeline.extract.header import Layout
+from pipeline.extract import lexicon
+from pipeline.extract.header import HEADING_MAX_CHARS, Layout
 from pipeline.extract.text import DocumentText, Line, fold, is_upper_text
 from pipeline.types import DateMention, Place, Reference, Task
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------- list markers
 
@@ -25,100 +29,11 @@ _ARABIC = re.compile(r"^(?P<label>\d{1,2})\s*[.)]\s+(?=\S)")
 _PAREN_ARABIC = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?=\S)")
 _LETTER = re.compile(r"^(?P<label>[a-zđ])\s*[)]\s*(?=\S)|^(?P<label2>[a-zđ])\.\s+(?=\S)")
 _UPPER_LETTER = re.compile(r"^(?P<label>[A-ZĐ])\s*[.)]\s+(?=[A-ZĐÀ-Ỹ]{2})")
-# Bullets, and OCR's readings of a dash bullet ("_", "~", "_~", "~-"), which are never followed by more of them
-_BULLET = re.compile(r"^(?:(?P<label>[-–—+•*])\s*(?=\S)|(?P<label2>[_~¬]{1,2}-?)\s*(?=[^\s_~¬-]))")
-_OCR_DASHES = "_~¬"
 _MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC), ("paren", _PAREN_ARABIC),
-            ("letter", _LETTER), ("upper", _UPPER_LETTER), ("bullet", _BULLET))
+            ("letter", _LETTER), ("upper", _UPPER_LETTER), ("bullet", lexicon.LIST_BULLET))
 _SECTION_STYLES = ("roman", "dieu", "upper")
 _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3}(?:\s*/\s*\d{1,3})?)$")
 
-# --------------------------------------------------------------------------- attribute lines and closings (folded)
-
-_ASSIGNEE_LABEL = re.compile(
-    r"(?:^|[(;.]\s*)(?:(?:don vi|co quan|bo phan)\s+)?(?:chu tri(?: thuc hien)?|thuc hien|"
-    r"chiu trach nhiem(?: chinh)?|trach nhiem(?: thuc hien)?)\s*:\s*"
-)
-_COORDINATOR_LABEL = re.compile(r"(?:^|[(;.]\s*)(?:(?:don vi|co quan|bo phan)\s+)?phoi hop(?: thuc hien)?\s*:\s*")
-_ASSIGNEE_LABEL_LINE = re.compile(
-    r"^(?:(?:don vi|co quan|bo phan)\s+)?(?:chu tri(?: thuc hien)?|thuc hien|chiu trach nhiem(?: chinh)?|"
-    r"trach nhiem(?: thuc hien)?)\s*:\s*"
-)
-_COORDINATOR_LABEL_LINE = re.compile(r"^(?:(?:don vi|co quan|bo phan)\s+)?phoi hop(?: thuc hien)?\s*:\s*")
-_ATTRIBUTE_LINE = re.compile(
-    r"^(?:[-–+•]\s*)?(?:(?:don vi|co quan|bo phan)\s+(?:chu tri|phoi hop|thuc hien)|chu tri\s*:|phoi hop\s*:|"
-    r"thoi gian(?: hoan thanh| thuc hien)?\s*:|thoi han|han hoan thanh|trach nhiem(?: thuc hien)?\s*:|"
-    r"san pham\s*:|kinh phi(?: thuc hien)?\s*:|ket qua dau ra\s*:|hinh thuc\s*:)"
-)
-_CLOSING = re.compile(
-    r"^(?:tren day la|trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien|noi nhan)|"
-    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay|"
-    r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
-    r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
-)
-_NON_DIRECTIVE_SECTION = re.compile(
-    r"^(?:muc dich|yeu cau|ket qua|tinh hinh|danh gia|ton tai|han che|nguyen nhan|thanh phan|can cu|"
-    r"quan diem|muc tieu|pham vi|doi tuong|boi canh|thuc trang|chi tieu|thoi gian,? dia diem|dia diem|"
-    r"bai hoc kinh nghiem|dac diem)"
-)
-_DIRECTIVE_SECTION = re.compile(
-    r"^(?:nhiem vu|giai phap|to chuc thuc hien|phan cong|trach nhiem|noi dung|de xuat|kien nghi|"
-    r"cac nhiem vu|nhung nhiem vu)"
-)
-
-# --------------------------------------------------------------------------- verbs and units (original spelling)
-
-# Verbs that open or carry an instruction. Matched on the lower-cased text with its diacritics: folding
-# would make "giáo" the verb "giao" and "phổ thông báo cáo" hold "thông báo".
-_DIRECTIVE_VERBS = (
-    "chủ trì", "phối hợp", "thực hiện", "tổ chức", "triển khai", "chỉ đạo", "hướng dẫn", "kiểm tra", "rà soát",
-    "xây dựng", "tham mưu", "báo cáo", "tổng hợp", "tuyên truyền", "tăng cường", "đẩy mạnh", "tiếp tục",
-    "bố trí", "phân bổ", "hoàn thành", "lập", "ban hành", "theo dõi", "đôn đốc", "giám sát", "cập nhật",
-    "đề xuất", "xử lý", "quản lý", "đảm bảo", "bảo đảm", "nâng cao", "nâng cấp", "cung cấp", "gửi", "nộp",
-    "tiếp nhận", "giải quyết", "khẩn trương", "chịu trách nhiệm", "có trách nhiệm", "yêu cầu", "đề nghị",
-    "giao", "trình", "thẩm định", "củng cố", "kiện toàn", "hỗ trợ", "vận động", "huy động", "chuẩn bị",
-    "thông báo", "công khai", "công bố", "duy trì", "nghiên cứu", "điều chỉnh", "rút kinh nghiệm", "tập huấn",
-    "bồi dưỡng", "đào tạo", "phát động", "ngăn chặn", "phòng, chống", "phòng chống", "kiểm soát", "sơ kết",
-    "tổng kết", "khắc phục", "chấn chỉnh", "quan tâm", "phân công", "chủ động", "xác minh", "điều tra",
-    "thống kê", "lựa chọn", "tiếp thu", "hoàn thiện", "hoàn chỉnh", "sửa đổi", "bổ sung", "cân đối",
-    "thành lập", "xem xét", "khảo sát", "đánh giá", "kê khai", "thu hồi", "cải tạo", "sửa chữa", "lắp đặt",
-    "vận hành", "mua sắm", "đăng ký", "thanh tra", "cấp phát", "chi trả", "xử phạt", "di dời", "giải ngân",
-    "đẩy nhanh", "ưu tiên", "tập trung", "quán triệt", "kiểm điểm", "tuần tra", "kêu gọi", "gia cố",
-    "sơ tán", "tham gia", "vận chuyển", "khôi phục", "mở rộng", "phủ sóng", "số hóa", "tích hợp", "sắp xếp",
-    "tăng", "đưa", "làm rõ", "cử", "bàn giao", "tiến hành", "phổ biến", "ký kết",
-)
-_VERB_ALTERNATION = "|".join(re.escape(v) for v in sorted(set(_DIRECTIVE_VERBS), key=len, reverse=True))
-_DIRECTIVE_VERB = re.compile(rf"(?<![\w])(?:{_VERB_ALTERNATION})(?![\w])")
-# Decision content, not an assignment ("Điều 1. Phê duyệt Kế hoạch …", "Điều 1. Thành lập Tổ công tác …").
-_DECISION_VERBS = re.compile(
-    r"^(?:phê duyệt|ban hành kèm theo|ban hành|thành lập|công nhận|bổ nhiệm|điều động|cho phép|bãi bỏ|"
-    r"chấp thuận|khen thưởng|tặng|kỷ luật|giải thể|sáp nhập|(?:quyết định|kế hoạch|chỉ thị|nghị quyết) này)(?![\w])"
-)
-# Words that open an organisation's name in an assignment (multi-word ones first).
-_ORG_HEAD = re.compile(
-    r"(?:Ban cán sự(?: đảng)?|Ban Thường vụ|Ban Chấp hành|Ban Chỉ đạo|Ban Chỉ huy|Bộ Chỉ huy|Ban Quản lý|"
-    r"Tổ công tác|Tổ giúp việc|Tổ công nghệ|Đoàn công tác|Đảng đoàn|Ủy ban nhân dân|Uỷ ban nhân dân|Uy ban nhân dân|"
-    r"Ủy ban|Uỷ ban|"
-    r"UBND|HĐND|Hội đồng|Sở|Phòng|Ban|Văn phòng|Công an|Bộ|Cục|Chi cục|Tổng cục|Trung tâm|Đài|Báo|Hội|Đoàn|"
-    r"Liên đoàn|Mặt trận|MTTQ|Kho bạc|Ngân hàng|Bảo hiểm|Trường|Bệnh viện|Thanh tra|Viện|Tỉnh đoàn|Huyện đoàn|"
-    r"Tổ|Đội|Thủ trưởng|Chủ tịch|Giám đốc|Trưởng|Chánh|Cơ quan|Đơn vị|Tỉnh ủy|Tỉnh uỷ|Huyện ủy|Huyện uỷ|"
-    r"Thành ủy|Đảng ủy|Đảng uỷ|Công ty|Điện lực|Bưu điện|Viễn thông|Hạt|Kiểm lâm|Chi nhánh|Quỹ|Cảng vụ|Các|các|"
-    r"Những|Lãnh đạo|Người đứng đầu|Cấp ủy|BCH|BCĐ|Thường trực)(?![\w])"
-)
-# Heads that are also common words: a unit only when a capitalised name follows ("Trường hợp", "Tổ chức" no).
-_PROPER_NAME_HEADS = frozenset({"Trường", "Tổ", "Hội", "Ban", "Phòng", "Đoàn", "Báo", "Đài", "Viện", "Quỹ", "Hạt",
-                                "Cục", "Bộ", "Sở", "Những", "Chánh", "Trưởng", "Chi nhánh", "Trung tâm", "Đội"})
-# Where an organisation's name ends: punctuation, or a lower-case verb or preposition.
-_ORG_STOP = re.compile(
-    rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{_VERB_ALTERNATION}|căn cứ|theo|để|trong|trên|tại|khi|về|với|"
-    r"đối với|nhằm|sau khi|trước|đặc biệt là|nhất là|trong đó|lãnh đạo|gồm|là)(?![\w])))"
-)
-_GIVE = re.compile(r"(?<![\w])(?:giao(?: cho)?|đề nghị|yêu cầu|đối với|nhiệm vụ của|trách nhiệm của)\s+")
-_WITH = re.compile(r"(?<![\w])phối hợp (?:với|cùng)\s+")
-_ORG_SPLIT = re.compile(r"\s*(?:;|,|\s(?=và\s))\s*(?:và\s+)?(?=" + _ORG_HEAD.pattern + r")")
-# "Văn phòng HĐND và UBND huyện" is one unit: no split at "và" after these words.
-_JOINT_BODIES = ("HĐND", "ĐBQH", "nhân dân", "Đảng ủy", "Đảng uỷ")
-_TRAILING_WORDS = ("và", "các", "của", "cấp")
 _WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
 
@@ -186,7 +101,7 @@ def _marker(text: str) -> tuple[str, str, int] | None:
                 continue  # "V. Nguyễn …": a name initial, not section five
             label = _roman(value)
         if style == "bullet":
-            if label[0] in _OCR_DASHES:
+            if label[0] in lexicon.DASH_READINGS:
                 label = "-"
             return f"bullet:{label if label in '-+' else '•'}", label, match.end()
         if style == "decimal":
@@ -207,7 +122,7 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         folded = fold(text)
         marker = _marker(text)
         previous = _last_line(current)
-        if marker is not None and not _ATTRIBUTE_LINE.match(folded) and _plausible(stack, marker, text, previous):
+        if marker is not None and not lexicon.ATTRIBUTE_LINE.match(folded) and _plausible(stack, marker, text, previous):
             style, label, length = marker
             if style == "roman":
                 label = _next_roman(stack, label)
@@ -227,7 +142,7 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         if current is None:
             root.lines.append(line)
             continue
-        if _ATTRIBUTE_LINE.match(folded):
+        if lexicon.ATTRIBUTE_LINE.match(folded):
             current.attributes.append(line)
             continue
         if is_upper_text(text):
@@ -235,7 +150,7 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             stack = [root]
             current = None
             continue
-        if current.closed or _CLOSING.search(folded) or text.endswith("/."):
+        if current.closed or lexicon.CLOSING.search(folded) or text.endswith("/."):
             # the closing formula ("… thực hiện./."): unnumbered paragraphs after it are nobody's
             current.closed = True
             continue
@@ -301,10 +216,10 @@ def _section_kind(item: _Item) -> str | None:
     "I. MỤC ĐÍCH, YÊU CẦU", "1. Kết quả"); None when no heading says."""
     node = item.parent
     while node is not None and node.style != "root":
-        heading = fold(_own_text(node))[:80]
-        if _DIRECTIVE_SECTION.match(heading):
+        heading = fold(_own_text(node))[:HEADING_MAX_CHARS]
+        if lexicon.DIRECTIVE_SECTION.match(heading):
             return "directive"
-        if _NON_DIRECTIVE_SECTION.match(heading):
+        if lexicon.DESCRIPTIVE_SECTION.match(heading):
             return "descriptive"
         node = node.parent
     return None
@@ -316,7 +231,7 @@ def _section_kind(item: _Item) -> str | None:
 def _clean_org(text: str) -> str:
     text = text.strip(" ,;:.-–")
     words = text.split()
-    while words and words[-1] in _TRAILING_WORDS:
+    while words and words[-1] in lexicon.TRAILING_WORDS:
         words.pop()
     return " ".join(words)
 
@@ -324,9 +239,9 @@ def _clean_org(text: str) -> str:
 def _split_orgs(text: str) -> list[str]:
     parts: list[str] = []
     position = 0
-    for match in _ORG_SPLIT.finditer(text):
+    for match in lexicon.ORG_SPLIT.finditer(text):
         before = text[position : match.start()]
-        if "và" in match.group() and before.rstrip().endswith(_JOINT_BODIES):
+        if "và" in match.group() and before.rstrip().endswith(lexicon.JOINT_BODIES):
             continue
         parts.append(before)
         position = match.end()
@@ -342,15 +257,15 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
     """An organisation name starting at `start`: up to the verb or punctuation that ends it."""
     text, offset = text[start : start + _ORG_WINDOW], start
     start = 0
-    head = _ORG_HEAD.match(text, start)
+    head = lexicon.ORG_HEAD.match(text, start)
     if head is None:
         return None
-    if head.group() in _PROPER_NAME_HEADS and not text[head.end() : head.end() + 2].strip()[:1].isupper():
+    if head.group() in lexicon.PROPER_NAME_HEADS and not text[head.end() : head.end() + 2].strip()[:1].isupper():
         return None  # "Trường hợp", "Tổ chức, cá nhân": not a unit
     lower = text.lower()
     position = head.end()
     end = len(text)
-    while (stop := _ORG_STOP.search(lower, position)) is not None:
+    while (stop := lexicon.ORG_STOP.search(lower, position)) is not None:
         word = stop.start("word") if stop.group("word") else -1
         if word >= 0 and not text[word].islower():
             position = stop.end()  # a capitalised word belongs to the name ("Ban Quản lý dự án")
@@ -358,7 +273,7 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
         if word >= 0:
             # "trung học phổ thông báo cáo": when a later verb overlaps this one, the first word belongs
             # to the name ("phổ thông") and the verb is the later one ("báo cáo")
-            later = _DIRECTIVE_VERB.match(lower, word + len(stop.group("word").split()[0]) + 1)
+            later = lexicon.DIRECTIVE_VERB.match(lower, word + len(stop.group("word").split()[0]) + 1)
             if later is not None and later.end() > word + len(stop.group("word")):
                 end = later.start()
                 break
@@ -390,23 +305,23 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
     assignees: list[str] = []
     coordinators: list[str] = []
     for line in attributes:
-        label_text = _BULLET.sub("", line.text)
-        assignees += _labelled(label_text, _ASSIGNEE_LABEL_LINE, whole_line=True)
-        coordinators += _labelled(label_text, _COORDINATOR_LABEL_LINE, whole_line=True)
+        label_text = lexicon.LIST_BULLET.sub("", line.text)
+        assignees += _labelled(label_text, lexicon.ASSIGNEE_LABEL_LINE, whole_line=True)
+        coordinators += _labelled(label_text, lexicon.COORDINATOR_LABEL_LINE, whole_line=True)
     if not assignees:
-        assignees = _labelled(text, _ASSIGNEE_LABEL, whole_line=False)
+        assignees = _labelled(text, lexicon.ASSIGNEE_LABEL, whole_line=False)
     if not coordinators:
-        coordinators = _labelled(text, _COORDINATOR_LABEL, whole_line=False)
+        coordinators = _labelled(text, lexicon.COORDINATOR_LABEL, whole_line=False)
     if not assignees:
         org = _org_at(text, 0)
         if org is None:
-            give = _GIVE.search(lower[:80])
+            give = lexicon.GIVE.search(lower[:80])
             if give is not None:
                 org = _org_at(text, give.end())
         if org is not None:
             assignees = _split_orgs(org[0])
     if not coordinators:
-        for match in _WITH.finditer(lower):
+        for match in lexicon.WITH.finditer(lower):
             org = _org_at(text, match.end())
             if org is not None:
                 coordinators += _split_orgs(org[0])
@@ -418,7 +333,7 @@ def _intro_assignees(text: str) -> list[str]:
     text = text[-600:]  # the sentence that introduces the list
     lower = text.lower()
     found: list[str] = []
-    for give in _GIVE.finditer(lower):
+    for give in lexicon.GIVE.finditer(lower):
         org = _org_at(text, give.end())
         if org is not None:
             found = _split_orgs(org[0])
@@ -443,7 +358,7 @@ def _action(text: str, assignees: list[str]) -> str | None:
         position = lower.find(assignees[0].lower())
         if position >= 0:
             start = position + len(assignees[0])
-    match = _DIRECTIVE_VERB.search(lower, start)
+    match = lexicon.DIRECTIVE_VERB.search(lower, start)
     return match.group() if match else None
 
 
@@ -484,16 +399,16 @@ def _walk(item: _Item, path: list[str], section: list[str], out: list[_Candidate
         _walk(child, child_path, child_section, out)
 
 
-class _SpanIndex:
+class _SpanIndex(Generic[T]):
     """Things found in the text, by the start of each of their spans: range queries in log time (a long
     document has thousands of tasks and mentions; scanning all of them per task would be quadratic)."""
 
-    def __init__(self, items: Iterable[tuple[int, object]]) -> None:
+    def __init__(self, items: Iterable[tuple[int, T]]) -> None:
         pairs = sorted(items, key=lambda pair: pair[0])
         self.starts = [start for start, _ in pairs]
         self.items = [item for _, item in pairs]
 
-    def between(self, start: int, end: int) -> list:
+    def between(self, start: int, end: int) -> list[T]:
         return self.items[bisect.bisect_left(self.starts, start) : bisect.bisect_left(self.starts, end)]
 
 
@@ -510,24 +425,24 @@ def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
     text = _own_text(item)
     folded = fold(text)
     lower = text.lower()
-    if children_tasks or not text or _CLOSING.search(folded) or folded.startswith("can cu"):
+    if children_tasks or not text or lexicon.CLOSING.search(folded) or folded.startswith("can cu"):
         return False  # a heading over tasks, the closing formula, a legal basis
     if item.style in _SECTION_STYLES and is_upper_text(text, 0.6) and not item.children:
         return False  # a section title with nothing under it
-    if _inside(item, "dieu") and _DECISION_VERBS.match(lower):
+    if _inside(item, "dieu") and lexicon.DECISION.match(lower):
         return False  # "Điều 1. Phê duyệt …": what is decided, not who must act
     kind = _section_kind(item)
     if kind == "descriptive":
         return False
     if kind == "directive":
         return True
-    if any(_ASSIGNEE_LABEL_LINE.match(fold(_BULLET.sub("", line.text))) for line in item.attributes):
+    if any(lexicon.ASSIGNEE_LABEL_LINE.match(fold(lexicon.LIST_BULLET.sub("", line.text))) for line in item.attributes):
         return True  # "Đơn vị chủ trì: …" under it: a task list entry
     assignees, _ = _assignees(text, item.attributes)
-    verb = _DIRECTIVE_VERB.search(lower)
+    verb = lexicon.DIRECTIVE_VERB.search(lower)
     if assignees and verb is not None:
         return True
-    if _DIRECTIVE_VERB.match(lower):
+    if lexicon.DIRECTIVE_VERB.match(lower):
         return True  # an instruction in the imperative: "Rà soát …"
     return any(d.kind == "deadline" for d in _dates_in(item, context)) and verb is not None
 
@@ -639,8 +554,8 @@ def _appendix_parts(doc: DocumentText, layout: Layout) -> list[tuple[str, int, i
     starts: list[tuple[str, int]] = []
     for line in doc.lines[layout.appendix_start : end]:
         folded = doc.folded[line.start : line.end]
-        heading = re.match(r"^phu\s*luc\s*(?:so\s*)?([ivxlc]+\b|\d+\b)?", folded)
-        if len(line.text) <= 80 and heading:
+        heading = re.match(rf"^{lexicon.loose(lexicon.APPENDIX_HEADING)}\s*(?:so\s*)?([ivxlc]+\b|\d+\b)?", folded)
+        if len(line.text) <= HEADING_MAX_CHARS and heading:
             starts.append(((heading.group(1) or "").upper(), line.index))
     parts = []
     for k, (label, first) in enumerate(starts):

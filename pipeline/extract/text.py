@@ -7,10 +7,11 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from pipeline.resources import current_resources
 from pipeline.types import Span
 
 if TYPE_CHECKING:
@@ -35,8 +36,7 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_LOOKALIKES)
 
 
-@lru_cache(maxsize=1)
-def _fold_table() -> dict[int, str]:
+def _build_fold_table() -> dict[int, str]:
     table: dict[int, str] = {}
     for code in range(0x80, 0x2000):
         char = chr(code)
@@ -53,13 +53,16 @@ def _fold_table() -> dict[int, str]:
     return table
 
 
+_FOLD_TABLE = _build_fold_table()
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics, one character for one character (offsets stay valid).
 
     >>> fold("Quyết định Số 539/QĐ-UBND")
     'quyet dinh so 539/qd-ubnd'
     """
-    return text.translate(_fold_table())
+    return text.translate(_FOLD_TABLE)
 
 
 def fold_key(text: str) -> str:
@@ -150,7 +153,6 @@ class DocTypes:
     by_abbr: dict[str, DocType]  # state documents (Decree 30 and legal types)
     party_by_abbr: dict[str, DocType]  # Party documents ("QĐi" is a Quy định, "TT" a Thông tri)
     by_name_key: dict[str, DocType]
-    authorities: tuple[str, ...]
 
     def from_name(self, name: str) -> DocType | None:
         return self.by_name_key.get(fold_key(name))
@@ -158,9 +160,20 @@ class DocTypes:
     def names(self) -> list[str]:
         return sorted({t.name for t in self.by_name_key.values()}, key=len, reverse=True)
 
+    @cached_property
+    def name_pattern(self) -> re.Pattern[str]:
+        """Any type's name as a whole word of folded text ("quyet dinh", "luat"), the longest first."""
+        names = sorted({fold(name) for name in self.names()}, key=len, reverse=True)
+        return re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])")
 
-@lru_cache(maxsize=1)
+
 def doc_types() -> DocTypes:
+    """The document types of this process's resources (pipeline.resources)."""
+    return current_resources().doc_types
+
+
+def load_doc_types() -> DocTypes:
+    """Read pipeline/data/doc_types.json."""
     data: dict[str, Any] = json.loads(_data_text("doc_types.json"))
     by_abbr: dict[str, DocType] = {}
     party: dict[str, DocType] = {}
@@ -177,5 +190,4 @@ def doc_types() -> DocTypes:
                 party[doc_type.abbr] = doc_type
     for name in data["generic_names"]:
         by_name.setdefault(fold_key(name), DocType(name, None))
-    return DocTypes(by_abbr, party, by_name,
-                    tuple(data["signature_authorities"]))
+    return DocTypes(by_abbr, party, by_name)

@@ -14,6 +14,6 @@ def restore_text(text: str, confidences: Sequence[float | None] | None = None) -
 
     `confidences` are OCR word confidences (0..100, None = unknown) aligned with `text.split()`; the
     result has one RestoredToken per `text.split()` token and the same lines as the input."""
-    from pipeline.restore.models import get_restorer
+    from pipeline.resources import current_resources
 
-    return get_restorer().restore(text, confidences)
+    return current_resources().restorer.restore(text, confidences)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 LM_FILE = "restore_lm.npz"
 CHANNEL_FILE = "restore_channel.json"
 READINGS_FILE = "restore_readings.npz"
-MODELS_ENV = "CONGVAN_MODELS"  # overrides the models folder (tests, installed copies)
 
 
 @dataclass
@@ -37,8 +35,8 @@ _restorers: dict[Path, Restorer] = {}
 
 
 def models_dir() -> Path:
-    override = os.environ.get(MODELS_ENV)
-    return Path(override) if override else MODELS_DIR
+    """The bundled models; pipeline.resources chooses another folder when CONGVAN_MODELS names one."""
+    return MODELS_DIR
 
 
 def load_models(directory: Path | None = None) -> Models:

@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.archive.store import ArchiveStore, StoredDocument
+from pipeline.defaults import default_jobs
 from pipeline.errors import CongvanError, InputError
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
 from pipeline.run.inputs import collect_inputs
 from pipeline.run.naming import OutputNamer
 from pipeline.run.options import PageSettings, ProcessOptions
-from pipeline.run.outcomes import BatchSummary, DocumentOutcome
+from pipeline.run.outcomes import BatchSummary, DocumentOutcome, DocumentStatus
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
 from pipeline.run.worker import (
@@ -30,7 +31,7 @@ from pipeline.run.worker import (
     result_json,
     run_text_page,
 )
-from pipeline.types import DocumentInfo, Record
+from pipeline.types import DocumentInfo, DocumentKind, Record
 
 
 def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: Stages | None = None) -> BatchSummary:
@@ -41,7 +42,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     summary = BatchSummary()
     files, input_errors = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
     for error in input_errors:
-        summary.outcomes.append(DocumentOutcome(error.path or "", "failed", error=error))
+        summary.outcomes.append(DocumentOutcome(error.path or "", DocumentStatus.FAILED, error=error))
         print(describe(error), file=sys.stderr, flush=True)
     if options.out_dir is not None:
         options.out_dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +56,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
         documents = _open_documents(files, options, stages, archive, summary)
         if not documents:
             return summary
-        if any(doc.info.kind != "text" for doc in documents):
+        if any(doc.info.kind is not DocumentKind.TEXT for doc in documents):
             stages.check_tesseract(options.languages)
         _run_documents(documents, options, stages, archive, summary)
     finally:
@@ -76,7 +77,7 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
             info = stages.open_document(path)
         except Exception as error:
             failure = error if isinstance(error, CongvanError) else internal_error(error, str(path), "opening")
-            summary.outcomes.append(DocumentOutcome(str(path), "failed", error=failure))
+            summary.outcomes.append(DocumentOutcome(str(path), DocumentStatus.FAILED, error=failure))
             print(describe(failure), file=sys.stderr, flush=True)
             continue
         name = namer.claim(path)
@@ -85,7 +86,7 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
             if stored is not None:
                 _restore_outputs(archive, stored, name, options)
                 summary.outcomes.append(
-                    DocumentOutcome(str(path), "skipped", name=name, pages=stored.page_count,
+                    DocumentOutcome(str(path), DocumentStatus.SKIPPED, name=name, pages=stored.page_count,
                                     reason=f"already in the archive as document {stored.id} (use --force to redo)")
                 )
                 continue
@@ -133,7 +134,7 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
     try:
         for document, value in engine.run(documents):
             if isinstance(value, CongvanError):
-                outcome = DocumentOutcome(document.source, "failed", name=document.name, error=value)
+                outcome = DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=value)
                 progress.message(describe(value))
             else:
                 outcome = _finish_document(document, value, options, archive)
@@ -187,11 +188,11 @@ def _finish_document(document: DocumentInFlight, value: Record | StoredRecord, o
         if archive is not None and not stored:
             archive.add_document(result, name=document.name, kind=document.info.kind, result_json=document_json)
     except CongvanError as error:
-        return DocumentOutcome(document.source, "failed", name=document.name, error=error)
+        return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=error)
     except OSError as error:
         failure = CongvanError(f"cannot write results: {error.strerror or error}", document.source)
-        return DocumentOutcome(document.source, "failed", name=document.name, error=failure)
-    return DocumentOutcome(document.source, "done", name=document.name, pages=len(pages), seconds=seconds)
+        return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=failure)
+    return DocumentOutcome(document.source, DocumentStatus.DONE, name=document.name, pages=len(pages), seconds=seconds)
 
 
 # --------------------------------------------------------------------------- one document, for `congvan extract`
@@ -203,17 +204,17 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     settings = PageSettings(restore=restore)
     if name == "-":
         text = unicodedata.normalize("NFC", sys.stdin.buffer.read().decode("utf-8", errors="replace"))
-        pages = [run_text_page(PageTask("-", i, "text", settings, stages, t)).result
+        pages = [run_text_page(PageTask("-", i, DocumentKind.TEXT, settings, stages, t)).result
                  for i, t in enumerate(text.split("\f"))]
         return stages.extract_record("\f".join(p.text for p in pages), pages)
     path = Path(name)
     if path.is_dir() or not path.exists():
         raise InputError("no such file" if not path.exists() else "is a folder, not a document", path)
     info = stages.open_document(path)
-    if info.kind != "text":
+    if info.kind is not DocumentKind.TEXT:
         stages.check_tesseract(None)
     document = DocumentInFlight(path=path, info=info, name=path.stem)
-    jobs = ProcessOptions().jobs
+    jobs = default_jobs()
     progress = Progress(1, info.page_count, bar=False, stream=io.StringIO())
     executor = LocalExecutor(max(1, min(jobs, info.page_count)))
     engine = Engine(executor, settings, stages, jobs, progress, None)

@@ -29,7 +29,7 @@ from pipeline.run.worker import (
     run_extract,
     run_page,
 )
-from pipeline.types import DocumentInfo, PageResult, Record
+from pipeline.types import DocumentInfo, DocumentKind, PageResult, Record
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -134,7 +134,7 @@ class Engine:
         self._submit_page(document, index)
 
     def _start(self, document: DocumentInFlight) -> None:
-        if document.info.kind == "text":
+        if document.info.kind is DocumentKind.TEXT:
             text = self._stages.read_text_file(document.path)
             document.texts = text.split("\f")
             self._progress.adjust_total(len(document.texts) - document.info.page_count)
@@ -166,7 +166,7 @@ class Engine:
             if self._executor.is_broken(error):
                 yield from self._restart_after_crash(document)
                 return
-            yield from self._fail(document, internal_error(error, document.source, kind))  # type: ignore[arg-type]
+            yield from self._fail(document, internal_error(error, document.source, kind))
             return
         if document.failed:
             return

@@ -12,7 +12,7 @@ from multiprocessing.synchronize import Event
 from typing import Any, Protocol
 
 from pipeline.errors import CongvanError, MissingDependencyError
-from pipeline.run.options import ProcessOptions
+from pipeline.run.options import ExecutorKind, ProcessOptions
 
 # Local workers are replaced after this many tasks so that leaks in native libraries cannot pile up.
 TASKS_PER_WORKER = 200
@@ -160,8 +160,7 @@ class DaskExecutor:
 
 
 def make_executor(options: ProcessOptions) -> Executor:
-    if options.executor == "dask":
-        if not options.scheduler:
-            raise CongvanError("--executor dask needs --scheduler tcp://HOST:PORT")
+    if options.executor is ExecutorKind.DASK:
+        assert options.scheduler is not None  # ProcessOptions checked it
         return DaskExecutor(options.scheduler)
-    return LocalExecutor(max(1, options.jobs))
+    return LocalExecutor(options.jobs)

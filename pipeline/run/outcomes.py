@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from pipeline.errors import CongvanError, exit_code_for
+
+
+class DocumentStatus(StrEnum):
+    DONE = "done"  # processed and written
+    SKIPPED = "skipped"  # already in the archive
+    FAILED = "failed"  # see the outcome's error
 
 
 @dataclass
 class DocumentOutcome:
     source: str
-    status: str  # "done" | "skipped" | "failed"
+    status: DocumentStatus
     name: str | None = None  # output stem in the --out folder
     pages: int = 0
     seconds: float = 0.0
@@ -23,20 +30,20 @@ class BatchSummary:
     outcomes: list[DocumentOutcome] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the whole batch
 
-    def _with(self, status: str) -> list[DocumentOutcome]:
-        return [outcome for outcome in self.outcomes if outcome.status == status]
+    def _with(self, status: DocumentStatus) -> list[DocumentOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.status is status]
 
     @property
     def done(self) -> list[DocumentOutcome]:
-        return self._with("done")
+        return self._with(DocumentStatus.DONE)
 
     @property
     def skipped(self) -> list[DocumentOutcome]:
-        return self._with("skipped")
+        return self._with(DocumentStatus.SKIPPED)
 
     @property
     def failed(self) -> list[DocumentOutcome]:
-        return self._with("failed")
+        return self._with(DocumentStatus.FAILED)
 
     @property
     def errors(self) -> list[CongvanError]:

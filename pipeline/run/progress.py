@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from pipeline.errors import CongvanError
-from pipeline.run.outcomes import DocumentOutcome, plural
+from pipeline.run.outcomes import DocumentOutcome, DocumentStatus, plural
 
 
 class Progress:
@@ -46,7 +46,7 @@ class Progress:
 
     def document_finished(self, outcome: DocumentOutcome) -> None:
         self._finished_documents += 1
-        if self._bar is not None or outcome.status == "failed":
+        if self._bar is not None or outcome.status is DocumentStatus.FAILED:
             return
         elapsed = time.monotonic() - self._started
         rate = self._finished_pages / elapsed if elapsed > 0 else 0.0

@@ -1,27 +1,81 @@
-"""The seams between the driver and the stages: the stage functions it composes (`Stages`)."""
+"""The seams between the driver and the stages: one Protocol per stage function, and `Stages`, the set the
+driver composes. mypy checks every implementation against them, the test fakes included."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-from pipeline.types import DocumentInfo, Record
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS
+from pipeline.types import DocumentInfo, OcrPage, PageImage, PageResult, PreparedPage, Record, Restoration
+
+
+class OpenDocument(Protocol):
+    """Identify a file by its content, count its pages and hash it (ingest.open_document)."""
+
+    def __call__(self, path: Path, /) -> DocumentInfo: ...
+
+
+class LoadPage(Protocol):
+    """Decode one page (0-based) at its real resolution (ingest.load_page)."""
+
+    def __call__(self, path: Path, index: int, /) -> PageImage: ...
+
+
+class ReadTextFile(Protocol):
+    """The text of a text input, NFC, pages separated by form feeds (ingest.read_text_file)."""
+
+    def __call__(self, path: Path, /) -> str: ...
+
+
+class PreprocessPage(Protocol):
+    """A page cleaned and turned upright for OCR, with the steps it took (preprocess.preprocess_page)."""
+
+    def __call__(self, page: PageImage, /) -> PreparedPage: ...
+
+
+class OcrPageFunction(Protocol):
+    """A prepared page's words with boxes on the original page (ocr.ocr_page); temporary files go to
+    `workdir`, a Tesseract run longer than `timeout` seconds raises OcrTimeoutError."""
+
+    def __call__(self, prepared: PreparedPage, /, *, languages: str | None = None,
+                 timeout: float = PAGE_TIMEOUT_SECONDS, workdir: Path | None = None) -> OcrPage: ...
+
+
+class CheckTesseract(Protocol):
+    """Raise MissingDependencyError when Tesseract or one of `languages` is not installed (ocr.check_tesseract)."""
+
+    def __call__(self, languages: str | None, /) -> None: ...
+
+
+class RestoreText(Protocol):
+    """Repaired text with one token per `text.split()` word; `confidences` aligned with those words
+    (restore.restore_text)."""
+
+    def __call__(self, text: str, confidences: Sequence[float | None] | None = None, /) -> Restoration: ...
+
+
+class ExtractRecord(Protocol):
+    """The record of a document from its final text (pages joined by form feeds) and, when known, its pages
+    with their OCR words (extract.extract_record)."""
+
+    def __call__(self, text: str, pages: Sequence[PageResult] | None = None, /) -> Record: ...
 
 
 @dataclass(frozen=True)
 class Stages:
     """The stage functions the driver composes; tests pass small fakes with the same signatures."""
 
-    open_document: Callable[[Path], DocumentInfo]
-    load_page: Callable[[Path, int], Any]
-    read_text_file: Callable[[Path], str]
-    preprocess_page: Callable[[Any], Any]
-    ocr_page: Callable[..., Any]
-    check_tesseract: Callable[[str | None], Any]
-    restore_text: Callable[..., Any]
-    extract_record: Callable[..., Record]
+    open_document: OpenDocument
+    load_page: LoadPage
+    read_text_file: ReadTextFile
+    preprocess_page: PreprocessPage
+    ocr_page: OcrPageFunction
+    check_tesseract: CheckTesseract
+    restore_text: RestoreText
+    extract_record: ExtractRecord
 
     @classmethod
     def default(cls) -> Stages:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import CongvanError
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
-from pipeline.types import DocumentResult, PageResult, Record, RestoredToken
+from pipeline.types import DocumentKind, DocumentResult, PageResult, Record, RestoredToken
 
 if TYPE_CHECKING:
     from pipeline.archive.store import ArchiveStore
@@ -37,7 +37,7 @@ class PageTask:
 
     source: str
     index: int
-    kind: str
+    kind: DocumentKind
     settings: PageSettings
     stages: Stages
     text: str | None = None  # the page's text for text inputs (no image)
@@ -60,7 +60,7 @@ class StoreRequest:
 
     location: str  # the archive's URL
     name: str
-    kind: str
+    kind: DocumentKind
     sha256: str
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -81,7 +81,7 @@ class StoredRecord:
     document_id: int
 
 
-def internal_error(error: Exception, source: str, where: str) -> CongvanError:
+def internal_error(error: BaseException, source: str, where: str) -> CongvanError:
     """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch)."""
     return CongvanError(f"{where}: internal error: {type(error).__name__}: {error}", source)
 
@@ -182,7 +182,7 @@ def _run_image_page(task: PageTask, source: Path, workdir: Path) -> PageOutput:
         raw_text, words, steps, confidences = unicodedata.normalize("NFC", legacy), [], [], None
         to_original: Sequence[float] = IDENTITY
     else:
-        if settings.text_layer and task.kind == "pdf":
+        if settings.text_layer and task.kind is DocumentKind.PDF:
             warnings.append("no text layer on this page: OCR used")
         prepared = stages.preprocess_page(page)
         to_original = prepared.to_original
@@ -230,7 +230,7 @@ def finished_document(source: str, sha256: str, pages: Sequence[PageResult], rec
     return DocumentResult(source=source, sha256=sha256, pages=list(pages), record=record, warnings=warnings)
 
 
-def result_json(result: DocumentResult, kind: str, settings: dict[str, Any]) -> str:
+def result_json(result: DocumentResult, kind: DocumentKind, settings: dict[str, Any]) -> str:
     """The content of DIR/<stem>.json, also kept in the archive."""
     from pipeline.archive.files import document_to_dict, dumps_json
 

@@ -1,0 +1,268 @@
+"""The vocabulary of official dispatches that the header and task extractors match, each list defined once.
+
+Words are written with their diacritics; where a pattern matches folded text (`text.fold`: lower case, no
+diacritics, same length) its folded forms are derived here, never typed twice. The OCR readings a list
+admits are named next to it and tested in tests/cases/extract_lexicon.json. Conventions of the lists:
+a phrase that ends with a space must be followed by whitespace ("để " is not "đến"); `alternation` puts
+longer phrases first, so that "Ban Chỉ đạo" is preferred to "Ban".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pipeline.extract.text import fold
+
+
+def alternation(phrases: Iterable[str], *, folded: bool = False) -> str:
+    """A regex alternation of literal phrases, longest first (folded first when `folded`); a trailing space
+    stands for any whitespace."""
+    forms = {fold(phrase) if folded else phrase for phrase in phrases}
+    parts = []
+    for form in sorted(forms, key=lambda item: (-len(item), item)):
+        body = re.escape(form.rstrip(" "))
+        parts.append(body + r"\s" if form.endswith(" ") else body)
+    return "|".join(parts)
+
+
+def loose(phrase: str) -> str:
+    """A folded phrase whose words OCR may run together or space widely ("Kính  gửi", "Nơinhận")."""
+    return r"\s*".join(re.escape(word) for word in fold(phrase).split())
+
+
+# --------------------------------------------------------------------------- bullets
+
+# A list bullet as typed, and what OCR makes of a dash bullet ("_", "~", "_~", "~-"). In the small print of
+# the distribution list OCR also reads the dash as "=", "·" or "»", and a bullet as a colon.
+BULLET_MARKS = "-–—+•*"
+DASH_READINGS = "_~¬"
+SMALL_PRINT_DASH_READINGS = "=·»"
+# Any bullet at the start of a list line, to be removed from a recipient or distribution item.
+BULLET_PREFIX = re.compile(
+    rf"^(?:[{re.escape(BULLET_MARKS + DASH_READINGS + SMALL_PRINT_DASH_READINGS)}]{{1,3}}|:(?=\s))\s*"
+)
+# A bullet that opens a list item of the body, with its mark: the typed marks, or a dash reading that is not
+# followed by more of them.
+LIST_BULLET = re.compile(
+    rf"^(?:(?P<label>[{re.escape(BULLET_MARKS)}])\s*(?=\S)"
+    rf"|(?P<label2>[{re.escape(DASH_READINGS)}]{{1,2}}-?)\s*(?=[^\s{re.escape(DASH_READINGS)}-]))"
+)
+
+# --------------------------------------------------------------------------- the header block
+
+MOTTOS = ("Cộng hòa xã hội chủ nghĩa Việt Nam", "Độc lập - Tự do - Hạnh phúc", "Đảng Cộng sản Việt Nam")
+MOTTOS_FOLDED = tuple(fold(motto) for motto in MOTTOS)
+
+# "Số: 12/…", "Số 45-KH/HU", OCR's "S0:"; with a type before it only in the header form "Luật số: 121/…".
+NUMBER_LABEL = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?)\s*(?=[\d/._…])")
+# "V/v" (về việc) and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:", "V/ " (folded).
+SUBJECT_LABEL = re.compile(r"^[vw]\s*(?:[/.\\|l1i]?\s*[vyw](?![a-z0-9])|/(?=\s))\s*[:.]?\s*")
+
+RECIPIENTS_LABEL = "Kính gửi"
+DISTRIBUTION_LABEL = "Nơi nhận"
+APPENDIX_HEADING = "Phụ lục"
+# "Kính gửi:", or a công điện's "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH điện:" (folded).
+RECIPIENTS = re.compile(rf"^(?:{loose(RECIPIENTS_LABEL)}\b|[^:]{{3,80}}\bdien\s*(?=:))\s*[:;.]?\s*")
+DISTRIBUTION = re.compile(rf"^{loose(DISTRIBUTION_LABEL)}\b\s*[:;.]?\s*")
+APPENDIX = re.compile(rf"^{loose(APPENDIX_HEADING)}\b")
+
+# How the body's first line opens, after the title's summary ("để ", "căn cứ", "Điều 1").
+BODY_OPENERS = (
+    RECIPIENTS_LABEL, "căn cứ", "thực hiện", "triển khai", "để ", "theo ", "qua ", "tiếp theo", "nhằm ", "xét ",
+    "sau khi", "trong ", "hiện nay", "như ", "vừa qua", "thời gian qua", "về việc", "chiều ", "sáng ", "tại ",
+)
+BODY_START = re.compile(rf"^(?:{alternation(BODY_OPENERS, folded=True)}|ngay\s*\d|nam \d{{4}}\s*,|dieu \d)")
+
+# Lines that start the enacting part of a decision or the signature of a collective body, never a title's
+# continuation ("CHỦ TỊCH ỦY BAN NHÂN DÂN …", "QUYẾT ĐỊNH:").
+ENACTING_LINE_STARTS = (
+    "chủ tịch", "phó chủ tịch", "bộ trưởng", "thứ trưởng", "giám đốc", "phó giám đốc", "thủ tướng",
+    "ban thường vụ", "ban chấp hành", "hội đồng nhân dân", "ủy ban nhân dân", "trưởng ban", "chánh văn phòng",
+    "tổng cục trưởng", "cục trưởng", "bí thư", "quyết định", "quyết nghị", "chỉ thị",
+)
+ENACTING_LINE = re.compile(rf"^(?:{alternation(ENACTING_LINE_STARTS, folded=True)})\b")
+
+# Words a title line cannot end on: the name or object that completes them is on the next line. Compared with
+# their diacritics ("địa bàn" ends a phrase, "Ban" opens one), folded only in text that lost its diacritics.
+OPEN_ENDINGS = frozenset({"của", "về", "và", "với", "các", "tại", "trên", "cho", "năm", "huyện", "tỉnh", "xã",
+                          "phố", "phường", "quận", "số", "thị", "trấn", "khu", "ban", "ủy", "uỷ", "đối", "đồng",
+                          "theo"})
+OPEN_ENDINGS_FOLDED = frozenset(fold(word) for word in OPEN_ENDINGS)
+
+# --------------------------------------------------------------------------- bodies (issuers and assignees)
+
+
+@dataclass(frozen=True)
+class BodyHead:
+    """A word that opens the name of a body (a unit, an office, a Party committee, a person in office)."""
+
+    spelling: str  # as written in running text (capitalised; the old tone placement "Uỷ" listed apart)
+    issuer: bool = True  # opens a unit on an upper-case issuer line of the header (compared folded)
+    assignee: bool = True  # opens an assignee in the body (compared as written: "Sở", not "sở")
+    needs_name: bool = False  # also a common word: a unit only when a capitalised name follows ("Trường hợp")
+
+
+# One table for the issuer lines and the assignees. Issuer-only: names seen on header lines whose bare
+# spelling in running text is another word ("Đại" hội, "Chính phủ" as an object); assignee-only: people
+# and collectives the body addresses ("Các", "Chủ tịch", "Lãnh đạo") that never head an issuer line.
+BODY_HEADS = (
+    BodyHead("Ban cán sự đảng", issuer=False), BodyHead("Ban cán sự", issuer=False), BodyHead("Ban Thường vụ"),
+    BodyHead("Ban Chấp hành"), BodyHead("Ban Chỉ đạo"), BodyHead("Ban Chỉ huy"), BodyHead("Bộ Chỉ huy"),
+    BodyHead("Ban Quản lý"), BodyHead("Tổ công tác"), BodyHead("Tổ giúp việc", issuer=False),
+    BodyHead("Tổ công nghệ", issuer=False), BodyHead("Đoàn công tác", issuer=False),
+    BodyHead("Đảng đoàn", issuer=False), BodyHead("Ủy ban nhân dân", issuer=False),
+    BodyHead("Uỷ ban nhân dân", issuer=False), BodyHead("Uy ban nhân dân", issuer=False), BodyHead("Ủy ban"),
+    BodyHead("Uỷ ban", issuer=False), BodyHead("UBND"), BodyHead("HĐND"), BodyHead("Hội đồng"),
+    BodyHead("Sở", needs_name=True), BodyHead("Phòng", needs_name=True), BodyHead("Ban", needs_name=True),
+    BodyHead("Văn phòng"), BodyHead("Công an"), BodyHead("Bộ", needs_name=True), BodyHead("Cục", needs_name=True),
+    BodyHead("Chi cục"), BodyHead("Tổng cục"), BodyHead("Trung tâm", needs_name=True),
+    BodyHead("Đài", needs_name=True), BodyHead("Báo", needs_name=True), BodyHead("Hội", needs_name=True),
+    BodyHead("Đoàn", needs_name=True), BodyHead("Liên đoàn"), BodyHead("Mặt trận"),
+    BodyHead("MTTQ", issuer=False), BodyHead("Kho bạc"), BodyHead("Ngân hàng"), BodyHead("Bảo hiểm"),
+    BodyHead("Trường", needs_name=True), BodyHead("Bệnh viện"), BodyHead("Thanh tra"),
+    BodyHead("Viện", needs_name=True), BodyHead("Tỉnh đoàn"), BodyHead("Huyện đoàn"),
+    BodyHead("Tổ", issuer=False, needs_name=True), BodyHead("Đội", issuer=False, needs_name=True),
+    BodyHead("Thủ trưởng", issuer=False), BodyHead("Chủ tịch", issuer=False), BodyHead("Giám đốc", issuer=False),
+    BodyHead("Trưởng", issuer=False, needs_name=True), BodyHead("Chánh", issuer=False, needs_name=True),
+    BodyHead("Cơ quan", issuer=False), BodyHead("Đơn vị", issuer=False), BodyHead("Tỉnh ủy"),
+    BodyHead("Tỉnh uỷ", issuer=False), BodyHead("Huyện ủy"), BodyHead("Huyện uỷ", issuer=False),
+    BodyHead("Thành ủy"), BodyHead("Thị ủy", assignee=False), BodyHead("Quận ủy", assignee=False),
+    BodyHead("Đảng ủy"), BodyHead("Đảng uỷ", issuer=False), BodyHead("Đảng bộ", assignee=False),
+    BodyHead("Chi bộ", assignee=False), BodyHead("Công ty"), BodyHead("Tổng công ty", assignee=False),
+    BodyHead("Điện lực", issuer=False), BodyHead("Bưu điện", issuer=False), BodyHead("Viễn thông", issuer=False),
+    BodyHead("Hạt", issuer=False, needs_name=True), BodyHead("Kiểm lâm", issuer=False),
+    BodyHead("Hạt kiểm lâm", assignee=False), BodyHead("Chi nhánh", needs_name=True),
+    BodyHead("Quỹ", issuer=False, needs_name=True), BodyHead("Cảng vụ", issuer=False),
+    BodyHead("Các", issuer=False), BodyHead("các", issuer=False), BodyHead("Những", issuer=False, needs_name=True),
+    BodyHead("Lãnh đạo", issuer=False), BodyHead("Người đứng đầu", issuer=False),
+    BodyHead("Cấp ủy", issuer=False), BodyHead("BCH", issuer=False), BodyHead("BCĐ", issuer=False),
+    BodyHead("BQL", assignee=False), BodyHead("Thường trực"), BodyHead("Tòa án", assignee=False),
+    BodyHead("Viện kiểm sát", assignee=False), BodyHead("Chính phủ", assignee=False),
+    BodyHead("Quốc hội", assignee=False), BodyHead("Thủ tướng", assignee=False),
+    BodyHead("Học viện", assignee=False), BodyHead("Đại học", assignee=False), BodyHead("Đại", assignee=False),
+)
+# An issuer line that starts a new unit ("UBND TỈNH X" / "SỞ Y TẾ"), folded; lines that start like one and
+# are not ("TỔ QUỐC" wrapped from the motto, an ấp's "BAN NHÂN DÂN").
+UNIT_HEAD = re.compile(rf"^(?:{alternation((h.spelling for h in BODY_HEADS if h.issuer), folded=True)})\b")
+NOT_UNIT_STARTS = tuple(fold(phrase) for phrase in ("Tổ quốc", "Ban nhân dân"))
+# An organisation's name in running text, as written.
+ORG_HEAD = re.compile(rf"(?:{alternation(h.spelling for h in BODY_HEADS if h.assignee)})(?![\w])")
+PROPER_NAME_HEADS = frozenset(h.spelling for h in BODY_HEADS if h.assignee and h.needs_name)
+
+# --------------------------------------------------------------------------- the closing block
+
+@dataclass(frozen=True)
+class Authority:
+    """A signature authority prefix (Decree 30/2020, Phụ lục I) and how it is written and read."""
+
+    canonical: str
+    folded: str  # its folded spelling: the slash of T/M typed, spaced or left out; Q. only with its dot
+    slash_read_as_letter: str | None  # OCR's reading of its slash as a letter on capitals: "T1M", "KlT", "TIL"
+    inside: str  # as written where OCR glued it to a distribution line ("… Như trên; KT. CHỦ TỊCH")
+
+
+AUTHORITIES = (
+    Authority("TM.", r"t\s*/?\s*m", r"t\s*[il1|]\s*m", "T/?M"),
+    Authority("KT.", r"k\s*/?\s*t", r"k\s*[il1|]\s*t", "K/?T"),
+    Authority("TL.", r"t\s*/?\s*l", r"t\s*[il1|]\s*l", "T/?L"),
+    Authority("TUQ.", "tuq", None, "TUQ"),
+    Authority("Q.", r"q(?=\s*\.)", None, r"Q(?=\s*\.)"),  # a lone q is a word
+)
+_AUTHORITY_END = r"(?:\s*[.,:]\s*|\s+)(?=[a-z])"  # "KT." and OCR's "KT," / "KT:", then the title
+AUTHORITY = re.compile(rf"^({'|'.join(a.folded for a in AUTHORITIES)}){_AUTHORITY_END}")
+AUTHORITY_OCR = re.compile(
+    rf"^({'|'.join(a.slash_read_as_letter for a in AUTHORITIES if a.slash_read_as_letter)}){_AUTHORITY_END}"
+)
+AUTHORITY_INSIDE = re.compile(rf"(?<![\w])({'|'.join(a.inside for a in AUTHORITIES)})\s*\.?\s+(?=[A-ZĐÀ-Ỹ])")
+AUTHORITY_BY_LETTERS = {re.sub(r"[^a-z]", "", fold(a.canonical)): a.canonical for a in AUTHORITIES}
+
+# "(Đã ký)", "Ký tên, đóng dấu", "Ký số": notes where the signature is.
+SIGNATURE_NOTES = ("đã ký", "ký tên", "ký,", "ký và", "đóng dấu", "đã ký tên", "ký số")
+SIGNED = re.compile(rf"^[(\[]?\s*(?:{alternation(SIGNATURE_NOTES, folded=True)})")
+
+# Distribution notes of Decree 30/2020 in parentheses ("(b/c)" báo cáo, "(t/h)" thực hiện, "(p/h)" phối hợp)
+# and what small-print OCR makes of them: "(B/e)", "(b/€)", "(Bb/c)".
+DISTRIBUTION_NOTES = ("b/c", "t/h", "p/h")
+DISTRIBUTION_NOTE = re.compile(r"\((?P<note>[^()\s/]{1,2}\s*/\s*[^()\s/]{1,2})\)")
+NOTE_LOOKALIKES = str.maketrans({"€": "c", "¢": "c", "©": "c", "‹": "c", "e": "c"})
+# "Lưu: VT, <the drafting unit's abbreviation>" (Decree 30/2020, Phụ lục I): the archive item, whose "VT"
+# OCR reads as "VI", "VĨ", "VŨ", "VE", "VL", and whose comma as ";", "_" or nothing ("VŨ NN").
+ARCHIVE_ITEM = re.compile(r"^(?P<head>L[uư]u\s*:\s*)V[IĨÍÌỈỊLEŨUYJ1FT](?:[\s,;._]+(?P<rest>.*))?$")
+
+# --------------------------------------------------------------------------- directives (tasks)
+
+UNIT_WORDS = ("đơn vị", "cơ quan", "bộ phận")  # "Đơn vị chủ trì: …"
+ASSIGNEE_LABELS = ("chủ trì", "chủ trì thực hiện", "thực hiện", "chịu trách nhiệm", "chịu trách nhiệm chính",
+                   "trách nhiệm", "trách nhiệm thực hiện")
+COORDINATOR_LABELS = ("phối hợp", "phối hợp thực hiện")
+_UNIT_WORD = rf"(?:(?:{alternation(UNIT_WORDS, folded=True)})\s+)?"
+_LABEL_START = r"(?:^|[(;.]\s*)"  # a label inside an item's text follows its start or a punctuation mark
+ASSIGNEE_LABEL = re.compile(rf"{_LABEL_START}{_UNIT_WORD}(?:{alternation(ASSIGNEE_LABELS, folded=True)})\s*:\s*")
+COORDINATOR_LABEL = re.compile(rf"{_LABEL_START}{_UNIT_WORD}(?:{alternation(COORDINATOR_LABELS, folded=True)})\s*:\s*")
+ASSIGNEE_LABEL_LINE = re.compile(rf"^{_UNIT_WORD}(?:{alternation(ASSIGNEE_LABELS, folded=True)})\s*:\s*")
+COORDINATOR_LABEL_LINE = re.compile(rf"^{_UNIT_WORD}(?:{alternation(COORDINATOR_LABELS, folded=True)})\s*:\s*")
+# An item's attribute line: who, until when, what it produces, what it costs (folded).
+ATTRIBUTE_LINE = re.compile(
+    r"^(?:[-–+•]\s*)?(?:(?:don vi|co quan|bo phan)\s+(?:chu tri|phoi hop|thuc hien)|chu tri\s*:|phoi hop\s*:|"
+    r"thoi gian(?: hoan thanh| thuc hien)?\s*:|thoi han|han hoan thanh|trach nhiem(?: thuc hien)?\s*:|"
+    r"san pham\s*:|kinh phi(?: thuc hien)?\s*:|ket qua dau ra\s*:|hinh thuc\s*:)"
+)
+# The closing formulas after the directives ("Trên đây là …", "… chịu trách nhiệm thi hành Quyết định này").
+CLOSING = re.compile(
+    rf"^(?:tren day la|trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien|{re.escape(fold(DISTRIBUTION_LABEL))})|"
+    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay|"
+    r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
+    r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
+)
+# Section headings over descriptions, and over directives.
+DESCRIPTIVE_HEADINGS = (
+    "mục đích", "yêu cầu", "kết quả", "tình hình", "đánh giá", "tồn tại", "hạn chế", "nguyên nhân", "thành phần",
+    "căn cứ", "quan điểm", "mục tiêu", "phạm vi", "đối tượng", "bối cảnh", "thực trạng", "chỉ tiêu",
+    "thời gian, địa điểm", "thời gian địa điểm", "địa điểm", "bài học kinh nghiệm", "đặc điểm",
+)
+DIRECTIVE_HEADINGS = ("nhiệm vụ", "giải pháp", "tổ chức thực hiện", "phân công", "trách nhiệm", "nội dung", "đề xuất",
+                      "kiến nghị", "các nhiệm vụ", "những nhiệm vụ")
+DESCRIPTIVE_SECTION = re.compile(rf"^(?:{alternation(DESCRIPTIVE_HEADINGS, folded=True)})")
+DIRECTIVE_SECTION = re.compile(rf"^(?:{alternation(DIRECTIVE_HEADINGS, folded=True)})")
+
+# Verbs that open or carry an instruction. Matched on the lower-cased text with its diacritics: folding
+# would make "giáo" the verb "giao" and "phổ thông báo cáo" hold "thông báo".
+DIRECTIVE_VERBS = (
+    "chủ trì", "phối hợp", "thực hiện", "tổ chức", "triển khai", "chỉ đạo", "hướng dẫn", "kiểm tra", "rà soát",
+    "xây dựng", "tham mưu", "báo cáo", "tổng hợp", "tuyên truyền", "tăng cường", "đẩy mạnh", "tiếp tục",
+    "bố trí", "phân bổ", "hoàn thành", "lập", "ban hành", "theo dõi", "đôn đốc", "giám sát", "cập nhật",
+    "đề xuất", "xử lý", "quản lý", "đảm bảo", "bảo đảm", "nâng cao", "nâng cấp", "cung cấp", "gửi", "nộp",
+    "tiếp nhận", "giải quyết", "khẩn trương", "chịu trách nhiệm", "có trách nhiệm", "yêu cầu", "đề nghị",
+    "giao", "trình", "thẩm định", "củng cố", "kiện toàn", "hỗ trợ", "vận động", "huy động", "chuẩn bị",
+    "thông báo", "công khai", "công bố", "duy trì", "nghiên cứu", "điều chỉnh", "rút kinh nghiệm", "tập huấn",
+    "bồi dưỡng", "đào tạo", "phát động", "ngăn chặn", "phòng, chống", "phòng chống", "kiểm soát", "sơ kết",
+    "tổng kết", "khắc phục", "chấn chỉnh", "quan tâm", "phân công", "chủ động", "xác minh", "điều tra",
+    "thống kê", "lựa chọn", "tiếp thu", "hoàn thiện", "hoàn chỉnh", "sửa đổi", "bổ sung", "cân đối",
+    "thành lập", "xem xét", "khảo sát", "đánh giá", "kê khai", "thu hồi", "cải tạo", "sửa chữa", "lắp đặt",
+    "vận hành", "mua sắm", "đăng ký", "thanh tra", "cấp phát", "chi trả", "xử phạt", "di dời", "giải ngân",
+    "đẩy nhanh", "ưu tiên", "tập trung", "quán triệt", "kiểm điểm", "tuần tra", "kêu gọi", "gia cố",
+    "sơ tán", "tham gia", "vận chuyển", "khôi phục", "mở rộng", "phủ sóng", "số hóa", "tích hợp", "sắp xếp",
+    "tăng", "đưa", "làm rõ", "cử", "bàn giao", "tiến hành", "phổ biến", "ký kết",
+)
+DIRECTIVE_VERB = re.compile(rf"(?<![\w])(?:{alternation(DIRECTIVE_VERBS)})(?![\w])")
+# Decision content, not an assignment ("Điều 1. Phê duyệt Kế hoạch …", "Điều 1. Thành lập Tổ công tác …").
+DECISION_VERBS = ("phê duyệt", "ban hành kèm theo", "ban hành", "thành lập", "công nhận", "bổ nhiệm", "điều động",
+                  "cho phép", "bãi bỏ", "chấp thuận", "khen thưởng", "tặng", "kỷ luật", "giải thể", "sáp nhập",
+                  "quyết định này", "kế hoạch này", "chỉ thị này", "nghị quyết này")
+DECISION = re.compile(rf"^(?:{alternation(DECISION_VERBS)})(?![\w])")
+# Where an organisation's name ends: punctuation, or a lower-case verb or one of these words.
+ORG_NAME_ENDS = ("căn cứ", "theo", "để", "trong", "trên", "tại", "khi", "về", "với", "đối với", "nhằm", "sau khi",
+                 "trước", "đặc biệt là", "nhất là", "trong đó", "lãnh đạo", "gồm", "là")
+ORG_STOP = re.compile(
+    rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])))"
+)
+# Words that hand a task to a body ("giao cho UBND …", "đề nghị các sở …"), lower case.
+ASSIGNING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "đối với", "nhiệm vụ của", "trách nhiệm của")
+GIVE = re.compile(rf"(?<![\w])(?:{alternation(ASSIGNING_WORDS)})\s+")
+WITH = re.compile(r"(?<![\w])phối hợp (?:với|cùng)\s+")
+ORG_SPLIT = re.compile(r"\s*(?:;|,|\s(?=và\s))\s*(?:và\s+)?(?=" + ORG_HEAD.pattern + r")")
+# "Văn phòng HĐND và UBND huyện" is one unit: no split at "và" after these words.
+JOINT_BODIES = ("HĐND", "ĐBQH", "nhân dân", "Đảng ủy", "Đảng uỷ")
+TRAILING_WORDS = ("và", "các", "của", "cấp")  # never the last word of a unit's name
