@@ -34,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base", type=int, default=5_000, help="distinct extracted dispatches the corpus repeats")
     parser.add_argument("--queries", type=int, default=200, help="queries of each kind")
     parser.add_argument("--writers", type=int, default=4)
-    parser.add_argument("--single", type=int, default=20_000, help="documents indexed by one writer, first")
+    parser.add_argument("--single", type=int, default=10_000, help="documents indexed by one writer, first")
+    parser.add_argument("--backends", default="postgres,sqlite", help="which backends, in this order")
     parser.add_argument("--jobs", type=int, default=2, help="processes extracting the base dispatches")
     parser.add_argument("--pg-url", help="an existing PostgreSQL database (emptied first) instead of a temporary server")
     parser.add_argument("--quick", action="store_true", help="10,000 documents from 1,000 (2,000 by one writer), 50 queries")
@@ -189,11 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = {"reference": bench_archive.reference_queries(documents, args.queries, rng),
              "text": bench_archive.text_queries(documents, args.queries, rng)}
     targets = {"reference": 50.0, "text": 150.0}
-    rows: list[tuple[str, str, str]] = []
+    rows = _Table()
     with tempfile.TemporaryDirectory(prefix="congvan-bench-pg-") as temp:
         server = None if args.pg_url else TemporaryPostgres(SERVER_SETTINGS).start()
         try:
-            for backend in ("sqlite", "postgres"):
+            for backend in args.backends.split(","):
                 cpu: Callable[[], float] = lambda: 0.0  # noqa: E731 - SQLite has no server process
                 if backend == "sqlite":
                     location = str(Path(temp) / "archive.db")
@@ -227,11 +228,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if server is not None:
                 server.stop()
-    print("| measure | result | notes |")
-    print("|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
     return 0
+
+
+class _Table(list[tuple[str, str, str]]):
+    """The result rows, each printed (markdown) as soon as it is measured: a long run that stops early
+    still leaves what it measured."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        print("| measure | result | notes |\n|---|---|---|", flush=True)
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        super().append(row)
+        print("| " + " | ".join(row) + " |", flush=True)
+
+    def __iadd__(self, rows: Iterable[tuple[str, str, str]]) -> _Table:  # type: ignore[override, misc]
+        for row in rows:
+            self.append(row)
+        return self
 
 
 def _vacuum(url: str) -> None:
