@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf \
-	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core postgresql
+	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core \
+	chromium chromium-driver postgresql
 JOBS ?= $(shell nproc)
 
-.PHONY: setup run test lint bench bench-scan bench-restore bench-extract bench-archive bench-pg models samples clean
+.PHONY: setup run serve demo-web test lint bench bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-pg models samples clean
 
 setup: .venv/.installed
 
@@ -18,6 +19,12 @@ setup: .venv/.installed
 
 run: setup
 	.venv/bin/congvan process samples/ --out out/ --db out/archive.db --jobs $(JOBS)
+
+serve: run
+	.venv/bin/congvan serve --db out/archive.db
+
+demo-web: run
+	$(PY) scripts/demo_web.py --db out/archive.db --out out/screens
 
 test: setup
 	$(PY) -m pytest tests
@@ -32,7 +39,7 @@ models: setup
 samples: setup
 	$(PY) samples/generate.py --out samples/
 
-bench: bench-scan bench-restore bench-extract bench-archive bench-pg
+bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-pg
 
 bench-scan: setup
 	$(PY) scripts/bench_scan.py
@@ -45,6 +52,12 @@ bench-extract: setup
 
 bench-archive: setup
 	$(PY) scripts/bench_archive.py
+
+bench-born-digital: setup
+	$(PY) scripts/bench_born_digital.py
+
+bench-web: setup
+	$(PY) scripts/bench_web.py
 
 bench-pg: setup
 	$(PY) scripts/bench_pg.py

@@ -43,7 +43,9 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--db", default=_default_db(), help=DB_HELP + " to add documents to")
     p.add_argument("--jobs", type=int, default=default_jobs(), help="pages processed in parallel")
     p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
-    p.add_argument("--text-layer", action="store_true", help="restore a PDF's existing text layer, no OCR")
+    p.add_argument("--text-layer", action="store_true",
+                   help="read every PDF page that has a text layer from it, no OCR (an old OCR layer is restored); "
+                        "by default each page's source is chosen on evidence")
     p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
     p.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT_SECONDS,
                    help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
@@ -285,6 +287,97 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve / user (web interface)
+
+
+def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="the web interface over an archive (search, pages, review, tasks, intake, API)")
+    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--uploads", type=Path, help="folder for uploaded files (default: ARCHIVE-uploads next to it)")
+    p.add_argument("--max-upload-mb", type=int, default=50, help="largest upload accepted (default 50 MB)")
+    p.add_argument("--login-required", action="store_true", help="reading needs an account too")
+    p.add_argument("--secure-cookies", action="store_true", help="session cookies only over HTTPS (behind a proxy)")
+    p.add_argument("--jobs", type=int, default=1, help="pages processed in parallel for uploads")
+    p.set_defaults(handler=_cmd_serve)
+
+    u = sub.add_parser("user", help="manage the web interface's accounts")
+    actions = u.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a user, or change a user's role and password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("viewer", "editor", "admin"), required=True)
+    add.add_argument("--db", type=Path, required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    listing = actions.add_parser("list", help="list the users")
+    listing.add_argument("--db", type=Path, required=True)
+    u.set_defaults(handler=_cmd_user)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import socket
+
+    if not 0 <= args.port < 65536:
+        raise UsageError("--port must be between 0 (any free port) and 65535")
+    if args.max_upload_mb < 1 or args.jobs < 1:
+        raise UsageError("--max-upload-mb and --jobs must be ≥ 1")
+    import uvicorn
+
+    from pipeline.web import WebConfig, create_app
+
+    config = WebConfig(db=args.db, uploads=args.uploads, max_upload_bytes=args.max_upload_mb << 20,
+                       login_required=args.login_required, secure_cookies=args.secure_cookies, jobs=args.jobs)
+    app = create_app(config)
+    try:
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((args.host, args.port))
+    except (OSError, OverflowError) as error:
+        raise CongvanError(f"cannot listen on {args.host}:{args.port}: {getattr(error, 'strerror', None) or error}") from None
+    port = listener.getsockname()[1]  # --port 0: a free port chosen by the system
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
+    print(f"congvan: serving {args.db} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("congvan: warning: listening beyond this machine; use accounts and HTTPS (--secure-cookies behind a "
+              "proxy)", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False))
+    server.run(sockets=[listener])
+    return 0
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+
+    with open_archive(args.db, create=False) as archive:
+        if args.action == "list":
+            for user in archive.users():
+                print(f"{user.name}\t{user.role}\t{user.created_at}")
+            return 0
+        from pipeline.web.auth import check_password_rules, hash_password
+
+        password = _read_new_password(args.password_stdin)
+        problem = check_password_rules(password)
+        if problem:
+            from pipeline.web.i18n import translate
+
+            raise UsageError(translate("en", problem))
+        user = archive.add_user(args.name, args.role, hash_password(password))
+    print(f"congvan: user {user.name} ({user.role}) saved in {args.db}", file=sys.stderr)
+    return 0
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the passwords differ")
+    return first
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -295,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         "text, structured records and a searchable archive.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_process, _add_restore, _add_extract, _add_archive_commands):
+    for add in (_add_process, _add_restore, _add_extract, _add_archive_commands, _add_web_commands):
         add(sub)
     return parser
 

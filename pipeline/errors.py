@@ -105,6 +105,14 @@ class NotFoundError(CongvanError):
     label = "not found"
 
 
+class InvalidCorrectionError(ArchiveError):
+    """A correction names a field that cannot be corrected or gives a value that field cannot hold."""
+
+    code = "E402"
+    exit_code = 15
+    label = "invalid correction"
+
+
 class ExportError(CongvanError):
     code = "E500"
     exit_code = 14
@@ -125,6 +133,7 @@ ERROR_CLASSES: tuple[type[CongvanError], ...] = (
     MissingDependencyError,
     ArchiveError,
     NotFoundError,
+    InvalidCorrectionError,
     ExportError,
 )
 

@@ -1,16 +1,20 @@
-"""Opening input documents (PDF, TIFF, PNG, JPEG, text): page count, hashing, one page at a time at its real DPI."""
+"""Opening input documents (PDF, TIFF, PNG, JPEG, text): page count, hashing, one page at a time at its real DPI
+as a viewer shows it (PDF form widgets and annotations drawn), a PDF page's own text layer with word boxes, and
+a PDF's signature dictionaries."""
 
 from __future__ import annotations
 
 import codecs
 import hashlib
 import math
+import re
 import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -25,7 +29,7 @@ from pipeline.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
-from pipeline.types import DocumentInfo, DocumentKind, PageImage
+from pipeline.types import Box, DocumentInfo, DocumentKind, LayerWord, PageImage, SignatureField, TextLayer
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium
@@ -37,6 +41,9 @@ PDF_RENDER_DPI = 300.0
 MIN_RENDER_DPI = 50.0  # below this a PDF page is too large to render usefully
 # A scanned page stored as one image covering at least this share of the page is rendered at its own DPI.
 SCAN_COVERAGE = 0.8
+# A text layer's ink is measured on a rendering this fine: a 10-point glyph is 7 pixels tall.
+INK_DPI = 50.0
+IMAGE_COVER_DPI = 10.0  # raster images' union is measured on a grid this coarse
 A4_INCHES = (8.27, 11.69)
 # A declared DPI is believed only when it makes the page's long side this many inches long; phone photos
 # commonly declare 72 dpi for a 4000-pixel frame (55 inches), which would wrongly skip upscaling.
@@ -363,21 +370,10 @@ def _load_pdf_page(path: Path, index: int) -> PageImage:
     import pypdfium2 as pdfium
 
     with _open_pdf(path) as pdf:
-        if not 0 <= index < len(pdf):
-            raise InputError(f"page {index + 1} does not exist (the PDF has {len(pdf)})", path)
+        _check_page_index(pdf, index, path)
         try:
-            page = pdf[index]
-            width_pt, height_pt = page.get_size()
-            if width_pt <= 0 or height_pt <= 0:
-                raise CorruptFileError(f"page {index + 1} has no area", path)
-            dpi = _pdf_render_dpi(page, width_pt, height_pt)
-            pixels_per_point = dpi / 72.0
-            if width_pt * height_pt * pixels_per_point**2 > MAX_PAGE_PIXELS:
-                dpi = math.floor(72.0 * math.sqrt(MAX_PAGE_PIXELS / (width_pt * height_pt)))
-                if dpi < MIN_RENDER_DPI:
-                    raise TooLargeError(
-                        f"page {index + 1} is {width_pt / 72:.0f}×{height_pt / 72:.0f} inches, too large "
-                        "to render", path)
+            page, _, _ = _flattened_page(pdf, index)
+            dpi = _checked_render_dpi(page, index, path)
             bitmap = page.render(scale=dpi / 72.0, fill_color=(255, 255, 255, 255))
             rendered = bitmap.to_numpy()
             pixels = np.ascontiguousarray(rendered[:, :, :3]) if rendered.ndim == 3 else rendered.copy()
@@ -391,31 +387,289 @@ def _load_pdf_page(path: Path, index: int) -> PageImage:
     return PageImage(source=str(path), index=index, image=pixels, dpi=float(dpi), legacy_text=legacy_text)
 
 
-def _pdf_render_dpi(page: object, width_pt: float, height_pt: float) -> float:
-    """300 dpi, or the scan's own DPI when the page is one image below 300 dpi (so that upscaling happens
-    once, in preprocessing, and not first by the PDF renderer)."""
-    import pypdfium2 as pdfium
+def _check_page_index(pdf: pdfium.PdfDocument, index: int, path: Path) -> None:
+    if not 0 <= index < len(pdf):
+        raise InputError(f"page {index + 1} does not exist (the PDF has {len(pdf)})", path)
+
+
+def _checked_render_dpi(page: pdfium.PdfPage, index: int, path: Path,
+                        images: list[_PlacedImage] | None = None) -> float:
+    """The resolution page `index` is rendered at: 300 dpi or a scan's own, lowered for huge pages."""
+    width_pt, height_pt = page.get_size()
+    if width_pt <= 0 or height_pt <= 0:
+        raise CorruptFileError(f"page {index + 1} has no area", path)
+    dpi = _pdf_render_dpi(page, width_pt, height_pt, images)
+    if width_pt * height_pt * (dpi / 72.0) ** 2 > MAX_PAGE_PIXELS:
+        dpi = math.floor(72.0 * math.sqrt(MAX_PAGE_PIXELS / (width_pt * height_pt)))
+        if dpi < MIN_RENDER_DPI:
+            raise TooLargeError(
+                f"page {index + 1} is {width_pt / 72:.0f}×{height_pt / 72:.0f} inches, too large to render", path)
+    return dpi
+
+
+def _flattened_page(pdf: pdfium.PdfDocument, index: int) -> tuple[pdfium.PdfPage, list[_Rect], int | None]:
+    """Page `index` with its annotations (form widgets: a number or day filled in at signing, signature
+    stamps) flattened into its content as a viewer displays them, so that rendering and text extraction
+    both see them. Returns the page, the rectangles (PDF points) of the annotations drawn in, and how many
+    text characters the page had before (its own content's); None when nothing was flattened."""
     import pypdfium2.raw as pdfium_c
 
-    assert isinstance(page, pdfium.PdfPage)
-    images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3))
-    if len(images) != 1:
-        return PDF_RENDER_DPI
-    image = images[0]
-    assert isinstance(image, pdfium.PdfImage)
+    page = pdf[index]
+    rects = _shown_annotation_rects(page)
+    if not rects:
+        return page, [], None
+    textpage = page.get_textpage()
     try:
-        left, bottom, right, top = image.get_bounds()
-        px_width, px_height = image.get_px_size()
-        matrix = image.get_matrix()
-    except pdfium.PdfiumError:
+        content_chars = textpage.count_chars()
+    finally:
+        textpage.close()
+    if pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_NORMALDISPLAY) != pdfium_c.FLATTEN_SUCCESS:
+        return page, [], None
+    page.close()  # flattening rewrites the page dictionary: load it again to see the result
+    return pdf[index], rects, content_chars
+
+
+_Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points
+
+
+def _shown_annotation_rects(page: pdfium.PdfPage) -> list[_Rect]:
+    """Rectangles of the annotations a viewer shows (not hidden, no popups)."""
+    import pypdfium2.raw as pdfium_c
+
+    rects: list[_Rect] = []
+    hidden = pdfium_c.FPDF_ANNOT_FLAG_HIDDEN | pdfium_c.FPDF_ANNOT_FLAG_NOVIEW
+    for number in range(pdfium_c.FPDFPage_GetAnnotCount(page)):
+        annotation = pdfium_c.FPDFPage_GetAnnot(page, number)
+        if not annotation:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetFlags(annotation) & hidden:
+                continue
+            if pdfium_c.FPDFAnnot_GetSubtype(annotation) == pdfium_c.FPDF_ANNOT_POPUP:
+                continue
+            rect = pdfium_c.FS_RECTF()
+            if pdfium_c.FPDFAnnot_GetRect(annotation, rect):
+                rects.append((min(rect.left, rect.right), min(rect.bottom, rect.top),
+                              max(rect.left, rect.right), max(rect.bottom, rect.top)))
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annotation)
+    return rects
+
+
+def read_text_layer(path: Path, index: int) -> TextLayer | None:
+    """The own text of page `index` of a PDF as a viewer shows the page: the words of its content and of
+    its widgets and annotations (flattened in), each with its box in the pixels of the page as `load_page`
+    renders it, whether it is drawn visibly, and which annotation draws it; plus the annotations' boxes, the
+    share of the page under raster images and a small rendering for measuring ink. None for a page of
+    another kind of file (images and text files carry no text layer)."""
+    import pypdfium2 as pdfium
+
+    path = Path(path)
+    if _sniff_kind(path, _read_head(path)) is not DocumentKind.PDF:
+        return None
+    with _open_pdf(path) as pdf:
+        _check_page_index(pdf, index, path)
+        try:
+            page, rects, content_chars = _flattened_page(pdf, index)
+            images = _page_images(page)
+            dpi = _checked_render_dpi(page, index, path, images)
+            width_pt, height_pt = page.get_size()
+            width, height = math.ceil(width_pt * dpi / 72.0), math.ceil(height_pt * dpi / 72.0)
+            to_pixels = _page_to_pixels(page, width, height)
+            annotations = tuple(_rects_to_boxes(rects, to_pixels, width, height))
+            words = _layer_words(page, to_pixels, width, height, annotations, content_chars)
+            # the ink is measured only against a text layer: a page without one is OCR'd anyway
+            ink = _render_gray(page, INK_DPI) if words else np.zeros((0, 0), dtype=np.uint8)
+            image_cover = _image_cover(images, to_pixels, width, height)
+        except CongvanError:
+            raise
+        except pdfium.PdfiumError as error:
+            raise CorruptFileError(f"page {index + 1}: unreadable text layer: {_reason(error)}", path) from None
+    return TextLayer(source=str(path), index=index, width=width, height=height, dpi=float(dpi), words=words,
+                     annotations=annotations, image_cover=image_cover, ink=ink, ink_dpi=INK_DPI)
+
+
+def _render_gray(page: pdfium.PdfPage, dpi: float) -> np.ndarray:
+    rendered: np.ndarray = page.render(scale=dpi / 72.0, grayscale=True, fill_color=(255, 255, 255, 255)).to_numpy()
+    return rendered[:, :, 0].copy() if rendered.ndim == 3 else rendered.copy()
+
+
+def _page_to_pixels(page: pdfium.PdfPage, width: int, height: int) -> np.ndarray:
+    """2×3 affine map from page space (PDF points, the page's /Rotate and crop box included) to the pixels
+    of its rendering at width × height, as the renderer places them."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    span = 10_000.0  # far-apart points keep the renderer's integer rounding negligible
+    points = ((0.0, 0.0), (span, 0.0), (0.0, span))
+    mapped = []
+    for x, y in points:
+        device_x, device_y = ctypes.c_int(), ctypes.c_int()
+        pdfium_c.FPDF_PageToDevice(page, 0, 0, width * 100, height * 100, 0, x, y, device_x, device_y)
+        mapped.append((device_x.value / 100.0, device_y.value / 100.0))
+    (ox, oy), (ax, ay), (bx, by) = mapped
+    return np.array([[(ax - ox) / span, (bx - ox) / span, ox], [(ay - oy) / span, (by - oy) / span, oy]])
+
+
+def _rects_to_boxes(rects: list[_Rect], to_pixels: np.ndarray, width: int, height: int) -> list[Box]:
+    """Page-space rectangles as pixel boxes (x, y, w, h) of the rendered page, clipped to it."""
+    if not rects:
+        return []
+    array = np.asarray(rects, dtype=np.float64)
+    xs = array[:, [0, 2, 0, 2]]
+    ys = array[:, [1, 1, 3, 3]]
+    (a, b, c), (d, e, f) = to_pixels
+    px, py = a * xs + b * ys + c, d * xs + e * ys + f
+    left = np.clip(np.floor(px.min(axis=1)), 0, width).astype(int)
+    top = np.clip(np.floor(py.min(axis=1)), 0, height).astype(int)
+    right = np.clip(np.ceil(px.max(axis=1)), 0, width).astype(int)
+    bottom = np.clip(np.ceil(py.max(axis=1)), 0, height).astype(int)
+    return [(int(x0), int(y0), int(x1 - x0), int(y1 - y0)) for x0, y0, x1, y1 in zip(left, top, right, bottom,
+                                                                                      strict=True)]
+
+
+# pdfium marks a hyphen that ends a line with U+FFFE and runs the next line's word on ("6138/UBND\ufffeKGVX"):
+# the hyphen ends the word on its own line, as printed.
+_LINE_END_HYPHEN = "\ufffe"
+_WORD_RUN = re.compile(r"[^\s\ufffe]+\ufffe?|\ufffe")
+_INVISIBLE_MODES = frozenset({3, 7})  # text render modes that paint nothing (7 only clips)
+
+
+def _layer_words(page: pdfium.PdfPage, to_pixels: np.ndarray, width: int, height: int,
+                 annotations: tuple[Box, ...], content_chars: int | None) -> tuple[LayerWord, ...]:
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    try:
+        count = textpage.count_chars()
+        if count <= 0:
+            return ()
+        text = textpage.get_text_range(0, count)
+        left, top, right, bottom = (ctypes.c_double() for _ in range(4))
+        origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
+        matrix = pdfium_c.FS_MATRIX()
+        # per text object (many words share one): visible, font size, direction of its x axis (page space)
+        objects: dict[int | None, tuple[bool, float, float, float]] = {}
+        found: list[tuple[str, _Rect, bool, bool]] = []
+        placement: list[tuple[float, float, float, float, float]] = []  # origin, x-axis direction, font size
+        for run in _WORD_RUN.finditer(text):
+            start, length = run.start(), run.end() - run.start()
+            x0 = y0 = math.inf
+            x1 = y1 = -math.inf
+            for number in range(pdfium_c.FPDFText_CountRects(textpage, start, length)):
+                if pdfium_c.FPDFText_GetRect(textpage, number, left, top, right, bottom):
+                    x0, x1 = min(x0, left.value, right.value), max(x1, left.value, right.value)
+                    y0, y1 = min(y0, top.value, bottom.value), max(y1, top.value, bottom.value)
+            if x0 > x1:
+                continue
+            text_object = pdfium_c.FPDFText_GetTextObject(textpage, start)
+            key = ctypes.cast(text_object, ctypes.c_void_p).value if text_object else None
+            properties = objects.get(key)
+            if properties is None:
+                visible = not text_object or pdfium_c.FPDFTextObj_GetTextRenderMode(text_object) not in _INVISIBLE_MODES
+                direction = (1.0, 0.0)
+                if text_object and pdfium_c.FPDFPageObj_GetMatrix(text_object, matrix):
+                    direction = (matrix.a, matrix.b)
+                properties = (visible, pdfium_c.FPDFText_GetFontSize(textpage, start), *direction)
+                objects[key] = properties
+            visible, size, along_x, along_y = properties
+            drawn_by_annotation = content_chars is not None and start >= content_chars
+            found.append((run.group().replace(_LINE_END_HYPHEN, "-"), (x0, y0, x1, y1), visible, drawn_by_annotation))
+            pdfium_c.FPDFText_GetCharOrigin(textpage, start, origin_x, origin_y)
+            placement.append((origin_x.value, origin_y.value, along_x, along_y, size))
+    finally:
+        textpage.close()
+    boxes = _rects_to_boxes([rect for _, rect, _, _ in found], to_pixels, width, height)
+    points = np.asarray(placement, dtype=np.float64).reshape(-1, 5)
+    (a, b, _), (d, e, f) = to_pixels
+    baselines = d * points[:, 0] + e * points[:, 1] + f
+    along_x, along_y = a * points[:, 2] + b * points[:, 3], d * points[:, 2] + e * points[:, 3]
+    sizes = points[:, 4] * math.hypot(a, d)
+    upright = (along_x > 0) & (np.abs(along_y) <= 0.5 * along_x)  # text running left to right on the page
+    return tuple(
+        LayerWord(text=unicodedata.normalize("NFC", word), box=box, visible=visible,
+                  annotation=_containing_box(box, annotations) if by_annotation else None,
+                  baseline=round(float(baselines[number]), 1), size=round(float(sizes[number]), 1),
+                  upright=bool(upright[number]))
+        for number, ((word, _, visible, by_annotation), box) in enumerate(zip(found, boxes, strict=True)))
+
+
+def _containing_box(box: Box, boxes: tuple[Box, ...]) -> int | None:
+    """Index of the box holding `box`'s centre (the smallest, when they nest), or None."""
+    x, y = box[0] + box[2] / 2, box[1] + box[3] / 2
+    holding = [(w * h, number) for number, (bx, by, w, h) in enumerate(boxes)
+               if bx <= x <= bx + w and by <= y <= by + h]
+    return min(holding)[1] if holding else None
+
+
+@dataclass(frozen=True)
+class _PlacedImage:
+    handle: Any  # FPDF_PAGEOBJECT
+    rect: _Rect  # bounds in page space
+
+
+def _page_images(page: pdfium.PdfPage) -> list[_PlacedImage]:
+    """The page's raster images, those inside form XObjects included (a flattened stamp's logo)."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    images: list[_PlacedImage] = []
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+
+    def visit(count: int, get: Any, depth: int) -> None:
+        for number in range(count):
+            handle = get(number)
+            kind = pdfium_c.FPDFPageObj_GetType(handle)
+            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                if pdfium_c.FPDFPageObj_GetBounds(handle, left, bottom, right, top):
+                    images.append(_PlacedImage(handle, (left.value, bottom.value, right.value, top.value)))
+            elif kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < 3:
+                visit(pdfium_c.FPDFFormObj_CountObjects(handle),
+                      lambda n, form=handle: pdfium_c.FPDFFormObj_GetObject(form, n), depth + 1)
+
+    visit(pdfium_c.FPDFPage_CountObjects(page), lambda n: pdfium_c.FPDFPage_GetObject(page, n), 1)
+    return images
+
+
+def _image_cover(images: list[_PlacedImage], to_pixels: np.ndarray, width: int, height: int) -> float:
+    """Share of the page under raster images (their union, on a coarse grid)."""
+    scale = IMAGE_COVER_DPI / 72.0 / max(1e-9, math.hypot(to_pixels[0, 0], to_pixels[1, 0]))
+    grid = np.zeros((max(1, math.ceil(height * scale)), max(1, math.ceil(width * scale))), dtype=bool)
+    for left, top, box_width, box_height in _rects_to_boxes([image.rect for image in images], to_pixels, width,
+                                                            height):
+        grid[math.floor(top * scale): math.ceil((top + box_height) * scale),
+             math.floor(left * scale): math.ceil((left + box_width) * scale)] = True
+    return round(float(grid.mean()), 4)
+
+
+def _pdf_render_dpi(page: pdfium.PdfPage, width_pt: float, height_pt: float,
+                    images: list[_PlacedImage] | None = None) -> float:
+    """300 dpi, or the scan's own DPI when one image covering the page is below 300 dpi (so that upscaling
+    happens once, in preprocessing, and not first by the PDF renderer). Small images beside it (a signature
+    stamp's logo) do not count."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    scans = [image for image in (_page_images(page) if images is None else images)
+             if (image.rect[2] - image.rect[0]) * (image.rect[3] - image.rect[1]) >= SCAN_COVERAGE * width_pt * height_pt]
+    if len(scans) != 1:
         return PDF_RENDER_DPI
-    if (right - left) * (top - bottom) < SCAN_COVERAGE * width_pt * height_pt:
+    handle = scans[0].handle
+    px_width, px_height = ctypes.c_uint(), ctypes.c_uint()
+    matrix = pdfium_c.FS_MATRIX()
+    if not (pdfium_c.FPDFImageObj_GetImagePixelSize(handle, px_width, px_height)
+            and pdfium_c.FPDFPageObj_GetMatrix(handle, matrix)):
         return PDF_RENDER_DPI
     shown_width = math.hypot(matrix.a, matrix.b) / 72.0  # inches the image's width is drawn over
     shown_height = math.hypot(matrix.c, matrix.d) / 72.0
     if shown_width <= 0 or shown_height <= 0:
         return PDF_RENDER_DPI
-    native = min(px_width / shown_width, px_height / shown_height)
+    native = min(px_width.value / shown_width, px_height.value / shown_height)
     if native >= PDF_RENDER_DPI:
         return PDF_RENDER_DPI
     return float(max(round(native), MIN_RENDER_DPI))
@@ -432,6 +686,74 @@ def _pdf_text_layer(page: object) -> str | None:
         textpage.close()
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     return text or None
+
+
+def read_signatures(path: Path) -> list[SignatureField]:
+    """The signature dictionaries of a PDF's /Sig form fields, in the form's field order (the order they
+    were signed in), with the page and rectangle of each one's widget; [] for other files, for a PDF
+    without signatures, and for one whose form cannot be read (signatures never fail a document)."""
+    import pikepdf
+
+    path = Path(path)
+    if _sniff_kind(path, _read_head(path)) is not DocumentKind.PDF:
+        return []
+    try:
+        with pikepdf.open(path) as pdf:
+            form = pdf.Root.get("/AcroForm")
+            if not isinstance(form, pikepdf.Dictionary):
+                return []
+            pages = {}
+            for number, page in enumerate(pdf.pages):
+                for annotation in page.obj.get("/Annots", []) or []:
+                    if isinstance(annotation, pikepdf.Dictionary) and annotation.is_indirect:
+                        pages[annotation.objgen] = number
+            found: list[SignatureField] = []
+            for field in form.get("/Fields", []) or []:
+                _collect_signatures(field, None, pages, found, depth=0)
+            return found
+    except (pikepdf.PdfError, pikepdf.PasswordError, OSError, ValueError, TypeError, AttributeError):
+        return []
+
+
+_MAX_FIELD_DEPTH = 16  # form field trees are shallow; a deeper one is a loop or hostile
+
+
+def _collect_signatures(field: object, inherited_type: object, pages: dict[tuple[int, int], int],
+                        found: list[SignatureField], depth: int) -> None:
+    import pikepdf
+
+    if not isinstance(field, pikepdf.Dictionary) or depth > _MAX_FIELD_DEPTH:
+        return
+    field_type = field.get("/FT", inherited_type)
+    kids = field.get("/Kids")
+    if isinstance(kids, pikepdf.Array):
+        for kid in kids:
+            _collect_signatures(kid, field_type, pages, found, depth + 1)
+    value = field.get("/V")
+    if field_type != pikepdf.Name.Sig or not isinstance(value, pikepdf.Dictionary):
+        return
+    widget = field if "/Rect" in field else next(
+        (kid for kid in (kids or []) if isinstance(kid, pikepdf.Dictionary) and "/Rect" in kid), None)
+    page = pages.get(widget.objgen) if widget is not None and widget.is_indirect else None
+    rect = None
+    if widget is not None:
+        try:
+            x0, y0, x1, y1 = (float(number) for number in widget["/Rect"])
+            rect = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        except (TypeError, ValueError):
+            rect = None
+
+    def text(key: str, owner: pikepdf.Dictionary = value) -> str | None:
+        item = owner.get(key)
+        if isinstance(item, pikepdf.String | pikepdf.Name):
+            return unicodedata.normalize("NFC", str(item))
+        return None
+
+    contents = value.get("/Contents")
+    found.append(SignatureField(
+        field_name=text("/T", field), page=page, rect=rect, name=text("/Name"), time=text("/M"), reason=text("/Reason"),
+        location=text("/Location"), contact=text("/ContactInfo"), sub_filter=text("/SubFilter"),
+        contents=bytes(contents) if isinstance(contents, pikepdf.String) else b""))
 
 
 def _reason(error: BaseException) -> str:

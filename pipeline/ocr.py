@@ -222,7 +222,14 @@ def find_regions(image: np.ndarray, dpi: float) -> list[Region]:
     whose gutter is narrowed by each following row and which ends at the first row that crosses it.
     Single-side rows just above the zone (a motto set higher than the issuer) join it."""
     height, width = image.shape[:2]
-    rows = _rows(_line_segments(image, dpi))
+    return regions_of_segments(_line_segments(image, dpi), width, height, dpi)
+
+
+def regions_of_segments(segments: list[tuple[int, int, int, int]], width: int, height: int,
+                        dpi: float) -> list[Region]:
+    """The reading-order regions of `find_regions` from line pieces (x0, y0, x1, y1) known otherwise (the
+    word boxes of a PDF's text layer, widened by the word spacing), on a width × height page at `dpi`."""
+    rows = _rows(segments)
     if not rows:
         return [Region(0, 0, width, height, "full")]
     open_gutter, keep_gutter = OPEN_GUTTER_INCHES * dpi, KEEP_GUTTER_INCHES * dpi

@@ -13,7 +13,7 @@ Box = tuple[int, int, int, int]
 
 # The version of the record's JSON Schema (pipeline/data/record.schema.json, semantic versioning); the
 # archive's database schema has its own version (archive/sqlite.py, DATABASE_SCHEMA_VERSION).
-RECORD_SCHEMA_VERSION = "1.0.0"
+RECORD_SCHEMA_VERSION = "1.1.0"
 
 
 # --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
@@ -38,6 +38,53 @@ class DocumentKind(StrEnum):
     TIFF = "tiff"  # possibly multi-page
     IMAGE = "image"  # one page: PNG, JPEG, BMP, WebP…
     TEXT = "text"  # text to restore, pages separated by form feeds
+
+
+@dataclass(frozen=True)
+class LayerWord:
+    """A word of a PDF page's own text layer, as a viewer shows the page (form widgets drawn in)."""
+
+    text: str  # NFC
+    box: Box  # in page pixels at TextLayer.dpi, the resolution `ingest.load_page` renders the page at
+    visible: bool  # drawn; False for invisible text (render mode 3/7: an OCR layer under a scan)
+    annotation: int | None = None  # index in TextLayer.annotations of the widget/annotation drawing it
+    baseline: float = 0.0  # page-pixel y of the first character's origin (its baseline)
+    size: float = 0.0  # font size in page pixels
+    upright: bool = True  # runs left to right along the page's x axis (not rotated or vertical text)
+
+
+@dataclass(frozen=True)
+class TextLayer:
+    """What a PDF page carries besides its pixels: its text layer (page content and the appearance text of
+    its widgets and annotations, e.g. a number filled in at signing), where its annotations are, how much of
+    it raster images cover, and a small rendering to measure its ink against the layer's glyphs."""
+
+    source: str
+    index: int
+    width: int  # page size in pixels at `dpi` (the same page `ingest.load_page` renders)
+    height: int
+    dpi: float
+    words: tuple[LayerWord, ...]  # in content-stream order; annotation words after the page's own
+    annotations: tuple[Box, ...]  # annotations drawn into the page (widgets, signature stamps), page pixels
+    image_cover: float  # share of the page area under raster images
+    ink: np.ndarray = field(repr=False, compare=False)  # uint8 gray rendering at `ink_dpi`, forms drawn
+    ink_dpi: float = 50.0
+
+
+@dataclass(frozen=True)
+class SignatureField:
+    """A signature dictionary of a PDF (a /Sig form field's /V) as stored: nothing checked or decoded."""
+
+    field_name: str | None  # the form field's /T
+    page: int | None  # 0-based page of its widget
+    rect: tuple[float, float, float, float] | None  # widget rectangle in PDF points (x0, y0, x1, y1)
+    name: str | None  # /Name
+    time: str | None  # /M as written: "D:20250108173049+07'00'"
+    reason: str | None
+    location: str | None
+    contact: str | None
+    sub_filter: str | None  # adbe.pkcs7.detached, ETSI.CAdES.detached…
+    contents: bytes = field(repr=False)  # /Contents: the DER-encoded CMS SignedData (zero-padded)
 
 
 @dataclass(frozen=True)
@@ -212,6 +259,19 @@ class Task:
 
 
 @dataclass
+class Signature:
+    """One electronic signature: a PDF signature dictionary and/or its visible stamp. Never validated."""
+
+    signer: str | None = None  # a person's name (/Name, or the certificate's CN when it names a person)
+    organisation: str | None = None
+    email: str | None = None
+    time: str | None = None  # ISO 8601 with the signer's offset: "2025-01-08T17:30:49+07:00"
+    source: str = "dictionary"  # "dictionary" | "stamp" | "both"
+    page: int | None = None  # 0-based page of its widget or stamp
+    verified: bool = False  # congvan does not check certificates or digests
+
+
+@dataclass
 class Record:
     """Everything extracted from one document. Serialised by `to_dict`; see pipeline/data/record.schema.json."""
 
@@ -220,6 +280,8 @@ class Record:
     dates: list[DateMention] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
+    signatures: list[Signature] = field(default_factory=list)
+    needs_review: list[str] = field(default_factory=list)  # field paths to check: "document.date"
     schema_version: str = RECORD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,6 +304,7 @@ _NESTED: dict[str, Any] = {
     "dates": DateMention,
     "places": Place,
     "tasks": Task,
+    "signatures": Signature,
     "mentions": Span,
     "span": Span,
 }
@@ -269,6 +332,30 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
 # --------------------------------------------------------------------------- whole documents (driver output)
 
 
+class PageSource(StrEnum):
+    """Where a page's words came from."""
+
+    TEXT_LAYER = "text-layer"  # the PDF's own text (born-digital page), plus its form-field values; no OCR
+    OCR = "ocr"  # Tesseract on the rendered page
+    LEGACY_RESTORED = "legacy-restored"  # an old OCR text layer, restored, read better than fresh OCR
+
+
+@dataclass(frozen=True)
+class SourceEvidence:
+    """The measurements a page's source was chosen on (see pipeline/textlayer.py)."""
+
+    layer_chars: int = 0  # non-space characters of the page's own text layer (form-field values included)
+    visible_share: float = 0.0  # share of them drawn visibly (an OCR layer is invisible text over an image)
+    stamp_chars: int = 0  # characters of e-signature stamps (kept out of the page text)
+    ink_covered: float | None = None  # share of the page's ink (stamps aside) under visible glyph boxes
+    image_cover: float = 0.0  # share of the page covered by raster images (1.0 for a scan)
+    syllable_share: float | None = None  # share of the layer's letter words that are Vietnamese syllables
+    upright_share: float | None = None  # share of its characters running left to right on the page
+    ocr_score: float | None = None  # legacy pages: quality of the fresh OCR reading (0..1)
+    legacy_score: float | None = None  # legacy pages: quality of the restored old layer (0..1)
+    reason: str = ""
+
+
 @dataclass
 class PageResult:
     """Everything known about one page after all stages; serialised into DIR/<stem>.json."""
@@ -279,12 +366,15 @@ class PageResult:
     dpi: float
     preprocessing: list[PreprocessStep]
     words: list[OcrWord]
-    raw_text: str  # OCR output (or the legacy text layer with --text-layer)
+    raw_text: str  # what was read: OCR output, the text layer, or the legacy text layer
     text: str  # final text: restored unless restoration is off
     legacy_text: str | None = None
     tokens: list[RestoredToken] | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    source: PageSource = PageSource.OCR
+    evidence: SourceEvidence | None = None
+    stamps: list[Signature] = field(default_factory=list)  # e-signature stamps read on the page (not its text)
 
 
 @dataclass

@@ -664,6 +664,19 @@ def random_style(rng: random.Random) -> Style:
     )
 
 
+@dataclass(frozen=True)
+class PlacedWord:
+    """A word as typeset on a clean page: where its baseline starts (pixels), in which font file and size
+    (pixels), in which grey; lets a born-digital PDF of the same page be written (samples/born_digital.py)."""
+
+    text: str
+    x: float
+    baseline: float
+    font_path: str
+    size_px: float
+    ink: int
+
+
 @dataclass
 class RenderedPage:
     """One page image with its gold text and the ground truth of how it was degraded.
@@ -680,6 +693,10 @@ class RenderedPage:
     params: dict[str, Any] = field(default_factory=dict)
     # The exact JPEG file when the last damage was a JPEG encoding, so writing it adds no second loss.
     jpeg: bytes | None = field(default=None, repr=False, compare=False)
+    # What was typeset on the clean page (words, and rules as x, y, width, height): kept by render_dispatch,
+    # dropped by degradations, which change the pixels.
+    words: tuple[PlacedWord, ...] = field(default=(), repr=False, compare=False)
+    rules: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False, compare=False)
 
     def gold(self) -> dict[str, Any]:
         return {"text": self.text, "degradation": self.degradation, "skew": round(self.skew, 4),
@@ -700,6 +717,8 @@ class _Composer:
         self.text_width = self.right - self.left
         self.images: list[Image.Image] = []
         self.blocks: list[list[list[str]]] = []  # per page: blocks of lines
+        self.placed: list[list[PlacedWord]] = []  # per page: the words as drawn
+        self.rules: list[list[tuple[float, float, float, float]]] = []
         self.ink = (style.ink,) * 3
         self.y = 0
         self.new_page()
@@ -720,11 +739,15 @@ class _Composer:
     def new_page(self) -> None:
         self.images.append(Image.new("RGB", (self.width, self.height), "white"))
         self.blocks.append([])
+        self.placed.append([])
+        self.rules.append([])
         self.y = self.top
         if len(self.images) > 1 and self.style.page_numbers:
             font = self.font("regular", self.style.body_pt)
             number = str(len(self.images))
             self.draw.text((self.width / 2, self.top * 0.6), number, font=font, fill=self.ink, anchor="ms")
+            self.placed[-1].append(PlacedWord(number, self.width / 2 - font.getlength(number) / 2, self.top * 0.6,
+                                              str(font.path), float(font.size), self.style.ink))
             self.blocks[-1].append([number])
         self.blocks[-1].append([])
 
@@ -769,12 +792,14 @@ class _Composer:
         draw = self.draw
         for k, ((word, font), length) in enumerate(zip(words, lengths, strict=True)):
             draw.text((x, baseline), word, font=font, fill=self.ink, anchor="ls")
+            self.placed[-1].append(PlacedWord(word, x, baseline, str(font.path), float(font.size), self.style.ink))
             x += length + (spaces[k] + gap_extra if k < len(spaces) else 0)
         return x - start
 
     def rule(self, x_center: float, y: float, length: float) -> None:
         thickness = max(1, self.pt(0.75))
         self.draw.rectangle([x_center - length / 2, y, x_center + length / 2, y + thickness - 1], fill=self.ink)
+        self.rules[-1].append((x_center - length / 2, y, length, thickness))
 
 
 def _wrap(words: Sequence[_Word], width: float, first_width: float | None = None) -> list[list[_Word]]:
@@ -817,9 +842,10 @@ def render_dispatch(spec: Dispatch | Mapping[str, Any], *, rng: random.Random, s
     _render_body(comp, d.body, has_title=bool(d.title))
     _render_closing(comp, d)
     pages = []
-    for image, blocks in zip(comp.images, comp.blocks, strict=True):
+    for image, blocks, placed, rules in zip(comp.images, comp.blocks, comp.placed, comp.rules, strict=True):
         text = "\n\n".join("\n".join(block) for block in blocks if block)
-        pages.append(RenderedPage(image=image, dpi=dpi, text=text, params={"font": style.family}))
+        pages.append(RenderedPage(image=image, dpi=dpi, text=text, params={"font": style.family},
+                                  words=tuple(placed), rules=tuple(rules)))
     return pages
 
 

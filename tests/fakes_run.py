@@ -2,7 +2,9 @@
 
 A fake scan is a file starting with FAKE_MAGIC followed by JSON: {"pages": [...], "sleep": s,
 "fail_page": i, "timeout_page": i, "crash_page": i, "started": path}. Its pages' "OCR" text is the given page
-text; a page being loaded creates the file `started` when given.
+text; a page being loaded creates the file `started` when given. A ".pdf" one may carry per page an old
+invisible OCR layer ("legacy": [text or null, ...]) or a visible born-digital text layer ("layer": [text or
+null, ...]), and signature dictionaries ("signatures": [{"name", "time", "page"}, ...]).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import CorruptFileError, EmptyFileError, OcrTimeoutError, UnsupportedFormatError
 from pipeline.run import BatchSummary, ProcessOptions, Stages
 from pipeline.types import (
+    Box,
     DocumentHeader,
     DocumentInfo,
     DocumentKind,
     DocumentResult,
+    LayerWord,
     OcrPage,
     OcrWord,
     PageImage,
@@ -39,8 +43,10 @@ from pipeline.types import (
     Reference,
     Restoration,
     RestoredToken,
+    SignatureField,
     Span,
     Task,
+    TextLayer,
 )
 
 FAKE_MAGIC = b"FAKESCAN"
@@ -91,6 +97,48 @@ def load_page(path: Path, index: int) -> PageImage:
     image = np.full((*PAGE_SIZE, 3), 255, dtype=np.uint8)
     legacy = spec.get("legacy", [None] * len(spec["pages"]))[index]
     return PageImage(source=str(path), index=index, image=image, dpi=100.0, legacy_text=legacy)
+
+
+def _layer_words(text: str, visible: bool) -> list[LayerWord]:
+    """Words laid out like the fake OCR's, one text line per line."""
+    words = []
+    for line_number, line in enumerate(text.split("\n")):
+        x = 4
+        for word in line.split():
+            width = 7 * len(word)
+            box: Box = (x, 4 + LINE_HEIGHT * line_number, width, 12)
+            words.append(LayerWord(word, box, visible, baseline=float(box[1] + 10), size=12.0))
+            x += width + 6
+    return words
+
+
+def read_text_layer(path: Path, index: int) -> TextLayer | None:
+    """A visible "layer" page is born-digital (its ink lies under its words); a "legacy" one is a scan
+    (ink everywhere) under an invisible layer."""
+    if Path(path).suffix != ".pdf":
+        return None
+    spec = _spec(Path(path))
+    visible = (spec.get("layer") or [None] * len(spec["pages"]))[index]
+    legacy = (spec.get("legacy") or [None] * len(spec["pages"]))[index]
+    words = _layer_words(visible, True) if visible else _layer_words(legacy, False) if legacy else []
+    ink = np.full(PAGE_SIZE, 255, dtype=np.uint8)
+    for word in words:
+        x, y, w, h = word.box
+        ink[y + 2 : y + h - 2, x + 1 : x + w - 1] = 0 if visible else 255
+    if not visible:
+        ink[20:180, 10:150] = 0
+    return TextLayer(source=str(path), index=index, width=PAGE_SIZE[1], height=PAGE_SIZE[0], dpi=100.0,
+                     words=tuple(words), annotations=(), image_cover=0.0 if visible else 1.0, ink=ink,
+                     ink_dpi=100.0)
+
+
+def read_signatures(path: Path) -> list[SignatureField]:
+    if Path(path).suffix != ".pdf":
+        return []
+    return [SignatureField(field_name=f"Signature{n + 1}", page=item.get("page"), rect=None, name=item.get("name"),
+                           time=item.get("time"), reason=None, location=None, contact=None, sub_filter=None,
+                           contents=b"")
+            for n, item in enumerate(_spec(Path(path)).get("signatures", []))]
 
 
 def read_text_file(path: Path) -> str:
@@ -162,6 +210,8 @@ FAKE_STAGES = Stages(
     check_tesseract=check_tesseract,
     restore_text=restore_text,
     extract_record=extract_record,
+    read_text_layer=read_text_layer,
+    read_signatures=read_signatures,
 )
 
 
@@ -177,11 +227,12 @@ def record_from_case(case: dict[str, Any]) -> Record:
     references = []
     for ref in case.get("references", []):
         spans = [Span(0, len(ref["code"]), ref["code"], ref.get("page")) for _ in range(ref.get("mentions", 1))]
-        references.append(Reference(code=ref["code"], mentions=spans))
+        references.append(Reference(code=ref["code"], mentions=spans, date=ref.get("date"),
+                                    year=int(ref["date"][:4]) if ref.get("date") else None))
     places = [Place(**place) for place in case.get("places", [])]
     tasks = [Task(**task) for task in case.get("tasks", [])]
-    return Record(document=DocumentHeader(**case.get("document", {})), references=references, places=places,
-                  tasks=tasks)
+    header = Record.from_dict({"document": case.get("document", {})}).document  # nested signer too
+    return Record(document=header, references=references, places=places, tasks=tasks)
 
 
 def store_case_documents(archive: ArchiveStore, documents: list[dict[str, Any]]) -> dict[str, int]:

@@ -52,7 +52,7 @@ def test_archive_export_csv_has_header_and_one_row_per_task(archive):
     assert write_csv(iter_tasks(archive), out) == 3
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert list(rows[0]) == ["task_id", "document_code", "date", "assignees", "text", "places", "references",
-                             "deadline", "source"]
+                             "deadline", "source", "status"]
     assert [(r["document_code"], r["task_id"]) for r in rows] == [("3/UBND-NN", "PL.1"), ("18/KH-UBND", "1"),
                                                                   ("18/KH-UBND", "2")]
     first = rows[1]

@@ -13,8 +13,6 @@ from fakes_run import FAKE_STAGES, write_fake_scan
 
 from pipeline.errors import CongvanError, CorruptFileError, TooLargeError
 from pipeline.run import ProcessOptions, engine, executors, process_inputs, worker
-from pipeline.run.options import PageSettings
-from pipeline.types import DocumentKind
 
 distributed = pytest.importorskip("distributed")
 
@@ -109,11 +107,10 @@ def test_run_dask_input_too_large_to_send_is_one_clear_error(tmp_path, scheduler
 def test_run_dask_local_worker_that_reads_the_path_gets_no_bytes(tmp_path):
     scan = write_fake_scan(tmp_path / "a.png", ["x"])
     digest = FAKE_STAGES.open_document(scan).sha256
-    task = worker.PageTask(str(scan), 0, DocumentKind.IMAGE, PageSettings(), FAKE_STAGES, sha256=digest)
-    assert worker.local_source(task, None) == scan
+    assert worker.local_source(str(scan), digest, None) == scan
     for source in (str(tmp_path / "elsewhere.png"), "relative/to/another/machine.png"):
         with pytest.raises(worker.SourceUnavailable):
-            worker.local_source(dataclasses.replace(task, source=source), None)
+            worker.local_source(source, digest, None)
 
 
 def test_run_dask_results_go_straight_into_the_archive_server(tmp_path, scheduler, monkeypatch, new_archive):

@@ -130,9 +130,12 @@ def test_run_text_layer_restores_legacy_text_instead_of_ocr(tmp_path):
     _process([scan], tmp_path / "out", text_layer=True)
     data = json.loads((tmp_path / "out" / "old.json").read_text())
     first, second = data["pages"]
-    assert first["raw_text"] == "nong thon moi" and first["text"] == "nông thôn mới" and first["words"] == []
-    assert first["legacy_text"] == "nong thon moi"
+    assert first["raw_text"] == "nong thon moi" and first["text"] == "nông thôn mới"
+    assert first["source"] == "legacy-restored" and first["legacy_text"] == "nong thon moi"
+    # the old layer's words keep their boxes; their confidence is the restoration's (the fake's 0.9)
+    assert [(w["text"], w["confidence"]) for w in first["words"]] == [("nong", 90.0), ("thon", 90.0), ("moi", 90.0)]
     assert second["raw_text"] == "ocr two" and second["warnings"] == ["no text layer on this page: OCR used"]
+    assert second["source"] == "ocr"
 
 
 def test_run_no_restore_keeps_raw_text(tmp_path):

@@ -16,7 +16,8 @@ from typing import Any, TextIO
 from pipeline import __version__
 from pipeline.archive.store import ArchiveStore, TaskRow
 
-CSV_COLUMNS = ("task_id", "document_code", "date", "assignees", "text", "places", "references", "deadline", "source")
+CSV_COLUMNS = ("task_id", "document_code", "date", "assignees", "text", "places", "references", "deadline", "source",
+               "status")
 ICS_LINE_OCTETS = 75  # RFC 5545 §3.1: lines longer than this are folded
 SUMMARY_CHARS = 160
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -44,7 +45,7 @@ def write_csv(rows: Iterable[TaskRow], out: TextIO) -> int:
         task = row.task
         writer.writerow([task.get("id"), row.document_code or "", row.document_date or "",
                          _joined(task.get("assignees")), task.get("text", ""), _joined(task.get("places")),
-                         _joined(task.get("references")), task.get("deadline") or "", row.source])
+                         _joined(task.get("references")), task.get("deadline") or "", row.source, row.status])
         count += 1
     return count
 
@@ -119,7 +120,7 @@ def write_ics(rows: Iterable[TaskRow], out: TextIO, now: datetime | None = None)
             lines.append(f"DTSTART;VALUE=DATE:{start}")
         if task.get("assignees"):
             lines.append(f"CATEGORIES:{','.join(ics_escape(a) for a in task['assignees'])}")
-        lines += ["STATUS:NEEDS-ACTION", "END:VTODO"]
+        lines += ["STATUS:COMPLETED" if row.status == "done" else "STATUS:NEEDS-ACTION", "END:VTODO"]
         count += 1
     lines.append("END:VCALENDAR")
     out.write("".join(ics_fold(line) + "\r\n" for line in lines))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import __version__
-from pipeline.types import DocumentKind, DocumentResult, PageResult
+from pipeline.types import DocumentKind, DocumentResult, OcrWord, PageResult, RestoredToken
 
 
 def _json_default(value: Any) -> Any:
@@ -52,7 +52,27 @@ def page_to_dict(page: PageResult) -> dict[str, Any]:
         else [{"original": t.original, "restored": t.restored, "confidence": t.confidence} for t in page.tokens],
         "seconds": round(page.seconds, 3),
         "warnings": list(page.warnings),
+        "source": str(page.source),
+        "source_evidence": None if page.evidence is None else dataclasses.asdict(page.evidence),
     }
+
+
+def pages_from_result(data: dict[str, Any]) -> list[PageResult]:
+    """The pages of a result JSON (`document_to_dict`) with their words and aligned tokens, enough to box
+    words and to rebuild a searchable PDF; preprocessing steps are not read back."""
+    pages = []
+    for page in data.get("pages") or []:
+        words = [OcrWord(w["text"], float(w["confidence"]), (int(w["box"][0]), int(w["box"][1]), int(w["box"][2]),
+                                                             int(w["box"][3])), w.get("block", 0), w.get("line", 0))
+                 for w in page.get("words") or []]
+        tokens = page.get("tokens")
+        pages.append(PageResult(
+            index=page["index"], width=page["width"], height=page["height"], dpi=page["dpi"], preprocessing=[],
+            words=words, raw_text=page.get("raw_text", ""), text=page.get("text", ""),
+            legacy_text=page.get("legacy_text"),
+            tokens=None if tokens is None else [RestoredToken(t["original"], t["restored"], t["confidence"])
+                                                for t in tokens]))
+    return pages
 
 
 def document_to_dict(result: DocumentResult, *, kind: DocumentKind, settings: dict[str, Any]) -> dict[str, Any]:

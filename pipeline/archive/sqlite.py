@@ -5,36 +5,66 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from pipeline.archive import store
-from pipeline.archive.normalize import code_key
+from pipeline.archive.files import pages_from_result
+from pipeline.archive.normalize import code_key, fold_text
+from pipeline.archive.review import (
+    TASK_STATUSES,
+    apply_corrections,
+    field_value,
+    low_confidence_fields,
+    validate_correction,
+)
 from pipeline.archive.store import (
+    BROWSE_ORDERS,
     DOCUMENT_COLUMNS,
+    INTAKE_STATUSES,
     PART_COLUMNS,
+    ROLES,
     TABLES,
     Citation,
+    CitingReference,
+    CodedDocument,
+    Correction,
+    DocumentCard,
     DocumentRows,
     DocumentSummary,
+    Facets,
+    IntakeJob,
     IssuedDocument,
     PageMatch,
     SearchFilters,
+    Session,
     StoredDocument,
+    TaskFilters,
     TaskRow,
+    TaskStatusChange,
+    User,
+    corrected_columns,
     document_rows,
+    facets_of,
     filter_keys,
+    fold_assignee,
+    record_columns,
+    region_of,
+    settled_fields,
     unpack_result,
 )
-from pipeline.errors import ArchiveError, NotFoundError
+from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError
 from pipeline.types import DocumentKind, DocumentResult, Record
+
+Step = str | Callable[[sqlite3.Connection], None]
 
 # Each migration brings the schema from the previous version to its own; `PRAGMA user_version` holds the
 # version of an archive. Never edit a released migration: append a new one.
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
     (1, (
         """CREATE TABLE "documents" (
             "id" INTEGER PRIMARY KEY,
@@ -137,12 +167,92 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
         )""",
         'CREATE INDEX "tasks_document" ON "tasks" ("document_id")',
     )),
+    (2, (
+        # review and corrections: reasons per document, the audit trail keyed by content hash
+        'ALTER TABLE "documents" ADD COLUMN "review" TEXT',
+        'ALTER TABLE "documents" ADD COLUMN "low_confidence" TEXT',
+        'ALTER TABLE "documents" ADD COLUMN "task_count" INTEGER NOT NULL DEFAULT 0',
+        'UPDATE "documents" SET "task_count" = (SELECT count(*) FROM "tasks" t WHERE t."document_id" = "documents"."id")',
+        # Browsing (newest first), filters and facets read only this index, never the wide rows (record and
+        # result JSON): it replaces the date index of schema 1.
+        'DROP INDEX "documents_date"',
+        """CREATE INDEX "documents_date" ON "documents" ("date", "type_key", "type_name_key", "issuer_key",
+            "place_key", "review", "task_count", "type", "issuer", "place")""",
+        'CREATE INDEX "documents_review" ON "documents" ("date", "review") WHERE "review" IS NOT NULL',
+        'CREATE INDEX "places_district_key" ON "places" ("district_key")',
+        'CREATE INDEX "places_province_key" ON "places" ("province_key")',
+        'CREATE INDEX "documents_added_at" ON "documents" ("added_at")',
+        'CREATE INDEX "references_code_key" ON "references" ("code_key")',
+        """CREATE TABLE "corrections" (
+            "id" INTEGER PRIMARY KEY,
+            "sha256" TEXT NOT NULL,
+            "field" TEXT NOT NULL,
+            "old" TEXT,
+            "new" TEXT,
+            "author" TEXT NOT NULL,
+            "at" TEXT NOT NULL
+        )""",
+        'CREATE INDEX "corrections_sha256" ON "corrections" ("sha256")',
+        # tasks: assignees as a search key; status and its audit trail keyed by the task uid
+        'ALTER TABLE "tasks" ADD COLUMN "assignees_key" TEXT',
+        """CREATE TABLE "task_status" (
+            "uid" TEXT PRIMARY KEY,
+            "status" TEXT NOT NULL,
+            "author" TEXT NOT NULL,
+            "at" TEXT NOT NULL
+        )""",
+        """CREATE TABLE "task_changes" (
+            "id" INTEGER PRIMARY KEY,
+            "uid" TEXT NOT NULL,
+            "old" TEXT NOT NULL,
+            "new" TEXT NOT NULL,
+            "author" TEXT NOT NULL,
+            "at" TEXT NOT NULL
+        )""",
+        'CREATE INDEX "task_changes_uid" ON "task_changes" ("uid")',
+        # people and uploads
+        """CREATE TABLE "users" (
+            "name" TEXT PRIMARY KEY,
+            "role" TEXT NOT NULL,
+            "password_hash" TEXT NOT NULL,
+            "created_at" TEXT NOT NULL
+        )""",
+        """CREATE TABLE "sessions" (
+            "token_hash" TEXT PRIMARY KEY,
+            "user_name" TEXT NOT NULL REFERENCES "users" ("name") ON DELETE CASCADE,
+            "csrf" TEXT NOT NULL,
+            "created_at" TEXT NOT NULL,
+            "expires_at" TEXT NOT NULL
+        )""",
+        """CREATE TABLE "intake" (
+            "id" INTEGER PRIMARY KEY,
+            "name" TEXT NOT NULL,
+            "path" TEXT NOT NULL,
+            "size" INTEGER NOT NULL,
+            "author" TEXT NOT NULL,
+            "status" TEXT NOT NULL,
+            "message" TEXT,
+            "document_id" INTEGER,
+            "created_at" TEXT NOT NULL,
+            "finished_at" TEXT
+        )""",
+        'CREATE INDEX "intake_status" ON "intake" ("status")',
+        lambda db: _backfill_review_columns(db),
+    )),
 ]
 DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON has types.RECORD_SCHEMA_VERSION
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
 _SUMMARY_WIDTH = 7
+_CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
+                 'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
+                 'd."task_count", d."added_at"')
+_TASK_COLUMNS = ('t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source", '
+                 'coalesce(s."status", \'open\')')
+_TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
+              'LEFT JOIN "task_status" s ON s."uid" = t."uid"')
+FACET_MEMO = 64  # facet answers remembered per connection
 
 
 class SqliteArchive:
@@ -152,6 +262,7 @@ class SqliteArchive:
         self.path = path
         self.location = str(path)
         self.connection = connection
+        self._facets: dict[tuple[Any, ...], Facets] = {}
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -186,13 +297,26 @@ class SqliteArchive:
     # ----------------------------------------------------------------------- writing
 
     def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
-        return self.write_rows(document_rows(result, name=name, kind=kind, result_json=result_json))
+        return self._store(document_rows(result, name=name, kind=kind, result_json=result_json),
+                           result.record or Record())
 
     def write_rows(self, rows: DocumentRows) -> int:
+        return self._store(rows, None)
+
+    def _store(self, rows: DocumentRows, record: Record | None) -> int:
+        """Store a document's rows under the id of the content's earlier version; `record`: the extracted
+        record, over which the content's corrections are applied (rows copied by write_rows have them)."""
+        sha256 = rows.document["sha256"]
         try:
             with self._write_transaction() as db:
-                db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (rows.document["sha256"],))
-                document_id = _insert_document(db, rows)
+                # Read inside the write lock: a correction committed a moment ago is applied, never lost.
+                changes = _changes(db, sha256) if record is not None else []
+                if record is not None and changes:
+                    low = (rows.document["low_confidence"] or "").split()
+                    rows.document.update(corrected_columns(record, changes, low))
+                previous = db.execute('SELECT "id" FROM "documents" WHERE "sha256" = ?', (sha256,)).fetchone()
+                db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (sha256,))
+                document_id = _insert_document(db, rows, previous[0] if previous else None)
                 for table, table_rows in rows.parts():
                     _insert_parts(db, table, document_id, table_rows)
         except sqlite3.Error as error:
@@ -244,18 +368,80 @@ class SqliteArchive:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
 
     def stored_documents(self) -> Iterator[StoredDocument]:
-        for row in self.connection.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"'):
-            yield StoredDocument(*row)
+        for row in self.connection.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall():
+            yield _stored(row)
 
     def table_counts(self) -> dict[str, int]:
         return {table: int(self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
                 for table in TABLES}
 
+    def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:
+        if not document_ids:
+            return {}
+        rows = self.connection.execute(
+            f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE d."id" IN (SELECT "value" FROM json_each(?))',
+            (json.dumps([int(i) for i in document_ids]),),
+        ).fetchall()
+        return {row[0]: _card(row) for row in rows}
+
+    def browse(self, filters: SearchFilters, *, order: str, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
+        if order not in BROWSE_ORDERS:
+            raise ValueError(f"unknown order {order!r}")
+        where, params = _filter_sql(filters)
+        total = self.connection.execute(f'SELECT count(*) FROM "documents" d WHERE 1 = 1{where}', params).fetchone()[0]
+        key = 'd."date"' if order == "date" else 'd."added_at"'
+        # The matching ids and sort keys come from the indexes alone; only one page of wide rows is read.
+        rows = self.connection.execute(
+            f'WITH m AS MATERIALIZED (SELECT d."id" AS "id", {key} AS "key" FROM "documents" d WHERE 1 = 1{where} '
+            f'ORDER BY "key" DESC, "id" DESC LIMIT ? OFFSET ?) '
+            f'SELECT {_CARD_COLUMNS} FROM m JOIN "documents" d ON d."id" = m."id" ORDER BY m."key" DESC, m."id" DESC',
+            [*params, limit, offset],
+        ).fetchall()
+        return int(total), [_card(row) for row in rows]
+
+    def facets(self, filters: SearchFilters, document_ids: Collection[int] | None = None) -> Facets:
+        """Memoised per archive state: `PRAGMA data_version` moves when another connection commits and
+        `total_changes` when this one writes, so a remembered answer is never stale."""
+        ids = None if document_ids is None else tuple(sorted(int(i) for i in document_ids))
+        state = (self.connection.execute("PRAGMA data_version").fetchone()[0], self.connection.total_changes)
+        key = (filters, ids, state)
+        found = self._facets.get(key)
+        if found is None:
+            found = self._count_facets(filters, ids)
+            if len(self._facets) >= FACET_MEMO:
+                self._facets.clear()
+            self._facets[key] = found
+        return found
+
+    def _count_facets(self, filters: SearchFilters, document_ids: Collection[int] | None) -> Facets:
+        where, params = _filter_sql(filters)
+        if document_ids is not None:
+            where += ' AND d."id" IN (SELECT "value" FROM json_each(?))'
+            params = [*params, json.dumps([int(i) for i in document_ids])]
+        # The filters are evaluated once (one pass over the covering date index); each facet groups that set.
+        rows = self.connection.execute(
+            f"""WITH f AS MATERIALIZED (
+                    SELECT d."type" AS "type", d."issuer" AS "issuer", substr(d."date", 1, 4) AS "year",
+                           d."place" AS "place", d."review" IS NOT NULL AS "review", d."task_count" > 0 AS "tasks"
+                    FROM "documents" d WHERE 1 = 1{where})
+                SELECT 'type', "type", count(*) FROM f WHERE "type" IS NOT NULL GROUP BY "type"
+                UNION ALL SELECT 'issuer', "issuer", count(*) FROM f WHERE "issuer" IS NOT NULL GROUP BY "issuer"
+                UNION ALL SELECT 'year', "year", count(*) FROM f WHERE "year" IS NOT NULL GROUP BY "year"
+                UNION ALL SELECT 'place', "place", count(*) FROM f WHERE "place" IS NOT NULL GROUP BY "place"
+                UNION ALL SELECT 'total', NULL, count(*) FROM f
+                UNION ALL SELECT 'tasks', NULL, coalesce(sum("tasks"), 0) FROM f
+                UNION ALL SELECT 'review', NULL, coalesce(sum("review"), 0) FROM f""", params).fetchall()
+        return facets_of(rows)
+
     def load_record(self, document_id: int) -> Record:
+        return Record.from_dict(self.record_data(document_id))
+
+    def record_data(self, document_id: int) -> dict[str, Any]:
         row = self.connection.execute('SELECT "record" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no document {document_id}", self.path)
-        return Record.from_dict(json.loads(row[0]))
+        data: dict[str, Any] = json.loads(row[0])
+        return data
 
     def load_result(self, document_id: int) -> tuple[str, str]:
         row = self.connection.execute('SELECT "result" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
@@ -290,18 +476,18 @@ class SqliteArchive:
 
     def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
                        wanted: int, exclude: Collection[int]) -> list[PageMatch]:
-        """BM25 ranks selective queries; a query found on more than store.RANKED_MATCHES pages lists the newest
-        pages first. Only the top pages are joined with their documents, growing the window while filters or
+        """BM25 ranks selective queries; a query found on more than store.RANKED_MATCHES pages (boilerplate such as
+        "ủy ban nhân dân", where BM25 order is nearly arbitrary and costly to compute) lists the newest pages
+        first. Only the top pages are joined with their documents, growing the window while filters or
         repeats thin it out."""
         db = self.connection
         match = _fts_query(terms, "text" if accented else "folded", phrase)
         # Counting stops past the threshold: all that matters is whether the query is selective.
-        limit = store.RANKED_MATCHES
         capped = db.execute('SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ? LIMIT ?)',
-                            (match, limit + 1)).fetchone()[0]
+                            (match, store.RANKED_MATCHES + 1)).fetchone()[0]
         if capped == 0 or wanted <= 0:
             return []
-        ranked = capped <= limit
+        ranked = capped <= store.RANKED_MATCHES
         total: int | None = capped if ranked else None  # counted in full only if a common phrase needs it
         score, order = ('bm25("page_fts")', '"score"') if ranked else ("0.0", '"rowid" DESC')
         where, params = _filter_sql(filters)
@@ -331,29 +517,237 @@ class SqliteArchive:
                 return list(best.values())
             window = min(total, window * 4)
 
+    # ----------------------------------------------------------------------- references between documents
+
+    def documents_with_codes(self, code_keys: Collection[str]) -> list[CodedDocument]:
+        if not code_keys:
+            return []
+        rows = self.connection.execute(
+            f'SELECT {_SUMMARY_COLUMNS}, d."code_key", d."place_key" FROM "documents" d '
+            'WHERE d."code_key" IN (SELECT "value" FROM json_each(?))', (json.dumps(sorted(code_keys)),)
+        ).fetchall()
+        regions = self._regions_of({row[0]: row[_SUMMARY_WIDTH + 1] for row in rows})
+        return [CodedDocument(_summary(row), row[_SUMMARY_WIDTH], regions[row[0]]) for row in rows]
+
+    def citing(self, code_key: str) -> list[CitingReference]:
+        rows = self.connection.execute(
+            f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."year", r."date", d."place_key" '
+            'FROM "references" r JOIN "documents" d ON d."id" = r."document_id" WHERE r."code_key" = ? '
+            'ORDER BY d."date" DESC, d."id" DESC', (code_key,)
+        ).fetchall()
+        regions = self._regions_of({row[0]: row[_SUMMARY_WIDTH + 4] for row in rows})
+        width = _SUMMARY_WIDTH
+        return [CitingReference(_summary(row), row[width], row[width + 1], row[width + 2], row[width + 3],
+                                regions[row[0]]) for row in rows]
+
+    def regions(self, document_id: int) -> frozenset[str]:
+        row = self.connection.execute('SELECT "place_key" FROM "documents" WHERE "id" = ?', (document_id,)).fetchone()
+        return self._regions_of({document_id: row[0] if row else None})[document_id]
+
+    def _regions_of(self, place_keys: dict[int, str | None]) -> dict[int, frozenset[str]]:
+        places: dict[int, list[tuple[str | None, str | None, str | None]]] = {i: [] for i in place_keys}
+        if place_keys:
+            for document_id, *keys in self.connection.execute(
+                'SELECT "document_id", "name_key", "district_key", "province_key" FROM "places" '
+                'WHERE "document_id" IN (SELECT "value" FROM json_each(?))', (json.dumps(list(place_keys)),)
+            ):
+                places[document_id].append((keys[0], keys[1], keys[2]))
+        return {i: region_of(place_keys[i], places[i]) for i in place_keys}
+
     # ----------------------------------------------------------------------- tasks
 
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
         rows = self.connection.execute(
-            """SELECT t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source"
-               FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id"
+            f"""SELECT {_TASK_COLUMNS} {_TASK_FROM}
                WHERE ? IS NULL OR coalesce(d."date", substr(d."added_at", 1, 10)) >= ?
                ORDER BY d."date", d."id", t."id"
             """,
             (since, since),
         )
-        for uid, record, doc_id, code, doc_date, doc_type, issuer, source in rows:
-            yield TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source)
+        for row in rows:
+            yield _task_row(row)
+
+    def task_board(self, filters: TaskFilters, *, limit: int | None, offset: int = 0) -> tuple[int, list[TaskRow]]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if filters.assignee:
+            conditions.append("""t."assignees_key" LIKE '%' || ? || '%' ESCAPE '\\'""")
+            params.append(_like_escape(fold_assignee(filters.assignee)))
+        for column, operator, value in (("deadline", ">=", filters.deadline_from),
+                                        ("deadline", "<=", filters.deadline_to)):
+            if value:
+                conditions.append(f't."{column}" {operator} ?')
+                params.append(value)
+        if filters.document_id is not None:
+            conditions.append('d."id" = ?')
+            params.append(filters.document_id)
+        if filters.status:
+            conditions.append("""coalesce(s."status", 'open') = ?""")
+            params.append(filters.status)
+        if filters.since:
+            conditions.append('coalesce(d."date", substr(d."added_at", 1, 10)) >= ?')
+            params.append(filters.since)
+        where = "".join(f" AND {condition}" for condition in conditions)
+        total = self.connection.execute(f"SELECT count(*) {_TASK_FROM} WHERE 1 = 1{where}", params).fetchone()[0]
+        rows = self.connection.execute(
+            f'SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE 1 = 1{where} ORDER BY t."deadline" IS NULL, t."deadline", '
+            'd."date" DESC, d."id", t."id" LIMIT ? OFFSET ?', [*params, -1 if limit is None else limit, offset]
+        ).fetchall()
+        return int(total), [_task_row(row) for row in rows]
+
+    def set_task_status(self, uid: str, status: str, *, user: str) -> TaskStatusChange:
+        if status not in TASK_STATUSES:
+            raise InvalidCorrectionError(f"not a task status: {status!r} (open or done)")
+        at = _now()
+        try:
+            with self._write_transaction() as db:
+                if db.execute('SELECT 1 FROM "tasks" WHERE "uid" = ?', (uid,)).fetchone() is None:
+                    raise NotFoundError(f"no task {uid!r}", self.path)
+                row = db.execute('SELECT "status" FROM "task_status" WHERE "uid" = ?', (uid,)).fetchone()
+                old = row[0] if row else "open"
+                db.execute('INSERT INTO "task_status" ("uid", "status", "author", "at") VALUES (?, ?, ?, ?) '
+                           'ON CONFLICT ("uid") DO UPDATE SET "status" = excluded."status", '
+                           '"author" = excluded."author", "at" = excluded."at"', (uid, status, user, at))
+                cursor = db.execute('INSERT INTO "task_changes" ("uid", "old", "new", "author", "at") '
+                                    "VALUES (?, ?, ?, ?, ?)", (uid, old, status, user, at))
+        except sqlite3.Error as error:
+            raise ArchiveError(f"cannot change task {uid}: {error}", self.path) from None
+        assert cursor.lastrowid is not None
+        return TaskStatusChange(cursor.lastrowid, uid, old, status, user, at)
+
+    def task_history(self, uid: str) -> list[TaskStatusChange]:
+        rows = self.connection.execute(
+            'SELECT "id", "uid", "old", "new", "author", "at" FROM "task_changes" WHERE "uid" = ? ORDER BY "id"',
+            (uid,)).fetchall()
+        return [TaskStatusChange(*row) for row in rows]
+
+    # ----------------------------------------------------------------------- review and corrections
+
+    def add_correction(self, document_id: int, field: str, value: str | None, *, user: str) -> Correction:
+        value = validate_correction(field, value)
+        at = _now()
+        try:
+            with self._write_transaction() as db:
+                row = db.execute('SELECT "sha256", "record", "low_confidence" FROM "documents" WHERE "id" = ?',
+                                 (document_id,)).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no document {document_id}", self.path)
+                sha256, record_json, low = row
+                current = Record.from_dict(json.loads(record_json))
+                old = field_value(current, field)
+                logged = field if old != value else f"confirmed:{field}"
+                cursor = db.execute('INSERT INTO "corrections" ("sha256", "field", "old", "new", "author", "at") '
+                                    "VALUES (?, ?, ?, ?, ?, ?)", (sha256, logged, old, value, user, at))
+                corrected = apply_corrections(current, [(field, value)]) if old != value else current
+                columns = record_columns(corrected, low_confidence=(low or "").split(),
+                                         settled=settled_fields(_changes(db, sha256)))
+                db.execute(f'UPDATE "documents" SET {", ".join(f"{_q(c)} = ?" for c in columns)} WHERE "id" = ?',
+                           [*columns.values(), document_id])
+        except sqlite3.Error as error:
+            raise ArchiveError(f"cannot store the correction: {error}", self.path) from None
+        assert cursor.lastrowid is not None
+        return Correction(cursor.lastrowid, sha256, document_id, logged, old, value, user, at)
+
+    def corrections(self, document_id: int) -> list[Correction]:
+        rows = self.connection.execute(
+            f"SELECT {_CORRECTION_COLUMNS} {_CORRECTION_FROM} WHERE c.\"sha256\" = "
+            '(SELECT "sha256" FROM "documents" WHERE "id" = ?) ORDER BY c."id"', (document_id,)).fetchall()
+        return [Correction(*row) for row in rows]
+
+    def recent_corrections(self, limit: int) -> list[Correction]:
+        rows = self.connection.execute(
+            f'SELECT {_CORRECTION_COLUMNS} {_CORRECTION_FROM} ORDER BY c."id" DESC LIMIT ?', (limit,)).fetchall()
+        return [Correction(*row) for row in rows]
+
+    def review_queue(self, *, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
+        return self.browse(SearchFilters(needs_review=True), order="date", limit=limit, offset=offset)
+
+    # ----------------------------------------------------------------------- users and sessions
+
+    def add_user(self, name: str, role: str, password_hash: str) -> User:
+        if role not in ROLES:
+            raise ArchiveError(f"unknown role {role!r} (viewer, editor or admin)", self.path)
+        user = User(name, role, password_hash, _now())
+        with self._write_transaction() as db:
+            db.execute('INSERT INTO "users" ("name", "role", "password_hash", "created_at") VALUES (?, ?, ?, ?) '
+                       'ON CONFLICT ("name") DO UPDATE SET "role" = excluded."role", '
+                       '"password_hash" = excluded."password_hash"', (user.name, role, password_hash, user.created_at))
+            db.execute('DELETE FROM "sessions" WHERE "user_name" = ?', (name,))  # a new password ends old sessions
+        found = self.user(name)
+        assert found is not None
+        return found
+
+    def user(self, name: str) -> User | None:
+        row = self.connection.execute('SELECT "name", "role", "password_hash", "created_at" FROM "users" '
+                                      'WHERE "name" = ?', (name,)).fetchone()
+        return User(*row) if row else None
+
+    def users(self) -> list[User]:
+        rows = self.connection.execute('SELECT "name", "role", "password_hash", "created_at" FROM "users" '
+                                       'ORDER BY "name"').fetchall()
+        return [User(*row) for row in rows]
+
+    def add_session(self, session: Session) -> None:
+        with self._write_transaction() as db:
+            db.execute('DELETE FROM "sessions" WHERE "expires_at" < ?', (session.created_at,))
+            db.execute('INSERT INTO "sessions" ("token_hash", "user_name", "csrf", "created_at", "expires_at") '
+                       "VALUES (?, ?, ?, ?, ?)", (session.token_hash, session.user, session.csrf,
+                                                  session.created_at, session.expires_at))
+
+    def session(self, token_hash: str, now: str) -> Session | None:
+        row = self.connection.execute(
+            'SELECT "token_hash", "user_name", "csrf", "created_at", "expires_at" FROM "sessions" '
+            'WHERE "token_hash" = ? AND "expires_at" >= ?', (token_hash, now)).fetchone()
+        return Session(*row) if row else None
+
+    def delete_session(self, token_hash: str) -> None:
+        with self._write_transaction() as db:
+            db.execute('DELETE FROM "sessions" WHERE "token_hash" = ?', (token_hash,))
+
+    # ----------------------------------------------------------------------- intake
+
+    def add_intake(self, name: str, path: str, size: int, *, user: str) -> IntakeJob:
+        with self._write_transaction() as db:
+            cursor = db.execute('INSERT INTO "intake" ("name", "path", "size", "author", "status", "created_at") '
+                                "VALUES (?, ?, ?, ?, 'queued', ?)", (name, path, size, user, _now()))
+        assert cursor.lastrowid is not None
+        return self._intake(cursor.lastrowid)
+
+    def _intake(self, job_id: int) -> IntakeJob:
+        row = self.connection.execute(f'SELECT {_INTAKE_COLUMNS} FROM "intake" WHERE "id" = ?', (job_id,)).fetchone()
+        return IntakeJob(*row)
+
+    def intake_jobs(self, limit: int) -> list[IntakeJob]:
+        rows = self.connection.execute(f'SELECT {_INTAKE_COLUMNS} FROM "intake" ORDER BY "id" DESC LIMIT ?',
+                                       (limit,)).fetchall()
+        return [IntakeJob(*row) for row in rows]
+
+    def claim_intake(self) -> IntakeJob | None:
+        with self._write_transaction() as db:
+            row = db.execute('SELECT "id" FROM "intake" WHERE "status" = \'queued\' ORDER BY "id" LIMIT 1').fetchone()
+            if row is None:
+                return None
+            db.execute('UPDATE "intake" SET "status" = \'running\' WHERE "id" = ?', (row[0],))
+        return self._intake(row[0])
+
+    def finish_intake(self, job_id: int, status: str, message: str | None, document_id: int | None) -> None:
+        if status not in INTAKE_STATUSES:
+            raise ValueError(f"unknown intake status {status!r}")
+        with self._write_transaction() as db:
+            db.execute('UPDATE "intake" SET "status" = ?, "message" = ?, "document_id" = ?, "finished_at" = ? '
+                       'WHERE "id" = ?', (status, message, document_id, _now(), job_id))
 
 
 # --------------------------------------------------------------------------- rows and conditions
 
 
-def _insert_document(db: sqlite3.Connection, rows: DocumentRows) -> int:
-    columns = list(rows.document)
+def _insert_document(db: sqlite3.Connection, rows: DocumentRows, document_id: int | None) -> int:
+    """Insert the document row, under `document_id` when it replaces an earlier version (ids stay stable)."""
+    values = {"id": document_id, **rows.document} if document_id is not None else rows.document
+    columns = list(values)
     cursor = db.execute(
         f'INSERT INTO "documents" ({_quoted(columns)}) VALUES ({", ".join("?" * len(columns))})',
-        [rows.document[column] for column in columns],
+        [values[column] for column in columns],
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
@@ -370,7 +764,38 @@ def _insert_parts(db: sqlite3.Connection, table: str, document_id: int, rows: li
 
 
 def _quoted(columns: list[str]) -> str:
-    return ", ".join(f'"{column}"' for column in columns)
+    return ", ".join(_q(column) for column in columns)
+
+
+def _q(column: str) -> str:
+    return f'"{column}"'
+
+
+_CORRECTION_COLUMNS = 'c."id", c."sha256", d."id", c."field", c."old", c."new", c."author", c."at"'
+_CORRECTION_FROM = 'FROM "corrections" c LEFT JOIN "documents" d ON d."sha256" = c."sha256"'
+_INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message", "document_id", "created_at", '
+                   '"finished_at"')
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _changes(db: sqlite3.Connection, sha256: str) -> list[tuple[str, str | None]]:
+    """The corrections of a content, oldest first, as (field, value)."""
+    return [(field, new) for field, new in db.execute(
+        'SELECT "field", "new" FROM "corrections" WHERE "sha256" = ? ORDER BY "id"', (sha256,))]
+
+
+def _card(row: Sequence[Any]) -> DocumentCard:
+    values = list(row)
+    values[14] = tuple((values[14] or "").split())
+    return DocumentCard(*values)
+
+
+def _task_row(row: Sequence[Any]) -> TaskRow:
+    uid, record, doc_id, code, doc_date, doc_type, issuer, source, status = row
+    return TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source, status)
 
 
 def _stored(row: Sequence[Any]) -> StoredDocument:
@@ -400,11 +825,17 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         conditions.append('d."date" <= ?')
         params.append(keys.date_to)
     if keys.place_key is not None:
+        # One set of documents from the three indexed place keys, not a subquery per document.
         conditions.append(
-            '(d."place_key" = ? OR EXISTS (SELECT 1 FROM "places" pl WHERE pl."document_id" = d."id" AND '
-            '(pl."name_key" = ? OR pl."district_key" = ? OR pl."province_key" = ?)))'
+            '(d."place_key" = ? OR d."id" IN (SELECT "document_id" FROM "places" WHERE "name_key" = ? '
+            'UNION SELECT "document_id" FROM "places" WHERE "district_key" = ? '
+            'UNION SELECT "document_id" FROM "places" WHERE "province_key" = ?))'
         )
         params += [keys.place_key] * 4
+    if keys.has_tasks is not None:
+        conditions.append('d."task_count" > 0' if keys.has_tasks else 'd."task_count" = 0')
+    if keys.needs_review is not None:
+        conditions.append('d."review" IS NOT NULL' if keys.needs_review else 'd."review" IS NULL')
     return "".join(f" AND {condition}" for condition in conditions), params
 
 
@@ -422,6 +853,26 @@ def _fts_query(terms: Sequence[str], column: str, phrase: bool) -> str:
 # --------------------------------------------------------------------------- opening and migrating
 
 
+def _backfill_review_columns(db: sqlite3.Connection) -> None:
+    """Migration 2: review reasons and low-confidence fields of the documents already archived (from their
+    stored result's words), and the assignee key of their tasks."""
+    for document_id, record_json, packed in db.execute('SELECT "id", "record", "result" FROM "documents"').fetchall():
+        record = Record.from_dict(json.loads(record_json))
+        try:
+            pages = pages_from_result(json.loads(unpack_result(packed)))
+        except (ValueError, TypeError, KeyError):
+            pages = []
+        low = low_confidence_fields(record, pages)
+        review = record_columns(record, low_confidence=low, settled=())["review"]
+        db.execute('UPDATE "documents" SET "review" = ?, "low_confidence" = ? WHERE "id" = ?',
+                   (review, " ".join(low) or None, document_id))
+    for task_id, record_json in db.execute('SELECT "id", "record" FROM "tasks"').fetchall():
+        assignees = json.loads(record_json).get("assignees") or []
+        db.execute('UPDATE "tasks" SET "assignees_key" = ? WHERE "id" = ?',
+                   (fold_text(" | ".join(assignees)) or None, task_id))
+
+
+
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     if not create and not path.exists():
         raise NotFoundError("no archive here (create one with congvan process … --db FILE)", path)
@@ -437,8 +888,9 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     return connection
 
 
-def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tuple[int, Sequence[str]]] = MIGRATIONS) -> int:
-    """Apply the migrations an archive lacks, each in its own transaction; return the schema version."""
+def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tuple[int, Sequence[Step]]] = MIGRATIONS) -> int:
+    """Apply the migrations an archive lacks, each in its own transaction; return the schema version. A step
+    is an SQL statement, or a function of the connection for data SQL alone cannot derive (backfills)."""
     latest = migrations[-1][0]
     for target, statements in migrations:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -451,7 +903,10 @@ def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tup
             # Another process may have migrated while we waited for the lock.
             if connection.execute("PRAGMA user_version").fetchone()[0] < target:
                 for statement in statements:
-                    connection.execute(statement)
+                    if callable(statement):
+                        statement(connection)
+                    else:
+                        connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {int(target)}")
             connection.execute("COMMIT")
         except BaseException:

@@ -5,8 +5,12 @@ Everything congvan keeps about processed documents goes through an `ArchiveStore
 SQL; this module defines what they must do and the backend-independent part of it (the search keys of a
 document, the identity of a task), so that a second backend is one module implementing the Protocol.
 
-Adding to the store (corrections, users, task status…): add the method to `ArchiveStore`, a migration and
-the method to every backend, and a test in tests/test_archive_store.py that runs against each backend.
+Adding to the store: add the method to `ArchiveStore`, a migration and the method to every backend, and a
+test in tests/test_archive_store.py (or tests/test_archive_review.py) that runs against each backend.
+
+Human work on the archive (corrections, task status, users, sessions, uploads) is keyed by what survives
+re-processing: corrections and task status by the document's content hash and the task uid, never by a row
+id, so that `process --force` re-extracts a document without losing what people did to it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +28,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from pipeline.archive.normalize import code_key, code_parts, fold_text
+from pipeline.archive.review import apply_corrections, low_confidence_fields, review_reasons
 from pipeline.errors import ArchiveError
 from pipeline.types import DocumentKind, DocumentResult, Record
 
@@ -34,15 +39,15 @@ RANKED_MATCHES = 1000
 # The logical schema every backend stores: the columns of each table, without the ids a backend assigns.
 DOCUMENT_COLUMNS = (
     "sha256", "source", "name", "kind", "page_count", "code", "code_key", "number", "type", "type_key", "type_name",
-    "type_name_key", "issuer", "parent_issuer", "issuer_key", "place", "place_key", "date", "subject", "record",
-    "result", "added_at",
+    "type_name_key", "issuer", "parent_issuer", "issuer_key", "place", "place_key", "date", "subject", "review",
+    "low_confidence", "task_count", "record", "result", "added_at",
 )
 PART_COLUMNS: dict[str, tuple[str, ...]] = {
     "pages": ("page", "text", "folded"),
     "references": ("code", "code_key", "number", "year", "type", "issuer_code", "date", "mentions", "page", "start"),
     "dates": ("text", "kind", "value", "start", "end", "page"),
     "places": ("level", "name", "name_key", "district", "district_key", "province", "province_key", "code", "text"),
-    "tasks": ("task_id", "uid", "text", "deadline", "page", "record"),
+    "tasks": ("task_id", "uid", "text", "deadline", "page", "record", "assignees_key"),
 }
 TABLES = ("documents", *PART_COLUMNS)
 
@@ -87,6 +92,8 @@ class SearchFilters:
     date_from: str | None = None  # ISO date, inclusive
     date_to: str | None = None
     place: str | None = None  # province, district or commune name
+    has_tasks: bool | None = None  # True: only documents with tasks; False: only documents without
+    needs_review: bool | None = None  # True: only documents in the review queue; False: only the others
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ class FilterKeys:
     date_from: str | None = None
     date_to: str | None = None
     place_key: str | None = None  # the place of issue or any place named, at any level
+    has_tasks: bool | None = None
+    needs_review: bool | None = None
 
 
 def filter_keys(filters: SearchFilters) -> FilterKeys:
@@ -109,6 +118,8 @@ def filter_keys(filters: SearchFilters) -> FilterKeys:
         date_from=filters.date_from or None,
         date_to=filters.date_to or None,
         place_key=_PLACE_PREFIX.sub("", fold_text(filters.place).strip()) if filters.place else None,
+        has_tasks=filters.has_tasks,
+        needs_review=filters.needs_review,
     )
 
 
@@ -153,14 +164,150 @@ class TaskRow:
     document_type: str | None
     issuer: str | None
     source: str
+    status: str = "open"  # "open" | "done" (review.TASK_STATUSES), set by people
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "uid": self.uid,
             **self.task,
+            "status": self.status,
             "document": {"id": self.document_id, "code": self.document_code, "date": self.document_date,
                          "type": self.document_type, "issuer": self.issuer, "source": self.source},
         }
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    """Conditions of the tasks board; None = no condition."""
+
+    assignee: str | None = None  # part of an assignee's name, with or without diacritics
+    deadline_from: str | None = None  # ISO dates, inclusive; a task without a deadline matches neither
+    deadline_to: str | None = None
+    document_id: int | None = None
+    status: str | None = None  # "open" | "done"
+    since: str | None = None  # as ArchiveStore.tasks: documents dated (else added) on or after this day
+
+
+@dataclass(frozen=True)
+class DocumentCard:
+    """What the web interface shows of a document in lists and above its page."""
+
+    id: int
+    sha256: str
+    source: str
+    name: str
+    kind: str
+    page_count: int
+    code: str | None
+    type: str | None
+    type_name: str | None
+    issuer: str | None
+    parent_issuer: str | None
+    place: str | None
+    date: str | None
+    subject: str | None
+    review: tuple[str, ...]  # review.REVIEW_REASONS codes; empty when nothing needs review
+    task_count: int
+    added_at: str
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts of documents by value, for the documents a search or a browse covers (most frequent first)."""
+
+    total: int
+    types: list[tuple[str, int]]  # type abbreviation
+    issuers: list[tuple[str, int]]
+    years: list[tuple[str, int]]
+    places: list[tuple[str, int]]  # place of issue
+    with_tasks: int
+    needs_review: int
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One change a person made to a record field (or, with field "confirmed:<field>", a confirmation that
+    the extracted value is right): the audit trail. `old` and `new` are field values as text."""
+
+    id: int
+    sha256: str  # the document's content: corrections outlive re-processing and its row ids
+    document_id: int | None  # the document now stored with that content, if any
+    field: str
+    old: str | None
+    new: str | None
+    user: str
+    at: str  # ISO timestamp, UTC
+
+
+@dataclass(frozen=True)
+class TaskStatusChange:
+    """One change of a task's status, by a person (the audit trail of the tasks board)."""
+
+    id: int
+    uid: str
+    old: str
+    new: str
+    user: str
+    at: str
+
+
+@dataclass(frozen=True)
+class CodedDocument:
+    """An archived document as a candidate target of a reference: its code key, year and region."""
+
+    document: DocumentSummary
+    code_key: str
+    regions: frozenset[str]  # folded place of issue and the provinces it lies in
+
+
+@dataclass(frozen=True)
+class CitingReference:
+    """A reference row of a document citing a code key (for "cited by")."""
+
+    document: DocumentSummary
+    code: str
+    code_key: str
+    year: int | None
+    date: str | None
+    regions: frozenset[str]  # of the citing document
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str  # "viewer" | "editor" | "admin"
+    password_hash: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: str  # sha256 of the cookie value: a stolen archive holds no usable session
+    user: str
+    csrf: str
+    created_at: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class IntakeJob:
+    """An uploaded file waiting for, going through or done with processing."""
+
+    id: int
+    name: str  # the file name as uploaded (untrusted text)
+    path: str  # where the upload was saved
+    size: int
+    user: str
+    status: str  # "queued" | "running" | "done" | "skipped" | "failed"
+    message: str | None  # the one-line error or skip reason
+    document_id: int | None
+    created_at: str
+    finished_at: str | None
+
+
+ROLES = ("viewer", "editor", "admin")
+INTAKE_STATUSES = ("queued", "running", "done", "skipped", "failed")
+BROWSE_ORDERS = ("date", "added")
 
 
 def task_uid(sha256: str, task_id: str) -> str:
@@ -190,8 +337,9 @@ class ArchiveStore(Protocol):
 
     def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
         """Store a processed document in one transaction, replacing an earlier version of the same content
-        (same sha256); return its id. Raises ArchiveError when it cannot be stored. Writers racing on the
-        same content leave one document, never two."""
+        (same sha256) under the same id; return its id. The corrections stored for that content are applied
+        over the new record in the same transaction (they take precedence over extraction). Raises
+        ArchiveError when it cannot be stored. Writers racing on the same content leave one document."""
         ...
 
     def write_rows(self, rows: DocumentRows) -> int:
@@ -224,8 +372,26 @@ class ArchiveStore(Protocol):
         """Rows of each table of the logical schema (`TABLES`)."""
         ...
 
+    def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:
+        """The cards of these documents (ids not in the archive are left out)."""
+        ...
+
+    def browse(self, filters: SearchFilters, *, order: str, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
+        """Documents matching `filters` without a query: the number of them, and one page of cards, newest
+        first by document date (`order` "date", undated last) or by time added ("added")."""
+        ...
+
+    def facets(self, filters: SearchFilters, document_ids: Collection[int] | None = None) -> Facets:
+        """Facet counts over the documents matching `filters` (and among `document_ids` when given)."""
+        ...
+
     def load_record(self, document_id: int) -> Record:
         """The record of a document; NotFoundError when there is none."""
+        ...
+
+    def record_data(self, document_id: int) -> dict[str, Any]:
+        """The stored (corrected) record as JSON data, keeping fields this version of congvan does not know
+        (records written by a newer extractor); NotFoundError when there is none."""
         ...
 
     def load_result(self, document_id: int) -> tuple[str, str]:
@@ -253,12 +419,94 @@ class ArchiveStore(Protocol):
         text as written; otherwise folded words (normalize.fold_text) matched against the folded text."""
         ...
 
+    # ----------------------------------------------------------------------- references between documents
+
+    def documents_with_codes(self, code_keys: Collection[str]) -> list[CodedDocument]:
+        """Documents whose own code has one of these keys (normalize.code_key), any year."""
+        ...
+
+    def citing(self, code_key: str) -> list[CitingReference]:
+        """Reference rows, in any document, to this code key."""
+        ...
+
+    def regions(self, document_id: int) -> frozenset[str]:
+        """The folded place of issue of a document and the provinces its places of that name lie in."""
+        ...
+
     # ----------------------------------------------------------------------- tasks
 
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
         """Tasks in document order (date, then id); `since` (ISO date) keeps documents dated on or after it,
         or, when a document has no date, added to the archive on or after it."""
         ...
+
+    def task_board(self, filters: TaskFilters, *, limit: int | None, offset: int = 0) -> tuple[int, list[TaskRow]]:
+        """Tasks matching `filters`, soonest deadline first (tasks without a deadline last, newest document
+        first): how many, and `limit` of them from `offset` (all when `limit` is None)."""
+        ...
+
+    def set_task_status(self, uid: str, status: str, *, user: str) -> TaskStatusChange:
+        """Set a task's status ("open" | "done") and record the change; NotFoundError for an unknown uid,
+        InvalidCorrectionError for an unknown status. Survives re-processing (keyed by the task uid)."""
+        ...
+
+    def task_history(self, uid: str) -> list[TaskStatusChange]:
+        """The status changes of a task, oldest first."""
+        ...
+
+    # ----------------------------------------------------------------------- review and corrections
+
+    def add_correction(self, document_id: int, field: str, value: str | None, *, user: str) -> Correction:
+        """Correct one field of a document's record (review.CORRECTABLE_FIELDS; value validated by
+        review.validate_correction; None clears it), in one transaction: record the change in the audit
+        trail and update the stored record and its search keys, so that the document is found by the new
+        value at once. A value equal to the current one confirms it (recorded as "confirmed:<field>").
+        NotFoundError for an unknown document."""
+        ...
+
+    def corrections(self, document_id: int) -> list[Correction]:
+        """The audit trail of a document's content, oldest first."""
+        ...
+
+    def recent_corrections(self, limit: int) -> list[Correction]:
+        """The latest corrections in the whole archive, newest first."""
+        ...
+
+    def review_queue(self, *, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
+        """Documents needing review (a review reason left), newest first: how many, and one page."""
+        ...
+
+    # ----------------------------------------------------------------------- users and sessions
+
+    def add_user(self, name: str, role: str, password_hash: str) -> User:
+        """Create a user, or replace the role and password of an existing one."""
+        ...
+
+    def user(self, name: str) -> User | None: ...
+
+    def users(self) -> list[User]: ...
+
+    def add_session(self, session: Session) -> None: ...
+
+    def session(self, token_hash: str, now: str) -> Session | None:
+        """The session with this token hash unless it expired before `now` (ISO timestamp)."""
+        ...
+
+    def delete_session(self, token_hash: str) -> None: ...
+
+    # ----------------------------------------------------------------------- intake
+
+    def add_intake(self, name: str, path: str, size: int, *, user: str) -> IntakeJob: ...
+
+    def intake_jobs(self, limit: int) -> list[IntakeJob]:
+        """The latest uploads, newest first."""
+        ...
+
+    def claim_intake(self) -> IntakeJob | None:
+        """Mark the oldest queued upload "running" and return it (one worker gets each job)."""
+        ...
+
+    def finish_intake(self, job_id: int, status: str, message: str | None, document_id: int | None) -> None: ...
 
 
 # --------------------------------------------------------------------------- what a backend stores
@@ -291,22 +539,49 @@ class DocumentRows:
         return hasher.hexdigest()
 
 
-def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> DocumentRows:
-    """The rows of a processed document, with the search keys of its code, type, issuer and places."""
-    record = result.record or Record()
-    record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
+def record_columns(record: Record, *, low_confidence: Sequence[str], settled: Collection[str],
+                   record_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document columns that derive from its (corrected) record: header values, their search keys,
+    the review reasons (space-separated, None when none) and the record JSON."""
     header = record.document
     parts = code_parts(header.code) if header.code else []
     issuers = " | ".join(x for x in (header.issuer, header.parent_issuer) if x)
-    document = {
-        "sha256": result.sha256, "source": result.source, "name": name, "kind": str(kind),
-        "page_count": len(result.pages), "code": header.code, "code_key": " ".join(parts) or None,
+    reasons = review_reasons(record, low_confidence, settled)
+    return {
+        "code": header.code, "code_key": " ".join(parts) or None,
         "number": _number(parts), "type": header.type, "type_key": code_key(header.type) if header.type else None,
         "type_name": header.type_name, "type_name_key": _fold_or_none(header.type_name),
         "issuer": header.issuer, "parent_issuer": header.parent_issuer,
         "issuer_key": fold_text(issuers) if issuers else None,
         "place": header.place, "place_key": _fold_or_none(header.place), "date": header.date,
-        "subject": header.subject, "record": json.dumps(record_data, ensure_ascii=False),
+        "subject": header.subject, "review": " ".join(reasons) or None,
+        "record": json.dumps(record_data if record_data is not None else record.to_dict(), ensure_ascii=False),
+    }
+
+
+def settled_fields(changes: Iterable[tuple[str, str | None]]) -> set[str]:
+    """The fields a person corrected or confirmed, from (field, value) audit rows."""
+    return {field.removeprefix("confirmed:") for field, _ in changes}
+
+
+def corrected_columns(record: Record, changes: Sequence[tuple[str, str | None]],
+                      low_confidence: Sequence[str]) -> dict[str, Any]:
+    """`record_columns` of a record with the corrections (field, value), oldest first, applied over it."""
+    applied = [(field, value) for field, value in changes if not field.startswith("confirmed:")]
+    corrected = apply_corrections(record, applied) if applied else record
+    return record_columns(corrected, low_confidence=low_confidence, settled=settled_fields(changes))
+
+
+def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> DocumentRows:
+    """The rows of a processed document, with the search keys of its code, type, issuer and places."""
+    record = result.record or Record()
+    record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
+    low = low_confidence_fields(record, result.pages)
+    document = {
+        "sha256": result.sha256, "source": result.source, "name": name, "kind": str(kind),
+        "page_count": len(result.pages),
+        **record_columns(record, low_confidence=low, settled=(), record_data=record_data),
+        "low_confidence": " ".join(low) or None, "task_count": 0,  # set below, once duplicates are dropped
         "result": pack_result(result_json), "added_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     pages = [{"page": page.index, "text": page.text, "folded": fold_text(page.text)} for page in result.pages]
@@ -333,7 +608,9 @@ def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, resu
             continue
         seen.add(uid)
         tasks.append({"task_id": task.id, "uid": uid, "text": task.text, "deadline": task.deadline,
-                      "page": task.page, "record": json.dumps(data, ensure_ascii=False)})
+                      "page": task.page, "record": json.dumps(data, ensure_ascii=False),
+                      "assignees_key": fold_text(" | ".join(task.assignees)) or None})
+    document["task_count"] = len(tasks)
     return DocumentRows(document, pages, references, dates, places, tasks)
 
 
@@ -351,6 +628,44 @@ def _number(parts: list[str]) -> str | None:
 
 def _fold_or_none(value: str | None) -> str | None:
     return fold_text(value) if value else None
+
+
+FACET_VALUES = 12  # values listed per facet
+
+
+def facets_of(rows: Iterable[Sequence[Any]]) -> Facets:
+    """Facets from (facet, value, count) rows: "type", "issuer", "year", "place" values, and the "total",
+    "tasks" and "review" counts; most frequent values first (years newest first), FACET_VALUES of each."""
+    groups: dict[str, list[tuple[str, int]]] = {"type": [], "issuer": [], "year": [], "place": []}
+    totals: dict[str, int] = {}
+    for facet, value, count in rows:
+        if facet in groups:
+            groups[facet].append((str(value), int(count)))
+        else:
+            totals[facet] = int(count)
+    for facet, values in groups.items():
+        values.sort(key=(lambda item: item[0]) if facet == "year" else (lambda item: (-item[1], item[0])),
+                    reverse=facet == "year")
+        del values[FACET_VALUES:]
+    return Facets(total=totals["total"], types=groups["type"], issuers=groups["issuer"], years=groups["year"],
+                  places=groups["place"], with_tasks=totals["tasks"], needs_review=totals["review"])
+
+
+def fold_assignee(text: str) -> str:
+    """The key an assignee filter is matched with (contained in the task's folded assignees)."""
+    return fold_text(" ".join(text.split()))
+
+
+def region_of(place_key: str | None, places: Iterable[tuple[str | None, str | None, str | None]]) -> frozenset[str]:
+    """The folded place of issue and the provinces the document's places of that name lie in, from
+    (name_key, district_key, province_key) rows of its places."""
+    if not place_key:
+        return frozenset()
+    regions = {place_key}
+    for name_key, district_key, province_key in places:
+        if name_key == place_key:
+            regions.update(key for key in (district_key, province_key) if key)
+    return frozenset(regions)
 
 
 def _page_of(page_starts: Sequence[int], offset: int) -> int:

@@ -23,8 +23,8 @@ from pipeline.run.outcomes import BatchSummary, DocumentOutcome, DocumentStatus
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
 from pipeline.run.worker import (
+    ExtractedDocument,
     PageTask,
-    StoredRecord,
     StoreRequest,
     finished_document,
     internal_error,
@@ -107,7 +107,7 @@ def _store_request(options: ProcessOptions, info: DocumentInfo, name: str) -> St
 
     if options.executor != "dask" or options.db_path is None or not is_server_location(options.db_path):
         return None
-    return StoreRequest(str(options.db_path), name, info.kind, info.sha256, _settings(options))
+    return StoreRequest(str(options.db_path), name, _settings(options))
 
 
 def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, options: ProcessOptions) -> None:
@@ -163,17 +163,15 @@ def _remove_pdf_dir(document: DocumentInFlight) -> None:
         document.pdf_dir = None
 
 
-def _finish_document(document: DocumentInFlight, value: Record | StoredRecord, options: ProcessOptions,
+def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, options: ProcessOptions,
                      archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
     transaction), so that an interruption at any point leaves either nothing or the whole document. A
     document a worker stored already gets its files after (a re-run restores missing files from the archive)."""
     from pipeline.archive.files import write_atomic
 
-    stored = isinstance(value, StoredRecord)
-    record = value.record if isinstance(value, StoredRecord) else value
     pages = [document.pages[i] for i in range(document.page_count)]
-    result = finished_document(str(document.path.resolve()), document.info.sha256, pages, record)
+    result = finished_document(str(document.path.resolve()), document.info.sha256, pages, extracted)
     seconds = time.monotonic() - document.started
     try:
         document_json = result_json(result, document.info.kind, _settings(options))
@@ -185,7 +183,7 @@ def _finish_document(document: DocumentInFlight, value: Record | StoredRecord, o
 
                 parts = sorted(document.pdf_dir.glob("*.pdf"))
                 write_atomic(searchable_pdf_path(options.out_dir, document.name, document.path), merge_pdfs(parts))
-        if archive is not None and not stored:
+        if archive is not None and extracted.document_id is None:  # not stored by a worker already
             archive.add_document(result, name=document.name, kind=document.info.kind, result_json=document_json)
     except CongvanError as error:
         return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=error)
@@ -222,7 +220,7 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
         for _, value in engine.run([document]):
             if isinstance(value, CongvanError):
                 raise value
-            return value.record if isinstance(value, StoredRecord) else value  # never stored: no store request
+            return value.record
     finally:
         engine.cancel_all()
         executor.close()

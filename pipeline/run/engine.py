@@ -19,17 +19,17 @@ from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
 from pipeline.run.stages import Stages
 from pipeline.run.worker import (
+    ExtractedDocument,
     ExtractTask,
     PageOutput,
     PageTask,
     SourceUnavailable,
-    StoredRecord,
     StoreRequest,
     internal_error,
     run_extract,
     run_page,
 )
-from pipeline.types import DocumentInfo, DocumentKind, PageResult, Record
+from pipeline.types import DocumentInfo, DocumentKind, PageResult
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -77,8 +77,7 @@ class Engine:
         self._pdf_root = pdf_root
         self._pending: dict[Any, tuple[DocumentInFlight, str, int]] = {}
 
-    def run(self, documents: Iterable[DocumentInFlight]
-            ) -> Iterator[tuple[DocumentInFlight, Record | StoredRecord | CongvanError]]:
+    def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         queue = deque(documents)
         while queue or self._pending:
             while queue and len(self._pending) < self._limit:
@@ -122,16 +121,27 @@ class Engine:
         arguments = (task,) if document.content is None else (task, document.content)
         self._track(self._executor.submit(run_page, *arguments), document, "page", index)
 
+    def _submit_extract(self, document: DocumentInFlight) -> None:
+        pages = tuple(document.pages[i] for i in range(document.page_count))
+        task = ExtractTask(document.source, pages, self._stages, document.info.kind,
+                           document.info.sha256 if self._executor.remote else None, document.store,
+                           document.info.sha256)
+        arguments = (task,) if document.content is None else (task, document.content)
+        self._track(self._executor.submit(run_extract, *arguments), document, "extract", -1)
+
     def _send_file(self, document: DocumentInFlight, index: int) -> Iterator[tuple[DocumentInFlight, CongvanError]]:
         """A remote worker cannot read the input: share its bytes with the workers (once per document) and
-        give them the page again."""
+        give them the task again (a page, or the extraction: index -1)."""
         if document.content is None:
             try:
                 document.content = self._executor.share(_read_to_send(document))
             except CongvanError as error:
                 yield from self._fail(document, error)
                 return
-        self._submit_page(document, index)
+        if index < 0:
+            self._submit_extract(document)
+        else:
+            self._submit_page(document, index)
 
     def _start(self, document: DocumentInFlight) -> None:
         if document.info.kind is DocumentKind.TEXT:
@@ -149,7 +159,7 @@ class Engine:
         self._pending[future] = (document, kind, index)
         document.futures.add(future)
 
-    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, Record | StoredRecord | CongvanError]]:
+    def _collect(self, future: Any) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
         document, kind, index = self._pending.pop(future)
         document.futures.discard(future)
         try:
@@ -181,10 +191,8 @@ class Engine:
         if output.pdf is not None and document.pdf_dir is not None:
             (document.pdf_dir / f"{index:06d}.pdf").write_bytes(output.pdf)
         if len(document.pages) == document.page_count:
-            pages = tuple(document.pages[i] for i in range(document.page_count))
-            task = ExtractTask(document.source, pages, self._stages, document.store)
             document.extracting = True
-            self._track(self._executor.submit(run_extract, task), document, "extract", -1)
+            self._submit_extract(document)
 
     def _fail(self, document: DocumentInFlight, error: CongvanError) -> Iterator[tuple[DocumentInFlight, CongvanError]]:
         if document.failed:

@@ -98,7 +98,12 @@ class LocalExecutor:
 
 def _start_worker(abort: Event) -> None:
     """Workers leave Ctrl-C to the driver (otherwise each would print a traceback); when the driver aborts,
-    a watcher thread ends the worker as `terminate()` would, whatever page it is busy with."""
+    a watcher thread ends the worker as `terminate()` would, whatever page it is busy with. OpenCV runs on one
+    thread: pages already run in parallel processes, and its own threads only fight them for the cores
+    (measured: connected components on a text-layer page's mask 8.3 → 3.0 ms on the loaded 2-core machine)."""
+    import cv2
+
+    cv2.setNumThreads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_terminate_on, args=(abort,), name="congvan-abort", daemon=True).start()
 

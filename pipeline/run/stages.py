@@ -9,7 +9,17 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
-from pipeline.types import DocumentInfo, OcrPage, PageImage, PageResult, PreparedPage, Record, Restoration
+from pipeline.types import (
+    DocumentInfo,
+    OcrPage,
+    PageImage,
+    PageResult,
+    PreparedPage,
+    Record,
+    Restoration,
+    SignatureField,
+    TextLayer,
+)
 
 
 class OpenDocument(Protocol):
@@ -22,6 +32,19 @@ class LoadPage(Protocol):
     """Decode one page (0-based) at its real resolution (ingest.load_page)."""
 
     def __call__(self, path: Path, index: int, /) -> PageImage: ...
+
+
+class ReadTextLayer(Protocol):
+    """A PDF page's own text layer with word boxes, as a viewer shows the page; None for other inputs
+    (ingest.read_text_layer)."""
+
+    def __call__(self, path: Path, index: int, /) -> TextLayer | None: ...
+
+
+class ReadSignatures(Protocol):
+    """The signature dictionaries of a PDF, in signing order; [] for other inputs (ingest.read_signatures)."""
+
+    def __call__(self, path: Path, /) -> list[SignatureField]: ...
 
 
 class ReadTextFile(Protocol):
@@ -76,6 +99,8 @@ class Stages:
     check_tesseract: CheckTesseract
     restore_text: RestoreText
     extract_record: ExtractRecord
+    read_text_layer: ReadTextLayer
+    read_signatures: ReadSignatures
 
     @classmethod
     def default(cls) -> Stages:
@@ -92,4 +117,6 @@ class Stages:
             check_tesseract=ocr.check_tesseract,
             restore_text=restore_text,
             extract_record=extract_record,
+            read_text_layer=ingest.read_text_layer,
+            read_signatures=ingest.read_signatures,
         )
