@@ -292,7 +292,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="the web interface over an archive (search, pages, review, tasks, intake, API)")
-    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    p.add_argument("--db", default=_default_db(), help=DB_HELP)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--uploads", type=Path, help="folder for uploaded files (default: ARCHIVE-uploads next to it)")
@@ -307,10 +307,10 @@ def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add = actions.add_parser("add", help="add a user, or change a user's role and password")
     add.add_argument("name")
     add.add_argument("--role", choices=("viewer", "editor", "admin"), required=True)
-    add.add_argument("--db", type=Path, required=True)
+    add.add_argument("--db", default=_default_db(), help=DB_HELP)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     listing = actions.add_parser("list", help="list the users")
-    listing.add_argument("--db", type=Path, required=True)
+    listing.add_argument("--db", default=_default_db(), help=DB_HELP)
     u.set_defaults(handler=_cmd_user)
 
 
@@ -323,9 +323,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--max-upload-mb and --jobs must be ≥ 1")
     import uvicorn
 
+    from pipeline.archive.store import redact_url
     from pipeline.web import WebConfig, create_app
 
-    config = WebConfig(db=args.db, uploads=args.uploads, max_upload_bytes=args.max_upload_mb << 20,
+    config = WebConfig(db=_archive(args), uploads=args.uploads, max_upload_bytes=args.max_upload_mb << 20,
                        login_required=args.login_required, secure_cookies=args.secure_cookies, jobs=args.jobs)
     app = create_app(config)
     try:
@@ -337,7 +338,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise CongvanError(f"cannot listen on {args.host}:{args.port}: {getattr(error, 'strerror', None) or error}") from None
     port = listener.getsockname()[1]  # --port 0: a free port chosen by the system
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
-    print(f"congvan: serving {args.db} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    print(f"congvan: serving {redact_url(str(config.db))} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("congvan: warning: listening beyond this machine; use accounts and HTTPS (--secure-cookies behind a "
               "proxy)", file=sys.stderr)
@@ -349,7 +350,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_user(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
 
-    with open_archive(args.db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         if args.action == "list":
             for user in archive.users():
                 print(f"{user.name}\t{user.role}\t{user.created_at}")
@@ -363,7 +364,8 @@ def _cmd_user(args: argparse.Namespace) -> int:
 
             raise UsageError(translate("en", problem))
         user = archive.add_user(args.name, args.role, hash_password(password))
-    print(f"congvan: user {user.name} ({user.role}) saved in {args.db}", file=sys.stderr)
+        location = archive.location
+    print(f"congvan: user {user.name} ({user.role}) saved in {location}", file=sys.stderr)
     return 0
 
 
