@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 import web_archive
-from fakes_run import FAKE_STAGES
+from fakes_run import FAKE_STAGES, make_result, record_from_case
 from fastapi.testclient import TestClient
 
 from pipeline.archive import open_archive
 from pipeline.archive.transfer import copy_archive
 from pipeline.cli import main
 from pipeline.errors import UsageError
+from pipeline.types import DocumentKind
 from pipeline.web import WebConfig, create_app
 from pipeline.web.auth import hash_password
 
@@ -46,3 +47,32 @@ def test_web_postgres_search_document_and_correction(tmp_path, new_archive, caps
 def test_web_postgres_needs_an_uploads_folder(new_archive):
     with pytest.raises(UsageError, match="--uploads"):  # a server archive has no folder to put them beside
         _ = WebConfig(db=new_archive("postgres")).upload_dir
+
+
+def test_web_postgres_migrate_carries_corrections_task_status_and_users(tmp_path, new_archive, capsys):
+    """What people did goes along with the documents, both ways, and still wins over re-processing there."""
+    web_archive.build(tmp_path)
+    sqlite_path = str(tmp_path / "archive.db")
+    with open_archive(sqlite_path) as store:
+        decision = next(d for d in store.stored_documents() if d.code == "539/QĐ-UBND")
+        store.add_correction(decision.id, "subject", "Giao chỉ tiêu nông thôn mới", user="lan")
+        uid = next(store.tasks()).uid
+        store.set_task_status(uid, "done", user="lan")
+        store.add_user("lan", "editor", hash_password("long password 1"))
+        expected = store.human_work()
+    url = new_archive("postgres")
+    back = str(tmp_path / "back.db")
+    assert main(["migrate", "--from", sqlite_path, "--to", url]) == 0
+    assert "1 corrections, 1 task status, 1 task changes, 1 users" in capsys.readouterr().out
+    assert main(["migrate", "--from", url, "--to", back]) == 0
+    for location in (url, back):
+        with open_archive(location) as store:
+            assert store.human_work() == expected
+            copied = store.find_document(decision.sha256)
+            assert copied is not None and store.load_record(copied.id).document.subject == "Giao chỉ tiêu nông thôn mới"
+            rows = store.read_rows(copied.id)
+            result = make_result(decision.sha256, [page["text"] for page in rows.pages], record_from_case(
+                {"document": {"code": "539/QĐ-UBND", "subject": "re-extracted"}}), decision.source)
+            assert store.add_document(result, name=decision.name, kind=DocumentKind.IMAGE, result_json="{}") == copied.id
+            assert store.load_record(copied.id).document.subject == "Giao chỉ tiêu nông thôn mới"
+            assert [row.status for row in store.tasks() if row.uid == uid] == ["done"]

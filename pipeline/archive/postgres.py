@@ -27,6 +27,7 @@ from pipeline.archive.review import TASK_STATUSES, apply_corrections, field_valu
 from pipeline.archive.store import (
     BROWSE_ORDERS,
     DOCUMENT_COLUMNS,
+    HUMAN_WORK_COLUMNS,
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
@@ -39,6 +40,7 @@ from pipeline.archive.store import (
     DocumentRows,
     DocumentSummary,
     Facets,
+    HumanWork,
     IntakeJob,
     IssuedDocument,
     PageMatch,
@@ -580,6 +582,24 @@ class PostgresArchive:
         return [TaskStatusChange(*row) for row in rows]
 
     # ----------------------------------------------------------------------- documents for people
+
+    def human_work(self) -> HumanWork:
+        with self._connection(snapshot=True) as db:
+            tables = [tuple(tuple(row) for row in db.execute(
+                f'SELECT {_quoted(columns)} FROM "{table}" ORDER BY {_quoted(["id" if table in ("corrections", "task_changes") else columns[0]])}'))
+                for table, columns in HUMAN_WORK_COLUMNS.items()]
+        return HumanWork(*tables)
+
+    def add_human_work(self, work: HumanWork) -> None:
+        with self._write() as db, db.cursor() as cursor:
+            for (table, columns), rows in zip(HUMAN_WORK_COLUMNS.items(), work.tables(), strict=True):
+                if not rows:
+                    continue
+                key = {"task_status": "uid", "users": "name"}.get(table)
+                upsert = (f' ON CONFLICT ("{key}") DO UPDATE SET '
+                          + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c != key)) if key else ""
+                cursor.executemany(f'INSERT INTO "{table}" ({_quoted(columns)}) '
+                                   f'VALUES ({", ".join(["%s"] * len(columns))}){upsert}', rows)
 
     def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:
         if not document_ids:

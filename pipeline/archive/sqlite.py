@@ -25,6 +25,7 @@ from pipeline.archive.review import (
 from pipeline.archive.store import (
     BROWSE_ORDERS,
     DOCUMENT_COLUMNS,
+    HUMAN_WORK_COLUMNS,
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
@@ -37,6 +38,7 @@ from pipeline.archive.store import (
     DocumentRows,
     DocumentSummary,
     Facets,
+    HumanWork,
     IntakeJob,
     IssuedDocument,
     PageMatch,
@@ -374,6 +376,22 @@ class SqliteArchive:
     def table_counts(self) -> dict[str, int]:
         return {table: int(self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
                 for table in TABLES}
+
+    def human_work(self) -> HumanWork:
+        tables = [tuple(tuple(row) for row in self.connection.execute(
+            f'SELECT {_quoted(list(columns))} FROM "{table}" ORDER BY {"rowid" if table != "users" else _q("name")}'))
+            for table, columns in HUMAN_WORK_COLUMNS.items()]
+        return HumanWork(*tables)
+
+    def add_human_work(self, work: HumanWork) -> None:
+        try:
+            with self._write_transaction() as db:
+                for (table, columns), rows in zip(HUMAN_WORK_COLUMNS.items(), work.tables(), strict=True):
+                    replace = "OR REPLACE " if table in ("task_status", "users") else ""
+                    db.executemany(f'INSERT {replace}INTO "{table}" ({_quoted(list(columns))}) '
+                                   f'VALUES ({", ".join("?" * len(columns))})', rows)
+        except sqlite3.Error as error:
+            raise ArchiveError(f"cannot store corrections, task status or users: {error}", self.path) from None
 
     def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:
         if not document_ids:

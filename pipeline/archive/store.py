@@ -305,6 +305,37 @@ class IntakeJob:
     finished_at: str | None
 
 
+@dataclass(frozen=True)
+class HumanWork:
+    """What people did to an archive, as rows without ids (`congvan migrate` copies it): corrections
+    (sha256, field, old, new, author, at), task status (uid, status, author, at), task changes (uid, old,
+    new, author, at) and users (name, role, password_hash, created_at). Sessions and uploads stay behind."""
+
+    corrections: tuple[tuple[Any, ...], ...] = ()
+    task_status: tuple[tuple[Any, ...], ...] = ()
+    task_changes: tuple[tuple[Any, ...], ...] = ()
+    users: tuple[tuple[Any, ...], ...] = ()
+
+    def missing_from(self, other: HumanWork) -> HumanWork:
+        """The rows of this work that `other` lacks (order kept): what a copy still has to write."""
+        return HumanWork(*(tuple(row for row in mine if row not in set(theirs))
+                           for mine, theirs in zip(self.tables(), other.tables(), strict=True)))
+
+    def tables(self) -> tuple[tuple[tuple[Any, ...], ...], ...]:
+        return self.corrections, self.task_status, self.task_changes, self.users
+
+    def counts(self) -> dict[str, int]:
+        return {"corrections": len(self.corrections), "task status": len(self.task_status),
+                "task changes": len(self.task_changes), "users": len(self.users)}
+
+
+HUMAN_WORK_COLUMNS: dict[str, tuple[str, ...]] = {  # HumanWork's tables, in its field order
+    "corrections": ("sha256", "field", "old", "new", "author", "at"),
+    "task_status": ("uid", "status", "author", "at"),
+    "task_changes": ("uid", "old", "new", "author", "at"),
+    "users": ("name", "role", "password_hash", "created_at"),
+}
+
 ROLES = ("viewer", "editor", "admin")
 INTAKE_STATUSES = ("queued", "running", "done", "skipped", "failed")
 BROWSE_ORDERS = ("date", "added")
@@ -370,6 +401,15 @@ class ArchiveStore(Protocol):
 
     def table_counts(self) -> dict[str, int]:
         """Rows of each table of the logical schema (`TABLES`)."""
+        ...
+
+    def human_work(self) -> HumanWork:
+        """Corrections, task status and its history, users: all of them, oldest first."""
+        ...
+
+    def add_human_work(self, work: HumanWork) -> None:
+        """Add these rows (from another archive's `human_work`) in one transaction; a task status replaces
+        the one of the same task, a user the one of the same name."""
         ...
 
     def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:

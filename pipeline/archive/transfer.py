@@ -1,5 +1,6 @@
-"""Copy an archive into another one (SQLite → PostgreSQL, or back), document by document, verified by row
-counts and content digests; `congvan migrate` runs it."""
+"""Copy an archive into another one (SQLite → PostgreSQL, or back), document by document, then what people did
+to it (corrections, task status, users), verified by row counts and content digests; `congvan migrate` runs
+it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class CopyReport:
     copied: int = 0  # documents written to the target
     unchanged: int = 0  # already in the target with the same content (an earlier, interrupted run)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))  # rows of the copied documents
+    human_work: dict[str, int] = field(default_factory=dict)  # rows of corrections, task status… (all of them)
     mismatches: list[str] = field(default_factory=list)  # what verification found different
 
     @property
@@ -21,7 +23,7 @@ class CopyReport:
         return not self.mismatches
 
     def format(self) -> str:
-        rows = ", ".join(f"{count} {table}" for table, count in self.counts.items())
+        rows = ", ".join(f"{count} {table}" for table, count in {**self.counts, **self.human_work}.items())
         state = "verified: every document's rows have the same content digest in both archives" if self.verified \
             else f"NOT verified: {len(self.mismatches)} differences"
         return (f"congvan: {self.copied + self.unchanged} documents ({self.copied} copied, {self.unchanged} "
@@ -59,6 +61,11 @@ def copy_archive(source: ArchiveStore, target: ArchiveStore, *,
         _count(rows, report.counts)
         if progress is not None:
             progress(number, len(documents))
+    work = source.human_work()
+    target.add_human_work(work.missing_from(target.human_work()))
+    report.human_work = work.counts()
+    if any(work.missing_from(target.human_work()).tables()):
+        report.mismatches.append("corrections, task status or users are missing from the copy")
     source_counts, target_counts = source.table_counts(), target.table_counts()
     if source_counts != report.counts:
         report.mismatches.append(f"the source changed while it was copied: {source_counts} ≠ {report.counts}")
