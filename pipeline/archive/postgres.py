@@ -253,6 +253,7 @@ SCHEMA_TABLE = "congvan_schema"
 MIGRATION_LOCK = 0x636F6E67  # pg_advisory_xact_lock key: one migrating process at a time
 CONNECT_SECONDS = 15
 POOL_SIZE = 8  # connections one store keeps at most (the web interface's threads share them)
+RECENT_PAGES = 2000  # the first range of page ids a query listed by recency looks in (see matching_pages)
 
 # Limits of PostgreSQL's tsvector: positions above 16383 are stored as 16383 (phrases beyond a page's
 # 16,383rd word match loosely), at most 256 positions per word and page, words of at most 2046 bytes.
@@ -486,6 +487,11 @@ class PostgresArchive:
             total: int | None = capped if ranked else None
             where, params = _filter_sql(filters)
             window = capped if ranked and where else min(capped, max(wanted, 1) * 4 + len(exclude))
+            # Listing by recency, the newest pages come from a range of recent ids, widened while it holds too
+            # few: the index then yields the candidates of that range only, instead of every page of a
+            # common phrase, each read for its id.
+            newest = 0 if ranked else int(_scalar(db, 'SELECT coalesce(max("id"), 0) FROM "pages"'))
+            span = RECENT_PAGES
             while True:
                 if ranked:  # every candidate read once: checked and ranked
                     candidates = (f'SELECT p."id" AS "page_id", -ts_rank({column}, %s::tsquery, 1) AS "score" '
@@ -494,8 +500,8 @@ class PostgresArchive:
                     outer, outer_params = "", []
                 else:  # the newest candidates from the index, then checked
                     candidates = (f'SELECT p."id" AS "page_id", 0.0::real AS "score" FROM "pages" p WHERE {select} '
-                                  'ORDER BY p."id" DESC LIMIT %s')
-                    candidate_params = [*select_params, window]
+                                  'AND p."id" > %s ORDER BY p."id" DESC LIMIT %s')
+                    candidate_params = [*select_params, newest - span, window]
                     outer, outer_params = verify, verify_params
                 rows = db.execute(
                     f"""WITH m AS MATERIALIZED ({candidates})
@@ -512,6 +518,9 @@ class PostgresArchive:
                         best[document.id] = PageMatch(document, page, text, float(value))
                 if len(best) >= wanted:
                     return list(best.values())[:wanted]
+                if not ranked and span < newest:
+                    span *= 8
+                    continue
                 if total is None:
                     total = _scalar(db, f'SELECT count(*) FROM "pages" p WHERE {select}', select_params)
                 if window >= total:
