@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError, UsageError
+from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError, UsageError, printable
 
 
 def _print_error(error: CongvanError) -> None:
@@ -35,6 +37,7 @@ def _archive(args: argparse.Namespace) -> str:
 
 def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.limits import WORKER_MEMORY_SHARE
     from pipeline.run.options import ExecutorKind
 
     p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
@@ -53,7 +56,19 @@ def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
     p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--worker-memory", type=_size, metavar="SIZE",
+                   help="data memory each local worker may use, e.g. 4G; 0 = no cap (default: "
+                        f"{WORKER_MEMORY_SHARE * 100:.0f}%% of the machine's memory shared among the --jobs workers)")
     p.set_defaults(handler=_cmd_process)
+
+
+def _size(text: str) -> int:
+    from pipeline.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
@@ -71,6 +86,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         pdf=args.pdf,
         executor=args.executor,
         scheduler=args.scheduler,
+        worker_memory=args.worker_memory,
     )
     summary = process_inputs(args.inputs, options)
     print(summary.format())
@@ -206,9 +222,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, 1):
         about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
         why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match"}[hit.match]
-        print(f"{rank}. {about}  [{why}]")
-        print(f"   {hit.source}, page {hit.page} (id {hit.id})")
-        print(f"   {hit.snippet}")
+        # what documents say is untrusted text: escaped, so that it cannot drive the terminal
+        print(printable(f"{rank}. {about}  [{why}]"))
+        print(printable(f"   {hit.source}, page {hit.page} (id {hit.id})"))
+        print(printable(f"   {hit.snippet}"))
     return 0
 
 
@@ -222,7 +239,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
             raise NotFoundError(f"no document {args.document!r} in the archive", archive.location)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
-            print(f"congvan: {args.document} matches several documents: {choices}; give an id", file=sys.stderr)
+            print(printable(f"congvan: {args.document} matches several documents: {choices}; give an id"),
+                  file=sys.stderr)
             return EXIT_USAGE
         document = found[0]
         if args.text:
@@ -383,8 +401,15 @@ def _read_new_password(from_stdin: bool) -> str:
 # --------------------------------------------------------------------------- main
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse reporting a bad command line as congvan's one-line usage error (E001, exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="congvan",
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
@@ -396,9 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit (ulimit -f) is reported like a full disk, not a kill
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except CongvanError as error:
         _print_error(error)

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 EXIT_OK = 0
 EXIT_MIXED = 1  # several inputs failed for different reasons
 EXIT_USAGE = 2  # bad command line or options (argparse, UsageError)
 EXIT_INTERRUPTED = 130
+
+
+def printable(text: str) -> str:
+    """`text` with what a terminal would not show as written escaped: control characters (a newline in a file
+    name would split a one-line message, ESC sequences would drive the terminal), format characters such as
+    bidirectional overrides, and undecodable bytes of a file name (shown as the byte, \\xff)."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char == " " else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for a byte that is not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
+    return ascii(char)[1:-1]
 
 
 class CongvanError(Exception):
@@ -19,8 +36,8 @@ class CongvanError(Exception):
 
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         super().__init__(message)
-        self.message = " ".join(str(message).split())  # always one line
-        self.path = str(path) if path is not None else None
+        self.message = printable(" ".join(str(message).split()))  # always one line
+        self.path = printable(str(path)) if path is not None else None
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
@@ -117,6 +134,16 @@ class ExportError(CongvanError):
     code = "E500"
     exit_code = 14
     label = "export failed"
+
+
+def os_error_reason(error: OSError) -> str:
+    """What went wrong with a file operation, in words a user acts on (a full disk is said so)."""
+    reason = error.strerror or type(error).__name__
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full ({reason})"
+    if error.errno == errno.EFBIG:
+        return f"disk full or file-size limit reached ({reason})"
+    return reason
 
 
 ERROR_CLASSES: tuple[type[CongvanError], ...] = (

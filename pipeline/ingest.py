@@ -7,18 +7,21 @@ from __future__ import annotations
 import codecs
 import hashlib
 import math
+import os
 import re
+import sys
+import tempfile
 import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from pipeline.errors import (
     CongvanError,
@@ -29,14 +32,14 @@ from pipeline.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
+from pipeline.limits import MAX_PAGE_PIXELS, check_pixels, fits_budget, scale_within_budget
 from pipeline.types import Box, DocumentInfo, DocumentKind, LayerWord, PageImage, SignatureField, TextLayer
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium
 
-# Refuse pages above this many pixels (a decompression bomb, or a poster scanned at 1200 dpi): an A3 page
-# at 600 dpi is 70 Mpx. PDF pages are rendered at a lower resolution instead when they would exceed it.
-MAX_PAGE_PIXELS = 100_000_000
+# Image pages above the pixel budget (pipeline.limits: a decompression bomb, or a poster scanned at 1200 dpi)
+# are refused; PDF pages are rendered at a lower resolution instead when they would exceed it.
 PDF_RENDER_DPI = 300.0
 MIN_RENDER_DPI = 50.0  # below this a PDF page is too large to render usefully
 # A scanned page stored as one image covering at least this share of the page is rendered at its own DPI.
@@ -58,6 +61,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 INPUT_SUFFIXES = PDF_SUFFIXES | IMAGE_SUFFIXES | TEXT_SUFFIXES
 _TEXT_SNIFF_BYTES = 65536
+_GRAY_CHECK_ROWS = 256
 
 
 # --------------------------------------------------------------------------- public API
@@ -79,7 +83,7 @@ def open_document(path: Path) -> DocumentInfo:
         page_count = 1
     else:
         with _open_image(path) as image:
-            page_count = getattr(image, "n_frames", 1) if kind is DocumentKind.TIFF else 1
+            page_count = _frame_count(image, path) if kind is DocumentKind.TIFF else 1
             for frame in range(page_count) if kind is DocumentKind.TIFF else (0,):
                 _seek_frame(image, frame, path)
                 _check_pixels(image.size, path, frame)
@@ -151,10 +155,13 @@ def _sniff_kind(path: Path, head: bytes) -> DocumentKind:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore", UserWarning)
                 with Image.open(path) as image:
                     image_format = image.format
             return DocumentKind.TIFF if image_format == "TIFF" else DocumentKind.IMAGE
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        except MemoryError:
+            raise
+        except Exception:  # not an image Pillow can identify (its parsers raise many kinds)
             pass
     if suffix in PDF_SUFFIXES | IMAGE_SUFFIXES:
         raise UnsupportedFormatError(f"content is not a PDF or an image despite the {suffix} name", path)
@@ -211,20 +218,35 @@ def _sha256(path: Path) -> str:
 
 @contextmanager
 def _open_image(path: Path) -> Iterator[Image.Image]:
-    """Pillow image with decompression bombs and undecodable headers turned into congvan errors."""
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns from 89 Mpx on; our own MAX_PAGE_PIXELS check decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    """Pillow image with decompression bombs and undecodable headers turned into congvan errors. Pillow's
+    warnings about damaged metadata ("Corrupt EXIF data") are not for the user: the page is read anyway, or
+    fails with its own error."""
+    with warnings.catch_warnings(), _native_stderr_captured():
+        # Pillow warns from 89 Mpx on; the pixel budget (pipeline.limits) decides.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
             image = Image.open(path)
-    except Image.DecompressionBombError:
-        raise TooLargeError("image pixel count is absurd (decompression bomb?)", path) from None
-    except (UnidentifiedImageError, SyntaxError, ValueError, OSError) as error:
-        raise CorruptFileError(f"unreadable image: {_reason(error)}", path) from None
+        except Image.DecompressionBombError:
+            raise TooLargeError("image pixel count is absurd (decompression bomb?)", path) from None
+        except MemoryError:
+            raise
+        except Exception as error:  # Pillow's parsers raise many kinds on hostile headers
+            raise CorruptFileError(f"unreadable image: {_reason(error)}", path) from None
+        try:
+            yield image
+        finally:
+            image.close()
+
+
+def _frame_count(image: Image.Image, path: Path) -> int:
+    """Pages of a multi-page image (TIFF, GIF…); counting walks every frame's header."""
     try:
-        yield image
-    finally:
-        image.close()
+        return int(getattr(image, "n_frames", 1))
+    except MemoryError:
+        raise
+    except Exception as error:
+        raise CorruptFileError(f"a page header is unreadable (truncated file?): {_reason(error)}", path) from None
 
 
 def _seek_frame(image: Image.Image, frame: int, path: Path) -> None:
@@ -232,7 +254,9 @@ def _seek_frame(image: Image.Image, frame: int, path: Path) -> None:
         image.seek(frame)
     except EOFError:
         raise InputError(f"page {frame + 1} does not exist", path) from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except MemoryError:
+        raise
+    except Exception as error:
         raise CorruptFileError(f"page {frame + 1} is unreadable: {_reason(error)}", path) from None
 
 
@@ -240,27 +264,24 @@ def _check_pixels(size: tuple[int, int], path: Path, index: int) -> None:
     width, height = size
     if width <= 0 or height <= 0:
         raise CorruptFileError(f"page {index + 1} has no pixels", path)
-    if width * height > MAX_PAGE_PIXELS:
-        raise TooLargeError(
-            f"page {index + 1} is {width}×{height} pixels, above the {MAX_PAGE_PIXELS // 1_000_000} Mpx "
-            "limit (decompression bomb?)", path)
+    check_pixels(width, height, f"page {index + 1}", path)
 
 
 def _load_image_page(path: Path, index: int) -> PageImage:
     with _open_image(path) as image:
-        frames = getattr(image, "n_frames", 1)
+        frames = _frame_count(image, path)
         if not 0 <= index < frames:
             raise InputError(f"page {index + 1} does not exist (the file has {frames})", path)
         _seek_frame(image, index, path)
         _check_pixels(image.size, path, index)
         declared = _declared_dpi(image)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                image.load()
-                upright = ImageOps.exif_transpose(image) if "exif" in image.info else image
-                pixels = _to_array(upright)
-        except (OSError, SyntaxError, ValueError) as error:
+            image.load()
+            upright = ImageOps.exif_transpose(image) if "exif" in image.info else image
+            pixels = _to_array(upright)
+        except MemoryError:
+            raise
+        except Exception as error:
             raise CorruptFileError(f"page {index + 1} cannot be decoded: {_reason(error)}", path) from None
     pixels, dpi, estimated = _resolve_dpi(pixels, declared)
     return PageImage(source=str(path), index=index, image=pixels, dpi=dpi, dpi_estimated=estimated)
@@ -286,8 +307,13 @@ def _resolve_dpi(pixels: np.ndarray, declared: tuple[float, float] | None) -> tu
     if declared is not None:
         x_dpi, y_dpi = declared
         if abs(x_dpi - y_dpi) > 0.05 * max(x_dpi, y_dpi):
+            # Square pixels at the finer resolution, or at the finest one the pixel budget allows.
             dpi = max(x_dpi, y_dpi)
+            dpi *= scale_within_budget(width * dpi / x_dpi, height * dpi / y_dpi, 1.0)
             size = (round(width * dpi / x_dpi), round(height * dpi / y_dpi))
+            if not fits_budget(*size):
+                size = (math.floor(width * dpi / x_dpi), math.floor(height * dpi / y_dpi))
+            size = (max(1, size[0]), max(1, size[1]))
             pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
             height, width = pixels.shape[:2]
         else:
@@ -312,10 +338,12 @@ def _to_array(image: Image.Image) -> np.ndarray:
     if mode in ("1", "L"):
         return np.asarray(image.convert("L"), dtype=np.uint8).copy()
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        peak = values.max(initial=0.0)
-        scale = 255.0 / 65535.0 if peak > 255 else 1.0
-        return np.clip(values * scale + 0.5, 0, 255).astype(np.uint8)
+        values = np.array(image, dtype=np.float32)  # in place from here: one page-sized temporary
+        if values.max(initial=0.0) > 255:
+            values *= 255.0 / 65535.0
+        values += 0.5
+        np.clip(values, 0, 255, out=values)
+        return values.astype(np.uint8)
     if "A" in mode or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -327,9 +355,14 @@ def _to_array(image: Image.Image) -> np.ndarray:
 
 
 def _is_gray(rgb: np.ndarray) -> bool:
-    """True when the colour channels agree everywhere (within JPEG rounding)."""
-    red, green, blue = (rgb[:, :, channel].astype(np.int16) for channel in range(3))
-    return bool(np.abs(red - green).max(initial=0) <= 3 and np.abs(blue - green).max(initial=0) <= 3)
+    """True when the colour channels agree everywhere (within JPEG rounding); compared a band of rows at a
+    time, so that a page at the pixel budget needs no page-sized temporary arrays."""
+    for top in range(0, rgb.shape[0], _GRAY_CHECK_ROWS):
+        band = rgb[top:top + _GRAY_CHECK_ROWS]
+        green = band[:, :, 1]
+        if cv2.absdiff(band[:, :, 2], green).max(initial=0) > 3 or cv2.absdiff(band[:, :, 0], green).max(initial=0) > 3:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- PDF
@@ -394,17 +427,30 @@ def _check_page_index(pdf: pdfium.PdfDocument, index: int, path: Path) -> None:
 
 def _checked_render_dpi(page: pdfium.PdfPage, index: int, path: Path,
                         images: list[_PlacedImage] | None = None) -> float:
-    """The resolution page `index` is rendered at: 300 dpi or a scan's own, lowered for huge pages."""
+    """The resolution page `index` is rendered at: 300 dpi or a scan's own, lowered to fit the pixel budget."""
     width_pt, height_pt = page.get_size()
-    if width_pt <= 0 or height_pt <= 0:
+    if not (0 < width_pt < math.inf and 0 < height_pt < math.inf):
         raise CorruptFileError(f"page {index + 1} has no area", path)
-    dpi = _pdf_render_dpi(page, width_pt, height_pt, images)
-    if width_pt * height_pt * (dpi / 72.0) ** 2 > MAX_PAGE_PIXELS:
-        dpi = math.floor(72.0 * math.sqrt(MAX_PAGE_PIXELS / (width_pt * height_pt)))
-        if dpi < MIN_RENDER_DPI:
-            raise TooLargeError(
-                f"page {index + 1} is {width_pt / 72:.0f}×{height_pt / 72:.0f} inches, too large to render", path)
+    dpi = _fit_render_dpi(width_pt, height_pt, _pdf_render_dpi(page, width_pt, height_pt, images))
+    if dpi < MIN_RENDER_DPI:
+        raise TooLargeError(
+            f"page {index + 1} is {width_pt / 72:.0f}×{height_pt / 72:.0f} inches, too large to render within the "
+            f"{MAX_PAGE_PIXELS // 1_000_000} Mpx page budget", path)
     return dpi
+
+
+def _fit_render_dpi(width_pt: float, height_pt: float, dpi: float) -> float:
+    """`dpi`, or the highest whole DPI at which the rendered bitmap (sides rounded up) fits the pixel budget."""
+    if _render_fits(width_pt, height_pt, dpi):
+        return dpi
+    fitted = math.floor(72.0 * scale_within_budget(width_pt, height_pt, dpi / 72.0))
+    while fitted >= MIN_RENDER_DPI and not _render_fits(width_pt, height_pt, fitted):
+        fitted -= 1
+    return float(fitted)
+
+
+def _render_fits(width_pt: float, height_pt: float, dpi: float) -> bool:
+    return fits_budget(math.ceil(width_pt * dpi / 72.0), math.ceil(height_pt * dpi / 72.0))
 
 
 def _flattened_page(pdf: pdfium.PdfDocument, index: int) -> tuple[pdfium.PdfPage, list[_Rect], int | None]:
@@ -757,4 +803,46 @@ def _collect_signatures(field: object, inherited_type: object, pages: dict[tuple
 
 
 def _reason(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    """The one-line reason of a decoding failure, with what the native decoder printed about it."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    native = _native_messages()
+    return f"{reason} ({native})" if native and native not in reason else reason
+
+
+# --------------------------------------------------------------------------- native decoders' own messages
+
+_native_capture: IO[bytes] | None = None
+
+
+@contextmanager
+def _native_stderr_captured() -> Iterator[None]:
+    """Capture what native decoders (libtiff: "ZIPDecode: Decoding error at scanline 0 …") print straight to the
+    process's stderr while a file is read: such lines are not congvan's one-line messages; a failure's reason
+    includes them (_reason). The capture is of the process's file descriptor 2, so it is process-wide: with
+    Dask's threaded workers a line can land in another page's capture, never on the user's terminal."""
+    global _native_capture
+    if _native_capture is not None:
+        yield  # nested: the outer capture holds
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        os.dup2(capture.fileno(), 2)
+        _native_capture = capture
+        try:
+            yield
+        finally:
+            _native_capture = None
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _native_messages() -> str:
+    if _native_capture is None:
+        return ""
+    text = os.pread(_native_capture.fileno(), 2000, 0).decode("utf-8", "replace")
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())

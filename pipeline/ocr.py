@@ -22,6 +22,7 @@ import numpy as np
 
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
+from pipeline.limits import check_pixels
 from pipeline.preprocess import turn_prepared
 from pipeline.types import Box, OcrPage, OcrWord, PreparedPage, PreprocessStep
 
@@ -52,6 +53,9 @@ KEEP_GUTTER_INCHES = 0.05
 # --------------------------------------------------------------------------- Tesseract process
 
 
+_RUNNING: set[int] = set()  # process groups of the Tesseract runs in progress (see stop_tesseract)
+
+
 def _tesseract_env(workdir: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     env["OMP_THREAD_LIMIT"] = "1"  # pages run in parallel processes; threads inside only fight for cores
@@ -70,6 +74,7 @@ def run_tesseract(args: list[str], *, timeout: float, source: str | None = None,
     except FileNotFoundError:
         raise MissingDependencyError(
             "tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-vie)", source) from None
+    _RUNNING.add(process.pid)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -79,11 +84,21 @@ def run_tesseract(args: list[str], *, timeout: float, source: str | None = None,
     except BaseException:
         _kill_group(process)
         raise
+    finally:
+        _RUNNING.discard(process.pid)
     if process.returncode != 0:
         message = err.decode("utf-8", "replace").strip().splitlines()
         raise OcrError(f"Tesseract failed (exit {process.returncode}): {message[-1] if message else ''}",
                        source)
     return out.decode("utf-8", "replace")
+
+
+def stop_tesseract() -> None:
+    """Kill the Tesseract runs of this process now (a worker ending abruptly: they are in their own process
+    groups and would outlive it)."""
+    for group in list(_RUNNING):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -370,6 +385,7 @@ def read_words(prepared: PreparedPage, *, languages: str, timeout: float, workdi
     if "blank page" in prepared.warnings:
         return []
     image = prepared.image
+    check_pixels(image.shape[1], image.shape[0], "the page to read", prepared.page.source)  # its crops are within it
     regions = (find_regions(image, prepared.dpi) if use_layout
                else [Region(0, 0, image.shape[1], image.shape[0], "full")])
     return _recognise_regions(prepared, regions, languages, psm or DEFAULT_PSM, timeout, workdir)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from pipeline.limits import check_pixels, scale_within_budget
 from pipeline.types import PageImage, PreparedPage, PreprocessStep
 
 TARGET_DPI = 300.0
@@ -124,18 +125,23 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
 
 
 def rescale(gray: np.ndarray, dpi: float) -> StepResult:
-    """Bring pages under ~250 dpi (phone photos, fax, low-res scans) or above ~450 dpi to 300 dpi."""
-    if UPSCALE_BELOW_DPI <= dpi <= DOWNSCALE_ABOVE_DPI:
-        return gray, {"factor": 1.0, "dpi": float(dpi)}
-    factor = TARGET_DPI / dpi
+    """Bring pages under ~250 dpi (phone photos, fax, low-res scans) or above ~450 dpi to 300 dpi, never
+    beyond the pixel budget (pipeline.limits), keeping room for the canvas deskew may grow."""
     height, width = gray.shape[:2]
+    wanted = 1.0 if UPSCALE_BELOW_DPI <= dpi <= DOWNSCALE_ABOVE_DPI else TARGET_DPI / dpi
+    factor = scale_within_budget(width, height, wanted, growth=deskew_growth(width, height))
+    if factor == 1.0:
+        return gray, {"factor": 1.0, "dpi": float(dpi)}
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     interpolation = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
     scaled = cv2.resize(gray, size, interpolation=interpolation)
     fx, fy = size[0] / width, size[1] / height
     # cv2.resize samples output pixel x at input (x + 0.5) / fx - 0.5
     to_input = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5]])
-    return scaled, {"factor": round(fx, 5), "dpi": round(float(dpi) * fx, 2), "to_input": _matrix_param(to_input)}
+    params = {"factor": round(fx, 5), "dpi": round(float(dpi) * fx, 2), "to_input": _matrix_param(to_input)}
+    if factor < wanted:
+        params["pixel_budget"] = True  # the page would be too large at the wanted resolution
+    return scaled, params
 
 
 # --------------------------------------------------------------------------- noise and background
@@ -408,14 +414,28 @@ def measure_skew(gray: np.ndarray, dpi: float) -> tuple[float, float]:
     return -angle, score / max(baseline, 1.0)
 
 
+def _rotated_canvas(width: int, height: int, angle_degrees: float) -> tuple[int, int]:
+    theta = math.radians(angle_degrees)
+    cos, sin = abs(math.cos(theta)), abs(math.sin(theta))
+    return math.ceil(width * cos + height * sin), math.ceil(width * sin + height * cos)
+
+
+def deskew_growth(width: int, height: int) -> float:
+    """How many times more pixels the deskew canvas of a `width`×`height` page can have (at the largest angle
+    deskew corrects), so that the step before it keeps the page small enough for it. Depends on the page's
+    shape only, with 1 % to spare for the rounding of sides after scaling."""
+    theta = math.radians(DESKEW_RANGE_DEGREES)
+    cos, sin = math.cos(theta), math.sin(theta)
+    aspect = width / max(1, height)
+    return 1.01 * (aspect * cos + sin) * (aspect * sin + cos) / max(aspect, 1e-9)
+
+
 def rotate_page(gray: np.ndarray, angle_degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """Rotate counter-clockwise by `angle_degrees` on a canvas grown to keep the corners; white fill.
     Returns the image and the 2×3 matrix mapping output pixels back to input pixels."""
     height, width = gray.shape
-    theta = math.radians(angle_degrees)
-    cos, sin = abs(math.cos(theta)), abs(math.sin(theta))
-    new_width = math.ceil(width * cos + height * sin)
-    new_height = math.ceil(width * sin + height * cos)
+    new_width, new_height = _rotated_canvas(width, height, angle_degrees)
+    check_pixels(new_width, new_height, "the deskewed page")
     forward = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle_degrees, 1.0)
     forward[0, 2] += (new_width - width) / 2
     forward[1, 2] += (new_height - height) / 2

@@ -1,10 +1,11 @@
 """Small stand-ins for the stages, so that tests of the driver and the archive run in milliseconds.
 
 A fake scan is a file starting with FAKE_MAGIC followed by JSON: {"pages": [...], "sleep": s,
-"fail_page": i, "timeout_page": i, "crash_page": i, "started": path}. Its pages' "OCR" text is the given page
-text; a page being loaded creates the file `started` when given. A ".pdf" one may carry per page an old
-invisible OCR layer ("legacy": [text or null, ...]) or a visible born-digital text layer ("layer": [text or
-null, ...]), and signature dictionaries ("signatures": [{"name", "time", "page"}, ...]).
+"fail_page": i, "timeout_page": i, "crash_page": i, "started": path, "allocate": bytes}. Its pages' "OCR" text
+is the given page text; a page being loaded creates the file `started` when given, and takes `allocate` bytes of
+memory (as a huge page would). A ".pdf" one may carry per page an old invisible OCR layer ("legacy": [text or
+null, ...]) or a visible born-digital text layer ("layer": [text or null, ...]), and signature dictionaries
+("signatures": [{"name", "time", "page"}, ...]).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def load_page(path: Path, index: int) -> PageImage:
         raise CorruptFileError(f"page {index + 1} is damaged", path)
     if spec.get("started"):
         Path(spec["started"]).touch()
+    if spec.get("allocate"):
+        np.empty(int(spec["allocate"]), dtype=np.uint8)  # address space only: fails beyond the worker's cap
     time.sleep(float(spec.get("sleep", 0.0)))
     image = np.full((*PAGE_SIZE, 3), 255, dtype=np.uint8)
     legacy = spec.get("legacy", [None] * len(spec["pages"]))[index]

@@ -49,9 +49,9 @@ def test_cli_search_text_output_and_filters(db, capsys):
 
 
 def test_cli_search_bad_date_is_a_usage_error(db, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["search", "x", "--db", db, "--from", "15/4/2020"])
-    assert exit_info.value.code == EXIT_USAGE and "ISO date" in capsys.readouterr().err
+    assert main(["search", "x", "--db", db, "--from", "15/4/2020"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ISO date" in err and err.endswith("[E001]\n")
 
 
 def test_cli_search_missing_archive(tmp_path, capsys):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import warnings
 from pathlib import Path
 
 import pikepdf
@@ -139,3 +141,65 @@ def test_ingest_page_index_out_of_range(tmp_path: Path) -> None:
     path = save_png(text_page(dpi=100), tmp_path / "one.png", 100)
     with pytest.raises(InputError, match="page 2 does not exist"):
         load_page(path, 1)
+
+
+def _multipage_tiff(path: Path, pages: int = 3) -> Path:
+    frames = [Image.fromarray(text_page(dpi=100)) for _ in range(pages)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], dpi=(100, 100), compression="tiff_deflate")
+    return path
+
+
+@pytest.mark.parametrize("kept", [0.05, 0.3, 0.5, 0.67, 0.9, 0.99])
+def test_ingest_truncated_multipage_tiff_is_corrupt(tmp_path: Path, kept: float) -> None:
+    # issue 11: a truncated multi-page TIFF failed with "internal error: TypeError: Missing dimensions" (E000)
+    whole = _multipage_tiff(tmp_path / "whole.tif").read_bytes()
+    path = tmp_path / "cut.tif"
+    path.write_bytes(whole[: int(len(whole) * kept)])
+    try:
+        info = open_document(path)
+    except CorruptFileError as error:
+        _assert_names_file(error, path)
+        return
+    for index in range(info.page_count):  # headers readable: the cut pages fail alone, as corrupt
+        try:
+            load_page(path, index)
+        except CorruptFileError as error:
+            _assert_names_file(error, path)
+
+
+def test_ingest_truncated_multipage_tiff_exits_five(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    whole = _multipage_tiff(tmp_path / "whole.tif").read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cut.tif").write_bytes(whole[: len(whole) * 2 // 3])
+    assert main(["process", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == CorruptFileError.exit_code == 5
+    err = capsys.readouterr().err
+    assert f"congvan: corrupt file: {tmp_path / 'in' / 'cut.tif'}: " in err and "[E102]" in err and "E000" not in err
+
+
+def test_ingest_corrupt_exif_warning_does_not_reach_the_user(tmp_path: Path) -> None:
+    # issue 11: Pillow's "Corrupt EXIF data" UserWarning leaked two lines to stderr
+    jpeg = _jpeg_bytes()
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 40) + b"\x12\x01\x03\x00"
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + jpeg[2:])
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        open_document(path)
+        page = load_page(path, 0)
+    assert page.image.size > 0 and [str(w.message) for w in shown] == []
+
+
+def test_ingest_native_decoder_messages_stay_off_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # libtiff prints "ZIPDecode: Decoding error at scanline 0, …" straight to the process's stderr
+    whole = bytearray(_multipage_tiff(tmp_path / "whole.tif", pages=1).read_bytes())
+    whole[40:400] = bytes(range(256)) + bytes(104)  # inside the first page's deflate stream
+    path = tmp_path / "damaged.tif"
+    path.write_bytes(bytes(whole))
+    with pytest.raises(CorruptFileError) as caught:
+        open_document(path)
+        load_page(path, 0)
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    _assert_names_file(caught.value, path)

@@ -15,6 +15,7 @@ import pytest
 import web_archive
 from browser_support import BrowserUnavailable, chromium, serve
 from fakes_run import FAKE_STAGES
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from pipeline.archive import open_archive
@@ -59,9 +60,13 @@ def _search(driver, base, query):
 
 
 def _wait(condition, seconds=20.0):
+    """The condition's first truthy value; a page still loading (element missing or replaced) is retried."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
         if value:
             return value
         time.sleep(0.1)
@@ -133,8 +138,9 @@ def test_web_browser_mark_a_task_done_and_export(site, browser):
     row = browser.find_element(By.CSS_SELECTOR, "table.tasks tbody tr")
     assert "Rà soát các tiêu chí" in row.text and "Đang làm" in row.text
     row.find_element(By.NAME, "toggle").click()
-    row = _wait(lambda: browser.find_element(By.CSS_SELECTOR, "table.tasks tbody tr"))
-    assert "Đã xong" in row.text and "Mở lại" in row.text
+    row = _wait(lambda: next((r for r in browser.find_elements(By.CSS_SELECTOR, "table.tasks tbody tr")
+                              if "Đã xong" in r.text), None))
+    assert "Rà soát các tiêu chí" in row.text and "Mở lại" in row.text
     for stale in browser.downloads.glob("*"):
         stale.unlink()
     browser.find_element(By.ID, "export-csv").click()

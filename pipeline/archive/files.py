@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import glob
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -90,19 +90,68 @@ def document_to_dict(result: DocumentResult, *, kind: DocumentKind, settings: di
     }
 
 
+# Temporary files and folders congvan keeps beside its outputs while it writes them.
+TEMP_PREFIX = ".congvan-"
+NAME_MAX = 255  # bytes in a file name on the usual file systems (ext4, XFS, btrfs, APFS, NTFS in UTF-16 units)
+
+
 def dumps_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1, default=_json_default) + "\n"
 
 
+def fit_name(stem: str, suffix: str) -> str:
+    """`stem + suffix`, the stem shortened by whole characters when the name would exceed NAME_MAX bytes."""
+    while stem and len(os.fsencode(stem + suffix)) > NAME_MAX:
+        stem = stem[:-1]
+    return stem + suffix
+
+
+def owned_prefix(prefix: str = TEMP_PREFIX) -> str:
+    """The name prefix of this process's temporary files: PREFIX<pid>- (see remove_stale_temporaries)."""
+    return f"{prefix}{os.getpid()}-"
+
+
+def remove_stale_temporaries(folder: Path, prefix: str = TEMP_PREFIX) -> int:
+    """Remove the temporary files and folders named PREFIX<pid>-… in `folder` whose process is gone (a run
+    killed, or interrupted before it could clean up); never those of a process still running. Returns how
+    many were removed."""
+    removed = 0
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        owner, dash, _ = entry.name[len(prefix):].partition("-")
+        if not (entry.name.startswith(prefix) and dash and owner.isdigit()) or _process_alive(int(owner)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # another user's process, or not a pid at all (then: not ours to judge)
+    return True
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write `data` to a temporary file next to `path`, then rename it over `path`: readers never see a
-    half-written file, and a crash leaves at most a stray temporary file."""
+    half-written file, and a crash leaves at most a stray temporary file, named after this process (short,
+    so that it fits beside a long file name) and removed by a later run (remove_stale_temporaries)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a killed earlier run
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp_name = tempfile.mkstemp(prefix=owned_prefix(), suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; results are ordinary files
         with os.fdopen(fd, "wb") as handle:

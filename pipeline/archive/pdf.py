@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pipeline.archive.files import fit_name
 from pipeline.errors import MissingDependencyError
 from pipeline.types import Box, PageResult
 
@@ -183,5 +184,5 @@ def searchable_pdf_path(out_dir: Path, name: str, source: Path) -> Path:
     """DIR/<stem>.pdf, unless that is the input itself (output folder = input folder)."""
     target = out_dir / f"{name}.pdf"
     if target.resolve() == Path(source).resolve():
-        target = out_dir / f"{name}.searchable.pdf"
+        target = out_dir / fit_name(name, ".searchable.pdf")
     return target

@@ -3,14 +3,19 @@ and every query of the archive (the only module of congvan that holds SQL)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import re
 import sqlite3
+import time
+import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.archive import store
 from pipeline.archive.files import pages_from_result
@@ -59,7 +64,7 @@ from pipeline.archive.store import (
     settled_fields,
     unpack_result,
 )
-from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError
+from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError, os_error_reason
 from pipeline.types import DocumentKind, DocumentResult, Record
 
 Step = str | Callable[[sqlite3.Connection], None]
@@ -243,6 +248,18 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
     )),
 ]
 DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON has types.RECORD_SCHEMA_VERSION
+_DAMAGE_ADVICE = "(restore a backup, or process the documents again into a new archive)"
+_WRITE_ERRORS = frozenset({"SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE"})
+_MAX_ID = (1 << 63) - 1  # SQLite's largest integer
+# Seconds the quick check of an archive may take when it is opened to be written (about 600 MB of archive
+# on this project's machine) and when it is opened to be read (search, show, export: their queries still
+# detect the damage they meet).
+QUICK_CHECK_SECONDS = 2.0
+READ_CHECK_SECONDS = 0.25
+_Store = TypeVar("_Store")
+# What a store method may meet in a damaged or unusable archive (see _one_line_errors).
+_STORE_FAILURES = (sqlite3.Error, zlib.error, json.JSONDecodeError, UnicodeDecodeError)
+_CREATED_TABLE = re.compile(r'\s*CREATE (?:VIRTUAL )?TABLE "(\w+)"')
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
@@ -257,6 +274,44 @@ _TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
 FACET_MEMO = 64  # facet answers remembered per connection
 
 
+def _one_line_errors(cls: type[_Store]) -> type[_Store]:
+    """Every public method of the store (a new one included): SQLite errors (a damaged page met by a query, a
+    locked file, a full disk) and stored values that cannot be decoded become one-line ArchiveErrors instead of
+    tracebacks."""
+    for name, method in list(vars(cls).items()):
+        if callable(method) and not name.startswith("_") and name != "close":
+            setattr(cls, name, _mapping_errors(method))
+    return cls
+
+
+def _mapping_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generate(self: SqliteArchive, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except _STORE_FAILURES as error:
+                raise _store_error(error, self.path) from None
+
+        return generate
+
+    @functools.wraps(method)
+    def call(self: SqliteArchive, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except _STORE_FAILURES as error:
+            raise _store_error(error, self.path) from None
+
+    return call
+
+
+def _store_error(error: Exception, path: Path) -> ArchiveError:
+    if isinstance(error, sqlite3.Error):
+        return _archive_error(error, path)
+    return ArchiveError(f"damaged archive: a stored value cannot be decoded ({error}) {_DAMAGE_ADVICE}", path)
+
+
+@_one_line_errors
 class SqliteArchive:
     """One archive file. Writers take the write lock per document; readers never block thanks to WAL."""
 
@@ -280,21 +335,16 @@ class SqliteArchive:
 
     @contextmanager
     def _write_transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a document is stored whole or not at all."""
-        try:
-            self.connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot write: {error}", self.path) from None
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a document is stored whole or not at all. (SQLite
+        itself rolls back on some errors, disk full among them: there is then nothing left to roll back.)"""
+        self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield self.connection
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        try:
             self.connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            self.connection.execute("ROLLBACK")
-            raise ArchiveError(f"cannot commit: {error}", self.path) from None
+        except BaseException:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            raise
 
     # ----------------------------------------------------------------------- writing
 
@@ -322,7 +372,7 @@ class SqliteArchive:
                 for table, table_rows in rows.parts():
                     _insert_parts(db, table, document_id, table_rows)
         except sqlite3.Error as error:
-            raise ArchiveError(f"cannot store {rows.document['source']}: {error}", self.path) from None
+            raise _archive_error(error, self.path, f"cannot store {rows.document['source']}") from None
         return document_id
 
     def read_rows(self, document_id: int) -> DocumentRows:
@@ -350,7 +400,7 @@ class SqliteArchive:
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
-        if text.isdigit() and int(text) < 2**63:  # larger numbers are no id (and no SQLite integer)
+        if text.isascii() and text.isdigit() and int(text) <= _MAX_ID:  # not "²", nor beyond SQLite's integers
             rows = self.connection.execute(
                 f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
             ).fetchall()
@@ -892,18 +942,58 @@ def _backfill_review_columns(db: sqlite3.Connection) -> None:
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    if not create and not path.exists():
-        raise NotFoundError("no archive here (create one with congvan process … --db FILE)", path)
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """A connection to `path`, an existing regular file or none yet (its folder made); nothing written."""
+    if path.is_dir():
+        raise ArchiveError("is a folder, not an archive file", path)
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: SQLite would "write" into it
+        raise ArchiveError("not a regular file, cannot be an archive", path)
+    if not path.exists():
+        if not create:
+            raise NotFoundError("no archive here (create one with congvan process … --db FILE)", path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ArchiveError(f"cannot create the archive's folder: {os_error_reason(error)}", path) from None
+    # The file is never opened but by SQLite: closing another descriptor of it would drop the locks that this
+    # process's other connections hold on it (POSIX), and a concurrent writer could then corrupt it. A file
+    # that is not SQLite is refused by SQLite's first read (SQLITE_NOTADB), before anything is written.
     try:
-        connection = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA foreign_keys = ON")
+        return sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
-        raise ArchiveError(f"not a usable SQLite archive: {error}", path) from None
-    return connection
+        raise ArchiveError(f"cannot open the archive: {error}", path) from None
+
+
+def check_archive(connection: sqlite3.Connection, path: Path, *, seconds: float = QUICK_CHECK_SECONDS) -> None:
+    """Refuse (ArchiveError) a file that is not a congvan archive or is damaged, before anything is written to
+    it: another program's SQLite database, a schema newer than this congvan or missing its tables, and pages
+    that fail SQLite's quick check. The quick check reads the whole file; on a large archive it stops after
+    `seconds` (what it could not reach is still checked by SQLite as queries read it: see `_one_line_errors`)."""
+    objects = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    if version == 0 and objects:
+        shown = ", ".join(sorted(objects)[:5])
+        raise ArchiveError(f"not a congvan archive: an SQLite database of another program (tables: {shown})", path)
+    missing = sorted(set(_tables_of(version)) - objects) if version <= DATABASE_SCHEMA_VERSION else []
+    if missing:  # (an archive newer than this congvan is refused by migrate)
+        raise ArchiveError(f"damaged archive: table {missing[0]} is missing (schema {version})", path)
+    deadline = time.monotonic() + seconds
+    connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        problems = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+    except sqlite3.OperationalError as error:
+        if "interrupted" not in str(error):
+            raise
+        problems = ["ok"]  # checked as far as the time allowed
+    finally:
+        connection.set_progress_handler(None, 0)
+    if problems != ["ok"]:
+        raise ArchiveError(f"damaged archive: {'; '.join(problems)} {_DAMAGE_ADVICE}", path)
+
+
+def _tables_of(version: int) -> list[str]:
+    """The tables migrations up to `version` create."""
+    statements = (step for target, group in MIGRATIONS if target <= version for step in group if isinstance(step, str))
+    return [match.group(1) for statement in statements if (match := _CREATED_TABLE.match(statement))]
 
 
 def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tuple[int, Sequence[Step]]] = MIGRATIONS) -> int:
@@ -934,14 +1024,35 @@ def migrate(connection: sqlite3.Connection, path: Path, migrations: Sequence[tup
 
 
 def open_sqlite(path: Path, *, create: bool = True) -> SqliteArchive:
-    """Open (or create) an SQLite archive and bring its schema up to date."""
+    """Open (or create) an SQLite archive, check it (check_archive) and bring its schema up to date."""
     connection = _connect(path, create=create)
     try:
+        check_archive(connection, path, seconds=QUICK_CHECK_SECONDS if create else READ_CHECK_SECONDS)
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
         migrate(connection, path)
     except sqlite3.Error as error:
         connection.close()
-        raise ArchiveError(f"not a usable congvan archive: {error}", path) from None
+        raise _archive_error(error, path) from None
     except BaseException:
         connection.close()
         raise
     return SqliteArchive(path, connection)
+
+
+def _archive_error(error: sqlite3.Error, path: Path, doing: str | None = None) -> ArchiveError:
+    """An SQLite failure as one line that says what the user can do about it."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        reason = "disk full; the archive is unchanged"
+    elif name in _WRITE_ERRORS:  # a write refused by the system: SQLite cannot tell a full disk from the rest
+        reason = "cannot write to the disk (disk full, file-size limit or device error); the archive is unchanged"
+    elif name == "SQLITE_NOTADB":
+        reason = f"not an archive: not an SQLite database file (or one damaged at its start) {_DAMAGE_ADVICE}"
+    elif name.startswith("SQLITE_CORRUPT") or "malformed" in str(error):
+        reason = f"damaged archive: {error} {_DAMAGE_ADVICE}"
+    else:
+        reason = str(error)
+    return ArchiveError(f"{doing}: {reason}" if doing else reason, path)
+

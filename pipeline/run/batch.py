@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
+import tempfile
 import time
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.archive.files import remove_stale_temporaries
 from pipeline.archive.store import ArchiveStore, StoredDocument
 from pipeline.defaults import default_jobs
-from pipeline.errors import CongvanError, InputError
+from pipeline.errors import CongvanError, InputError, UsageError, os_error_reason
+from pipeline.limits import default_worker_memory
 from pipeline.run.engine import DocumentInFlight, Engine
 from pipeline.run.executors import LocalExecutor, make_executor
 from pipeline.run.inputs import collect_inputs
@@ -23,6 +27,7 @@ from pipeline.run.outcomes import BatchSummary, DocumentOutcome, DocumentStatus
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
 from pipeline.run.worker import (
+    PAGE_TEMP_PREFIX,
     ExtractedDocument,
     PageTask,
     StoreRequest,
@@ -40,12 +45,14 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
     stages = stages or Stages.default()
     started = time.monotonic()
     summary = BatchSummary()
+    if options.out_dir is not None:
+        _make_output_folder(options.out_dir)
+        remove_stale_temporaries(options.out_dir)
+    remove_stale_temporaries(Path(tempfile.gettempdir()), PAGE_TEMP_PREFIX)
     files, input_errors = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
     for error in input_errors:
         summary.outcomes.append(DocumentOutcome(error.path or "", DocumentStatus.FAILED, error=error))
         print(describe(error), file=sys.stderr, flush=True)
-    if options.out_dir is not None:
-        options.out_dir.mkdir(parents=True, exist_ok=True)
 
     archive: ArchiveStore | None = None
     if options.db_path is not None:
@@ -64,6 +71,18 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
             archive.close()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _make_output_folder(folder: Path) -> None:
+    """Create the --out folder, or say in one line why it cannot be (a bad option value: E001)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError("--out names a file, not a folder", folder) from None
+    except OSError as error:
+        raise UsageError(f"--out: cannot create the output folder: {os_error_reason(error)}", folder) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError("--out: the output folder is not writable", folder)
 
 
 def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, archive: ArchiveStore | None,
@@ -188,7 +207,7 @@ def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, o
     except CongvanError as error:
         return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=error)
     except OSError as error:
-        failure = CongvanError(f"cannot write results: {error.strerror or error}", document.source)
+        failure = CongvanError(f"cannot write results: {os_error_reason(error)}", document.source)
         return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=failure)
     return DocumentOutcome(document.source, DocumentStatus.DONE, name=document.name, pages=len(pages), seconds=seconds)
 
@@ -214,7 +233,8 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     document = DocumentInFlight(path=path, info=info, name=path.stem)
     jobs = default_jobs()
     progress = Progress(1, info.page_count, bar=False, stream=io.StringIO())
-    executor = LocalExecutor(max(1, min(jobs, info.page_count)))
+    workers = max(1, min(jobs, info.page_count))
+    executor = LocalExecutor(workers, default_worker_memory(workers))
     engine = Engine(executor, settings, stages, jobs, progress, None)
     try:
         for _, value in engine.run([document]):

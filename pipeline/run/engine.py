@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import CongvanError, InputError, TooLargeError
+from pipeline.archive.files import owned_prefix
+from pipeline.errors import CongvanError, InputError, TooLargeError, printable
 from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
@@ -153,7 +154,7 @@ class Engine:
             raise InputError("the document has no pages", document.path)
         document.started = time.monotonic()
         if self._settings.pdf and self._pdf_root is not None and document.texts is None:
-            document.pdf_dir = Path(tempfile.mkdtemp(prefix=".congvan-pdf-", dir=self._pdf_root))
+            document.pdf_dir = Path(tempfile.mkdtemp(prefix=owned_prefix(), suffix=".pdf-parts", dir=self._pdf_root))
 
     def _track(self, future: Any, document: DocumentInFlight, kind: str, index: int) -> None:
         self._pending[future] = (document, kind, index)
@@ -187,7 +188,7 @@ class Engine:
         document.pages[index] = output.result
         self._progress.pages_done(1)
         for warning in output.result.warnings:
-            self._progress.message(f"congvan: warning: {document.source}: page {index + 1}: {warning}")
+            self._progress.message(f"congvan: warning: {printable(document.source)}: page {index + 1}: {printable(warning)}")
         if output.pdf is not None and document.pdf_dir is not None:
             (document.pdf_dir / f"{index:06d}.pdf").write_bytes(output.pdf)
         if len(document.pages) == document.page_count:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
+import ctypes.util
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -12,11 +15,13 @@ from multiprocessing.synchronize import Event
 from typing import Any, Protocol
 
 from pipeline.errors import CongvanError, MissingDependencyError
+from pipeline.limits import limit_memory
 from pipeline.run.options import ExecutorKind, ProcessOptions
 
 # Local workers are replaced after this many tasks so that leaks in native libraries cannot pile up.
 TASKS_PER_WORKER = 200
-DASK_CONNECT_SECONDS = 20.0
+DASK_CONNECT_SECONDS = 10.0  # an address that answers nothing fails after this
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 # Imported once by the fork server, so that each new worker starts with the stages already loaded.
 _PRELOAD = ["pipeline.run.worker", "pipeline.ingest", "pipeline.preprocess", "pipeline.ocr", "pipeline.restore",
             "pipeline.extract"]
@@ -45,12 +50,15 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """A pool of `jobs` worker processes, started from a fork server that has imported the stages."""
+    """A pool of `jobs` worker processes, started from a fork server that has imported the stages. Each
+    worker's data memory is capped at `memory_limit` bytes (None: no cap), and a worker ends itself when the
+    process that started the batch is gone (even killed with SIGKILL)."""
 
     remote = False
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, memory_limit: int | None = None) -> None:
         self._jobs = jobs
+        self._memory_limit = memory_limit
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._abort: Event | None = None
 
@@ -61,7 +69,7 @@ class LocalExecutor:
             self._abort = context.Event()
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self._jobs, mp_context=context, max_tasks_per_child=TASKS_PER_WORKER,
-                initializer=_start_worker, initargs=(self._abort,),
+                initializer=_start_worker, initargs=(self._abort, self._memory_limit),
             )
         return self._pool
 
@@ -96,21 +104,55 @@ class LocalExecutor:
             self._pool = None
 
 
-def _start_worker(abort: Event) -> None:
-    """Workers leave Ctrl-C to the driver (otherwise each would print a traceback); when the driver aborts,
-    a watcher thread ends the worker as `terminate()` would, whatever page it is busy with. OpenCV runs on one
-    thread: pages already run in parallel processes, and its own threads only fight them for the cores
-    (measured: connected components on a text-layer page's mask 8.3 → 3.0 ms on the loaded 2-core machine)."""
+def _start_worker(abort: Event, memory_limit: int | None) -> None:
+    """Set up a worker process:
+    - Ctrl-C is left to the driver (otherwise each worker would print a traceback);
+    - OpenCV runs on one thread: pages already run in parallel processes, and its own threads only fight them
+      for the cores (measured: connected components on a text-layer page's mask 8.3 → 3.0 ms on the loaded
+      2-core machine);
+    - its data memory is capped (pipeline.limits.limit_memory): a page that needs more fails alone, E105;
+    - it ends whatever page it is busy with when the driver aborts, and when the driver's process is gone
+      (the pipe multiprocessing keeps to it reaches its end: any death, SIGKILL included); the kernel also
+      kills it if the fork server that forked it dies (PR_SET_PDEATHSIG, Linux). Once the workers are gone,
+      the fork server and multiprocessing's resource tracker end by themselves."""
     import cv2
 
     cv2.setNumThreads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_terminate_on, args=(abort,), name="congvan-abort", daemon=True).start()
+    if memory_limit is not None:
+        limit_memory(memory_limit)
+    _die_with_parent()
+    threading.Thread(target=_end_on_abort, args=(abort,), name="congvan-abort", daemon=True).start()
+    driver = multiprocessing.parent_process()
+    if driver is not None:
+        threading.Thread(target=_end_with, args=(driver.sentinel,), name="congvan-lifeline", daemon=True).start()
 
 
-def _terminate_on(abort: Event) -> None:
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux prctl; elsewhere nothing)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _end_on_abort(abort: Event) -> None:
     abort.wait()
-    os.kill(os.getpid(), signal.SIGTERM)
+    _end_worker(signal.SIGTERM)
+
+
+def _end_with(driver_sentinel: int) -> None:
+    multiprocessing.connection.wait([driver_sentinel])
+    _end_worker(signal.SIGKILL)
+
+
+def _end_worker(how: signal.Signals) -> None:
+    """End this worker now, with the Tesseract runs it started (they run in their own process groups)."""
+    from pipeline.ocr import stop_tesseract
+
+    stop_tesseract()
+    os.kill(os.getpid(), how)
 
 
 class DaskExecutor:
@@ -168,4 +210,4 @@ def make_executor(options: ProcessOptions) -> Executor:
     if options.executor is ExecutorKind.DASK:
         assert options.scheduler is not None  # ProcessOptions checked it
         return DaskExecutor(options.scheduler)
-    return LocalExecutor(options.jobs)
+    return LocalExecutor(options.jobs, options.worker_memory_limit)

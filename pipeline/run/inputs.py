@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.errors import CongvanError, InputError, UnsupportedFormatError
+from pipeline.errors import CongvanError, InputError, UnsupportedFormatError, os_error_reason
 from pipeline.ingest import INPUT_SUFFIXES
 
 
@@ -24,10 +24,13 @@ def collect_inputs(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> tuple
             seen.add(resolved)
             files.append(path)
 
+    def unreadable(error: OSError) -> None:  # a folder the walk cannot list is a failure, never skipped silently
+        errors.append(InputError(f"cannot read this folder: {os_error_reason(error)}", error.filename))
+
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            for root, dirs, names in os.walk(path):
+            for root, dirs, names in os.walk(path, onerror=unreadable):
                 root_path = Path(root)
                 dirs[:] = sorted(d for d in dirs if (root_path / d).resolve() not in excluded and not d.startswith("."))
                 for name in sorted(names):

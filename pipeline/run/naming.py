@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.archive.files import read_json_source
+from pipeline.archive.files import fit_name, read_json_source
 
 
 class OutputNamer:
@@ -19,7 +19,9 @@ class OutputNamer:
         stem = path.stem or path.name
         number = 1
         while True:
-            candidate = stem if number == 1 else f"{stem}-{number}"
+            tail = "" if number == 1 else f"-{number}"
+            # a long input name (up to the file system's limit) still gets its outputs, <stem>.json the longest
+            candidate = fit_name(stem, f"{tail}.json").removesuffix(".json")
             number += 1
             if candidate.casefold() in self._taken:
                 continue

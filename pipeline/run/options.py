@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import urllib.parse
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
 from pipeline.errors import UsageError
+from pipeline.limits import MIN_WORKER_MEMORY_OPTION, default_worker_memory, format_size
 
 
 class ExecutorKind(StrEnum):
@@ -33,6 +35,9 @@ class ProcessOptions:
     executor: ExecutorKind = ExecutorKind.LOCAL
     scheduler: str | None = None  # Dask scheduler address for ExecutorKind.DASK
     progress: bool | None = None  # progress bar: None = only when stderr is a terminal
+    # Data memory of each local worker in bytes: None = an equal share of the machine (limits.
+    # default_worker_memory), 0 = no cap. A page that needs more fails alone (E105).
+    worker_memory: int | None = None
 
     def __post_init__(self) -> None:
         if self.out_dir is None and self.db_path is None:
@@ -49,8 +54,22 @@ class ProcessOptions:
         except ValueError:
             choices = ", ".join(kind.value for kind in ExecutorKind)
             raise UsageError(f"unknown executor {self.executor!r} (--executor {choices})") from None
-        if self.executor is ExecutorKind.DASK and not self.scheduler:
-            raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
+        if self.executor is ExecutorKind.DASK:
+            if not self.scheduler:
+                raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
+            check_scheduler_address(self.scheduler)
+        if self.worker_memory is not None and (
+                isinstance(self.worker_memory, bool) or not isinstance(self.worker_memory, int)
+                or not (self.worker_memory == 0 or self.worker_memory >= MIN_WORKER_MEMORY_OPTION)):
+            raise UsageError(f"--worker-memory must be 0 (no cap) or at least {format_size(MIN_WORKER_MEMORY_OPTION)}, "
+                             f"not {self.worker_memory!r}")
+
+    @property
+    def worker_memory_limit(self) -> int | None:
+        """The cap each local worker's data memory gets, in bytes (None: none)."""
+        if self.worker_memory is None:
+            return default_worker_memory(self.jobs)
+        return self.worker_memory or None
 
     def page_settings(self) -> PageSettings:
         return PageSettings(restore=self.restore, text_layer=self.text_layer, languages=self.languages,
@@ -66,3 +85,21 @@ class PageSettings:
     languages: str | None = None
     timeout: float = PAGE_TIMEOUT_SECONDS
     pdf: bool = False
+
+
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def check_scheduler_address(address: str) -> None:
+    """A Dask scheduler address must be SCHEME://HOST:PORT (tcp by default): a malformed one is a usage error
+    now, not a connection attempt that hangs until it times out."""
+    try:
+        parts = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}")
+        usable = (parts.scheme in DASK_SCHEMES and bool(parts.hostname) and bool(parts.port)
+                  and parts.path in ("", "/") and not parts.query and not parts.fragment)
+    except ValueError:  # "tcp://[::1", a port that is not a number or beyond 65535
+        usable = False
+    if not usable or not address.isprintable() or any(char.isspace() for char in address):
+        schemes = "|".join(DASK_SCHEMES)
+        raise UsageError(f"--scheduler must be a Dask scheduler address ({schemes}://HOST:PORT), "
+                         f"not {address!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pipeline.errors import CongvanError, exit_code_for
+from pipeline.errors import CongvanError, exit_code_for, printable
 
 
 class DocumentStatus(StrEnum):
@@ -60,7 +60,7 @@ class BatchSummary:
             f"congvan: {plural(len(self.outcomes), 'document')}: {len(self.done)} done ({pages} pages in {self.seconds:.1f} s"
             f"{rate}), {len(self.skipped)} skipped, {len(self.failed)} failed"
         ]
-        lines += [f"  skipped: {o.source}: {o.reason}" for o in self.skipped]
+        lines += [f"  skipped: {printable(o.source)}: {o.reason}" for o in self.skipped]
         lines += [f"  failed: {o.error.label}: {o.error}" for o in self.failed if o.error is not None]
         return "\n".join(lines)
 

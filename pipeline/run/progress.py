@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from pipeline.errors import CongvanError
+from pipeline.errors import CongvanError, printable
 from pipeline.run.outcomes import DocumentOutcome, DocumentStatus, plural
 
 
@@ -53,7 +53,7 @@ class Progress:
         remaining = max(0, self._pages - self._finished_pages)
         eta = format_duration(remaining / rate) if rate > 0 else "?"
         self.message(
-            f"congvan: [{self._finished_documents}/{self._documents}] {outcome.status} {outcome.source} "
+            f"congvan: [{self._finished_documents}/{self._documents}] {outcome.status} {printable(outcome.source)} "
             f"({plural(outcome.pages, 'page')}, {outcome.seconds:.1f} s) · {rate:.2f} pages/s · ETA {eta}"
         )
 

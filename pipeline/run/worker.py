@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import CongvanError
+from pipeline.archive.files import owned_prefix
+from pipeline.errors import CongvanError, TooLargeError
+from pipeline.limits import format_size, is_out_of_memory
 from pipeline.ocr import reading_confidence, words_to_text
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
 SHIPPED_FILES_KEPT = 8  # local copies of sent inputs a worker keeps (its documents in flight)
+# Each page's temporary folder in the system's temporary folder: congvan-page-<worker pid>-…
+PAGE_TEMP_PREFIX = "congvan-page-"
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,12 @@ class ExtractedDocument:
 
 
 def internal_error(error: BaseException, source: str, where: str) -> CongvanError:
-    """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch)."""
+    """A bug or resource failure in a stage, as the one-line error that fails its document (not the batch):
+    an allocation beyond the worker's memory cap is E105, anything else E000."""
+    if is_out_of_memory(error):
+        soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+        cap = "" if soft == resource.RLIM_INFINITY else f" (a worker may use {format_size(soft)}: --worker-memory)"
+        return TooLargeError(f"{where}: out of memory{cap}", source)
     return CongvanError(f"{where}: internal error: {type(error).__name__}: {error}", source)
 
 
@@ -148,7 +158,7 @@ def _run_image_page(task: PageTask, source: Path) -> PageOutput:
     page = stages.load_page(source, task.index)
     # The page's own temporary folder, handed to the stages that need one and removed when the page ends
     # (even on failure), so that temporary disk use is bounded by the pages in flight.
-    with tempfile.TemporaryDirectory(prefix="congvan-page-") as workdir:
+    with tempfile.TemporaryDirectory(prefix=owned_prefix(PAGE_TEMP_PREFIX)) as workdir:
         result, to_original = _ocr_result(task, page, reading, Path(workdir))
     if reading is not None and reading.source is PageSource.LEGACY_RESTORED:
         assert layer is not None
@@ -212,7 +222,7 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None,
     words = [word for word in ocr.words if not _inside_any(word.box, stamps)]
     raw_text = ocr.text if len(words) == len(ocr.words) else words_to_text(words)
     steps = list(ocr.preprocessing or prepared.steps)
-    warnings += [w for w in (*prepared.warnings, *ocr.warnings) if w not in warnings]
+    warnings += [w for w in dict.fromkeys((*prepared.warnings, *ocr.warnings)) if w not in warnings]
     confidences: list[float | None] | None = [word.confidence for word in words]
     if len(words) != len(raw_text.split()):
         confidences = None  # misaligned stage output: restore without confidences rather than misuse them
