@@ -1,19 +1,27 @@
 # congvan: every target sets itself up on a fresh Debian machine (apt packages, .venv).
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf \
+APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf ghostscript \
 	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core \
 	chromium chromium-driver postgresql
 JOBS ?= $(shell nproc)
 
-.PHONY: setup run serve demo-web test lint bench bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-pg models samples clean
+.PHONY: setup dev run serve demo-web test lint bench bench-scan bench-restore bench-extract bench-archive \
+	bench-born-digital bench-web bench-rasterize bench-pg models samples clean
 
+# setup: what congvan needs to run (no test, lint or data-building tools); dev: all of those as well.
 setup: .venv/.installed
+
+dev: .venv/.installed-dev
 
 .venv/.installed: pyproject.toml scripts/apt_setup.sh
 	bash scripts/apt_setup.sh $(APT_PACKAGES)
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+.venv/.installed-dev: .venv/.installed
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
@@ -23,43 +31,46 @@ run: setup
 serve: run
 	.venv/bin/congvan serve --db out/archive.db
 
-demo-web: run
+demo-web: run dev
 	$(PY) scripts/demo_web.py --db out/archive.db --out out/screens
 
-test: setup
+test: dev
 	$(PY) -m pytest tests
 
-lint: setup
+lint: dev
 	.venv/bin/ruff check pipeline tests scripts samples
 	.venv/bin/mypy
 
-models: setup
+models: dev
 	$(PY) scripts/build_models.py
 
-samples: setup
+samples: dev
 	$(PY) samples/generate.py --out samples/
 
-bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-pg
+bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-rasterize bench-pg
 
-bench-scan: setup
+bench-scan: dev
 	$(PY) scripts/bench_scan.py
 
-bench-restore: setup
+bench-restore: dev
 	$(PY) scripts/bench_restore.py
 
-bench-extract: setup
+bench-extract: dev
 	$(PY) scripts/bench_extract.py
 
-bench-archive: setup
+bench-archive: dev
 	$(PY) scripts/bench_archive.py
 
-bench-born-digital: setup
+bench-born-digital: dev
 	$(PY) scripts/bench_born_digital.py
 
-bench-web: setup
+bench-web: dev
 	$(PY) scripts/bench_web.py
 
-bench-pg: setup
+bench-rasterize: dev
+	$(PY) scripts/bench_rasterize.py
+
+bench-pg: dev
 	$(PY) scripts/bench_pg.py
 
 clean:

@@ -3,63 +3,86 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError, UsageError, printable
+from pipeline import __version__
+from pipeline.config import CONFIG_NAME, ENV_DB, Config, require_db, resolve_db
+from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError, UsageError
+
+if TYPE_CHECKING:
+    from pipeline.run.options import ProcessOptions
 
 
 def _print_error(error: CongvanError) -> None:
     print(f"congvan: {error.label}: {error}", file=sys.stderr)
 
 
-DB_HELP = "archive: an SQLite file (or sqlite:///PATH) or postgresql://USER@HOST/DATABASE (default: $CONGVAN_DB)"
-
-
-def _default_db() -> str | None:
-    return os.environ.get("CONGVAN_DB") or None
-
-
-def _archive(args: argparse.Namespace) -> str:
-    """The archive a reading command works on: --db, else CONGVAN_DB."""
-    if not args.db:
-        raise UsageError(f"{args.command} needs --db ARCHIVE (or the CONGVAN_DB environment variable)")
-    return str(args.db)
-
-
 # --------------------------------------------------------------------------- process
 
 
+def _add_archive_options(parser: argparse.ArgumentParser, db_help: str) -> None:
+    parser.add_argument("--db", help=f"{db_help}: an SQLite file (or sqlite:///PATH) or postgresql://USER@HOST/DATABASE; "
+                        f"default: ${ENV_DB}, or db in the --config file")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help=f"settings file (default: {CONFIG_NAME} beside the archive, when there is one)")
+
+
+def _archive_settings(args: argparse.Namespace) -> tuple[str | None, Config]:
+    """The archive (--db, $CONGVAN_DB or the configuration's db) and the configuration that goes with it."""
+    return resolve_db(args.db, args.config)
+
+
+def _archive(args: argparse.Namespace) -> str:
+    db, _ = _archive_settings(args)
+    return require_db(db)
+
+
 def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("process", help="scan/PDF/Word/text files or folders → text, JSON records, archive")
+    p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
+    _add_archive_options(p, "the archive to add documents to")
+    _add_processing_flags(p)
+    p.set_defaults(handler=_cmd_process)
+
+    w = sub.add_parser("watch", help="process files as they arrive in an inbox folder, keeping the originals")
+    w.add_argument("inbox", nargs="?", type=Path, help="the folder to watch (default: [watch] inbox of the configuration)")
+    _add_archive_options(w, "the archive (a file): originals are kept in originals/ beside it")
+    _add_processing_flags(w)
+    w.add_argument("--interval", type=float, help="seconds between looks at the inbox (default 2)")
+    w.add_argument("--settle", type=float,
+                   help="a file unchanged this many seconds (and not locked) is complete (default 3)")
+    w.add_argument("--once", action="store_true", help="process what is in the inbox, then stop")
+    w.set_defaults(handler=_cmd_watch)
+
+
+def _add_processing_flags(p: argparse.ArgumentParser) -> None:
     from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
     from pipeline.limits import WORKER_MEMORY_SHARE
     from pipeline.run.options import ExecutorKind
 
-    p = sub.add_parser("process", help="scan/PDF/text files or folders → text, JSON records, archive")
-    p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
     p.add_argument("--out", type=Path, help="write <stem>.txt and <stem>.json here")
-    p.add_argument("--db", default=_default_db(), help=DB_HELP + " to add documents to")
-    p.add_argument("--jobs", type=int, default=default_jobs(), help="pages processed in parallel")
-    p.add_argument("--no-restore", action="store_true", help="keep raw OCR text (skip diacritic restoration)")
-    p.add_argument("--text-layer", action="store_true",
+    p.add_argument("--jobs", type=int, help=f"pages processed in parallel (default {default_jobs()}, one per CPU)")
+    p.add_argument("--no-restore", dest="restore", action="store_false", default=None,
+                   help="keep raw OCR text (skip diacritic restoration)")
+    p.add_argument("--text-layer", action="store_true", default=None,
                    help="read every PDF page that has a text layer from it, no OCR (an old OCR layer is restored); "
                         "by default each page's source is chosen on evidence")
     p.add_argument("--lang", default=None, help="Tesseract languages (default: the measured best)")
-    p.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT_SECONDS,
+    p.add_argument("--page-timeout", type=float,
                    help=f"seconds before a page's OCR is killed (default {PAGE_TIMEOUT_SECONDS:g})")
     p.add_argument("--force", action="store_true", help="redo documents already in the archive")
-    p.add_argument("--pdf", action="store_true", help="also write a searchable PDF per document")
+    p.add_argument("--pdf", action="store_true", default=None, help="also write a searchable PDF/A per document")
     p.add_argument("--executor", choices=[kind.value for kind in ExecutorKind], default=ExecutorKind.LOCAL.value)
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--worker-memory", type=_size, metavar="SIZE",
                    help="data memory each local worker may use, e.g. 4G; 0 = no cap (default: "
                         f"{WORKER_MEMORY_SHARE * 100:.0f}%% of the machine's memory shared among the --jobs workers)")
-    p.set_defaults(handler=_cmd_process)
 
 
 def _size(text: str) -> int:
@@ -71,26 +94,60 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _cmd_process(args: argparse.Namespace) -> int:
-    from pipeline.run import ProcessOptions, process_inputs
+def _process_options(args: argparse.Namespace) -> ProcessOptions:
+    """ProcessOptions from the command line, filled in from the [process] section of the configuration."""
+    from pipeline.defaults import PAGE_TIMEOUT_SECONDS, default_jobs
+    from pipeline.run.options import ProcessOptions
 
-    options = ProcessOptions(  # checks the combination: a UsageError (exit code 2) when it cannot work
-        out_dir=args.out,
-        db_path=args.db,
-        jobs=args.jobs,
-        restore=not args.no_restore,
-        text_layer=args.text_layer,
-        languages=args.lang,
-        page_timeout=args.page_timeout,
+    db, config = _archive_settings(args)
+
+    def setting(value: Any, name: str, default: Any) -> Any:
+        if value is not None:
+            return value
+        configured = config.get("process", name)
+        return default if configured is None else configured
+
+    return ProcessOptions(  # checks the combination: a UsageError (exit code 2) when it cannot work
+        out_dir=setting(args.out, "out", None),
+        db_path=db,
+        jobs=setting(args.jobs, "jobs", default_jobs()),
+        restore=setting(args.restore, "restore", True),
+        text_layer=setting(args.text_layer, "text_layer", False),
+        languages=setting(args.lang, "lang", None),
+        page_timeout=setting(args.page_timeout, "page_timeout", PAGE_TIMEOUT_SECONDS),
         force=args.force,
-        pdf=args.pdf,
+        pdf=setting(args.pdf, "pdf", False),
         executor=args.executor,
         scheduler=args.scheduler,
         worker_memory=args.worker_memory,
     )
+
+
+def _cmd_process(args: argparse.Namespace) -> int:
+    from pipeline.run import process_inputs
+
+    options = _process_options(args)
     summary = process_inputs(args.inputs, options)
     print(summary.format())
     return summary.exit_code
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from pipeline.run.watch import Watcher, WatchOptions
+
+    options = _process_options(args)
+    _, config = _archive_settings(args)
+    inbox = args.inbox or config.get("watch", "inbox")
+    if inbox is None:
+        raise UsageError("give the inbox folder (congvan watch INBOX) or inbox = \"…\" in the [watch] section")
+
+    def setting(value: float | None, name: str, default: float) -> float:
+        configured = config.get("watch", name)
+        return value if value is not None else default if configured is None else float(configured)
+
+    watch = WatchOptions(inbox=Path(inbox), process=options, interval=setting(args.interval, "interval", 2.0),
+                         settle=setting(args.settle, "settle", 3.0), once=args.once)
+    return Watcher(watch).run()
 
 
 # --------------------------------------------------------------------------- restore
@@ -170,8 +227,9 @@ def _iso_date(text: str) -> str:
 
 def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
-    p.add_argument("query", help='e.g. "539/QĐ-UBND", "539 qd ubnd", "nông thôn mới", "nong thon moi"')
-    p.add_argument("--db", default=_default_db(), help=DB_HELP)
+    p.add_argument("query", help='e.g. "539/QĐ-UBND", "nông thôn mới", \'"nông thôn" OR đô thị -huyện tiêu*\'; '
+                   '"" with filters lists documents')
+    _add_archive_options(p, "the archive written by congvan process --db")
     p.add_argument("--json", action="store_true", help="print a JSON list of hits")
     p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
     p.add_argument("--issuer", help="part of the issuing body's name")
@@ -183,17 +241,29 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
     s = sub.add_parser("show", help="print a document's record from the archive")
     s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
-    s.add_argument("--db", default=_default_db(), help=DB_HELP)
+    _add_archive_options(s, "the archive")
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
+    s.add_argument("--json", action="store_true", help="print the record as JSON")
     s.set_defaults(handler=_cmd_show)
 
-    e = sub.add_parser("export", help="export the archive's tasks to a file or a webhook")
-    e.add_argument("what", choices=("tasks",))
-    e.add_argument("--db", default=_default_db(), help=DB_HELP)
-    e.add_argument("--format", choices=("csv", "jsonl", "ics"), default="csv")
+    e = sub.add_parser("export", help="export tasks (CSV, JSON lines, iCalendar, webhook) or a document register")
+    e.add_argument("what", choices=("tasks", "incoming", "outgoing"),
+                   help="tasks; incoming / outgoing: the Decree 30/2020 register (sổ đăng ký văn bản đến / đi)")
+    _add_archive_options(e, "the archive")
+    e.add_argument("--format", choices=("csv", "jsonl", "ics", "xlsx"), default="csv",
+                   help="tasks: csv, jsonl or ics; registers: csv or xlsx (default csv; CSV opens in Excel)")
     e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
-    e.add_argument("--out", type=Path, help="write here instead of standard output")
-    e.add_argument("--webhook", metavar="URL", help="POST each task as JSON to this http(s) URL instead")
+    e.add_argument("--from", dest="date_from", type=_iso_date, help="registers: documents dated on or after this day")
+    e.add_argument("--to", dest="date_to", type=_iso_date, help="registers: documents dated on or before this day")
+    e.add_argument("--type", help="registers: document type, e.g. QĐ, KH, CV")
+    e.add_argument("--issuer", help="registers: part of the issuing body's name")
+    e.add_argument("--out", type=Path, help="write here instead of standard output (a file, a link or a FIFO)")
+    e.add_argument("--webhook", metavar="URL", nargs="?", const="",
+                   help="POST each new or changed task as JSON to this http(s) URL (alone: [export] webhook of the "
+                   "configuration)")
+    e.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="an HTTP header for the webhook, e.g. 'Authorization: Bearer …' (repeatable)")
+    e.add_argument("--resend", action="store_true", help="webhook: send every task, even those already delivered")
     e.set_defaults(handler=_cmd_export)
 
     m = sub.add_parser("migrate", help="copy an archive to another backend (SQLite ⇄ PostgreSQL), verified")
@@ -205,6 +275,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
+    from pipeline.archive.describe import one_line
     from pipeline.archive.search import SearchFilters, search
 
     if args.limit < 1:
@@ -221,67 +292,127 @@ def _cmd_search(args: argparse.Namespace) -> int:
         print("congvan: no match", file=sys.stderr)
     for rank, hit in enumerate(hits, 1):
         about = " · ".join(x for x in (hit.code or "(no number)", hit.date, hit.type, hit.issuer) if x)
-        why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match"}[hit.match]
+        why = {"issued": "the document itself", "cited": f"cites {hit.matched}", "text": "text match",
+               "browse": "matches the filters"}[hit.match]
         # what documents say is untrusted text: escaped, so that it cannot drive the terminal
-        print(printable(f"{rank}. {about}  [{why}]"))
-        print(printable(f"   {hit.source}, page {hit.page} (id {hit.id})"))
-        print(printable(f"   {hit.snippet}"))
+        print(f"{rank}. {one_line(about)}  [{one_line(why)}]")
+        print(f"   {one_line(hit.source)}, page {hit.page} (id {hit.id})")
+        if hit.snippet:
+            print(f"   {one_line(hit.snippet)}")
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
+    from pipeline.archive.describe import describe_citations, describe_document, one_line
+    from pipeline.archive.resolve import citing_documents, resolve_reference
     from pipeline.errors import EXIT_USAGE, NotFoundError
 
     with open_archive(_archive(args), create=False) as archive:
         found = archive.lookup(args.document)
         if not found:
-            raise NotFoundError(f"no document {args.document!r} in the archive", archive.location)
+            cited = citing_documents(archive, args.document)
+            if cited:
+                print(describe_citations(args.document, cited))
+                count = len({doc.id for group in cited for doc in group.citing})
+                raise NotFoundError(f"{one_line(args.document)} is not in the archive; {count} archived "
+                                    f"document{'' if count == 1 else 's'} cite it (listed above)", archive.location)
+            raise NotFoundError(f"no document {one_line(args.document)!r} in the archive", archive.location)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
-            print(printable(f"congvan: {args.document} matches several documents: {choices}; give an id"),
+            print(f"congvan: {one_line(args.document)} matches several documents: {one_line(choices)}; give an id",
                   file=sys.stderr)
             return EXIT_USAGE
         document = found[0]
         if args.text:
             sys.stdout.write("\f".join(archive.page_texts(document.id)) + "\n")
             return 0
-        data = {"id": document.id, "source": document.source, "name": document.name, "sha256": document.sha256,
-                "pages": document.page_count, "record": archive.load_record(document.id).to_dict()}
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
+        record = archive.load_record(document.id)
+        if args.json:
+            data = {"id": document.id, "source": document.source, "name": document.name, "sha256": document.sha256,
+                    "pages": document.page_count, "record": record.to_dict()}
+            json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
+            return 0
+        place = record.document.place
+        references = [resolve_reference(archive, ref, place) for ref in record.references]
+        cited_by = citing_documents(archive, document.code, named=document) if document.code else []
+        print(describe_document(document, record, references, cited_by, archive.root))
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
-    from pipeline.archive.export import iter_tasks, post_tasks, write_csv, write_ics, write_jsonl
+    from pipeline.archive.export import (
+        build_register,
+        iter_tasks,
+        register_csv,
+        register_xlsx,
+        write_csv,
+        write_ics,
+        write_jsonl,
+    )
+    from pipeline.archive.store import SearchFilters
+
+    allowed = ("csv", "jsonl", "ics") if args.what == "tasks" else ("csv", "xlsx")
+    if args.format not in allowed:
+        raise UsageError(f"export {args.what} writes {' or '.join(allowed)}, not {args.format}")
+    if args.what == "tasks" and args.webhook is not None:
+        return _post_webhook(args)
+    if args.webhook is not None or args.header or args.resend:
+        raise UsageError("--webhook, --header and --resend go with export tasks")
+    if args.format == "xlsx" and args.out is None and sys.stdout.isatty():
+        raise UsageError("an XLSX workbook needs --out FILE (or standard output redirected to a file)")
+    with open_archive(_archive(args), create=False) as archive:
+        if args.what == "tasks":
+            text = io.StringIO(newline="")
+            writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
+            count = writer(iter_tasks(archive, since=args.since), text)
+            data, noun = text.getvalue().encode("utf-8"), "tasks"
+        else:
+            filters = SearchFilters(type=args.type, issuer=args.issuer, date_from=args.date_from, date_to=args.date_to)
+            register = build_register(args.what, archive.documents(filters, order="added"))
+            data = register_xlsx(register) if args.format == "xlsx" else register_csv(register)
+            count, noun = len(register.rows), "documents"
+    if args.out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    from pipeline.archive.files import write_output
+
+    write_output(args.out, data)
+    print(f"congvan: {count} {noun} written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _post_webhook(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.archive.export import iter_tasks
+    from pipeline.archive.webhook import parse_endpoint, parse_headers, post_tasks
     from pipeline.errors import ExportError
 
-    if args.webhook and not args.webhook.lower().startswith(("http://", "https://")):
-        raise UsageError("--webhook needs an http:// or https:// URL")
-    with open_archive(_archive(args), create=False) as archive:
+    if args.out is not None or args.format != "csv":
+        raise UsageError("--webhook sends JSON: it goes without --out and --format")
+    db, config = _archive_settings(args)
+    url = args.webhook or config.get("export", "webhook")
+    if not url:
+        raise UsageError("--webhook needs a URL (or webhook = \"…\" in the [export] section of the configuration)")
+    endpoint = parse_endpoint(url)
+    headers = {**(config.get("export", "headers") or {}), **parse_headers(args.header)}
+    with open_archive(require_db(db), create=False) as archive:
         rows = list(iter_tasks(archive, since=args.since))
-    if args.webhook:
-        report = post_tasks(rows, args.webhook)
-        for uid, reason in report.failed:
-            print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
-        print(f"congvan: {report.sent} of {len(rows)} tasks sent to {args.webhook} ({report.attempts} requests)")
-        if report.failed:
-            raise ExportError(f"{len(report.failed)} of {len(rows)} tasks could not be delivered", args.webhook)
-        return 0
-    writer = {"csv": write_csv, "jsonl": write_jsonl, "ics": write_ics}[args.format]
-    if args.out is None:
-        writer(rows, sys.stdout)
-        return 0
-    import io
-
-    from pipeline.archive.files import write_atomic
-
-    buffer = io.StringIO(newline="")
-    count = writer(rows, buffer)
-    write_atomic(args.out, buffer.getvalue())
-    print(f"congvan: {count} tasks written to {args.out}", file=sys.stderr)
+        delivered = {} if args.resend else archive.deliveries(endpoint.key)
+        report = post_tasks(rows, url, headers=headers, delivered=delivered,
+                            on_delivered=lambda uid, digest: archive.record_delivery(endpoint.key, uid, digest))
+    for uid, reason in report.failed:
+        print(f"congvan: export failed: task {uid}: {reason}", file=sys.stderr)
+    unchanged = f", {report.unchanged} unchanged since the last delivery" if report.unchanged else ""
+    print(f"congvan: {report.sent} of {len(rows)} tasks sent to {endpoint.display}{unchanged} "
+          f"({report.attempts} requests, {report.seconds:.1f} s)")
+    if report.failed:
+        why = " (the endpoint is down: circuit breaker open)" if report.circuit_open else ""
+        raise ExportError(f"{len(report.failed)} of {len(rows)} tasks could not be delivered{why}", endpoint.display)
     return 0
 
 
@@ -310,7 +441,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="the web interface over an archive (search, pages, review, tasks, intake, API)")
-    p.add_argument("--db", default=_default_db(), help=DB_HELP)
+    _add_archive_options(p, "the archive written by congvan process --db")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--uploads", type=Path, help="folder for uploaded files (default: ARCHIVE-uploads next to it)")
@@ -325,10 +456,10 @@ def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add = actions.add_parser("add", help="add a user, or change a user's role and password")
     add.add_argument("name")
     add.add_argument("--role", choices=("viewer", "editor", "admin"), required=True)
-    add.add_argument("--db", default=_default_db(), help=DB_HELP)
+    _add_archive_options(add, "the archive")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     listing = actions.add_parser("list", help="list the users")
-    listing.add_argument("--db", default=_default_db(), help=DB_HELP)
+    _add_archive_options(listing, "the archive")
     u.set_defaults(handler=_cmd_user)
 
 
@@ -401,6 +532,26 @@ def _read_new_password(from_stdin: bool) -> str:
 # --------------------------------------------------------------------------- main
 
 
+class _VersionAction(argparse.Action):
+    """--version, asking Tesseract and OCRmyPDF for theirs only when it is given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from pipeline.ocr import tesseract_version
+
+        try:
+            ocrmypdf = version("ocrmypdf")
+        except PackageNotFoundError:
+            ocrmypdf = "not installed"
+        print(f"congvan {__version__} (Tesseract {tesseract_version()}, OCRmyPDF {ocrmypdf})")
+        parser.exit()
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse reporting a bad command line as congvan's one-line usage error (E001, exit code 2)."""
 
@@ -414,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Digitize archived Vietnamese official dispatches: scans and old OCR text become restored "
         "text, structured records and a searchable archive.",
     )
+    parser.add_argument("--version", action=_VersionAction, help="print the versions of congvan, Tesseract and OCRmyPDF")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_process, _add_restore, _add_extract, _add_archive_commands, _add_web_commands):
         add(sub)

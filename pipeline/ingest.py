@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import math
 import os
 import re
@@ -13,11 +14,13 @@ import sys
 import tempfile
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from xml.etree import ElementTree
 
 import cv2
 import numpy as np
@@ -59,9 +62,16 @@ PDF_SUFFIXES = frozenset({".pdf"})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2",
                             ".pbm", ".pgm", ".ppm", ".pnm"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
-INPUT_SUFFIXES = PDF_SUFFIXES | IMAGE_SUFFIXES | TEXT_SUFFIXES
+WORD_SUFFIXES = frozenset({".docx", ".odt"})
+INPUT_SUFFIXES = PDF_SUFFIXES | IMAGE_SUFFIXES | TEXT_SUFFIXES | WORD_SUFFIXES
 _TEXT_SNIFF_BYTES = 65536
 _GRAY_CHECK_ROWS = 256
+# A Word or OpenDocument file's text part above this many bytes (uncompressed) is refused: a zip bomb.
+MAX_DOCUMENT_XML_BYTES = 64 * 1024 * 1024
+_WORD_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODF_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 
 
 # --------------------------------------------------------------------------- public API
@@ -78,7 +88,7 @@ def open_document(path: Path) -> DocumentInfo:
             page_count = len(pdf)
         if page_count == 0:
             raise CorruptFileError("PDF has no pages", path)
-    elif kind is DocumentKind.TEXT:
+    elif kind.is_text:
         read_text_file(path)  # reject undecodable or binary content now rather than mid-batch
         page_count = 1
     else:
@@ -87,26 +97,33 @@ def open_document(path: Path) -> DocumentInfo:
             for frame in range(page_count) if kind is DocumentKind.TIFF else (0,):
                 _seek_frame(image, frame, path)
                 _check_pixels(image.size, path, frame)
-    return DocumentInfo(path=str(path), kind=kind, page_count=page_count, sha256=_sha256(path))
+    return DocumentInfo(path=str(path), kind=kind, page_count=page_count, sha256=file_sha256(path))
 
 
 def load_page(path: Path, index: int) -> PageImage:
     """Decode page `index` (0-based) of a PDF/TIFF/image at its real resolution: uint8 gray or BGR."""
     path = Path(path)
     kind = _sniff_kind(path, _read_head(path))
-    if kind is DocumentKind.TEXT:
-        raise UnsupportedFormatError("a text file has no page images", path)
+    if kind.is_text:
+        raise UnsupportedFormatError(f"a {kind} file has no page images", path)
     if kind is DocumentKind.PDF:
         return _load_pdf_page(path, index)
     return _load_image_page(path, index)
 
 
 def read_text_file(path: Path) -> str:
-    """Decode a text input (UTF-8 with or without BOM, UTF-16/32 with BOM, else cp1258 or latin-1): NFC,
-    newlines normalised to \\n (form feeds kept as page breaks)."""
+    """The text of a text input (UTF-8 with or without BOM, UTF-16/32 with BOM, else cp1258 or latin-1), or of
+    a Word (.docx) or OpenDocument (.odt) file (paragraphs and tables in document order, a table row per line,
+    its cells separated by tabs; page breaks become form feeds): NFC, newlines normalised to \\n."""
     path = Path(path)
     raw = _read_all(path)
-    text = _decode_text(raw, path)
+    kind = _sniff_kind(path, raw[:_TEXT_SNIFF_BYTES])
+    if kind in (DocumentKind.DOCX, DocumentKind.ODT):
+        text = _word_text(raw, kind, path)
+    elif kind is DocumentKind.TEXT:
+        text = _decode_text(raw, path)
+    else:
+        raise UnsupportedFormatError(f"not a text document ({kind})", path)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return unicodedata.normalize("NFC", text)
 
@@ -141,13 +158,15 @@ def _read_all(path: Path) -> bytes:
 
 
 def _sniff_kind(path: Path, head: bytes) -> DocumentKind:
-    """The kind of a file, decided by magic bytes; the file name only breaks ties for text."""
+    """The kind of a file, decided by its content; the file name only breaks ties for text."""
     if b"%PDF-" in head[:1024]:
         return DocumentKind.PDF
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return DocumentKind.TIFF
     if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
         return DocumentKind.IMAGE
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(path)
     suffix = path.suffix.lower()
     if suffix not in PDF_SUFFIXES | IMAGE_SUFFIXES and _looks_like_text(head, suffix):
         return DocumentKind.TEXT
@@ -166,6 +185,116 @@ def _sniff_kind(path: Path, head: bytes) -> DocumentKind:
     if suffix in PDF_SUFFIXES | IMAGE_SUFFIXES:
         raise UnsupportedFormatError(f"content is not a PDF or an image despite the {suffix} name", path)
     raise UnsupportedFormatError("not a PDF, image or text file", path)
+
+
+def _zip_kind(path: Path) -> DocumentKind:
+    """docx or odt, by the parts the ZIP holds (a .zip, .xlsx or .pptx is none of ours)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "word/document.xml" in names:
+                return DocumentKind.DOCX
+            if "content.xml" in names and "mimetype" in names \
+                    and archive.read("mimetype").strip() == b"application/vnd.oasis.opendocument.text":
+                return DocumentKind.ODT
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as error:
+        if path.suffix.lower() in WORD_SUFFIXES:
+            raise CorruptFileError(f"unreadable {path.suffix.lower()[1:]} file: {_reason(error)}", path) from None
+        raise UnsupportedFormatError("a ZIP archive, not a document", path) from None
+    raise UnsupportedFormatError("a ZIP archive that is not a Word (.docx) or OpenDocument text (.odt) file", path)
+
+
+def _word_text(raw: bytes, kind: DocumentKind, path: Path) -> str:
+    part = "word/document.xml" if kind is DocumentKind.DOCX else "content.xml"
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            info = archive.getinfo(part)
+            if info.file_size > MAX_DOCUMENT_XML_BYTES:
+                raise TooLargeError(f"{part} unpacks to {info.file_size // 1_000_000} MB (zip bomb?)", path)
+            xml = archive.read(part)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, RuntimeError) as error:
+        raise CorruptFileError(f"unreadable {kind} file: {_reason(error)}", path) from None
+    if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml:
+        raise CorruptFileError(f"{part} declares a DOCTYPE or entities (refused: entity expansion)", path)
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as error:
+        raise CorruptFileError(f"{part} is not well-formed XML: {_reason(error)}", path) from None
+    if kind is DocumentKind.DOCX:
+        body = root.find(f"{_WORD_NS}body")
+        blocks = _docx_blocks(body) if body is not None else []
+    else:
+        text_body = root.find(f"{_ODF_OFFICE}body/{_ODF_OFFICE}text")
+        blocks = _odt_blocks(text_body) if text_body is not None else []
+    return re.sub(r"\n*\f\n*", "\f", "\n".join(blocks)).strip("\n")
+
+
+def _docx_blocks(body: ElementTree.Element) -> list[str]:
+    """Paragraphs and tables of a Word body (or table cell), in document order."""
+    blocks: list[str] = []
+    for element in body:
+        if element.tag == f"{_WORD_NS}p":
+            blocks.append(_docx_paragraph(element))
+        elif element.tag == f"{_WORD_NS}tbl":
+            for row in element.iter(f"{_WORD_NS}tr"):
+                blocks += _table_row(["\n".join(_docx_blocks(cell)) for cell in row.findall(f"{_WORD_NS}tc")])
+        elif element.tag == f"{_WORD_NS}sdt":  # content controls wrap ordinary paragraphs and tables
+            content = element.find(f"{_WORD_NS}sdtContent")
+            if content is not None:
+                blocks += _docx_blocks(content)
+    return blocks
+
+
+def _table_row(cells: list[str]) -> list[str]:
+    """A table row as lines: the cells side by side, separated by tabs, line by line (a dispatch's header table
+    holds the issuer and the national motto in two cells of several lines each)."""
+    columns = [[line.strip() for line in cell.strip().split("\n")] for cell in cells]
+    height = max((len(column) for column in columns), default=0)
+    lines = ["\t".join(column[i] if i < len(column) else "" for column in columns).rstrip("\t") for i in range(height)]
+    return [line for line in lines if line.strip()]
+
+
+def _docx_paragraph(paragraph: ElementTree.Element) -> str:
+    parts: list[str] = []
+    for node in paragraph.iter():
+        if node.tag == f"{_WORD_NS}t" and node.text:
+            parts.append(node.text)
+        elif node.tag == f"{_WORD_NS}tab":
+            parts.append("\t")
+        elif node.tag in (f"{_WORD_NS}br", f"{_WORD_NS}cr"):
+            parts.append("\f" if node.get(f"{_WORD_NS}type") == "page" else "\n")
+    text = "".join(parts)
+    return text.replace("\f", "\n\f\n")
+
+
+def _odt_blocks(body: ElementTree.Element) -> list[str]:
+    blocks: list[str] = []
+    for element in body:
+        if element.tag in (f"{_ODF_TEXT}p", f"{_ODF_TEXT}h"):
+            blocks.append(_odt_text(element))
+        elif element.tag == f"{_ODF_TEXT}list":
+            blocks += [_odt_text(p) for p in element.iter() if p.tag in (f"{_ODF_TEXT}p", f"{_ODF_TEXT}h")]
+        elif element.tag == f"{_ODF_TABLE}table":
+            for row in element.iter(f"{_ODF_TABLE}table-row"):
+                blocks += _table_row(["\n".join(_odt_blocks(cell)) for cell in row.findall(f"{_ODF_TABLE}table-cell")])
+        elif element.tag == f"{_ODF_TEXT}section":
+            blocks += _odt_blocks(element)
+    return blocks
+
+
+def _odt_text(element: ElementTree.Element) -> str:
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == f"{_ODF_TEXT}s":
+            parts.append(" " * int(child.get(f"{_ODF_TEXT}c", "1")))
+        elif child.tag == f"{_ODF_TEXT}tab":
+            parts.append("\t")
+        elif child.tag == f"{_ODF_TEXT}line-break":
+            parts.append("\n")
+        else:
+            parts.append(_odt_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _looks_like_text(head: bytes, suffix: str) -> bool:
@@ -205,7 +334,8 @@ def _decode_text(raw: bytes, path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, read in 1 MiB pieces."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -107,16 +107,40 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.communicate()
 
 
+# pytesseract answers the questions about the installation (languages, version); recognition goes through
+# run_tesseract, because pytesseract can neither give Tesseract its own process group and environment
+# (one OpenMP thread, the page's temporary folder) nor kill that group when a page times out.
+
+
 @functools.lru_cache(maxsize=8)
-def _installed_languages() -> frozenset[str]:
-    out = run_tesseract(["--list-langs"], timeout=30.0)
-    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+def installed_languages() -> frozenset[str]:
+    """The language data Tesseract has installed."""
+    import pytesseract
+
+    pytesseract.pytesseract.tesseract_cmd = TESSERACT
+    try:
+        return frozenset(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractNotFoundError, OSError):
+        raise MissingDependencyError(
+            "tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-vie)") from None
+
+
+@functools.lru_cache(maxsize=1)
+def tesseract_version() -> str:
+    """Tesseract's version, e.g. 5.3.0 ("not installed" when it is not)."""
+    import pytesseract
+
+    pytesseract.pytesseract.tesseract_cmd = TESSERACT
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except (pytesseract.TesseractNotFoundError, OSError):
+        return "not installed"
 
 
 def check_tesseract(languages: str | None = None) -> None:
     """Raise MissingDependencyError naming the package to install when Tesseract or a language is absent."""
     wanted = [lang for lang in (languages or DEFAULT_LANGUAGES).split("+") if lang]
-    missing = [lang for lang in wanted if lang not in _installed_languages()]
+    missing = [lang for lang in wanted if lang not in installed_languages()]
     if missing:
         packages = " ".join(APT_PACKAGE_FOR_LANGUAGE.get(lang, f"tesseract-ocr-{lang.lower()}") for lang in missing)
         raise MissingDependencyError(

@@ -38,6 +38,13 @@ class DocumentKind(StrEnum):
     TIFF = "tiff"  # possibly multi-page
     IMAGE = "image"  # one page: PNG, JPEG, BMP, WebP…
     TEXT = "text"  # text to restore, pages separated by form feeds
+    DOCX = "docx"  # a Word document, its text read directly
+    ODT = "odt"  # an OpenDocument text, its text read directly
+
+    @property
+    def is_text(self) -> bool:
+        """Read as text: no page images, no OCR."""
+        return self in (DocumentKind.TEXT, DocumentKind.DOCX, DocumentKind.ODT)
 
 
 @dataclass(frozen=True)

@@ -1,107 +1,183 @@
-"""Searchable PDF: page image plus invisible restored words, upright pages, text found again by pypdfium2."""
+"""Searchable PDF/A-2B through OCRmyPDF and congvan's plugin: PDF/A identification and XMP metadata, embedded fonts,
+output intent, `qpdf --check`, restored words found by `pdftotext`, sizes against the input; and the plugin run
+by `ocrmypdf --plugin` itself."""
 
 from __future__ import annotations
 
-import math
-import os
-import stat
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
-import numpy as np
-import pypdfium2
+import pikepdf
+import pikepdf.pdfa
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.archive.files import write_atomic
-from pipeline.archive.pdf import _turn_box, merge_pdfs, page_pdf, quarter_turns
-from pipeline.types import OcrWord, PageResult, RestoredToken
-
-RESTORED = ["Xây", "dựng", "nông", "thôn", "mới", "Số:", "539/QĐ-UBND"]
-
-
-def _page(boxes, restored=RESTORED, raw=("Xay", "dung", "nong", "thon", "moi", "So:", "539/QD-UBND")):
-    lines = [0, 0, 0, 0, 0, 1, 1]
-    words = [OcrWord(text, 90.0, box, 0, line) for text, box, line in zip(raw, boxes, lines, strict=True)]
-    tokens = [RestoredToken(w.text, r, 0.9) for w, r in zip(words, restored, strict=True)]
-    return PageResult(0, 400, 200, 100.0, [], words, " ".join(raw), " ".join(restored), tokens=tokens)
-
-
-HORIZONTAL = [(10, 20, 40, 16), (56, 20, 46, 16), (108, 20, 48, 16), (162, 20, 46, 16), (214, 20, 36, 16),
-              (10, 60, 34, 16), (50, 60, 120, 16)]
-
-
-def _text(data: bytes) -> list[str]:
-    pdf = pypdfium2.PdfDocument(data)
-    try:
-        return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
-    finally:
-        pdf.close()
-
-
-def test_archive_pdf_restored_words_are_searchable():
-    image = np.full((200, 400, 3), 255, dtype=np.uint8)
-    data = page_pdf(image, 100.0, _page(HORIZONTAL))
-    (text,) = _text(data)
-    assert "Xây dựng nông thôn mới" in text and "539/QĐ-UBND" in text and "Xay" not in text
-    pdf = pypdfium2.PdfDocument(data)
-    assert tuple(round(v) for v in pdf[0].get_size()) == (288, 144)  # 400×200 px at 100 dpi
-    pdf.close()
-
-
-def test_archive_pdf_merged_token_widens_previous_word():
-    restored = ["Xây", "dựng", "nông thôn", "", "mới", "Số:", "539/QĐ-UBND"]
-    (text,) = _text(page_pdf(np.full((200, 400), 255, dtype=np.uint8), 100.0, _page(HORIZONTAL, restored)))
-    assert "nông thôn mới" in text
-
-
-def test_archive_pdf_rotated_page_is_upright_with_text_in_order():
-    # the page was scanned sideways: the original is 400 wide, 200 high and its words run downwards
-    turned = [_turn_box(box, 3, 400, 200) for box in HORIZONTAL]  # where the words lie on the sideways scan
-    sideways = np.full((400, 200), 255, dtype=np.uint8)
-    data = page_pdf(sideways, 100.0, _page(turned), turns=1)
-    (text,) = _text(data)
-    assert "Xây dựng nông thôn mới" in text
-    pdf = pypdfium2.PdfDocument(data)
-    assert tuple(round(v) for v in pdf[0].get_size()) == (288, 144)
-    pdf.close()
-
-
-@pytest.mark.parametrize("turns", [0, 1, 2, 3])
-def test_archive_pdf_turn_box_round_trip(turns):
-    box = (10, 20, 30, 5)
-    width, height = 400, 200
-    turned = _turn_box(box, turns, width, height)
-    size = (width, height) if turns % 2 == 0 else (height, width)
-    assert _turn_box(turned, (4 - turns) % 4, *size) == box
-
-
-@pytest.mark.parametrize(
-    ("matrix", "expected"),
-    [((1, 0, 0, 0, 1, 0), 0), ((0, -1, 3507, 1, 0, 0), 1), ((-1, 0, 99, 0, -1, 99), 2), ((0, 1, 0, -1, 0, 99), 3),
-     ((0.5 * math.cos(0.01), -0.5 * math.sin(0.01), 0, 0.5 * math.sin(0.01), 0.5 * math.cos(0.01), 0), 0)],
+from pipeline.archive.pdf import page_turns, page_words, pdf_metadata, text_layer_page, write_pdfa
+from pipeline.types import (
+    DocumentHeader,
+    DocumentResult,
+    OcrWord,
+    PageResult,
+    PageSource,
+    PreprocessStep,
+    Record,
+    RestoredToken,
 )
-def test_archive_pdf_quarter_turns_from_affine(matrix, expected):
-    assert quarter_turns(matrix) == expected
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+LINES = ["Số: 27/KH-UBND", "xay dung nong thon moi"]
+RESTORED = {"xay": "xây", "dung": "dựng", "nong": "nông", "thon": "thôn", "moi": "mới"}
+
+needs_tools = pytest.mark.skipif(not FONT.exists() or not shutil.which("qpdf") or not shutil.which("pdftotext"),
+                                 reason="needs fonts-dejavu-core, qpdf and poppler-utils")
 
 
-def test_archive_pdf_page_without_word_boxes_stays_searchable():
-    page = PageResult(0, 400, 200, 100.0, [], [], "nong thon moi", "Xây dựng nông thôn mới\nSố: 5/KH-UBND")
-    (text,) = _text(page_pdf(np.full((200, 400), 255, dtype=np.uint8), 100.0, page))
-    assert "nông thôn mới" in text and "5/KH-UBND" in text
+def _scan(path: Path, dpi: int = 200) -> tuple[Path, list[OcrWord]]:
+    """A gray scan of two lines, and the words at their true boxes (what OCR would report)."""
+    font = ImageFont.truetype(str(FONT), round(dpi / 300 * 42))
+    image = Image.new("L", (round(8.27 * dpi), round(2 * dpi)), 255)
+    draw = ImageDraw.Draw(image)
+    words = []
+    for number, line in enumerate(LINES):
+        x, y = round(0.5 * dpi), round((0.3 + 0.5 * number) * dpi)
+        for word in line.split():
+            left, top, right, bottom = draw.textbbox((x, y), word, font=font)
+            draw.text((x, y), word, font=font, fill=0)
+            words.append(OcrWord(word, 93.0, (left, top, right - left, bottom - top), 0, number))
+            x = right + round(0.1 * dpi)
+    image.save(path, dpi=(dpi, dpi))
+    return path, words
 
 
-def test_archive_pdf_merge_keeps_page_order(tmp_path):
-    parts = []
-    for number, word in enumerate(["một", "hai", "ba"]):
-        page = PageResult(0, 100, 100, 100.0, [], [OcrWord(word, 90, (5, 5, 30, 10), 0, 0)], word, word)
-        path = tmp_path / f"{number}.pdf"
-        path.write_bytes(page_pdf(np.full((100, 100), 255, dtype=np.uint8), 100.0, page))
-        parts.append(path)
-    assert [t.strip() for t in _text(merge_pdfs(parts))] == ["một", "hai", "ba"]
+def _result(source: Path, words: list[OcrWord], dpi: float) -> DocumentResult:
+    with Image.open(source) as image:
+        width, height = image.size
+    tokens = [RestoredToken(w.text, RESTORED.get(w.text, w.text), 0.9) for w in words]
+    text = "\n".join(" ".join(RESTORED.get(w, w) for w in line.split()) for line in LINES)
+    page = PageResult(index=0, width=width, height=height, dpi=dpi, preprocessing=[], words=words,
+                      raw_text="\n".join(LINES), text=text, tokens=tokens)
+    record = Record(document=DocumentHeader(code="27/KH-UBND", type_name="Kế hoạch", date="2020-05-14",
+                                            subject="Xây dựng nông thôn mới năm 2020", issuer="ỦY BAN NHÂN DÂN",
+                                            parent_issuer="UBND HUYỆN HỮU LŨNG"))
+    return DocumentResult(source=str(source), sha256="0" * 64, pages=[page], record=record)
 
 
-def test_archive_pdf_results_are_ordinary_files(tmp_path):
+@pytest.fixture(scope="module")
+def pdfa(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pdfa")
+    scan, words = _scan(folder / "scan.png")
+    target = folder / "out" / "scan.pdf"
+    write_pdfa(scan, _result(scan, words, 200.0), target, image_dpi=200.0)
+    return scan, target
+
+
+@needs_tools
+def test_archive_pdf_is_pdfa_2b_with_the_record_as_metadata(pdfa):
+    _, target = pdfa
+    with pikepdf.open(target) as pdf:
+        meta = pdf.open_metadata()
+        assert meta["pdfaid:part"] == "2" and meta["pdfaid:conformance"] == "B"
+        assert meta["dc:title"] == "Xây dựng nông thôn mới năm 2020"
+        assert meta["dc:creator"] == ["UBND HUYỆN HỮU LŨNG - ỦY BAN NHÂN DÂN"]
+        assert meta["xmp:CreateDate"].startswith("2020-05-14T00:00:00")
+        assert str(pdf.docinfo["/Title"]) == "Xây dựng nông thôn mới năm 2020"
+        assert str(pdf.docinfo["/CreationDate"]).startswith("D:20200514")
+        assert str(pdf.docinfo["/Author"]) == "UBND HUYỆN HỮU LŨNG - ỦY BAN NHÂN DÂN"
+        # PDF/A needs an output intent with an embedded ICC profile
+        (intent,) = pdf.Root.OutputIntents
+        assert intent.S == "/GTS_PDFA1" and len(intent.DestOutputProfile.read_bytes()) > 1000
+        # every font of the file (the text layer's are in a form XObject) is embedded
+        fonts = [obj for obj in pdf.objects if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/Font"
+                 and obj.get("/Subtype") != "/CIDFontType2"]
+        assert fonts
+        for font in fonts:
+            descendants = font.get("/DescendantFonts")
+            descriptor = (descendants[0] if descendants else font).FontDescriptor
+            assert any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3"))
+    # pikepdf's PDF/A validator (veraPDF is not packaged here) approves the written bytes
+    report = pikepdf.pdfa.validate_written(target, "2b")
+    assert report.verdict == "pass", report.summary()
+
+
+@needs_tools
+def test_archive_pdf_passes_qpdf_check_and_pdftotext_finds_restored_words(pdfa):
+    _, target = pdfa
+    check = subprocess.run(["qpdf", "--check", str(target)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    text = subprocess.run(["pdftotext", str(target), "-"], capture_output=True, text=True, check=True).stdout
+    assert "xây dựng nông thôn mới" in text and "27/KH-UBND" in text and "xay dung" not in text
+
+
+@needs_tools
+def test_archive_pdf_keeps_the_page_image_lossless_and_small(pdfa):
+    scan, target = pdfa
+    with pikepdf.open(target) as pdf:
+        (image,) = pdf.pages[0].get_images().values()
+        decoded = pikepdf.PdfImage(image).as_pil_image()
+        assert image.Filter != "/DCTDecode"  # never re-encoded as JPEG
+        with Image.open(scan) as original:
+            assert decoded.size == original.size and decoded.convert("L").tobytes() == original.convert("L").tobytes()
+        image_bytes = len(image.read_raw_bytes())
+    assert image_bytes <= scan.stat().st_size
+    # the text layer, font subset and colour profile add a few kilobytes, never a re-encoding's hundreds
+    assert target.stat().st_size <= scan.stat().st_size + 64 * 1024
+
+
+def test_archive_pdf_text_layer_page_lines_words_and_turns():
+    words = [OcrWord("xay", 90.0, (10, 10, 30, 12), 0, 0), OcrWord("dung", 80.0, (45, 10, 40, 12), 0, 0),
+             OcrWord("x", 20.0, (86, 10, 5, 12), 0, 0), OcrWord("Số", 95.0, (10, 40, 20, 12), 0, 1)]
+    tokens = [RestoredToken("xay", "xây", 0.9), RestoredToken("dung", "dựng", 0.9), RestoredToken("x", "", 0.9),
+              RestoredToken("Số", "Số", 1.0)]
+    page = PageResult(index=0, width=200, height=100, dpi=100.0, words=words, tokens=tokens, raw_text="", text="",
+                      preprocessing=[PreprocessStep("fix_orientation", {"quarters_ccw": 1}),
+                                     PreprocessStep("check_orientation", {"turned": True})])
+    assert [w[0] for w in page_words(page)] == ["xây", "dựng", "Số"]
+    assert page_words(page)[1][1] == (45, 10, 46, 12)  # the dropped token widened its predecessor
+    layer = text_layer_page(page)
+    assert layer["turns"] == page_turns(page) == 3
+    assert [[w[0] for w in line] for line in layer["lines"]] == [["xây", "dựng"], ["Số"]]
+
+
+def test_archive_pdf_text_without_boxes_is_still_placed():
+    page = PageResult(index=0, width=1000, height=1400, dpi=100.0, words=[], preprocessing=[], raw_text="",
+                      text="dòng một\n\ndòng hai")
+    layer = text_layer_page(page)
+    assert [line[0][0] for line in layer["lines"]] == ["dòng một", "dòng hai"]
+    assert all(0 <= line[0][2] < 1400 for line in layer["lines"])
+
+
+def test_archive_pdf_metadata_from_the_record():
+    record = Record(document=DocumentHeader(code="5/QĐ-UBND", type_name="Quyết định", issuer="UBND TỈNH\nLẠNG SƠN"))
+    assert pdf_metadata(record) == {"title": "Quyết định 5/QĐ-UBND", "author": "UBND TỈNH LẠNG SƠN",
+                                    "subject": "Quyết định 5/QĐ-UBND", "keywords": "5/QĐ-UBND"}
+    assert pdf_metadata(None) == {}
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None or not FONT.exists(), reason="needs tesseract")
+def test_archive_pdf_ocrmypdf_runs_the_congvan_plugin(tmp_path):
+    """`ocrmypdf --plugin pipeline.plugins.ocrmypdf_congvan`: congvan reads and restores the page by itself."""
+    import img2pdf
+
+    scan, _ = _scan(tmp_path / "scan.png", dpi=300)
+    source = tmp_path / "in.pdf"
+    source.write_bytes(img2pdf.convert(str(scan)))
     target = tmp_path / "out.pdf"
-    write_atomic(target, b"%PDF")
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    umask = os.umask(0)
-    os.umask(umask)
-    assert mode == 0o666 & ~umask
+    ocrmypdf = Path(sys.executable).with_name("ocrmypdf")
+    run = subprocess.run([str(ocrmypdf), "--plugin", "pipeline.plugins.ocrmypdf_congvan", "--output-type", "pdfa-2",
+                          "--quiet", str(source), str(target)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    text = " ".join(subprocess.run(["pdftotext", str(target), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert "xây dựng nông thôn mới" in text and "27/KH-UBND" in text
+    with pikepdf.open(target) as pdf:
+        assert pdf.open_metadata()["pdfaid:part"] == "2"
+        assert "congvan" in str(pdf.docinfo.get("/Creator", "")) + str(pdf.open_metadata().get("xmp:CreatorTool"))
+
+
+def test_archive_pdf_born_digital_pages_add_no_second_text_layer():
+    words = [OcrWord("Số", 99.0, (10, 10, 20, 12), 0, 0)]
+    page = PageResult(index=0, width=200, height=100, dpi=100.0, words=words, preprocessing=[], raw_text="Số",
+                      text="Số", source=PageSource.TEXT_LAYER)
+    assert text_layer_page(page)["lines"] == []  # the PDF carries this page's text already

@@ -62,7 +62,7 @@ def test_cli_search_missing_archive(tmp_path, capsys):
 
 
 def test_cli_show_by_code_and_ambiguous_code(db, capsys):
-    assert main(["show", "18/kh-ubnd", "--db", db]) == 0
+    assert main(["show", "18/kh-ubnd", "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["source"] == "/archive/kh18.pdf" and shown["record"]["document"]["code"] == "18/KH-UBND"
     assert main(["show", "539/QĐ-UBND", "--db", db]) == EXIT_USAGE
@@ -74,7 +74,7 @@ def test_cli_show_by_code_and_ambiguous_code(db, capsys):
 
 def test_cli_export_formats(db, tmp_path, capsys):
     assert main(["export", "tasks", "--db", db, "--format", "csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.removeprefix("\ufeff"))))
     assert [(r["document_code"], r["task_id"], r["deadline"]) for r in rows] == [("18/KH-UBND", "1", "2020-06-30"),
                                                                                 ("18/KH-UBND", "2", "")]
     assert main(["export", "tasks", "--db", db, "--format", "ics", "--out", str(tmp_path / "t.ics")]) == 0
@@ -99,7 +99,7 @@ class _FlakyThenDown(BaseHTTPRequestHandler):
 
 
 def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.archive.export.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("pipeline.archive.webhook.time.sleep", lambda seconds: None)
     _FlakyThenDown.keys.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyThenDown)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -110,13 +110,14 @@ def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
         server.shutdown()
         server.server_close()
     captured = capsys.readouterr()
-    assert captured.err.count("HTTP 500") == 2 and "0 of 2 tasks sent" in captured.out
-    assert len(set(_FlakyThenDown.keys)) == 2 and len(_FlakyThenDown.keys) == 10
+    # the first task's five failures open the circuit: the second task is not even tried
+    assert captured.err.count("HTTP 500") == 1 and "circuit breaker" in captured.err and "0 of 2 tasks sent" in captured.out
+    assert len(set(_FlakyThenDown.keys)) == 1 and len(_FlakyThenDown.keys) == 5
 
 
 def test_cli_archive_from_the_environment(db, capsys, monkeypatch):
     monkeypatch.setenv("CONGVAN_DB", db)
-    assert main(["show", "18/KH-UBND"]) == 0
+    assert main(["show", "18/KH-UBND", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["record"]["document"]["code"] == "18/KH-UBND"
     monkeypatch.delenv("CONGVAN_DB")
     assert main(["search", "x"]) == EXIT_USAGE and "CONGVAN_DB" in capsys.readouterr().err
@@ -164,3 +165,86 @@ def test_cli_migrate_missing_source(tmp_path, capsys):
     assert main(["migrate", "--from", str(tmp_path / "none.db"), "--to", str(tmp_path / "b.db")]) \
         == NotFoundError.exit_code
     assert not (tmp_path / "b.db").exists() and "none.db" in capsys.readouterr().err
+
+
+def test_cli_export_registers(db, tmp_path, capsys):
+    import openpyxl
+
+    assert main(["export", "incoming", "--db", db, "--format", "xlsx", "--out", str(tmp_path / "den.xlsx")]) == 0
+    sheet = openpyxl.load_workbook(tmp_path / "den.xlsx").active
+    assert sheet["A1"].value == "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" and sheet["B2"].value == "Số đến"
+    codes = {row[3] for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert "18/KH-UBND" in codes
+    assert main(["export", "outgoing", "--db", db, "--type", "KH"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\ufeff\"Số, ký hiệu văn bản\",") and "18/KH-UBND" in out and "539/QĐ-UBND" not in out and "539/KH-UBND" in out
+
+
+@pytest.mark.parametrize("argv", [["tasks", "--format", "xlsx"], ["incoming", "--format", "ics"],
+                                  ["incoming", "--header", "A: b"]])
+def test_cli_export_bad_combinations_are_usage_errors(db, argv, capsys):
+    assert main(["export", *argv, "--db", db]) == EXIT_USAGE
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_export_out_folder_is_a_one_line_error(db, tmp_path, capsys):
+    assert main(["export", "tasks", "--db", db, "--out", str(tmp_path)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err and list(tmp_path.iterdir()) == []
+
+
+def test_cli_show_is_readable_by_default(db, capsys):
+    assert main(["show", "18/KH-UBND", "--db", db]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "18/KH-UBND · Kế hoạch · 2020-05-01" and len(lines) < 25
+    assert "Issuer:      UBND TỈNH LẠNG SƠN — UBND HUYỆN HỮU LŨNG" in out
+    # its reference to 539/QĐ-UBND: two archived documents have the code, none has the place of issue
+    assert "539/QĐ-UBND — in the archive: id 1, id 2" in out
+    assert "Tasks (2):" in out and "1. Rà soát các tiêu chí [lead: Phòng NN; due 2020-06-30]" in out
+    assert "Cited by (1):" in out and "112/VPĐP-NTM · 2020-04-15 · VĂN PHÒNG ĐIỀU PHỐI NÔNG THÔN MỚI" in out
+
+
+def test_cli_show_escapes_control_characters(archive_location, capsys):
+    path = archive_location
+    with open_archive(path) as archive:
+        store_case_documents(archive, [{"name": "x", "pages": ["t"], "document": {
+            "code": "7/TB-UBND", "subject": "Về việc\x1b[2J\x1b[31mXÓA MÀN HÌNH\nhai dòng"}}])
+    assert main(["show", "7/TB-UBND", "--db", path]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "Subject:     Về việc\\x1b[2J\\x1b[31mXÓA MÀN HÌNH hai dòng" in out
+
+
+def test_cli_show_cited_but_not_archived_lists_who_cites_it(archive_location, capsys):
+    path = archive_location
+    documents = [
+        {"name": "a", "pages": ["Căn cứ Chỉ thị số 01/CT-UBND"], "references": [{"code": "01/CT-UBND"}],
+         "document": {"code": "5/KH-UBND", "date": "2021-02-01", "place": "Lạng Sơn", "issuer": "UBND TỈNH LẠNG SƠN"}},
+        {"name": "b", "pages": ["Thực hiện Chỉ thị 01/CT-UBND"], "references": [{"code": "01/CT-UBND"}],
+         "document": {"code": "9/CV-UBND", "date": "2021-03-01", "place": "Hà Giang", "issuer": "UBND TỈNH HÀ GIANG"}},
+        {"name": "c", "pages": ["Quyết định 77/QĐ-UBND"], "document": {"code": "77/QĐ-UBND", "date": "2020-01-01"}},
+    ]
+    with open_archive(path) as archive:
+        store_case_documents(archive, documents)
+    assert main(["show", "01/CT-UBND", "--db", path]) == NotFoundError.exit_code
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "not in the archive; 2 archived documents cite it" in err
+    # a 01/CT-UBND exists in every province: the citations are grouped by the place that cites them
+    assert "01/CT-UBND (year not given, cited from Hà Giang) is cited by 1 archived document:" in out
+    assert "01/CT-UBND (year not given, cited from Lạng Sơn) is cited by 1 archived document:" in out
+    assert "5/KH-UBND · 2021-02-01 · UBND TỈNH LẠNG SƠN (id 1)" in out
+    assert main(["show", "02/CT-UBND", "--db", path]) == NotFoundError.exit_code
+    assert "no document '02/CT-UBND'" in capsys.readouterr().err
+
+
+def test_cli_search_browses_with_filters_only(db, capsys):
+    assert main(["search", "", "--type", "QĐ", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. 539/QĐ-UBND · 2020-03-10 · QĐ · UBND TỈNH LẠNG SƠN  [matches the filters]")
+    assert "2. 539/QĐ-UBND · 2019-06-02" in out and "3." not in out
+
+
+def test_cli_search_too_long_query_is_a_usage_error(db, capsys):
+    assert main(["search", "x" * 100_000, "--db", db]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "100000 characters long" in err

@@ -54,7 +54,7 @@ def test_cli_process_rerun_skips_and_search_finds(processed, capsys, documents_d
 def test_cli_process_show_and_export(processed, capsys):
     work, _ = processed
     capsys.readouterr()
-    assert main(["show", "112/VPDP-NTM", "--db", str(work / "archive.db")]) == 0
+    assert main(["show", "112/VPDP-NTM", "--db", str(work / "archive.db"), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["record"]["document"]["place"] == "Lạng Sơn"
     assert main(["export", "tasks", "--db", str(work / "archive.db")]) == 0

@@ -182,7 +182,7 @@ def test_ingest_reads_every_image_suffix_and_the_folder_walk_finds_it(tmp_path, 
     path.parent.mkdir()
     image.save(path, **({} if suffix in _NO_DPI else {"dpi": (150, 150)}))
     (tmp_path / "scans" / "README.md").write_text("# scans of 2020\n")
-    files, errors = collect_inputs([tmp_path / "scans"])
+    files, errors, _ = collect_inputs([tmp_path / "scans"])
     assert files == [path] and errors == []
     info = open_document(path)
     assert info.kind in {"image", "tiff"} and info.page_count == 1

@@ -68,16 +68,16 @@ def test_ocr_check_tesseract_names_missing_language_package(monkeypatch: pytest.
     ocr.check_tesseract("vie")
     with pytest.raises(MissingDependencyError, match="tesseract-ocr-xyz"):
         ocr.check_tesseract("vie+xyz")
-    monkeypatch.setattr(ocr, "_installed_languages", lambda: frozenset({"eng", "osd"}))
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"eng", "osd"}))
     with pytest.raises(MissingDependencyError, match="tesseract-ocr-vie tesseract-ocr-script-viet"):
         ocr.check_tesseract("vie+Vietnamese")
 
 
 def test_ocr_check_tesseract_without_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr, "TESSERACT", "/nonexistent/bin/tesseract")
-    ocr._installed_languages.cache_clear()
+    ocr.installed_languages.cache_clear()
     try:
         with pytest.raises(MissingDependencyError, match="apt-get install tesseract-ocr"):
             ocr.check_tesseract("vie")
     finally:
-        ocr._installed_languages.cache_clear()
+        ocr.installed_languages.cache_clear()

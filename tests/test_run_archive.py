@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
-import pypdfium2
-from fakes_run import write_fake_scan
+from fakes_run import FAKE_PDF_MAGIC, write_fake_scan
 
 from pipeline.archive import open_archive
 from pipeline.archive.search import search
+from pipeline.archive.store import source_path
 from pipeline.run import ProcessOptions, process_inputs
 
 
@@ -73,16 +74,9 @@ def test_run_archive_searchable_pdf_has_restored_words(tmp_path, fake_stages):
     scan = write_fake_scan(tmp_path / "in" / "nt.png", ["xay dung nong thon moi\nSố: 5/KH-UBND", "trang hai"])
     summary = _run([scan], tmp_path, str(tmp_path / "archive.db"), fake_stages, pdf=True)
     assert summary.exit_code == 0
-    pdf = pypdfium2.PdfDocument(tmp_path / "out" / "nt.pdf")
-    try:
-        assert len(pdf) == 2
-        width, height = pdf[0].get_size()
-        assert (round(width), round(height)) == (115, 144)  # 160×200 px at 100 dpi, in points
-        text = pdf[0].get_textpage().get_text_range()
-        assert "nông thôn mới" in text and "5/KH-UBND" in text
-        assert "trang hai" in pdf[1].get_textpage().get_text_range()
-    finally:
-        pdf.close()
+    written = (tmp_path / "out" / "nt.pdf").read_bytes()
+    assert written.startswith(FAKE_PDF_MAGIC)  # the driver hands the finished document to the PDF stage
+    assert written.decode("utf-8").splitlines()[1:] == ["xay dung nông thôn mới", "Số: 5/KH-UBND", "trang hai"]
     leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
@@ -101,4 +95,6 @@ def test_run_archive_json_matches_archive_record(tmp_path, archive_location, fak
     with open_archive(archive_location) as archive:
         stored = archive.find_document(data["sha256"])
         assert archive.load_record(stored.id).to_dict() == data["record"]
-        assert stored.source == data["source"]
+        # the input lies inside the archive's folder: stored relative to it, so that the folder can move
+        assert stored.source == "in/b.pdf"
+        assert source_path(stored.source, archive.root).resolve() == Path(data["source"]).resolve()

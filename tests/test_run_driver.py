@@ -52,7 +52,7 @@ def test_run_walks_folders_and_ignores_other_files(tmp_path):
     (tmp_path / "in" / "notes.md").write_text("not a document")
     (tmp_path / "in" / "b.gold.json").write_text("{}")
     (tmp_path / "in" / "c.txt").write_text("văn bản", encoding="utf-8")
-    files, errors = collect_inputs([tmp_path / "in"])
+    files, errors, _ = collect_inputs([tmp_path / "in"])
     assert [f.name for f in files] == ["a.png", "c.txt", "b.pdf"] and errors == []
 
 
@@ -70,7 +70,7 @@ def test_run_named_non_document_is_an_error(tmp_path, capsys):
 def test_run_out_folder_inside_input_is_not_walked(tmp_path):
     write_fake_scan(tmp_path / "a.png", ["a"])
     _process([tmp_path], tmp_path / "out")
-    files, _ = collect_inputs([tmp_path], exclude=[tmp_path / "out"])
+    files, _, _ = collect_inputs([tmp_path], exclude=[tmp_path / "out"])
     assert [f.name for f in files] == ["a.png"]
 
 

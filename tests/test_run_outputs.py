@@ -158,7 +158,7 @@ def test_run_outputs_unreadable_sub_folder_is_a_failure(tmp_path, monkeypatch):
     else:
         locked.chmod(0)
     try:
-        files, errors = collect_inputs([tmp_path / "in"])
+        files, errors, _ = collect_inputs([tmp_path / "in"])
         summary = process_inputs([tmp_path / "in"], ProcessOptions(out_dir=tmp_path / "out", jobs=1),
                                  stages=FAKE_STAGES)
     finally:

@@ -39,10 +39,11 @@ def archive_folder(tmp_path_factory):
 
 @pytest.fixture
 def site(archive_folder, tmp_path):
-    """A fresh copy of the archive per test, so that writes do not leak between tests."""
+    """A fresh copy of the archive's folder per test (the archive keeps the originals inside it relative to
+    itself, so the folder moves whole), so that writes do not leak between tests."""
     folder, ids = archive_folder
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
     db = tmp_path / "archive.db"
-    shutil.copy(folder / "archive.db", db)
     config = WebConfig(db=db, uploads=tmp_path / "uploads", max_upload_bytes=200_000, stages=FAKE_STAGES, jobs=1)
     app = create_app(config)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -207,7 +208,7 @@ def test_web_http_references_resolved_by_code_year_and_issuer(site):
 
 def test_web_http_api_record_is_the_cli_record(site, capsys):
     decision = site.ids["decision"]
-    assert main(["show", str(decision), "--db", str(site.db)]) == 0
+    assert main(["show", str(decision), "--db", str(site.db), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     api = site.get(f"/api/documents/{decision}").json()
     assert {k: api[k] for k in shown} == shown
@@ -268,8 +269,8 @@ def test_web_http_routes_serve_nothing_outside_the_archive(site, route):
 
 
 def test_web_http_swapped_original_is_not_served(site, archive_folder):
-    folder, ids = archive_folder
-    source = folder / "thongbao_mo.png"
+    _, ids = archive_folder
+    source = site.db.parent / "thongbao_mo.png"  # the site's copy of the archive folder
     backup = source.read_bytes()
     try:
         source.unlink()
@@ -436,7 +437,8 @@ def test_web_http_tasks_board_filters_status_and_exports(site):
     assert response.headers["location"] == "/tasks?status=done"
     assert "Rà soát các tiêu chí" in site.get("/tasks", params={"status": "done"}).text
     exported = site.get("/tasks/export.csv", params={"document": letter})
-    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert exported.text.startswith("\ufeff")  # Excel's UTF-8 CSV
+    rows = list(csv.DictReader(io.StringIO(exported.text.removeprefix("\ufeff"))))
     assert [(r["task_id"], r["status"]) for r in rows] == [("1", "done"), ("2", "open")]
     ics = site.get("/tasks/export.ics", params={"status": "done"}).text
     assert ics.count("BEGIN:VTODO") == 1 and "STATUS:COMPLETED" in ics

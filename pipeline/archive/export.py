@@ -1,27 +1,27 @@
-"""Export the archive's tasks to trackers: CSV, JSON lines, iCalendar VTODO, and a JSON webhook."""
+"""Export the archive: tasks as CSV (Excel-safe), JSON lines and iCalendar VTODO; the Decree 30/2020 document
+registers (sổ đăng ký văn bản đến / đi) as CSV and XLSX. The webhook is in webhook.py."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import random
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 from pipeline import __version__
-from pipeline.archive.store import ArchiveStore, TaskRow
+from pipeline.archive.store import ArchivedDocument, ArchiveStore, TaskRow
 
 CSV_COLUMNS = ("task_id", "document_code", "date", "assignees", "text", "places", "references", "deadline", "source",
                "status")
 ICS_LINE_OCTETS = 75  # RFC 5545 §3.1: lines longer than this are folded
 SUMMARY_CHARS = 160
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 60.0
+CSV_BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only when it starts with the byte-order mark
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP "CSV
+# Injection"; the full-width forms are converted by some of them): such cells get a leading apostrophe.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def iter_tasks(archive: ArchiveStore, since: str | None = None) -> Iterator[TaskRow]:
@@ -37,17 +37,33 @@ def _joined(values: Iterable[Any] | None) -> str:
     return "; ".join(str(value) for value in values or [])
 
 
-def write_csv(rows: Iterable[TaskRow], out: TextIO) -> int:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+def csv_cell(value: Any) -> str:
+    """A value as a spreadsheet cell that is never taken for a formula (OWASP: prefix an apostrophe).
+
+    >>> csv_cell("=HYPERLINK(\"http://x\")"), csv_cell("- Chủ trì"), csv_cell("18/KH-UBND"), csv_cell(None)
+    ('\'=HYPERLINK("http://x")', "'- Chủ trì", '18/KH-UBND', '')
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def write_csv_rows(header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> int:
+    """CSV for Excel: UTF-8 byte-order mark, CRLF line ends, every cell neutralised (csv_cell)."""
+    out.write(CSV_BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
     count = 0
     for row in rows:
-        task = row.task
-        writer.writerow([task.get("id"), row.document_code or "", row.document_date or "",
-                         _joined(task.get("assignees")), task.get("text", ""), _joined(task.get("places")),
-                         _joined(task.get("references")), task.get("deadline") or "", row.source, row.status])
+        writer.writerow([csv_cell(value) for value in row])
         count += 1
     return count
+
+
+def write_csv(rows: Iterable[TaskRow], out: TextIO) -> int:
+    return write_csv_rows(CSV_COLUMNS, ([row.task.get("id"), row.document_code, row.document_date,
+                                         _joined(row.task.get("assignees")), row.task.get("text", ""),
+                                         _joined(row.task.get("places")), _joined(row.task.get("references")),
+                                         row.task.get("deadline"), row.source, row.status] for row in rows), out)
 
 
 def write_jsonl(rows: Iterable[TaskRow], out: TextIO) -> int:
@@ -127,54 +143,112 @@ def write_ics(rows: Iterable[TaskRow], out: TextIO, now: datetime | None = None)
     return count
 
 
-# --------------------------------------------------------------------------- webhook
+# --------------------------------------------------------------------------- Decree 30/2020 registers
+
+# Columns of the registers of Decree 30/2020/NĐ-CP, Phụ lục IV (mẫu sổ đăng ký văn bản đến / văn bản đi).
+# Columns the archive cannot know (who signed for receipt, copies, transfer date) stay empty for the clerk.
+INCOMING_COLUMNS = ("Ngày đến", "Số đến", "Tác giả", "Số, ký hiệu", "Ngày tháng", "Tên loại và trích yếu nội dung",
+                    "Đơn vị hoặc người nhận", "Ký nhận", "Ghi chú")
+OUTGOING_COLUMNS = ("Số, ký hiệu văn bản", "Ngày tháng văn bản", "Tên loại và trích yếu nội dung văn bản", "Người ký",
+                    "Nơi nhận văn bản", "Đơn vị, người nhận bản lưu", "Số lượng bản", "Ngày chuyển", "Ký nhận",
+                    "Ghi chú")
+REGISTERS = {"incoming": ("Sổ đăng ký văn bản đến", INCOMING_COLUMNS),
+             "outgoing": ("Sổ đăng ký văn bản đi", OUTGOING_COLUMNS)}
 
 
-@dataclass
-class WebhookReport:
-    sent: int = 0
-    attempts: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (task uid, last reason)
+@dataclass(frozen=True)
+class Register:
+    title: str
+    columns: tuple[str, ...]
+    rows: list[list[str]]
 
 
-def _retry_after(error: urllib.error.HTTPError) -> float | None:
-    value = error.headers.get("Retry-After") if error.headers else None
+def vietnamese_date(value: str | None) -> str:
+    """ISO date → dd/mm/yyyy as registers write it ('' when unknown)."""
     try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(value))) if value is not None else None
+        return date.fromisoformat(value[:10]).strftime("%d/%m/%Y") if value else ""
     except ValueError:
-        return None
+        return ""
 
 
-def post_tasks(rows: Iterable[TaskRow], url: str, *, attempts: int = 5, backoff: float = 0.5,
-               timeout: float = 15.0, sleep: Callable[[float], None] | None = None) -> WebhookReport:
-    """POST each task as JSON with an `Idempotency-Key` header (the task uid, the same on every retry and
-    every run), retrying timeouts, connection errors, 408/429/5xx with exponential back-off and jitter."""
-    sleep = sleep or time.sleep
-    report = WebhookReport()
-    for row in rows:
-        body = json.dumps(row.to_dict(), ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": row.uid,
-                   "User-Agent": f"congvan/{__version__}"}
-        reason = ""
-        for attempt in range(attempts):
-            report.attempts += 1
-            delay = backoff * (2 ** attempt) * (1.0 + random.random() * 0.25)
-            try:
-                request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    response.read()
-                report.sent += 1
-                break
-            except urllib.error.HTTPError as error:
-                reason = f"HTTP {error.code} {error.reason}"
-                if error.code not in RETRYABLE_STATUS:
-                    report.failed.append((row.uid, reason))
-                    break
-                delay = _retry_after(error) or delay
-            except (urllib.error.URLError, OSError, TimeoutError) as error:
-                reason = str(getattr(error, "reason", None) or error)
-            if attempt + 1 < attempts:
-                sleep(delay)
-        else:
-            report.failed.append((row.uid, f"{reason} (after {attempts} attempts)"))
-    return report
+def _type_and_subject(document: ArchivedDocument) -> str:
+    header = document.record.document
+    return " ".join(part for part in (header.type_name, header.subject) if part)
+
+
+def _issuer(document: ArchivedDocument) -> str:
+    header = document.record.document
+    return " - ".join(part for part in (header.parent_issuer, header.issuer) if part)
+
+
+def _file_name(source: str) -> str:
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def build_register(kind: str, documents: Iterable[ArchivedDocument]) -> Register:
+    """The register `kind` ("incoming": in the order documents reached the archive, numbered from 1 each
+    year of arrival; "outgoing": by document date and number) of the given documents."""
+    title, columns = REGISTERS[kind]
+    rows: list[list[str]] = []
+    if kind == "incoming":
+        numbers: dict[str, int] = {}
+        for document in sorted(documents, key=lambda d: (d.added_at, d.summary.id)):
+            year = document.added_at[:4]
+            numbers[year] = numbers.get(year, 0) + 1
+            header = document.record.document
+            rows.append([vietnamese_date(document.added_at), str(numbers[year]), _issuer(document), header.code or "",
+                         vietnamese_date(header.date), _type_and_subject(document), "", "",
+                         _file_name(document.summary.source)])
+    else:
+        def order(document: ArchivedDocument) -> tuple[str, int, int]:
+            number = document.record.document.number or ""
+            return (document.record.document.date or "9999", int(number) if number.isdigit() else 0,
+                    document.summary.id)
+
+        for document in sorted(documents, key=order):
+            header = document.record.document
+            signer = header.signer
+            signed = " ".join(part for part in ((signer.authority, signer.title, signer.name) if signer else ())
+                              if part)
+            rows.append([header.code or "", vietnamese_date(header.date), _type_and_subject(document), signed,
+                         "; ".join([*header.recipients, *header.distribution]), "", "", "", "",
+                         _file_name(document.summary.source)])
+    return Register(title, columns, rows)
+
+
+def register_csv(register: Register) -> bytes:
+    out = io.StringIO(newline="")
+    write_csv_rows(register.columns, register.rows, out)
+    return out.getvalue().encode("utf-8")
+
+
+def register_xlsx(register: Register) -> bytes:
+    """An Excel workbook: the register's title, its header row (bold, frozen), one row per document; every
+    cell is stored as text, so that no value is ever evaluated as a formula."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = register.title[:31]
+    sheet.append([register.title.upper()])
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.append(list(register.columns))
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+    for values in register.rows:
+        sheet.append([None] * len(values))
+        for cell, value in zip(sheet[sheet.max_row], values, strict=True):
+            cell.value = value
+            cell.data_type = "s"  # openpyxl would take "=…" for a formula
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for index, column in enumerate(register.columns, start=1):
+        longest = max([len(column), *(len(row[index - 1]) for row in register.rows)])
+        sheet.column_dimensions[get_column_letter(index)].width = min(60, max(10, longest + 2))
+    sheet.freeze_panes = "A3"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

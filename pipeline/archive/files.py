@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,26 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write an export to `path` as a user means it: a regular file (new or existing) is replaced atomically;
+    a symlink keeps being a link and its target is written; a FIFO, a terminal or another device is opened
+    and written to, never replaced. A folder is refused with a UsageError naming it."""
+    from pipeline.errors import UsageError
+
+    try:
+        target = path.resolve() if path.is_symlink() else path
+        mode = target.stat().st_mode if target.exists() else None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"--out {path} is a folder: give a file name")
+    if mode is not None and not stat.S_ISREG(mode):
+        with target.open("wb") as handle:  # a FIFO or device: stream into it
+            handle.write(data)
+        return
+    write_atomic(target, data)
 
 
 @functools.cache

@@ -1,183 +1,208 @@
-"""Searchable PDF: each original page image with an invisible layer of the restored words at their boxes."""
+"""Searchable PDF/A-2B through OCRmyPDF: the original pages (images untouched or losslessly optimised) with an
+invisible layer of the restored words at their boxes (placed by the congvan OCRmyPDF plugin), and the record's
+subject, issuer and date as the document's title, author and creation date."""
 
 from __future__ import annotations
 
-import io
-import math
-import shutil
-import subprocess
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from pipeline.archive.files import fit_name
-from pipeline.errors import MissingDependencyError
-from pipeline.types import Box, PageResult
+from pipeline.errors import CongvanError, MissingDependencyError
+from pipeline.types import Box, DocumentResult, PageResult, PageSource, Record
 
-FONT_NAME = "CongvanInvisible"
-# A TrueType font with Vietnamese glyphs, so the invisible text keeps its diacritics (Debian fonts-dejavu-core).
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-)
-JPEG_QUALITY = 80
-FALLBACK_FONT_SIZE = 8.0  # points, for pages whose text has no word boxes (restored legacy text layers)
+PLUGIN = "pipeline.plugins.ocrmypdf_congvan"
+PDFA_OUTPUT = "pdfa-2"  # PDF/A-2B
+# pikepdf's PDF/A conversion (validated as it writes; page content untouched, no Ghostscript) first, then
+# Ghostscript's, then a plain searchable PDF with a warning.
+PDFA_ATTEMPTS = (("internal", PDFA_OUTPUT), ("auto", PDFA_OUTPUT), ("auto", "pdf"))
+VIETNAM_TIME = timezone(timedelta(hours=7))
+UNPLACED_LINE_HEIGHT = 0.02  # share of the page height per line of text that has no word boxes
 
 
-@lru_cache(maxsize=1)
-def _font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    path = next((p for p in FONT_CANDIDATES if Path(p).is_file()), None)
-    if path is None and shutil.which("fc-match"):
-        found = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans:lang=vi"], capture_output=True, text=True,
-                               check=False).stdout.strip()
-        path = found if found.lower().endswith(".ttf") and Path(found).is_file() else None
-    if path is None:
-        raise MissingDependencyError("no TrueType font with Vietnamese glyphs for searchable PDFs: "
-                                     "install fonts-dejavu-core")
-    pdfmetrics.registerFont(TTFont(FONT_NAME, path))
-    return FONT_NAME
-
-
-def _page_words(page: PageResult) -> list[tuple[str, Box, int]]:
-    """(restored text, box, line) per visible word: a token merged into its predecessor widens that
-    word's box; without aligned restoration the OCR words are used as they are."""
+def page_words(page: PageResult) -> list[tuple[str, Box, int, float]]:
+    """(restored text, box, line, confidence) per visible word: a token merged into its predecessor widens
+    that word's box; without aligned restoration the OCR words are used as they are."""
     tokens = page.tokens if page.tokens is not None and len(page.tokens) == len(page.words) else None
-    placed: list[tuple[str, Box, int]] = []
+    placed: list[tuple[str, Box, int, float]] = []
     for position, word in enumerate(page.words):
         text = tokens[position].restored if tokens is not None else word.text
         if not text.strip():
             if placed and tokens is not None:
-                previous_text, (x, y, w, h), line = placed[-1]
+                previous_text, (x, y, w, h), line, confidence = placed[-1]
                 bx, by, bw, bh = word.box
                 left, top = min(x, bx), min(y, by)
                 right, bottom = max(x + w, bx + bw), max(y + h, by + bh)
-                placed[-1] = (previous_text, (left, top, right - left, bottom - top), line)
+                placed[-1] = (previous_text, (left, top, right - left, bottom - top), line, confidence)
             continue
-        placed.append((text, word.box, word.line))
+        placed.append((text, word.box, word.line, word.confidence))
     return placed
 
 
-def _encode_image(image: np.ndarray) -> bytes:
-    if image.ndim == 3:
-        picture = Image.fromarray(np.ascontiguousarray(image[:, :, ::-1]))  # BGR → RGB
-    else:
-        picture = Image.fromarray(image)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-    return buffer.getvalue()
+def page_turns(page: PageResult) -> int:
+    """Counter-clockwise quarter turns preprocessing gave the page to read it upright (its text runs at that
+    angle on the page as it is)."""
+    turns = 0
+    for step in page.preprocessing:
+        if step.name == "fix_orientation":
+            turns += int(step.params.get("quarters_ccw", 0))
+        elif step.name == "check_orientation" and step.params.get("turned"):
+            turns += 2
+    return turns % 4
 
 
-def quarter_turns(to_original: Sequence[float]) -> int:
-    """Counter-clockwise quarter turns that make the original page upright, read from the affine map of
-    preprocessed (upright) pixels to original pixels; small deskew angles round away."""
-    a, _, _, d, _, _ = to_original
-    return round(math.atan2(d, a) / (math.pi / 2)) % 4
+def text_layer_page(page: PageResult) -> dict[str, Any]:
+    """What the OCRmyPDF plugin places on one page: its size in the pixels congvan read, the turn of its text,
+    and its words line by line as [text, x, y, w, h, confidence]. A page whose text has no word boxes (a
+    restored old text layer) gets its lines stacked from the top of the page, still searchable; a page read
+    from its own text layer (born-digital) gets nothing: its text is in the PDF already."""
+    lines: dict[int, list[list[Any]]] = {}
+    if page.source is PageSource.TEXT_LAYER:
+        return {"width": page.width or 1000, "height": page.height or 1414, "turns": 0, "text": page.text,
+                "lines": []}
+    for text, (x, y, w, h), line, confidence in page_words(page):
+        lines.setdefault(line, []).append([text, x, y, max(w, 1), max(h, 1), confidence])
+    width, height = page.width or 1000, page.height or 1414
+    if not lines and page.text.strip():
+        step = max(2, round(height * UNPLACED_LINE_HEIGHT))
+        for number, text in enumerate(line for line in page.text.splitlines() if line.strip()):
+            top = min(height - step, step * (number + 1))
+            lines[number] = [[text.strip(), step, top, max(1, width - 2 * step), step, 100.0]]
+    return {"width": width, "height": height, "turns": page_turns(page), "text": page.text,
+            "lines": [sorted(words, key=lambda word: word[1]) for _, words in sorted(lines.items())]}
 
 
-def _turn_box(box: Box, turns: int, width: int, height: int) -> Box:
-    """`box` on the original page → the same box on the page turned like np.rot90(image, turns)."""
-    x, y, w, h = box
-    corners = [(x, y), (x + w, y + h)]
-    for _ in range(turns):
-        corners = [(cy, width - cx) for cx, cy in corners]
-        width, height = height, width
-    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
-    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+def pdf_metadata(record: Record | None) -> dict[str, str]:
+    """Title (the subject, trích yếu), author (the issuer) and subject/keywords (type and code) for OCRmyPDF."""
+    if record is None:
+        return {}
+    header = record.document
+    kind_and_code = " ".join(x for x in (header.type_name, header.code) if x)
+    values = {
+        "title": header.subject or kind_and_code,
+        "author": " - ".join(x for x in (header.parent_issuer, header.issuer) if x),
+        "subject": kind_and_code,
+        "keywords": header.code or "",
+    }
+    return {key: " ".join(value.split()) for key, value in values.items() if value}
 
 
-def page_pdf(image: np.ndarray, dpi: float, page: PageResult, turns: int = 0) -> bytes:
-    """A one-page PDF: `image` (the original page, gray or BGR) filling the page at `dpi`, turned upright by
-    `turns` counter-clockwise quarter turns, and the page's final words as invisible text (render mode 3)
-    over their boxes, one text line per OCR line."""
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.pdfgen import canvas
-
-    font = _font()
-    original_height, original_width = image.shape[:2]
-    if turns % 4:
-        image = np.rot90(image, turns % 4)
-    height_px, width_px = image.shape[:2]
-    scale = 72.0 / (dpi or 300.0)
-    page_width, page_height = width_px * scale, height_px * scale
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=(page_width, page_height), pageCompression=1)
-    pdf.drawImage(ImageReader(io.BytesIO(_encode_image(image))), 0, 0, page_width, page_height)
-
-    words = [(text, _turn_box(box, turns % 4, original_width, original_height), line)
-             for text, box, line in _page_words(page)]
-    if words:
-        lines: dict[int, list[tuple[str, Box, int]]] = {}
-        for entry in words:
-            lines.setdefault(entry[2], []).append(entry)
-        for line_words in lines.values():
-            _draw_line(pdf, line_words, font, scale, page_height, stringWidth)
-    elif page.text.strip():
-        _draw_unplaced_text(pdf, page.text, font, page_height)
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
-
-
-def _draw_line(pdf: Any, line_words: Sequence[tuple[str, Box, int]], font: str, scale: float,
-               page_height: float, string_width: Callable[[str, str, float], float]) -> None:
-    """One invisible text object per line: each word stretched over its box, and a space stretched over
-    the gap to the next word, so that extraction and viewer search see separated words on one line."""
-    ordered = sorted(line_words, key=lambda entry: entry[1][0])
-    bottom = max(y + h for _, (x, y, w, h), _ in ordered)
-    height = max(h for _, (x, y, w, h), _ in ordered)
-    size = max(1.0, height * scale * 0.9)
-    baseline = page_height - bottom * scale + size * 0.15
-    space_width = string_width(" ", font, size) or 1.0
-    text = pdf.beginText()
-    text.setTextRenderMode(3)
-    text.setFont(font, size)
-    for position, (word, (x, _y, w, _h), _) in enumerate(ordered):
-        width = max(w * scale, 0.5)
-        text.setTextOrigin(x * scale, baseline)
-        text.setHorizScale(100.0 * width / (string_width(word, font, size) or 1.0))
-        text.textOut(word)
-        if position + 1 < len(ordered):
-            gap = max(ordered[position + 1][1][0] * scale - (x * scale + width), 0.5)
-            text.setHorizScale(100.0 * gap / space_width)
-            text.textOut(" ")
-    pdf.drawText(text)
-
-
-def _draw_unplaced_text(pdf: Any, page_text: str, font: str, page_height: float) -> None:
-    text = pdf.beginText()
-    text.setTextRenderMode(3)
-    text.setFont(font, FALLBACK_FONT_SIZE)
-    text.setTextOrigin(36, page_height - 36)
-    for line in page_text.splitlines():
-        text.textLine(line)
-    pdf.drawText(text)
+def write_pdfa(source: Path, result: DocumentResult, target: Path, *, image_dpi: float | None = None,
+               jobs: int = 1) -> list[str]:
+    """Write `target` (atomically): `source` made a PDF/A-2B by OCRmyPDF with congvan's words as its text
+    layer, the record's metadata, and the document date as creation date. When neither pikepdf nor
+    Ghostscript can make this file PDF/A, a plain searchable PDF is written and the reason returned as a
+    warning. Raises CongvanError naming the source when OCRmyPDF cannot make it at all."""
+    try:
+        import ocrmypdf
+    except ImportError:
+        raise MissingDependencyError("ocrmypdf is not installed in congvan's environment (pip install ocrmypdf)",
+                                     source) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".congvan-pdfa-", dir=target.parent) as folder:
+        work = Path(folder)
+        words = work / "words.json"
+        words.write_text(json.dumps([text_layer_page(page) for page in result.pages], ensure_ascii=False),
+                         encoding="utf-8")
+        output = work / "out.pdf"
+        options: dict[str, Any] = {
+            "plugins": [PLUGIN], "congvan_words": str(words), "optimize": 1,
+            "jobs": jobs, "use_threads": True, "progress_bar": False, **pdf_metadata(result.record),
+            # a copy of an e-signed PDF cannot keep the signature: the original keeps it, the copy says so
+            "invalidate_digital_signatures": True}
+        # An old OCR layer is replaced by the restored one (redo), visible text is kept; pages that carry their
+        # own text are left as they are (skip), which is all OCRmyPDF can do for a fillable form.
+        modes = ["default"]
+        if any(page.legacy_text for page in result.pages):
+            modes = ["redo", "skip"]
+        elif any(page.source is not PageSource.OCR for page in result.pages):
+            modes = ["skip"]
+        if image_dpi and not _is_pdf(source):
+            options["image_dpi"] = round(image_dpi)
+        warnings: list[str] = []
+        failures: list[str] = []
+        status = None
+        for backend, output_type in PDFA_ATTEMPTS:
+            for mode in modes:
+                try:
+                    with _quiet("ocrmypdf"):
+                        status = ocrmypdf.ocr(source, output, **{**options, "pdfa_backend": backend,
+                                                                 "output_type": output_type, "mode": mode})
+                    break
+                except Exception as error:
+                    failures.append(f"{type(error).__name__}: {' '.join(str(error).split())}")
+            if status is not None:
+                break
+        else:
+            raise CongvanError(f"searchable PDF failed: {failures[-1]}", source) from None
+        if output_type != PDFA_OUTPUT:
+            warnings.append(f"not PDF/A (a plain searchable PDF was written): {failures[0]}")
+        if any(page.stamps for page in result.pages) or _is_signed(source):
+            warnings.append("the searchable copy does not carry the original's digital signature (the original "
+                            "keeps it)")
+        if status is None or int(status) != 0 or not output.exists():
+            raise CongvanError(f"searchable PDF/A failed: OCRmyPDF exit status {int(status)}", source)
+        header = result.record.document if result.record is not None else None
+        if header is not None and header.date:
+            set_creation_date(output, header.date)
+        os.replace(output, target)
+    return warnings
 
 
-def merge_pdfs(parts: Sequence[Path]) -> bytes:
-    """Concatenate one-page PDFs into one document."""
+def _is_signed(path: Path) -> bool:
+    """A PDF with a signature field (an e-signed document)."""
+    if not _is_pdf(path):
+        return False
     import pikepdf
 
-    merged = pikepdf.Pdf.new()
-    sources = [pikepdf.open(part) for part in parts]
     try:
-        for source in sources:
-            merged.pages.extend(source.pages)
-        buffer = io.BytesIO()
-        merged.save(buffer, compress_streams=True)
-        return buffer.getvalue()
+        with pikepdf.open(path) as pdf:
+            form = pdf.Root.get("/AcroForm")
+            return form is not None and any(field.get("/FT") == "/Sig" for field in form.get("/Fields", []))
+    except pikepdf.PdfError:
+        return False
+
+
+def _is_pdf(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return b"%PDF-" in handle.read(1024)
+
+
+def set_creation_date(path: Path, iso_date: str) -> None:
+    """The document's own date (not the scan's) as creation date, in the XMP metadata and the document
+    information dictionary alike (PDF/A requires them to agree)."""
+    import pikepdf
+
+    try:
+        day = datetime.fromisoformat(iso_date[:10]).replace(tzinfo=VIETNAM_TIME)
+    except ValueError:
+        return
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            meta["xmp:CreateDate"] = day.isoformat()
+        pdf.save(path)
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """OCRmyPDF's log lines stay out of congvan's output: failures come back as exceptions."""
+    logger = logging.getLogger(name)
+    handler = logging.NullHandler()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
     finally:
-        for source in sources:
-            source.close()
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def searchable_pdf_path(out_dir: Path, name: str, source: Path) -> Path:

@@ -14,8 +14,8 @@ from pipeline.archive.normalize import (
     has_diacritics,
     looks_like_code,
     matches_code,
-    words,
 )
+from pipeline.archive.query import TextQuery, check_query, parse_query, term_pattern
 from pipeline.archive.store import ArchiveStore, Citation, DocumentSummary, SearchFilters
 
 SNIPPET_BEFORE = 60
@@ -33,7 +33,7 @@ class Hit:
     date: str | None
     page: int  # 1-based page of the snippet
     snippet: str
-    match: str  # "issued": the document is the one searched for; "cited": it cites it; "text": full text
+    match: str  # "issued": the document searched for; "cited": it cites it; "text": full text; "browse": filters
     matched: str | None  # the reference code as written in the document, for "issued"/"cited"
     score: float
 
@@ -42,22 +42,36 @@ class Hit:
 
 
 def search(archive: ArchiveStore, query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[Hit]:
-    """Hits for `query`: when it reads as a reference code, the documents with that code first, then the
-    documents citing it, then other full-text matches; otherwise full-text matches ranked by BM25."""
+    """Hits for `query` (archive/query.py: words, "phrases", prefix*, OR, NOT): when it reads as a reference
+    code, the documents with that code first, then the documents citing it, then other full-text matches;
+    otherwise full-text matches ranked by BM25. A query without words browses: the documents matching
+    `filters`, newest first. UsageError when the query is too long."""
     filters = filters or SearchFilters()
+    text = check_query(query)
+    parsed = parse_query(text)
+    if parsed is None:
+        return _browse(archive, filters, limit)
     hits: list[Hit] = []
-    is_code = looks_like_code(query)
+    is_code = parsed.plain and looks_like_code(text)
     if is_code:
-        hits = _reference_hits(archive, query, filters, limit)
+        hits = _reference_hits(archive, text, filters, limit)
     seen = {hit.id for hit in hits}
     if len(hits) < limit:
         # A code also matches as a phrase in text its extraction missed (damaged or unusual spelling);
         # its parts scattered over a page ("539" here, "KH" there) mean nothing.
-        for hit in _text_hits(archive, query, filters, limit, phrase_only=is_code):
+        for hit in _text_hits(archive, parsed, has_diacritics(text), filters, limit, phrase_only=is_code):
             if hit.id not in seen:
                 seen.add(hit.id)
                 hits.append(hit)
     return hits[:limit]
+
+
+def _browse(archive: ArchiveStore, filters: SearchFilters, limit: int) -> list[Hit]:
+    hits = []
+    for document in archive.documents(filters, order="date", limit=limit):
+        subject = " ".join((document.record.document.subject or "").split())
+        hits.append(_hit(document.summary, 0, subject, "browse", None, 0.0))
+    return hits
 
 
 # --------------------------------------------------------------------------- references
@@ -127,24 +141,27 @@ def _code_snippet(archive: ArchiveStore, document_id: int, key_parts: list[str],
 # --------------------------------------------------------------------------- full text
 
 
-def _text_hits(archive: ArchiveStore, query: str, filters: SearchFilters, limit: int, *,
-               phrase_only: bool = False) -> list[Hit]:
-    """Pages matching all query words, best page per document: the exact phrase first, then the words in
-    any order. An accented query matches accented text first, then text that lacks diacritics."""
-    tokens = words(query)
-    if not tokens:
-        return []
-    searches = [(False, [fold_text(token) for token in tokens])]
-    if has_diacritics(query):
-        searches.insert(0, (True, [token.lower() for token in tokens]))
+def _text_hits(archive: ArchiveStore, query: TextQuery, accented_query: bool, filters: SearchFilters, limit: int,
+               *, phrase_only: bool = False) -> list[Hit]:
+    """Pages matching the query, best page per document: for plain words, the exact phrase first, then the
+    words in any order. An accented query matches accented text first, then text that lacks diacritics."""
+    searches = [(False, query.folded())]
+    if accented_query:
+        searches.insert(0, (True, query))
     hits: list[Hit] = []
     seen: set[int] = set()
-    for accented, terms in searches:
-        for phrase in (True, False) if len(terms) > 1 and not phrase_only else (True,):
-            for found in archive.matching_pages(terms, accented=accented, phrase=phrase, filters=filters,
-                                                wanted=limit - len(hits), exclude=seen):
+    for accented, variant in searches:
+        if phrase_only:
+            forms = [variant.as_phrase()]
+        elif variant.plain and len(variant.words()) > 1:
+            forms = [variant.as_phrase(), variant]
+        else:
+            forms = [variant]
+        for form in forms:
+            for found in archive.matching_pages(form, accented=accented, filters=filters, wanted=limit - len(hits),
+                                                exclude=seen):
                 seen.add(found.document.id)
-                start, end = _locate_terms(found.text, terms, accented)
+                start, end = _locate_terms(found.text, form, accented)
                 hits.append(_hit(found.document, found.page, make_snippet(found.text, start, end), "text", None,
                                  found.score))
             if len(hits) >= limit:
@@ -152,13 +169,19 @@ def _text_hits(archive: ArchiveStore, query: str, filters: SearchFilters, limit:
     return hits
 
 
-def _locate_terms(text: str, terms: list[str], accented: bool) -> tuple[int, int]:
-    """Where the query (as a phrase, else its first term) occurs in a page, as offsets into `text`."""
-    haystack = text.lower() if accented and len(text.lower()) == len(text) else fold_text(text)
-    needles = terms if accented and len(text.lower()) == len(text) else [fold_text(term) for term in terms]
-    phrase = re.compile(r"(?<!\w)" + r"\W+".join(re.escape(term) for term in needles) + r"(?!\w)")
-    match = phrase.search(haystack) or re.compile(rf"(?<!\w){re.escape(needles[0])}(?!\w)").search(haystack)
-    return (match.start(), match.end()) if match else (0, 0)
+def _locate_terms(text: str, query: TextQuery, accented: bool) -> tuple[int, int]:
+    """Where the query's first term found on the page occurs, as offsets into `text`."""
+    lowered = text.lower()
+    if accented and len(lowered) == len(text):
+        haystack, terms = lowered, query
+    else:
+        haystack, terms = fold_text(text), query.folded()
+    for group in terms.groups:
+        for term in group:
+            match = re.search(term_pattern(term), haystack)
+            if match:
+                return match.start(), match.end()
+    return 0, 0
 
 
 def make_snippet(text: str, start: int, end: int) -> str:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pipeline.archive import store
 from pipeline.archive.files import pages_from_result
 from pipeline.archive.normalize import code_key, fold_text
+from pipeline.archive.query import QueryTerm, TextQuery
 from pipeline.archive.review import (
     TASK_STATUSES,
     apply_corrections,
@@ -35,6 +36,7 @@ from pipeline.archive.store import (
     PART_COLUMNS,
     ROLES,
     TABLES,
+    ArchivedDocument,
     Citation,
     CitingReference,
     CodedDocument,
@@ -246,6 +248,16 @@ MIGRATIONS: list[tuple[int, tuple[Step, ...]]] = [
         'CREATE INDEX "intake_status" ON "intake" ("status")',
         lambda db: _backfill_review_columns(db),
     )),
+    # webhook delivery record (office)
+    (3, (
+        """CREATE TABLE "deliveries" (
+            "target" TEXT NOT NULL,
+            "uid" TEXT NOT NULL,
+            "digest" TEXT NOT NULL,
+            "delivered_at" TEXT NOT NULL,
+            PRIMARY KEY ("target", "uid")
+        )""",
+    )),
 ]
 DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON has types.RECORD_SCHEMA_VERSION
 _DAMAGE_ADVICE = "(restore a backup, or process the documents again into a new archive)"
@@ -261,9 +273,9 @@ _Store = TypeVar("_Store")
 _STORE_FAILURES = (sqlite3.Error, zlib.error, json.JSONDecodeError, UnicodeDecodeError)
 _CREATED_TABLE = re.compile(r'\s*CREATE (?:VIRTUAL )?TABLE "(\w+)"')
 
-_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
-_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
-_SUMMARY_WIDTH = 7
+_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
+_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
+_SUMMARY_WIDTH = 8
 _CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
                  'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
                  'd."task_count", d."added_at"')
@@ -318,6 +330,7 @@ class SqliteArchive:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self.location = str(path)
+        self.root: Path | None = path.parent
         self.connection = connection
         self._facets: dict[tuple[Any, ...], Facets] = {}
 
@@ -349,7 +362,7 @@ class SqliteArchive:
     # ----------------------------------------------------------------------- writing
 
     def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
-        return self._store(document_rows(result, name=name, kind=kind, result_json=result_json),
+        return self._store(document_rows(result, name=name, kind=kind, result_json=result_json, root=self.root),
                            result.record or Record())
 
     def write_rows(self, rows: DocumentRows) -> int:
@@ -536,23 +549,35 @@ class SqliteArchive:
     def citations(self, number: str, filters: SearchFilters) -> list[Citation]:
         where, params = _filter_sql(filters)
         rows = self.connection.execute(
-            f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page" FROM "references" r '
+            f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page", r."year" FROM "references" r '
             f'JOIN "documents" d ON d."id" = r."document_id" WHERE r."number" = ?{where}',
             [number, *params],
         ).fetchall()
         return [Citation(_summary(row), *row[_SUMMARY_WIDTH:]) for row in rows]
 
-    def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
-                       wanted: int, exclude: Collection[int]) -> list[PageMatch]:
+    def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
+                       exclude: Collection[int]) -> list[PageMatch]:
         """BM25 ranks selective queries; a query found on more than store.RANKED_MATCHES pages (boilerplate such as
         "ủy ban nhân dân", where BM25 order is nearly arbitrary and costly to compute) lists the newest pages
         first. Only the top pages are joined with their documents, growing the window while filters or
         repeats thin it out."""
         db = self.connection
-        match = _fts_query(terms, "text" if accented else "folded", phrase)
+        column = "text" if accented else "folded"
+        match = _fts_query(query.groups, column)
+        # A document with an excluded term on any of its pages is left out before pages are ranked, so that
+        # excluding common words never makes the window below grow over the whole index.
+        banned, banned_params = "", []
+        if query.excluded:
+            banned_ids = [doc_id for (doc_id,) in db.execute(
+                'SELECT DISTINCT p."document_id" FROM "page_fts" JOIN "pages" p ON p."id" = "page_fts"."rowid" '
+                'WHERE "page_fts" MATCH ?', (_fts_query([query.excluded], column),))]
+            if banned_ids:
+                banned = (' AND "rowid" NOT IN (SELECT "id" FROM "pages" WHERE "document_id" IN '
+                          '(SELECT "value" FROM json_each(?)))')
+                banned_params = [json.dumps(banned_ids)]
         # Counting stops past the threshold: all that matters is whether the query is selective.
-        capped = db.execute('SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ? LIMIT ?)',
-                            (match, store.RANKED_MATCHES + 1)).fetchone()[0]
+        capped = db.execute(f'SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ?{banned} LIMIT ?)',
+                            (match, *banned_params, store.RANKED_MATCHES + 1)).fetchone()[0]
         if capped == 0 or wanted <= 0:
             return []
         ranked = capped <= store.RANKED_MATCHES
@@ -564,11 +589,11 @@ class SqliteArchive:
             rows = db.execute(
                 f"""WITH m AS MATERIALIZED (
                         SELECT "rowid" AS "page_id", {score} AS "score" FROM "page_fts"
-                        WHERE "page_fts" MATCH ? ORDER BY {order} LIMIT ?)
+                        WHERE "page_fts" MATCH ?{banned} ORDER BY {order} LIMIT ?)
                     SELECT {_SUMMARY_COLUMNS}, p."page", p."text", m."score"
                     FROM m JOIN "pages" p ON p."id" = m."page_id" JOIN "documents" d ON d."id" = p."document_id"
                     WHERE 1 = 1{where} ORDER BY m."score", p."id" DESC""",
-                [match, window, *params],
+                [match, *banned_params, window, *params],
             ).fetchall()
             best: dict[int, PageMatch] = {}
             for row in rows:
@@ -579,11 +604,25 @@ class SqliteArchive:
             if len(best) >= wanted:
                 return list(best.values())[:wanted]
             if total is None:
-                total = db.execute('SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?',
-                                   (match,)).fetchone()[0]
+                total = db.execute(f'SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?{banned}',
+                                   (match, *banned_params)).fetchone()[0]
             if window >= total:
                 return list(best.values())
             window = min(total, window * 4)
+
+    def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:
+        where, params = _filter_sql(filters)
+        orders = {"date": 'd."date" IS NULL, d."date" DESC, d."added_at" DESC, d."id" DESC',
+                  "added": 'd."added_at", d."id"'}
+        if order not in orders:
+            raise ValueError(f"unknown order {order!r}")
+        rows = self.connection.execute(
+            f'SELECT {_SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d WHERE 1 = 1{where} '
+            f'ORDER BY {orders[order]} LIMIT ?',
+            [*params, -1 if limit is None else limit],
+        )
+        for row in rows:
+            yield ArchivedDocument(_summary(row), row[_SUMMARY_WIDTH], Record.from_dict(json.loads(row[_SUMMARY_WIDTH + 1])))
 
     # ----------------------------------------------------------------------- references between documents
 
@@ -806,6 +845,21 @@ class SqliteArchive:
                        'WHERE "id" = ?', (status, message, document_id, _now(), job_id))
 
 
+    # ----------------------------------------------------------------------- webhook delivery record
+
+    def deliveries(self, target: str) -> dict[str, str]:
+        rows = self.connection.execute('SELECT "uid", "digest" FROM "deliveries" WHERE "target" = ?', (target,))
+        return dict(rows.fetchall())
+
+    def record_delivery(self, target: str, uid: str, digest: str) -> None:
+        try:
+            with self._write_transaction() as db:
+                db.execute('INSERT OR REPLACE INTO "deliveries" ("target", "uid", "digest", "delivered_at") '
+                           'VALUES (?, ?, ?, ?)', (target, uid, digest, _now()))
+        except sqlite3.Error as error:
+            raise ArchiveError(f"cannot record a delivery: {error}", self.path) from None
+
+
 # --------------------------------------------------------------------------- rows and conditions
 
 
@@ -867,8 +921,8 @@ def _task_row(row: Sequence[Any]) -> TaskRow:
 
 
 def _stored(row: Sequence[Any]) -> StoredDocument:
-    id_, sha256, source, name, kind, page_count, code, date = row
-    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date)
+    id_, sha256, source, name, kind, page_count, code, date, place = row
+    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date, place)
 
 
 def _summary(row: Sequence[Any]) -> DocumentSummary:
@@ -911,11 +965,15 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _fts_query(terms: Sequence[str], column: str, phrase: bool) -> str:
-    """An FTS5 query on one column: every term quoted (FTS5 syntax in user text is only text)."""
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
-    body = '"' + " ".join(term.replace('"', '""') for term in terms) + '"' if phrase else "(" + " ".join(quoted) + ")"
-    return f"{column} : {body}"
+def _fts_query(groups: Sequence[Sequence[QueryTerm]], column: str) -> str:
+    """An FTS5 query on one column: every word inside double quotes (FTS5 syntax in user text is only text),
+    OR within a group, AND between groups."""
+    def phrase(term: QueryTerm) -> str:
+        quoted = '"' + " ".join(word.replace('"', '""') for word in term.words) + '"'
+        return quoted + " *" if term.prefix else quoted
+
+    body = " AND ".join("(" + " OR ".join(phrase(term) for term in group) + ")" for group in groups)
+    return f"{column} : ({body})"
 
 
 # --------------------------------------------------------------------------- opening and migrating

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from pipeline.archive.normalize import code_key, code_parts, fold_text
+from pipeline.archive.query import TextQuery
 from pipeline.archive.review import apply_corrections, low_confidence_fields, review_reasons
 from pipeline.errors import ArchiveError
 from pipeline.types import DocumentKind, DocumentResult, Record
@@ -70,6 +71,7 @@ class StoredDocument:
     page_count: int
     code: str | None
     date: str | None
+    place: str | None = None  # place of issue
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class DocumentSummary:
     type: str | None
     issuer: str | None
     date: str | None
+    place: str | None = None  # place of issue ("Lạng Sơn")
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,16 @@ class Citation:
     code_key: str
     mentions: int
     page: int | None  # 0-based page of the first mention
+    year: int | None = None  # the year the reference gives (in its code or its date), when it gives one
+
+
+@dataclass(frozen=True)
+class ArchivedDocument:
+    """A document with its record, as `documents` lists them (registers, browsing)."""
+
+    summary: DocumentSummary
+    added_at: str  # ISO date and time it entered the archive (UTC)
+    record: Record
 
 
 @dataclass(frozen=True)
@@ -356,6 +369,9 @@ class ArchiveStore(Protocol):
     half a document and are never blocked by a writer."""
 
     location: str  # the file or URL, for messages
+    # The folder stored paths are relative to (an SQLite archive's own folder; None for a database server):
+    # a source inside it is stored relative (see stored_source), so that the whole folder can move.
+    root: Path | None
 
     def close(self) -> None: ...
 
@@ -452,11 +468,20 @@ class ArchiveStore(Protocol):
         """References to codes whose number is `number`, one per reference row."""
         ...
 
-    def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
-                       wanted: int, exclude: Collection[int]) -> list[PageMatch]:
-        """The best page of up to `wanted` documents (none of `exclude`) whose pages hold every term (as a
-        phrase when `phrase`), best first. `accented`: the terms are lower-cased words matched against the
-        text as written; otherwise folded words (normalize.fold_text) matched against the folded text."""
+    def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
+                       exclude: Collection[int]) -> list[PageMatch]:
+        """The best page of up to `wanted` documents (none of `exclude`) with a page that matches `query`
+        (archive/query.py: every group has one of its terms on the page; a term is a word or a phrase, its last
+        word a prefix when `prefix`), best first; a document with an excluded term on any page is left out. `accented`: the query's words are
+        lower-cased words matched against the text as written; otherwise folded words (normalize.fold_text)
+        matched against the folded text. A backend compiles the terms into its own full-text syntax with every
+        word quoted or bound: nothing of the user's text is ever query syntax."""
+        ...
+
+    def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:
+        """Documents matching `filters` (no text query) with their records: `order` "date" lists the newest
+        document date first (undated last, then newest added), "added" lists them in the order they entered
+        the archive (oldest first, then by id); at most `limit` of them when given."""
         ...
 
     # ----------------------------------------------------------------------- references between documents
@@ -478,6 +503,18 @@ class ArchiveStore(Protocol):
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
         """Tasks in document order (date, then id); `since` (ISO date) keeps documents dated on or after it,
         or, when a document has no date, added to the archive on or after it."""
+        ...
+
+    # ----------------------------------------------------------------------- webhook delivery record
+
+    def deliveries(self, target: str) -> dict[str, str]:
+        """What was delivered to the endpoint `target` (a URL without credentials): task uid → digest of the
+        body last delivered (webhook.body_digest), so that a re-run sends only new or changed tasks."""
+        ...
+
+    def record_delivery(self, target: str, uid: str, digest: str) -> None:
+        """Remember that task `uid` was delivered to `target` with body digest `digest` (replacing an earlier
+        record of the same task and target), committed at once."""
         ...
 
     def task_board(self, filters: TaskFilters, *, limit: int | None, offset: int = 0) -> tuple[int, list[TaskRow]]:
@@ -579,6 +616,25 @@ class DocumentRows:
         return hasher.hexdigest()
 
 
+def stored_source(source: str, root: Path | None) -> str:
+    """How a source path is stored: relative to the archive's folder when it lies inside it (originals moved
+    into the archive by `congvan watch`), as given otherwise."""
+    if root is None:
+        return source
+    path = Path(source)
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix() if path.is_absolute() else source
+    except ValueError:
+        return source
+
+
+def source_path(source: str, root: Path | None) -> Path:
+    """A stored source as a path to open: a relative one is relative to the archive's folder, wherever that
+    folder is now."""
+    path = Path(source)
+    return root / path if root is not None and not path.is_absolute() else path
+
+
 def record_columns(record: Record, *, low_confidence: Sequence[str], settled: Collection[str],
                    record_data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The document columns that derive from its (corrected) record: header values, their search keys,
@@ -612,13 +668,20 @@ def corrected_columns(record: Record, changes: Sequence[tuple[str, str | None]],
     return record_columns(corrected, low_confidence=low_confidence, settled=settled_fields(changes))
 
 
-def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> DocumentRows:
-    """The rows of a processed document, with the search keys of its code, type, issuer and places."""
+def document_rows(result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str,
+                  root: Path | None = None) -> DocumentRows:
+    """The rows of a processed document, with the search keys of its code, type, issuer and places; its source
+    (also in the result JSON) relative to `root` when inside it."""
+    source = stored_source(result.source, root)
+    if source != result.source:
+        data = json.loads(result_json)
+        data["source"] = source
+        result_json = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     record = result.record or Record()
     record_data = record.to_dict()  # converted once: dataclass conversion is the costly part
     low = low_confidence_fields(record, result.pages)
     document = {
-        "sha256": result.sha256, "source": result.source, "name": name, "kind": str(kind),
+        "sha256": result.sha256, "source": source, "name": name, "kind": str(kind),
         "page_count": len(result.pages),
         **record_columns(record, low_confidence=low, settled=(), record_data=record_data),
         "low_confidence": " ".join(low) or None, "task_count": 0,  # set below, once duplicates are dropped

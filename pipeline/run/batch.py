@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -49,10 +48,11 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
         _make_output_folder(options.out_dir)
         remove_stale_temporaries(options.out_dir)
     remove_stale_temporaries(Path(tempfile.gettempdir()), PAGE_TEMP_PREFIX)
-    files, input_errors = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
+    files, input_errors, skipped = collect_inputs(paths, exclude=[p for p in (options.out_dir,) if p is not None])
     for error in input_errors:
         summary.outcomes.append(DocumentOutcome(error.path or "", DocumentStatus.FAILED, error=error))
         print(describe(error), file=sys.stderr, flush=True)
+    summary.outcomes += [DocumentOutcome(str(path), DocumentStatus.SKIPPED, reason=reason) for path, reason in skipped]
 
     archive: ArchiveStore | None = None
     if options.db_path is not None:
@@ -63,7 +63,7 @@ def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: St
         documents = _open_documents(files, options, stages, archive, summary)
         if not documents:
             return summary
-        if any(doc.info.kind is not DocumentKind.TEXT for doc in documents):
+        if any(not doc.info.kind.is_text for doc in documents):
             stages.check_tesseract(options.languages)
         _run_documents(documents, options, stages, archive, summary)
     finally:
@@ -103,7 +103,7 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
         if archive is not None and not options.force:
             stored = archive.find_document(info.sha256)
             if stored is not None:
-                _restore_outputs(archive, stored, name, options)
+                _restore_outputs(archive, stored, name, path, options)
                 summary.outcomes.append(
                     DocumentOutcome(str(path), DocumentStatus.SKIPPED, name=name, pages=stored.page_count,
                                     reason=f"already in the archive as document {stored.id} (use --force to redo)")
@@ -129,17 +129,25 @@ def _store_request(options: ProcessOptions, info: DocumentInfo, name: str) -> St
     return StoreRequest(str(options.db_path), name, _settings(options))
 
 
-def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, options: ProcessOptions) -> None:
-    """A skipped document still gets its --out files, from the archive, when they are missing."""
+def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, path: Path,
+                     options: ProcessOptions) -> None:
+    """A skipped document still gets its --out files, from the archive, when they are missing (the JSON's
+    source is the input of this run: the archive may hold it relative to its own folder)."""
     if options.out_dir is None:
         return
-    from pipeline.archive.files import write_atomic
+    import json
+
+    from pipeline.archive.files import dumps_json, write_atomic
 
     json_path = options.out_dir / f"{name}.json"
     text_path = options.out_dir / f"{name}.txt"
     if json_path.exists() and text_path.exists():
         return
     result_json, text = archive.load_result(stored.id)
+    data = json.loads(result_json)
+    if isinstance(data, dict) and "source" in data:
+        data["source"] = str(path.resolve())
+        result_json = dumps_json(data)
     write_atomic(text_path, text)
     write_atomic(json_path, result_json)
 
@@ -148,7 +156,7 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
                    summary: BatchSummary) -> None:
     progress = Progress(len(documents), sum(doc.info.page_count for doc in documents), bar=options.progress)
     executor = make_executor(options)
-    engine = Engine(executor, options.page_settings(), stages, options.jobs, progress, options.out_dir)
+    engine = Engine(executor, options.page_settings(), stages, options.jobs, progress)
     finished = False
     try:
         for document, value in engine.run(documents):
@@ -156,10 +164,9 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
                 outcome = DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=value)
                 progress.message(describe(value))
             else:
-                outcome = _finish_document(document, value, options, archive)
+                outcome = _finish_document(document, value, options, stages, archive)
                 if outcome.error is not None:
                     progress.message(describe(outcome.error))
-            _remove_pdf_dir(document)
             document.pages.clear()  # a finished document's pages are on disk now: keep memory flat
             document.texts = None
             summary.outcomes.append(outcome)
@@ -172,18 +179,10 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
         else:
             executor.abort()
         progress.close()
-        for document in documents:
-            _remove_pdf_dir(document)
-
-
-def _remove_pdf_dir(document: DocumentInFlight) -> None:
-    if document.pdf_dir is not None:
-        shutil.rmtree(document.pdf_dir, ignore_errors=True)
-        document.pdf_dir = None
 
 
 def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, options: ProcessOptions,
-                     archive: ArchiveStore | None) -> DocumentOutcome:
+                     stages: Stages, archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
     transaction), so that an interruption at any point leaves either nothing or the whole document. A
     document a worker stored already gets its files after (a re-run restores missing files from the archive)."""
@@ -197,11 +196,13 @@ def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, o
         if options.out_dir is not None:
             write_atomic(options.out_dir / f"{document.name}.txt", result.text)
             write_atomic(options.out_dir / f"{document.name}.json", document_json)
-            if document.pdf_dir is not None:
-                from pipeline.archive.pdf import merge_pdfs, searchable_pdf_path
+            if options.pdf and not document.info.kind.is_text:
+                from pipeline.archive.pdf import searchable_pdf_path
 
-                parts = sorted(document.pdf_dir.glob("*.pdf"))
-                write_atomic(searchable_pdf_path(options.out_dir, document.name, document.path), merge_pdfs(parts))
+                target = searchable_pdf_path(options.out_dir, document.name, document.path)
+                for warning in stages.write_pdf(document.path, result, target, image_dpi=pages[0].dpi,
+                                                jobs=options.jobs):
+                    print(f"congvan: warning: {document.source}: {warning}", file=sys.stderr, flush=True)
         if archive is not None and extracted.document_id is None:  # not stored by a worker already
             archive.add_document(result, name=document.name, kind=document.info.kind, result_json=document_json)
     except CongvanError as error:
@@ -228,14 +229,14 @@ def extract_file(name: str, restore: bool = True, *, stages: Stages | None = Non
     if path.is_dir() or not path.exists():
         raise InputError("no such file" if not path.exists() else "is a folder, not a document", path)
     info = stages.open_document(path)
-    if info.kind is not DocumentKind.TEXT:
+    if not info.kind.is_text:
         stages.check_tesseract(None)
     document = DocumentInFlight(path=path, info=info, name=path.stem)
     jobs = default_jobs()
     progress = Progress(1, info.page_count, bar=False, stream=io.StringIO())
     workers = max(1, min(jobs, info.page_count))
     executor = LocalExecutor(workers, default_worker_memory(workers))
-    engine = Engine(executor, settings, stages, jobs, progress, None)
+    engine = Engine(executor, settings, stages, jobs, progress)
     try:
         for _, value in engine.run([document]):
             if isinstance(value, CongvanError):

@@ -4,7 +4,6 @@ extraction, and yields every document when it is finished or has failed."""
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -13,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.archive.files import owned_prefix
 from pipeline.errors import CongvanError, InputError, TooLargeError, printable
 from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
@@ -30,7 +28,7 @@ from pipeline.run.worker import (
     run_extract,
     run_page,
 )
-from pipeline.types import DocumentInfo, DocumentKind, PageResult
+from pipeline.types import DocumentInfo, PageResult
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
@@ -48,7 +46,6 @@ class DocumentInFlight:
     opened: bool = False
     next_page: int = 0
     pages: dict[int, PageResult] = field(default_factory=dict)
-    pdf_dir: Path | None = None
     futures: set[Any] = field(default_factory=set)
     content: Any = None  # the file's bytes as shared with remote workers that cannot read it
     store: StoreRequest | None = None  # workers store the finished document in the archive server
@@ -69,13 +66,12 @@ class Engine:
     """Keeps a bounded number of pages in flight across documents and yields each finished document."""
 
     def __init__(self, executor: Executor, settings: PageSettings, stages: Stages, jobs: int,
-                 progress: Progress, pdf_root: Path | None) -> None:
+                 progress: Progress) -> None:
         self._executor = executor
         self._settings = settings
         self._stages = stages
         self._limit = max(2, jobs * PAGES_IN_FLIGHT_PER_JOB)
         self._progress = progress
-        self._pdf_root = pdf_root
         self._pending: dict[Any, tuple[DocumentInFlight, str, int]] = {}
 
     def run(self, documents: Iterable[DocumentInFlight]) -> Iterator[tuple[DocumentInFlight, ExtractedDocument | CongvanError]]:
@@ -145,7 +141,7 @@ class Engine:
             self._submit_page(document, index)
 
     def _start(self, document: DocumentInFlight) -> None:
-        if document.info.kind is DocumentKind.TEXT:
+        if document.info.kind.is_text:
             text = self._stages.read_text_file(document.path)
             document.texts = text.split("\f")
             self._progress.adjust_total(len(document.texts) - document.info.page_count)
@@ -153,8 +149,6 @@ class Engine:
         if document.page_count < 1:
             raise InputError("the document has no pages", document.path)
         document.started = time.monotonic()
-        if self._settings.pdf and self._pdf_root is not None and document.texts is None:
-            document.pdf_dir = Path(tempfile.mkdtemp(prefix=owned_prefix(), suffix=".pdf-parts", dir=self._pdf_root))
 
     def _track(self, future: Any, document: DocumentInFlight, kind: str, index: int) -> None:
         self._pending[future] = (document, kind, index)
@@ -189,8 +183,6 @@ class Engine:
         self._progress.pages_done(1)
         for warning in output.result.warnings:
             self._progress.message(f"congvan: warning: {printable(document.source)}: page {index + 1}: {printable(warning)}")
-        if output.pdf is not None and document.pdf_dir is not None:
-            (document.pdf_dir / f"{index:06d}.pdf").write_bytes(output.pdf)
         if len(document.pages) == document.page_count:
             document.extracting = True
             self._submit_extract(document)

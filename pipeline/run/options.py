@@ -73,7 +73,7 @@ class ProcessOptions:
 
     def page_settings(self) -> PageSettings:
         return PageSettings(restore=self.restore, text_layer=self.text_layer, languages=self.languages,
-                            timeout=self.page_timeout, pdf=self.pdf)
+                            timeout=self.page_timeout)
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,6 @@ class PageSettings:
     text_layer: bool = False
     languages: str | None = None
     timeout: float = PAGE_TIMEOUT_SECONDS
-    pdf: bool = False
 
 
 DASK_SCHEMES = ("tcp", "tls", "ws", "wss")

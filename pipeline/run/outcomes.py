@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import PurePath
 
 from pipeline.errors import CongvanError, exit_code_for, printable
+
+NOT_A_DOCUMENT = "not a document congvan reads"  # the reason a folder's other files are skipped
+NAMED_PER_KIND = 3  # skipped files of one kind named in the summary; the rest counted
 
 
 class DocumentStatus(StrEnum):
@@ -60,7 +65,17 @@ class BatchSummary:
             f"congvan: {plural(len(self.outcomes), 'document')}: {len(self.done)} done ({pages} pages in {self.seconds:.1f} s"
             f"{rate}), {len(self.skipped)} skipped, {len(self.failed)} failed"
         ]
-        lines += [f"  skipped: {printable(o.source)}: {o.reason}" for o in self.skipped]
+        others: dict[str, list[str]] = defaultdict(list)
+        for outcome in self.skipped:
+            if outcome.reason == NOT_A_DOCUMENT:
+                others[PurePath(outcome.source).suffix.lower() or "(no extension)"].append(outcome.source)
+            else:
+                lines.append(f"  skipped: {printable(outcome.source)}: {outcome.reason}")
+        for suffix, sources in sorted(others.items()):
+            named = ", ".join(printable(source) for source in sources[:NAMED_PER_KIND]) + (f" and {len(sources) - NAMED_PER_KIND} more"
+                                                           if len(sources) > NAMED_PER_KIND else "")
+            lines.append(f"  skipped: {plural(len(sources), suffix + ' file')}, {NOT_A_DOCUMENT} "
+                         f"(PDF, images, .docx, .odt, .txt): {named}")
         lines += [f"  failed: {o.error.label}: {o.error}" for o in self.failed if o.error is not None]
         return "\n".join(lines)
 

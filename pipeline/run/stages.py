@@ -11,6 +11,7 @@ from typing import Protocol
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.types import (
     DocumentInfo,
+    DocumentResult,
     OcrPage,
     PageImage,
     PageResult,
@@ -87,6 +88,14 @@ class ExtractRecord(Protocol):
     def __call__(self, text: str, pages: Sequence[PageResult] | None = None, /) -> Record: ...
 
 
+class WritePdf(Protocol):
+    """Write `target`: the searchable PDF/A of `source` with the document's final words as its text layer
+    (archive.pdf.write_pdfa); `image_dpi` for image inputs, `jobs` pages at a time; returns warnings."""
+
+    def __call__(self, source: Path, result: DocumentResult, target: Path, /, *, image_dpi: float | None = None,
+                 jobs: int = 1) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class Stages:
     """The stage functions the driver composes; tests pass small fakes with the same signatures."""
@@ -99,12 +108,14 @@ class Stages:
     check_tesseract: CheckTesseract
     restore_text: RestoreText
     extract_record: ExtractRecord
+    write_pdf: WritePdf
     read_text_layer: ReadTextLayer
     read_signatures: ReadSignatures
 
     @classmethod
     def default(cls) -> Stages:
         from pipeline import ingest, ocr, preprocess
+        from pipeline.archive.pdf import write_pdfa
         from pipeline.extract import extract_record
         from pipeline.restore import restore_text
 
@@ -117,6 +128,7 @@ class Stages:
             check_tesseract=ocr.check_tesseract,
             restore_text=restore_text,
             extract_record=extract_record,
+            write_pdf=write_pdfa,
             read_text_layer=ingest.read_text_layer,
             read_signatures=ingest.read_signatures,
         )

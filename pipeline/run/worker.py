@@ -43,7 +43,6 @@ from pipeline.types import (
 if TYPE_CHECKING:
     from pipeline.archive.store import ArchiveStore
 
-IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2×3 affine map of a page used as it came
 SHIPPED_FILES_KEPT = 8  # local copies of sent inputs a worker keeps (its documents in flight)
 # Each page's temporary folder in the system's temporary folder: congvan-page-<worker pid>-…
 PAGE_TEMP_PREFIX = "congvan-page-"
@@ -69,7 +68,6 @@ class SourceUnavailable(Exception):  # a request to the driver, not a failure of
 @dataclass(frozen=True)
 class PageOutput:
     result: PageResult
-    pdf: bytes | None = None  # one-page searchable PDF when asked for
 
 
 @dataclass(frozen=True)
@@ -110,8 +108,8 @@ def internal_error(error: BaseException, source: str, where: str) -> CongvanErro
 
 
 def run_page(task: PageTask, content: bytes | None = None) -> PageOutput:
-    """Worker entry point: one page through load → preprocess → OCR → restore (→ one-page PDF). `content`:
-    the input file's bytes, sent by the driver when this worker cannot read `task.source`."""
+    """Worker entry point: one page through load → preprocess → OCR → restore. `content`: the input file's
+    bytes, sent by the driver when this worker cannot read `task.source`."""
     try:
         if task.text is not None:
             return run_text_page(task)
@@ -152,18 +150,16 @@ def _run_image_page(task: PageTask, source: Path) -> PageOutput:
             reading.source is PageSource.TEXT_LAYER
             or (reading.source is PageSource.LEGACY_RESTORED and settings.text_layer)):
         result = (_layer_result if reading.source is PageSource.TEXT_LAYER else _legacy_result)(task, layer, reading)
-        # the page image only for the searchable PDF
-        image = stages.load_page(source, task.index) if settings.pdf else None
-        return _finish(task, result, image, IDENTITY, started)
+        return _finish(result, started)
     page = stages.load_page(source, task.index)
     # The page's own temporary folder, handed to the stages that need one and removed when the page ends
     # (even on failure), so that temporary disk use is bounded by the pages in flight.
     with tempfile.TemporaryDirectory(prefix=owned_prefix(PAGE_TEMP_PREFIX)) as workdir:
-        result, to_original = _ocr_result(task, page, reading, Path(workdir))
+        result = _ocr_result(task, page, reading, Path(workdir))
     if reading is not None and reading.source is PageSource.LEGACY_RESTORED:
         assert layer is not None
         result = _better_reading(result, _legacy_result(task, layer, reading))
-    return _finish(task, result, page, to_original, started)
+    return _finish(result, started)
 
 
 def _layer_result(task: PageTask, layer: TextLayer, reading: LayerReading) -> PageResult:
@@ -206,8 +202,7 @@ def _better_reading(ocr: PageResult, legacy: PageResult) -> PageResult:
     return replace(ocr, evidence=evidence, legacy_text=legacy.raw_text)
 
 
-def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None,
-                workdir: Path) -> tuple[PageResult, Sequence[float]]:
+def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None, workdir: Path) -> PageResult:
     stages, settings = task.stages, task.settings
     height, width = page.image.shape[:2]
     warnings: list[str] = []
@@ -235,7 +230,7 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None,
                         preprocessing=steps, words=words, raw_text=raw_text, text=text, legacy_text=legacy_text,
                         tokens=tokens, warnings=warnings, stamps=list(reading.stamps) if reading else [],
                         source=PageSource.OCR, evidence=evidence)
-    return result, prepared.to_original
+    return result
 
 
 def _inside_any(box: Box, areas: Sequence[Box]) -> bool:
@@ -247,15 +242,9 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _finish(task: PageTask, result: PageResult, page: PageImage | None, to_original: Sequence[float],
-            started: float) -> PageOutput:
-    pdf = None
-    if task.settings.pdf and page is not None:
-        from pipeline.archive.pdf import page_pdf, quarter_turns
-
-        pdf = page_pdf(page.image, page.dpi, result, quarter_turns(to_original))
+def _finish(result: PageResult, started: float) -> PageOutput:
     result.seconds = time.perf_counter() - started
-    return PageOutput(result, pdf)
+    return PageOutput(result)
 
 
 def run_extract(task: ExtractTask, content: bytes | None = None) -> ExtractedDocument:

@@ -112,7 +112,7 @@ def api_references(ctx: Ctx, document_id: int) -> dict[str, Any]:
 @router.get("/documents/{document_id}/pages/{number}.png", summary="A page image rendered from the original file")
 def api_page_image(ctx: Ctx, document_id: int, number: int, width: int = 1000) -> Response:
     card = _card(ctx, document_id)
-    data = ctx.request.app.state.images.png(_stored(card), number - 1, width)
+    data = ctx.request.app.state.images.png(_stored(card, ctx.store.root), number - 1, width)
     return Response(data, media_type="image/png")
 
 

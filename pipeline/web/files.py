@@ -110,22 +110,20 @@ def render_page(path: Path, index: int, width: int) -> bytes:
 
 
 def searchable_pdf(document: StoredDocument, result: dict[str, Any]) -> bytes:
-    """The original pages with the archived (restored) words as an invisible text layer."""
+    """The original pages with the archived (restored) words as an invisible text layer: the PDF/A of
+    `congvan process --pdf` (archive/pdf.py), made from the archived words."""
     from pipeline.archive.files import pages_from_result
-    from pipeline.archive.pdf import merge_pdfs, page_pdf
-    from pipeline.ingest import load_page
+    from pipeline.archive.pdf import write_pdfa
+    from pipeline.types import DocumentResult, Record
 
     path = original_file(document)
     pages = pages_from_result(result)
-
+    record = Record.from_dict(result["record"]) if isinstance(result.get("record"), dict) else None
     with tempfile.TemporaryDirectory(prefix="congvan-web-pdf-") as folder:
-        parts = []
-        for page in pages:
-            image = load_page(path, page.index)
-            part = Path(folder) / f"{page.index:06d}.pdf"
-            part.write_bytes(page_pdf(image.image, image.dpi, page))
-            parts.append(part)
-        return merge_pdfs(parts)
+        target = Path(folder) / "searchable.pdf"
+        write_pdfa(path, DocumentResult(source=str(path), sha256=document.sha256, pages=pages, record=record), target,
+                   image_dpi=pages[0].dpi if pages else None)
+        return target.read_bytes()
 
 
 def safe_upload_name(name: str) -> str:

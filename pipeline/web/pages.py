@@ -17,7 +17,14 @@ from starlette.datastructures import UploadFile
 
 from pipeline.archive.export import write_csv, write_ics
 from pipeline.archive.review import CORRECTABLE_FIELDS, LIST_FIELDS, field_value
-from pipeline.archive.store import ROLES, DocumentCard, SearchFilters, StoredDocument, TaskFilters
+from pipeline.archive.store import (
+    ROLES,
+    DocumentCard,
+    SearchFilters,
+    StoredDocument,
+    TaskFilters,
+    source_path,
+)
 from pipeline.errors import CongvanError, NotFoundError, TooLargeError
 from pipeline.types import DocumentKind, Record
 from pipeline.web import auth
@@ -63,9 +70,11 @@ def _card(ctx: Context, document_id: int) -> DocumentCard:
     return card
 
 
-def _stored(card: DocumentCard) -> StoredDocument:
-    return StoredDocument(card.id, card.sha256, card.source, card.name, DocumentKind(card.kind), card.page_count,
-                          card.code, card.date)
+def _stored(card: DocumentCard, root: Path | None) -> StoredDocument:
+    """The card's document with its source as a path to open (a source stored relative to the archive's
+    folder is looked for there, wherever the folder is now)."""
+    return StoredDocument(card.id, card.sha256, str(source_path(card.source, root)), card.name,
+                          DocumentKind(card.kind), card.page_count, card.code, card.date, card.place)
 
 
 def _redirect(target: str) -> RedirectResponse:
@@ -114,7 +123,7 @@ def document_page(ctx: Ctx, document_id: int) -> HTMLResponse:
     view = document_view(ctx.store, card)
     pages = ctx.request.app.state.results.pages(ctx.store, card.id, card.sha256)
     words = pages[page - 1] if page - 1 < len(pages) else None
-    has_image = card.kind != "text" and words is not None and words.width > 0 and _original_exists(card)
+    has_image = card.kind != "text" and words is not None and words.width > 0 and _original_exists(card, ctx.store.root)
     boxes = hit_boxes(words, query) if words is not None and has_image else []
     hit_pages = [n + 1 for n, page_words in enumerate(pages) if query and hit_boxes(page_words, query)]
     tasks = ctx.store.task_board(TaskFilters(document_id=card.id), limit=None)[1]
@@ -124,9 +133,9 @@ def document_page(ctx: Ctx, document_id: int) -> HTMLResponse:
                   text=view.page_texts[page - 1] if page - 1 < len(view.page_texts) else "")
 
 
-def _original_exists(card: DocumentCard) -> bool:
+def _original_exists(card: DocumentCard, root: Path | None) -> bool:
     try:
-        original_file(_stored(card))
+        original_file(_stored(card, root))
     except NotFoundError:
         return False
     return True
@@ -135,15 +144,16 @@ def _original_exists(card: DocumentCard) -> bool:
 @router.get("/documents/{document_id}/pages/{number}.png")
 def page_image(ctx: Ctx, document_id: int, number: int, width: int = 1000) -> Response:
     card = _card(ctx, document_id)
-    data = ctx.request.app.state.images.png(_stored(card), number - 1, width)
+    data = ctx.request.app.state.images.png(_stored(card, ctx.store.root), number - 1, width)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/documents/{document_id}/original")
 def original(ctx: Ctx, document_id: int) -> Response:
     card = _card(ctx, document_id)
-    path = original_file(_stored(card))
-    return Response(path.read_bytes(), media_type=media_type(_stored(card)),
+    stored = _stored(card, ctx.store.root)
+    path = original_file(stored)
+    return Response(path.read_bytes(), media_type=media_type(stored),
                     headers=_attachment(safe_upload_name(Path(card.source).name)))
 
 
@@ -153,7 +163,7 @@ def searchable(ctx: Ctx, document_id: int) -> Response:
     if card.kind == "text":
         raise NotFoundError("a text document has no page images")
     result_json, _ = ctx.store.load_result(card.id)
-    data = searchable_pdf(_stored(card), json.loads(result_json))
+    data = searchable_pdf(_stored(card, ctx.store.root), json.loads(result_json))
     return Response(data, media_type="application/pdf", headers=_attachment(_download_name(card, ".pdf")))
 
 

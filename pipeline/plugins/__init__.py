@@ -1,0 +1,1 @@
+"""Plugins that let other tools use congvan's stages (the OCRmyPDF OCR engine)."""
