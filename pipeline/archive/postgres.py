@@ -18,20 +18,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pipeline.archive import store
 from pipeline.archive.normalize import code_key, fold_text, index_tokens
+from pipeline.archive.query import QueryTerm, TextQuery
 from pipeline.archive.review import TASK_STATUSES, apply_corrections, field_value, validate_correction
 from pipeline.archive.store import (
     BROWSE_ORDERS,
     DOCUMENT_COLUMNS,
     HUMAN_WORK_COLUMNS,
+    HUMAN_WORK_KEYS,
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
     TABLES,
+    ArchivedDocument,
     Citation,
     CitingReference,
     CodedDocument,
@@ -60,6 +64,7 @@ from pipeline.archive.store import (
     redact_url,
     region_of,
     settled_fields,
+    stored_document,
     unpack_result,
 )
 from pipeline.errors import ArchiveError, InvalidCorrectionError, MissingDependencyError, NotFoundError
@@ -247,6 +252,16 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
         )""",
         'CREATE INDEX "intake_status" ON "intake" ("status")',
     )),
+    # webhook delivery record (sqlite.MIGRATIONS 3)
+    (2, (
+        """CREATE TABLE "deliveries" (
+            "target" text COLLATE "C" NOT NULL,
+            "uid" text COLLATE "C" NOT NULL,
+            "digest" text NOT NULL,
+            "delivered_at" text COLLATE "C" NOT NULL,
+            PRIMARY KEY ("target", "uid")
+        )""",
+    )),
 ]
 DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]
 SCHEMA_TABLE = "congvan_schema"
@@ -261,9 +276,9 @@ MAX_POSITION = 16383
 MAX_POSITIONS = 256
 MAX_LEXEME_BYTES = 2046
 
-_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date"'
-_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date"'
-_SUMMARY_WIDTH = 7
+_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
+_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
+_SUMMARY_WIDTH = 8
 
 
 def _quoted(columns: Sequence[str]) -> str:
@@ -295,6 +310,9 @@ class PostgresArchive:
     def __init__(self, url: str, pool: ConnectionPool) -> None:
         self.url = url
         self.location = redact_url(url)
+        # A server has no folder of its own: sources are stored as given (absolute, as processing records
+        # them); `congvan migrate` makes an SQLite archive's relative ones absolute (transfer.relocate_rows).
+        self.root: Path | None = None
         self._pool = pool
 
     # ----------------------------------------------------------------------- lifecycle
@@ -334,7 +352,7 @@ class PostgresArchive:
     # ----------------------------------------------------------------------- writing
 
     def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
-        return self._store(document_rows(result, name=name, kind=kind, result_json=result_json),
+        return self._store(document_rows(result, name=name, kind=kind, result_json=result_json, root=self.root),
                            result.record or Record())
 
     def write_rows(self, rows: DocumentRows) -> int:
@@ -391,7 +409,7 @@ class PostgresArchive:
     def find_document(self, sha256: str) -> StoredDocument | None:
         with self._connection() as db:
             row = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = %s', (sha256,)).fetchone()
-        return StoredDocument(*row) if row else None
+        return stored_document(row) if row else None
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
@@ -399,13 +417,13 @@ class PostgresArchive:
             if text.isdigit() and int(text) < 2**63:  # larger numbers are no id (and no bigint)
                 rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = %s', (int(text),)).fetchall()
                 if rows:
-                    return [StoredDocument(*row) for row in rows]
+                    return [stored_document(row) for row in rows]
             rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "code_key" = %s '
                               'ORDER BY "date" DESC NULLS LAST, "id"', (code_key(text),)).fetchall()
             if not rows and len(text) >= 8 and all(c in "0123456789abcdef" for c in text.lower()):
                 rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE %s ORDER BY "id"',
                                   (text.lower() + "%",)).fetchall()
-        return [StoredDocument(*row) for row in rows]
+        return [stored_document(row) for row in rows]
 
     def count_documents(self) -> int:
         with self._connection() as db:
@@ -415,7 +433,7 @@ class PostgresArchive:
         with self._connection() as db:
             rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall()
         for row in rows:
-            yield StoredDocument(*row)
+            yield stored_document(row)
 
     def table_counts(self) -> dict[str, int]:
         with self._connection(snapshot=True) as db:
@@ -457,25 +475,26 @@ class PostgresArchive:
         where, params = _filter_sql(filters)
         with self._connection() as db:
             rows = db.execute(
-                f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page" FROM "references" r '
+                f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page", r."year" FROM "references" r '
                 f'JOIN "documents" d ON d."id" = r."document_id" WHERE r."number" = %s{where} ORDER BY r."id"',
                 [number, *params],
             ).fetchall()
         return [Citation(_summary(row), *row[_SUMMARY_WIDTH:]) for row in rows]
 
-    def matching_pages(self, terms: Sequence[str], *, accented: bool, phrase: bool, filters: SearchFilters,
-                       wanted: int, exclude: Collection[int]) -> list[PageMatch]:
+    def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
+                       exclude: Collection[int]) -> list[PageMatch]:
         """As SqliteArchive.matching_pages: relevance ranks selective queries (PostgreSQL's ts_rank,
         normalised by page length, where SQLite uses BM25); a query with more than store.RANKED_MATCHES
         candidate pages lists the newest pages first; the window grows while filters, repeats or candidates
         that are no match thin it out."""
-        query = page_query(terms, phrase=phrase)
-        if query is None or wanted <= 0:
+        conditions = page_query(query)
+        if conditions is None or wanted <= 0:
             return []
-        column = 'p."words"' if accented else 'p."folded_words"'
-        select, select_params = query.select_sql(column, 'p."pairs"' if accented else 'p."folded_pairs"')
-        verify = f" AND {column} @@ %s::tsquery" if query.verify else ""
-        verify_params = [query.verify] if query.verify else []
+        folded = "" if accented else "folded_"
+        column = f'p."{folded}words"'
+        select, select_params = conditions.select_sql(folded)
+        verify = f" AND {column} @@ %s::tsquery" if conditions.verify else ""
+        verify_params = [conditions.verify] if conditions.verify else []
         limit = store.RANKED_MATCHES
         with self._connection() as db:
             # Counted from the indexes alone: pages whose pairs are all there (a phrase's candidates).
@@ -496,7 +515,7 @@ class PostgresArchive:
                 if ranked:  # every candidate read once: checked and ranked
                     candidates = (f'SELECT p."id" AS "page_id", -ts_rank({column}, %s::tsquery, 1) AS "score" '
                                   f'FROM "pages" p WHERE {select}{verify} ORDER BY "score", p."id" DESC LIMIT %s')
-                    candidate_params = [query.rank, *select_params, *verify_params, window]
+                    candidate_params = [conditions.rank, *select_params, *verify_params, window]
                     outer, outer_params = "", []
                 else:  # the newest candidates from the index, then checked
                     candidates = (f'SELECT p."id" AS "page_id", 0.0::real AS "score" FROM "pages" p WHERE {select} '
@@ -526,6 +545,19 @@ class PostgresArchive:
                 if window >= total:
                     return list(best.values())
                 window = min(total, window * 4)
+
+    def documents(self, filters: SearchFilters, *, order: str = "date",
+                  limit: int | None = None) -> Iterator[ArchivedDocument]:
+        orders = {"date": 'd."date" DESC NULLS LAST, d."added_at" DESC, d."id" DESC',
+                  "added": 'd."added_at", d."id"'}
+        if order not in orders:
+            raise ValueError(f"unknown order {order!r}")
+        where, params = _filter_sql(filters)
+        with self._connection() as db:  # LIMIT NULL: no limit
+            rows = db.execute(f'SELECT {_SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d '
+                              f'WHERE TRUE{where} ORDER BY {orders[order]} LIMIT %s', [*params, limit]).fetchall()
+        for row in rows:
+            yield ArchivedDocument(_summary(row), row[_SUMMARY_WIDTH], Record.from_dict(json.loads(row[_SUMMARY_WIDTH + 1])))
 
     # ----------------------------------------------------------------------- tasks
 
@@ -595,7 +627,7 @@ class PostgresArchive:
     def human_work(self) -> HumanWork:
         with self._connection(snapshot=True) as db:
             tables = [tuple(tuple(row) for row in db.execute(
-                f'SELECT {_quoted(columns)} FROM "{table}" ORDER BY {_quoted(["id" if table in ("corrections", "task_changes") else columns[0]])}'))
+                f'SELECT {_quoted(columns)} FROM "{table}" ORDER BY {_quoted(HUMAN_WORK_KEYS.get(table, ("id",)))}'))
                 for table, columns in HUMAN_WORK_COLUMNS.items()]
         return HumanWork(*tables)
 
@@ -604,9 +636,9 @@ class PostgresArchive:
             for (table, columns), rows in zip(HUMAN_WORK_COLUMNS.items(), work.tables(), strict=True):
                 if not rows:
                     continue
-                key = {"task_status": "uid", "users": "name"}.get(table)
-                upsert = (f' ON CONFLICT ("{key}") DO UPDATE SET '
-                          + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c != key)) if key else ""
+                keys = HUMAN_WORK_KEYS.get(table)
+                upsert = (f' ON CONFLICT ({_quoted(keys)}) DO UPDATE SET '
+                          + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)) if keys else ""
                 cursor.executemany(f'INSERT INTO "{table}" ({_quoted(columns)}) '
                                    f'VALUES ({", ".join(["%s"] * len(columns))}){upsert}', rows)
 
@@ -793,6 +825,20 @@ class PostgresArchive:
                        'WHERE "id" = %s', (status, message, document_id, _now(), job_id))
 
 
+    # ----------------------------------------------------------------------- webhook delivery record
+
+    def deliveries(self, target: str) -> dict[str, str]:
+        with self._connection() as db:
+            rows = db.execute('SELECT "uid", "digest" FROM "deliveries" WHERE "target" = %s', (target,)).fetchall()
+        return dict(rows)
+
+    def record_delivery(self, target: str, uid: str, digest: str) -> None:
+        with self._write() as db:
+            db.execute('INSERT INTO "deliveries" ("target", "uid", "digest", "delivered_at") VALUES (%s, %s, %s, %s) '
+                       'ON CONFLICT ("target", "uid") DO UPDATE SET "digest" = EXCLUDED."digest", '
+                       '"delivered_at" = EXCLUDED."delivered_at"', (target, uid, digest, _now()))
+
+
 # --------------------------------------------------------------------------- full-text values
 
 
@@ -825,37 +871,67 @@ def _indexable(lexeme: str) -> bool:
 
 @dataclass(frozen=True)
 class PageQuery:
-    """A full-text query as conditions on pages, in two parts. `select` finds candidate pages through the
-    GIN indexes alone (no page is read back: pairs for the phrases, words for single tokens). A phrase of
-    three tokens or more is found by its pairs, which a page may hold apart: `verify`, the words phrase
-    (read from the page's positions), keeps the true matches. `rank` is the tsquery pages are ranked by."""
+    """A full-text query as conditions on pages, in parts. `select` finds candidate pages through the GIN
+    indexes alone (no page is read back): every group holds alternatives, each the pairs of a phrase (a
+    phrase's pairs are rare where its words are common) or a single word. A phrase of three tokens or more
+    is found by its pairs, which a page may hold apart: `verify`, the query on the words' positions, keeps
+    the true matches. `rank` is the tsquery pages are ranked by; `excluded`, when set, the words tsquery of
+    the excluded terms (a document with one on any page is left out)."""
 
-    select: tuple[tuple[str, str], ...]  # (column: "words" | "pairs", tsquery)
+    select: tuple[tuple[tuple[str, str], ...], ...]  # groups of (column: "words" | "pairs", tsquery)
     verify: str | None
     rank: str
+    excluded: str | None = None
 
-    def select_sql(self, words_column: str, pairs_column: str) -> tuple[str, list[str]]:
-        columns = {"words": words_column, "pairs": pairs_column}
-        return (" AND ".join(f"{columns[column]} @@ %s::tsquery" for column, _ in self.select),
-                [query for _, query in self.select])
+    def select_sql(self, folded: str) -> tuple[str, list[str]]:
+        """Conditions on pages `p` and their parameters; `folded`: "folded_" for the folded columns, or ""."""
+        sql = " AND ".join("(" + " OR ".join(f'p."{folded}{column}" @@ %s::tsquery' for column, _ in group) + ")"
+                           for group in self.select)
+        params = [query for group in self.select for _, query in group]
+        if self.excluded is not None:
+            sql += (' AND NOT EXISTS (SELECT 1 FROM "pages" x WHERE x."document_id" = p."document_id" '
+                    f'AND x."{folded}words" @@ %s::tsquery)')
+            params.append(self.excluded)
+        return sql, params
 
 
-def page_query(terms: Sequence[str], *, phrase: bool) -> PageQuery | None:
-    """Pages holding every term, or the terms as one phrase, as FTS5 matches the same quoted terms: a term
-    of several tokens ("a_b") is a phrase itself, a term without tokens ("_") is left out. None when
-    nothing is left to match, or a token is too long to be indexed."""
-    groups = [index_tokens(" ".join(terms))] if phrase else [index_tokens(term) for term in terms]
-    groups = [tokens for tokens in groups if tokens]
-    if not groups or not all(_indexable(token) for tokens in groups for token in tokens):
+def page_query(query: TextQuery) -> PageQuery | None:
+    """The pages matching `query` as FTS5 matches the same quoted terms (see sqlite._fts_query): a term's
+    words are cut into index tokens, a term of several tokens ("a_b") being a phrase itself; a term without
+    tokens ("_") or with a token too long to be indexed matches nothing. None when no page can match."""
+    groups = [[term for term in (_term_tokens(t) for t in group) if term is not None] for group in query.groups]
+    if not groups or not all(groups):
         return None
-    words = " & ".join("(" + " <-> ".join(_lexeme(token) for token in tokens) + ")" for tokens in groups)
-    singles = list(dict.fromkeys(tokens[0] for tokens in groups if len(tokens) == 1))
-    pairs = list(dict.fromkeys(pair for tokens in groups for pair in _pairs(tokens)))
-    if not all(_indexable(pair) for pair in pairs):
-        return PageQuery((("words", words),), None, words)
-    select = (*((("pairs", " & ".join(map(_lexeme, pairs))),) if pairs else ()),
-              *((("words", " & ".join(map(_lexeme, singles))),) if singles else ()))
-    return PageQuery(select, words if any(len(tokens) > 2 for tokens in groups) else None, words)
+    excluded = [term for term in (_term_tokens(t) for t in query.excluded) if term is not None]
+    select = tuple(tuple(dict.fromkeys(_candidates(tokens, prefix) for tokens, prefix in group)) for group in groups)
+    words = " & ".join("(" + " | ".join(_phrase(tokens, prefix) for tokens, prefix in group) + ")" for group in groups)
+    # pairs (or words) are all on the page but maybe apart: the positions decide
+    verify = words if any(len(tokens) > 2 or (len(tokens) == 2 and _candidates(tokens, prefix)[0] == "words")
+                          for group in groups for tokens, prefix in group) else None
+    return PageQuery(select, verify, words,
+                     " | ".join(_phrase(tokens, prefix) for tokens, prefix in excluded) if excluded else None)
+
+
+def _term_tokens(term: QueryTerm) -> tuple[list[str], bool] | None:
+    tokens = index_tokens(" ".join(term.words))
+    if not tokens or not all(_indexable(token) for token in tokens):
+        return None
+    return tokens, term.prefix
+
+
+def _phrase(tokens: Sequence[str], prefix: bool) -> str:
+    return "(" + " <-> ".join(_lexeme(token) for token in tokens) + (":*" if prefix else "") + ")"
+
+
+def _candidates(tokens: Sequence[str], prefix: bool) -> tuple[str, str]:
+    """The index condition that finds the pages holding a term: its single token, or all its pairs (the
+    last one a prefix when the term is one)."""
+    pairs = _pairs(tokens)
+    if not pairs or not all(_indexable(pair) for pair in pairs):
+        return "words", _phrase(tokens, prefix) if len(tokens) == 1 else " & ".join(
+            _lexeme(token) + (":*" if prefix and number == len(tokens) - 1 else "") for number, token in enumerate(tokens))
+    suffix = [":*" if prefix and number == len(pairs) - 1 else "" for number in range(len(pairs))]
+    return "pairs", " & ".join(_lexeme(pair) + end for pair, end in zip(pairs, suffix, strict=True))
 
 
 def _lexeme(token: str) -> str:
@@ -971,6 +1047,8 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
         conditions.append('d."task_count" > 0' if keys.has_tasks else 'd."task_count" = 0')
     if keys.needs_review is not None:
         conditions.append('d."review" IS NOT NULL' if keys.needs_review else 'd."review" IS NULL')
+    if any(isinstance(param, str) and "\x00" in param for param in params):
+        return " AND FALSE", []  # PostgreSQL text never holds a NUL: no stored value can match
     return "".join(f" AND {condition}" for condition in conditions), params
 
 

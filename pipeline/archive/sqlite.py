@@ -32,6 +32,7 @@ from pipeline.archive.store import (
     BROWSE_ORDERS,
     DOCUMENT_COLUMNS,
     HUMAN_WORK_COLUMNS,
+    HUMAN_WORK_KEYS,
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
@@ -442,7 +443,8 @@ class SqliteArchive:
 
     def human_work(self) -> HumanWork:
         tables = [tuple(tuple(row) for row in self.connection.execute(
-            f'SELECT {_quoted(list(columns))} FROM "{table}" ORDER BY {"rowid" if table != "users" else _q("name")}'))
+            f'SELECT {_quoted(list(columns))} FROM "{table}" '
+            f'ORDER BY {_quoted(list(HUMAN_WORK_KEYS[table])) if table in HUMAN_WORK_KEYS else "rowid"}'))
             for table, columns in HUMAN_WORK_COLUMNS.items()]
         return HumanWork(*tables)
 
@@ -450,7 +452,7 @@ class SqliteArchive:
         try:
             with self._write_transaction() as db:
                 for (table, columns), rows in zip(HUMAN_WORK_COLUMNS.items(), work.tables(), strict=True):
-                    replace = "OR REPLACE " if table in ("task_status", "users") else ""
+                    replace = "OR REPLACE " if table in HUMAN_WORK_KEYS else ""
                     db.executemany(f'INSERT {replace}INTO "{table}" ({_quoted(list(columns))}) '
                                    f'VALUES ({", ".join("?" * len(columns))})', rows)
         except sqlite3.Error as error:

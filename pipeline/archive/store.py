@@ -322,12 +322,15 @@ class IntakeJob:
 class HumanWork:
     """What people did to an archive, as rows without ids (`congvan migrate` copies it): corrections
     (sha256, field, old, new, author, at), task status (uid, status, author, at), task changes (uid, old,
-    new, author, at) and users (name, role, password_hash, created_at). Sessions and uploads stay behind."""
+    new, author, at), users (name, role, password_hash, created_at) and webhook deliveries (target, uid,
+    digest, delivered_at: a re-run after the move sends only new or changed tasks). Sessions and uploads stay
+    behind."""
 
     corrections: tuple[tuple[Any, ...], ...] = ()
     task_status: tuple[tuple[Any, ...], ...] = ()
     task_changes: tuple[tuple[Any, ...], ...] = ()
     users: tuple[tuple[Any, ...], ...] = ()
+    deliveries: tuple[tuple[Any, ...], ...] = ()
 
     def missing_from(self, other: HumanWork) -> HumanWork:
         """The rows of this work that `other` lacks (order kept): what a copy still has to write."""
@@ -335,11 +338,12 @@ class HumanWork:
                            for mine, theirs in zip(self.tables(), other.tables(), strict=True)))
 
     def tables(self) -> tuple[tuple[tuple[Any, ...], ...], ...]:
-        return self.corrections, self.task_status, self.task_changes, self.users
+        return self.corrections, self.task_status, self.task_changes, self.users, self.deliveries
 
     def counts(self) -> dict[str, int]:
         return {"corrections": len(self.corrections), "task status": len(self.task_status),
-                "task changes": len(self.task_changes), "users": len(self.users)}
+                "task changes": len(self.task_changes), "users": len(self.users),
+                "deliveries": len(self.deliveries)}
 
 
 HUMAN_WORK_COLUMNS: dict[str, tuple[str, ...]] = {  # HumanWork's tables, in its field order
@@ -347,7 +351,11 @@ HUMAN_WORK_COLUMNS: dict[str, tuple[str, ...]] = {  # HumanWork's tables, in its
     "task_status": ("uid", "status", "author", "at"),
     "task_changes": ("uid", "old", "new", "author", "at"),
     "users": ("name", "role", "password_hash", "created_at"),
+    "deliveries": ("target", "uid", "digest", "delivered_at"),
 }
+# Tables whose rows are replaced by their key (the newest state wins), where the others only accumulate.
+HUMAN_WORK_KEYS: dict[str, tuple[str, ...]] = {"task_status": ("uid",), "users": ("name",),
+                                                "deliveries": ("target", "uid")}
 
 ROLES = ("viewer", "editor", "admin")
 INTAKE_STATUSES = ("queued", "running", "done", "skipped", "failed")
@@ -614,6 +622,12 @@ class DocumentRows:
                           for column in (DOCUMENT_COLUMNS if table == "documents" else PART_COLUMNS[table])]
                 hasher.update(json.dumps([table, values], ensure_ascii=False).encode("utf-8"))
         return hasher.hexdigest()
+
+
+def stored_document(row: Sequence[Any]) -> StoredDocument:
+    """A StoredDocument from its columns, in field order."""
+    id_, sha256, source, name, kind, page_count, code, date, place = row
+    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date, place)
 
 
 def stored_source(source: str, root: Path | None) -> str:
