@@ -3,6 +3,8 @@ then searched, read, corrected and re-processed through the interface and the co
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import web_archive
 from fakes_run import FAKE_STAGES, make_result, record_from_case
@@ -35,7 +37,19 @@ def test_web_postgres_search_document_and_correction(tmp_path, new_archive, caps
         assert found[0]["code"] == "539/QĐ-UBND"
         document_id = found[0]["id"]
         assert client.get(f"/documents/{document_id}").status_code == 200
+        # the original, stored relative to the SQLite archive's folder, made absolute on the server
+        original = client.get(f"/documents/{document_id}/original")
+        assert found[0]["source"] == str(tmp_path / Path(found[0]["source"]).name)
+        assert original.status_code == 200 and original.content == Path(found[0]["source"]).read_bytes()
         assert client.get("/api/search", params={"q": "nong thon moi"}).json()["results"]
+        # the query syntax and browsing by filters alone, as on SQLite
+        syntax = client.get("/api/search", params={"q": "thôn* -nông"}).json()  # "thông báo", not "nông thôn"
+        assert [r["code"] for r in syntax["results"]] == ["17/TB-UBND"]
+        either = client.get("/api/search", params={"q": '"xyzzy" OR "nông thôn"'}).json()
+        assert sorted(r["code"] for r in either["results"]) == ["112/VPĐP-NTM", "539/QĐ-UBND"]
+        browsed = client.get("/api/search", params={"from": "2000-01-01"}).json()
+        dates = [r["date"] for r in browsed["results"]]
+        assert dates and dates == sorted(dates, reverse=True)
     with open_archive(url) as store:
         store.add_correction(document_id, "date", "2020-04-03", user="lan")
         assert [c.field for c in store.corrections(document_id)] == ["date"]
@@ -59,15 +73,20 @@ def test_web_postgres_migrate_carries_corrections_task_status_and_users(tmp_path
         uid = next(store.tasks()).uid
         store.set_task_status(uid, "done", user="lan")
         store.add_user("lan", "editor", hash_password("long password 1"))
+        store.record_delivery("https://tracker.example/hook", uid, "digest-1")
         expected = store.human_work()
+        relative = decision.source
+    assert not relative.startswith("/")  # the original lies in the archive's folder
     url = new_archive("postgres")
     back = str(tmp_path / "back.db")
     assert main(["migrate", "--from", sqlite_path, "--to", url]) == 0
-    assert "1 corrections, 1 task status, 1 task changes, 1 users" in capsys.readouterr().out
+    assert "1 corrections, 1 task status, 1 task changes, 1 users, 1 deliveries" in capsys.readouterr().out
     assert main(["migrate", "--from", url, "--to", back]) == 0
-    for location in (url, back):
+    for location, source in ((url, str(tmp_path / relative)), (back, relative)):
         with open_archive(location) as store:
             assert store.human_work() == expected
+            assert store.deliveries("https://tracker.example/hook") == {uid: "digest-1"}
+            assert [d.source for d in store.stored_documents() if d.sha256 == decision.sha256] == [source]
             copied = store.find_document(decision.sha256)
             assert copied is not None and store.load_record(copied.id).document.subject == "Giao chỉ tiêu nông thôn mới"
             rows = store.read_rows(copied.id)

@@ -21,7 +21,7 @@ import json
 import re
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -647,6 +647,20 @@ def source_path(source: str, root: Path | None) -> Path:
     folder is now."""
     path = Path(source)
     return root / path if root is not None and not path.is_absolute() else path
+
+
+def relocated_rows(rows: DocumentRows, from_root: Path | None, to_root: Path | None) -> DocumentRows:
+    """A document's rows as an archive whose folder is `to_root` stores them (None: a database server, which
+    keeps paths absolute): a source relative to `from_root` (the archive it comes from) made absolute, then
+    relative to `to_root` when inside it; the result JSON's source alike."""
+    stored = rows.document["source"]
+    moved = stored_source(str(source_path(stored, from_root)), to_root)
+    if moved == stored:
+        return rows
+    data = json.loads(unpack_result(rows.document["result"]))
+    data["source"] = moved
+    result = pack_result(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    return replace(rows, document={**rows.document, "source": moved, "result": result})
 
 
 def record_columns(record: Record, *, low_confidence: Sequence[str], settled: Collection[str],

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.archive.store import TABLES, ArchiveStore, DocumentRows
+from pipeline.archive.store import TABLES, ArchiveStore, DocumentRows, relocated_rows
 
 
 @dataclass
@@ -39,7 +39,8 @@ def _count(rows: DocumentRows, counts: dict[str, int]) -> None:
 def copy_archive(source: ArchiveStore, target: ArchiveStore, *,
                  progress: Callable[[int, int], None] | None = None) -> CopyReport:
     """Copy every document of `source` into `target` (one transaction each, the rows verbatim: content hash,
-    record, result, dates added) and read each one back to compare digests. Documents already in the target
+    record, result, dates added; a source path relative to the archive's folder made absolute, or relative to
+    the target's: see relocated_rows) and read each one back to compare digests. Documents already in the target
     with the same content are left alone, so an interrupted copy resumes where it stopped; other documents
     of the target stay (several archives can be merged into one). When the target held nothing else, its
     row counts must equal the source's."""
@@ -47,7 +48,7 @@ def copy_archive(source: ArchiveStore, target: ArchiveStore, *,
     target_had, found_there = target.count_documents(), 0
     documents = list(source.stored_documents())
     for number, document in enumerate(documents, 1):
-        rows = source.read_rows(document.id)
+        rows = relocated_rows(source.read_rows(document.id), source.root, target.root)
         digest = rows.digest()
         existing = target.find_document(document.sha256)
         found_there += existing is not None
