@@ -311,7 +311,7 @@ class PostgresArchive:
         self.url = url
         self.location = redact_url(url)
         # A server has no folder of its own: sources are stored as given (absolute, as processing records
-        # them); `congvan migrate` makes an SQLite archive's relative ones absolute (transfer.relocate_rows).
+        # them); `congvan migrate` makes an SQLite archive's relative ones absolute (store.relocated_rows).
         self.root: Path | None = None
         self._pool = pool
 
