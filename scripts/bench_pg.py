@@ -109,7 +109,9 @@ def index(location: str, documents: list[Document], writers: int, server_cpu: Ca
     children_before = _children_cpu()
     server_before = server_cpu()
     started = time.perf_counter()
-    with context.Pool(writers) as pool:
+    # the writers must not inherit main()'s SIGTERM handler: Pool's exit ends them with SIGTERM, which the
+    # handler turned into an exit in the middle of the pool's queue lock (a writer then hung on it for good)
+    with context.Pool(writers, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL)) as pool:
         written = sum(pool.starmap(_write_share, [(location, w, writers, start) for w in range(writers)]))
     seconds = time.perf_counter() - started
     time.sleep(0.5)  # server processes of the closed connections exit and are counted
