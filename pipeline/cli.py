@@ -304,8 +304,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
+    from pipeline.archive.citations import cited_by, citing_documents, resolve_references
     from pipeline.archive.describe import describe_citations, describe_document, one_line
-    from pipeline.archive.resolve import citing_documents, resolve_reference
     from pipeline.errors import EXIT_USAGE, NotFoundError
 
     with open_archive(_archive(args), create=False) as archive:
@@ -334,10 +334,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
             json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
             sys.stdout.write("\n")
             return 0
-        place = record.document.place
-        references = [resolve_reference(archive, ref, place) for ref in record.references]
-        cited_by = citing_documents(archive, document.code, named=document) if document.code else []
-        print(describe_document(document, record, references, cited_by, archive.root))
+        references = resolve_references(archive, document.id, record.references)
+        citing = cited_by(archive, document.id, document.code, document.date)
+        print(describe_document(document, record, references, citing, archive.root))
     return 0
 
 

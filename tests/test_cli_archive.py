@@ -199,10 +199,29 @@ def test_cli_show_is_readable_by_default(db, capsys):
     lines = out.splitlines()
     assert lines[0] == "18/KH-UBND · Kế hoạch · 2020-05-01" and len(lines) < 25
     assert "Issuer:      UBND TỈNH LẠNG SƠN — UBND HUYỆN HỮU LŨNG" in out
-    # its reference to 539/QĐ-UBND: two archived documents have the code, none has the place of issue
-    assert "539/QĐ-UBND — in the archive: id 1, id 2" in out
+    # its reference to 539/QĐ-UBND gives no year: the two archived 539/QĐ-UBND are candidates, neither is linked
+    assert "539/QĐ-UBND — no year given; archived with this code: id 1, id 2" in out
     assert "Tasks (2):" in out and "1. Rà soát các tiêu chí [lead: Phòng NN; due 2020-06-30]" in out
-    assert "Cited by (1):" in out and "112/VPĐP-NTM · 2020-04-15 · VĂN PHÒNG ĐIỀU PHỐI NÔNG THÔN MỚI" in out
+    # 112/VPĐP-NTM cites 18/KH-UBND without a year: counted, not linked
+    assert "Cited by (0):\n  (not linked: 1 more cite this code without a year" in out
+
+
+def test_cli_show_links_references_by_code_year_and_issuer(tmp_path, capsys):
+    path = tmp_path / "a.db"
+    place = {"place": "Lạng Sơn", "issuer": "UBND TỈNH LẠNG SƠN"}
+    with open_archive(path) as archive:
+        store_case_documents(archive, [
+            {"name": "qd7", "pages": ["Số: 7/QĐ-UBND"], "document": {"code": "7/QĐ-UBND", "date": "2021-01-05", **place}},
+            {"name": "qd7old", "pages": ["Số: 7/QĐ-UBND"], "document": {"code": "7/QĐ-UBND", "date": "2019-02-01", **place}},
+            {"name": "kh9", "pages": ["Căn cứ Quyết định số 7/QĐ-UBND ngày 05/01/2021"],
+             "references": [{"code": "7/QĐ-UBND", "date": "2021-01-05"}],
+             "document": {"code": "9/KH-UBND", "date": "2021-02-01", **place}}])
+    assert main(["show", "9/KH-UBND", "--db", str(path)]) == 0
+    assert "7/QĐ-UBND (2021) — in the archive: id 1\n" in capsys.readouterr().out
+    assert main(["show", "1", "--db", str(path)]) == 0
+    assert "Cited by (1):\n  9/KH-UBND · 2021-02-01 · UBND TỈNH LẠNG SƠN (id 3)" in capsys.readouterr().out
+    assert main(["show", "2", "--db", str(path)]) == 0  # the 2019 decision: cited for another year only
+    assert "Cited by (0):\n  (not linked: 1 more cite this code" in capsys.readouterr().out
 
 
 def test_cli_show_escapes_control_characters(archive_location, capsys):

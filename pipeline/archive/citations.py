@@ -1,13 +1,14 @@
 """References between archived documents: the document a reference names, resolved by code, year and issuer
-(never by code alone: numbers restart every year and symbols repeat across provinces), and "cited by"."""
+(never by code alone: numbers restart every year and symbols repeat across provinces), "cited by", and who cites
+a code that is not archived."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from pipeline.archive.normalize import code_key
-from pipeline.archive.store import ArchiveStore, CodedDocument, DocumentSummary
+from pipeline.archive.normalize import code_key, code_parts, fold_text, matches_code
+from pipeline.archive.store import ArchiveStore, CodedDocument, DocumentSummary, SearchFilters
 from pipeline.types import Reference
 
 # How a reference was resolved.
@@ -82,3 +83,33 @@ def cited_by(archive: ArchiveStore, document_id: int, code: str | None, date: st
         else:
             others.add(row.document.id)
     return CitedBy(list(citing.values()), len(others - set(citing)))
+
+
+@dataclass(frozen=True)
+class CitedCode:
+    """One document a code that is not archived may name — the code as cited, the year and place of issue the
+    citations point to — and the archived documents citing it."""
+
+    code: str
+    year: int | None
+    place: str | None
+    citing: list[DocumentSummary]
+
+
+def citing_documents(archive: ArchiveStore, code: str) -> list[CitedCode]:
+    """Archived documents citing `code` (any spelling), grouped by the document they may name: the code as
+    cited, the year the reference gives and the citing document's place (a 01/CT-UBND exists in every
+    province, every year)."""
+    parts = code_parts(code)
+    if len(parts) < 2 or not parts[0].isdigit():
+        return []
+    groups: dict[tuple[str, int | None, str], CitedCode] = {}
+    for citation in archive.citations(parts[0], SearchFilters()):
+        if not matches_code(parts, citation.code_key.split()):
+            continue
+        document = citation.document
+        group_key = (citation.code_key, citation.year, fold_text(document.place or ""))
+        group = groups.setdefault(group_key, CitedCode(citation.code, citation.year, document.place, []))
+        if all(existing.id != document.id for existing in group.citing):
+            group.citing.append(document)
+    return sorted(groups.values(), key=lambda g: (-(g.year or 0), g.code, g.place or ""))

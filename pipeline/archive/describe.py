@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.archive.resolve import CitedCode, ResolvedReference
+from pipeline.archive.citations import AMBIGUOUS, FOUND, YEAR_UNKNOWN, CitedBy, CitedCode, ResolvedReference
 from pipeline.archive.store import DocumentSummary, StoredDocument, source_path
 from pipeline.types import Record
 
@@ -34,7 +34,7 @@ def summary_line(document: DocumentSummary | StoredDocument) -> str:
 
 
 def describe_document(stored: StoredDocument, record: Record, references: Iterable[ResolvedReference],
-                      cited_by: Iterable[CitedCode], root: Path | None = None) -> str:
+                      cited_by: CitedBy, root: Path | None = None) -> str:
     """The document as a clerk reads it; its file where it is now (a source stored relative to the archive's
     folder is shown inside `root`)."""
     header = record.document
@@ -57,14 +57,7 @@ def describe_document(stored: StoredDocument, record: Record, references: Iterab
         lines.append(f"References ({len(resolved)}):")
         for item in resolved:
             year = f" ({item.year})" if item.year else ""
-            if item.documents:
-                where = "in the archive: " + ", ".join(f"id {doc.id}" for doc in item.documents)
-            elif item.others:
-                where = "not in the archive; same code, other year or place: " + ", ".join(
-                    f"id {doc.id} ({doc.date or 'no date'}, {doc.place or 'place unknown'})" for doc in item.others)
-            else:
-                where = "not in the archive"
-            lines.append(f"  {one_line(item.reference.code)}{year} — {where}")
+            lines.append(f"  {one_line(item.reference.code)}{year} — {where_archived(item)}")
     if record.tasks:
         lines.append(f"Tasks ({len(record.tasks)}):")
         for task in record.tasks:
@@ -72,13 +65,28 @@ def describe_document(stored: StoredDocument, record: Record, references: Iterab
                 f"lead: {', '.join(task.assignees)}" if task.assignees else "",
                 f"due {task.deadline}" if task.deadline else "") if x)
             lines.append(f"  {one_line(task.id)}. {one_line(task.text)}" + (f" [{one_line(extra)}]" if extra else ""))
-    citing = [doc for group in cited_by for doc in group.citing]
-    if citing:
-        lines.append(f"Cited by ({len(citing)}):")
-        lines += [f"  {summary_line(doc)}" for doc in citing]
+    if cited_by.citing or cited_by.others:
+        lines.append(f"Cited by ({len(cited_by.citing)}):")
+        lines += [f"  {summary_line(doc)}" for doc, _ in cited_by.citing]
+        if cited_by.others:
+            lines.append(f"  (not linked: {cited_by.others} more cite this code without a year, or for another "
+                         "year or issuer)")
     lines.append(f"{'File:':<12} {one_line(source_path(stored.source, root))} · {stored.page_count} page"
                  f"{'' if stored.page_count == 1 else 's'} · id {stored.id} · sha256 {stored.sha256[:12]}")
     return "\n".join(lines)
+
+
+def where_archived(item: ResolvedReference) -> str:
+    """Where the document a reference names is: one archived document, several, or none."""
+    ids = ", ".join(f"id {doc.id}" for doc in item.targets)
+    if item.status == FOUND:
+        return f"in the archive: {ids}"
+    if item.status == AMBIGUOUS:
+        return f"in the archive: {ids} (same code, year and issuer: ambiguous)"
+    if item.status == YEAR_UNKNOWN:
+        return f"no year given; archived with this code: {ids}"
+    others = f"; {item.others} archived with the same code from another year or issuer" if item.others else ""
+    return f"not in the archive{others}"
 
 
 def describe_citations(code: str, groups: Iterable[CitedCode]) -> str:
