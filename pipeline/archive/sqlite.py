@@ -65,6 +65,7 @@ from pipeline.archive.store import (
     record_columns,
     region_of,
     settled_fields,
+    source_path,
     unpack_result,
 )
 from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError, os_error_reason
@@ -386,7 +387,9 @@ class SqliteArchive:
                 for table, table_rows in rows.parts():
                     _insert_parts(db, table, document_id, table_rows)
         except sqlite3.Error as error:
-            raise _archive_error(error, self.path, f"cannot store {rows.document['source']}") from None
+            # the file as the user named it, not as stored (relative to the archive's folder)
+            source = source_path(rows.document["source"], self.root)
+            raise _archive_error(error, self.path, f"cannot store {source}") from None
         return document_id
 
     def read_rows(self, document_id: int) -> DocumentRows:
