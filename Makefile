@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet poppler-utils qpdf ghostscript \
-	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core \
+	ocrmypdf fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core fonts-croscore \
 	chromium chromium-driver postgresql
 JOBS ?= $(shell nproc)
 
@@ -38,11 +38,11 @@ test: dev
 	$(PY) -m pytest tests
 
 lint: dev
-	.venv/bin/ruff check pipeline tests scripts samples
+	.venv/bin/ruff check pipeline build_tools tests scripts samples
 	.venv/bin/mypy
 
 models: dev
-	$(PY) scripts/build_models.py
+	nice -n 10 $(PY) scripts/build_models.py
 
 samples: dev
 	$(PY) samples/generate.py --out samples/
@@ -53,7 +53,7 @@ bench-scan: dev
 	$(PY) scripts/bench_scan.py
 
 bench-restore: dev
-	$(PY) scripts/bench_restore.py
+	nice -n 10 $(PY) scripts/bench_restore.py
 
 bench-extract: dev
 	$(PY) scripts/bench_extract.py

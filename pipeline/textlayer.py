@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.ocr import SMEAR_INCHES, regions_of_segments, words_to_text
-from pipeline.restore.syllables import is_valid
 from pipeline.signatures import parse_stamp, stamp_signature
 from pipeline.types import Box, LayerWord, OcrWord, PageSource, Signature, SourceEvidence, TextLayer
+from pipeline.vietnamese import is_valid
 
 # Words read from a text layer are exact: they get the highest OCR confidence, so that every consumer of
 # confidences (restoration, the web page's colouring) treats them as certain.

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from pipeline.restore.corpus import split_of  # the one train/held-out rule of the project
+from build_tools.restore.corpus import split_of  # the one train/held-out rule of the project
 
 _ALLOWED = re.compile(r"^[0-9A-Za-zÀ-ỹĐđ ,.;:()\-/%“”\"'–]+$")
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*\.|[a-zđ]\)|[-+•])\s+")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
-import subprocess
+import os
 import sys
 import time
 import unicodedata
@@ -16,48 +15,57 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from restore_ocr import ocr_lines  # noqa: E402
-
-from pipeline.restore.channel import ReadingIndex, SubstitutionChannel  # noqa: E402
-from pipeline.restore.channel_build import PairStats, train_channel, word_pairs  # noqa: E402
-from pipeline.restore.corpus import (  # noqa: E402
+from build_tools.restore.channel_build import (  # noqa: E402
+    PairStats,
+    build_reading_index,
+    channel_to_json,
+    reading_arrays,
+    train_channel,
+    word_pairs,
+)
+from build_tools.restore.corpus import (  # noqa: E402
     CORPUS_WEIGHTS,
     HELD_OUT_MODULUS,
     corpus_files,
     default_corpus_dir,
     iter_documents,
 )
-from pipeline.restore.gazetteer import gazetteer_lines  # noqa: E402
-from pipeline.restore.lm import EOS_ID, NgramModel  # noqa: E402
-from pipeline.restore.lm_build import EncodedCorpus, UnitEncoder, build_lm, build_vocabulary  # noqa: E402
-from pipeline.restore.models import CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
-from pipeline.restore.regimes import (  # noqa: E402
-    Lexicon,
-    Regime,
-    RegimeModel,
-    bare_shares,
+from build_tools.restore.encode import EncodedCorpus, UnitEncoder  # noqa: E402
+from build_tools.restore.gazetteer import gazetteer_lines  # noqa: E402
+from build_tools.restore.lm_build import build_lm, build_vocabulary  # noqa: E402
+from build_tools.restore.pairs import REGIMES, ocr_pages, page_specs, training_documents  # noqa: E402
+from build_tools.restore.regime_build import (  # noqa: E402
+    estimate_regimes,
     evidence_counts,
     line_evidence,
+    regimes_to_json,
     word_list_counts,
 )
-from pipeline.restore.syllables import generate_inventory, skeleton, tone_key  # noqa: E402
+from pipeline.restore.channel import ReadingIndex, SubstitutionChannel  # noqa: E402
+from pipeline.restore.lm import EOS_ID, NgramModel  # noqa: E402
+from pipeline.restore.models import CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
+from pipeline.restore.regimes import Lexicon, Regime, RegimeModel, bare_shares  # noqa: E402
+from pipeline.vietnamese import generate_inventory, skeleton, tone_key  # noqa: E402
 
-LM_ORDER = 3
+LM_ORDER = 4
 GAZETTEER = "gazetteer"
 # how much a synthetic gazetteer line counts (the legal documents count 4): enough for a unit's name to
 # outweigh a more frequent near-homograph after its type word (huyện Bình Gia, not Bình Giã)
 GAZETTEER_WEIGHT = 4
-LM_THRESHOLDS = (1, 2)  # weighted counts a bigram / trigram needs to be kept
+# weighted counts an n-gram of order 2, 3, 4 needs to be kept: an administrative document's n-gram
+# (weight 4) is kept from one occurrence, an encyclopedia's from several
+LM_THRESHOLDS = {3: (1, 2), 4: (1, 2, 4)}
 CACHE_DIR = ROOT / "build" / "restore"  # intermediate files (--cache); never committed
-# Channel training pairs: corpus lines rendered and OCR'd per regime (English model on archive-like
-# scans, Vietnamese model on degraded ones), drawn from the training split with these shares.
-PAIR_LINES = 1300
-PAIR_SHARES = {"vbpl_vi_docs": 0.5, "phapdien_vanban": 0.3, "viwiki": 0.2}
+# the code that turns corpus text into LM units: the encoded corpus is cached under its hash
+ENCODING_CODE = (
+    "pipeline/vietnamese.py",
+    "pipeline/restore/tokens.py",
+    "build_tools/restore/corpus.py",
+    "build_tools/restore/encode.py",
+)
 # share of the words of running English text written with a capital (sentence starts, names, titles)
 FOREIGN_CAPITALISED = 0.15
-PAIR_REGIMES = {"eng": ("eng", False, 11), "vie": ("vie", True, 12)}  # language, degraded, seed
 
 
 def _log(message: str) -> None:
@@ -70,8 +78,8 @@ def _fingerprint(files: list[Path]) -> str:
         stat = f.stat()
         digest.update(f"{f.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
     digest.update(f"{HELD_OUT_MODULUS}".encode())
-    for module in ("tokens.py", "corpus.py", "lm_build.py"):
-        digest.update((ROOT / "pipeline" / "restore" / module).read_bytes())
+    for module in ENCODING_CODE:
+        digest.update((ROOT / module).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -108,7 +116,7 @@ def encode_corpus(corpus_dir: Path, cache_dir: Path) -> tuple[list[str], list[En
     return encoder.units, corpora
 
 
-def build_language_model(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str, object]:
+def build_language_model(corpus_dir: Path, out_dir: Path, cache_dir: Path, order: int) -> dict[str, object]:
     units, corpora = encode_corpus(corpus_dir, cache_dir)
     # the gazetteer's units in the contexts documents name them in, as one more weighted corpus
     encoder = UnitEncoder(units)
@@ -121,14 +129,14 @@ def build_language_model(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> di
         [w for w, flag in zip(vocabulary.words, vocabulary.is_syllable, strict=True) if flag]
     )
     _log(f"syllable inventory: {coverage}")
-    arrays = build_lm(corpora, vocabulary, LM_ORDER, LM_THRESHOLDS)
+    arrays = build_lm(corpora, vocabulary, order, LM_THRESHOLDS[order])
     path = out_dir / LM_FILE
     np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
-    sizes = {n: len(arrays[f"w{n}"]) for n in range(2, LM_ORDER + 1)}
+    sizes = {n: len(arrays[f"w{n}"]) for n in range(2, order + 1)}
     _log(f"LM written: {path} ({path.stat().st_size / 1e6:.1f} MB), n-grams kept {sizes}")
     return {
-        "order": LM_ORDER,
-        "thresholds": LM_THRESHOLDS,
+        "order": order,
+        "thresholds": LM_THRESHOLDS[order],
         "gazetteer": {"lines": int((places.ids == EOS_ID).sum()), "weight": GAZETTEER_WEIGHT},
         "vocabulary": len(vocabulary.words),
         "ngrams": sizes,
@@ -163,71 +171,32 @@ def inventory_coverage(vocabulary_syllables: list[str]) -> dict[str, object]:
     return report
 
 
-def sample_lines(corpus_dir: Path, count: int, seed: int) -> list[str]:
-    """A seeded sample of training lines, `PAIR_SHARES` of them from each corpus file."""
-    rng = random.Random(seed)
-    sample: list[str] = []
-    for path in corpus_files(corpus_dir):
-        name = path.name.split(".")[0]
-        quota = int(count * PAIR_SHARES.get(name, 0.0))
-        reservoir: list[str] = []
-        seen = 0
-        for doc in iter_documents(path):
-            if doc.split != "train":
-                continue
-            for line in doc.lines:
-                words = len(line.split())
-                if words < 4 or words > 80 or line.startswith(("|", "==")):
-                    continue
-                seen += 1
-                if len(reservoir) < quota:
-                    reservoir.append(line)
-                else:
-                    k = rng.randrange(seen)
-                    if k < quota:
-                        reservoir[k] = line
-        sample.extend(reservoir)
-    rng.shuffle(sample)
-    return sample
-
-
-def ocr_pairs(corpus_dir: Path, regime: str, cache_dir: Path) -> list[dict[str, object]]:
-    """Rendered-and-OCR'd training lines of one regime (cached under build/restore)."""
-    language, degraded, seed = PAIR_REGIMES[regime]
-    lines = sample_lines(corpus_dir, PAIR_LINES, seed)
-    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    digest = hashlib.sha1(json.dumps([lines, language, degraded, seed, version]).encode()).hexdigest()[:16]
-    cache = cache_dir / f"pairs-{regime}-{digest}.json"
-    if cache.exists():
-        _log(f"{regime} pairs from cache {cache.name}")
-        return json.loads(cache.read_text(encoding="utf-8"))
+def ocr_pairs(corpus_dir: Path, cache_dir: Path, jobs: int) -> dict[str, list[dict[str, object]]]:
+    """Per channel, the training pages typeset, degraded and OCR'd (cached per page under build/)."""
     started = time.time()
-    pages = ocr_lines(lines, language, degraded, seed)
-    result = [
-        {
-            "intended": line.intended,
-            "observed": line.observed,
-            "confidences": list(line.confidences),
-            "style": style.describe(),
-        }
-        for style, page in pages
-        for line in page
-    ]
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-    _log(f"{regime} pairs: {len(pages)} pages, {len(result)} lines OCR'd in {time.time() - started:.0f} s")
+    documents = training_documents(corpus_dir)
+    result: dict[str, list[dict[str, object]]] = {}
+    for regime, plan in REGIMES.items():
+        specs = page_specs(documents, plan)
+        result[regime] = [
+            {"intended": line.intended, "observed": line.observed, "confidences": list(line.confidences)}
+            for page in ocr_pages(specs, cache_dir / "ocr", jobs, lambda m, r=regime: _log(f"{r} OCR: {m}"))
+            for line in page.lines
+        ]
+        _log(f"{regime} pairs: {len(specs)} pages, {len(result[regime])} lines")
+    _log(f"training pages ready in {time.time() - started:.0f} s")
     return result
 
 
-def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str, object]:
+def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path, jobs: int) -> dict[str, object]:
     channels = {}
     report: dict[str, object] = {}
-    pairs_by_regime = {regime: ocr_pairs(corpus_dir, regime, cache_dir) for regime in PAIR_REGIMES}
+    pairs_by_regime = ocr_pairs(corpus_dir, cache_dir, jobs)
     for regime, lines in pairs_by_regime.items():
         stats = PairStats()
         pairs = word_pairs(((str(p["intended"]), str(p["observed"]), p["confidences"]) for p in lines), stats)  # type: ignore[misc]
         channel = train_channel(pairs, stats)
-        channels[regime] = channel.to_json()
+        channels[regime] = channel_to_json(channel)
         exact = sum(p.observed == p.intended for p in pairs) / max(1, len(pairs))
         report[regime] = {
             "lines": len(lines),
@@ -238,6 +207,8 @@ def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str,
             "dropped": stats.dropped,
             "inserted": stats.inserted,
             "rules": sum(len(v) for v in channel.rules.values()),
+            "edge_glyphs": {c: round(v, 3) for c, v in sorted(channel.edge_glyphs.items())},
+            "symbol_words": [stats.symbol_words, stats.symbol_numbers],
         }
         _log(f"{regime} channel: {report[regime]}")
     # the reading index of each channel over the LM's syllables
@@ -247,23 +218,23 @@ def build_channel(corpus_dir: Path, out_dir: Path, cache_dir: Path) -> dict[str,
     indexes: dict[str, ReadingIndex] = {}
     for regime, data in channels.items():
         started = time.time()
-        index = indexes[regime] = ReadingIndex.build(SubstitutionChannel.from_json(data), syllables)
-        arrays.update(index.to_arrays(regime))
+        index = indexes[regime] = build_reading_index(SubstitutionChannel.from_json(data), syllables)
+        arrays.update(reading_arrays(index, regime))
         _log(f"{regime} reading index: {len(index.observed):,} readings in {time.time() - started:.0f} s")
     np.savez_compressed(out_dir / READINGS_FILE, **arrays)  # type: ignore[arg-type]
-    regimes = estimate_regimes(pairs_by_regime, lm, frozenset(indexes["eng"].observed.tolist()))
-    report["regimes"] = regimes.to_json()
+    regimes = regime_rates(pairs_by_regime, lm, frozenset(indexes["eng"].observed.tolist()))
+    report["regimes"] = regimes_to_json(regimes)
     _log(f"regime evidence rates: {report['regimes']}")
     path = out_dir / CHANNEL_FILE
     path.write_text(
-        json.dumps({"channels": channels, "regimes": regimes.to_json(), "report": report}, ensure_ascii=False)
+        json.dumps({"channels": channels, "regimes": regimes_to_json(regimes), "report": report}, ensure_ascii=False)
         + "\n",
         encoding="utf-8",
     )
     return report
 
 
-def estimate_regimes(
+def regime_rates(
     pairs_by_regime: dict[str, list[dict[str, object]]], lm: NgramModel, misreadings: frozenset[str]
 ) -> RegimeModel:
     """How often each source shows each piece of evidence, from the channel's training lines: English
@@ -272,7 +243,7 @@ def estimate_regimes(
     running text, from wordfreq's English word frequencies."""
     from wordfreq import get_frequency_dict
 
-    lexicon = Lexicon(bare_shares(lm.words, lm.is_syllable, lm.uni_logp), misreadings)
+    lexicon = Lexicon(bare_shares(lm.words, lm.is_syllable, lm.freq_logp), misreadings)
     intended = [str(p["intended"]) for lines in pairs_by_regime.values() for p in lines]
     samples = {
         Regime.ENGLISH: [str(p["observed"]) for p in pairs_by_regime["eng"]],
@@ -287,7 +258,7 @@ def estimate_regimes(
     counts[Regime.FOREIGN] = word_list_counts(
         english, lexicon, FOREIGN_CAPITALISED, float(counts[Regime.ENGLISH].sum())
     )
-    return RegimeModel.estimate(counts)
+    return estimate_regimes(counts)
 
 
 def main() -> int:
@@ -296,6 +267,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
     parser.add_argument("--only", choices=("lm", "channel"), help="rebuild one model only")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="where intermediate files are kept")
+    parser.add_argument("--lm-order", type=int, choices=sorted(LM_THRESHOLDS), default=LM_ORDER)
+    parser.add_argument("--jobs", type=int, default=2, help="Tesseract processes for the training pages")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     report_path = args.out / "build_report.json"
@@ -303,10 +276,13 @@ def main() -> int:
         json.loads(report_path.read_text()) if args.only and report_path.exists() else {}
     )
     if args.only in (None, "lm"):
-        report["lm"] = build_language_model(args.corpus, args.out, args.cache)
+        report["lm"] = build_language_model(args.corpus, args.out, args.cache, args.lm_order)
     if args.only in (None, "channel"):
-        report["channel"] = build_channel(args.corpus, args.out, args.cache)
+        report["channel"] = build_channel(args.corpus, args.out, args.cache, args.jobs)
     report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    times = os.times()
+    cpu = times.user + times.system + times.children_user + times.children_system
+    _log(f"done: {cpu / 60:.1f} CPU-minutes (Tesseract included; pages from build/ cost none)")
     return 0
 
 

@@ -14,6 +14,7 @@ from pipeline.restore import restore_text
 
 CASE_FILES = [
     "restore_legacy_ocr.json",
+    "restore_real_ocr.json",
     "restore_tone_confusions.json",
     "restore_plain_text.json",
     "restore_protected.json",

@@ -4,8 +4,31 @@ from __future__ import annotations
 
 import math
 
-from pipeline.restore.channel import ReadingIndex, SearchSpace, SubstitutionChannel, confidence_bucket
-from pipeline.restore.channel_build import WordPair, align_letters, align_words, train_channel, word_pairs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import Levenshtein
+
+from build_tools.restore.channel_build import (
+    PairStats,
+    WordPair,
+    align_letters,
+    align_words,
+    build_reading_index,
+    channel_logp,
+    channel_to_json,
+    reading_arrays,
+    reading_lookup,
+    train_channel,
+    word_pairs,
+)
+from pipeline.restore.channel import (
+    EditIndex,
+    ReadingIndex,
+    SearchSpace,
+    SubstitutionChannel,
+    confidence_bucket,
+)
 
 WORDS = ["số", "sổ", "sô", "so", "độ", "đồ", "do", "người", "ngươi", "của", "cua", "lớn", "lợn"]
 
@@ -46,7 +69,7 @@ def test_restore_channel_learns_and_searches() -> None:
         found = dict(channel.search(observed, space))
         assert intended in found, observed
         assert found[intended] == max(found.values()), observed
-        assert math.isclose(found[intended], channel.logp(observed, intended), abs_tol=1e-6)
+        assert math.isclose(found[intended], channel_logp(channel, observed, intended), abs_tol=1e-6)
     assert channel.search("", space) == []
     assert channel.search("x" * 40, space) == []
 
@@ -57,9 +80,9 @@ def test_restore_channel_confidence_effect_and_json() -> None:
     assert (
         channel.keep_adjust[confidence_bucket(96.0)][0] > 0 > channel.keep_adjust[confidence_bucket(60.0)][0]
     )
-    again = SubstitutionChannel.from_json(channel.to_json())
-    assert again.logp("s6", "số") == round(channel.logp("s6", "số"), 4) or math.isclose(
-        again.logp("s6", "số"), channel.logp("s6", "số"), abs_tol=1e-3
+    again = SubstitutionChannel.from_json(channel_to_json(channel))
+    assert channel_logp(again, "s6", "số") == round(channel_logp(channel, "s6", "số"), 4) or math.isclose(
+        channel_logp(again, "s6", "số"), channel_logp(channel, "s6", "số"), abs_tol=1e-3
     )
 
 
@@ -72,12 +95,56 @@ def test_restore_channel_word_pairs_from_lines() -> None:
 
 def test_restore_channel_reading_index_matches_search() -> None:
     channel = _channel()
-    index = ReadingIndex.build(channel, WORDS)
-    again = ReadingIndex.from_arrays(index.to_arrays("eng"), "eng")
+    index = build_reading_index(channel, WORDS)
+    again = ReadingIndex.from_arrays(reading_arrays(index, "eng"), "eng")
     for observed in ("s6", "d6", "ngudi", "so"):
-        found = dict(again.lookup(observed) or [])
+        found = dict(reading_lookup(again, observed) or [])
         searched = dict(channel.search(observed, SearchSpace(WORDS)))
         best = max(searched, key=searched.__getitem__)
         assert best in found
         assert math.isclose(found[best], searched[best], abs_tol=1e-2)  # stored as float16
-    assert again.lookup("qqq") is None
+    assert reading_lookup(again, "qqq") is None
+
+
+def test_restore_channel_edge_characters_learnt_as_glyphs_or_punctuation() -> None:
+    # the English model reads ư as u’ and ứ as t?, while commas and full stops stay punctuation
+    lines = [("tư vấn, cơ sở.", "tu’ van, co’ so.", [])] * 6 + [("cứ thế", "ct? thé", [])] * 6
+    stats = PairStats()
+    pairs = word_pairs(lines, stats)
+    assert ("tư", "tu’") in {(p.intended, p.observed) for p in pairs}
+    assert ("cứ", "ct?") in {(p.intended, p.observed) for p in pairs}
+    channel = train_channel(pairs, stats)
+    assert channel.edge_glyphs["’"] > math.log(0.9)
+    assert channel.edge_glyphs["?"] > math.log(0.9)
+    assert "," not in channel.edge_glyphs and "." not in channel.edge_glyphs
+    again = SubstitutionChannel.from_json(channel_to_json(channel))
+    assert again.edge_glyphs == pytest.approx(channel.edge_glyphs, abs=1e-3)
+
+
+def test_restore_channel_symbol_tokens_counted() -> None:
+    lines = [("khổng lồ ở đây", "khong 16 @ day", [])] * 4 + [("ngày 16 tháng 5", "ngay 16 thang 5", [])] * 4
+    stats = PairStats()
+    channel = train_channel(word_pairs(lines, stats), stats)
+    assert (stats.symbol_words, stats.symbol_numbers) == (8, 8)
+    assert channel.symbol_word_logp == pytest.approx(math.log(8.5 / 17))
+
+
+def test_restore_channel_edit_fallback_reaches_what_rules_do_not() -> None:
+    channel = _channel()
+    # no rule reads ự as y followed by an inserted f: the substitution rules give nothing
+    assert channel_logp(channel, "thyfc", "thực") == -math.inf
+    fallback = channel.edit_logp("thyfc", "thực")
+    assert math.isfinite(fallback)
+    assert fallback > channel.edit_logp("thyfc", "người")
+    # where a rule exists, the edit costs what the one-letter rules say
+    assert channel.edit_logp("s6", "số") == pytest.approx(channel.rules["s"]["s"] + channel.rules["ố"]["6"])
+
+
+@given(st.text(alphabet="abcdeghiklmnoqtuy16", min_size=1, max_size=7))
+@settings(max_examples=80, deadline=None)
+def test_restore_channel_edit_index_finds_every_near_skeleton(observed: str) -> None:
+    skeletons = ["thuc", "nguoi", "cua", "so", "do", "hoc", "tao", "duc", "muc", "ngay", "von", "giao", "bien"]
+    index = EditIndex(skeletons)
+    expected = sorted(k for k in skeletons if Levenshtein.distance(k, observed) <= 2)
+    assert sorted(index.near(observed, 2)) == expected
+    assert set(index.near(observed, 1)) == {k for k in skeletons if Levenshtein.distance(k, observed) <= 1}

@@ -10,18 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.restore.models import get_restorer
-from pipeline.restore.regimes import (
-    REGIMES,
-    Evidence,
-    Lexicon,
-    Regime,
-    RegimeModel,
+from build_tools.restore.regime_build import (
+    estimate_regimes,
     evidence_counts,
     line_evidence,
-    token_evidence,
+    regimes_to_json,
     word_list_counts,
 )
+from pipeline.restore.models import get_restorer
+from pipeline.restore.regimes import REGIMES, Evidence, Lexicon, Regime, RegimeModel, token_evidence
 
 CASES = json.loads((Path(__file__).parent / "cases" / "restore_evidence.json").read_text(encoding="utf-8"))
 CORRECT = ["Ủy ban nhân dân tỉnh Lạng Sơn", "Đề nghị các đơn vị khẩn trương triển khai thực hiện"]
@@ -46,7 +43,7 @@ def model(lexicon: Lexicon) -> RegimeModel:
         for regime, lines in samples.items()
     }
     counts[Regime.FOREIGN] = word_list_counts(ENGLISH_WORDS, lexicon, 0.15, 30.0)
-    return RegimeModel.estimate(counts)
+    return estimate_regimes(counts)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["input"] for c in CASES])
@@ -88,7 +85,7 @@ def test_restore_regimes_short_line_follows_the_page(model: RegimeModel, lexicon
 
 
 def test_restore_regimes_json_round_trip(model: RegimeModel) -> None:
-    again = RegimeModel.from_json(json.loads(json.dumps(model.to_json())))
+    again = RegimeModel.from_json(json.loads(json.dumps(regimes_to_json(model))))
     for regime in REGIMES:
         assert np.allclose(again.logp[regime], model.logp[regime], atol=1e-4)
         assert np.isclose(np.exp(again.logp[regime]).sum(), 1.0, atol=1e-3)

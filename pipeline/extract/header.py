@@ -15,8 +15,8 @@ from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
 from pipeline.extract.references import CodeMatch, iter_codes
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
-from pipeline.restore.syllables import is_valid
 from pipeline.types import DocumentHeader, Signer
+from pipeline.vietnamese import is_valid
 
 HEADER_MAX_LINES = 60  # how far into the document the header block may reach
 HEADER_RESUMES_WITHIN_LINES = 6  # an unreadable line is the header's when its motto, number or date follows

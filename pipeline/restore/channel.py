@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
-from pipeline.restore.syllables import MARKED_LETTERS, VOWEL_LETTERS
+from pipeline.vietnamese import MARKED_LETTERS, VOWEL_LETTERS, skeleton
 
 MAX_ALPHA = 2  # longest intended piece
 MAX_BETA = 3  # longest observed piece
@@ -28,15 +29,14 @@ BEAM = 48  # hypotheses kept per observed position in the backward search
 JUNK_BEAM = 100  # more when a symbol may hide any vowel (many equal hypotheses)
 BEAM_MARGIN = 14.0  # nats below the best hypothesis at a position that survive
 MAX_OBSERVED = 12  # longer tokens are not one syllable
-# the reading index keeps, per syllable, the readings within this many nats of its likeliest one:
-# on the training pairs that covers 99.9 % of what English-model OCR actually produced
-FORWARD_MARGIN = 10.0
-FORWARD_BEAM = 400
 # OCR word confidences are grouped into buckets; the channel learns P(word read right | bucket).
 CONFIDENCE_EDGES = (50.0, 75.0, 90.0, 96.0)
 UNKNOWN_IDENTITY_LOGP = math.log(0.9)  # a symbol training never saw, read as itself
 JUNK_ALPHABET = 64  # symbols an OCR engine may emit for a letter it cannot read
 LETTER_ALPHABET = 26
+UNSEEN_FALLBACK_LOGP = math.log(1e-3)  # unseen mass for a channel trained without singletons
+MAX_SYMBOL_TOKEN = 2  # longest token of digits or symbols that may be a misread word
+MAX_EDITS = 2  # letter-level edits a garbled token may be from its word
 
 
 def is_junk(char: str) -> bool:
@@ -54,7 +54,10 @@ def junk_count(text: str) -> int:
 
 def _junk_logp(unseen_logp: float, piece: str) -> float:
     """ln P of a vowel read as `piece`, a string with a symbol training never showed for a vowel."""
-    return unseen_logp - sum(math.log(JUNK_ALPHABET if is_junk(c) else LETTER_ALPHABET) for c in piece)
+    return unseen_logp - sum(_CHAR_LOGS[is_junk(c)] for c in piece)
+
+
+_CHAR_LOGS = (math.log(LETTER_ALPHABET), math.log(JUNK_ALPHABET))  # indexed by is_junk
 
 
 UNKNOWN_BUCKET = len(CONFIDENCE_EDGES) + 1
@@ -78,9 +81,13 @@ class SubstitutionChannel:
     merge_logp: float = -math.inf  # ln P(two intended words read as one token)
     # ln of the probability mass of vowel readings never seen in training (Good–Turing)
     unseen_logp: float = -math.inf
+    # per character seen at a token's edge: ln P(it is part of the misread word, not punctuation)
+    # (tu’ for tư, ct? for cứ)
+    edge_glyphs: dict[str, float] = field(default_factory=dict)
+    # ln P(a short token of digits or symbols is a misread word: 16 for lồ, @ for ở)
+    symbol_word_logp: float = -math.inf
     reverse: dict[str, list[tuple[str, float]]] = field(init=False, repr=False)
     deletions: list[tuple[str, float]] = field(init=False, repr=False)
-    _sorted_rules: dict[str, list[tuple[str, float]]] = field(init=False, repr=False)
     _pieces: dict[str, list[tuple[str | None, float]] | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,30 +107,6 @@ class SubstitutionChannel:
         self.reverse = reverse
         self.deletions = deletions
         self._pieces = {}
-        self._sorted_rules = {
-            alpha: sorted(((b, lp) for b, lp in betas.items() if lp >= MIN_RULE_LOGP), key=lambda e: -e[1])
-            for alpha, betas in self.rules.items()
-        }
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "rules": [
-                [a, b, round(lp, 4)]
-                for a, betas in sorted(self.rules.items())
-                for b, lp in sorted(betas.items())
-            ],
-            "keep_adjust": {
-                str(k): [round(v[0], 4), round(v[1], 4)] for k, v in sorted(self.keep_adjust.items())
-            },
-            **{
-                name: round(value, 4) if math.isfinite(value) else None
-                for name, value in (
-                    ("split_logp", self.split_logp),
-                    ("merge_logp", self.merge_logp),
-                    ("unseen_logp", self.unseen_logp),
-                )
-            },
-        }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> SubstitutionChannel:
@@ -136,31 +119,16 @@ class SubstitutionChannel:
             value = data.get(name)
             return float(value) if value is not None else -math.inf  # type: ignore[arg-type]
 
-        return cls(rules, keep, number("split_logp"), number("merge_logp"), number("unseen_logp"))
-
-    def logp(self, observed: str, intended: str) -> float:
-        """ln P(observed | intended): best cut of `intended` into rule pieces (−inf when impossible)."""
-        n, m = len(intended), len(observed)
-        best = [[-math.inf] * (m + 1) for _ in range(n + 1)]
-        best[0][0] = 0.0
-        for i in range(n + 1):
-            for j in range(m + 1):
-                score = best[i][j]
-                if score == -math.inf:
-                    continue
-                for a in range(1, MAX_ALPHA + 1):
-                    if i + a > n:
-                        break
-                    betas = self.rules.get(intended[i : i + a])
-                    if not betas:
-                        continue
-                    for b in range(0, MAX_BETA + 1):
-                        if j + b > m:
-                            break
-                        logp = betas.get(observed[j : j + b])
-                        if logp is not None and score + logp > best[i + a][j + b]:
-                            best[i + a][j + b] = score + logp
-        return best[n][m]
+        edges = {str(c): float(v) for c, v in data.get("edge_glyphs", {}).items()}  # type: ignore[attr-defined]
+        return cls(
+            rules,
+            keep,
+            number("split_logp"),
+            number("merge_logp"),
+            number("unseen_logp"),
+            edges,
+            number("symbol_word_logp"),
+        )
 
     def search(self, observed: str, space: SearchSpace) -> list[tuple[str, float]]:
         """Words of `space` that may have produced `observed`, with ln P(observed | word).
@@ -245,38 +213,34 @@ class SubstitutionChannel:
         self._pieces[piece] = entries
         return entries
 
-    def forward(
-        self, intended: str, beam: int = FORWARD_BEAM, margin: float = FORWARD_MARGIN
-    ) -> dict[str, float]:
-        """The likeliest readings of `intended`: observed string → ln P(observed | intended), all
-        within `margin` nats of the likeliest (at most `beam` of them)."""
-        n = len(intended)
-        beams: list[dict[str, float]] = [{} for _ in range(n + 1)]
-        beams[0][""] = 0.0
-        for i in range(n):
-            if not beams[i]:
-                continue
-            ranked = sorted(beams[i].items(), key=lambda e: -e[1])
-            top = ranked[0][1]
-            ranked = [e for e in ranked[:beam] if e[1] >= top - margin]
-            for width in range(1, MAX_ALPHA + 1):
-                betas = self._sorted_rules.get(intended[i : i + width]) if i + width <= n else None
-                if not betas:
-                    continue
-                target = beams[i + width]
-                for seen, score in ranked:
-                    for beta, logp in betas:
-                        total = score + logp
-                        if total < top - margin:
-                            break
-                        reading = seen + beta
-                        if total > target.get(reading, -math.inf):
-                            target[reading] = total
-        if not beams[n]:
-            return {}
-        final = sorted(beams[n].items(), key=lambda e: -e[1])
-        best = final[0][1]
-        return {reading: score for reading, score in final[:beam] if score >= best - margin}
+    def edit_logp(self, observed: str, intended: str) -> float:
+        """ln P(observed | intended) by letter-level edits, for readings the substitution rules do
+        not reach (tokens the OCR garbled beyond its usual confusions: thyfc, hge): the two strings
+        are aligned on their skeletons, each letter read as itself, as another character or lost
+        costs what the one-letter rules say, or the unseen mass where they say nothing."""
+        floor = self.unseen_logp if math.isfinite(self.unseen_logp) else UNSEEN_FALLBACK_LOGP
+        total = 0.0
+        rules = self.rules
+        i = j = 0
+        for op in Levenshtein.editops(skeleton(intended), skeleton(observed)):
+            tag, src, dest = op.tag, op.src_pos, op.dest_pos
+            for k in range(src - i):  # letters read right up to the edit
+                char = intended[i + k]
+                total += rules.get(char, {}).get(observed[j + k], _junk_logp(floor, observed[j + k]))
+            i, j = src, dest
+            if tag == "replace":
+                total += rules.get(intended[i], {}).get(observed[j], _junk_logp(floor, observed[j]))
+                i, j = i + 1, j + 1
+            elif tag == "delete":
+                total += rules.get(intended[i], {}).get("", floor - math.log(LETTER_ALPHABET))
+                i += 1
+            else:
+                total += _junk_logp(floor, observed[j])
+                j += 1
+        for k in range(len(intended) - i):
+            char = intended[i + k]
+            total += rules.get(char, {}).get(observed[j + k], _junk_logp(floor, observed[j + k]))
+        return total
 
     def identity_logp(self, text: str) -> float:
         """ln P of reading `text` exactly, letter by letter."""
@@ -305,54 +269,6 @@ class ReadingIndex:
         self.starts = starts  # entries of observed[k] are ids/logp[starts[k]:starts[k + 1]]
         self.ids = ids
         self.logp = logp
-        self._row_of: dict[str, int] | None = None
-
-    @classmethod
-    def build(cls, channel: SubstitutionChannel, syllables: Iterable[str]) -> ReadingIndex:
-        words = sorted(set(syllables))
-        readings: dict[str, list[tuple[int, float]]] = {}
-        for index, word in enumerate(words):
-            for reading, logp in channel.forward(word).items():
-                readings.setdefault(reading, []).append((index, logp))
-        observed = sorted(readings)
-        counts = [len(readings[o]) for o in observed]
-        flat = [entry for o in observed for entry in readings[o]]
-        return cls(
-            words,
-            np.array(observed),
-            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            np.array([i for i, _ in flat], dtype=np.uint16),
-            np.array([lp for _, lp in flat], dtype=np.float32),
-        )
-
-    def rows(self, observed: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(indices into `syllables`, ln P(observed | syllable)), or None for a reading never precomputed."""
-        if self._row_of is None:
-            # built on first use: a dict lookup is ~100× faster than a binary search over strings
-            self._row_of = {reading: k for k, reading in enumerate(self.observed.tolist())}
-        k = self._row_of.get(observed)
-        if k is None:
-            return None
-        start, end = self.starts[k], self.starts[k + 1]
-        return self.ids[start:end], self.logp[start:end]
-
-    def lookup(self, observed: str) -> list[tuple[str, float]] | None:
-        """(syllable, ln P(observed | syllable)) pairs, or None for a reading never precomputed."""
-        found = self.rows(observed)
-        if found is None:
-            return None
-        return [
-            (self.syllables[i], float(lp)) for i, lp in zip(found[0].tolist(), found[1].tolist(), strict=True)
-        ]
-
-    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {
-            f"{prefix}_syllables": np.array(self.syllables),
-            f"{prefix}_observed": self.observed,
-            f"{prefix}_counts": np.diff(self.starts).astype(np.uint16),
-            f"{prefix}_ids": self.ids.astype(np.uint16),
-            f"{prefix}_logp": self.logp.astype(np.float16),
-        }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> ReadingIndex:
@@ -364,6 +280,41 @@ class ReadingIndex:
             arrays[f"{prefix}_ids"].astype(np.int64),
             arrays[f"{prefix}_logp"].astype(np.float32),
         )
+
+
+class EditIndex:
+    """Words near an observed token by edit distance on skeletons (deletion neighbourhoods, as
+    SymSpell): `near("thyfc")` finds the skeleton `thuc` two edits away without scanning them all."""
+
+    def __init__(self, skeletons: Iterable[str], distance: int = MAX_EDITS) -> None:
+        self.distance = distance
+        index: dict[str, list[str]] = {}
+        for key in sorted(set(skeletons)):
+            for variant in _deletions(key, distance):
+                index.setdefault(variant, []).append(key)
+        self.index = index
+
+    def near(self, observed: str, distance: int) -> dict[str, int]:
+        """Skeletons within `distance` (≤ the index's) edits of `observed` (a skeleton), with their
+        edit distances."""
+        found: dict[str, int] = {}
+        for variant in _deletions(observed, distance):
+            for key in self.index.get(variant, ()):
+                if key not in found:
+                    gap = Levenshtein.distance(key, observed, score_cutoff=distance)
+                    if gap <= distance:
+                        found[key] = gap
+        return found
+
+
+def _deletions(word: str, distance: int) -> set[str]:
+    """`word` and every string made from it by deleting up to `distance` characters."""
+    level = {word}
+    found = {word}
+    for _ in range(distance):
+        level = {w[:k] + w[k + 1 :] for w in level for k in range(len(w))}
+        found |= level
+    return found
 
 
 def _beam(states: dict[str, float], size: int) -> list[tuple[str, float]]:

@@ -7,11 +7,16 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
 from pipeline.restore.channel import (
+    MAX_BETA,
+    MAX_EDITS,
+    MAX_SYMBOL_TOKEN,
     UNKNOWN_BUCKET,
+    EditIndex,
     ReadingIndex,
     SearchSpace,
     SubstitutionChannel,
@@ -28,18 +33,10 @@ from pipeline.restore.regimes import (
     bare_shares,
     token_evidence,
 )
-from pipeline.restore.syllables import (
-    MARKED_LETTERS,
-    VIETNAMESE_ONLY,
-    could_be_syllable,
-    is_valid,
-    normalize_text,
-    skeleton,
-    tone_key,
-)
 from pipeline.restore.tokens import (
     CODE,
     NUM,
+    PUNCT,
     SEPARATORS,
     URL,
     Kind,
@@ -52,6 +49,15 @@ from pipeline.restore.tokens import (
     split_parts,
 )
 from pipeline.types import Restoration, RestoredToken
+from pipeline.vietnamese import (
+    MARKED_LETTERS,
+    VIETNAMESE_ONLY,
+    could_be_syllable,
+    is_valid,
+    normalize_text,
+    skeleton,
+    tone_key,
+)
 
 TOKEN_RE = re.compile(r"\S+")
 LINE_BREAK_RE = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -59,19 +65,30 @@ SENTENCE_END = frozenset(".;:!?")
 MAX_CANDIDATES = 8
 CANDIDATE_MARGIN = 10.0  # nats below the best candidate (channel + unigram) that are still searched
 PRUNE_MARGIN = 8.0  # nats below a position's best bigram neighbourhood that enter the trigram search
-PRUNED_CANDIDATES = 4  # and at most this many per position
+PRUNED_CANDIDATES = 6  # and at most this many per position
+# candidates of a position that the second pass (the LM's full context) reconsiders: those the first
+# gives a local posterior of at least this, at most this many
+RESCORE_POSTERIOR = 0.01
+RESCORED_CANDIDATES = 3
 LATTICE_CELLS = 20_000  # segments × padded length decoded together
 MAX_SEGMENT = 2_000  # positions decoded as one sequence at most
 MAX_OBSERVED_WORD = 8  # longest token worth cutting is twice this
-_MERGE = "merge"  # plan entry: this token and the next are one word
 _NO_IDS = np.zeros(0, dtype=np.int64)
 _VOWEL_RE = re.compile("[aeiouyAEIOUY]")
 # mostly Latin script: Latin letters (any accents) and at most a few other characters
 _LATIN_RE = re.compile(r"[\x00-\x7f\u00c0-\u024f\u1e00-\u1eff\ufb00-\ufb06]*")
+_CLASS_UNITS = {Kind.NUMBER: NUM, Kind.CODE: CODE, Kind.URL: URL}
 MAX_SEARCHED = 8  # longest token searched for beyond the reading index
 # readings per channel that enter a token's candidates, best (channel + unigram) first: the other
 # readings rank below as many others in their channel, so they could only make the cut by a tie
 TOP_READINGS = 2 * MAX_CANDIDATES
+HALF_LOGP = math.log(0.5)
+EDITED_SKELETONS = 6  # skeletons near a broken token whose spellings are scored
+EDITED_SPELLINGS = 4  # spellings per skeleton (the likeliest by unigram)
+EDIT_SHARE_LOGP = math.log(0.05)  # ln of the share of letter-level edits in the channel of a broken token
+# letter-level edits are tried where no rule reading (ln P(token | word) + ln share of the word) is
+# likelier than this: a word read that way less than once in a thousand, among words used a thousandth
+EDITS_BELOW = 2 * math.log(1e-3)
 
 
 def _consonants_only(core: str) -> bool:
@@ -84,7 +101,7 @@ class DecoderSettings:
     # λ in score = LM + λ·channel, per regime: above 1 where the text is mostly right already, so
     # that the LM must be sure before it changes a word
     channel_weights: dict[Regime, float] = field(
-        default_factory=lambda: {Regime.PLAIN: 1.0, Regime.ENGLISH: 1.0, Regime.VIETNAMESE: 2.0}
+        default_factory=lambda: {Regime.PLAIN: 1.0, Regime.ENGLISH: 1.0, Regime.VIETNAMESE: 4.0}
     )
     # with an OCR confidence the channel already knows how sure the reading is (its confidence
     # buckets), so less extra caution is needed
@@ -92,6 +109,9 @@ class DecoderSettings:
     unk_syllable_logp: float = math.log(1 / 20_000)  # a valid syllable the vocabulary lacks
     # each regime reads tokens through a mixture of channels (weights sum to 1): plain text may hold
     # a few OCR-like garblings, English OCR keeps many words intact
+    # candidates kept per token: text typed without marks reads every spelling of a skeleton as
+    # likely (doi: đối, đời, đội, đôi, dõi…), so only the LM can choose, among more of them
+    candidates: dict[Regime, int] = field(default_factory=lambda: {Regime.PLAIN: 12})
     mixtures: dict[Regime, tuple[tuple[Regime, float], ...]] = field(
         default_factory=lambda: {
             Regime.PLAIN: ((Regime.PLAIN, 0.97), (Regime.ENGLISH, 0.03)),
@@ -116,6 +136,32 @@ class _Part:
     candidates: Candidates
     choice: int = 0
     confidence: float = 1.0
+
+
+class Merge(StrEnum):
+    """A plan entry (see `Restorer._plan_tokens`): the OCR split one word in two."""
+
+    WITH_NEXT = "with next"  # this token and the next are read as one word
+
+
+Plan = dict[int, "int | Merge"]  # token index → cut position, or a merge with the next token
+
+
+@dataclass
+class _Analysis:
+    """What `Restorer._analyse` found in a text: per token its span, raw text, (lead, core, trail),
+    confidence bucket, line, line breaks before it, kind and regime; per line whether it is capitals."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    raw: list[str]
+    edges: list[tuple[str, str, str]]
+    buckets: list[int]
+    line_of: list[int]
+    breaks_before: list[int]
+    caps_by_line: list[bool]
+    kinds: list[Kind]
+    regimes: list[Regime]
 
 
 @dataclass
@@ -150,10 +196,12 @@ class Restorer:
             # syllables, and lowercase non-syllable words such as the list marker "đ"
             if lm.is_syllable[i] or (word.isalpha() and word.islower()):
                 by_skeleton.setdefault(skeleton(word), []).append(i)
-        uni = lm.uni_logp
+        uni = lm.freq_logp  # how often each word is used: the candidates are ranked by it
         self.by_skeleton = {
             k: sorted(v, key=lambda i: -uni[i])[: 4 * MAX_CANDIDATES] for k, v in by_skeleton.items()
         }
+        self.edit_index = EditIndex(k for k, ids in self.by_skeleton.items() if lm.is_syllable[ids[0]])
+        self._skeleton_unigram = {k: float(uni[v[0]]) for k, v in self.by_skeleton.items()}
         self._unigram: list[float] = uni.tolist()
         # reading-index syllables → LM ids, rows ranked for the candidate search
         self._ranked = {
@@ -165,11 +213,10 @@ class Restorer:
             for regime, index in self.readings.items()
         }
         english = self._ranked.get(Regime.ENGLISH)
-        self.lexicon = Lexicon(
-            bare_shares(words, lm.is_syllable, uni), english.row_of if english is not None else frozenset()
-        )
+        self.lexicon = Lexicon(bare_shares(words, lm.is_syllable, uni), english if english is not None else frozenset())
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
         self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
+        self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -190,6 +237,7 @@ class Restorer:
     def clear_cache(self) -> None:
         """Forget the memoised candidates (benchmarks time cold passes)."""
         self._cache.clear()
+        self._symbol_cache.clear()
         self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
@@ -207,10 +255,18 @@ class Restorer:
         """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
         lower = normalize_text(text).lower()
         written_id, spelling, known = self._as_written(lower)
+        broken = not known and not is_valid(lower)  # hge, thyfc, ngiy
+        # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
+        # foreign (a name, a term, a code such as A62) is not
+        edits = broken and search and not self._may_stay_broken(regime, text, lower)
         marked = any(c in MARKED_LETTERS for c in lower)
         combined: dict[int, float] = {}
-        identity = -math.inf
-        for source, weight in self.settings.mixtures[regime]:
+        freq = self._unigram
+        # in well-read text, a capitalised word of plain letters that is no syllable is a foreign name
+        # (Penh, Mach, Lev), kept as written: Vietnamese OCR does not misread a Vietnamese word into one
+        foreign = broken and regime is Regime.VIETNAMESE and _foreign_name(text)
+        identity = 0.0 if foreign else -math.inf
+        for source, weight in () if foreign else self.settings.mixtures[regime]:
             log_weight = math.log(weight)
             channel = self.channels.get(source)
             if source is Regime.PLAIN or channel is None:
@@ -226,9 +282,16 @@ class Restorer:
             for unit_id, score in zip(ids, logp, strict=True):
                 score += log_weight + (keep if known and unit_id == written_id else misread)
                 combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
+            if edits and max((sc + freq[u] for u, sc in combined.items()), default=-math.inf) < EDITS_BELOW:
+                # letter-level edits, a small share of the channel, reach the words the rules do not
+                # (where the rules read the token as a common word, the edits' share would not count)
+                for unit_id, score in self._edited(channel, lower):
+                    score += log_weight + misread + EDIT_SHARE_LOGP
+                    combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
             identity = _logaddexp(identity, log_weight + channel.identity_logp(lower) + keep)
-        if not known or written_id not in combined:
-            # the word as written is always a candidate
+        # the word as written is a candidate, unless it is a broken syllable of Vietnamese
+        stays = not combined or not broken or self._may_stay_broken(regime, text, lower)
+        if stays and (not known or written_id not in combined):
             combined[written_id] = max(combined.get(written_id, -math.inf), identity)
         lam = self.settings.channel_weights[regime]
         if bucket < UNKNOWN_BUCKET:
@@ -243,7 +306,7 @@ class Restorer:
             reverse=True,
         )
         floor = ranked[0][0] - CANDIDATE_MARGIN
-        ranked = [e for e in ranked[:MAX_CANDIDATES] if e[0] >= floor]
+        ranked = [e for e in ranked[: self.settings.candidates.get(regime, MAX_CANDIDATES)] if e[0] >= floor]
         words = self.lm.words
         syllable = self.lm.is_syllable
         return Candidates(
@@ -253,6 +316,44 @@ class Restorer:
             best=ranked[0][0],
             best_syllable=max((t for t, u, _ in ranked if syllable[u]), default=-math.inf),
         )
+
+    def _edited(self, channel: SubstitutionChannel, lower: str) -> list[tuple[int, float]]:
+        """LM ids and ln P(lower | word) by letter-level edits (`SubstitutionChannel.edit_logp`) of the
+        words whose skeletons are at most MAX_EDITS edits from the token's (one for two letters or
+        fewer): the likeliest skeletons first, then their likeliest spellings."""
+        if len(lower) > MAX_SEARCHED + MAX_EDITS:
+            return []
+        near = self.edit_index.near(skeleton(lower), 1 if len(lower) <= 2 else MAX_EDITS)
+        if not near:
+            return []
+        # the nearest skeletons, the more frequent first among equally near ones
+        best = self._skeleton_unigram
+        ranked = sorted(near, key=lambda k: (near[k], -best[k]))[:EDITED_SKELETONS]
+        words = self.lm.words
+        found = [
+            (unit_id, channel.edit_logp(lower, words[unit_id]))
+            for key in ranked
+            for unit_id in self.by_skeleton[key][:EDITED_SPELLINGS]
+        ]
+        uni = self._unigram
+        found.sort(key=lambda e: -(e[1] + uni[e[0]]))
+        return found[:TOP_READINGS]
+
+    def _is_broken(self, text: str) -> bool:
+        """Neither a syllable nor a word the vocabulary holds (hge, thyfc, hànhbộ)."""
+        lower = normalize_text(text).lower()
+        return not is_valid(lower) and not self._as_written(lower)[2]
+
+    @staticmethod
+    def _may_stay_broken(regime: Regime, text: str, lower: str) -> bool:
+        """Whether a token that is no syllable may be kept as written: a capitalised word in text typed
+        without marks (a foreign name), a word of plain or Latin-1 letters in well-read text (a foreign
+        word); never in English-model OCR, never with a letter only Vietnamese writes (ư, ạ, đ…)."""
+        if regime is Regime.ENGLISH or any(c in VIETNAMESE_ONLY for c in lower):
+            return False
+        if regime is Regime.PLAIN:
+            return text[:1].isupper()
+        return True
 
     def _readings(
         self, regime: Regime, channel: SubstitutionChannel, lower: str, written_id: int, search: bool = True
@@ -270,7 +371,7 @@ class Restorer:
             not search
             or written_id != UNK_ID  # a word of the vocabulary as written: its usual readings suffice
             or junk > 2
-            or (junk == 0 and regime is not Regime.ENGLISH)
+            or junk == 0
             or regime is Regime.VIETNAMESE
             or len(lower) > MAX_SEARCHED
             or not _LATIN_RE.fullmatch(lower)
@@ -306,10 +407,23 @@ class Restorer:
     # ------------------------------------------------------------------ decoding
 
     def restore(self, text: str, confidences: Sequence[float | None] | None = None) -> Restoration:
+        """The whole stage: analysis (tokens, lines, kinds, regimes), the plan of split and merged
+        tokens, segmentation into LM positions, decoding, and the text rebuilt in place."""
         text = _replace_surrogates(text)
+        analysis = self._analyse(text, confidences)
+        if analysis is None:
+            return Restoration(unicodedata.normalize("NFC", text), ())
+        self._absorb_edge_glyphs(analysis)
+        plan = self._plan_tokens(analysis)
+        segments, token_parts = self._segment(analysis, plan)
+        self._decode(segments)
+        return _render(analysis, plan, token_parts)
+
+    def _analyse(self, text: str, confidences: Sequence[float | None] | None) -> _Analysis | None:
+        """Tokens with their punctuation, lines, capitals, kinds and regimes; None for blank text."""
         spans = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
         if not spans:
-            return Restoration(unicodedata.normalize("NFC", text), ())
+            return None
         count = len(spans)
         buckets = [confidence_bucket(c) for c in list(confidences or ())[:count]]
         buckets += [UNKNOWN_BUCKET] * (count - len(buckets))
@@ -331,18 +445,99 @@ class Restorer:
             first = index
         kinds = [classify(core, caps_words[i]) for i, core in enumerate(cores)]
         line_regimes = self.line_regimes(cores, kinds, line_of)
-        regimes = [line_regimes[line] for line in line_of]
+        return _Analysis(
+            text=text,
+            spans=spans,
+            raw=raw,
+            edges=edges,
+            buckets=buckets,
+            line_of=line_of,
+            breaks_before=breaks_before,
+            caps_by_line=caps_by_line,
+            kinds=kinds,
+            regimes=[line_regimes[line] for line in line_of],
+        )
 
-        plan = self._plan_tokens(regimes, edges, kinds, buckets, line_of)
+    def _may_be_misread_word(self, analysis: _Analysis, index: int) -> bool:
+        """A token of one or two digits or symbols in English-model OCR, which reads them for short
+        words (16 for lồ, @ for ở) as its channel learnt."""
+        core = analysis.edges[index][1]
+        channel = self.channels.get(analysis.regimes[index])
+        return (
+            channel is not None
+            and analysis.regimes[index] is Regime.ENGLISH
+            and math.isfinite(channel.symbol_word_logp)
+            and 0 < len(core) <= MAX_SYMBOL_TOKEN
+            and not any(c.isalpha() or c in SEPARATORS for c in core)
+        )
 
+    def _symbol_candidates(self, regime: Regime, core: str, bucket: int, kept: int) -> Candidates:
+        """Candidates of a digit or symbol token that may be a misread word: itself (the LM unit `kept`)
+        or the words the channel reads that way, each weighed with how often such tokens were words."""
+        key = (regime, core, bucket)
+        found = self._symbol_cache.get(key)
+        if found is not None:
+            return found
+        channel = self.channels[regime]
+        word_share = channel.symbol_word_logp
+        keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
+        ids, logp = self._readings(regime, channel, core, UNK_ID, search=False)
+        scores = {unit_id: lp + word_share + misread for unit_id, lp in zip(ids, logp, strict=True)}
+        scores.pop(kept, None)
+        lam = self.settings.channel_weights[regime]
+        uni = self._unigram
+        ranked = sorted(scores.items(), key=lambda e: -(e[1] + uni[e[0]]))[: MAX_CANDIDATES - 1]
+        stays = math.log1p(-math.exp(word_share)) + channel.identity_logp(core) + keep
+        words = self.lm.words
+        found = self._symbol_cache[key] = Candidates(
+            np.array([kept] + [u for u, _ in ranked], dtype=np.int64),
+            np.array([lam * stays] + [lam * sc for _, sc in ranked], dtype=np.float32),
+            (None, *(words[u] for u, _ in ranked)),
+        )
+        return found
+
+    def _absorb_edge_glyphs(self, analysis: _Analysis) -> None:
+        """Edge characters an OCR channel reads for part of a letter (tu’ for tư, ct? for cứ) join the
+        word's core when the word then reads better, weighed with how often each such character was
+        part of a word rather than punctuation in the channel's training pairs."""
+        for index, (lead, core, trail) in enumerate(analysis.edges):
+            channel = self.channels.get(analysis.regimes[index])
+            if channel is None or not trail or analysis.kinds[index] is not Kind.WORD:
+                continue
+            glyphs = channel.edge_glyphs
+            width = 0
+            # only characters the OCR reads more often for part of a letter than as punctuation
+            while width < min(len(trail), MAX_BETA - 1) and glyphs.get(trail[width], -math.inf) > HALF_LOGP:
+                width += 1
+            if not width or any(c in SEPARATORS for c in core):
+                continue
+            regime, bucket = analysis.regimes[index], analysis.buckets[index]
+            part = trail[:width]
+            whole = core + part
+            as_glyphs = sum(glyphs[c] for c in part)
+            # as punctuation, each character is also one more LM unit (its unigram as a guess)
+            as_punctuation = sum(
+                math.log1p(-math.exp(glyphs[c])) + float(self.lm.uni_logp[self.lm.id_of(unit)])
+                for c in part
+                for unit in punct_units(c)
+            )
+            with_glyphs = self.candidates(regime, whole, bucket, search=False).best + as_glyphs
+            without = self.candidates(regime, core, bucket, search=False).best + as_punctuation
+            if with_glyphs > without:
+                analysis.edges[index] = (lead, whole, trail[width:])
+
+    def _segment(self, analysis: _Analysis, plan: Plan) -> tuple[list[_Segment], list[list[_Part | str]]]:
+        """LM positions in segments (a part to decide or a fixed unit id), and per token what its
+        output is made of (parts to decide and text kept as it is)."""
         id_of = self.lm.id_of
+        edges, kinds, regimes = analysis.edges, analysis.kinds, analysis.regimes
         segments: list[_Segment] = [_Segment()]
         token_parts: list[list[_Part | str]] = []
         for index, (lead, core, trail) in enumerate(edges):
-            if plan and plan.get(index - 1) == _MERGE:
+            if plan.get(index - 1) is Merge.WITH_NEXT:
                 token_parts.append([])  # absorbed by the previous token
                 continue
-            if index and self._boundary(breaks_before[index], raw[index - 1], caps_by_line, line_of, index):
+            if index and self._boundary(analysis, index):
                 segments.append(_Segment())
             positions = segments[-1].positions
             if lead:
@@ -354,8 +549,8 @@ class Restorer:
                 positions.append(self._as_written(normalize_text(core).lower())[0])
                 parts.append(core)
             elif kind is Kind.WORD:
-                action = plan.get(index) if plan else None
-                if action == _MERGE:
+                action = plan.get(index)
+                if action is Merge.WITH_NEXT:
                     _, core, trail = edges[index + 1]
                     pieces = [edges[index][1] + core]
                 elif isinstance(action, int):
@@ -368,47 +563,26 @@ class Restorer:
                             positions.append(id_of(piece))
                         parts.append(piece)
                         continue
-                    part = _Part(piece, self.candidates(regimes[index], piece, buckets[index]))
+                    part = _Part(piece, self.candidates(regimes[index], piece, analysis.buckets[index]))
                     positions.append(part)
                     parts.append(part)
             elif kind is Kind.ABBR:
                 positions.append(self.lm.index.get(core, ABBR_ID))
                 parts.append(core)
+            elif self._may_be_misread_word(analysis, index):
+                kept = self.fixed_ids[NUM] if kind is Kind.NUMBER else id_of(PUNCT)
+                part = _Part(core, self._symbol_candidates(regimes[index], core, analysis.buckets[index], kept))
+                positions.append(part)
+                parts.append(part)
             elif kind is not Kind.EMPTY:
-                positions.append(self.fixed_ids[{Kind.NUMBER: NUM, Kind.CODE: CODE, Kind.URL: URL}[kind]])
+                positions.append(self.fixed_ids[_CLASS_UNITS[kind]])
                 parts.append(core)
             else:
                 parts.append(core)
             if trail:
                 positions.extend(id_of(u) for u in punct_units(trail))
             token_parts.append(parts)
-        self._decode(segments)
-
-        restored_tokens: list[RestoredToken] = []
-        pieces_out: list[str] = []
-        cursor = 0
-        for index, (start, end) in enumerate(spans):
-            merged_away = plan.get(index - 1) == _MERGE if plan else False
-            lead, _, trail = edges[index]
-            if plan and plan.get(index) == _MERGE:
-                trail = edges[index + 1][2]
-            out_parts = []
-            confidence = 1.0
-            for item in token_parts[index]:
-                if isinstance(item, str):
-                    out_parts.append(item)
-                    continue
-                word = item.candidates.words[item.choice]
-                out_parts.append(item.text if word is None else apply_case(item.text, word))
-                confidence = min(confidence, item.confidence)
-            restored = "" if merged_away else unicodedata.normalize("NFC", lead + "".join(out_parts) + trail)
-            if not merged_away:
-                pieces_out.append(text[cursor:start])  # the gap inside a merged pair is dropped
-            pieces_out.append(restored)
-            cursor = end
-            restored_tokens.append(RestoredToken(raw[index], restored, confidence))
-        pieces_out.append(text[cursor:])
-        return Restoration(unicodedata.normalize("NFC", "".join(pieces_out)), tuple(restored_tokens))
+        return segments, token_parts
 
     @staticmethod
     def _best(candidates: Candidates) -> tuple[float, bool]:
@@ -421,17 +595,12 @@ class Restorer:
         """Like `_best`, but only a syllable counts as a reading."""
         return candidates.best_syllable, candidates.best_syllable > -math.inf
 
-    def _plan_tokens(
-        self,
-        regimes: list[Regime],
-        edges: list[tuple[str, str, str]],
-        kinds: list[Kind],
-        buckets: list[int],
-        line_of: list[int],
-    ) -> dict[int, int | str]:
+    def _plan_tokens(self, analysis: _Analysis) -> Plan:
         """Tokens the OCR split or merged: a token whose best reading is poor is joined with its
-        neighbour on the same line (`_MERGE`) or cut in two (the cut position) when that reads
-        better, weighed with how often the line's OCR channel splits and merges words."""
+        neighbour on the same line (`Merge.WITH_NEXT`) or cut in two (the cut position) when that
+        reads better, weighed with how often the line's OCR channel splits and merges words."""
+        regimes, edges, kinds = analysis.regimes, analysis.edges, analysis.kinds
+        buckets, line_of = analysis.buckets, analysis.line_of
         scores: dict[int, tuple[float, bool]] = {}
         for i, (_, core, _) in enumerate(edges):
             regime = regimes[i]
@@ -444,9 +613,16 @@ class Restorer:
                 scores[i] = self._best(self.candidates(regime, core, buckets[i]))
         if not scores:
             return {}
-        plan: dict[int, int | str] = {}
-        # weak readings: no known word, or no vowel at all (ng, tr: pieces of a word the OCR split)
-        weak = {i for i, (_, known) in scores.items() if not known or _consonants_only(edges[i][1])}
+        plan: Plan = {}
+        # weak readings: no known word, no vowel at all (ng, tr: pieces of a word the OCR split), or
+        # in well-read text a broken syllable (hànhbộ: two words run together)
+        weak = {
+            i
+            for i, (_, known) in scores.items()
+            if not known
+            or _consonants_only(edges[i][1])
+            or (regimes[i] is Regime.VIETNAMESE and self._is_broken(edges[i][1]))
+        }
         free = 0  # the first token not yet joined to the one before it
         for i in sorted({k for w in weak for k in (w - 1, w)}):
             # pairs left to right, a weak token on either side; a joined token joins nothing else
@@ -466,9 +642,9 @@ class Restorer:
             if regime is Regime.VIETNAMESE and (scores[i][1] or scores[j][1]):
                 known = False  # a Vietnamese model splits words rarely: only two fragments are joined
             if known and best + channel.split_logp > scores[i][0] + scores[j][0]:
-                plan[i] = _MERGE
+                plan[i] = Merge.WITH_NEXT
                 free = i + 2
-        merged = {k for k, v in plan.items() if v == _MERGE} | {k + 1 for k, v in plan.items() if v == _MERGE}
+        merged = {k + step for k, v in plan.items() if v is Merge.WITH_NEXT for step in (0, 1)}
         for i in sorted(weak - merged):
             core = edges[i][1]
             regime = regimes[i]
@@ -497,16 +673,18 @@ class Restorer:
                 plan[i] = best_cut
         return plan
 
-    def _boundary(
-        self, breaks: int, previous: str, caps_by_line: list[bool], line_of: list[int], index: int
-    ) -> bool:
-        """A new LM segment starts after a blank line, a sentence end, or around a capitals line."""
+    @staticmethod
+    def _boundary(analysis: _Analysis, index: int) -> bool:
+        """A new LM segment starts before token `index` after a blank line, a sentence end, or around
+        a capitals line."""
+        breaks = analysis.breaks_before[index]
         if breaks == 0:
             return False
         if breaks >= 2:
             return True
-        if previous[-1:] in SENTENCE_END:
+        if analysis.raw[index - 1][-1:] in SENTENCE_END:
             return True
+        line_of, caps_by_line = analysis.line_of, analysis.caps_by_line
         return caps_by_line[line_of[index]] or caps_by_line[line_of[index - 1]]
 
     def _decode(self, segments: list[_Segment]) -> None:
@@ -532,9 +710,18 @@ class Restorer:
             self._decode_group(group)
 
     def _decode_group(self, segments: list[_Segment]) -> None:
-        lattice = _Lattice.build(segments)
+        """Pruning, a trigram-state Viterbi, and with a longer LM a second Viterbi with its full
+        context over the candidates the first left likely. The first pass scores with the LM's
+        full n-grams too, the words beyond its state taken from each candidate's greedy history: an
+        n-gram model's lower orders are backoff distributions, not a shorter model."""
+        order = self.lm.order
+        lattice = _Lattice.build(segments, order)
         lattice.prune(self.lm, PRUNE_MARGIN, PRUNED_CANDIDATES)
-        lattice.viterbi(self.lm)
+        lattice.viterbi(self.lm, min(order, 3))
+        if order > 3:
+            lattice.keep_likely(RESCORE_POSTERIOR, RESCORED_CANDIDATES)
+            lattice.history = []
+            lattice.viterbi(self.lm, order)
         lattice.assign()
 
 
@@ -559,9 +746,12 @@ class _Lattice:
         self.slot = slot  # index of each candidate within the original Candidates of its part
         self.choice = np.zeros(len(parts), dtype=np.int64)
         self.confidence = np.ones(len(parts), dtype=np.float64)
+        self.posterior = np.ones(len(ids), dtype=np.float64)  # local posterior of every candidate
+        self.history: list[np.ndarray] = []  # see `prune`
 
     @classmethod
-    def build(cls, segments: list[_Segment]) -> _Lattice:
+    def build(cls, segments: list[_Segment], order: int) -> _Lattice:
+        """The lattice of `segments`, each framed by the `order` − 1 <s> an n-gram of `order` needs."""
         parts: list[_Part | None] = []
         seg: list[int] = []
         id_arrays: list[np.ndarray] = []
@@ -569,7 +759,7 @@ class _Lattice:
         bos, eos = np.array([BOS_ID], np.int64), np.array([EOS_ID], np.int64)
         zero = np.zeros(1, np.float32)
         for number, segment in enumerate(segments):
-            frame = [None, None, *segment.positions, None]
+            frame = [*([None] * (order - 1)), *segment.positions, None]
             for k, position in enumerate(frame):
                 if isinstance(position, _Part):
                     parts.append(position)
@@ -578,7 +768,7 @@ class _Lattice:
                 else:
                     parts.append(None)
                     if position is None:
-                        id_arrays.append(bos if k < 2 else eos)
+                        id_arrays.append(bos if k < order - 1 else eos)
                     else:
                         id_arrays.append(np.array([position], np.int64))
                     emit_arrays.append(zero)
@@ -623,84 +813,150 @@ class _Lattice:
         return owner, members
 
     def prune(self, lm: NgramModel, margin: float, limit: int) -> None:
-        """Keep, per position, the candidates whose best bigram neighbourhood scores within `margin`
-        of the position's best (at most `limit`): the trigram search then has few combinations."""
+        """Keep, per position, the candidates whose neighbourhood scores within `margin` of the
+        position's best (at most `limit`): the search then has few combinations.
+
+        A bigram Viterbi pass gives every candidate its likeliest predecessors (its history). A
+        candidate's neighbourhood is then its best bigram path from the left, its n-gram of the LM's
+        order through that history (nông thôn → mới, where the bigram thôn → mới alone is weak),
+        and its best bigram on the right."""
         if int(self.counts.max()) <= 1:
+            self.history = [np.full(len(self.ids), BOS_ID, np.int64) for _ in range(lm.order - 1)]
             return
         owner, (left, right) = self._links(2)
-        scores = lm.score((self.ids[left] << BITS) | self.ids[right], 2)
-        # pair scores in a padded (position, left slot, right slot) table: maxima along either
-        # axis give each candidate's best neighbour on the other side
+        bigram = lm.score((self.ids[left] << BITS) | self.ids[right], 2)
         offsets = self.offsets
         width = int(self.counts.max())
-        table = np.full((len(self.counts), width, width), -np.inf)
-        table[owner, left - offsets[owner - 1], right - offsets[owner]] = scores
+        # pair scores in a padded (position of the right one, left slot, right slot) table
+        pair = np.full((len(self.counts), width, width), -np.inf)
+        pair[owner, left - offsets[owner - 1], right - offsets[owner]] = bigram + self.emit[right]
         position = np.repeat(np.arange(len(self.counts)), self.counts)
         slot = np.arange(len(self.ids)) - offsets[position]
-        best_left = table.max(axis=1)[position, slot]
-        table[owner, left - offsets[owner - 1], right - offsets[owner]] += self.emit[right]
+        forward, predecessor = self._bigram_paths(pair)
+        predecessor_index = offsets[np.maximum(position - 1, 0)] + predecessor[position, slot]
+        predecessor_index[forward[position, slot] == -np.inf] = -1
+        predecessor_index[within_segment(self.segment)[position] == 0] = -1
+        # the ids of every candidate's likeliest predecessors, nearest first
+        self.history = []
+        back = np.arange(len(self.ids))
+        for _ in range(lm.order - 1):
+            back = np.where(back >= 0, predecessor_index[np.maximum(back, 0)], -1)
+            self.history.append(np.where(back >= 0, self.ids[np.maximum(back, 0)], BOS_ID))
+        keys = self.ids.copy()
+        for depth, ids in enumerate(self.history, start=1):
+            keys |= ids << (depth * BITS)
+        came = np.maximum(predecessor_index, 0)
+        before = np.where(predecessor_index >= 0, forward[position[came], slot[came]], 0.0)
+        best_left = before + lm.score(keys, lm.order)
         following = np.minimum(position + 1, len(self.counts) - 1)
-        best_right = table.max(axis=2)[following, slot]
+        best_right = pair.max(axis=2)[following, slot]
         best_right[position + 1 >= len(self.counts)] = -np.inf
-        best_left[np.isneginf(best_left)] = 0.0
+        best_left[~np.isfinite(best_left)] = 0.0
         best_right[np.isneginf(best_right)] = 0.0
         local = self.emit + best_left + best_right
         order = np.lexsort((-local, position))
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order)) - self.offsets[position[order]]
         top = np.maximum.reduceat(local, self.offsets)
-        keep = (rank < limit) & (local >= top[position] - margin)
+        self._keep(position, (rank < limit) & (local >= top[position] - margin))
+
+    def _bigram_paths(self, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best bigram path score to every (position, slot) and the slot of its predecessor, all
+        segments at once (`pair`: bigram + emission per (position, previous slot, slot))."""
+        starts = np.flatnonzero(np.r_[True, self.segment[1:] != self.segment[:-1]])
+        lengths = np.diff(np.r_[starts, len(self.counts)])
+        forward = np.full(pair.shape[:2], -np.inf)
+        forward[starts, 0] = 0.0  # <s>
+        predecessor = np.zeros(pair.shape[:2], dtype=np.int64)
+        for i in range(1, int(lengths.max())):
+            at = starts[lengths > i] + i
+            total = forward[at - 1][:, :, None] + pair[at]
+            predecessor[at] = total.argmax(axis=1)
+            forward[at] = total.max(axis=1)
+        return forward, predecessor
+
+    def _keep(self, position: np.ndarray, keep: np.ndarray) -> None:
+        """Keep the candidates flagged in `keep` (`position`: each candidate's position)."""
         self.counts = np.bincount(position[keep], minlength=len(self.counts))
         # candidates keep their order within a position, so the best stays first when ties break
         self.ids, self.emit, self.slot = self.ids[keep], self.emit[keep], self.slot[keep]
+        self.history = [ids[keep] for ids in self.history]
 
-    def viterbi(self, lm: NgramModel) -> None:
-        """Trigram Viterbi over all segments together, padded to the longest; sets `choice` (index
-        among each position's kept candidates) and the local posterior `confidence`."""
-        owner, (a, b, c) = self._links(3)
-        scores = lm.score((self.ids[a] << (2 * BITS)) | (self.ids[b] << BITS) | self.ids[c], 3) + self.emit[c]
+    def keep_likely(self, floor: float, limit: int) -> None:
+        """Keep, per position, the chosen candidate and those whose local posterior reaches `floor`
+        (at most `limit`), for a second pass with the LM's full context."""
+        offsets = self.offsets
+        position = np.repeat(np.arange(len(self.counts)), self.counts)
+        slot = np.arange(len(self.ids)) - offsets[position]
+        chosen = slot == self.choice[position]
+        order = np.lexsort((-self.posterior, ~chosen, position))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order)) - offsets[position[order]]
+        self._keep(position, chosen | ((self.posterior >= floor) & (rank < limit)))
+
+    def viterbi(self, lm: NgramModel, order: int) -> None:
+        """Viterbi with n-grams of `order` over all segments together, padded to the longest; sets
+        `choice` (index among each position's kept candidates) and the chosen one's local posterior
+        (`confidence`)."""
+        n = order
+        owner, members = self._links(n)
+        keys = np.zeros(len(owner), dtype=np.int64)
+        for ids in reversed(self.history[: lm.order - n]):
+            # a state shorter than the LM's context: the oldest words are the greedy history's
+            keys = (keys << BITS) | ids[members[0]]
+        for member in members:
+            keys = (keys << BITS) | self.ids[member]
+        last = members[-1]
+        scores = lm.score(keys, lm.order if self.history else n) + self.emit[last]
+        scores[self.ids[last] == BOS_ID] = 0.0  # the frame's <s> are given
         offsets = self.offsets
         starts = np.flatnonzero(np.r_[True, self.segment[1:] != self.segment[:-1]])
         lengths = np.diff(np.r_[starts, len(self.counts)])
-        n_seg, width = len(starts), int(lengths.max()) + 2
+        n_seg, width = len(starts), int(lengths.max())
         k = int(self.counts.max())
         within = np.arange(len(self.counts)) - starts[self.segment]
-        # table[i, s, a, b, c]: score of candidate c at position i of segment s after a, b; padding
-        # after </s> moves any state on for free through candidate 0
-        table = np.full((width, n_seg, k, k, k), -np.inf, dtype=np.float32)
-        seg_of = self.segment[owner]
-        table[within[owner], seg_of, a - offsets[owner - 2], b - offsets[owner - 1], c - offsets[owner]] = (
-            scores
-        )
+        # table[i, s, x_{i-n+1}, …, x_i]: score of candidate x_i at position i of segment s after the
+        # candidates before it; padding after </s> moves any state on for free through candidate 0
+        table = np.full((width, n_seg, *([k] * n)), -np.inf, dtype=np.float32)
+        slots = tuple(m - offsets[owner - (n - 1 - j)] for j, m in enumerate(members))
+        table[(within[owner], self.segment[owner], *slots)] = scores
         pad = np.arange(width)[:, None] >= lengths[None, :]
-        table[pad, :, :, 0] = 0.0
-        best = np.full((n_seg, k, k), -np.inf)
-        best[:, 0, 0] = 0.0  # <s> <s>
-        back = np.zeros((width, n_seg, k, k), dtype=np.intp)
-        total = np.empty((n_seg, k, k, k))
-        for i in range(2, width):
-            np.add(best[:, :, :, None], table[i], out=total)
+        table[pad, ..., 0] = 0.0
+        state = (n_seg, *([k] * (n - 1)))
+        best = np.full(state, -np.inf)
+        best.reshape(n_seg, -1)[:, 0] = 0.0  # <s> … <s>
+        back = np.zeros((width, *state), dtype=np.intp)
+        total = np.empty((n_seg, *([k] * n)))
+        for i in range(n - 1, width):
+            np.add(best[..., None], table[i], out=total)
             total.argmax(axis=1, out=back[i])
             total.max(axis=1, out=best)
         rows = np.arange(n_seg)
-        final = np.argmax(best.reshape(n_seg, -1), axis=1)
-        choice = np.zeros((width + 2, n_seg), dtype=np.intp)
-        choice[width - 2], choice[width - 1] = final // k, final % k
-        for i in range(width - 1, 1, -1):
-            choice[i - 2] = back[i, rows, choice[i - 1], choice[i]]
+        final = np.unravel_index(np.argmax(best.reshape(n_seg, -1), axis=1), state[1:])
+        choice = np.zeros((width + n - 1, n_seg), dtype=np.intp)
+        for j, values in enumerate(final):
+            choice[width - n + 1 + j] = values
+        for i in range(width - 1, n - 2, -1):
+            choice[i - n + 1] = back[(i, rows, *(choice[i - n + 1 + j] for j in range(1, n)))]
         self.choice = choice[within, self.segment]
-        # local posterior: the three trigrams touching a position, neighbours fixed to the choice
-        padded = np.concatenate([table, np.zeros((2, n_seg, k, k, k), np.float32)], axis=0)
-        decided = np.flatnonzero(within >= 2)
+        # local posterior: the n n-grams touching a position, neighbours fixed to the choice
+        padded = np.concatenate([table, np.zeros((n - 1, n_seg, *([k] * n)), np.float32)], axis=0)
+        decided = np.flatnonzero(within >= n - 1)
         s, i = self.segment[decided], within[decided]
-        local = padded[i, s, choice[i - 2, s], choice[i - 1, s], :].astype(np.float64)
-        local += padded[i + 1, s, choice[i - 1, s], :, choice[i + 1, s]]
-        local += padded[i + 2, s, :, choice[i + 1, s], choice[i + 2, s]]
+        local = np.zeros((len(decided), k))
+        for t in range(n):
+            index: list[np.ndarray | slice] = [choice[i + t - n + 1 + j, s] for j in range(n)]
+            index[n - 1 - t] = slice(None)
+            local += padded[(i + t, s, *index)]
         local -= local.max(axis=1, keepdims=True)
         probabilities = np.exp(local)
-        self.confidence[decided] = probabilities[np.arange(len(i)), self.choice[decided]] / probabilities.sum(
-            axis=1
-        )
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        self.confidence[decided] = probabilities[np.arange(len(i)), self.choice[decided]]
+        position = np.repeat(np.arange(len(self.counts)), self.counts)
+        row = np.full(len(self.counts), -1)
+        row[decided] = np.arange(len(decided))
+        slot = np.arange(len(self.ids)) - offsets[position]
+        self.posterior = np.where(row[position] >= 0, probabilities[np.maximum(row[position], 0), slot], 1.0)
 
     def assign(self) -> None:
         offsets = self.offsets
@@ -710,9 +966,47 @@ class _Lattice:
                 part.confidence = float(self.confidence[position])
 
 
+def within_segment(segment: np.ndarray) -> np.ndarray:
+    """Each position's index within its segment (`segment`: segment number per position, in order)."""
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    return np.arange(len(segment)) - np.repeat(starts, np.diff(np.r_[starts, len(segment)]))
+
+
+def _render(analysis: _Analysis, plan: Plan, token_parts: list[list[_Part | str]]) -> Restoration:
+    """The restored text: every token's decided parts in its place, with its punctuation, case and
+    the text between tokens kept (the gap inside a merged pair is dropped)."""
+    text, edges = analysis.text, analysis.edges
+    restored_tokens: list[RestoredToken] = []
+    pieces_out: list[str] = []
+    cursor = 0
+    for index, (start, end) in enumerate(analysis.spans):
+        merged_away = plan.get(index - 1) is Merge.WITH_NEXT
+        lead, _, trail = edges[index]
+        if plan.get(index) is Merge.WITH_NEXT:
+            trail = edges[index + 1][2]
+        out_parts = []
+        confidence = 1.0
+        for item in token_parts[index]:
+            if isinstance(item, str):
+                out_parts.append(item)
+                continue
+            word = item.candidates.words[item.choice]
+            out_parts.append(item.text if word is None else apply_case(item.text, word))
+            confidence = min(confidence, item.confidence)
+        restored = "" if merged_away else unicodedata.normalize("NFC", lead + "".join(out_parts) + trail)
+        if not merged_away:
+            pieces_out.append(text[cursor:start])
+        pieces_out.append(restored)
+        cursor = end
+        restored_tokens.append(RestoredToken(analysis.raw[index], restored, confidence))
+    pieces_out.append(text[cursor:])
+    return Restoration(unicodedata.normalize("NFC", "".join(pieces_out)), tuple(restored_tokens))
+
+
 class _RankedReadings:
-    """A reading index over LM ids with every row ranked by ln P(observed | syllable) + unigram,
-    held as Python lists: a token's likeliest readings are a list slice, no array work per token."""
+    """A reading index over LM ids with every row ranked by ln P(observed | syllable) + unigram:
+    a token's likeliest readings are the start of its row. Held in arrays, so that loading builds
+    no Python object per reading (only one per row, for the lookup)."""
 
     def __init__(self, index: ReadingIndex, lm_ids: np.ndarray, unigram: np.ndarray) -> None:
         starts = index.starts
@@ -723,27 +1017,33 @@ class _RankedReadings:
         ids, logp, row = ids[known], index.logp[known], row[known]
         # one float sort key: the row, then the score (ln P ≥ −1000) within it
         order = np.argsort(row * 1000.0 - np.maximum(logp + unigram[ids], -999.0))
-        self.ids: list[int] = ids[order].tolist()
-        self.logp: list[float] = logp[order].tolist()
-        self.starts: list[int] = np.searchsorted(row[order], np.arange(rows + 1)).tolist()
+        self.ids = ids[order]
+        self.logp = logp[order]
+        self.starts = np.searchsorted(row[order], np.arange(rows + 1))
+        # a dict finds a row ~100× faster than a binary search over the strings
         self.row_of = {reading: k for k, reading in enumerate(index.observed.tolist())}
+
+    def __contains__(self, observed: object) -> bool:
+        return observed in self.row_of
+
+    def _row(self, observed: str) -> int | None:
+        return self.row_of.get(observed)
 
     def top(self, observed: str, limit: int, also: int) -> tuple[list[int], list[float]] | None:
         """The `limit` best readings of `observed` (plus unit `also` if it is one), or None for a
         reading never precomputed."""
-        k = self.row_of.get(observed)
+        k = self._row(observed)
         if k is None:
             return None
-        start, end = self.starts[k], self.starts[k + 1]
+        start, end = int(self.starts[k]), int(self.starts[k + 1])
         cut = min(end, start + limit)
-        ids, logp = self.ids[start:cut], self.logp[start:cut]
+        ids: list[int] = self.ids[start:cut].tolist()
+        logp: list[float] = self.logp[start:cut].tolist()
         if cut < end and also != UNK_ID:
-            try:
-                at = self.ids.index(also, cut, end)
-            except ValueError:
-                return ids, logp
-            ids.append(also)
-            logp.append(self.logp[at])
+            at = np.flatnonzero(self.ids[cut:end] == also)
+            if len(at):
+                ids.append(also)
+                logp.append(float(self.logp[cut + int(at[0])]))
         return ids, logp
 
 
@@ -759,6 +1059,11 @@ def _leading(ids: list[int], also: int) -> list[int]:
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # Cc that str.split() keeps
+
+
+def _foreign_name(text: str) -> bool:
+    """A capitalised word of two or more plain Latin letters (Penh, Lev; not VIET, kB or Việt)."""
+    return len(text) >= 2 and text.isascii() and text.isalpha() and text[0].isupper() and text[1:].islower()
 
 
 def _logaddexp(a: float, b: float) -> float:

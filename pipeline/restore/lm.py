@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,59 +14,6 @@ ID_MASK = (1 << BITS) - 1
 SPECIALS = (BOS, EOS, UNK, NUM, CODE, URL, PUNCT, ABBR)
 BOS_ID, EOS_ID, UNK_ID = 0, 1, 2
 ABBR_ID = SPECIALS.index(ABBR)
-LEVELS = 256  # quantisation levels of log-probabilities and backoff weights
-
-
-def _quantize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 codes and a float32 codebook (quantiles of the values, so dense regions get fine steps)."""
-    if len(values) == 0:
-        return np.zeros(0, np.uint8), np.zeros(1, np.float32)
-    codebook = np.unique(np.quantile(values, np.linspace(0, 1, LEVELS)).astype(np.float32))
-    mids = (codebook[1:] + codebook[:-1]) / 2
-    codes = np.searchsorted(mids, values).astype(np.uint8)
-    return codes, codebook
-
-
-def pack_model(
-    words: Sequence[str],
-    is_syllable: np.ndarray,
-    kept: Sequence[tuple[np.ndarray, np.ndarray]],
-    backoffs: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> dict[str, np.ndarray]:
-    """Arrays to store with np.savez_compressed: a trie (contexts, child counts, last ids) per order."""
-    order = len(kept)
-    arrays: dict[str, np.ndarray] = {
-        "words": np.array(list(words)),
-        "is_syllable": is_syllable.astype(bool),
-        "order": np.array(order),
-        "uni_logp": np.log(np.clip(kept[0][1], 1e-30, None)).astype(np.float32),
-    }
-    uni_bo = np.zeros(len(words), dtype=np.float32)
-    context_keys, context_bo = backoffs[0]
-    uni_bo[context_keys] = np.log(context_bo)
-    arrays["uni_bo"] = uni_bo
-    for n in range(2, order + 1):
-        keys, prob = kept[n - 1]
-        context = keys >> BITS
-        contexts, child_counts = np.unique(context, return_counts=True)
-        codes, codebook = _quantize(np.log(np.clip(prob, 1e-30, None)))
-        arrays[f"ctx{n}"] = np.diff(contexts, prepend=np.int64(0)).astype(np.int64)
-        arrays[f"cnt{n}"] = child_counts.astype(np.uint32)
-        arrays[f"w{n}"] = (keys & ID_MASK).astype(np.uint16)
-        arrays[f"lp{n}"] = codes
-        arrays[f"lpq{n}"] = codebook
-        if n < order:
-            bo_keys, bo_values = backoffs[n - 1]
-            # the contexts carrying a backoff weight at order n+1 are the kept n-grams themselves
-            full = np.zeros(len(keys), dtype=np.float64)
-            index = np.searchsorted(keys, bo_keys)
-            if not np.array_equal(keys[np.minimum(index, len(keys) - 1)], bo_keys):
-                raise ValueError(f"a backoff context of order {n} is missing from the kept n-grams")
-            full[index] = np.log(bo_values)
-            bo_codes, bo_codebook = _quantize(full)
-            arrays[f"bo{n}"] = bo_codes
-            arrays[f"boq{n}"] = bo_codebook
-    return arrays
 
 
 class SpellingModel:
@@ -81,35 +27,10 @@ class SpellingModel:
         self.stop = stop  # ln P(word ends after a character)
         self.go_on = float(np.log1p(-np.exp(stop)))
 
-    @classmethod
-    def estimate(cls, words: Sequence[tuple[str, int]]) -> SpellingModel:
-        counts: dict[str, int] = {}
-        total = tokens = 0
-        for word, count in words:
-            for char in word.lower():
-                counts[char] = counts.get(char, 0) + count
-            total += count * len(word)
-            tokens += count
-        if not total:
-            return cls({}, float(np.log(1 / 64)), float(np.log(1 / 5)))
-        chars = {c: float(np.log(n / (total + 1))) for c, n in counts.items()}
-        return cls(chars, float(np.log(0.5 / (total + 1))), float(np.log(tokens / total)))
-
     def logp(self, word: str) -> float:
         chars = self.chars
         letters = sum(chars.get(c, self.unseen) for c in word)
         return letters + self.stop + self.go_on * max(len(word) - 1, 0)
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        ordered = sorted(self.chars)
-        return {
-            "spell_chars": np.array(ordered if ordered else [""]),
-            "spell_logp": np.array(
-                [self.chars[c] for c in ordered] if ordered else [self.unseen], np.float32
-            ),
-            "spell_unseen": np.array(self.unseen),
-            "spell_stop": np.array(self.stop),
-        }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SpellingModel:
@@ -124,30 +45,41 @@ class SpellingModel:
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
 
+LOAD_SPREAD = 2.0  # home slots per key: misses (most backoff queries) probe 2.5 slots on average
 PAYLOAD_SHIFT = 47  # a hash slot holds a packed n-gram key (≤ 45 bits) and a 16-bit payload above it
 KEY_MASK = (1 << PAYLOAD_SHIFT) - 1
 
 
 class HashIndex:
-    """Open-addressing (linear probing) hash of packed n-gram keys, each slot holding its key and a
-    small payload (the quantised scores) in one int64: one random memory access per probe, instead
-    of the ~20 of a binary search over millions of keys."""
+    """Open-addressing (linear probing) hash of packed n-gram keys, each with a small payload (the
+    quantised scores): one random memory access per probe, instead of the ~20 of a binary search over
+    millions of keys. Keys of up to 47 bits share one int64 slot with their payload; longer keys
+    (4-grams) are held in a second array beside their payloads."""
 
     def __init__(self, keys: np.ndarray, payload: np.ndarray) -> None:
         """`payload`: one integer below 2^16 per key (so that a slot stays non-negative)."""
-        self.bits = max(4, int(np.ceil(np.log2(max(1, len(keys)) * 1.6))))
+        self.slots = np.uint64(max(16, int(len(keys) * LOAD_SPREAD)))  # home slots: 0 .. slots − 1
         home = self._home(keys)
         order = _radix_order(home)
         rank = np.arange(len(keys), dtype=np.int64)
         # linear probing without wrap-around, in closed form: the k-th key by home slot lands on
         # max(its home, the previous key's slot + 1); one empty slot at the end stops every probe
         final = np.maximum.accumulate(home[order] - rank) + rank if len(keys) else rank
-        self.table = np.full(max(1 << self.bits, int(final.max(initial=0)) + 1) + 1, -1, dtype=np.int64)
-        self.table[final] = keys[order] | (payload[order].astype(np.int64) << PAYLOAD_SHIFT)
+        size = max(int(self.slots), int(final.max(initial=0)) + 1) + 1
+        self.table = np.full(size, -1, dtype=np.int64)
+        if not len(keys) or int(keys.max()) <= KEY_MASK:
+            self.table[final] = keys[order] | (payload[order].astype(np.int64) << PAYLOAD_SHIFT)
+            self.payload = None
+        else:
+            self.table[final] = keys[order]
+            self.payload = np.zeros(size, dtype=np.uint16)
+            self.payload[final] = payload[order]
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
-        hashed = keys.astype(np.uint64) * _HASH_MULTIPLIER
-        return (hashed >> np.uint64(64 - self.bits)).astype(np.int64)
+        # the hash's top 32 bits scaled to the number of slots (no power-of-two table: less memory
+        # to allocate and fill when the models load)
+        hashed = (keys.astype(np.uint64) * _HASH_MULTIPLIER) >> np.uint64(32)
+        return ((hashed * self.slots) >> np.uint64(32)).astype(np.int64)
 
     def find(self, queries: np.ndarray) -> np.ndarray:
         """Payload of every query key, −1 where absent (empty slots hold −1)."""
@@ -159,8 +91,12 @@ class HashIndex:
             found = table[position]
             wanted = queries[active]
             empty = found == -1
-            hit = ((found & KEY_MASK) == wanted) & ~empty
-            found_payload[active[hit]] = found[hit] >> PAYLOAD_SHIFT
+            if self.payload is None:
+                hit = ((found & KEY_MASK) == wanted) & ~empty
+                found_payload[active[hit]] = found[hit] >> PAYLOAD_SHIFT
+            else:
+                hit = found == wanted
+                found_payload[active[hit]] = self.payload[position[hit]]
             going = ~(hit | empty)
             active, position = active[going], position[going] + 1
         return found_payload
@@ -189,7 +125,8 @@ class NgramModel:
         self.index = {w: i for i, w in enumerate(self.words)}
         self.is_syllable = arrays["is_syllable"].astype(bool)
         self.order = int(arrays["order"])
-        self.uni_logp = arrays["uni_logp"].astype(np.float32)
+        self.uni_logp = arrays["uni_logp"].astype(np.float32)  # Kneser–Ney: a continuation probability
+        self.freq_logp = arrays["freq_logp"].astype(np.float32)  # ln share of the corpus's units
         self.uni_bo = arrays["uni_bo"].astype(np.float32)
         self.spelling = SpellingModel.from_arrays(arrays)
         self.orders: dict[int, _Order] = {}

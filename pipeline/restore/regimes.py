@@ -18,8 +18,8 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
-from pipeline.restore.syllables import MARKED_LETTERS, VIETNAMESE_ONLY, skeleton
-from pipeline.restore.tokens import SEPARATORS, Kind, capitals_are_words, classify, split_edges, split_parts
+from pipeline.restore.tokens import SEPARATORS, split_parts
+from pipeline.vietnamese import MARKED_LETTERS, VIETNAMESE_ONLY, skeleton
 
 
 class Regime(Enum):
@@ -65,7 +65,6 @@ FOREIGN_WORDS = 0.1  # share of the words of a Vietnamese line that belong to an
 STAY = 0.9  # P(a line has the source of the line before), else a source drawn from the page's mix
 PRIOR_PSEUDO_LINES = 1.0  # per source, added to the page's line counts when estimating its mix
 PRIOR_ITERATIONS = 3  # EM steps for the page's mix
-MIN_RATE = 1e-4  # floor of any evidence rate: no piece of evidence rules a source out entirely
 
 
 def bare_shares(words: Sequence[str], is_syllable: np.ndarray, unigram_logp: np.ndarray) -> dict[str, float]:
@@ -132,61 +131,11 @@ def token_evidence(core: str, lexicon: Lexicon) -> list[Evidence]:
     return found
 
 
-def line_evidence(line: str, lexicon: Lexicon) -> list[Evidence]:
-    """The evidence of the word tokens of one line (training lines: the decoder has its own tokens)."""
-    cores = [split_edges(token)[1] for token in line.split()]
-    found: list[Evidence] = []
-    for core, caps in zip(cores, capitals_are_words(cores), strict=True):
-        if classify(core, caps) is Kind.WORD:
-            found.extend(token_evidence(core, lexicon))
-    return found
-
-
-def evidence_counts(lines: Iterable[Sequence[Evidence]]) -> np.ndarray:
-    """How often each piece of evidence occurs in the evidence of sample lines."""
-    counts = np.zeros(EVIDENCE_CLASSES)
-    for evidence in lines:
-        for item in evidence:
-            counts[int(item)] += 1
-    return counts
-
-
-def word_list_counts(
-    frequencies: dict[str, float], lexicon: Lexicon, capitalised: float, words: float
-) -> np.ndarray:
-    """The evidence of `words` words of running text in another language, from its word
-    frequencies: each word in lowercase, and a share `capitalised` of its uses with a capital."""
-    counts = np.zeros(EVIDENCE_CLASSES)
-    for word, frequency in frequencies.items():
-        for form, weight in ((word, 1.0 - capitalised), (word[:1].upper() + word[1:], capitalised)):
-            for item in token_evidence(form, lexicon):
-                counts[int(item)] += frequency * weight
-    return counts * (words / max(counts.sum(), 1e-12))
-
-
 @dataclass
 class RegimeModel:
     """ln P(evidence | regime) per regime, and the labelling of a page's lines."""
 
     logp: dict[Regime, tuple[float, ...]]
-
-    @classmethod
-    def estimate(cls, counts: dict[Regime, np.ndarray]) -> RegimeModel:
-        """Rates from the evidence counts of each regime's samples (normalised, smoothed with one
-        observation spread over the classes, floored)."""
-        logp: dict[Regime, tuple[float, ...]] = {}
-        for regime, seen in counts.items():
-            rates = (seen + 1.0 / EVIDENCE_CLASSES) / (seen.sum() + 1.0)
-            rates = np.maximum(rates, MIN_RATE)
-            logp[regime] = tuple(float(v) for v in np.log(rates / rates.sum()))
-        return cls(logp)
-
-    def to_json(self) -> dict[str, dict[str, float]]:
-        return {
-            regime.value: {item.name: round(self.logp[regime][item], 4) for item in Evidence}
-            for regime in REGIMES
-            if regime in self.logp
-        }
 
     @classmethod
     def from_json(cls, data: dict[str, dict[str, float]]) -> RegimeModel:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from pipeline.restore.syllables import could_be_syllable, normalize_text
+from pipeline.vietnamese import could_be_syllable, normalize_text
 
 TOKEN_RE = re.compile(r"\S+")  # matches exactly what str.split() yields (checked by tests)
 EDGE_PUNCT = frozenset(".,;:!?()[]{}<>\"'“”‘’«»…–—-−/\\|*•·+=~_#%")

@@ -62,9 +62,13 @@ def unit_chains() -> Iterator[tuple[Unit, ...]]:
 
 
 def gazetteer_lines() -> Iterator[str]:
-    """The chains written as documents write them: `xã Nhật Tiến, huyện Hữu Lũng, tỉnh Lạng Sơn`."""
+    """The chains written as documents write them: `xã Nhật Tiến, huyện Hữu Lũng, tỉnh Lạng Sơn`, and
+    each chain's first unit alone (`xã Nhật Tiến`): a name also ends a line or a sentence, and an LM
+    that only ever saw a comma after it would give a line ending there no probability at all."""
     for chain in unit_chains():
-        yield ", ".join(f"{unit.kind} {unit.name}" for unit in chain)
+        units = [f"{unit.kind} {unit.name}" for unit in chain]
+        yield ", ".join(units)
+        yield units[0]
 
 
 def unit_names() -> dict[str, set[str]]:

@@ -1,4 +1,4 @@
-"""Vietnamese syllables: letters and tone marks, skeletons, tone placement and phonotactic validity."""
+"""Vietnamese syllables, shared by restore and extract: letters, tone marks, skeletons, tone placement, validity."""
 
 from __future__ import annotations
 

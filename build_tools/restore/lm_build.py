@@ -3,68 +3,99 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, EOS_ID, SPECIALS, UNK_ID, SpellingModel, pack_model
-from pipeline.restore.syllables import MARKED_LETTERS, could_be_syllable, is_valid, place_tone, tone_key
-from pipeline.restore.tokens import is_caps_word, line_units
+from build_tools.restore.encode import EncodedCorpus
+from pipeline.restore.lm import ABBR_ID, BITS, BOS_ID, ID_MASK, SPECIALS, UNK_ID, SpellingModel
+from pipeline.restore.tokens import is_caps_word
+from pipeline.vietnamese import could_be_syllable, is_valid, place_tone, tone_key
 
 MIN_SYLLABLE_COUNT = 2  # weighted count a syllable needs to enter the vocabulary (drops one-off typos)
 MIN_OTHER_COUNT = 40  # weighted count a non-syllable unit (abbreviation, foreign word) needs
 
 
-@dataclass
-class EncodedCorpus:
-    """Lines of one corpus file as unit ids: each line is <s> <s> <s> units… </s>."""
-
-    name: str
-    weight: int
-    ids: np.ndarray  # int32, provisional ids (index into `units`)
+LEVELS = 256  # quantisation levels of log-probabilities and backoff weights
 
 
-def is_unmarked_line(line: str) -> bool:
-    """A line of several syllable-like words almost none of which carries a mark: Vietnamese typed
-    without diacritics (file names, slugs) or English. Training on it would teach the LM that
-    unmarked spellings are normal, so such lines are left out."""
-    words = [w.lower() for w in line.split() if w.isalpha()]
-    syllables = [w for w in words if any(c in MARKED_LETTERS for c in w) or could_be_syllable(w)]
-    if len(syllables) < 4:
-        return False
-    marked = sum(any(c in MARKED_LETTERS for c in w) for w in syllables)
-    return marked < 0.2 * len(syllables)
+def quantize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 codes and a float32 codebook (quantiles of the values, so dense regions get fine steps)."""
+    if len(values) == 0:
+        return np.zeros(0, np.uint8), np.zeros(1, np.float32)
+    codebook = np.unique(np.quantile(values, np.linspace(0, 1, LEVELS)).astype(np.float32))
+    mids = (codebook[1:] + codebook[:-1]) / 2
+    codes = np.searchsorted(mids, values).astype(np.uint8)
+    return codes, codebook
 
 
-PAD = 3  # <s> tokens before every line: enough context padding for models up to 4-grams
-_PADDING = [BOS_ID] * PAD
+def pack_model(
+    words: Sequence[str],
+    is_syllable: np.ndarray,
+    kept: Sequence[tuple[np.ndarray, np.ndarray]],
+    backoffs: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Arrays to store with np.savez_compressed: a trie (contexts, child counts, last ids) per order."""
+    order = len(kept)
+    arrays: dict[str, np.ndarray] = {
+        "words": np.array(list(words)),
+        "is_syllable": is_syllable.astype(bool),
+        "order": np.array(order),
+        "uni_logp": np.log(np.clip(kept[0][1], 1e-30, None)).astype(np.float32),
+    }
+    uni_bo = np.zeros(len(words), dtype=np.float32)
+    context_keys, context_bo = backoffs[0]
+    uni_bo[context_keys] = np.log(context_bo)
+    arrays["uni_bo"] = uni_bo
+    for n in range(2, order + 1):
+        keys, prob = kept[n - 1]
+        context = keys >> BITS
+        contexts, child_counts = np.unique(context, return_counts=True)
+        codes, codebook = quantize(np.log(np.clip(prob, 1e-30, None)))
+        arrays[f"ctx{n}"] = np.diff(contexts, prepend=np.int64(0)).astype(np.int64)
+        arrays[f"cnt{n}"] = child_counts.astype(np.uint32)
+        arrays[f"w{n}"] = (keys & ID_MASK).astype(np.uint16)
+        arrays[f"lp{n}"] = codes
+        arrays[f"lpq{n}"] = codebook
+        if n < order:
+            bo_keys, bo_values = backoffs[n - 1]
+            # the contexts carrying a backoff weight at order n+1 are the kept n-grams themselves
+            full = np.zeros(len(keys), dtype=np.float64)
+            index = np.searchsorted(keys, bo_keys)
+            if not np.array_equal(keys[np.minimum(index, len(keys) - 1)], bo_keys):
+                raise ValueError(f"a backoff context of order {n} is missing from the kept n-grams")
+            full[index] = np.log(bo_values)
+            bo_codes, bo_codebook = quantize(full)
+            arrays[f"bo{n}"] = bo_codes
+            arrays[f"boq{n}"] = bo_codebook
+    return arrays
 
 
-class UnitEncoder:
-    """Gives every distinct unit string a provisional id while the corpus is read."""
+def estimate_spelling(words: Sequence[tuple[str, int]]) -> SpellingModel:
+    """How the words outside the vocabulary are spelt: letter frequencies and length, from (word, count)."""
+    counts: dict[str, int] = {}
+    total = tokens = 0
+    for word, count in words:
+        for char in word.lower():
+            counts[char] = counts.get(char, 0) + count
+        total += count * len(word)
+        tokens += count
+    if not total:
+        return SpellingModel({}, float(np.log(1 / 64)), float(np.log(1 / 5)))
+    chars = {c: float(np.log(n / (total + 1))) for c, n in counts.items()}
+    return SpellingModel(chars, float(np.log(0.5 / (total + 1))), float(np.log(tokens / total)))
 
-    def __init__(self, units: Sequence[str] = SPECIALS) -> None:
-        """`units`: ids given already (a cached encoding to continue), starting with the specials."""
-        self.units: list[str] = list(units)
-        self.index: dict[str, int] = {unit: i for i, unit in enumerate(self.units)}
-        self._token_cache: dict[tuple[str, bool], tuple[str, ...]] = {}
 
-    def encode_lines(self, lines: Iterable[str]) -> np.ndarray:
-        out: list[int] = []
-        index = self.index
-        for line in lines:
-            if is_unmarked_line(line):
-                continue
-            out.extend(_PADDING)
-            for unit in line_units(line, self._token_cache):
-                unit_id = index.get(unit)
-                if unit_id is None:
-                    unit_id = index[unit] = len(self.units)
-                    self.units.append(unit)
-                out.append(unit_id)
-            out.append(EOS_ID)
-        return np.asarray(out, dtype=np.int32)
+def spelling_arrays(model: SpellingModel) -> dict[str, np.ndarray]:
+    """What `SpellingModel.from_arrays` reads back."""
+    ordered = sorted(model.chars)
+    return {
+        "spell_chars": np.array(ordered if ordered else [""]),
+        "spell_logp": np.array([model.chars[c] for c in ordered] if ordered else [model.unseen], np.float32),
+        "spell_unseen": np.array(model.unseen),
+        "spell_stop": np.array(model.stop),
+    }
 
 
 @dataclass
@@ -75,6 +106,7 @@ class Vocabulary:
     is_syllable: np.ndarray  # bool per id
     remap: np.ndarray  # provisional id → final id
     spelling: SpellingModel  # how the words the LM calls <unk> are spelt
+    frequency: np.ndarray  # float64 per id: share of the weighted corpus's units (0 for the specials)
 
 
 def build_vocabulary(units: Sequence[str], corpora: Sequence[EncodedCorpus]) -> Vocabulary:
@@ -116,7 +148,9 @@ def build_vocabulary(units: Sequence[str], corpora: Sequence[EncodedCorpus]) -> 
     unknown = [
         (u, int(weighted[i])) for i, u in enumerate(units) if i >= len(SPECIALS) and remap[i] == UNK_ID
     ]
-    return Vocabulary(words, is_syllable, remap, SpellingModel.estimate(unknown))
+    counts = np.bincount(remap, weights=weighted, minlength=len(words))
+    counts[: len(SPECIALS)] = 0.0
+    return Vocabulary(words, is_syllable, remap, estimate_spelling(unknown), counts / max(counts.sum(), 1.0))
 
 
 def _stripped_syllable(unit: str) -> bool:
@@ -169,17 +203,25 @@ class _Level:
 
 
 def _interpolate(
-    keys: np.ndarray, counts: np.ndarray, lower: np.ndarray
+    keys: np.ndarray, counts: np.ndarray, lower: np.ndarray, occurrences: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interpolated KN probabilities of `keys` given each key's lower-order probability `lower`.
 
+    `occurrences`: how often each n-gram occurs, where `counts` are weighted (the corpora count 1, 2
+    or 4 times): the discounts are estimated on occurrences and scaled by each n-gram's weight, so
+    that an n-gram seen once in a text weighted 4 keeps a singleton's discount (estimated on the
+    weighted counts, the counts of counts are those of the weights, and the discount of frequent
+    n-grams falls to 0: a context seen with one continuation would leave nothing to back off with).
+
     Returns (probabilities, context keys, backoff mass γ per context)."""
-    d = discounts(counts)
     context = keys >> BITS
     starts = _group_starts(context)
     group = np.cumsum(np.r_[False, context[1:] != context[:-1]])
     total = np.add.reduceat(counts.astype(np.float64), starts)
-    disc = d[np.minimum(counts, 3)]
+    if occurrences is None:
+        disc = discounts(counts)[np.minimum(counts, 3)]
+    else:
+        disc = discounts(occurrences)[np.minimum(occurrences, 3)] * (counts / occurrences)
     mass = np.add.reduceat(disc, starts)
     gamma = mass / total
     prob = (counts - disc) / total[group] + gamma[group] * lower
@@ -194,9 +236,14 @@ def _lookup(sorted_keys: np.ndarray, values: np.ndarray, queries: np.ndarray, de
 
 
 def estimate_kneser_ney(
-    top_keys: np.ndarray, top_counts: np.ndarray, order: int, vocab_size: int
+    top_keys: np.ndarray,
+    top_counts: np.ndarray,
+    order: int,
+    vocab_size: int,
+    top_occurrences: np.ndarray | None = None,
 ) -> list[_Level]:
-    """Interpolated modified Kneser–Ney for every order 1..`order` from the top-order counts.
+    """Interpolated modified Kneser–Ney for every order 1..`order` from the top-order counts
+    (weighted; `top_occurrences`: unweighted, see `_interpolate`).
 
     Lower orders use continuation counts (distinct left extensions), except n-grams starting with
     <s>, which have no left context and keep the counts of their top-order padding."""
@@ -231,7 +278,7 @@ def estimate_kneser_ney(
         keys, counts = counts_by_order[n]
         lower = levels[-1]
         lower_prob = _lookup(lower.keys, lower.prob, keys & ((1 << (BITS * (n - 1))) - 1), 0.0)
-        prob, _, _ = _interpolate(keys, counts, lower_prob)
+        prob, _, _ = _interpolate(keys, counts, lower_prob, top_occurrences if n == order else None)
         levels.append(_Level(keys, prob, counts))
     return levels
 
@@ -305,14 +352,19 @@ def build_lm(
     corpora: Sequence[EncodedCorpus], vocabulary: Vocabulary, order: int, thresholds: Sequence[int]
 ) -> dict[str, np.ndarray]:
     """Count, estimate, prune and pack the LM of `order` over the weighted corpora."""
-    parts = []
+    weighted, occurring = [], []
     for corpus in corpora:
         ids = vocabulary.remap[corpus.ids]
         keys, counts = count_ngrams(ids, order)
-        parts.append((keys, counts * corpus.weight))
-    keys, counts = merge_counts(parts)
-    levels = estimate_kneser_ney(keys, counts, order, len(vocabulary.words))
+        weighted.append((keys, counts * corpus.weight))
+        occurring.append((keys, counts))
+    keys, counts = merge_counts(weighted)
+    _, occurrences = merge_counts(occurring)
+    levels = estimate_kneser_ney(keys, counts, order, len(vocabulary.words), occurrences)
     kept, backoffs = prune_to_backoff(levels, thresholds)
     arrays = pack_model(vocabulary.words, vocabulary.is_syllable, kept, backoffs)
-    arrays.update(vocabulary.spelling.to_arrays())
+    arrays.update(spelling_arrays(vocabulary.spelling))
+    # how often each word is used, for ranking a token's candidates: the Kneser–Ney unigram is a
+    # continuation probability, low for words of fixed phrases (dõi, almost only in theo dõi)
+    arrays["freq_logp"] = np.log(np.clip(vocabulary.frequency, 1e-12, None)).astype(np.float32)
     return arrays

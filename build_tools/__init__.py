@@ -1,0 +1,1 @@
+"""Build-time tools: model training and benchmark inputs, outside the runtime package."""
