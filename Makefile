@@ -3,11 +3,11 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet tesseract-ocr-osd poppler-utils qpdf \
 	ghostscript ocrmypdf unpaper fonts-liberation fonts-liberation2 fonts-noto-core fonts-dejavu-core fonts-croscore \
-	chromium chromium-driver
+	chromium chromium-driver postgresql
 JOBS ?= $(shell nproc)
 
 .PHONY: setup dev run serve demo-web test lint bench bench-scan bench-restore bench-extract bench-archive \
-	bench-born-digital bench-web bench-rasterize bench-real mutate models samples clean
+	bench-born-digital bench-web bench-rasterize bench-real bench-pg mutate models samples clean
 
 # setup: what congvan needs to run (no test, lint or data-building tools); dev: all of those as well.
 setup: .venv/.installed
@@ -50,7 +50,7 @@ samples: dev
 
 # Benchmarks and the mutation run are slow and not part of `make test`; `make bench` runs them all.
 bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-rasterize bench-real \
-	mutate
+	bench-pg mutate
 
 bench-scan: dev
 	$(PY) scripts/bench_scan.py
@@ -78,6 +78,9 @@ bench-real: dev
 
 mutate: dev
 	$(PY) scripts/mutate.py
+
+bench-pg: dev
+	$(PY) scripts/bench_pg.py
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache .mypy_cache .ruff_cache

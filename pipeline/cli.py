@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipeline import __version__
 from pipeline.config import CONFIG_NAME, ENV_DB, Config, require_db, resolve_db
-from pipeline.errors import EXIT_INTERRUPTED, CongvanError, UsageError
+from pipeline.errors import EXIT_INTERRUPTED, ArchiveError, CongvanError, UsageError
 
 if TYPE_CHECKING:
     from pipeline.run.options import ProcessOptions
@@ -27,7 +27,8 @@ def _print_error(error: CongvanError) -> None:
 
 
 def _add_archive_options(parser: argparse.ArgumentParser, db_help: str) -> None:
-    parser.add_argument("--db", help=f"{db_help}; default: ${ENV_DB}, or db in the --config file")
+    parser.add_argument("--db", help=f"{db_help}: an SQLite file (or sqlite:///PATH) or postgresql://USER@HOST/DATABASE; "
+                        f"default: ${ENV_DB}, or db in the --config file")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help=f"settings file (default: {CONFIG_NAME} beside the archive, when there is one)")
 
@@ -45,7 +46,7 @@ def _archive(args: argparse.Namespace) -> str:
 def _add_process(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("process", help="scan/PDF/Word/text files or folders → text, JSON records, archive")
     p.add_argument("inputs", nargs="+", type=Path, help="files or folders (walked recursively)")
-    _add_archive_options(p, "SQLite archive (a file, or sqlite:///PATH) to add documents to")
+    _add_archive_options(p, "the archive to add documents to")
     _add_processing_flags(p)
     p.set_defaults(handler=_cmd_process)
 
@@ -228,7 +229,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = sub.add_parser("search", help="find documents by reference (any spelling) or text (with/without diacritics)")
     p.add_argument("query", help='e.g. "539/QĐ-UBND", "nông thôn mới", \'"nông thôn" OR đô thị -huyện tiêu*\'; '
                    '"" with filters lists documents')
-    _add_archive_options(p, "archive written by congvan process --db (a file or sqlite:///PATH)")
+    _add_archive_options(p, "the archive written by congvan process --db")
     p.add_argument("--json", action="store_true", help="print a JSON list of hits")
     p.add_argument("--type", help="document type, e.g. QĐ, KH, CV or Quyết định")
     p.add_argument("--issuer", help="part of the issuing body's name")
@@ -240,7 +241,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
     s = sub.add_parser("show", help="print a document's record from the archive")
     s.add_argument("document", help="archive id, document code (any spelling) or content hash prefix")
-    _add_archive_options(s, "the archive (a file or sqlite:///PATH)")
+    _add_archive_options(s, "the archive")
     s.add_argument("--text", action="store_true", help="print the document's final text instead")
     s.add_argument("--json", action="store_true", help="print the record as JSON")
     s.set_defaults(handler=_cmd_show)
@@ -248,7 +249,7 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     e = sub.add_parser("export", help="export tasks (CSV, JSON lines, iCalendar, webhook) or a document register")
     e.add_argument("what", choices=("tasks", "incoming", "outgoing"),
                    help="tasks; incoming / outgoing: the Decree 30/2020 register (sổ đăng ký văn bản đến / đi)")
-    _add_archive_options(e, "the archive (a file or sqlite:///PATH)")
+    _add_archive_options(e, "the archive")
     e.add_argument("--format", choices=("csv", "jsonl", "ics", "xlsx"), default="csv",
                    help="tasks: csv, jsonl or ics; registers: csv or xlsx (default csv; CSV opens in Excel)")
     e.add_argument("--since", type=_iso_date, help="tasks of documents dated on or after this day")
@@ -264,6 +265,12 @@ def _add_archive_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
                    help="an HTTP header for the webhook, e.g. 'Authorization: Bearer …' (repeatable)")
     e.add_argument("--resend", action="store_true", help="webhook: send every task, even those already delivered")
     e.set_defaults(handler=_cmd_export)
+
+    m = sub.add_parser("migrate", help="copy an archive to another backend (SQLite ⇄ PostgreSQL), verified")
+    m.add_argument("--from", dest="source", required=True, help="the archive to copy (left unchanged)")
+    m.add_argument("--to", dest="target", required=True,
+                   help="where to copy it, e.g. postgresql://USER@HOST/DATABASE (created when missing)")
+    m.set_defaults(handler=_cmd_migrate)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -301,8 +308,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from pipeline.archive.describe import describe_citations, describe_document, one_line
     from pipeline.errors import EXIT_USAGE, NotFoundError
 
-    db = _archive(args)
-    with open_archive(db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         found = archive.lookup(args.document)
         if not found:
             cited = citing_documents(archive, args.document)
@@ -310,8 +316,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
                 print(describe_citations(args.document, cited))
                 count = len({doc.id for group in cited for doc in group.citing})
                 raise NotFoundError(f"{one_line(args.document)} is not in the archive; {count} archived "
-                                    f"document{'' if count == 1 else 's'} cite it (listed above)", db)
-            raise NotFoundError(f"no document {one_line(args.document)!r} in the archive", db)
+                                    f"document{'' if count == 1 else 's'} cite it (listed above)", archive.location)
+            raise NotFoundError(f"no document {one_line(args.document)!r} in the archive", archive.location)
         if len(found) > 1:
             choices = ", ".join(f"{d.id} ({d.date or 'no date'}, {Path(d.source).name})" for d in found)
             print(f"congvan: {one_line(args.document)} matches several documents: {one_line(choices)}; give an id",
@@ -409,12 +415,32 @@ def _post_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from pipeline.archive import open_archive
+    from pipeline.archive.transfer import copy_archive
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 1000 == 0:
+            print(f"congvan: {done}/{total} documents", file=sys.stderr, flush=True)
+
+    with open_archive(args.source, create=False) as source, open_archive(args.target) as target:
+        if source.location == target.location:
+            raise UsageError("--from and --to are the same archive")
+        report = copy_archive(source, target, progress=progress)
+    print(report.format())
+    for mismatch in report.mismatches:
+        print(f"congvan: archive error: {mismatch}", file=sys.stderr)
+    if not report.verified:
+        raise ArchiveError(f"{len(report.mismatches)} differences after copying", target.location)
+    return 0
+
+
 # --------------------------------------------------------------------------- serve / user (web interface)
 
 
 def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="the web interface over an archive (search, pages, review, tasks, intake, API)")
-    p.add_argument("--db", type=Path, required=True, help="archive written by congvan process --db")
+    _add_archive_options(p, "the archive written by congvan process --db")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--uploads", type=Path, help="folder for uploaded files (default: ARCHIVE-uploads next to it)")
@@ -429,10 +455,10 @@ def _add_web_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add = actions.add_parser("add", help="add a user, or change a user's role and password")
     add.add_argument("name")
     add.add_argument("--role", choices=("viewer", "editor", "admin"), required=True)
-    add.add_argument("--db", type=Path, required=True)
+    _add_archive_options(add, "the archive")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     listing = actions.add_parser("list", help="list the users")
-    listing.add_argument("--db", type=Path, required=True)
+    _add_archive_options(listing, "the archive")
     u.set_defaults(handler=_cmd_user)
 
 
@@ -445,9 +471,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--max-upload-mb and --jobs must be ≥ 1")
     import uvicorn
 
+    from pipeline.archive.store import redact_url
     from pipeline.web import WebConfig, create_app
 
-    config = WebConfig(db=args.db, uploads=args.uploads, max_upload_bytes=args.max_upload_mb << 20,
+    config = WebConfig(db=_archive(args), uploads=args.uploads, max_upload_bytes=args.max_upload_mb << 20,
                        login_required=args.login_required, secure_cookies=args.secure_cookies, jobs=args.jobs)
     app = create_app(config)
     try:
@@ -459,7 +486,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise CongvanError(f"cannot listen on {args.host}:{args.port}: {getattr(error, 'strerror', None) or error}") from None
     port = listener.getsockname()[1]  # --port 0: a free port chosen by the system
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
-    print(f"congvan: serving {args.db} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    print(f"congvan: serving {redact_url(str(config.db))} at {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("congvan: warning: listening beyond this machine; use accounts and HTTPS (--secure-cookies behind a "
               "proxy)", file=sys.stderr)
@@ -471,7 +498,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_user(args: argparse.Namespace) -> int:
     from pipeline.archive import open_archive
 
-    with open_archive(args.db, create=False) as archive:
+    with open_archive(_archive(args), create=False) as archive:
         if args.action == "list":
             for user in archive.users():
                 print(f"{user.name}\t{user.role}\t{user.created_at}")
@@ -485,7 +512,8 @@ def _cmd_user(args: argparse.Namespace) -> int:
 
             raise UsageError(translate("en", problem))
         user = archive.add_user(args.name, args.role, hash_password(password))
-    print(f"congvan: user {user.name} ({user.role}) saved in {args.db}", file=sys.stderr)
+        location = archive.location
+    print(f"congvan: user {user.name} ({user.role}) saved in {location}", file=sys.stderr)
     return 0
 
 

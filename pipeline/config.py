@@ -14,9 +14,14 @@ from pipeline.errors import UsageError
 CONFIG_NAME = "congvan.toml"
 ENV_DB = "CONGVAN_DB"
 
+
+class ArchiveLocation:
+    """The type of a setting naming an archive: a database URL (`postgresql://…`), kept as written, or a path."""
+
+
 # Every setting the file may hold, by section, with its type; paths are relative to the file's folder.
 SCHEMA: dict[str, dict[str, type]] = {
-    "": {"db": Path},
+    "": {"db": ArchiveLocation},
     "process": {"out": Path, "jobs": int, "lang": str, "page_timeout": float, "pdf": bool, "restore": bool,
                 "text_layer": bool},
     "watch": {"inbox": Path, "interval": float, "settle": float},
@@ -56,7 +61,9 @@ def _checked(path: Path, section: str, name: str, value: Any) -> Any:
     if kind is None:
         known = ", ".join(sorted(SCHEMA.get(section, {}))) or "none"
         raise UsageError(f"{path}: unknown setting {where} (known here: {known})")
-    if kind is Path:
+    if kind is ArchiveLocation and isinstance(value, str) and "://" in value:
+        return value
+    if kind in (Path, ArchiveLocation):
         if not isinstance(value, str) or not value:
             raise UsageError(f"{path}: {where} must be a path (a string)")
         return path.parent / Path(value).expanduser()

@@ -49,7 +49,7 @@ from bench_scan import (  # noqa: E402
     ocrmypdf_identity,
 )
 
-from pipeline.archive import open_archive  # noqa: E402
+from pipeline.archive import ArchiveStore, open_archive  # noqa: E402
 from pipeline.archive.files import document_to_dict, dumps_json  # noqa: E402
 from pipeline.archive.normalize import fold_text  # noqa: E402
 from pipeline.archive.search import search  # noqa: E402
@@ -184,17 +184,22 @@ def synthetic_documents(count: int, jobs: int) -> list[tuple[list[str], dict]]:
     return documents
 
 
+def add_synthetic(archive: ArchiveStore, number: int, pages: list[str], record_data: dict) -> None:
+    """Add synthetic document `number` as the driver adds a processed one (result JSON included)."""
+    page_results = [PageResult(index=i, width=2480, height=3508, dpi=300.0, preprocessing=[], words=[],
+                               raw_text=text, text=text) for i, text in enumerate(pages)]
+    result = DocumentResult(source=f"/archive/doc{number:06d}.pdf", sha256=f"{number:064x}",
+                            pages=page_results, record=Record.from_dict(record_data))
+    result_json = dumps_json(document_to_dict(result, kind="pdf", settings={}))
+    archive.add_document(result, name=f"doc{number:06d}", kind="pdf", result_json=result_json)
+
+
 def index_documents(db_path: Path, documents: Sequence[tuple[list[str], dict]]) -> float:
     """Documents per second, each added in its own transaction as the driver does."""
     with open_archive(db_path) as archive:
         started = time.perf_counter()
         for number, (pages, record_data) in enumerate(documents):
-            page_results = [PageResult(index=i, width=2480, height=3508, dpi=300.0, preprocessing=[], words=[],
-                                       raw_text=text, text=text) for i, text in enumerate(pages)]
-            result = DocumentResult(source=f"/archive/doc{number:05d}.pdf", sha256=f"{number:064x}",
-                                    pages=page_results, record=Record.from_dict(record_data))
-            result_json = dumps_json(document_to_dict(result, kind="pdf", settings={}))
-            archive.add_document(result, name=f"doc{number:05d}", kind="pdf", result_json=result_json)
+            add_synthetic(archive, number, pages, record_data)
         seconds = time.perf_counter() - started
     return len(documents) / seconds
 

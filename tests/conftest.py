@@ -1,15 +1,23 @@
-"""Fixtures shared by the tests: a fresh archive, the sample documents, the fake stage set."""
+"""Fixtures shared by the tests: a fresh archive, the sample documents, the fake stage set, and archives on
+both backends (SQLite files, and databases on one temporary PostgreSQL server that the session starts and
+stops itself)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from components import require, require_module
 from fakes_run import FAKE_STAGES
 
 from pipeline.archive import ArchiveStore, open_archive
 from pipeline.run import Stages
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from pg_temp import TemporaryPostgres, find_binaries
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +45,54 @@ def documents_dir(samples_dir: Path) -> Path:
 def fake_stages() -> Stages:
     """Stand-ins for every stage (tests/fakes_run.py): a batch runs in milliseconds."""
     return FAKE_STAGES
+
+
+# --------------------------------------------------------------------------- both backends
+
+BACKENDS = ("sqlite", "postgres")
+TEMPLATE = "congvan_template"  # a database holding the current schema, copied for each test
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[TemporaryPostgres]:
+    """One PostgreSQL server for the whole session (see scripts/pg_temp.py); under CI a missing PostgreSQL
+    fails the tests that need it instead of skipping them."""
+    require_module("psycopg", "pip install -e '.[dev]'")
+    require_module("psycopg_pool", "pip install -e '.[dev]'")
+    require(find_binaries() is not None, "PostgreSQL", "Debian package 'postgresql'; make test installs it")
+    server = TemporaryPostgres().start()
+    try:
+        open_archive(server.create_database(TEMPLATE)).close()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def new_archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
+    """Makes the location of a fresh, empty archive: an SQLite file, or a new PostgreSQL database (with the
+    current schema unless `schema=False`). The databases go with the server at the end of the session."""
+
+    def make(backend: str, *, schema: bool = True) -> str:
+        if backend == "sqlite":
+            return str(tmp_path_factory.mktemp("archive") / "archive.db")
+        server: TemporaryPostgres = request.getfixturevalue("postgres_server")
+        return server.create_database(f"test_{next(_database_numbers)}", template=TEMPLATE if schema else "template0")
+
+    return make
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def archive_location(request: pytest.FixtureRequest, backend: str, new_archive: Callable[..., str]) -> Iterator[str]:
+    """A fresh archive on each backend; a PostgreSQL database is dropped after the test."""
+    server: TemporaryPostgres | None = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+    location = new_archive(backend)
+    yield location
+    if server is not None:
+        server.drop_database(location)

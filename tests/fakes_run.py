@@ -261,11 +261,11 @@ def store_case_documents(archive: ArchiveStore, documents: list[dict[str, Any]])
 
 def run_batch_cli(argv: list[str]) -> int:
     """`python -c` entry point for tests that run (and kill) a whole batch in another process:
-    FOLDER OUT DB [JOBS]."""
+    FOLDER OUT ARCHIVE [JOBS] (ARCHIVE: a file or a URL)."""
     from pipeline.run import process_inputs
 
     folder, out, db, *rest = argv
-    options = ProcessOptions(out_dir=Path(out), db_path=Path(db), jobs=int(rest[0]) if rest else 2)
+    options = ProcessOptions(out_dir=Path(out), db_path=db, jobs=int(rest[0]) if rest else 2)
     return process_inputs([Path(folder)], options, stages=FAKE_STAGES).exit_code
 
 

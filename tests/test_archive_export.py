@@ -62,8 +62,8 @@ def _open_with(path, documents, folder):
 
 
 @pytest.fixture()
-def archive(tmp_path):
-    store = _open_with(tmp_path / "a.db", DOCUMENTS, "/archive")
+def archive(archive_location):
+    store = _open_with(archive_location, DOCUMENTS, "/archive")
     yield store
     store.close()
 
@@ -231,8 +231,8 @@ REGISTER_DOCUMENTS = [
 
 
 @pytest.fixture()
-def register_archive(tmp_path):
-    store = _open_with(tmp_path / "r.db", REGISTER_DOCUMENTS, "/in")
+def register_archive(archive_location):
+    store = _open_with(archive_location, REGISTER_DOCUMENTS, "/in")
     yield store
     store.close()
 

@@ -59,8 +59,9 @@ def _with_years(documents):
 
 
 @pytest.fixture
-def archive(tmp_path):
-    with open_archive(tmp_path / "a.db") as store:
+def archive(archive_location):
+    """The case documents in a fresh archive, on each backend."""
+    with open_archive(archive_location) as store:
         ids = store_case_documents(store, DOCUMENTS)
         store.ids = ids
         yield store
@@ -228,8 +229,8 @@ def test_archive_review_task_board_pages(archive):
 # --------------------------------------------------------------------------- references
 
 
-def test_archive_review_references_resolve_by_code_year_and_issuer(tmp_path):
-    with open_archive(tmp_path / "a.db") as store:
+def test_archive_review_references_resolve_by_code_year_and_issuer(archive_location):
+    with open_archive(archive_location) as store:
         ids = store_case_documents(store, _with_years(DOCUMENTS))
         record = store.load_record(ids["cv112"])
         resolved = {r.reference.code: r for r in resolve_references(store, ids["cv112"], record.references)}
@@ -249,10 +250,10 @@ def test_archive_review_reference_without_year_names_no_document(archive):
     assert resolved[0].status == YEAR_UNKNOWN and len(resolved[0].targets) == 3
 
 
-def test_archive_review_two_candidates_are_ambiguous(tmp_path):
+def test_archive_review_two_candidates_are_ambiguous(archive_location):
     documents = _with_years(DOCUMENTS)
     documents[1]["document"]["place"] = None  # an issuer of unknown place in the same year
-    with open_archive(tmp_path / "a.db") as store:
+    with open_archive(archive_location) as store:
         ids = store_case_documents(store, documents)
         resolved = resolve_references(store, ids["cv112"], store.load_record(ids["cv112"]).references)
         assert resolved[0].status == AMBIGUOUS and len(resolved[0].targets) == 2

@@ -89,9 +89,9 @@ def test_archive_webhook_one_connection_and_auth_header(db, server, capsys):
     assert "s3cr3t" not in out
 
 
-def test_archive_webhook_delivery_record_sends_only_new_or_changed(tmp_path, server, capsys):
+def test_archive_webhook_delivery_record_sends_only_new_or_changed(archive_location, server, capsys):
     base, handler = server
-    path = tmp_path / "archive.db"
+    path = archive_location
     _store(path)
     url = f"{base}/hook"
     assert main(["export", "tasks", "--db", str(path), "--webhook", url]) == 0

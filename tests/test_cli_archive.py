@@ -1,4 +1,5 @@
-"""congvan search / show / export on a small archive, through the command line entry point."""
+"""congvan search / show / export / migrate on a small archive (SQLite and PostgreSQL), through the command
+line entry point."""
 
 from __future__ import annotations
 
@@ -11,28 +12,29 @@ from pathlib import Path
 
 import icalendar
 import pytest
+from conftest import BACKENDS
 from fakes_run import store_case_documents
 
 from pipeline.archive import open_archive
 from pipeline.cli import main
-from pipeline.errors import EXIT_USAGE, ExportError, NotFoundError
+from pipeline.errors import EXIT_USAGE, ArchiveError, ExportError, NotFoundError
 
 CASES = json.loads((Path(__file__).parent / "cases" / "archive_search.json").read_text(encoding="utf-8"))
 TASKS = [{"id": "1", "text": "Rà soát các tiêu chí", "assignees": ["Phòng NN"], "deadline": "2020-06-30"},
          {"id": "2", "text": "Báo cáo kết quả"}]
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cli") / "archive.db"
+@pytest.fixture(scope="module", params=BACKENDS)
+def db(request, new_archive):
+    location = new_archive(request.param)
     documents = [dict(doc, tasks=TASKS) if doc["name"] == "kh18" else doc for doc in CASES["documents"]]
-    with open_archive(path) as archive:
+    with open_archive(location) as archive:
         store_case_documents(archive, documents)
-    return path
+    return location
 
 
 def test_cli_search_json_lists_hits(db, capsys):
-    assert main(["search", "539 qd ubnd", "--db", str(db), "--json"]) == 0
+    assert main(["search", "539 qd ubnd", "--db", db, "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert [h["source"] for h in hits] == ["/archive/qd539.pdf", "/archive/qd539_2019.pdf", "/archive/kh18.pdf",
                                            "/archive/cv112.pdf"]
@@ -41,13 +43,13 @@ def test_cli_search_json_lists_hits(db, capsys):
 
 
 def test_cli_search_text_output_and_filters(db, capsys):
-    assert main(["search", "nong thon moi", "--db", str(db), "--from", "2020-04-01", "--place", "Lạng Sơn"]) == 0
+    assert main(["search", "nong thon moi", "--db", db, "--from", "2020-04-01", "--place", "Lạng Sơn"]) == 0
     out = capsys.readouterr().out
     assert "112/VPĐP-NTM" in out and "page 2" in out and "nông thôn mới" in out and "539/QĐ-UBND ·" not in out
 
 
 def test_cli_search_bad_date_is_a_usage_error(db, capsys):
-    assert main(["search", "x", "--db", str(db), "--from", "15/4/2020"]) == EXIT_USAGE
+    assert main(["search", "x", "--db", db, "--from", "15/4/2020"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ISO date" in err and err.endswith("[E001]\n")
 
@@ -60,25 +62,25 @@ def test_cli_search_missing_archive(tmp_path, capsys):
 
 
 def test_cli_show_by_code_and_ambiguous_code(db, capsys):
-    assert main(["show", "18/kh-ubnd", "--db", str(db), "--json"]) == 0
+    assert main(["show", "18/kh-ubnd", "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["source"] == "/archive/kh18.pdf" and shown["record"]["document"]["code"] == "18/KH-UBND"
-    assert main(["show", "539/QĐ-UBND", "--db", str(db)]) == EXIT_USAGE
+    assert main(["show", "539/QĐ-UBND", "--db", db]) == EXIT_USAGE
     assert "several documents" in capsys.readouterr().err
-    assert main(["show", "18/KH-UBND", "--db", str(db), "--text"]) == 0
+    assert main(["show", "18/KH-UBND", "--db", db, "--text"]) == 0
     assert capsys.readouterr().out.startswith("UBND HUYỆN HỮU LŨNG\nSố: 18/KH-UBND")
-    assert main(["show", "77/KH-UBND", "--db", str(db)]) == NotFoundError.exit_code
+    assert main(["show", "77/KH-UBND", "--db", db]) == NotFoundError.exit_code
 
 
 def test_cli_export_formats(db, tmp_path, capsys):
-    assert main(["export", "tasks", "--db", str(db), "--format", "csv"]) == 0
+    assert main(["export", "tasks", "--db", db, "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.removeprefix("\ufeff"))))
     assert [(r["document_code"], r["task_id"], r["deadline"]) for r in rows] == [("18/KH-UBND", "1", "2020-06-30"),
                                                                                 ("18/KH-UBND", "2", "")]
-    assert main(["export", "tasks", "--db", str(db), "--format", "ics", "--out", str(tmp_path / "t.ics")]) == 0
+    assert main(["export", "tasks", "--db", db, "--format", "ics", "--out", str(tmp_path / "t.ics")]) == 0
     todos = list(icalendar.Calendar.from_ical((tmp_path / "t.ics").read_bytes()).walk("VTODO"))
     assert len(todos) == 2 and str(todos[0]["DUE"].to_ical().decode()) == "20200630"
-    assert main(["export", "tasks", "--db", str(db), "--format", "jsonl", "--since", "2021-01-01"]) == 0
+    assert main(["export", "tasks", "--db", db, "--format", "jsonl", "--since", "2021-01-01"]) == 0
     assert capsys.readouterr().out == ""
 
 
@@ -98,11 +100,12 @@ class _FlakyThenDown(BaseHTTPRequestHandler):
 
 def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
     monkeypatch.setattr("pipeline.archive.webhook.time.sleep", lambda seconds: None)
+    _FlakyThenDown.keys.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyThenDown)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/tasks"
-        assert main(["export", "tasks", "--db", str(db), "--webhook", url]) == ExportError.exit_code
+        assert main(["export", "tasks", "--db", db, "--webhook", url]) == ExportError.exit_code
     finally:
         server.shutdown()
         server.server_close()
@@ -112,16 +115,67 @@ def test_cli_export_webhook_failure_is_reported(db, capsys, monkeypatch):
     assert len(set(_FlakyThenDown.keys)) == 1 and len(_FlakyThenDown.keys) == 5
 
 
+def test_cli_archive_from_the_environment(db, capsys, monkeypatch):
+    monkeypatch.setenv("CONGVAN_DB", db)
+    assert main(["show", "18/KH-UBND", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["record"]["document"]["code"] == "18/KH-UBND"
+    monkeypatch.delenv("CONGVAN_DB")
+    assert main(["search", "x"]) == EXIT_USAGE and "CONGVAN_DB" in capsys.readouterr().err
+
+
+def test_cli_migrate_copies_and_verifies_both_ways(db, new_archive, capsys):
+    """SQLite → PostgreSQL (or back), then back again into a third archive: same rows, same search hits."""
+    other = new_archive("postgres" if db.endswith(".db") else "sqlite")
+    assert main(["migrate", "--from", db, "--to", other]) == 0
+    out = capsys.readouterr().out
+    assert "6 documents (6 copied, 0 already there; 6 documents, 7 pages, 3 references" in out and "verified" in out
+    assert main(["migrate", "--from", db, "--to", other]) == 0  # again: resumes, copies nothing
+    assert "(0 copied, 6 already there" in capsys.readouterr().out
+    back = new_archive("postgres" if other.endswith(".db") else "sqlite")
+    assert main(["migrate", "--from", other, "--to", back]) == 0
+    capsys.readouterr()
+    outputs = []
+    for location in (db, other, back):
+        assert main(["search", "539 qd ubnd", "--db", location, "--json"]) == 0
+        outputs.append([(h["source"], h["page"], h["snippet"], h["match"]) for h in json.loads(capsys.readouterr().out)])
+        with open_archive(location) as archive:
+            outputs.append(sorted(archive.read_rows(d.id).digest() for d in archive.stored_documents()))
+            outputs.append(archive.table_counts())
+    assert outputs[0:3] == outputs[3:6] == outputs[6:9]
+
+
+def test_cli_migrate_reports_a_copy_that_differs(db, new_archive, capsys, monkeypatch):
+    from pipeline.archive.store import DocumentRows
+
+    target = new_archive("sqlite")
+    real = DocumentRows.digest
+    calls = []
+
+    def unlucky(rows):  # the third digest (the first copied document read back) comes out different
+        calls.append(1)
+        return "0" * 64 if len(calls) == 2 else real(rows)
+
+    monkeypatch.setattr(DocumentRows, "digest", unlucky)
+    assert main(["migrate", "--from", db, "--to", target]) == ArchiveError.exit_code
+    err = capsys.readouterr().err
+    assert "differs once copied" in err and "1 differences after copying" in err
+
+
+def test_cli_migrate_missing_source(tmp_path, capsys):
+    assert main(["migrate", "--from", str(tmp_path / "none.db"), "--to", str(tmp_path / "b.db")]) \
+        == NotFoundError.exit_code
+    assert not (tmp_path / "b.db").exists() and "none.db" in capsys.readouterr().err
+
 
 def test_cli_export_registers(db, tmp_path, capsys):
     import openpyxl
 
-    assert main(["export", "incoming", "--db", str(db), "--format", "xlsx", "--out", str(tmp_path / "den.xlsx")]) == 0
+    assert main(["export", "incoming", "--db", db, "--format", "xlsx", "--out", str(tmp_path / "den.xlsx")]) == 0
     sheet = openpyxl.load_workbook(tmp_path / "den.xlsx").active
     assert sheet["A1"].value == "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" and sheet["B2"].value == "Số đến"
     codes = {row[3] for row in sheet.iter_rows(min_row=3, values_only=True)}
     assert "18/KH-UBND" in codes
-    assert main(["export", "outgoing", "--db", str(db), "--type", "KH"]) == 0
+    assert main(["export", "outgoing", "--db", db, "--type", "KH"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("\ufeff\"Số, ký hiệu văn bản\",") and "18/KH-UBND" in out and "539/QĐ-UBND" not in out and "539/KH-UBND" in out
 
@@ -129,18 +183,18 @@ def test_cli_export_registers(db, tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["tasks", "--format", "xlsx"], ["incoming", "--format", "ics"],
                                   ["incoming", "--header", "A: b"]])
 def test_cli_export_bad_combinations_are_usage_errors(db, argv, capsys):
-    assert main(["export", *argv, "--db", str(db)]) == EXIT_USAGE
+    assert main(["export", *argv, "--db", db]) == EXIT_USAGE
     assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_cli_export_out_folder_is_a_one_line_error(db, tmp_path, capsys):
-    assert main(["export", "tasks", "--db", str(db), "--out", str(tmp_path)]) == EXIT_USAGE
+    assert main(["export", "tasks", "--db", db, "--out", str(tmp_path)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a folder" in err and list(tmp_path.iterdir()) == []
 
 
 def test_cli_show_is_readable_by_default(db, capsys):
-    assert main(["show", "18/KH-UBND", "--db", str(db)]) == 0
+    assert main(["show", "18/KH-UBND", "--db", db]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == "18/KH-UBND · Kế hoạch · 2020-05-01" and len(lines) < 25
@@ -170,18 +224,18 @@ def test_cli_show_links_references_by_code_year_and_issuer(tmp_path, capsys):
     assert "Cited by (0):\n  (not linked: 1 more cite this code" in capsys.readouterr().out
 
 
-def test_cli_show_escapes_control_characters(tmp_path, capsys):
-    path = tmp_path / "a.db"
+def test_cli_show_escapes_control_characters(archive_location, capsys):
+    path = archive_location
     with open_archive(path) as archive:
         store_case_documents(archive, [{"name": "x", "pages": ["t"], "document": {
             "code": "7/TB-UBND", "subject": "Về việc\x1b[2J\x1b[31mXÓA MÀN HÌNH\nhai dòng"}}])
-    assert main(["show", "7/TB-UBND", "--db", str(path)]) == 0
+    assert main(["show", "7/TB-UBND", "--db", path]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "Subject:     Về việc\\x1b[2J\\x1b[31mXÓA MÀN HÌNH hai dòng" in out
 
 
-def test_cli_show_cited_but_not_archived_lists_who_cites_it(tmp_path, capsys):
-    path = tmp_path / "a.db"
+def test_cli_show_cited_but_not_archived_lists_who_cites_it(archive_location, capsys):
+    path = archive_location
     documents = [
         {"name": "a", "pages": ["Căn cứ Chỉ thị số 01/CT-UBND"], "references": [{"code": "01/CT-UBND"}],
          "document": {"code": "5/KH-UBND", "date": "2021-02-01", "place": "Lạng Sơn", "issuer": "UBND TỈNH LẠNG SƠN"}},
@@ -191,25 +245,25 @@ def test_cli_show_cited_but_not_archived_lists_who_cites_it(tmp_path, capsys):
     ]
     with open_archive(path) as archive:
         store_case_documents(archive, documents)
-    assert main(["show", "01/CT-UBND", "--db", str(path)]) == NotFoundError.exit_code
+    assert main(["show", "01/CT-UBND", "--db", path]) == NotFoundError.exit_code
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and "not in the archive; 2 archived documents cite it" in err
     # a 01/CT-UBND exists in every province: the citations are grouped by the place that cites them
     assert "01/CT-UBND (year not given, cited from Hà Giang) is cited by 1 archived document:" in out
     assert "01/CT-UBND (year not given, cited from Lạng Sơn) is cited by 1 archived document:" in out
     assert "5/KH-UBND · 2021-02-01 · UBND TỈNH LẠNG SƠN (id 1)" in out
-    assert main(["show", "02/CT-UBND", "--db", str(path)]) == NotFoundError.exit_code
+    assert main(["show", "02/CT-UBND", "--db", path]) == NotFoundError.exit_code
     assert "no document '02/CT-UBND'" in capsys.readouterr().err
 
 
 def test_cli_search_browses_with_filters_only(db, capsys):
-    assert main(["search", "", "--type", "QĐ", "--db", str(db)]) == 0
+    assert main(["search", "", "--type", "QĐ", "--db", db]) == 0
     out = capsys.readouterr().out
     assert out.startswith("1. 539/QĐ-UBND · 2020-03-10 · QĐ · UBND TỈNH LẠNG SƠN  [matches the filters]")
     assert "2. 539/QĐ-UBND · 2019-06-02" in out and "3." not in out
 
 
 def test_cli_search_too_long_query_is_a_usage_error(db, capsys):
-    assert main(["search", "x" * 100_000, "--db", str(db)]) == EXIT_USAGE
+    assert main(["search", "x" * 100_000, "--db", db]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "100000 characters long" in err

@@ -88,3 +88,16 @@ def test_config_bad_settings_are_one_line_usage_errors(tmp_path, text, message, 
     assert main(["search", "x", "--config", str(path)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err
+
+
+def test_config_db_may_be_a_database_url(tmp_path, new_archive, monkeypatch, capsys):
+    """`db = "postgresql://…"` is the server's URL as written (a path would be relative to the file's folder)."""
+    monkeypatch.delenv(ENV_DB, raising=False)
+    url = new_archive("postgres")
+    with open_archive(url) as archive:
+        store_case_documents(archive, DOCUMENTS)
+    config = tmp_path / "office.toml"
+    config.write_text(f'db = "{url}"\n', encoding="utf-8")
+    assert read_config(config).get("", "db") == url
+    assert main(["search", "18/KH-UBND", "--json", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["code"] == "18/KH-UBND"

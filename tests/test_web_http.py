@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import shutil
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import pytest
 import web_archive
+from conftest import BACKENDS, TEMPLATE
 from fakes_run import FAKE_STAGES, write_fake_scan
 from fastapi.testclient import TestClient
 
 from pipeline.archive import open_archive
+from pipeline.archive.transfer import copy_archive
 from pipeline.cli import main
 from pipeline.web import WebConfig, create_app
 from pipeline.web.auth import hash_password
@@ -37,13 +40,29 @@ def archive_folder(tmp_path_factory):
     return folder, ids
 
 
+@pytest.fixture(scope="module")
+def postgres_template(archive_folder, postgres_server):
+    """The module's archive migrated once to PostgreSQL (its originals, absolute there, in the module's
+    folder), for each PostgreSQL test to copy."""
+    folder, _ = archive_folder
+    url = postgres_server.create_database("web_http_template", template=TEMPLATE)
+    with open_archive(folder / "archive.db") as source, open_archive(url) as target:
+        assert copy_archive(source, target).verified
+    yield "web_http_template"
+    postgres_server.drop_database(url)
+
+
 @pytest.fixture
-def site(archive_folder, tmp_path):
+def site(archive_folder, tmp_path, request):
     """A fresh copy of the archive's folder per test (the archive keeps the originals inside it relative to
-    itself, so the folder moves whole), so that writes do not leak between tests."""
+    itself, so the folder moves whole), so that writes do not leak between tests; with `site` parametrized
+    "postgres", a fresh copy of the archive in a PostgreSQL database instead."""
     folder, ids = archive_folder
     shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
-    db = tmp_path / "archive.db"
+    db: Path | str = tmp_path / "archive.db"
+    server = request.getfixturevalue("postgres_server") if getattr(request, "param", "sqlite") == "postgres" else None
+    if server is not None:
+        db = server.create_database(f"web_http_{next(_DATABASES)}", template=request.getfixturevalue("postgres_template"))
     config = WebConfig(db=db, uploads=tmp_path / "uploads", max_upload_bytes=200_000, stages=FAKE_STAGES, jobs=1)
     app = create_app(config)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -51,6 +70,13 @@ def site(archive_folder, tmp_path):
         client.db = db
         client.config = config
         yield client
+    if server is not None:
+        server.drop_database(str(db))
+
+
+_DATABASES = itertools.count(1)
+# the tests whose pages and API read or write what the store keeps, on both backends
+both_backends = pytest.mark.parametrize("site", BACKENDS, indirect=True)
 
 
 def login(client: TestClient, name: str) -> str:
@@ -100,6 +126,7 @@ def test_web_http_every_route_answers(site, route):
     assert "default-src 'self'" in response.headers["content-security-policy"]
 
 
+@both_backends
 def test_web_http_downloads_are_what_they_say(site, archive_folder):
     folder, _ = archive_folder
     decision = site.ids["decision"]
@@ -140,6 +167,7 @@ def test_web_http_search_text_without_diacritics_highlights(site):
     assert page.count('class="hit"') >= 2 and "<mark>nông</mark> <mark>thôn</mark> <mark>mới</mark>" in page
 
 
+@both_backends
 def test_web_http_search_filters_facets_sort_and_pages(site):
     data = site.get("/api/search", params={"type": "BC"}).json()
     assert data["total"] == web_archive.FILLER_COUNT and data["pages"] == 2 and len(data["results"]) == 20
@@ -170,6 +198,7 @@ def test_web_http_bad_search_input_is_a_clear_400(site, params):
     assert response.status_code in (400, 422) and "message" in response.json()
 
 
+@both_backends
 def test_web_http_query_in_decomposed_unicode_finds_the_same(site):
     import unicodedata
 
@@ -191,6 +220,7 @@ def test_web_http_document_boxes_the_hit(site):
     assert len(api["boxes"]) == 1 and api["width"] == 1240
 
 
+@both_backends
 def test_web_http_references_resolved_by_code_year_and_issuer(site):
     letter = site.ids["letter"]
     page = site.get(f"/documents/{letter}").text
@@ -360,6 +390,7 @@ def test_web_http_login_required_mode(archive_folder, tmp_path):
         assert client.get("/").status_code == 200
 
 
+@both_backends
 def test_web_http_admin_adds_users(site):
     csrf = login(site, "ana")
     assert site.post("/users", data={"csrf": csrf, "name": "mai", "role": "editor",
@@ -375,6 +406,7 @@ def test_web_http_admin_adds_users(site):
 # --------------------------------------------------------------------------- review and corrections
 
 
+@both_backends
 def test_web_http_review_queue_confirm_and_correct(site):
     review = site.ids["review"]
     queue = site.get("/review").text
@@ -406,6 +438,7 @@ def test_web_http_invalid_correction_is_shown_not_stored(site):
     assert site.get(f"/api/documents/{decision}/corrections").json() == []
 
 
+@both_backends
 def test_web_http_api_session_corrections_and_tasks(site):
     session = site.post("/api/session", json={"name": "ed", "password": PASSWORD}).json()
     decision = site.ids["decision"]
@@ -425,6 +458,7 @@ def test_web_http_api_session_corrections_and_tasks(site):
 # --------------------------------------------------------------------------- tasks
 
 
+@both_backends
 def test_web_http_tasks_board_filters_status_and_exports(site):
     letter = site.ids["letter"]
     board = site.get("/tasks", params={"assignee": "huyen"}).text
@@ -459,6 +493,7 @@ def _wait_for_jobs(client: TestClient, count: int, seconds: float = 90.0) -> lis
     raise AssertionError("the intake worker did not finish")
 
 
+@both_backends
 def test_web_http_intake_processes_uploads_and_lists_failures(site, tmp_path):
     csrf = login(site, "ed")
     good = write_fake_scan(tmp_path / "scan.pdf", ["Số: 31/KH-UBND\nKế hoạch nông thôn mới"])

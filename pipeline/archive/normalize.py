@@ -7,6 +7,12 @@ import unicodedata
 
 _CODE_PART = re.compile(r"[0-9]+|[a-z]+")
 _WORD = re.compile(r"\w+")
+# The tokens of SQLite FTS5's unicode61 tokenizer: a letter (L*), number (N*) or private-use character (Co)
+# starts a token, which goes on over those and the combining marks FTS5 counts as diacritics (those of
+# Vietnamese among them, for text that is not NFC). `[^\W_]` is exactly L* and N* in Python's `re`.
+_TOKEN_START = r"[^\W_]|[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]"
+_FTS5_DIACRITICS = "\u0300-\u0304\u0306-\u030c\u030f\u0311\u031b\u0323-\u0328\u032d\u032e\u0330\u0331"
+_INDEX_TOKEN = re.compile(rf"(?:{_TOKEN_START})(?:{_TOKEN_START}|[{_FTS5_DIACRITICS}])*")
 
 
 class _FoldTable(dict[int, str]):
@@ -78,6 +84,30 @@ def matches_code(query_parts: list[str], code_parts_: list[str]) -> bool:
         return False
     remaining = iter(code_parts_[1:])
     return all(any(part == candidate for candidate in remaining) for part in query_parts[1:])
+
+
+def index_tokens(text: str) -> list[str]:
+    """The tokens a full-text index holds for `text`, in order: SQLite FTS5's unicode61 tokenizer without
+    diacritic removal (runs of letters and numbers, each character case-folded on its own). The PostgreSQL
+    store indexes these very tokens, so that both backends match the same pages.
+
+    >>> index_tokens("Số: 539/QĐ-UBND, x_y ΟΔΟΣ İ")
+    ['số', '539', 'qđ', 'ubnd', 'x', 'y', 'οδοσ', 'İ']
+    """
+    tokens = _INDEX_TOKEN.findall(text)
+    for index, token in enumerate(tokens):
+        folded = token.casefold()
+        tokens[index] = folded if len(folded) == len(token) else "".join(_fold_case(c) for c in token)
+    return tokens
+
+
+def _fold_case(char: str) -> str:
+    """Simple (one-character) case folding, as FTS5 does it: ẞ → ß, while full folding would give "ss"; a
+    character without a one-character folding (İ) stays as it is."""
+    for folded in (char.casefold(), char.lower()):
+        if len(folded) == 1:
+            return folded
+    return char
 
 
 def words(text: str) -> list[str]:

@@ -16,7 +16,7 @@ from pipeline.archive.normalize import (
     matches_code,
 )
 from pipeline.archive.query import TextQuery, check_query, parse_query, term_pattern
-from pipeline.archive.store import ArchiveStore, DocumentSummary, SearchFilters
+from pipeline.archive.store import ArchiveStore, Citation, DocumentSummary, SearchFilters
 
 SNIPPET_BEFORE = 60
 SNIPPET_AFTER = 120
@@ -54,7 +54,7 @@ def search(archive: ArchiveStore, query: str, filters: SearchFilters | None = No
     hits: list[Hit] = []
     is_code = parsed.plain and looks_like_code(text)
     if is_code:
-        hits = _reference_hits(archive, text, filters)
+        hits = _reference_hits(archive, text, filters, limit)
     seen = {hit.id for hit in hits}
     if len(hits) < limit:
         # A code also matches as a phrase in text its extraction missed (damaged or unusual spelling);
@@ -77,32 +77,33 @@ def _browse(archive: ArchiveStore, filters: SearchFilters, limit: int) -> list[H
 # --------------------------------------------------------------------------- references
 
 
-def _reference_hits(archive: ArchiveStore, query: str, filters: SearchFilters) -> list[Hit]:
+def _reference_hits(archive: ArchiveStore, query: str, filters: SearchFilters, limit: int) -> list[Hit]:
+    """Issuing documents (latest first), then citing ones (most mentions first); snippets are made for the
+    `limit` hits shown only (a common number can be cited by hundreds of documents)."""
     parts = code_parts(query)
-    issued: list[Hit] = []
-    for candidate in archive.issued_documents(parts[0], filters):
-        key = candidate.code_key
-        if key and matches_code(parts, key.split()):
-            document = candidate.document
-            page, snippet = _code_snippet(archive, document.id, key.split(), None)
-            issued.append(_hit(document, page, snippet, "issued", document.code, 0.0))
-    issued.sort(key=lambda hit: (hit.date or "", hit.id), reverse=True)
+    issued = [(candidate.document, candidate.code_key) for candidate in archive.issued_documents(parts[0], filters)
+              if candidate.code_key and matches_code(parts, candidate.code_key.split())]
+    issued.sort(key=lambda item: (item[0].date or "", item[0].id), reverse=True)
 
-    cited: dict[int, tuple[int, Hit]] = {}
-    issued_ids = {hit.id for hit in issued}
+    cited: dict[int, tuple[int, Citation]] = {}  # document id → (mentions in all, its first citation)
+    issued_ids = {document.id for document, _ in issued}
     for citation in archive.citations(parts[0], filters):
         document = citation.document
         if document.id in issued_ids or not matches_code(parts, citation.code_key.split()):
             continue
         previous = cited.get(document.id)
-        total = citation.mentions + (previous[0] if previous else 0)
-        if previous is None:
-            page, snippet = _code_snippet(archive, document.id, citation.code_key.split(), citation.page)
-            cited[document.id] = (total, _hit(document, page, snippet, "cited", citation.code, float(-total)))
-        else:
-            cited[document.id] = (total, previous[1])
-    ranked = sorted(cited.values(), key=lambda item: (-item[0], _negated_date(item[1].date), item[1].id))
-    return issued + [hit for _, hit in ranked]
+        cited[document.id] = (citation.mentions + (previous[0] if previous else 0),
+                              previous[1] if previous else citation)
+    ranked = sorted(cited.values(), key=lambda item: (-item[0], _negated_date(item[1].document.date),
+                                                      item[1].document.id))
+    hits = []
+    for document, key in issued[:limit]:
+        page, snippet = _code_snippet(archive, document.id, key.split(), None)
+        hits.append(_hit(document, page, snippet, "issued", document.code, 0.0))
+    for _, first in ranked[:max(0, limit - len(hits))]:
+        page, snippet = _code_snippet(archive, first.document.id, first.code_key.split(), first.page)
+        hits.append(_hit(first.document, page, snippet, "cited", first.code, float(-first.mentions)))
+    return hits
 
 
 def _negated_date(date: str | None) -> str:

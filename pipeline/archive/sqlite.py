@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pipeline.archive import store
 from pipeline.archive.files import pages_from_result
 from pipeline.archive.normalize import code_key, fold_text
 from pipeline.archive.query import QueryTerm, TextQuery
@@ -29,8 +30,13 @@ from pipeline.archive.review import (
 )
 from pipeline.archive.store import (
     BROWSE_ORDERS,
+    DOCUMENT_COLUMNS,
+    HUMAN_WORK_COLUMNS,
+    HUMAN_WORK_KEYS,
     INTAKE_STATUSES,
+    PART_COLUMNS,
     ROLES,
+    TABLES,
     ArchivedDocument,
     Citation,
     CitingReference,
@@ -40,6 +46,7 @@ from pipeline.archive.store import (
     DocumentRows,
     DocumentSummary,
     Facets,
+    HumanWork,
     IntakeJob,
     IssuedDocument,
     PageMatch,
@@ -52,11 +59,13 @@ from pipeline.archive.store import (
     User,
     corrected_columns,
     document_rows,
+    facets_of,
     filter_keys,
     fold_assignee,
     record_columns,
     region_of,
     settled_fields,
+    source_path,
     unpack_result,
 )
 from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError, os_error_reason
@@ -265,8 +274,6 @@ _Store = TypeVar("_Store")
 # What a store method may meet in a damaged or unusable archive (see _one_line_errors).
 _STORE_FAILURES = (sqlite3.Error, zlib.error, json.JSONDecodeError, UnicodeDecodeError)
 _CREATED_TABLE = re.compile(r'\s*CREATE (?:VIRTUAL )?TABLE "(\w+)"')
-# Above this many matching pages a text query is ordered by recency instead of BM25 (see SqliteArchive.matching_pages).
-RANKED_MATCHES = 1000
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
@@ -278,7 +285,6 @@ _TASK_COLUMNS = ('t."uid", t."record", d."id", d."code", d."date", d."type", d."
                  'coalesce(s."status", \'open\')')
 _TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
               'LEFT JOIN "task_status" s ON s."uid" = t."uid"')
-FACET_VALUES = 12  # values listed per facet
 FACET_MEMO = 64  # facet answers remembered per connection
 
 
@@ -358,22 +364,48 @@ class SqliteArchive:
     # ----------------------------------------------------------------------- writing
 
     def add_document(self, result: DocumentResult, *, name: str, kind: DocumentKind, result_json: str) -> int:
-        rows = document_rows(result, name=name, kind=kind, result_json=result_json, root=self.root)
+        return self._store(document_rows(result, name=name, kind=kind, result_json=result_json, root=self.root),
+                           result.record or Record())
+
+    def write_rows(self, rows: DocumentRows) -> int:
+        return self._store(rows, None)
+
+    def _store(self, rows: DocumentRows, record: Record | None) -> int:
+        """Store a document's rows under the id of the content's earlier version; `record`: the extracted
+        record, over which the content's corrections are applied (rows copied by write_rows have them)."""
+        sha256 = rows.document["sha256"]
         try:
             with self._write_transaction() as db:
                 # Read inside the write lock: a correction committed a moment ago is applied, never lost.
-                changes = _changes(db, result.sha256)
-                if changes:
+                changes = _changes(db, sha256) if record is not None else []
+                if record is not None and changes:
                     low = (rows.document["low_confidence"] or "").split()
-                    rows.document.update(corrected_columns(result.record or Record(), changes, low))
-                previous = db.execute('SELECT "id" FROM "documents" WHERE "sha256" = ?', (result.sha256,)).fetchone()
-                db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (result.sha256,))
+                    rows.document.update(corrected_columns(record, changes, low))
+                previous = db.execute('SELECT "id" FROM "documents" WHERE "sha256" = ?', (sha256,)).fetchone()
+                db.execute('DELETE FROM "documents" WHERE "sha256" = ?', (sha256,))
                 document_id = _insert_document(db, rows, previous[0] if previous else None)
-                for table, table_rows in _part_tables(rows):
+                for table, table_rows in rows.parts():
                     _insert_parts(db, table, document_id, table_rows)
         except sqlite3.Error as error:
-            raise _archive_error(error, self.path, f"cannot store {result.source}") from None
+            # the file as the user named it, not as stored (relative to the archive's folder)
+            source = source_path(rows.document["source"], self.root)
+            raise _archive_error(error, self.path, f"cannot store {source}") from None
         return document_id
+
+    def read_rows(self, document_id: int) -> DocumentRows:
+        db = self.connection
+        db.execute("BEGIN")  # one snapshot: the document and its parts as one writer left them
+        try:
+            row = db.execute(f'SELECT {_quoted(list(DOCUMENT_COLUMNS))} FROM "documents" WHERE "id" = ?',
+                             (document_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no document {document_id}", self.path)
+            parts = {table: [dict(zip(columns, values, strict=True)) for values in db.execute(
+                f'SELECT {_quoted(list(columns))} FROM "{table}" WHERE "document_id" = ? ORDER BY "id"',
+                (document_id,))] for table, columns in PART_COLUMNS.items()}
+        finally:
+            db.execute("COMMIT")
+        return DocumentRows(dict(zip(DOCUMENT_COLUMNS, row, strict=True)), **parts)
 
     # ----------------------------------------------------------------------- documents
 
@@ -403,6 +435,31 @@ class SqliteArchive:
 
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
+
+    def stored_documents(self) -> Iterator[StoredDocument]:
+        for row in self.connection.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall():
+            yield _stored(row)
+
+    def table_counts(self) -> dict[str, int]:
+        return {table: int(self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+                for table in TABLES}
+
+    def human_work(self) -> HumanWork:
+        tables = [tuple(tuple(row) for row in self.connection.execute(
+            f'SELECT {_quoted(list(columns))} FROM "{table}" '
+            f'ORDER BY {_quoted(list(HUMAN_WORK_KEYS[table])) if table in HUMAN_WORK_KEYS else "rowid"}'))
+            for table, columns in HUMAN_WORK_COLUMNS.items()]
+        return HumanWork(*tables)
+
+    def add_human_work(self, work: HumanWork) -> None:
+        try:
+            with self._write_transaction() as db:
+                for (table, columns), rows in zip(HUMAN_WORK_COLUMNS.items(), work.tables(), strict=True):
+                    replace = "OR REPLACE " if table in HUMAN_WORK_KEYS else ""
+                    db.executemany(f'INSERT {replace}INTO "{table}" ({_quoted(list(columns))}) '
+                                   f'VALUES ({", ".join("?" * len(columns))})', rows)
+        except sqlite3.Error as error:
+            raise ArchiveError(f"cannot store corrections, task status or users: {error}", self.path) from None
 
     def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:
         if not document_ids:
@@ -460,19 +517,7 @@ class SqliteArchive:
                 UNION ALL SELECT 'total', NULL, count(*) FROM f
                 UNION ALL SELECT 'tasks', NULL, coalesce(sum("tasks"), 0) FROM f
                 UNION ALL SELECT 'review', NULL, coalesce(sum("review"), 0) FROM f""", params).fetchall()
-        groups: dict[str, list[tuple[str, int]]] = {"type": [], "issuer": [], "year": [], "place": []}
-        totals: dict[str, int] = {}
-        for facet, value, count in rows:
-            if facet in groups:
-                groups[facet].append((str(value), int(count)))
-            else:
-                totals[facet] = int(count)
-        for facet, values in groups.items():
-            values.sort(key=(lambda item: item[0]) if facet == "year" else (lambda item: (-item[1], item[0])),
-                        reverse=facet == "year")
-            del values[FACET_VALUES:]
-        return Facets(total=totals["total"], types=groups["type"], issuers=groups["issuer"], years=groups["year"],
-                      places=groups["place"], with_tasks=totals["tasks"], needs_review=totals["review"])
+        return facets_of(rows)
 
     def load_record(self, document_id: int) -> Record:
         return Record.from_dict(self.record_data(document_id))
@@ -517,7 +562,7 @@ class SqliteArchive:
 
     def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
                        exclude: Collection[int]) -> list[PageMatch]:
-        """BM25 ranks selective queries; a query found on more than RANKED_MATCHES pages (boilerplate such as
+        """BM25 ranks selective queries; a query found on more than store.RANKED_MATCHES pages (boilerplate such as
         "ủy ban nhân dân", where BM25 order is nearly arbitrary and costly to compute) lists the newest pages
         first. Only the top pages are joined with their documents, growing the window while filters or
         repeats thin it out."""
@@ -537,10 +582,10 @@ class SqliteArchive:
                 banned_params = [json.dumps(banned_ids)]
         # Counting stops past the threshold: all that matters is whether the query is selective.
         capped = db.execute(f'SELECT count(*) FROM (SELECT 1 FROM "page_fts" WHERE "page_fts" MATCH ?{banned} LIMIT ?)',
-                            (match, *banned_params, RANKED_MATCHES + 1)).fetchone()[0]
+                            (match, *banned_params, store.RANKED_MATCHES + 1)).fetchone()[0]
         if capped == 0 or wanted <= 0:
             return []
-        ranked = capped <= RANKED_MATCHES
+        ranked = capped <= store.RANKED_MATCHES
         total: int | None = capped if ranked else None  # counted in full only if a common phrase needs it
         score, order = ('bm25("page_fts")', '"score"') if ranked else ("0.0", '"rowid" DESC')
         where, params = _filter_sql(filters)
@@ -821,12 +866,6 @@ class SqliteArchive:
 
 
 # --------------------------------------------------------------------------- rows and conditions
-
-
-
-def _part_tables(rows: DocumentRows) -> tuple[tuple[str, list[dict[str, Any]]], ...]:
-    return (("pages", rows.pages), ("references", rows.references), ("dates", rows.dates),
-            ("places", rows.places), ("tasks", rows.tasks))
 
 
 def _insert_document(db: sqlite3.Connection, rows: DocumentRows, document_id: int | None) -> int:

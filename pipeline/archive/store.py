@@ -21,7 +21,7 @@ import json
 import re
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,25 @@ from pipeline.archive.query import TextQuery
 from pipeline.archive.review import apply_corrections, low_confidence_fields, review_reasons
 from pipeline.errors import ArchiveError
 from pipeline.types import DocumentKind, DocumentResult, Record
+
+# Above this many matching pages a text query lists the newest pages first instead of ranking them: for
+# boilerplate such as "ủy ban nhân dân" relevance order is nearly arbitrary and costly to compute.
+RANKED_MATCHES = 1000
+
+# The logical schema every backend stores: the columns of each table, without the ids a backend assigns.
+DOCUMENT_COLUMNS = (
+    "sha256", "source", "name", "kind", "page_count", "code", "code_key", "number", "type", "type_key", "type_name",
+    "type_name_key", "issuer", "parent_issuer", "issuer_key", "place", "place_key", "date", "subject", "review",
+    "low_confidence", "task_count", "record", "result", "added_at",
+)
+PART_COLUMNS: dict[str, tuple[str, ...]] = {
+    "pages": ("page", "text", "folded"),
+    "references": ("code", "code_key", "number", "year", "type", "issuer_code", "date", "mentions", "page", "start"),
+    "dates": ("text", "kind", "value", "start", "end", "page"),
+    "places": ("level", "name", "name_key", "district", "district_key", "province", "province_key", "code", "text"),
+    "tasks": ("task_id", "uid", "text", "deadline", "page", "record", "assignees_key"),
+}
+TABLES = ("documents", *PART_COLUMNS)
 
 # Administrative prefixes users type before a place name ("huyện Hữu Lũng"); records hold bare names.
 _PLACE_PREFIX = re.compile(r"^(?:tinh|thanh pho|tp\.?|huyen|quan|thi xa|thi tran|xa|phuong)\s+")
@@ -95,13 +114,16 @@ class FilterKeys:
 
 
 def filter_keys(filters: SearchFilters) -> FilterKeys:
+    # a NUL is no text (PostgreSQL cannot store one, SQLite cuts strings at it): a filter of NULs is no filter
+    type_, issuer, place = (value.replace("\x00", "") if value else None
+                            for value in (filters.type, filters.issuer, filters.place))
     return FilterKeys(
-        type_key=code_key(filters.type) if filters.type else None,
-        type_name_key=fold_text(filters.type).strip() if filters.type else None,
-        issuer_key=fold_text(filters.issuer) if filters.issuer else None,
+        type_key=code_key(type_) if type_ else None,
+        type_name_key=fold_text(type_).strip() if type_ else None,
+        issuer_key=fold_text(issuer) if issuer else None,
         date_from=filters.date_from or None,
         date_to=filters.date_to or None,
-        place_key=_PLACE_PREFIX.sub("", fold_text(filters.place).strip()) if filters.place else None,
+        place_key=_PLACE_PREFIX.sub("", fold_text(place).strip()) if place else None,
         has_tasks=filters.has_tasks,
         needs_review=filters.needs_review,
     )
@@ -299,6 +321,45 @@ class IntakeJob:
     finished_at: str | None
 
 
+@dataclass(frozen=True)
+class HumanWork:
+    """What people did to an archive, as rows without ids (`congvan migrate` copies it): corrections
+    (sha256, field, old, new, author, at), task status (uid, status, author, at), task changes (uid, old,
+    new, author, at), users (name, role, password_hash, created_at) and webhook deliveries (target, uid,
+    digest, delivered_at: a re-run after the move sends only new or changed tasks). Sessions and uploads stay
+    behind."""
+
+    corrections: tuple[tuple[Any, ...], ...] = ()
+    task_status: tuple[tuple[Any, ...], ...] = ()
+    task_changes: tuple[tuple[Any, ...], ...] = ()
+    users: tuple[tuple[Any, ...], ...] = ()
+    deliveries: tuple[tuple[Any, ...], ...] = ()
+
+    def missing_from(self, other: HumanWork) -> HumanWork:
+        """The rows of this work that `other` lacks (order kept): what a copy still has to write."""
+        return HumanWork(*(tuple(row for row in mine if row not in set(theirs))
+                           for mine, theirs in zip(self.tables(), other.tables(), strict=True)))
+
+    def tables(self) -> tuple[tuple[tuple[Any, ...], ...], ...]:
+        return self.corrections, self.task_status, self.task_changes, self.users, self.deliveries
+
+    def counts(self) -> dict[str, int]:
+        return {"corrections": len(self.corrections), "task status": len(self.task_status),
+                "task changes": len(self.task_changes), "users": len(self.users),
+                "deliveries": len(self.deliveries)}
+
+
+HUMAN_WORK_COLUMNS: dict[str, tuple[str, ...]] = {  # HumanWork's tables, in its field order
+    "corrections": ("sha256", "field", "old", "new", "author", "at"),
+    "task_status": ("uid", "status", "author", "at"),
+    "task_changes": ("uid", "old", "new", "author", "at"),
+    "users": ("name", "role", "password_hash", "created_at"),
+    "deliveries": ("target", "uid", "digest", "delivered_at"),
+}
+# Tables whose rows are replaced by their key (the newest state wins), where the others only accumulate.
+HUMAN_WORK_KEYS: dict[str, tuple[str, ...]] = {"task_status": ("uid",), "users": ("name",),
+                                                "deliveries": ("target", "uid")}
+
 ROLES = ("viewer", "editor", "admin")
 INTAKE_STATUSES = ("queued", "running", "done", "skipped", "failed")
 BROWSE_ORDERS = ("date", "added")
@@ -336,7 +397,16 @@ class ArchiveStore(Protocol):
         """Store a processed document in one transaction, replacing an earlier version of the same content
         (same sha256) under the same id; return its id. The corrections stored for that content are applied
         over the new record in the same transaction (they take precedence over extraction). Raises
-        ArchiveError when it cannot be stored."""
+        ArchiveError when it cannot be stored. Writers racing on the same content leave one document."""
+        ...
+
+    def write_rows(self, rows: DocumentRows) -> int:
+        """Store a document given as its rows (`add_document` without deriving them; `congvan migrate`
+        copies archives with it), in one transaction, replacing the same content; return its id."""
+        ...
+
+    def read_rows(self, document_id: int) -> DocumentRows:
+        """A stored document as its rows, exactly as `write_rows` takes them; NotFoundError when missing."""
         ...
 
     # ----------------------------------------------------------------------- documents
@@ -351,6 +421,23 @@ class ArchiveStore(Protocol):
         ...
 
     def count_documents(self) -> int: ...
+
+    def stored_documents(self) -> Iterator[StoredDocument]:
+        """Every document, in id order."""
+        ...
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows of each table of the logical schema (`TABLES`)."""
+        ...
+
+    def human_work(self) -> HumanWork:
+        """Corrections, task status and its history, users: all of them, oldest first."""
+        ...
+
+    def add_human_work(self, work: HumanWork) -> None:
+        """Add these rows (from another archive's `human_work`) in one transaction; a task status replaces
+        the one of the same task, a user the one of the same name."""
+        ...
 
     def cards(self, document_ids: Collection[int]) -> dict[int, DocumentCard]:
         """The cards of these documents (ids not in the archive are left out)."""
@@ -525,6 +612,26 @@ class DocumentRows:
     places: list[dict[str, Any]]
     tasks: list[dict[str, Any]]
 
+    def parts(self) -> tuple[tuple[str, list[dict[str, Any]]], ...]:
+        """(table, rows) of the tables that hold the document's parts, in PART_COLUMNS order."""
+        return tuple((table, getattr(self, table)) for table in PART_COLUMNS)
+
+    def digest(self) -> str:
+        """A hash of everything stored of the document (ids aside): equal digests, equal documents."""
+        hasher = hashlib.sha256()
+        for table, rows in (("documents", [self.document]), *self.parts()):
+            for row in rows:
+                values = [row[column].hex() if isinstance(row[column], bytes) else row[column]
+                          for column in (DOCUMENT_COLUMNS if table == "documents" else PART_COLUMNS[table])]
+                hasher.update(json.dumps([table, values], ensure_ascii=False).encode("utf-8"))
+        return hasher.hexdigest()
+
+
+def stored_document(row: Sequence[Any]) -> StoredDocument:
+    """A StoredDocument from its columns, in field order."""
+    id_, sha256, source, name, kind, page_count, code, date, place = row
+    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date, place)
+
 
 def stored_source(source: str, root: Path | None) -> str:
     """How a source path is stored: relative to the archive's folder when it lies inside it (originals moved
@@ -543,6 +650,20 @@ def source_path(source: str, root: Path | None) -> Path:
     folder is now."""
     path = Path(source)
     return root / path if root is not None and not path.is_absolute() else path
+
+
+def relocated_rows(rows: DocumentRows, from_root: Path | None, to_root: Path | None) -> DocumentRows:
+    """A document's rows as an archive whose folder is `to_root` stores them (None: a database server, which
+    keeps paths absolute): a source relative to `from_root` (the archive it comes from) made absolute, then
+    relative to `to_root` when inside it; the result JSON's source alike."""
+    stored = rows.document["source"]
+    moved = stored_source(str(source_path(stored, from_root)), to_root)
+    if moved == stored:
+        return rows
+    data = json.loads(unpack_result(rows.document["result"]))
+    data["source"] = moved
+    result = pack_result(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    return replace(rows, document={**rows.document, "source": moved, "result": result})
 
 
 def record_columns(record: Record, *, low_confidence: Sequence[str], settled: Collection[str],
@@ -643,6 +764,27 @@ def _fold_or_none(value: str | None) -> str | None:
     return fold_text(value) if value else None
 
 
+FACET_VALUES = 12  # values listed per facet
+
+
+def facets_of(rows: Iterable[Sequence[Any]]) -> Facets:
+    """Facets from (facet, value, count) rows: "type", "issuer", "year", "place" values, and the "total",
+    "tasks" and "review" counts; most frequent values first (years newest first), FACET_VALUES of each."""
+    groups: dict[str, list[tuple[str, int]]] = {"type": [], "issuer": [], "year": [], "place": []}
+    totals: dict[str, int] = {}
+    for facet, value, count in rows:
+        if facet in groups:
+            groups[facet].append((str(value), int(count)))
+        else:
+            totals[facet] = int(count)
+    for facet, values in groups.items():
+        values.sort(key=(lambda item: item[0]) if facet == "year" else (lambda item: (-item[1], item[0])),
+                    reverse=facet == "year")
+        del values[FACET_VALUES:]
+    return Facets(total=totals["total"], types=groups["type"], issuers=groups["issuer"], years=groups["year"],
+                  places=groups["place"], with_tasks=totals["tasks"], needs_review=totals["review"])
+
+
 def fold_assignee(text: str) -> str:
     """The key an assignee filter is matched with (contained in the task's folded assignees)."""
     return fold_text(" ".join(text.split()))
@@ -669,7 +811,9 @@ def _page_of(page_starts: Sequence[int], offset: int) -> int:
 
 def open_archive(location: str | Path, *, create: bool = True) -> ArchiveStore:
     """Open (or create) the archive at `location` and bring its schema up to date: a file path or a
-    `sqlite:///PATH` URL (SQLAlchemy's spelling: `sqlite:////abs/path`) is an SQLite archive."""
+    `sqlite:///PATH` URL (SQLAlchemy's spelling: `sqlite:////abs/path`) is an SQLite archive, a
+    `postgresql://…` (or `postgres://…`) URL a PostgreSQL one (libpq's URL: user, password, host, port,
+    database and parameters such as `sslmode`)."""
     from pipeline.archive.sqlite import open_sqlite
 
     if isinstance(location, Path):
@@ -679,4 +823,23 @@ def open_archive(location: str | Path, *, create: bool = True) -> ArchiveStore:
         return open_sqlite(Path(location), create=create)
     if scheme.lower() == "sqlite" and rest.startswith("/") and len(rest) > 1:
         return open_sqlite(Path(rest[1:]), create=create)
-    raise ArchiveError("no archive backend for this location (give a file path or sqlite:///PATH)", location)
+    if scheme.lower() in POSTGRES_SCHEMES:
+        from pipeline.archive.postgres import open_postgres
+
+        return open_postgres(location, create=create)
+    raise ArchiveError("no archive backend for this location (give a file path, sqlite:///PATH or "
+                       "postgresql://…)", redact_url(location))
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def is_server_location(location: str | Path) -> bool:
+    """Whether `location` names an archive server that other machines (Dask workers) can reach too."""
+    return isinstance(location, str) and location.partition("://")[0].lower() in POSTGRES_SCHEMES
+
+
+def redact_url(location: str) -> str:
+    """`location` with any password in it replaced by ***, for messages."""
+    hidden = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", location)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", hidden)

@@ -25,8 +25,17 @@ from pipeline.run.options import PageSettings, ProcessOptions
 from pipeline.run.outcomes import BatchSummary, DocumentOutcome, DocumentStatus
 from pipeline.run.progress import Progress, describe
 from pipeline.run.stages import Stages
-from pipeline.run.worker import PAGE_TEMP_PREFIX, ExtractedDocument, PageTask, internal_error, run_text_page
-from pipeline.types import DocumentKind, DocumentResult, Record
+from pipeline.run.worker import (
+    PAGE_TEMP_PREFIX,
+    ExtractedDocument,
+    PageTask,
+    StoreRequest,
+    finished_document,
+    internal_error,
+    result_json,
+    run_text_page,
+)
+from pipeline.types import DocumentInfo, DocumentKind, Record
 
 
 def process_inputs(paths: Iterable[Path], options: ProcessOptions, *, stages: Stages | None = None) -> BatchSummary:
@@ -100,8 +109,24 @@ def _open_documents(files: list[Path], options: ProcessOptions, stages: Stages, 
                                     reason=f"already in the archive as document {stored.id} (use --force to redo)")
                 )
                 continue
-        documents.append(DocumentInFlight(path=path, info=info, name=name))
+        documents.append(DocumentInFlight(path=path, info=info, name=name, store=_store_request(options, info, name)))
     return documents
+
+
+def _settings(options: ProcessOptions) -> dict[str, object]:
+    """The settings recorded in each result JSON."""
+    return {"restore": options.restore, "text_layer": options.text_layer, "languages": options.languages,
+            "page_timeout": options.page_timeout}
+
+
+def _store_request(options: ProcessOptions, info: DocumentInfo, name: str) -> StoreRequest | None:
+    """Dask workers store finished documents in an archive server themselves: the results go from the
+    cluster straight into the database instead of through this process."""
+    from pipeline.archive.store import is_server_location
+
+    if options.executor != "dask" or options.db_path is None or not is_server_location(options.db_path):
+        return None
+    return StoreRequest(str(options.db_path), name, _settings(options))
 
 
 def _restore_outputs(archive: ArchiveStore, stored: StoredDocument, name: str, path: Path,
@@ -159,21 +184,18 @@ def _run_documents(documents: list[DocumentInFlight], options: ProcessOptions, s
 def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, options: ProcessOptions,
                      stages: Stages, archive: ArchiveStore | None) -> DocumentOutcome:
     """Write the outputs of a finished document: files first (atomically), the archive entry last (one
-    transaction), so that an interruption at any point leaves either nothing or the whole document."""
-    from pipeline.archive.files import document_to_dict, dumps_json, write_atomic
+    transaction), so that an interruption at any point leaves either nothing or the whole document. A
+    document a worker stored already gets its files after (a re-run restores missing files from the archive)."""
+    from pipeline.archive.files import write_atomic
 
     pages = [document.pages[i] for i in range(document.page_count)]
-    warnings = [f"page {page.index + 1}: {w}" for page in pages for w in page.warnings] + extracted.warnings
-    result = DocumentResult(source=str(document.path.resolve()), sha256=document.info.sha256, pages=pages,
-                            record=extracted.record, warnings=warnings)
-    settings = {"restore": options.restore, "text_layer": options.text_layer, "languages": options.languages,
-                "page_timeout": options.page_timeout}
+    result = finished_document(str(document.path.resolve()), document.info.sha256, pages, extracted)
     seconds = time.monotonic() - document.started
     try:
-        result_json = dumps_json(document_to_dict(result, kind=document.info.kind, settings=settings))
+        document_json = result_json(result, document.info.kind, _settings(options))
         if options.out_dir is not None:
             write_atomic(options.out_dir / f"{document.name}.txt", result.text)
-            write_atomic(options.out_dir / f"{document.name}.json", result_json)
+            write_atomic(options.out_dir / f"{document.name}.json", document_json)
             if options.pdf and not document.info.kind.is_text:
                 from pipeline.archive.pdf import searchable_pdf_path
 
@@ -181,8 +203,8 @@ def _finish_document(document: DocumentInFlight, extracted: ExtractedDocument, o
                 for warning in stages.write_pdf(document.path, result, target, image_dpi=pages[0].dpi,
                                                 jobs=options.jobs):
                     print(f"congvan: warning: {document.source}: {warning}", file=sys.stderr, flush=True)
-        if archive is not None:
-            archive.add_document(result, name=document.name, kind=document.info.kind, result_json=result_json)
+        if archive is not None and extracted.document_id is None:  # not stored by a worker already
+            archive.add_document(result, name=document.name, kind=document.info.kind, result_json=document_json)
     except CongvanError as error:
         return DocumentOutcome(document.source, DocumentStatus.FAILED, name=document.name, error=error)
     except OSError as error:

@@ -3,6 +3,7 @@ extraction, and yields every document when it is finished or has failed."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import CongvanError, InputError, printable
+from pipeline.errors import CongvanError, InputError, TooLargeError, printable
 from pipeline.run.executors import Executor
 from pipeline.run.options import PageSettings
 from pipeline.run.progress import Progress
@@ -21,6 +22,8 @@ from pipeline.run.worker import (
     ExtractTask,
     PageOutput,
     PageTask,
+    SourceUnavailable,
+    StoreRequest,
     internal_error,
     run_extract,
     run_page,
@@ -29,6 +32,8 @@ from pipeline.types import DocumentInfo, PageResult
 
 # Pages in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 PAGES_IN_FLIGHT_PER_JOB = 2
+# The largest input sent to a worker that cannot read it (the driver reads it whole into memory once).
+MAX_SENT_BYTES = 512 * 2**20
 
 
 @dataclass
@@ -42,6 +47,8 @@ class DocumentInFlight:
     next_page: int = 0
     pages: dict[int, PageResult] = field(default_factory=dict)
     futures: set[Any] = field(default_factory=set)
+    content: Any = None  # the file's bytes as shared with remote workers that cannot read it
+    store: StoreRequest | None = None  # workers store the finished document in the archive server
     extracting: bool = False
     failed: bool = False
     started: float = field(default_factory=time.monotonic)
@@ -100,10 +107,38 @@ class Engine:
             return None
         index = document.next_page
         document.next_page += 1
-        text = document.texts[index] if document.texts is not None else None
-        task = PageTask(document.source, index, document.info.kind, self._settings, self._stages, text)
-        self._track(self._executor.submit(run_page, task), document, "page", index)
+        self._submit_page(document, index)
         return None
+
+    def _submit_page(self, document: DocumentInFlight, index: int) -> None:
+        text = document.texts[index] if document.texts is not None else None
+        # remote workers check that their file at this path is the one the driver hashed
+        sha256 = document.info.sha256 if self._executor.remote else None
+        task = PageTask(document.source, index, document.info.kind, self._settings, self._stages, text, sha256)
+        arguments = (task,) if document.content is None else (task, document.content)
+        self._track(self._executor.submit(run_page, *arguments), document, "page", index)
+
+    def _submit_extract(self, document: DocumentInFlight) -> None:
+        pages = tuple(document.pages[i] for i in range(document.page_count))
+        task = ExtractTask(document.source, pages, self._stages, document.info.kind,
+                           document.info.sha256 if self._executor.remote else None, document.store,
+                           document.info.sha256)
+        arguments = (task,) if document.content is None else (task, document.content)
+        self._track(self._executor.submit(run_extract, *arguments), document, "extract", -1)
+
+    def _send_file(self, document: DocumentInFlight, index: int) -> Iterator[tuple[DocumentInFlight, CongvanError]]:
+        """A remote worker cannot read the input: share its bytes with the workers (once per document) and
+        give them the task again (a page, or the extraction: index -1)."""
+        if document.content is None:
+            try:
+                document.content = self._executor.share(_read_to_send(document))
+            except CongvanError as error:
+                yield from self._fail(document, error)
+                return
+        if index < 0:
+            self._submit_extract(document)
+        else:
+            self._submit_page(document, index)
 
     def _start(self, document: DocumentInFlight) -> None:
         if document.info.kind.is_text:
@@ -124,6 +159,9 @@ class Engine:
         document.futures.discard(future)
         try:
             value = future.result()
+        except SourceUnavailable:
+            yield from self._send_file(document, index)
+            return
         except CongvanError as error:
             yield from self._fail(document, error)
             return
@@ -146,10 +184,8 @@ class Engine:
         for warning in output.result.warnings:
             self._progress.message(f"congvan: warning: {printable(document.source)}: page {index + 1}: {printable(warning)}")
         if len(document.pages) == document.page_count:
-            pages = tuple(document.pages[i] for i in range(document.page_count))
-            task = ExtractTask(document.source, pages, self._stages, document.info.kind)
             document.extracting = True
-            self._track(self._executor.submit(run_extract, task), document, "extract", -1)
+            self._submit_extract(document)
 
     def _fail(self, document: DocumentInFlight, error: CongvanError) -> Iterator[tuple[DocumentInFlight, CongvanError]]:
         if document.failed:
@@ -180,3 +216,20 @@ class Engine:
             with suppress(Exception):
                 future.cancel()
         self._pending.clear()
+
+
+def _read_to_send(document: DocumentInFlight) -> bytes:
+    """The input's bytes for workers that cannot read it, if it still holds the content that was hashed."""
+    path = document.path
+    try:
+        size = path.stat().st_size
+        if size > MAX_SENT_BYTES:
+            raise TooLargeError(f"a Dask worker cannot read this file and it is too large to send "
+                                f"({size / 2**20:.0f} MiB, limit {MAX_SENT_BYTES / 2**20:.0f} MiB): put the inputs "
+                                "on a disk the workers share", path)
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read the file to send it to a worker: {error.strerror or error}", path) from None
+    if hashlib.sha256(data).hexdigest() != document.info.sha256:
+        raise InputError("the file changed while it was processed", path)
+    return data

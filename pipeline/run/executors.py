@@ -28,7 +28,15 @@ _PRELOAD = ["pipeline.run.worker", "pipeline.ingest", "pipeline.preprocess", "pi
 
 
 class Executor(Protocol):
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any: ...
+    # Whether workers may not see the driver's disk: inputs are then checked by content and, where a worker
+    # cannot read them, sent to it (`share`); and a server archive is written by the workers directly.
+    remote: bool
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def share(self, data: bytes) -> Any:
+        """`data` made available to the workers (passed to `submit` in place of the bytes)."""
+        ...
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]: ...
 
@@ -45,6 +53,8 @@ class LocalExecutor:
     """A pool of `jobs` worker processes, started from a fork server that has imported the stages. Each
     worker's data memory is capped at `memory_limit` bytes (None: no cap), and a worker ends itself when the
     process that started the batch is gone (even killed with SIGKILL)."""
+
+    remote = False
 
     def __init__(self, jobs: int, memory_limit: int | None = None) -> None:
         self._jobs = jobs
@@ -63,8 +73,11 @@ class LocalExecutor:
             )
         return self._pool
 
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
-        return self._ensure_pool().submit(fn, arg)
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._ensure_pool().submit(fn, *args)
+
+    def share(self, data: bytes) -> Any:
+        return data  # the workers are local: nothing to send ahead
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
         done, _ = concurrent.futures.wait(list(futures), return_when=concurrent.futures.FIRST_COMPLETED)
@@ -143,7 +156,10 @@ def _end_worker(how: signal.Signals) -> None:
 
 
 class DaskExecutor:
-    """The same tasks on a Dask distributed cluster; input paths must be readable by the workers."""
+    """The same tasks on a Dask distributed cluster. Workers read the inputs where they can; a worker that
+    cannot gets the file's bytes (see Engine), so the cluster needs no shared disk."""
+
+    remote = True
 
     def __init__(self, scheduler: str) -> None:
         try:
@@ -160,10 +176,15 @@ class DaskExecutor:
             raise CongvanError(f"cannot reach the Dask scheduler: {error}", scheduler) from None
         self._completed = as_completed(loop=self._client.loop)
 
-    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
-        future = self._client.submit(fn, arg, pure=False)
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = self._client.submit(fn, *args, pure=False)
         self._completed.add(future)
         return future
+
+    def share(self, data: bytes) -> Any:
+        """The bytes scattered to the cluster once: every page task of the document refers to them, and
+        each worker fetches them at most once."""
+        return self._client.scatter(data, hash=False)
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
         wanted = set(futures)

@@ -1,17 +1,24 @@
 """Worker side of the driver: one page through its text layer or load → preprocess → OCR → restore, or one
-document's record with its signatures.
+document's record with its signatures (stored straight into an archive server when the driver asks).
 
-Tasks are plain picklable values, so that they run the same in a local process pool or on Dask workers."""
+Tasks are plain picklable values, so that they run the same in a local process pool or on Dask workers. A
+Dask worker that cannot read an input (no shared disk) says so (`SourceUnavailable`); the driver then sends
+the file's bytes along with the task, which the worker keeps in a local copy for the document's other tasks."""
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import os
 import resource
+import shutil
 import tempfile
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pipeline.archive.files import owned_prefix
 from pipeline.errors import CongvanError, TooLargeError
@@ -24,6 +31,7 @@ from pipeline.textlayer import WEAK_OCR, LayerReading, read_layer
 from pipeline.types import (
     Box,
     DocumentKind,
+    DocumentResult,
     PageImage,
     PageResult,
     PageSource,
@@ -32,6 +40,10 @@ from pipeline.types import (
     TextLayer,
 )
 
+if TYPE_CHECKING:
+    from pipeline.archive.store import ArchiveStore
+
+SHIPPED_FILES_KEPT = 8  # local copies of sent inputs a worker keeps (its documents in flight)
 # Each page's temporary folder in the system's temporary folder: congvan-page-<worker pid>-…
 PAGE_TEMP_PREFIX = "congvan-page-"
 
@@ -46,6 +58,11 @@ class PageTask:
     settings: PageSettings
     stages: Stages
     text: str | None = None  # the page's text for text inputs (no image)
+    sha256: str | None = None  # given: the worker checks that its file at `source` has this content
+
+
+class SourceUnavailable(Exception):  # a request to the driver, not a failure of the document
+    """The worker cannot read the input at this path (or holds other content there): send its bytes."""
 
 
 @dataclass(frozen=True)
@@ -54,17 +71,30 @@ class PageOutput:
 
 
 @dataclass(frozen=True)
+class StoreRequest:
+    """What a worker needs to store a finished document in an archive server itself."""
+
+    location: str  # the archive's URL
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ExtractTask:
     source: str
     pages: tuple[PageResult, ...]
     stages: Stages
     kind: DocumentKind
+    sha256: str | None = None  # as PageTask.sha256 (a PDF's signatures are read from its file)
+    store: StoreRequest | None = None  # store the document from the worker (results straight to the server)
+    document_sha256: str = ""  # the document's content hash, for the archive
 
 
 @dataclass(frozen=True)
 class ExtractedDocument:
     record: Record
     warnings: list[str]  # about the document as a whole (a date contradicted by its signatures)
+    document_id: int | None = None  # set when the worker stored the document in the archive itself
 
 
 def internal_error(error: BaseException, source: str, where: str) -> CongvanError:
@@ -77,13 +107,14 @@ def internal_error(error: BaseException, source: str, where: str) -> CongvanErro
     return CongvanError(f"{where}: internal error: {type(error).__name__}: {error}", source)
 
 
-def run_page(task: PageTask) -> PageOutput:
-    """Worker entry point: one page through load → preprocess → OCR → restore."""
+def run_page(task: PageTask, content: bytes | None = None) -> PageOutput:
+    """Worker entry point: one page through load → preprocess → OCR → restore. `content`: the input file's
+    bytes, sent by the driver when this worker cannot read `task.source`."""
     try:
         if task.text is not None:
             return run_text_page(task)
-        return _run_image_page(task)
-    except CongvanError:
+        return _run_image_page(task, local_source(task.source, task.sha256, content))
+    except (CongvanError, SourceUnavailable):
         raise
     except Exception as error:  # a bug or resource failure in a stage fails this document, not the batch
         raise internal_error(error, task.source, f"page {task.index + 1}") from None
@@ -107,20 +138,20 @@ def run_text_page(task: PageTask) -> PageOutput:
     return PageOutput(result)
 
 
-def _run_image_page(task: PageTask) -> PageOutput:
+def _run_image_page(task: PageTask, source: Path) -> PageOutput:
     """A page of a PDF or an image. A PDF page whose own text layer carries its visible text is read from
     that layer (no OCR, no restoration: the text is exact); any other page is OCR'd, an old invisible OCR
     layer is restored and kept instead only when it reads better than the fresh OCR."""
     started = time.perf_counter()
     stages, settings = task.stages, task.settings
-    layer = stages.read_text_layer(Path(task.source), task.index) if task.kind is DocumentKind.PDF else None
+    layer = stages.read_text_layer(source, task.index) if task.kind is DocumentKind.PDF else None
     reading = read_layer(layer, prefer_layer=settings.text_layer) if layer is not None else None
     if layer is not None and reading is not None and (
             reading.source is PageSource.TEXT_LAYER
             or (reading.source is PageSource.LEGACY_RESTORED and settings.text_layer)):
         result = (_layer_result if reading.source is PageSource.TEXT_LAYER else _legacy_result)(task, layer, reading)
         return _finish(result, started)
-    page = stages.load_page(Path(task.source), task.index)
+    page = stages.load_page(source, task.index)
     # The page's own temporary folder, handed to the stages that need one and removed when the page ends
     # (even on failure), so that temporary disk use is bounded by the pages in flight.
     with tempfile.TemporaryDirectory(prefix=owned_prefix(PAGE_TEMP_PREFIX)) as workdir:
@@ -217,18 +248,100 @@ def _finish(result: PageResult, started: float) -> PageOutput:
     return PageOutput(result)
 
 
-def run_extract(task: ExtractTask) -> ExtractedDocument:
+def run_extract(task: ExtractTask, content: bytes | None = None) -> ExtractedDocument:
     """Worker entry point: the record of a whole document from its final text and pages, with its electronic
     signatures (the PDF's signature dictionaries joined with the stamps seen on its pages), and the date
-    checked against them."""
+    checked against them; stored in the archive server from here when the task says so."""
     try:
         text = "\f".join(page.text for page in task.pages)
         record = task.stages.extract_record(text, list(task.pages))
-        fields = task.stages.read_signatures(Path(task.source)) if task.kind is DocumentKind.PDF else []
+        fields = (task.stages.read_signatures(local_source(task.source, task.sha256, content))
+                  if task.kind is DocumentKind.PDF else [])
         record.signatures = merge_signatures(fields, [stamp for page in task.pages for stamp in page.stamps])
         warning = check_document_date(record)
-        return ExtractedDocument(record, [warning] if warning else [])
-    except CongvanError:
+        extracted = ExtractedDocument(record, [warning] if warning else [])
+    except (CongvanError, SourceUnavailable):
         raise
     except Exception as error:
         raise internal_error(error, task.source, "extraction") from None
+    if task.store is None:
+        return extracted
+    result = finished_document(task.source, task.document_sha256, task.pages, extracted)
+    document_id = _archive(task.store.location).add_document(
+        result, name=task.store.name, kind=task.kind, result_json=result_json(result, task.kind, task.store.settings))
+    return replace(extracted, document_id=document_id)
+
+
+def finished_document(source: str, sha256: str, pages: Sequence[PageResult],
+                      extracted: ExtractedDocument) -> DocumentResult:
+    """A processed document as the outputs and the archive take it."""
+    warnings = [f"page {page.index + 1}: {w}" for page in pages for w in page.warnings] + extracted.warnings
+    return DocumentResult(source=source, sha256=sha256, pages=list(pages), record=extracted.record,
+                          warnings=warnings)
+
+
+def result_json(result: DocumentResult, kind: DocumentKind, settings: dict[str, Any]) -> str:
+    """The content of DIR/<stem>.json, also kept in the archive."""
+    from pipeline.archive.files import document_to_dict, dumps_json
+
+    return dumps_json(document_to_dict(result, kind=kind, settings=settings))
+
+
+_archives: dict[str, ArchiveStore] = {}  # archive servers this worker process writes to, opened once
+
+
+def _archive(location: str) -> ArchiveStore:
+    archive = _archives.get(location)
+    if archive is None:
+        from pipeline.archive import open_archive
+
+        archive = _archives[location] = open_archive(location)
+        atexit.register(archive.close)
+    return archive
+
+
+# --------------------------------------------------------------------------- inputs on the worker's side
+
+_shipped: dict[str, Path] = {}  # sha256 → this process's copy of an input the driver sent
+_hashed: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) → sha256 of a local input
+_shipped_folder: list[Path] = []
+
+
+def local_source(source: str, sha256: str | None, content: bytes | None) -> Path:
+    """The file this worker reads a document from: its copy of sent bytes, or the input path once it is
+    known to hold the content the driver hashed (a worker on another machine may have another file there)."""
+    if content is not None:
+        return _shipped_copy(source, sha256, content)
+    path = Path(source)
+    if sha256 is None:
+        return path
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        digest = _hashed.get(key)
+        if digest is None:
+            with path.open("rb") as handle:
+                digest = _hashed[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        raise SourceUnavailable(source) from None
+    if digest != sha256:
+        raise SourceUnavailable(source)
+    return path
+
+
+def _shipped_copy(source: str, sha256: str | None, content: bytes) -> Path:
+    key = sha256 or hashlib.sha256(content).hexdigest()
+    path = _shipped.get(key)
+    if path is not None and path.exists():
+        return path
+    if not _shipped_folder:
+        _shipped_folder.append(Path(tempfile.mkdtemp(prefix="congvan-inputs-")))
+        atexit.register(shutil.rmtree, _shipped_folder[0], True)
+    path = _shipped_folder[0] / f"{key}{Path(source).suffix.lower()}"  # ingest reads the suffix too
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(content)
+    temporary.replace(path)
+    _shipped[key] = path
+    while len(_shipped) > SHIPPED_FILES_KEPT:  # dicts keep insertion order: the oldest copy goes first
+        _shipped.pop(next(iter(_shipped))).unlink(missing_ok=True)
+    return path

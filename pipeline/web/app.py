@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline import __version__
 from pipeline.archive import open_archive
-from pipeline.archive.store import ArchiveStore, Session, User
+from pipeline.archive.store import ArchiveStore, Session, User, is_server_location
 from pipeline.errors import CongvanError, InvalidCorrectionError, NotFoundError, UsageError
 from pipeline.run import Stages
 from pipeline.web import auth
@@ -45,8 +45,8 @@ SECURITY_HEADERS = {
 
 @dataclass
 class WebConfig:
-    db: Path
-    uploads: Path | None = None  # default: <archive>-uploads/ next to the archive
+    db: Path | str  # an SQLite file, or a postgresql:// URL (see archive.open_archive)
+    uploads: Path | None = None  # default: <archive>-uploads/ next to an SQLite archive (needed for a server)
     max_upload_bytes: int = DEFAULT_UPLOAD_MB << 20
     login_required: bool = False  # also reading needs an account
     secure_cookies: bool = False  # behind HTTPS
@@ -56,13 +56,18 @@ class WebConfig:
 
     @property
     def upload_dir(self) -> Path:
-        return self.uploads or self.db.with_name(self.db.stem + "-uploads")
+        if self.uploads is not None:
+            return self.uploads
+        if is_server_location(self.db):
+            raise UsageError("an archive on a database server needs --uploads DIR (where uploaded files are kept)")
+        db = Path(self.db)
+        return db.with_name(db.stem + "-uploads")
 
 
 class Stores:
     """One open archive per thread: SQLite connections are not shared between threads."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self._db = db
         self._local = threading.local()
         self._all: list[ArchiveStore] = []

@@ -45,7 +45,7 @@ def save_upload(store: ArchiveStore, folder: Path, name: str, stream: BinaryIO, 
 class IntakeWorker:
     """A thread that processes queued uploads, one at a time, into the archive."""
 
-    def __init__(self, open_store: Callable[[], ArchiveStore], db_path: Path, *, jobs: int = 1,
+    def __init__(self, open_store: Callable[[], ArchiveStore], db_path: Path | str, *, jobs: int = 1,
                  stages: Stages | None = None) -> None:
         self._open_store = open_store
         self._db_path = db_path
