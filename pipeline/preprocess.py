@@ -108,17 +108,37 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
 
     Dark text is dark in all three channels; coloured ink is bright in at least one. The brightest
     channel therefore keeps black text (even under a seal, where the inks multiply) and drops most of
-    the colour; the remaining tint is pushed to white in proportion to the pixel's chroma."""
+    the colour; the remaining tint is pushed to white in proportion to the pixel's chroma.
+
+    Whether a pixel is coloured ink is judged from the chroma of its 5×5 neighbourhood's mean colour, not
+    of the pixel alone: the colour fringes that sub-pixel font rendering (web images, screenshots) and JPEG
+    chroma subsampling leave on both edges of a black stroke have opposite hues that cancel in the mean,
+    while a seal's or a signature's colour does not. Fringes read per pixel would be whitened and every
+    stroke of a small page thinned to a broken hairline; where the neighbourhood is neutral the pixel's
+    plain luminance is kept instead."""
     if image.ndim == 2:
         return image, {"applied": False}
     blue, green, red = cv2.split(image)
     brightest = cv2.max(cv2.max(blue, green), red)
-    chroma = cv2.subtract(brightest, cv2.min(cv2.min(blue, green), red))
+    chroma = _chroma(image)
     excess = cv2.subtract(chroma, np.full_like(chroma, int(INK_CHROMA_FLOOR)))
-    gray = cv2.addWeighted(brightest, 1.0, excess, INK_CHROMA_BOOST, 0.0)  # saturates at 255
-    coloured = float(np.count_nonzero(chroma[::2, ::2] > 60)) / chroma[::2, ::2].size
+    suppressed = cv2.addWeighted(brightest, 1.0, excess, INK_CHROMA_BOOST, 0.0)  # saturates at 255
+    local_chroma = _chroma(cv2.blur(image, (5, 5))).astype(np.float32)
+    # 0 where the neighbourhood is neutral (black text, its fringes, paper), 1 from twice the floor up
+    weight = np.clip((local_chroma - INK_CHROMA_FLOOR) / INK_CHROMA_FLOOR, 0.0, 1.0)
+    luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    gray = np.clip(luminance + weight * (suppressed.astype(np.float32) - luminance) + 0.5, 0, 255).astype(np.uint8)
+    coloured = float(np.count_nonzero(local_chroma[::2, ::2] > 60)) / local_chroma[::2, ::2].size
+    fringe = float(np.count_nonzero((chroma[::2, ::2] > 60) & (local_chroma[::2, ::2] <= INK_CHROMA_FLOOR)))
     return gray, {"applied": True, "chroma_floor": INK_CHROMA_FLOOR, "boost": INK_CHROMA_BOOST,
-                  "coloured_fraction": round(coloured, 5)}
+                  "coloured_fraction": round(coloured, 5),
+                  "fringe_fraction": round(fringe / local_chroma[::2, ::2].size, 5)}
+
+
+def _chroma(image: np.ndarray) -> np.ndarray:
+    """Max minus min channel of a BGR image: 0 for grays, large for saturated ink."""
+    blue, green, red = cv2.split(image)
+    return cv2.subtract(cv2.max(cv2.max(blue, green), red), cv2.min(cv2.min(blue, green), red))
 
 
 # --------------------------------------------------------------------------- resolution

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
-from scan_images import font, header_page, rotate
+from scan_images import BODY_LINES, font, header_page, rotate, subpixel_page
 
+from pipeline.eval.metrics import cer
 from pipeline.ocr import find_regions, is_junk, ocr_page, words_to_text
 from pipeline.preprocess import preprocess_page
 from pipeline.types import OcrWord, PageImage
@@ -97,6 +98,14 @@ def test_ocr_word_boxes_land_on_the_original_page() -> None:
         union = (ex1 - ex0) * (ey1 - ey0) + bw * bh - overlap_w * overlap_h
         assert overlap_w * overlap_h / union > 0.5, (word, found[word], (ex0, ey0, ex1, ey1))
     assert (result.width, result.height, result.dpi) == (1240, 900, 150)
+
+
+def test_ocr_small_web_image_reads_like_its_text() -> None:
+    """A page rendered small with sub-pixel anti-aliasing (a web image, 72 dpi, no DPI in the file) reads
+    almost without error once upscaled; with its colour fringes taken for ink it read at 60 % CER."""
+    _, result = _ocr(subpixel_page(BODY_LINES, dpi=72), 72)
+    error = cer("\n".join(BODY_LINES), words_to_text(result.words))
+    assert error.errors <= 0.03 * error.total, words_to_text(result.words)
 
 
 def test_ocr_blank_page_gives_no_words() -> None:

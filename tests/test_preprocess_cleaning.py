@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scan_images import BODY_LINES, text_page
+from scan_images import BODY_LINES, subpixel_page, text_page
 
 from pipeline.preprocess import (
     binarize,
@@ -203,3 +203,14 @@ def test_preprocess_gray_seal_over_the_signer_title_lightened_title_kept() -> No
     assert np.mean(cleaned[(ring > 0) & (page > 128)] > 200) > 0.95  # the ring is gone, inside the lines too
     text = page < 100
     assert np.mean(cleaned[text] < 128) > 0.99
+
+
+def test_preprocess_subpixel_fringes_are_not_coloured_ink() -> None:
+    """A web image's strokes carry orange and blue sub-pixel fringes; read per pixel as coloured ink they
+    were whitened, and each stroke thinned to a broken hairline (the real web images lost half their ink)."""
+    page = subpixel_page(dpi=72)
+    gray, params = suppress_color_ink(page)
+    luminance = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    assert np.count_nonzero(gray < 128) >= 0.95 * np.count_nonzero(luminance < 128)
+    assert np.abs(gray.astype(int) - luminance)[luminance < 200].mean() < 8
+    assert params["fringe_fraction"] > 0.02  # the fringes were there, and recognised as such
