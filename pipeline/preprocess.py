@@ -22,6 +22,14 @@ NOISE_SIGMA_FOR_MEDIAN = 3.0  # gray levels: above this a 3×3 median removes th
 DESKEW_RANGE_DEGREES = 12.0
 BORDER_MARGIN_INCHES = 0.03  # ink starting this close to the image edge belongs to the frame, not the text
 BORDER_GRAY = 200
+# A text line cut by the image frame (web images, cropped photos): at least CUT_LINE_LETTERS letters, each
+# at least CUT_LETTER_INCHES tall across the edge and at most CUT_WORD_INCHES along it (letters blur into
+# words at low resolution), no more than CUT_LINE_GAP_INCHES apart, spanning CUT_LINE_MIN_INCHES.
+CUT_LETTER_INCHES = (0.05, 0.3)
+CUT_WORD_INCHES = 0.6
+CUT_LINE_GAP_INCHES = 0.25
+CUT_LINE_LETTERS = 5
+CUT_LINE_MIN_INCHES = 1.0
 MARK_GRAY = 215
 MARK_HEIGHT_RATIO = 3.0  # a shape this many median character heights tall is not text
 SPECK_INCHES = 0.01  # a speck is at most this wide and tall (3 px at 300 dpi) …
@@ -211,7 +219,8 @@ def normalize_background(gray: np.ndarray, dpi: float) -> StepResult:
 
 def remove_borders(gray: np.ndarray, dpi: float) -> StepResult:
     """Erase ink touching the image edge (scanner lid shadow, the page edge in a photo, punch holes cut by
-    the frame): text keeps a margin, so whatever reaches the edge is not text."""
+    the frame): text keeps a margin, so whatever reaches the edge is not text, except a text line the
+    frame cuts through (a partial web image, a cropped photo), which is kept for the OCR to read."""
     margin = max(1, round(BORDER_MARGIN_INCHES * dpi))
     # anything clearly darker than paper, so that the gray fringe of a shadow goes with its dark core
     ink = (gray < BORDER_GRAY).astype(np.uint8)
@@ -219,16 +228,50 @@ def remove_borders(gray: np.ndarray, dpi: float) -> StepResult:
     height, width = gray.shape
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     right, bottom = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
-    touching = (x < margin) | (y < margin) | (right > width - margin) | (bottom > height - margin)
-    touching[0] = False
+    widths, heights = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    # per edge: which components touch it, and their position and size along it and their size across it
+    edges = ((x < margin, y, heights, widths), (right > width - margin, y, heights, widths),
+             (y < margin, x, widths, heights), (bottom > height - margin, x, widths, heights))
+    touching = np.zeros(len(stats), bool)
+    cut_text = np.zeros(len(stats), bool)
+    for on_edge, along, along_size, across_size in edges:
+        on_edge = on_edge.copy()
+        on_edge[0] = False
+        touching |= on_edge
+        cut_text |= _cut_text_line(np.flatnonzero(on_edge), along, along_size, across_size, dpi)
+    touching &= ~cut_text
+    kept = int(np.count_nonzero(cut_text))
     if not touching.any():
-        return gray, {"erased_components": 0, "erased_fraction": 0.0}
+        return gray, {"erased_components": 0, "erased_fraction": 0.0, "kept_cut_letters": kept}
     erase = touching[labels]
     erase = cv2.dilate(erase.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     cleaned = gray.copy()
     cleaned[erase] = 255
     return cleaned, {"erased_components": int(np.count_nonzero(touching)),
-                     "erased_fraction": round(float(np.count_nonzero(erase)) / erase.size, 5)}
+                     "erased_fraction": round(float(np.count_nonzero(erase)) / erase.size, 5), "kept_cut_letters": kept}
+
+
+def _cut_text_line(indices: np.ndarray, along: np.ndarray, along_size: np.ndarray, across_size: np.ndarray,
+                   dpi: float) -> np.ndarray:
+    """Which of the components touching one image edge are letters of a text line the frame cuts through (a
+    web image or a photo cropped across a line): letter-sized shapes in a row along the edge, spaced like the
+    letters and words of a line. A frame's shadow, a page edge or a punch hole is one large shape or a few
+    scattered ones."""
+    cut = np.zeros(len(along), bool)
+    letter = ((across_size[indices] >= CUT_LETTER_INCHES[0] * dpi) & (across_size[indices] <= CUT_LETTER_INCHES[1] * dpi)
+              & (along_size[indices] <= CUT_WORD_INCHES * dpi))
+    indices = indices[letter]
+    if len(indices) < CUT_LINE_LETTERS:
+        return cut
+    indices = indices[np.argsort(along[indices])]
+    starts, ends = along[indices], along[indices] + along_size[indices]
+    gaps = starts[1:] - np.maximum.accumulate(ends)[:-1]
+    breaks = np.flatnonzero(gaps > CUT_LINE_GAP_INCHES * dpi) + 1
+    for run in np.split(np.arange(len(indices)), breaks):
+        span = ends[run].max() - starts[run].min()
+        if len(run) >= CUT_LINE_LETTERS and span >= CUT_LINE_MIN_INCHES * dpi:
+            cut[indices[run]] = True
+    return cut
 
 
 def remove_specks(gray: np.ndarray, dpi: float) -> StepResult:

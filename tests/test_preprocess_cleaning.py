@@ -214,3 +214,19 @@ def test_preprocess_subpixel_fringes_are_not_coloured_ink() -> None:
     assert np.count_nonzero(gray < 128) >= 0.95 * np.count_nonzero(luminance < 128)
     assert np.abs(gray.astype(int) - luminance)[luminance < 200].mean() < 8
     assert params["fringe_fraction"] > 0.02  # the fringes were there, and recognised as such
+
+
+def test_preprocess_text_line_cut_by_the_frame_kept_border_erased() -> None:
+    """A partial web image or a cropped photo ends inside a text line: its letters touch the frame but are
+    text to read, while a dark band along another edge is still the scanner's frame."""
+    page = text_page(BODY_LINES, dpi=300, width_in=9.0)
+    pitch = round(13 * 1.6 * 300 / 72)
+    last_top = round(0.5 * 300) + pitch * (len(BODY_LINES) - 1)
+    cut = page[: last_top + 40].copy()  # through the middle of the last line's letters
+    cut[:40, :] = 20
+    cleaned, params = remove_borders(cut, 300)
+    last_line = cut[last_top:] < 100
+    assert last_line.sum() > 2000
+    assert np.array_equal(cleaned[last_top:][last_line], cut[last_top:][last_line])
+    assert params["kept_cut_letters"] >= 20
+    assert cleaned[:40, :].min() > 200
