@@ -122,8 +122,8 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
     of the pixel alone: the colour fringes that sub-pixel font rendering (web images, screenshots) and JPEG
     chroma subsampling leave on both edges of a black stroke have opposite hues that cancel in the mean,
     while a seal's or a signature's colour does not. Fringes read per pixel would be whitened and every
-    stroke of a small page thinned to a broken hairline; where the neighbourhood is neutral the pixel's
-    plain luminance is kept instead."""
+    stroke of a small page thinned to a broken hairline; where the neighbourhood is neutral a fringe
+    pixel keeps its plain luminance instead."""
     if image.ndim == 2:
         return image, {"applied": False}
     blue, green, red = cv2.split(image)
@@ -134,8 +134,13 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
     local_chroma = _chroma(cv2.blur(image, (5, 5))).astype(np.float32)
     # 0 where the neighbourhood is neutral (black text, its fringes, paper), 1 from twice the floor up
     weight = np.clip((local_chroma - INK_CHROMA_FLOOR) / INK_CHROMA_FLOOR, 0.0, 1.0)
+    # a pixel in a neutral neighbourhood keeps its brightest channel while it is itself near gray (a tinted
+    # paper stays uniform), and its luminance where it is a fringe: the brightest channel of an orange or
+    # blue fringe is near paper white
     luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    gray = np.clip(luminance + weight * (suppressed.astype(np.float32) - luminance) + 0.5, 0, 255).astype(np.uint8)
+    fringe_share = np.clip(excess.astype(np.float32) / INK_CHROMA_FLOOR, 0.0, 1.0)
+    neutral = brightest + fringe_share * (luminance - brightest)
+    gray = np.clip(neutral + weight * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
     coloured = float(np.count_nonzero(local_chroma[::2, ::2] > 60)) / local_chroma[::2, ::2].size
     fringe = float(np.count_nonzero((chroma[::2, ::2] > 60) & (local_chroma[::2, ::2] <= INK_CHROMA_FLOOR)))
     return gray, {"applied": True, "chroma_floor": INK_CHROMA_FLOOR, "boost": INK_CHROMA_BOOST,
