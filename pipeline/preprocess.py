@@ -18,6 +18,9 @@ DOWNSCALE_ABOVE_DPI = 450.0  # Tesseract gains nothing above ~300 dpi and takes 
 # Chroma (max-min channel) above this is treated as coloured ink; below it is JPEG/scanner colour noise.
 INK_CHROMA_FLOOR = 28.0
 INK_CHROMA_BOOST = 1.5
+# Share of a coloured pixel's colour that the mean of its 5×5 neighbourhood keeps: up to this much it is
+# a fringe of a black stroke (opposite hues on its two edges cancel), from twice this much coloured ink.
+FRINGE_SHARED_HUE = 0.2
 NOISE_SIGMA_FOR_MEDIAN = 3.0  # gray levels: above this a 3×3 median removes the grain
 DESKEW_RANGE_DEGREES = 12.0
 BORDER_MARGIN_INCHES = 0.03  # ink starting this close to the image edge belongs to the frame, not the text
@@ -118,34 +121,37 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
     channel therefore keeps black text (even under a seal, where the inks multiply) and drops most of
     the colour; the remaining tint is pushed to white in proportion to the pixel's chroma.
 
-    Whether a pixel is coloured ink is judged from the chroma of its 5×5 neighbourhood's mean colour, not
-    of the pixel alone: the colour fringes that sub-pixel font rendering (web images, screenshots) and JPEG
-    chroma subsampling leave on both edges of a black stroke have opposite hues that cancel in the mean,
-    while a seal's or a signature's colour does not. Fringes read per pixel would be whitened and every
-    stroke of a small page thinned to a broken hairline; where the neighbourhood is neutral a fringe
-    pixel keeps its plain luminance instead."""
+    A coloured pixel is taken for ink only where its 5×5 neighbourhood shares its hue. The colour fringes
+    that sub-pixel font rendering (web images, screenshots) and JPEG chroma subsampling leave on the edges
+    of a black stroke have opposite hues on its two sides, which cancel in the neighbourhood's mean colour,
+    while a seal's or a signature's colour, however thin or faint, survives there diluted. Fringes read
+    per pixel as ink were whitened, and every stroke of a small web page thinned to a broken hairline;
+    they keep their plain luminance instead."""
     if image.ndim == 2:
         return image, {"applied": False}
     blue, green, red = cv2.split(image)
     brightest = cv2.max(cv2.max(blue, green), red)
     chroma = _chroma(image)
     excess = cv2.subtract(chroma, np.full_like(chroma, int(INK_CHROMA_FLOOR)))
-    suppressed = cv2.addWeighted(brightest, 1.0, excess, INK_CHROMA_BOOST, 0.0)  # saturates at 255
-    local_chroma = _chroma(cv2.blur(image, (5, 5))).astype(np.float32)
-    # 0 where the neighbourhood is neutral (black text, its fringes, paper), 1 from twice the floor up
-    weight = np.clip((local_chroma - INK_CHROMA_FLOOR) / INK_CHROMA_FLOOR, 0.0, 1.0)
-    # a pixel in a neutral neighbourhood keeps its brightest channel while it is itself near gray (a tinted
-    # paper stays uniform), and its luminance where it is a fringe: the brightest channel of an orange or
-    # blue fringe is near paper white
+    suppressed = cv2.addWeighted(brightest, 1.0, excess, INK_CHROMA_BOOST, 0.0).astype(np.float32)  # saturates
+    colour = image.astype(np.float32)
+    offset = colour - colour.mean(axis=2, keepdims=True)  # the pixel's departure from gray
+    local = cv2.blur(colour, (5, 5))
+    local_offset = local - local.mean(axis=2, keepdims=True)
+    # how much of the pixel's colour its neighbourhood's mean keeps: ≥ 0.38 on seals, ≤ 0.2 on fringes
+    shared = (offset * local_offset).sum(axis=2) / np.maximum((offset * offset).sum(axis=2), 1.0)
+    ink = np.clip((shared - FRINGE_SHARED_HUE) / FRINGE_SHARED_HUE, 0.0, 1.0)
+    # a near-gray pixel keeps its brightest channel (equal to `suppressed` below the floor: a tinted paper
+    # stays uniform); a fringe moves to its luminance, as the brightest channel of an orange or blue fringe
+    # is near paper white
     luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     fringe_share = np.clip(excess.astype(np.float32) / INK_CHROMA_FLOOR, 0.0, 1.0)
     neutral = brightest + fringe_share * (luminance - brightest)
-    gray = np.clip(neutral + weight * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
-    coloured = float(np.count_nonzero(local_chroma[::2, ::2] > 60)) / local_chroma[::2, ::2].size
-    fringe = float(np.count_nonzero((chroma[::2, ::2] > 60) & (local_chroma[::2, ::2] <= INK_CHROMA_FLOOR)))
+    gray = np.clip(neutral + ink * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
+    strong, inked = chroma[::2, ::2] > 60, ink[::2, ::2]
     return gray, {"applied": True, "chroma_floor": INK_CHROMA_FLOOR, "boost": INK_CHROMA_BOOST,
-                  "coloured_fraction": round(coloured, 5),
-                  "fringe_fraction": round(fringe / local_chroma[::2, ::2].size, 5)}
+                  "coloured_fraction": round(float(np.count_nonzero(strong & (inked > 0.5))) / strong.size, 5),
+                  "fringe_fraction": round(float(np.count_nonzero(strong & (inked <= 0.5))) / strong.size, 5)}
 
 
 def _chroma(image: np.ndarray) -> np.ndarray:
