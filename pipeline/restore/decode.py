@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -897,7 +898,7 @@ class _Lattice:
             at = starts[lengths > i] + i
             total = forward[at - 1][:, :, None] + pair[at]
             predecessor[at] = total.argmax(axis=1)
-            forward[at] = total.max(axis=1)
+            forward[at] = _row_max(total)
         return forward, predecessor
 
     def _keep(self, position: np.ndarray, keep: np.ndarray) -> None:
@@ -955,7 +956,7 @@ class _Lattice:
         for i in range(n - 1, width):
             np.add(best[..., None], table[i], out=total)
             total.argmax(axis=1, out=back[i])
-            total.max(axis=1, out=best)
+            _row_max(total, out=best)
         rows = np.arange(n_seg)
         final = np.unravel_index(np.argmax(best.reshape(n_seg, -1), axis=1), state[1:])
         choice = np.zeros((width + n - 1, n_seg), dtype=np.intp)
@@ -989,6 +990,11 @@ class _Lattice:
             if part is not None:
                 part.choice = int(self.slot[offsets[position] + self.choice[position]])
                 part.confidence = float(self.confidence[position])
+
+
+# the maximum over axis 1 without ndarray.max's Python-level wrapper: Viterbi calls it once per
+# position, on small arrays, where the wrapper costs as much as the reduction
+_row_max = functools.partial(np.maximum.reduce, axis=1)
 
 
 def within_segment(segment: np.ndarray) -> np.ndarray:

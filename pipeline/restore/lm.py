@@ -132,8 +132,8 @@ class NgramModel:
     """Backoff n-gram model over unit ids; `score` works on whole arrays of n-grams at once."""
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.words: list[str] = [str(w) for w in arrays["words"]]
-        self.index = {w: i for i, w in enumerate(self.words)}
+        self.words: list[str] = arrays["words"].tolist()
+        self.index = dict(zip(self.words, range(len(self.words)), strict=True))
         self.is_syllable = arrays["is_syllable"].astype(bool)
         self.order = int(arrays["order"])
         self.uni_logp = arrays["uni_logp"].astype(np.float32)  # Kneser–Ney: a continuation probability
