@@ -122,11 +122,12 @@ def _build(match: re.Match[str], party: bool) -> CodeMatch | None:
 # A code's number right after "số" with OCR's letters for digits ("số I3/UB-TP", "số !3/2018/NĐ-CP",
 # "Số: lO5/QĐ"): "số" and the slash that follows make the token a number, so its letters are digits. At least
 # one real digit is required: "số I/…" stays a Roman numeral.
-_NUMBER_AFTER_SO = re.compile(
-    r"(?<![\w])[Ss][ốỐôÔoO]\s*[:.]?\s*(?P<num>(?=[0-9IlO|!]*[0-9])(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5})"
-    r"(?=[ \t]*/)"
-)
+_MISREAD_NUMBER = r"(?P<num>(?=[0-9IlO|!]*[0-9])(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5})(?=[ \t]*/)"
+_NUMBER_AFTER_SO = re.compile(r"(?<![\w])[Ss][ốỐôÔoO]\s*[:.]?\s*" + _MISREAD_NUMBER)
 _DIGIT_READINGS = str.maketrans("IlO|!", "11011")
+# After the header's "Số:" label: its number, and a space OCR read for the slash before a type ("110 QĐ-STP").
+_LABELLED_NUMBER = re.compile(r"[ \t]*" + _MISREAD_NUMBER)
+_LOST_SLASH = re.compile(r"([ \t]*\d{1,5}) (?=(?P<group>[A-ZĐ][A-Za-zĐđ]{0,3})-)")
 
 
 def read_number_digits(text: str) -> str:
@@ -137,6 +138,19 @@ def read_number_digits(text: str) -> str:
         return head + match.group("num").translate(_DIGIT_READINGS)
 
     return _NUMBER_AFTER_SO.sub(digits, text)
+
+
+def read_labelled_code(rest: str) -> str:
+    """The text after a header's "Số:" label with the OCR damage the label makes certain repaired: letters for
+    digits in its number ("II0/QĐ"), a space for the slash before a document type ("110 QĐ-STP"). One character
+    for one character."""
+    number = _LABELLED_NUMBER.match(rest)
+    if number:
+        rest = rest[: number.start("num")] + number.group("num").translate(_DIGIT_READINGS) + rest[number.end():]
+    lost = _LOST_SLASH.match(rest)
+    if lost and lost.group("group") in doc_types().by_abbr:
+        rest = lost.group(1) + "/" + rest[lost.end():]
+    return rest
 
 
 def iter_codes(text: str, start: int = 0, end: int | None = None) -> Iterator[CodeMatch]:
