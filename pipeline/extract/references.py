@@ -126,7 +126,8 @@ _MISREAD_NUMBER = r"(?P<num>(?=[0-9IlO|!]*[0-9])(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5}
 _NUMBER_AFTER_SO = re.compile(r"(?<![\w])[Ss][ốỐôÔoO]\s*[:.]?\s*" + _MISREAD_NUMBER)
 _DIGIT_READINGS = str.maketrans("IlO|!", "11011")
 # After the header's "Số:" label: its number, and a space OCR read for the slash before a type ("110 QĐ-STP").
-_LABELLED_NUMBER = re.compile(r"[ \t]*" + _MISREAD_NUMBER)
+# There a number is never a Roman numeral, so "lI" is 11 with no real digit beside it.
+_LABELLED_NUMBER = re.compile(r"[ \t]*(?P<num>(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5})(?=[ \t]*/)")
 _LOST_SLASH = re.compile(r"([ \t]*\d{1,5}) (?=(?P<group>[A-ZĐ][A-Za-zĐđ]{0,3})-)")
 
 
