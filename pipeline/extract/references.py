@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pipeline.extract.dates import parse_date_at
+from pipeline.extract.dates import parse_date_at, read_digits
 from pipeline.extract.text import DocType, DocumentText, doc_types, fold_key
 from pipeline.types import Reference
 
@@ -206,11 +206,8 @@ def context_type(folded: str, start: int) -> DocType | None:
 
 
 _DATE_LEAD = re.compile(r"\s*[,.]?\s*\(?\s*(?:(?:ban hanh|ky|ky ban hanh)\s+)?(?=[an]g[a-z][yu]\b|\d)")
-# OCR's readings in a date (folded): "ngày" as "agày", "ngàu"; a 1 as I, l, | or !, a 0 as O ("ngày I8 tháng
-# O1"): only beside a digit, where the date frame makes the character a digit.
+# OCR's readings of "ngày" in a date (folded): "agày", "ngàu"; its digits go through dates.read_digits.
 _DAY_WORD = re.compile(r"^[an]g[a-z][yu]\b")
-_ONE = re.compile(r"(?<![a-z])[il|!](?=\d)|(?<=\d)[il|!](?![a-z])")
-_ZERO = re.compile(r"(?<![a-z])o(?=\d)|(?<=\d)o(?![a-z])")
 DATE_REACH = 40  # characters a date after a code spans at most
 
 
@@ -221,7 +218,7 @@ def date_after(folded: str, end: int) -> str | None:
     if lead is None:
         return None
     window = folded[lead.end() : lead.end() + DATE_REACH]
-    window = _ZERO.sub("0", _ONE.sub("1", _DAY_WORD.sub("ngay", window)))
+    window = read_digits(_DAY_WORD.sub("ngay", window))
     parsed = parse_date_at(window, 0)
     return parsed[0] if parsed else None
 
