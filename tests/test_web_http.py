@@ -189,11 +189,23 @@ def test_web_http_search_filters_facets_sort_and_pages(site):
     assert 'rel="prev"' in html and html.count('class="hit"') == web_archive.FILLER_COUNT - 20
 
 
-@pytest.mark.parametrize("params", [
-    {"q": "x" * 400}, {"q": " ".join(["w"] * 40)}, {"from": "15/4/2020"}, {"page": "0"}, {"page": "abc"},
+def test_web_http_search_pages_on_past_the_first_window(site, monkeypatch):
+    monkeypatch.setattr("pipeline.web.views.SEARCH_WINDOW", 10)  # fewer than the filler documents
+    first = site.get("/", params={"q": "báo cáo tuần"}).text
+    assert first.count('class="hit"') == 20 and 'rel="next"' in first
+    second = site.get("/", params={"q": "báo cáo tuần", "page": 2}).text
+    assert second.count('class="hit"') == web_archive.FILLER_COUNT - 20 and 'rel="next"' not in second
+
+
+@pytest.mark.parametrize(("params", "says"), [
+    ({"q": "x" * 257}, "Câu tìm quá dài"), ({"q": " ".join(["w"] * 17)}, "Quá nhiều từ trong câu tìm"),
+    ({"q": "-tỉnh NOT huyện"}, "ít nhất một từ không bị loại trừ"), ({"q": "n*"}, "tiền tố"),
+    ({"from": "15/4/2020"}, "Ngày không hợp lệ"), ({"page": "0"}, "Số không hợp lệ"), ({"page": "abc"}, "Số không hợp lệ"),
 ])
-def test_web_http_bad_search_input_is_a_clear_400(site, params):
-    assert site.get("/", params=params).status_code == 400
+def test_web_http_bad_search_input_is_a_clear_400(site, params, says):
+    """The archive's own query bounds and syntax (archive/query.py), said in the interface's words, the form kept."""
+    page = site.get("/", params=params)
+    assert page.status_code == 400 and says in page.text and 'name="q"' in page.text
     response = site.get("/api/search", params=params)
     assert response.status_code in (400, 422) and "message" in response.json()
 

@@ -56,11 +56,21 @@ def normalize_query(query: str) -> str:
     return " ".join(unicodedata.normalize("NFC", query).split())
 
 
+class QueryError(UsageError):
+    """A query that cannot be searched; `reason` names why, for interfaces that say it in their own words:
+    "too_long", "too_many_words", "only_excluded" or "short_prefix"."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def check_query(query: str) -> str:
     """The normalised query; UsageError when it is longer than the bounds."""
     text = normalize_query(query)
     if len(text) > MAX_QUERY_CHARS:
-        raise UsageError(f"the query is {len(text)} characters long: at most {MAX_QUERY_CHARS} are searched")
+        raise QueryError(f"the query is {len(text)} characters long: at most {MAX_QUERY_CHARS} are searched",
+                         "too_long")
     return text
 
 
@@ -101,10 +111,10 @@ def parse_query(query: str) -> TextQuery | None:
         join_next = False
     words = sum(len(term.words) for group in groups for term in group) + sum(len(t.words) for t in excluded)
     if words > MAX_QUERY_WORDS:
-        raise UsageError(f"the query has {words} words: at most {MAX_QUERY_WORDS} are searched")
+        raise QueryError(f"the query has {words} words: at most {MAX_QUERY_WORDS} are searched", "too_many_words")
     if not groups:
         if excluded:
-            raise UsageError("a query needs at least one word that is not excluded with NOT or -")
+            raise QueryError("a query needs at least one word that is not excluded with NOT or -", "only_excluded")
         return None
     return TextQuery(tuple(tuple(group) for group in groups), tuple(excluded), plain)
 
@@ -116,7 +126,8 @@ def _term(token: str) -> QueryTerm | None:
     if not words:
         return None
     if prefix and len(words[-1]) < MIN_PREFIX_CHARS:
-        raise UsageError(f"a prefix needs at least {MIN_PREFIX_CHARS} letters before the *: {token!r}")
+        raise QueryError(f"a prefix needs at least {MIN_PREFIX_CHARS} letters before the *: {token!r}",
+                         "short_prefix")
     if prefix and len(words) > 1:  # "a-b*": the words as a phrase, the last one a prefix
         return QueryTerm(words, True)
     return QueryTerm(words, prefix)

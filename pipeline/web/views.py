@@ -16,15 +16,17 @@ from markupsafe import Markup, escape
 
 from pipeline.archive.citations import CitedBy, ResolvedReference, cited_by, resolve_references
 from pipeline.archive.normalize import code_parts, fold_text, looks_like_code, words
+from pipeline.archive.query import MAX_QUERY_CHARS, QueryError, check_query, parse_query
 from pipeline.archive.search import Hit, search
 from pipeline.archive.store import ArchiveStore, DocumentCard, Facets, SearchFilters, TaskFilters
 from pipeline.types import Record
 
 PAGE_SIZE = 20
-# Hits fetched for one search: pages of results, date order and facet counts come from this window.
+# Hits fetched for one search: pages of results, date order and facet counts come from this window, which
+# grows as the clerk pages on (one hit past the page shown says whether there is a next one), up to a bound.
 SEARCH_WINDOW = 60
-MAX_QUERY_CHARS = 300
-MAX_QUERY_TERMS = 24
+MAX_SEARCH_WINDOW = 1_000
+FIELD_CHARS = 300  # filter values and other short user text
 ZOOMS = (100, 150, 200, 300)
 
 
@@ -40,7 +42,7 @@ class InputProblem(ValueError):
 # --------------------------------------------------------------------------- parameters
 
 
-def clean_text(value: str | None, limit: int = MAX_QUERY_CHARS) -> str:
+def clean_text(value: str | None, limit: int = FIELD_CHARS, too_long: str = "error.too_long") -> str:
     """User text as the archive compares it: NFC, control characters out, spaces collapsed, bounded."""
     if not value:
         return ""
@@ -48,14 +50,17 @@ def clean_text(value: str | None, limit: int = MAX_QUERY_CHARS) -> str:
     text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
     text = " ".join(text.split())
     if len(text) > limit:
-        raise InputProblem("error.too_long", text[:40])
+        raise InputProblem(too_long, text[:40])
     return text
 
 
 def clean_query(value: str | None) -> str:
-    query = clean_text(value)
-    if len(words(query)) > MAX_QUERY_TERMS:
-        raise InputProblem("error.too_many_terms")
+    """A query the archive can search (archive/query.py's bounds and syntax), else InputProblem saying why."""
+    query = clean_text(value, MAX_QUERY_CHARS, "error.query_too_long")
+    try:
+        parse_query(check_query(query))
+    except QueryError as error:
+        raise InputProblem(f"error.query_{error.reason}", query[:40]) from None
     return query
 
 
@@ -140,14 +145,15 @@ def run_search(store: ArchiveStore, query: str, filters: SearchFilters, *, sort:
         total, cards = store.browse(filters, order=order, limit=PAGE_SIZE, offset=offset)
         return SearchPage(query, [SearchResult(None, card) for card in cards], total, False, page,
                           max(1, -(-total // PAGE_SIZE)), store.facets(filters), order)
-    hits = search(store, query, filters, limit=SEARCH_WINDOW)
+    window = min(MAX_SEARCH_WINDOW, max(SEARCH_WINDOW, page * PAGE_SIZE + 1))
+    hits = search(store, query, filters, limit=window)
     if sort == "date":
         hits.sort(key=lambda hit: (hit.date or "", hit.id), reverse=True)
     shown = hits[offset:offset + PAGE_SIZE]
     by_id = store.cards([hit.id for hit in shown])
     results = [SearchResult(hit, by_id[hit.id]) for hit in shown if hit.id in by_id]
     facets = store.facets(filters, [hit.id for hit in hits])
-    return SearchPage(query, results, len(hits), len(hits) >= SEARCH_WINDOW, page,
+    return SearchPage(query, results, len(hits), len(hits) >= window, page,
                       max(1, -(-len(hits) // PAGE_SIZE)), facets, "date" if sort == "date" else "relevance")
 
 
