@@ -418,6 +418,13 @@ def previous_tree(revision: str) -> Path:
     return out
 
 
+def request_of(
+    sets: dict[str, tuple[list[str], list[list[float | None]] | None]], timed: Sequence[str]
+) -> dict[str, object]:
+    """What restore_child reads on stdin: the page sets and which of them are timed."""
+    return {"sets": {k: {"pages": p, "confidences": c} for k, (p, c) in sets.items()}, "timed": list(timed)}
+
+
 def run_restorer(
     sets: dict[str, tuple[list[str], list[list[float | None]] | None]],
     timed: Sequence[str],
@@ -429,10 +436,7 @@ def run_restorer(
     env.pop("CONGVAN_MODELS", None)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
-    request = {
-        "sets": {k: {"pages": p, "confidences": c} for k, (p, c) in sets.items()},
-        "timed": list(timed),
-    }
+    request = request_of(sets, timed)
     child = subprocess.run(
         [sys.executable, str(CHILD)], input=json.dumps(request), capture_output=True, text=True, env=env
     )
@@ -529,6 +533,12 @@ def main() -> int:
     )
     parser.add_argument("--previous", default=PREVIOUS, help="git revision of the previous models and code")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--dump-inputs",
+        type=Path,
+        help="only write the restorer's request (every held-out input set, JSON) here and stop; "
+        "scripts/restore_identity.py restores it with two versions and compares the texts",
+    )
     args = parser.parse_args()
     started = time.time()
 
@@ -591,6 +601,10 @@ def main() -> int:
     for key, (_, pages, confidences) in real.items():
         sets[key] = (pages, confidences)
     timed = [k for k in sets if k.startswith("a:")] + ["b", "c", "correct"]
+    if args.dump_inputs:
+        args.dump_inputs.write_text(json.dumps(request_of(sets, timed), ensure_ascii=False), encoding="utf-8")
+        print(f"inputs written to {args.dump_inputs}", file=sys.stderr)
+        return 0
     print(f"inputs ready in {time.time() - started:.0f} s; restoring", file=sys.stderr)
     measured = {
         "congvan": run_restorer(sets, timed, None),

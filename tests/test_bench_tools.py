@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import bench_cache  # noqa: E402
+import bench_digit_letters  # noqa: E402
 import bench_extract  # noqa: E402
 import mutate  # noqa: E402
 from baseline_extract import baseline_record  # noqa: E402
@@ -111,3 +112,13 @@ def test_bench_tools_real_gold_records_are_scored_on_what_they_hold():
         assert missed["tasks.id"].fn == len(gold["tasks"] or [])
     row = bench_extract._text_row("doc", 2, [cer("abcd", "abce"), cer("ab", "ab")])
     assert row == "| doc | 2 | 25.00% | 0.00% |"
+
+
+def test_bench_tools_digit_letters_damage_and_measure():
+    import random
+
+    damaged = bench_digit_letters.damage("Số 101/QĐ-UBND ngày 10/10/2020", random.Random(0), 1.0)
+    assert "1" not in damaged and "0" not in damaged and len(damaged) == len("Số 101/QĐ-UBND ngày 10/10/2020")
+    counts = bench_digit_letters.measure(3, 0.0)  # nothing damaged: everything survives
+    assert counts["found"] == counts["dated"] == counts["references"] and counts["false"] == 0
+    assert counts["own_code"] == counts["own_date"] == counts["documents"] == 3

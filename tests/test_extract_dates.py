@@ -9,7 +9,7 @@ from extract_helpers import load_cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract.dates import iter_dates, parse_date
+from pipeline.extract.dates import iter_dates, parse_date, read_digits
 from pipeline.extract.text import DocumentText
 
 
@@ -78,3 +78,22 @@ def test_extract_dates_never_crash(garbage: str) -> None:
     assert mentions, "the date after the text was not found"
     last = mentions[-1]
     assert last.value == "2020-04-15" and last.span is not None and last.span.end == len(doc.text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Quảng Ngãi, ngày 2O tháng O1 năm 2O18", "2018-01-20"),
+    ("ngày I8/O2/2Ol9", "2019-02-18"),
+    ("ngày !5 tháng 7 năm 2020", "2020-07-15"),
+    ("ngày Ia tháng 9 năm 1986", None),  # no digit in "Ia": never guessed
+    ("ngày lO tháng O năm 2020", None),  # "lO" and "O" hold no real digit
+])
+def test_parse_date_reads_ocr_letters_for_digits(text: str, expected: str | None) -> None:
+    assert parse_date(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="il|!o0123456789 ngaythm/", max_size=40))
+def test_read_digits_keeps_offsets(folded: str) -> None:
+    read = read_digits(folded)
+    assert len(read) == len(folded)
+    assert all(a == b or (a in "il|!o" and b in "01") for a, b in zip(folded, read, strict=True))

@@ -7,7 +7,7 @@ from extract_helpers import load_cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract.references import extract_references, iter_codes, parse_code
+from pipeline.extract.references import extract_references, iter_codes, parse_code, read_number_digits
 from pipeline.extract.text import DocumentText
 
 
@@ -83,3 +83,41 @@ def test_extract_references_never_crash_and_stay_in_bounds(garbage: str) -> None
         assert "/" in code.code or "-" in code.code
     assert codes, "the code after the text was not found"
     assert (codes[-1].code, codes[-1].end) == ("539/QĐ-UBND", len(text))
+
+
+def test_extract_references_date_not_after_citing_year() -> None:
+    doc = DocumentText.from_text("Nghị quyết số 50/NQ-CP ngày 17/4/2025 và Quyết định số 749/QĐ-TTg ngày 03/6/2020")
+    assert [r.date for r in extract_references(doc, own_year=2022)] == [None, "2020-06-03"]
+    assert [r.date for r in extract_references(doc)] == ["2025-04-17", "2020-06-03"]
+
+
+def test_extract_references_code_year_confirms_a_later_date() -> None:
+    # the citing document's year may be the misread one ("2016" for 2018): the code's year agrees with the date
+    doc = DocumentText.from_text("Nghị định số 13/2018/NĐ-CP ngày 23/01/2018")
+    assert [r.date for r in extract_references(doc, own_year=2016)] == ["2018-01-23"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="Sốsô :.\n/Il|!O0123456789QĐ-UBND ", max_size=40))
+def test_read_number_digits_keeps_offsets(text: str) -> None:
+    repaired = read_number_digits(text)
+    assert len(repaired) == len(text)
+    assert all(a == b or (a in "IlO|!" and b in "01") for a, b in zip(text, repaired, strict=True))
+
+
+def test_read_number_digits_only_after_so_and_before_slash() -> None:
+    assert read_number_digits("số I3/UB-TP") == "số 13/UB-TP"
+    assert read_number_digits("số II/KH") == "số II/KH"  # no digit: a Roman numeral
+    assert read_number_digits("Điều I3/UB") == "Điều I3/UB"  # no "số"
+    assert read_number_digits("số I3 UB") == "số I3 UB"  # no slash: no code
+
+
+def test_extract_record_passes_its_year_to_the_references() -> None:
+    from pipeline.extract import extract_record
+
+    text = ("ỦY BAN NHÂN DÂN\nTỈNH ĐẮK LẮK\nSố: 243/KH-UBND\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+            "Độc lập - Tự do - Hạnh phúc\nĐắk Lắk, ngày 26 tháng 12 năm 2022\nKẾ HOẠCH\nChuyển đổi số năm 2023\n"
+            "Căn cứ Nghị quyết số 50/NQ-CP ngày 17/4/2025 của Chính phủ;\n")
+    record = extract_record(text)
+    assert record.document.date == "2022-12-26"
+    assert [(r.code, r.date) for r in record.references] == [("50/NQ-CP", None)]

@@ -38,7 +38,8 @@ def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Reco
     layout = parse_layout(document)
     header = layout.header
     own_code = layout.own_code.code if layout.own_code else header.code
-    references = extract_references(document, own_code=own_code)
+    own_year = header.date_parts.year if header.date_parts else None
+    references = extract_references(document, own_code=own_code, own_year=own_year)
     cited = [(mention.start, mention.end) for reference in references for mention in reference.mentions]
     dates = iter_dates(document, default_year=int(header.date[:4]) if header.date else None, exclude=cited)
     lines = document.lines

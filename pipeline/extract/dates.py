@@ -168,11 +168,25 @@ def parse_date_at(folded: str, position: int) -> tuple[str, int] | None:
     return (date.isoformat(), match.end()) if date else None
 
 
+# OCR's letters for digits (folded): a 1 as I, l, | or !, a 0 as O ("ngày I8 tháng O1 năm 2Ol8"), read only in
+# a token of digits and such letters with at least one real digit; a date pattern must still match around them.
+_DIGITS_TOKEN = re.compile(r"(?<![a-z])[0-9ilo|!]*[0-9][0-9ilo|!]*(?![a-z])")
+_LETTER_DIGITS = str.maketrans("il|!o", "11110")
+
+
+def read_digits(folded: str) -> str:
+    """Folded text with OCR's letters for digits read as digits in tokens that hold a digit; one character for
+    one."""
+    return _DIGITS_TOKEN.sub(lambda match: match.group(0).translate(_LETTER_DIGITS), folded)
+
+
 def parse_date(text: str) -> str | None:
-    """The first explicit date in `text` ("Lạng Sơn, ngày 15 tháng 4 năm 2020" → "2020-04-15")."""
+    """The first explicit date in `text` ("Lạng Sơn, ngày 15 tháng 4 năm 2020" → "2020-04-15"), also through
+    OCR's letters for digits ("ngày 2O tháng O1 năm 2018") when the text as read holds none."""
     folded = fold(text)
-    for match in _DATE_AT.finditer(folded):
-        parsed = parse_date_at(folded, match.start())
-        if parsed:
-            return parsed[0]
+    for candidate in (folded, read_digits(folded)):
+        for match in _DATE_AT.finditer(candidate):
+            parsed = parse_date_at(candidate, match.start())
+            if parsed:
+                return parsed[0]
     return None

@@ -13,7 +13,7 @@ from rapidfuzz.distance import Levenshtein
 
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
-from pipeline.extract.references import CodeMatch, iter_codes
+from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.types import DateParts, DocumentHeader, Signer
 from pipeline.vietnamese import is_valid
@@ -341,7 +341,7 @@ def _on_number(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
     header, layout = walk.layout.header, walk.layout
     number = lexicon.NUMBER_LABEL.match(folded)
     assert number is not None
-    rest = text[number.end() :]
+    rest = read_labelled_code(text[number.end() :])
     code = next(iter_codes(rest), None)
     if code is not None and code.start <= 2:
         header.code, header.number, header.symbol = code.code, code.number, code.symbol

@@ -56,8 +56,10 @@ MOTTOS = ("Cộng hòa xã hội chủ nghĩa Việt Nam", "Độc lập - Tự 
 MOTTOS_FOLDED = tuple(fold(motto) for motto in MOTTOS)
 
 # "Số: 12/…", "Số 45-KH/HU", OCR's "S0:" and (small print) "Sä:"; with a type before it only in the header form
-# "Luật số: 121/…".
-NUMBER_LABEL = re.compile(r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?|sa\s*:)\s*(?=[\d/._…])")
+# "Luật số: 121/…"; the number may start with OCR's letters for digits ("Số: II0/QĐ-STP", "Số: lI /TB-UBND").
+NUMBER_LABEL = re.compile(
+    r"^(?:[a-z]+(?: [a-z]+){0,3}\s+s[o0]\s*:|s[o0]\s*[:;.]?|sa\s*:)\s*(?=[\d/._…]|[il|!o]{1,4}\d|[il|!o]{2,5}\s*/)"
+)
 # "V/v" (về việc) and its OCR readings: "VW", "V/V", "Vlv", "V/y", "V.v", "W/v", "V/v:", "V/ " (folded).
 SUBJECT_LABEL = re.compile(r"^[vw]\s*(?:[/.\\|l1i]?\s*[vyw](?![a-z0-9])|/(?=\s))\s*[:.]?\s*")
 

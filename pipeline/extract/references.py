@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pipeline.extract.dates import parse_date_at
+from pipeline.extract.dates import parse_date_at, read_digits
 from pipeline.extract.text import DocType, DocumentText, doc_types, fold_key
 from pipeline.types import Reference
 
@@ -119,9 +119,46 @@ def _build(match: re.Match[str], party: bool) -> CodeMatch | None:
     return CodeMatch(match.start(), match.end(), code, number, year, symbol, doc_type, issuer or None, party)
 
 
+# A code's number right after "số" with OCR's letters for digits ("số I3/UB-TP", "số !3/2018/NĐ-CP",
+# "Số: lO5/QĐ"): "số" and the slash that follows make the token a number, so its letters are digits. At least
+# one real digit is required: "số I/…" stays a Roman numeral.
+_MISREAD_NUMBER = r"(?P<num>(?=[0-9IlO|!]*[0-9])(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5})(?=[ \t]*/)"
+_NUMBER_AFTER_SO = re.compile(r"(?<![\w])[Ss][ốỐôÔoO]\s*[:.]?\s*" + _MISREAD_NUMBER)
+_DIGIT_READINGS = str.maketrans("IlO|!", "11011")
+# After the header's "Số:" label: its number, and a space OCR read for the slash before a type ("110 QĐ-STP").
+# There a number is never a Roman numeral, so "lI" is 11 with no real digit beside it.
+_LABELLED_NUMBER = re.compile(r"[ \t]*(?P<num>(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5})(?=[ \t]*/)")
+_LOST_SLASH = re.compile(r"([ \t]*\d{1,5}) (?=(?P<group>[A-ZĐ][A-Za-zĐđ]{0,3})-)")
+
+
+def read_number_digits(text: str) -> str:
+    """`text` with the letters OCR put for digits in code numbers after "số" read as digits; one character
+    for one character, so offsets stay valid."""
+    def digits(match: re.Match[str]) -> str:
+        head = match.group(0)[: match.start("num") - match.start()]
+        return head + match.group("num").translate(_DIGIT_READINGS)
+
+    return _NUMBER_AFTER_SO.sub(digits, text)
+
+
+def read_labelled_code(rest: str) -> str:
+    """The text after a header's "Số:" label with the OCR damage the label makes certain repaired: letters for
+    digits in its number ("II0/QĐ"), a space for the slash before a document type ("110 QĐ-STP"). One character
+    for one character."""
+    number = _LABELLED_NUMBER.match(rest)
+    if number:
+        rest = rest[: number.start("num")] + number.group("num").translate(_DIGIT_READINGS) + rest[number.end():]
+    lost = _LOST_SLASH.match(rest)
+    if lost and lost.group("group") in doc_types().by_abbr:
+        rest = lost.group(1) + "/" + rest[lost.end():]
+    return rest
+
+
 def iter_codes(text: str, start: int = 0, end: int | None = None) -> Iterator[CodeMatch]:
-    """Every document code of `text[start:end]`, in order (state and Party styles)."""
+    """Every document code of `text[start:end]`, in order (state and Party styles); code numbers after "số"
+    are read through OCR's letters for digits."""
     end = len(text) if end is None else end
+    text = read_number_digits(text)
     found: list[CodeMatch] = []
     for pattern, party in ((_STATE, False), (_PARTY, True)):
         for match in pattern.finditer(text, start, end):
@@ -169,10 +206,8 @@ def context_type(folded: str, start: int) -> DocType | None:
 
 
 _DATE_LEAD = re.compile(r"\s*[,.]?\s*\(?\s*(?:(?:ban hanh|ky|ky ban hanh)\s+)?(?=[an]g[a-z][yu]\b|\d)")
-# OCR's readings in a date (folded): "ngày" as "agày", "ngàu"; a 1 as I or l, a 0 as O ("ngày I8 tháng O1").
+# OCR's readings of "ngày" in a date (folded): "agày", "ngàu"; its digits go through dates.read_digits.
 _DAY_WORD = re.compile(r"^[an]g[a-z][yu]\b")
-_ONE = re.compile(r"(?<![a-z])[il|](?=\d)|(?<=\d)[il|](?![a-z])")
-_ZERO = re.compile(r"(?<![a-z])o(?=\d)|(?<=\d)o(?![a-z])")
 DATE_REACH = 40  # characters a date after a code spans at most
 
 
@@ -183,13 +218,25 @@ def date_after(folded: str, end: int) -> str | None:
     if lead is None:
         return None
     window = folded[lead.end() : lead.end() + DATE_REACH]
-    window = _ZERO.sub("0", _ONE.sub("1", _DAY_WORD.sub("ngay", window)))
+    window = read_digits(_DAY_WORD.sub("ngay", window))
     parsed = parse_date_at(window, 0)
     return parsed[0] if parsed else None
 
 
-def extract_references(doc: DocumentText, *, own_code: str | None = None) -> list[Reference]:
-    """One Reference per cited document (the document's own code excluded), mentions in text order."""
+def _plausible(date: str | None, code: CodeMatch, own_year: int | None) -> str | None:
+    """A cited document's date, or None when it falls in a year after the citing document's: one of the two
+    years is misread, and the cited date is dropped unless its code's own year ("13/2018/NĐ-CP") agrees."""
+    if date is None or own_year is None or int(date[:4]) <= own_year or code.year == int(date[:4]):
+        return date
+    return None
+
+
+def extract_references(doc: DocumentText, *, own_code: str | None = None,
+                       own_year: int | None = None) -> list[Reference]:
+    """One Reference per cited document (the document's own code excluded), mentions in text order. A cited
+    document's date is never in a year after `own_year`, the citing document's (by year only: a handwritten
+    day or month of the document's own date is the less sure reading, which review_fields checks against the
+    cited documents' dates)."""
     types = doc_types()
     cong_van = types.by_abbr["CV"]
     by_code: dict[str, Reference] = {}
@@ -214,7 +261,7 @@ def extract_references(doc: DocumentText, *, own_code: str | None = None) -> lis
             )
             by_code[code.code] = reference
         if reference.date is None:
-            reference.date = date_after(doc.folded, code.end)
+            reference.date = _plausible(date_after(doc.folded, code.end), code, own_year)
             if reference.year is None and reference.date:
                 reference.year = int(reference.date[:4])
         reference.mentions.append(doc.span(code.start, code.end))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -217,6 +218,8 @@ class Restorer:
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
         self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
+        self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
+        self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -238,6 +241,8 @@ class Restorer:
         """Forget the memoised candidates (benchmarks time cold passes)."""
         self._cache.clear()
         self._symbol_cache.clear()
+        self._readings_cache.clear()
+        self._edited_cache.clear()
         self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
@@ -249,6 +254,8 @@ class Restorer:
             found = self._cache[key] = self._make_candidates(regime, text, bucket, search)
             if len(self._cache) > 200_000:
                 self._cache.clear()
+                self._readings_cache.clear()
+                self._edited_cache.clear()
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
@@ -285,7 +292,7 @@ class Restorer:
             if edits and max((sc + freq[u] for u, sc in combined.items()), default=-math.inf) < EDITS_BELOW:
                 # letter-level edits, a small share of the channel, reach the words the rules do not
                 # (where the rules read the token as a common word, the edits' share would not count)
-                for unit_id, score in self._edited(channel, lower):
+                for unit_id, score in self._edited_of(channel, lower):
                     score += log_weight + misread + EDIT_SHARE_LOGP
                     combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
             identity = _logaddexp(identity, log_weight + channel.identity_logp(lower) + keep)
@@ -316,6 +323,14 @@ class Restorer:
             best=ranked[0][0],
             best_syllable=max((t for t, u, _ in ranked if syllable[u]), default=-math.inf),
         )
+
+    def _edited_of(self, channel: SubstitutionChannel, lower: str) -> list[tuple[int, float]]:
+        """`_edited`, memoised per channel and token."""
+        key = (id(channel), lower)
+        found = self._edited_cache.get(key)
+        if found is None:
+            found = self._edited_cache[key] = self._edited(channel, lower)
+        return found
 
     def _edited(self, channel: SubstitutionChannel, lower: str) -> list[tuple[int, float]]:
         """LM ids and ln P(lower | word) by letter-level edits (`SubstitutionChannel.edit_logp`) of the
@@ -361,6 +376,17 @@ class Restorer:
         """LM ids and ln P(lower | syllable) of the likeliest syllables the channel reads as `lower`
         (with `written_id` whenever it is one): from the precomputed reading index, or by searching
         backwards for readings it does not hold."""
+        key = (regime, lower, written_id, search)
+        found = self._readings_cache.get(key)
+        if found is None:
+            # the same readings serve every confidence bucket and case of a token (`candidates` is
+            # memoised per bucket and text): looked up once
+            found = self._readings_cache[key] = self._find_readings(regime, channel, lower, written_id, search)
+        return found
+
+    def _find_readings(
+        self, regime: Regime, channel: SubstitutionChannel, lower: str, written_id: int, search: bool
+    ) -> tuple[list[int], list[float]]:
         ranked = self._ranked.get(regime)
         if ranked is not None:
             found = ranked.top(lower, TOP_READINGS, written_id)
@@ -872,7 +898,7 @@ class _Lattice:
             at = starts[lengths > i] + i
             total = forward[at - 1][:, :, None] + pair[at]
             predecessor[at] = total.argmax(axis=1)
-            forward[at] = total.max(axis=1)
+            forward[at] = _row_max(total)
         return forward, predecessor
 
     def _keep(self, position: np.ndarray, keep: np.ndarray) -> None:
@@ -930,7 +956,7 @@ class _Lattice:
         for i in range(n - 1, width):
             np.add(best[..., None], table[i], out=total)
             total.argmax(axis=1, out=back[i])
-            total.max(axis=1, out=best)
+            _row_max(total, out=best)
         rows = np.arange(n_seg)
         final = np.unravel_index(np.argmax(best.reshape(n_seg, -1), axis=1), state[1:])
         choice = np.zeros((width + n - 1, n_seg), dtype=np.intp)
@@ -964,6 +990,11 @@ class _Lattice:
             if part is not None:
                 part.choice = int(self.slot[offsets[position] + self.choice[position]])
                 part.confidence = float(self.confidence[position])
+
+
+# the maximum over axis 1 without ndarray.max's Python-level wrapper: Viterbi calls it once per
+# position, on small arrays, where the wrapper costs as much as the reduction
+_row_max = functools.partial(np.maximum.reduce, axis=1)
 
 
 def within_segment(segment: np.ndarray) -> np.ndarray:
@@ -1021,7 +1052,8 @@ class _RankedReadings:
         self.logp = logp[order]
         self.starts = np.searchsorted(row[order], np.arange(rows + 1))
         # a dict finds a row ~100× faster than a binary search over the strings
-        self.row_of = {reading: k for k, reading in enumerate(index.observed.tolist())}
+        observed = index.observed.tolist()
+        self.row_of = dict(zip(observed, range(len(observed)), strict=True))
 
     def __contains__(self, observed: object) -> bool:
         return observed in self.row_of

@@ -60,15 +60,22 @@ class HashIndex:
         """`payload`: one integer below 2^16 per key (so that a slot stays non-negative)."""
         self.slots = np.uint64(max(16, int(len(keys) * LOAD_SPREAD)))  # home slots: 0 .. slots − 1
         home = self._home(keys)
-        order = _radix_order(home)
+        # keys by home slot; the order among keys of one home does not matter (a lookup compares
+        # whole keys), so numpy's fast unstable sort of 32-bit values does
+        order = np.argsort(home.astype(np.uint32)) if len(keys) else np.zeros(0, dtype=np.intp)
         rank = np.arange(len(keys), dtype=np.int64)
         # linear probing without wrap-around, in closed form: the k-th key by home slot lands on
         # max(its home, the previous key's slot + 1); one empty slot at the end stops every probe
-        final = np.maximum.accumulate(home[order] - rank) + rank if len(keys) else rank
+        final = home[order]
+        final -= rank
+        np.maximum.accumulate(final, out=final)
+        final += rank
         size = max(int(self.slots), int(final.max(initial=0)) + 1) + 1
         self.table = np.full(size, -1, dtype=np.int64)
-        if not len(keys) or int(keys.max()) <= KEY_MASK:
-            self.table[final] = keys[order] | (payload[order].astype(np.int64) << PAYLOAD_SHIFT)
+        if not len(keys) or int(keys.max()) < KEY_MASK:
+            packed = keys[order]
+            packed |= payload[order].astype(np.int64) << PAYLOAD_SHIFT
+            self.table[final] = packed
             self.payload = None
         else:
             self.table[final] = keys[order]
@@ -77,22 +84,34 @@ class HashIndex:
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         # the hash's top 32 bits scaled to the number of slots (no power-of-two table: less memory
-        # to allocate and fill when the models load)
-        hashed = (keys.astype(np.uint64) * _HASH_MULTIPLIER) >> np.uint64(32)
-        return ((hashed * self.slots) >> np.uint64(32)).astype(np.int64)
+        # to allocate and fill when the models load); keys are non-negative, so viewed as unsigned
+        hashed = np.asarray(keys, dtype=np.int64).view(np.uint64) * _HASH_MULTIPLIER
+        hashed >>= np.uint64(32)
+        hashed *= self.slots
+        hashed >>= np.uint64(32)
+        return hashed.view(np.int64)
 
     def find(self, queries: np.ndarray) -> np.ndarray:
         """Payload of every query key, −1 where absent (empty slots hold −1)."""
-        found_payload = np.full(len(queries), -1, dtype=np.int64)
+        queries = np.ascontiguousarray(queries, dtype=np.int64)
         position = self._home(queries)
-        active = np.arange(len(queries))
         table = self.table
+        found = table[position]
+        # the first probe over all queries at once; most end there (a hit or an empty home slot)
+        if self.payload is None:
+            hit = (found & KEY_MASK) == queries  # an empty slot (−1) masks to KEY_MASK, never a key
+            found_payload = np.where(hit, found >> PAYLOAD_SHIFT, -1)
+        else:
+            hit = found == queries
+            found_payload = np.where(hit, self.payload[np.where(hit, position, 0)].astype(np.int64), -1)
+        active = np.flatnonzero(~hit & (found != -1))
+        position = position[active] + 1
         while len(active):
             found = table[position]
             wanted = queries[active]
             empty = found == -1
             if self.payload is None:
-                hit = ((found & KEY_MASK) == wanted) & ~empty
+                hit = (found & KEY_MASK) == wanted
                 found_payload[active[hit]] = found[hit] >> PAYLOAD_SHIFT
             else:
                 hit = found == wanted
@@ -100,14 +119,6 @@ class HashIndex:
             going = ~(hit | empty)
             active, position = active[going], position[going] + 1
         return found_payload
-
-
-def _radix_order(values: np.ndarray) -> np.ndarray:
-    """Stable argsort of non-negative ints below 2^32 by two 16-bit radix passes (numpy radix-sorts
-    16-bit keys), several times faster than a comparison sort over millions of hash slots."""
-    low = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
-    high = np.argsort((values[low] >> 16).astype(np.uint16), kind="stable")
-    return low[high]
 
 
 @dataclass
@@ -121,8 +132,8 @@ class NgramModel:
     """Backoff n-gram model over unit ids; `score` works on whole arrays of n-grams at once."""
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.words: list[str] = [str(w) for w in arrays["words"]]
-        self.index = {w: i for i, w in enumerate(self.words)}
+        self.words: list[str] = arrays["words"].tolist()
+        self.index = dict(zip(self.words, range(len(self.words)), strict=True))
         self.is_syllable = arrays["is_syllable"].astype(bool)
         self.order = int(arrays["order"])
         self.uni_logp = arrays["uni_logp"].astype(np.float32)  # Kneser–Ney: a continuation probability
@@ -132,9 +143,9 @@ class NgramModel:
         self.orders: dict[int, _Order] = {}
         for n in range(2, self.order + 1):
             contexts = np.cumsum(arrays[f"ctx{n}"].astype(np.int64))
-            keys = (np.repeat(contexts, arrays[f"cnt{n}"].astype(np.int64)) << BITS) | arrays[f"w{n}"].astype(
-                np.int64
-            )
+            keys = np.repeat(contexts, arrays[f"cnt{n}"])
+            keys <<= BITS
+            keys |= arrays[f"w{n}"]
             payload = arrays[f"lp{n}"].astype(np.int64)
             backoff = None
             if f"bo{n}" in arrays:
