@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,3 +163,19 @@ def test_archive_reliability_ctrl_c_stops_cleanly(tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         done = db.execute('SELECT count(*) FROM "documents"').fetchone()[0]
     assert 1 <= done < 10
+
+
+def test_archive_reliability_opening_beside_a_writer_waits_for_its_lock(tmp_path):
+    """A second process creating the same archive meets the first one's transaction while switching to WAL,
+    which SQLite refuses at once ("database is locked") instead of waiting: opening waits for the lock."""
+    path = tmp_path / "archive.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, holder.execute, ["COMMIT"])
+    release.start()
+    try:
+        with open_archive(path) as archive:
+            assert archive.count_documents() == 0
+    finally:
+        release.join()
+        holder.close()

@@ -265,6 +265,7 @@ DATABASE_SCHEMA_VERSION = MIGRATIONS[-1][0]  # of the tables; the record's JSON 
 _DAMAGE_ADVICE = "(restore a backup, or process the documents again into a new archive)"
 _WRITE_ERRORS = frozenset({"SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE"})
 _MAX_ID = (1 << 63) - 1  # SQLite's largest integer
+LOCK_WAIT_SECONDS = 60.0  # how long a writer waits for another one's lock before "database is locked"
 # Seconds the quick check of an archive may take when it is opened to be written (about 600 MB of archive
 # on this project's machine) and when it is opened to be read (search, show, export: their queries still
 # detect the damage they meet).
@@ -1021,7 +1022,7 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     # process's other connections hold on it (POSIX), and a concurrent writer could then corrupt it. A file
     # that is not SQLite is refused by SQLite's first read (SQLITE_NOTADB), before anything is written.
     try:
-        return sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
+        return sqlite3.connect(str(path), timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
         raise ArchiveError(f"cannot open the archive: {error}", path) from None
 
@@ -1091,7 +1092,7 @@ def open_sqlite(path: Path, *, create: bool = True) -> SqliteArchive:
     connection = _connect(path, create=create)
     try:
         check_archive(connection, path, seconds=QUICK_CHECK_SECONDS if create else READ_CHECK_SECONDS)
-        connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection)
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA foreign_keys = ON")
         migrate(connection, path)
@@ -1102,6 +1103,21 @@ def open_sqlite(path: Path, *, create: bool = True) -> SqliteArchive:
         connection.close()
         raise
     return SqliteArchive(path, connection)
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch to write-ahead logging. Two processes creating the same archive at once race for the switch, and
+    SQLite answers the loser "database is locked" at once instead of waiting: it tries again, as long as a lock
+    is waited for elsewhere."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _archive_error(error: sqlite3.Error, path: Path, doing: str | None = None) -> ArchiveError:
