@@ -16,7 +16,6 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +33,7 @@ from pipeline.archive.store import (
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
+    SUMMARY_WIDTH,
     TABLES,
     ArchivedDocument,
     Citation,
@@ -42,7 +42,6 @@ from pipeline.archive.store import (
     Correction,
     DocumentCard,
     DocumentRows,
-    DocumentSummary,
     Facets,
     HumanWork,
     IntakeJob,
@@ -55,16 +54,20 @@ from pipeline.archive.store import (
     TaskRow,
     TaskStatusChange,
     User,
+    card_from_row,
     corrected_columns,
     document_rows,
     facets_of,
     filter_keys,
     fold_assignee,
+    now_iso,
     record_columns,
     redact_url,
     region_of,
     settled_fields,
     stored_document,
+    summary_from_row,
+    task_from_row,
     unpack_result,
 )
 from pipeline.errors import ArchiveError, InvalidCorrectionError, MissingDependencyError, NotFoundError
@@ -278,7 +281,6 @@ MAX_LEXEME_BYTES = 2046
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
-_SUMMARY_WIDTH = 8
 
 
 def _quoted(columns: Sequence[str]) -> str:
@@ -469,7 +471,7 @@ class PostgresArchive:
         with self._connection() as db:
             rows = db.execute(f'SELECT {_SUMMARY_COLUMNS}, d."code_key" FROM "documents" d WHERE d."number" = %s{where}',
                               [number, *params]).fetchall()
-        return [IssuedDocument(_summary(row), row[_SUMMARY_WIDTH]) for row in rows]
+        return [IssuedDocument(summary_from_row(row), row[SUMMARY_WIDTH]) for row in rows]
 
     def citations(self, number: str, filters: SearchFilters) -> list[Citation]:
         where, params = _filter_sql(filters)
@@ -479,7 +481,7 @@ class PostgresArchive:
                 f'JOIN "documents" d ON d."id" = r."document_id" WHERE r."number" = %s{where} ORDER BY r."id"',
                 [number, *params],
             ).fetchall()
-        return [Citation(_summary(row), *row[_SUMMARY_WIDTH:]) for row in rows]
+        return [Citation(summary_from_row(row), *row[SUMMARY_WIDTH:]) for row in rows]
 
     def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
                        exclude: Collection[int]) -> list[PageMatch]:
@@ -531,9 +533,9 @@ class PostgresArchive:
                 ).fetchall()
                 best: dict[int, PageMatch] = {}
                 for row in rows:
-                    document = _summary(row)
+                    document = summary_from_row(row)
                     if document.id not in exclude and document.id not in best:
-                        page, text, value = row[_SUMMARY_WIDTH:]
+                        page, text, value = row[SUMMARY_WIDTH:]
                         best[document.id] = PageMatch(document, page, text, float(value))
                 if len(best) >= wanted:
                     return list(best.values())[:wanted]
@@ -557,7 +559,7 @@ class PostgresArchive:
             rows = db.execute(f'SELECT {_SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d '
                               f'WHERE TRUE{where} ORDER BY {orders[order]} LIMIT %s', [*params, limit]).fetchall()
         for row in rows:
-            yield ArchivedDocument(_summary(row), row[_SUMMARY_WIDTH], Record.from_dict(json.loads(row[_SUMMARY_WIDTH + 1])))
+            yield ArchivedDocument(summary_from_row(row), row[SUMMARY_WIDTH], Record.from_dict(json.loads(row[SUMMARY_WIDTH + 1])))
 
     # ----------------------------------------------------------------------- tasks
 
@@ -571,7 +573,7 @@ class PostgresArchive:
                 (since, since),
             ).fetchall()
         for row in rows:
-            yield _task_row(row)
+            yield task_from_row(row)
 
     def task_board(self, filters: TaskFilters, *, limit: int | None, offset: int = 0) -> tuple[int, list[TaskRow]]:
         conditions: list[str] = []
@@ -598,12 +600,12 @@ class PostgresArchive:
             rows = db.execute(
                 f'SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE TRUE{where} ORDER BY t."deadline" ASC NULLS LAST, '
                 'd."date" DESC NULLS LAST, d."id", t."id" LIMIT %s OFFSET %s', [*params, limit, offset]).fetchall()
-        return int(total), [_task_row(row) for row in rows]
+        return int(total), [task_from_row(row) for row in rows]
 
     def set_task_status(self, uid: str, status: str, *, user: str) -> TaskStatusChange:
         if status not in TASK_STATUSES:
             raise InvalidCorrectionError(f"not a task status: {status!r} (open or done)")
-        at = _now()
+        at = now_iso()
         with self._write() as db:
             if db.execute('SELECT 1 FROM "tasks" WHERE "uid" = %s', (uid,)).fetchone() is None:
                 raise NotFoundError(f"no task {uid!r}", self.location)
@@ -648,7 +650,7 @@ class PostgresArchive:
         with self._connection() as db:
             rows = db.execute(f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE d."id" = ANY(%s)',
                               ([int(i) for i in document_ids],)).fetchall()
-        return {row[0]: _card(row) for row in rows}
+        return {row[0]: card_from_row(row) for row in rows}
 
     def browse(self, filters: SearchFilters, *, order: str, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
         if order not in BROWSE_ORDERS:
@@ -660,7 +662,7 @@ class PostgresArchive:
             rows = db.execute(f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE TRUE{where} '
                               f'ORDER BY {key} DESC NULLS LAST, d."id" DESC LIMIT %s OFFSET %s',
                               [*params, limit, offset]).fetchall()
-        return int(total), [_card(row) for row in rows]
+        return int(total), [card_from_row(row) for row in rows]
 
     def facets(self, filters: SearchFilters, document_ids: Collection[int] | None = None) -> Facets:
         where, params = _filter_sql(filters)
@@ -688,18 +690,18 @@ class PostgresArchive:
         with self._connection() as db:
             rows = db.execute(f'SELECT {_SUMMARY_COLUMNS}, d."code_key", d."place_key" FROM "documents" d '
                               'WHERE d."code_key" = ANY(%s) ORDER BY d."id"', (sorted(code_keys),)).fetchall()
-            regions = _regions_of(db, {row[0]: row[_SUMMARY_WIDTH + 1] for row in rows})
-        return [CodedDocument(_summary(row), row[_SUMMARY_WIDTH], regions[row[0]]) for row in rows]
+            regions = _regions_of(db, {row[0]: row[SUMMARY_WIDTH + 1] for row in rows})
+        return [CodedDocument(summary_from_row(row), row[SUMMARY_WIDTH], regions[row[0]]) for row in rows]
 
     def citing(self, code_key: str) -> list[CitingReference]:
-        width = _SUMMARY_WIDTH
+        width = SUMMARY_WIDTH
         with self._connection() as db:
             rows = db.execute(
                 f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."year", r."date", d."place_key" '
                 'FROM "references" r JOIN "documents" d ON d."id" = r."document_id" WHERE r."code_key" = %s '
                 'ORDER BY d."date" DESC NULLS LAST, d."id" DESC', (code_key,)).fetchall()
             regions = _regions_of(db, {row[0]: row[width + 4] for row in rows})
-        return [CitingReference(_summary(row), row[width], row[width + 1], row[width + 2], row[width + 3],
+        return [CitingReference(summary_from_row(row), row[width], row[width + 1], row[width + 2], row[width + 3],
                                 regions[row[0]]) for row in rows]
 
     def regions(self, document_id: int) -> frozenset[str]:
@@ -711,7 +713,7 @@ class PostgresArchive:
 
     def add_correction(self, document_id: int, field: str, value: str | None, *, user: str) -> Correction:
         value = validate_correction(field, value)
-        at = _now()
+        at = now_iso()
         with self._write() as db:
             row = db.execute('SELECT "sha256" FROM "documents" WHERE "id" = %s', (document_id,)).fetchone()
             if row is None:
@@ -759,7 +761,7 @@ class PostgresArchive:
         with self._write() as db:
             db.execute('INSERT INTO "users" ("name", "role", "password_hash", "created_at") VALUES (%s, %s, %s, %s) '
                        'ON CONFLICT ("name") DO UPDATE SET "role" = EXCLUDED."role", '
-                       '"password_hash" = EXCLUDED."password_hash"', (name, role, password_hash, _now()))
+                       '"password_hash" = EXCLUDED."password_hash"', (name, role, password_hash, now_iso()))
             db.execute('DELETE FROM "sessions" WHERE "user_name" = %s', (name,))  # a new password ends old sessions
         found = self.user(name)
         assert found is not None
@@ -800,7 +802,7 @@ class PostgresArchive:
         with self._write() as db:
             row = db.execute(f'INSERT INTO "intake" ("name", "path", "size", "author", "status", "created_at") '
                              f"VALUES (%s, %s, %s, %s, 'queued', %s) RETURNING {_INTAKE_COLUMNS}",
-                             (name, path, size, user, _now())).fetchone()
+                             (name, path, size, user, now_iso())).fetchone()
         assert row is not None
         return IntakeJob(*row)
 
@@ -822,7 +824,7 @@ class PostgresArchive:
             raise ValueError(f"unknown intake status {status!r}")
         with self._write() as db:
             db.execute('UPDATE "intake" SET "status" = %s, "message" = %s, "document_id" = %s, "finished_at" = %s '
-                       'WHERE "id" = %s', (status, message, document_id, _now(), job_id))
+                       'WHERE "id" = %s', (status, message, document_id, now_iso(), job_id))
 
 
     # ----------------------------------------------------------------------- webhook delivery record
@@ -836,7 +838,7 @@ class PostgresArchive:
         with self._write() as db:
             db.execute('INSERT INTO "deliveries" ("target", "uid", "digest", "delivered_at") VALUES (%s, %s, %s, %s) '
                        'ON CONFLICT ("target", "uid") DO UPDATE SET "digest" = EXCLUDED."digest", '
-                       '"delivered_at" = EXCLUDED."delivered_at"', (target, uid, digest, _now()))
+                       '"delivered_at" = EXCLUDED."delivered_at"', (target, uid, digest, now_iso()))
 
 
 # --------------------------------------------------------------------------- full-text values
@@ -961,9 +963,6 @@ def _part_values(table: str, document_id: int, row: dict[str, Any]) -> list[Any]
     return [document_id, *(row[column] for column in PART_COLUMNS[table])]
 
 
-def _summary(row: Sequence[Any]) -> DocumentSummary:
-    return DocumentSummary(*row[:_SUMMARY_WIDTH])
-
 
 _CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
                  'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
@@ -978,9 +977,6 @@ _INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message",
                    '"finished_at"')
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
 
 def _changes(db: psycopg.Connection[Any], sha256: str) -> list[tuple[str, str | None]]:
     """The corrections of a content, oldest first, as (field, value)."""
@@ -988,15 +984,6 @@ def _changes(db: psycopg.Connection[Any], sha256: str) -> list[tuple[str, str | 
     return [(field, new) for field, new in rows]
 
 
-def _card(row: Sequence[Any]) -> DocumentCard:
-    values = list(row)
-    values[14] = tuple((values[14] or "").split())
-    return DocumentCard(*values)
-
-
-def _task_row(row: Sequence[Any]) -> TaskRow:
-    uid, record, doc_id, code, doc_date, doc_type, issuer, source, status = row
-    return TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source, status)
 
 
 def _regions_of(db: psycopg.Connection[Any], place_keys: dict[int, str | None]) -> dict[int, frozenset[str]]:

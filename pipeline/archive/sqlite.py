@@ -12,7 +12,6 @@ import time
 import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -36,6 +35,7 @@ from pipeline.archive.store import (
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
+    SUMMARY_WIDTH,
     TABLES,
     ArchivedDocument,
     Citation,
@@ -44,7 +44,6 @@ from pipeline.archive.store import (
     Correction,
     DocumentCard,
     DocumentRows,
-    DocumentSummary,
     Facets,
     HumanWork,
     IntakeJob,
@@ -57,15 +56,19 @@ from pipeline.archive.store import (
     TaskRow,
     TaskStatusChange,
     User,
+    card_from_row,
     corrected_columns,
     document_rows,
     facets_of,
     filter_keys,
     fold_assignee,
+    now_iso,
     record_columns,
     region_of,
     settled_fields,
     source_path,
+    summary_from_row,
+    task_from_row,
     unpack_result,
 )
 from pipeline.errors import ArchiveError, InvalidCorrectionError, NotFoundError, os_error_reason
@@ -278,7 +281,6 @@ _CREATED_TABLE = re.compile(r'\s*CREATE (?:VIRTUAL )?TABLE "(\w+)"')
 
 _STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
 _SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
-_SUMMARY_WIDTH = 8
 _CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
                  'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
                  'd."task_count", d."added_at"')
@@ -469,7 +471,7 @@ class SqliteArchive:
             f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE d."id" IN (SELECT "value" FROM json_each(?))',
             (json.dumps([int(i) for i in document_ids]),),
         ).fetchall()
-        return {row[0]: _card(row) for row in rows}
+        return {row[0]: card_from_row(row) for row in rows}
 
     def browse(self, filters: SearchFilters, *, order: str, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
         if order not in BROWSE_ORDERS:
@@ -484,7 +486,7 @@ class SqliteArchive:
             f'SELECT {_CARD_COLUMNS} FROM m JOIN "documents" d ON d."id" = m."id" ORDER BY m."key" DESC, m."id" DESC',
             [*params, limit, offset],
         ).fetchall()
-        return int(total), [_card(row) for row in rows]
+        return int(total), [card_from_row(row) for row in rows]
 
     def facets(self, filters: SearchFilters, document_ids: Collection[int] | None = None) -> Facets:
         """Memoised per archive state: `PRAGMA data_version` moves when another connection commits and
@@ -550,7 +552,7 @@ class SqliteArchive:
             f'SELECT {_SUMMARY_COLUMNS}, d."code_key" FROM "documents" d WHERE d."number" = ?{where}',
             [number, *params],
         ).fetchall()
-        return [IssuedDocument(_summary(row), row[_SUMMARY_WIDTH]) for row in rows]
+        return [IssuedDocument(summary_from_row(row), row[SUMMARY_WIDTH]) for row in rows]
 
     def citations(self, number: str, filters: SearchFilters) -> list[Citation]:
         where, params = _filter_sql(filters)
@@ -559,7 +561,7 @@ class SqliteArchive:
             f'JOIN "documents" d ON d."id" = r."document_id" WHERE r."number" = ?{where}',
             [number, *params],
         ).fetchall()
-        return [Citation(_summary(row), *row[_SUMMARY_WIDTH:]) for row in rows]
+        return [Citation(summary_from_row(row), *row[SUMMARY_WIDTH:]) for row in rows]
 
     def matching_pages(self, query: TextQuery, *, accented: bool, filters: SearchFilters, wanted: int,
                        exclude: Collection[int]) -> list[PageMatch]:
@@ -603,9 +605,9 @@ class SqliteArchive:
             ).fetchall()
             best: dict[int, PageMatch] = {}
             for row in rows:
-                document = _summary(row)
+                document = summary_from_row(row)
                 if document.id not in exclude and document.id not in best:
-                    page, text, value = row[_SUMMARY_WIDTH:]
+                    page, text, value = row[SUMMARY_WIDTH:]
                     best[document.id] = PageMatch(document, page, text, float(value))
             if len(best) >= wanted:
                 return list(best.values())[:wanted]
@@ -628,7 +630,7 @@ class SqliteArchive:
             [*params, -1 if limit is None else limit],
         )
         for row in rows:
-            yield ArchivedDocument(_summary(row), row[_SUMMARY_WIDTH], Record.from_dict(json.loads(row[_SUMMARY_WIDTH + 1])))
+            yield ArchivedDocument(summary_from_row(row), row[SUMMARY_WIDTH], Record.from_dict(json.loads(row[SUMMARY_WIDTH + 1])))
 
     # ----------------------------------------------------------------------- references between documents
 
@@ -639,8 +641,8 @@ class SqliteArchive:
             f'SELECT {_SUMMARY_COLUMNS}, d."code_key", d."place_key" FROM "documents" d '
             'WHERE d."code_key" IN (SELECT "value" FROM json_each(?))', (json.dumps(sorted(code_keys)),)
         ).fetchall()
-        regions = self._regions_of({row[0]: row[_SUMMARY_WIDTH + 1] for row in rows})
-        return [CodedDocument(_summary(row), row[_SUMMARY_WIDTH], regions[row[0]]) for row in rows]
+        regions = self._regions_of({row[0]: row[SUMMARY_WIDTH + 1] for row in rows})
+        return [CodedDocument(summary_from_row(row), row[SUMMARY_WIDTH], regions[row[0]]) for row in rows]
 
     def citing(self, code_key: str) -> list[CitingReference]:
         rows = self.connection.execute(
@@ -648,9 +650,9 @@ class SqliteArchive:
             'FROM "references" r JOIN "documents" d ON d."id" = r."document_id" WHERE r."code_key" = ? '
             'ORDER BY d."date" DESC, d."id" DESC', (code_key,)
         ).fetchall()
-        regions = self._regions_of({row[0]: row[_SUMMARY_WIDTH + 4] for row in rows})
-        width = _SUMMARY_WIDTH
-        return [CitingReference(_summary(row), row[width], row[width + 1], row[width + 2], row[width + 3],
+        regions = self._regions_of({row[0]: row[SUMMARY_WIDTH + 4] for row in rows})
+        width = SUMMARY_WIDTH
+        return [CitingReference(summary_from_row(row), row[width], row[width + 1], row[width + 2], row[width + 3],
                                 regions[row[0]]) for row in rows]
 
     def regions(self, document_id: int) -> frozenset[str]:
@@ -678,7 +680,7 @@ class SqliteArchive:
             (since, since),
         )
         for row in rows:
-            yield _task_row(row)
+            yield task_from_row(row)
 
     def task_board(self, filters: TaskFilters, *, limit: int | None, offset: int = 0) -> tuple[int, list[TaskRow]]:
         conditions: list[str] = []
@@ -706,12 +708,12 @@ class SqliteArchive:
             f'SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE 1 = 1{where} ORDER BY t."deadline" IS NULL, t."deadline", '
             'd."date" DESC, d."id", t."id" LIMIT ? OFFSET ?', [*params, -1 if limit is None else limit, offset]
         ).fetchall()
-        return int(total), [_task_row(row) for row in rows]
+        return int(total), [task_from_row(row) for row in rows]
 
     def set_task_status(self, uid: str, status: str, *, user: str) -> TaskStatusChange:
         if status not in TASK_STATUSES:
             raise InvalidCorrectionError(f"not a task status: {status!r} (open or done)")
-        at = _now()
+        at = now_iso()
         try:
             with self._write_transaction() as db:
                 if db.execute('SELECT 1 FROM "tasks" WHERE "uid" = ?', (uid,)).fetchone() is None:
@@ -738,7 +740,7 @@ class SqliteArchive:
 
     def add_correction(self, document_id: int, field: str, value: str | None, *, user: str) -> Correction:
         value = validate_correction(field, value)
-        at = _now()
+        at = now_iso()
         try:
             with self._write_transaction() as db:
                 row = db.execute('SELECT "sha256", "record", "low_confidence" FROM "documents" WHERE "id" = ?',
@@ -780,7 +782,7 @@ class SqliteArchive:
     def add_user(self, name: str, role: str, password_hash: str) -> User:
         if role not in ROLES:
             raise ArchiveError(f"unknown role {role!r} (viewer, editor or admin)", self.path)
-        user = User(name, role, password_hash, _now())
+        user = User(name, role, password_hash, now_iso())
         with self._write_transaction() as db:
             db.execute('INSERT INTO "users" ("name", "role", "password_hash", "created_at") VALUES (?, ?, ?, ?) '
                        'ON CONFLICT ("name") DO UPDATE SET "role" = excluded."role", '
@@ -822,7 +824,7 @@ class SqliteArchive:
     def add_intake(self, name: str, path: str, size: int, *, user: str) -> IntakeJob:
         with self._write_transaction() as db:
             cursor = db.execute('INSERT INTO "intake" ("name", "path", "size", "author", "status", "created_at") '
-                                "VALUES (?, ?, ?, ?, 'queued', ?)", (name, path, size, user, _now()))
+                                "VALUES (?, ?, ?, ?, 'queued', ?)", (name, path, size, user, now_iso()))
         assert cursor.lastrowid is not None
         return self._intake(cursor.lastrowid)
 
@@ -848,7 +850,7 @@ class SqliteArchive:
             raise ValueError(f"unknown intake status {status!r}")
         with self._write_transaction() as db:
             db.execute('UPDATE "intake" SET "status" = ?, "message" = ?, "document_id" = ?, "finished_at" = ? '
-                       'WHERE "id" = ?', (status, message, document_id, _now(), job_id))
+                       'WHERE "id" = ?', (status, message, document_id, now_iso(), job_id))
 
 
     # ----------------------------------------------------------------------- webhook delivery record
@@ -861,7 +863,7 @@ class SqliteArchive:
         try:
             with self._write_transaction() as db:
                 db.execute('INSERT OR REPLACE INTO "deliveries" ("target", "uid", "digest", "delivered_at") '
-                           'VALUES (?, ?, ?, ?)', (target, uid, digest, _now()))
+                           'VALUES (?, ?, ?, ?)', (target, uid, digest, now_iso()))
         except sqlite3.Error as error:
             raise ArchiveError(f"cannot record a delivery: {error}", self.path) from None
 
@@ -905,9 +907,6 @@ _INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message",
                    '"finished_at"')
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
 
 def _changes(db: sqlite3.Connection, sha256: str) -> list[tuple[str, str | None]]:
     """The corrections of a content, oldest first, as (field, value)."""
@@ -915,24 +914,12 @@ def _changes(db: sqlite3.Connection, sha256: str) -> list[tuple[str, str | None]
         'SELECT "field", "new" FROM "corrections" WHERE "sha256" = ? ORDER BY "id"', (sha256,))]
 
 
-def _card(row: Sequence[Any]) -> DocumentCard:
-    values = list(row)
-    values[14] = tuple((values[14] or "").split())
-    return DocumentCard(*values)
-
-
-def _task_row(row: Sequence[Any]) -> TaskRow:
-    uid, record, doc_id, code, doc_date, doc_type, issuer, source, status = row
-    return TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source, status)
 
 
 def _stored(row: Sequence[Any]) -> StoredDocument:
     id_, sha256, source, name, kind, page_count, code, date, place = row
     return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date, place)
 
-
-def _summary(row: Sequence[Any]) -> DocumentSummary:
-    return DocumentSummary(*row[:_SUMMARY_WIDTH])
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:

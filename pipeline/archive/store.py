@@ -843,3 +843,28 @@ def redact_url(location: str) -> str:
     """`location` with any password in it replaced by ***, for messages."""
     hidden = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", location)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", hidden)
+
+
+# --------------------------------------------------------------------------- rows of the backends' listings
+
+SUMMARY_WIDTH = 8  # the columns of a DocumentSummary at the start of every document listing's row
+
+
+def summary_from_row(row: Sequence[Any]) -> DocumentSummary:
+    return DocumentSummary(*row[:SUMMARY_WIDTH])
+
+
+def card_from_row(row: Sequence[Any]) -> DocumentCard:
+    values = list(row)
+    values[14] = tuple((values[14] or "").split())  # the region keys, stored space-separated
+    return DocumentCard(*values)
+
+
+def task_from_row(row: Sequence[Any]) -> TaskRow:
+    uid, record, doc_id, code, doc_date, doc_type, issuer, source, status = row
+    return TaskRow(uid, json.loads(record), doc_id, code, doc_date, doc_type, issuer, source, status)
+
+
+def now_iso() -> str:
+    """The time stored with corrections, task changes and deliveries (UTC, microseconds)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
