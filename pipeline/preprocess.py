@@ -66,6 +66,16 @@ PAGE_QUAD_EPSILON = 0.02  # polygon simplification, as a share of the outline's 
 PAGE_EDGE_RING = 4
 A4_ASPECT = A4_INCHES[0] / A4_INCHES[1]
 A4_ASPECT_TOLERANCE = 0.25
+# Bent lines (straighten_lines): angles measured in a CURL_GRID (columns, rows) of cells, at least
+# CURL_MIN_CELLS of them with lines standing out (line contrast, see measure_skew); the fitted drift is
+# followed on a CURL_FIELD² grid and undone when it reaches CURL_MIN_SHIFT_INCHES anywhere.
+CURL_GRID = (6, 8)
+CURL_DPI = 100.0
+CURL_OUTLIER_DEGREES = 1.5
+CURL_MIN_CONTRAST = 1.5
+CURL_MIN_CELLS = 12
+CURL_FIELD = 64
+CURL_MIN_SHIFT_INCHES = 0.04
 PAGE_EDGE_CONTRAST = 0.25
 
 # A step returns its image and its parameters. A step that moves pixels records, as "to_input", the 2×3
@@ -102,6 +112,8 @@ def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> Prepar
     gray = record("normalize_background", normalize_background(gray, dpi))
     gray = record("remove_borders", remove_borders(gray, dpi))
     gray = record("remove_specks", remove_specks(gray, dpi))
+    if photo["photo"]:  # before the steps that need straight lines (orientation, marks, rules, skew)
+        gray = record("straighten_lines", straighten_lines(gray, dpi))
     gray = record("fix_orientation", fix_orientation(gray, dpi))
     gray = record("remove_marks", remove_marks(gray, dpi))
     gray = record("remove_rules", remove_rules(gray, dpi))
@@ -214,8 +226,7 @@ def _edge_contrast(paper: np.ndarray, polygon: np.ndarray) -> float:
 def warp_quad(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The quadrilateral `corners` (TL, TR, BR, BL) of `image` warped to an upright rectangle as long as its
     longer opposite sides; returns it and the 3×3 homography mapping its pixels back to `image` pixels."""
-    top, bottom = np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3])
-    left, right = np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1])
+    top, bottom, left, right = (float(np.linalg.norm(corners[a] - corners[b])) for a, b in ((1, 0), (2, 3), (3, 0), (2, 1)))
     width, height = max(top, bottom), max(left, right)
     # foreshortening shortens the far side, so the sides give the sheet's shape only roughly: a shape
     # near A4's (the format of Decree 30/2020) is taken as A4
@@ -223,24 +234,29 @@ def warp_quad(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.nd
     if abs(short_side / long_side / A4_ASPECT - 1) <= A4_ASPECT_TOLERANCE:
         short_side = long_side * A4_ASPECT
         width, height = (short_side, long_side) if width <= height else (long_side, short_side)
-    width, height = max(2, round(width)), max(2, round(height))
-    check_pixels(width, height, "the straightened photo")
-    target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
+    columns, rows = max(2, round(width)), max(2, round(height))
+    check_pixels(columns, rows, "the straightened photo")
+    target = np.array([[0, 0], [columns - 1, 0], [columns - 1, rows - 1], [0, rows - 1]], dtype=np.float32)
     to_input = cv2.getPerspectiveTransform(target, corners.astype(np.float32))
-    warped = cv2.warpPerspective(image, to_input, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+    warped = cv2.warpPerspective(image, to_input, (columns, rows), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                  borderMode=cv2.BORDER_REPLICATE)
     return warped, to_input
 
 
 def _affine_of_homography(homography: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The 2×3 affine map closest (least squares over a 5×5 grid of the warped page) to `homography`:
-    PreparedPage.to_original is affine, so word boxes on a straightened photo map back to the photo within
-    the perspective's departure from an affine map (a few pixels for a phone held roughly square)."""
+    """The 2×3 affine map closest to `homography` over a 5×5 grid of the warped page."""
     xs, ys = np.meshgrid(np.linspace(0, width - 1, 5), np.linspace(0, height - 1, 5))
     grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1)
     mapped = grid @ homography.T
-    mapped = mapped[:, :2] / mapped[:, 2:]
-    affine, *_ = np.linalg.lstsq(grid, mapped, rcond=None)
+    return _affine_fit(grid[:, :2], mapped[:, :2] / mapped[:, 2:])
+
+
+def _affine_fit(outputs: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """The 2×3 affine map taking the points `outputs` closest (least squares) to `inputs`. PreparedPage's
+    to_original is affine: a warp that is not (perspective, bent lines) maps word boxes back to the photo
+    within its departure from the closest affine map, and records its own exact parameters."""
+    design = np.hstack([outputs, np.ones((len(outputs), 1))])
+    affine, *_ = np.linalg.lstsq(design, inputs, rcond=None)
     return np.asarray(affine.T)
 
 
@@ -671,6 +687,69 @@ def deskew(gray: np.ndarray, dpi: float) -> StepResult:
     rotated, to_input = rotate_page(gray, -angle)
     params.update(rotated=True, to_input=_matrix_param(to_input))
     return rotated, params
+
+
+def measure_line_angles(gray: np.ndarray, dpi: float) -> np.ndarray:
+    """The text lines' angle cell by cell (CURL_GRID columns × rows, each cell twice a row tall so that it
+    holds a few lines): rows of (x, y of the cell's centre as shares of the page, angle in degrees counter-
+    clockwise, line contrast), for the cells whose lines stand out (CURL_MIN_CONTRAST)."""
+    scale = min(1.0, CURL_DPI / dpi)  # line contrast depends on resolution: measured at one
+    gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    dpi *= scale
+    height, width = gray.shape
+    columns, rows = CURL_GRID
+    xs = np.linspace(0, width, columns + 1).astype(int)
+    ys = np.linspace(0, height, rows + 1).astype(int)
+    half_row = (ys[1] - ys[0]) // 2
+    cells = []
+    for row in range(rows):
+        top, bottom = max(0, ys[row] - half_row), min(height, ys[row + 1] + half_row)
+        for column in range(columns):
+            angle, contrast = measure_skew(gray[top:bottom, xs[column]:xs[column + 1]], dpi)
+            if contrast >= CURL_MIN_CONTRAST and abs(angle) < DESKEW_RANGE_DEGREES:
+                cells.append(((xs[column] + xs[column + 1]) / 2 / width, (ys[row] + ys[row + 1]) / 2 / height,
+                              angle, contrast))
+    return np.array(cells, dtype=np.float64).reshape(-1, 4)
+
+
+def straighten_lines(gray: np.ndarray, dpi: float) -> StepResult:
+    """Straighten text lines bent by a curled or folded sheet (photos only: a scanner presses the page flat).
+
+    The lines' angle is measured cell by cell (measure_line_angles) and fitted by a quadratic surface over
+    the page (weighted by each cell's line contrast, so that seals and blank cells count little). Following
+    that slope along each row gives how far a line has drifted up or down from the page's centre column;
+    every column is shifted back by it. Word boxes map back through the affine map closest to that shift."""
+    cells = measure_line_angles(gray, dpi)
+    params: dict[str, Any] = {"cells": len(cells), "applied": False}
+    if len(cells) < CURL_MIN_CELLS:
+        return gray, params
+    x, y, angle, contrast = cells.T
+    weight = np.sqrt(contrast)
+    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    kept = np.ones(len(cells), bool)
+    for _ in range(3):  # cells far off the fit (a seal, a signature, a table) are left out and the fit redone
+        coefficients, *_ = np.linalg.lstsq(terms[kept] * weight[kept, None], angle[kept] * weight[kept], rcond=None)
+        kept = np.abs(terms @ coefficients - angle) <= CURL_OUTLIER_DEGREES
+        if np.count_nonzero(kept) < CURL_MIN_CELLS:
+            return gray, params
+    params["cells_fitted"] = int(np.count_nonzero(kept))
+    height, width = gray.shape
+    grid_x, grid_y = np.meshgrid(np.linspace(0, 1, CURL_FIELD), np.linspace(0, 1, CURL_FIELD))
+    grid_terms = np.stack([np.ones_like(grid_x), grid_x, grid_y, grid_x ** 2, grid_x * grid_y, grid_y ** 2], axis=-1)
+    slope = np.tan(np.radians(grid_terms @ coefficients))  # counter-clockwise positive: y falls as x grows
+    drift = np.cumsum(-slope * width / (CURL_FIELD - 1), axis=1)
+    drift -= drift[:, CURL_FIELD // 2][:, None]  # the centre column stays
+    largest = float(np.abs(drift).max())
+    params.update(fit=[round(float(value), 4) for value in coefficients], max_shift=round(largest, 1))
+    if largest < CURL_MIN_SHIFT_INCHES * dpi:
+        return gray, params
+    field = cv2.resize(drift.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    map_x, map_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    straight = cv2.remap(gray, map_x, map_y + field, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    samples = np.stack([grid_x.ravel() * (width - 1), grid_y.ravel() * (height - 1)], axis=1)
+    sources = samples + np.stack([np.zeros(drift.size), drift.ravel()], axis=1)
+    params.update(applied=True, to_input=_matrix_param(_affine_fit(samples, sources)))
+    return straight, params
 
 
 def _quarter_turn(gray: np.ndarray, quarters: int) -> tuple[np.ndarray, np.ndarray]:

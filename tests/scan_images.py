@@ -142,3 +142,14 @@ def phone_photo(page: np.ndarray, corners: tuple[tuple[float, float], ...] | Non
     image += rng.normal(0, 6, image.shape).astype(np.float32)
     encoded = cv2.imencode(".jpg", np.clip(image, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+def bend(page: np.ndarray, drop: float) -> np.ndarray:
+    """`page` as a sheet folded down the middle and photographed: each column sinks by `drop` × its distance
+    from the centre column squared over the half width (text lines become arcs), white fill."""
+    height, width = page.shape[:2]
+    xs = np.arange(width, dtype=np.float32)
+    sink = drop * ((xs - width / 2) / (width / 2)) ** 2
+    map_x, map_y = np.meshgrid(xs, np.arange(height, dtype=np.float32))
+    white = (255, 255, 255) if page.ndim == 3 else 255
+    return cv2.remap(page, map_x, map_y - sink[None, :], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=white)

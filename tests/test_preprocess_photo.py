@@ -1,13 +1,14 @@
-"""Phone photos told from scans by the image itself: the sheet's outline straightened, camera luminance kept."""
+"""Phone photos told from scans by the image itself: the sheet's outline straightened, bent lines straightened,
+camera luminance kept."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
-from scan_images import BODY_LINES, phone_photo, text_page
+from scan_images import BODY_LINES, bend, phone_photo, text_page
 
-from pipeline.preprocess import detect_photo, measure_skew, preprocess_page, suppress_color_ink
+from pipeline.preprocess import detect_photo, measure_line_angles, measure_skew, preprocess_page, suppress_color_ink
 from pipeline.types import PageImage
 
 PAGE_LINES = BODY_LINES * 6
@@ -95,3 +96,21 @@ def test_preprocess_photo_ink_keeps_camera_luminance(sheet: np.ndarray) -> None:
     camera, params = suppress_color_ink(filling, camera=True)
     assert params["neutral"] == "luminance"
     assert float(np.median(camera[text])) < float(np.median(brightest[text])) - 4
+
+
+def test_preprocess_photo_bent_lines_straightened(sheet: np.ndarray) -> None:
+    """A sheet folded down the middle: its lines rise towards both edges (about ±6° at the sides); after
+    preprocessing every cell's lines run level."""
+    bent = phone_photo(bend(sheet, 40.0), None, frame=(sheet.shape[1] // 2, sheet.shape[0] // 2))
+    assert np.abs(measure_line_angles(cv2.cvtColor(bent, cv2.COLOR_BGR2GRAY), 75)[:, 2]).max() > 3.0
+    prepared = preprocess_page(PageImage(source="bent.jpg", index=0, image=bent, dpi=75.0))
+    step = next(step for step in prepared.steps if step.name == "straighten_lines")
+    assert step.params["applied"] is True
+    angles = measure_line_angles(prepared.image, prepared.dpi)
+    assert len(angles) >= 24 and np.abs(angles[:, 2]).max() < 1.0
+
+
+def test_preprocess_photo_flat_lines_left_alone(photo: np.ndarray) -> None:
+    prepared = preprocess_page(PageImage(source="photo.jpg", index=0, image=photo, dpi=72.0))
+    step = next(step for step in prepared.steps if step.name == "straighten_lines")
+    assert step.params["applied"] is False
