@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from scan_images import BODY_LINES, bend, phone_photo, text_page
 
-from pipeline.preprocess import detect_photo, measure_line_angles, measure_skew, preprocess_page, suppress_color_ink
+from pipeline.preprocess import (
+    detect_photo,
+    measure_line_angles,
+    measure_skew,
+    preprocess_page,
+    suppress_color_ink,
+)
 from pipeline.types import PageImage
 
 PAGE_LINES = BODY_LINES * 6
