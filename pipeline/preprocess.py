@@ -64,6 +64,8 @@ PAGE_QUAD_EPSILON = 0.02  # polygon simplification, as a share of the outline's 
 # … and its outline a sharp step: the background PAGE_EDGE_RING pixels outside it at least this share darker
 # than the paper as far inside (light falling off across a sheet changes by a few percent over that width).
 PAGE_EDGE_RING = 4
+PAGE_EDGE_CONTRAST = 0.25
+# Decree 30/2020's paper: a sheet whose sides' ratio is within A4_ASPECT_TOLERANCE of A4's is taken as A4.
 A4_ASPECT = A4_INCHES[0] / A4_INCHES[1]
 A4_ASPECT_TOLERANCE = 0.25
 # Bent lines (straighten_lines): angles measured in a CURL_GRID (columns, rows) of cells, at least
@@ -77,7 +79,6 @@ CURL_MIN_CONTRAST = 1.5
 CURL_MIN_CELLS = 12
 CURL_FIELD = 64
 CURL_MIN_SHIFT_INCHES = 0.1
-PAGE_EDGE_CONTRAST = 0.25
 
 # A step returns its image and its parameters. A step that moves pixels records, as "to_input", the 2×3
 # affine matrix mapping its OUTPUT pixel coordinates back to its INPUT ones; preprocess_page composes them
@@ -717,9 +718,10 @@ def straighten_lines(gray: np.ndarray, dpi: float) -> StepResult:
     """Straighten text lines bent by a curled or folded sheet (photos only: a scanner presses the page flat).
 
     The lines' angle is measured cell by cell (measure_line_angles) and fitted by a quadratic surface over
-    the page (weighted by each cell's line contrast, so that seals and blank cells count little). Following
-    that slope along each row gives how far a line has drifted up or down from the page's centre column;
-    every column is shifted back by it. Word boxes map back through the affine map closest to that shift."""
+    the page, weighted by each cell's line contrast, cells far off the fit (a seal, a signature, a table)
+    left out. Following the slope along each row, less the page's mean angle (skew, for deskew), gives how
+    far a line drifts up or down from the page's centre column; every column is shifted back by it, when
+    that reaches CURL_MIN_SHIFT_INCHES. Word boxes map back through the affine map closest to that shift."""
     cells = measure_line_angles(gray, dpi)
     params: dict[str, Any] = {"cells": len(cells), "applied": False}
     if len(cells) < CURL_MIN_CELLS:
@@ -728,7 +730,7 @@ def straighten_lines(gray: np.ndarray, dpi: float) -> StepResult:
     weight = np.sqrt(contrast)
     terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
     kept = np.ones(len(cells), bool)
-    for _ in range(3):  # cells far off the fit (a seal, a signature, a table) are left out and the fit redone
+    for _ in range(3):
         coefficients, *_ = np.linalg.lstsq(terms[kept] * weight[kept, None], angle[kept] * weight[kept], rcond=None)
         kept = np.abs(terms @ coefficients - angle) <= CURL_OUTLIER_DEGREES
         if np.count_nonzero(kept) < CURL_MIN_CELLS:
