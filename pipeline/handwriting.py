@@ -26,6 +26,18 @@ NOISE = 10  # the classifier's eleventh class: a stroke, dot, slash or letter th
 TOUCHING_WIDTH = 1.15
 # Pieces much lower than the tallest character are dots, commas or the dots of a dotted line.
 MIN_HEIGHT_SHARE = 0.45
+# A field's crop is enlarged to at least this many pixels' height before its ink is taken: a web image's day is
+# 20 pixels high, and Otsu at that size fills the loops of a "2" or an "8".
+MIN_FIELD_HEIGHT = 64
+# Hands lean right, often steeply (a zero becomes a thin slanted oval, read as a "4"); the field is read upright
+# at each of these shears (x shift per pixel of height) too, and each reading votes.
+SHEARS = (0.0, 0.2, 0.4)
+# A character the classifier reads as no digit, at least MIN_CUT_WIDTH as wide as it is high, may be two digits
+# written touching each other (a "20" in one stroke): it is cut in two where both halves read best as digits,
+# when both read at least SURE_PIECE surely (the cut within CUT_RANGE of its width).
+SURE_PIECE = 0.8
+MIN_CUT_WIDTH = 0.55
+CUT_RANGE = (0.3, 0.7)
 
 
 def ink_mask(crop: np.ndarray) -> np.ndarray:
@@ -37,6 +49,26 @@ def ink_mask(crop: np.ndarray) -> np.ndarray:
     if ink.mean() > 127:  # nothing but paper: Otsu split the paper's grain
         ink[:] = 0
     return ink
+
+
+def field_ink(crop: np.ndarray) -> np.ndarray:
+    """The ink of a field's crop, enlarged first to MIN_FIELD_HEIGHT when it is smaller (low-resolution pages)."""
+    height = crop.shape[0]
+    if 0 < height < MIN_FIELD_HEIGHT:
+        factor = MIN_FIELD_HEIGHT / height
+        crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    return ink_mask(crop)
+
+
+def upright(ink: np.ndarray, shear: float) -> np.ndarray:
+    """`ink` sheared left by `shear` pixels per pixel of height above its bottom row: a hand leaning right by that
+    much stands upright (the canvas widened to keep all of it)."""
+    if not shear:
+        return ink
+    height, width = ink.shape
+    pad = int(np.ceil(abs(shear) * height)) + 1
+    matrix = np.array([[1, shear, pad - shear * height], [0, 1, 0]], np.float32)
+    return cv2.warpAffine(ink, matrix, (width + pad, height), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
 def thin(ink: np.ndarray) -> np.ndarray:
@@ -221,13 +253,42 @@ class DigitReading:
     confidence: float
 
 
-def read_digits(crop: np.ndarray, model: DigitModel) -> DigitReading | None:
-    """The digits written in `crop` (gray or colour), or None when it holds none. Non-digits at either end (a
-    colon of "Số:", the slash of the symbol) are left out; non-digits between digits become one "/"."""
-    pieces = characters(ink_mask(crop))
+def _probabilities(pieces: list[np.ndarray], model: DigitModel) -> np.ndarray:
+    return model.probabilities(np.stack([features(glyph(piece)) for piece in pieces]))
+
+
+def cut_touching(piece: np.ndarray, probabilities: np.ndarray, model: DigitModel) -> list[np.ndarray]:
+    """A character the classifier does not read as a digit (`probabilities`: its classes), cut in two at the
+    column where both halves read most surely as digits, when both read at least SURE_PIECE: two digits written
+    in one stroke, which no column free of ink separates. Else the character as it is."""
+    height, width = piece.shape
+    if width < MIN_CUT_WIDTH * height or int(probabilities.argmax()) != NOISE:
+        return [piece]
+    cuts = [x for x in range(round(CUT_RANGE[0] * width), round(CUT_RANGE[1] * width) + 1)
+            if piece[:, :x].any() and piece[:, x:].any()]
+    if not cuts:
+        return [piece]
+    halves = _probabilities([half for x in cuts for half in (piece[:, :x], piece[:, x:])], model).reshape(
+        len(cuts), 2, -1)
+    digits = halves[:, :, :NOISE].max(axis=2).min(axis=1)
+    digits[(halves.argmax(axis=2) == NOISE).any(axis=1)] = 0.0
+    best = int(digits.argmax())
+    if digits[best] < SURE_PIECE:
+        return [piece]
+    return [piece[:, : cuts[best]], piece[:, cuts[best] :]]
+
+
+def read_digits(crop: np.ndarray, model: DigitModel, shear: float = 0.0) -> DigitReading | None:
+    """The digits written in `crop` (gray or colour), read after shearing its ink upright by `shear`, or None
+    when it holds none. Non-digits at either end (a colon of "Số:", the slash of the symbol) are left out;
+    non-digits between digits become one "/"."""
+    pieces = characters(upright(field_ink(crop), shear))
     if not pieces:
         return None
-    probabilities = model.probabilities(np.stack([features(glyph(piece)) for piece in pieces]))
+    probabilities = _probabilities(pieces, model)
+    cut = [half for piece, row in zip(pieces, probabilities, strict=True) for half in cut_touching(piece, row, model)]
+    if len(cut) > len(pieces):
+        pieces, probabilities = cut, _probabilities(cut, model)
     classes = [int(c) for c in probabilities.argmax(axis=1)]
     digits = [k for k, c in enumerate(classes) if c != NOISE]
     if not digits:
@@ -240,6 +301,11 @@ def read_digits(crop: np.ndarray, model: DigitModel) -> DigitReading | None:
             text += "/"
     confidence = float(min(probabilities[k, classes[k]] for k in digits))
     return DigitReading(text, confidence)
+
+
+def read_leaning(crop: np.ndarray, model: DigitModel, shears: tuple[float, ...] = SHEARS) -> list[DigitReading]:
+    """The classifier's readings of `crop` at each of `shears` (none where it finds no digits)."""
+    return [reading for shear in shears if (reading := read_digits(crop, model, shear)) is not None]
 
 
 def stamp_date(text: str) -> str | None:
