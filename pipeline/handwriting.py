@@ -28,13 +28,14 @@ TOUCHING_WIDTH = 1.15
 MIN_HEIGHT_SHARE = 0.45
 # A field's crop is enlarged to at least this many pixels' height before its ink is taken: a web image's day is
 # 20 pixels high, and Otsu at that size fills the loops of a "2" or an "8".
-MIN_FIELD_HEIGHT = 64
+MIN_FIELD_HEIGHT = 48
 # Hands lean right, often steeply (a zero becomes a thin slanted oval, read as a "4"); the field is read upright
 # at each of these shears (x shift per pixel of height) too, and each reading votes.
 SHEARS = (0.0, 0.2, 0.4)
-# A character the classifier reads as no digit, at least MIN_CUT_WIDTH as wide as it is high, may be two digits
-# written touching each other (a "20" in one stroke): it is cut in two where both halves read best as digits,
-# when both read at least SURE_PIECE surely (the cut within CUT_RANGE of its width).
+# A character the classifier reads as no digit, at least MIN_CUT_WIDTH as wide as it is high (or one wider than
+# TOUCHING_WIDTH), may be two digits written touching each other (a "20" in one stroke): it is cut in two where
+# both halves read best as digits, when both read at least SURE_PIECE surely (the cut within CUT_RANGE of its
+# width).
 SURE_PIECE = 0.8
 MIN_CUT_WIDTH = 0.55
 CUT_RANGE = (0.3, 0.7)
@@ -195,9 +196,10 @@ def load_digit_model(folder: Path) -> DigitModel:
 # --------------------------------------------------------------------------- characters of a crop
 
 
-def characters(ink: np.ndarray) -> list[np.ndarray]:
+def characters(ink: np.ndarray, model: DigitModel | None = None) -> list[np.ndarray]:
     """The characters of a field's ink, left to right: connected strokes, pieces of one character joined
-    (the bar of a '5', a slashed zero's slash), touching digits cut apart, dots and rules left out."""
+    (the bar of a '5', a slashed zero's slash), touching digits cut apart (where both halves read as digits when
+    `model` is given, else at the columns with least ink), dots and rules left out."""
     _count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     boxes = [(int(x), int(y), int(w), int(h), k) for k, (x, y, w, h, area) in enumerate(stats) if k and area >= 4]
     if not boxes:
@@ -223,8 +225,35 @@ def characters(ink: np.ndarray) -> list[np.ndarray]:
         x1 = max(b[0] + b[2] for b in group)
         y1 = max(b[1] + b[3] for b in group)
         mask = np.isin(labels[y0:y1, x0:x1], [b[4] for b in group]).astype(np.uint8) * 255
-        out += _split_touching(mask)
+        out += (model and _cut_by_reading(mask, model)) or _split_touching(mask)
     return out
+
+
+def _probabilities(pieces: list[np.ndarray], model: DigitModel) -> np.ndarray:
+    return model.probabilities(np.stack([features(glyph(piece)) for piece in pieces]))
+
+
+def _cut_by_reading(mask: np.ndarray, model: DigitModel) -> list[np.ndarray] | None:
+    """A character the classifier does not read as one digit — it reads no digit there, or it is too wide for
+    one — as the one digit, or cut in two at the column where both halves read most surely as digits, when both
+    read at least SURE_PIECE: two digits written in one stroke, which no column free of ink separates. None when
+    neither (the caller cuts at the columns with least ink)."""
+    height, width = mask.shape
+    whole = _probabilities([mask], model)[0]
+    if int(whole.argmax()) != NOISE and width <= TOUCHING_WIDTH * height:
+        return [mask]
+    if width < MIN_CUT_WIDTH * height:
+        return None
+    cuts = [x for x in range(round(CUT_RANGE[0] * width), round(CUT_RANGE[1] * width) + 1)
+            if mask[:, :x].any() and mask[:, x:].any()]
+    if not cuts:
+        return None
+    halves = _probabilities([half for x in cuts for half in (mask[:, :x], mask[:, x:])], model).reshape(
+        len(cuts), 2, -1)
+    sureness = halves[:, :, :NOISE].max(axis=2).min(axis=1)
+    sureness[(halves.argmax(axis=2) == NOISE).any(axis=1)] = 0.0
+    best = int(sureness.argmax())
+    return [mask[:, : cuts[best]], mask[:, cuts[best] :]] if sureness[best] >= SURE_PIECE else None
 
 
 def _split_touching(mask: np.ndarray) -> list[np.ndarray]:
@@ -253,42 +282,14 @@ class DigitReading:
     confidence: float
 
 
-def _probabilities(pieces: list[np.ndarray], model: DigitModel) -> np.ndarray:
-    return model.probabilities(np.stack([features(glyph(piece)) for piece in pieces]))
-
-
-def cut_touching(piece: np.ndarray, probabilities: np.ndarray, model: DigitModel) -> list[np.ndarray]:
-    """A character the classifier does not read as a digit (`probabilities`: its classes), cut in two at the
-    column where both halves read most surely as digits, when both read at least SURE_PIECE: two digits written
-    in one stroke, which no column free of ink separates. Else the character as it is."""
-    height, width = piece.shape
-    if width < MIN_CUT_WIDTH * height or int(probabilities.argmax()) != NOISE:
-        return [piece]
-    cuts = [x for x in range(round(CUT_RANGE[0] * width), round(CUT_RANGE[1] * width) + 1)
-            if piece[:, :x].any() and piece[:, x:].any()]
-    if not cuts:
-        return [piece]
-    halves = _probabilities([half for x in cuts for half in (piece[:, :x], piece[:, x:])], model).reshape(
-        len(cuts), 2, -1)
-    digits = halves[:, :, :NOISE].max(axis=2).min(axis=1)
-    digits[(halves.argmax(axis=2) == NOISE).any(axis=1)] = 0.0
-    best = int(digits.argmax())
-    if digits[best] < SURE_PIECE:
-        return [piece]
-    return [piece[:, : cuts[best]], piece[:, cuts[best] :]]
-
-
 def read_digits(crop: np.ndarray, model: DigitModel, shear: float = 0.0) -> DigitReading | None:
     """The digits written in `crop` (gray or colour), read after shearing its ink upright by `shear`, or None
     when it holds none. Non-digits at either end (a colon of "Số:", the slash of the symbol) are left out;
     non-digits between digits become one "/"."""
-    pieces = characters(upright(field_ink(crop), shear))
+    pieces = characters(upright(field_ink(crop), shear), model)
     if not pieces:
         return None
     probabilities = _probabilities(pieces, model)
-    cut = [half for piece, row in zip(pieces, probabilities, strict=True) for half in cut_touching(piece, row, model)]
-    if len(cut) > len(pieces):
-        pieces, probabilities = cut, _probabilities(cut, model)
     classes = [int(c) for c in probabilities.argmax(axis=1)]
     digits = [k for k, c in enumerate(classes) if c != NOISE]
     if not digits:
