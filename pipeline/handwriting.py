@@ -284,16 +284,16 @@ class DigitReading:
 
 def read_digits(crop: np.ndarray, model: DigitModel, shear: float = 0.0) -> DigitReading | None:
     """The digits written in `crop` (gray or colour), read after shearing its ink upright by `shear`, or None
-    when it holds none. Non-digits at either end (a colon of "Số:", the slash of the symbol) are left out;
-    non-digits between digits become one "/"."""
+    when it holds none, or fewer digits than other characters. Non-digits at either end (a colon of "Số:", the
+    slash of the symbol) are left out; non-digits between digits become one "/"."""
     pieces = characters(upright(field_ink(crop), shear), model)
     if not pieces:
         return None
     probabilities = _probabilities(pieces, model)
     classes = [int(c) for c in probabilities.argmax(axis=1)]
     digits = [k for k, c in enumerate(classes) if c != NOISE]
-    if not digits:
-        return None
+    if len(digits) < len(pieces) - len(digits):
+        return None  # mostly no digits: a scribble, a blot, a word
     text = ""
     for k in range(digits[0], digits[-1] + 1):
         if classes[k] != NOISE:
