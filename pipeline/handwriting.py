@@ -234,10 +234,10 @@ def _probabilities(pieces: list[np.ndarray], model: DigitModel) -> np.ndarray:
 
 
 def _cut_by_reading(mask: np.ndarray, model: DigitModel) -> list[np.ndarray] | None:
-    """A character the classifier does not read as one digit — it reads no digit there, or it is too wide for
-    one — as the one digit, or cut in two at the column where both halves read most surely as digits, when both
-    read at least SURE_PIECE: two digits written in one stroke, which no column free of ink separates. None when
-    neither (the caller cuts at the columns with least ink)."""
+    """A character's pieces: itself where the classifier reads it as a digit and it is no wider than one digit;
+    else its two halves at the column where both read most surely as digits, when both read at least SURE_PIECE
+    (two digits written in one stroke, which no column free of ink separates); else None, and the caller cuts it
+    at the columns with least ink."""
     height, width = mask.shape
     whole = _probabilities([mask], model)[0]
     if int(whole.argmax()) != NOISE and width <= TOUCHING_WIDTH * height:

@@ -844,8 +844,9 @@ class _Vote:
 
 
 def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> list[_Vote]:
-    """The recognisers' readings of a field as votes. Tesseract gives handwriting confidences near zero even
-    when it is right, so each of its readings weighs at least a fifth of a full vote."""
+    """The recognisers' readings of a field as votes, each recogniser's vote shared out over the shears it reads
+    the field at. Tesseract gives handwriting confidences near zero even when it is right, so each of its readings
+    weighs at least a fifth of a full one."""
     shears = _shears(spot)
     votes = [_Vote(text, TESSERACT_VOTE * max(confidence, 20.0) / 100 / len(shears), "tesseract")
              for text, confidence in tesseract]
@@ -867,8 +868,9 @@ def _key(spot: _FieldSpot, text: str) -> str:
 
 
 def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> FieldReading:
-    """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it)
-    and it holds MIN_FIELD_CONFIDENCE of all votes; its share of the votes is its confidence. Else unreadable."""
+    """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it: it
+    reads it at most shears, CONFIDENT_CLASSIFIER surely on average) and it holds MIN_FIELD_CONFIDENCE of all
+    votes; its share of the votes is its confidence. Else unreadable."""
     votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0]
     totals: dict[str, float] = {}
     for vote in votes:
@@ -880,10 +882,10 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
         if _plausible(spot, vote.text):
             groups.setdefault(_key(spot, vote.text), []).append(vote)
     value, share = None, 0.0
+    shears = len(_shears(spot))
     for backing in sorted(groups.values(), key=lambda group: -sum(vote.weight for vote in group)):
         share = sum(vote.weight for vote in backing) / everything
         sources = {vote.source for vote in backing}
-        shears = len(_shears(spot))
         classified = [vote.weight * shears / CLASSIFIER_VOTE for vote in backing if vote.source == "classifier"]
         sure = 2 * len(classified) > shears and sum(classified) / len(classified) >= CONFIDENT_CLASSIFIER
         if share < MIN_FIELD_CONFIDENCE:
