@@ -26,6 +26,19 @@ NOISE = 10  # the classifier's eleventh class: a stroke, dot, slash or letter th
 TOUCHING_WIDTH = 1.15
 # Pieces much lower than the tallest character are dots, commas or the dots of a dotted line.
 MIN_HEIGHT_SHARE = 0.45
+# A field's crop is enlarged to at least this many pixels' height before its ink is taken: a web image's day is
+# 20 pixels high, and Otsu at that size fills the loops of a "2" or an "8".
+MIN_FIELD_HEIGHT = 48
+# Hands lean right, often steeply (a zero becomes a thin slanted oval, read as a "4"); the field is read upright
+# at each of these shears (x shift per pixel of height) too, and each reading votes.
+SHEARS = (0.0, 0.2, 0.4)
+# A character the classifier reads as no digit, at least MIN_CUT_WIDTH as wide as it is high (or one wider than
+# TOUCHING_WIDTH), may be two digits written touching each other (a "20" in one stroke): it is cut in two where
+# both halves read best as digits, when both read at least SURE_PIECE surely (the cut within CUT_RANGE of its
+# width).
+SURE_PIECE = 0.8
+MIN_CUT_WIDTH = 0.55
+CUT_RANGE = (0.3, 0.7)
 
 
 def ink_mask(crop: np.ndarray) -> np.ndarray:
@@ -37,6 +50,26 @@ def ink_mask(crop: np.ndarray) -> np.ndarray:
     if ink.mean() > 127:  # nothing but paper: Otsu split the paper's grain
         ink[:] = 0
     return ink
+
+
+def field_ink(crop: np.ndarray) -> np.ndarray:
+    """The ink of a field's crop, enlarged first to MIN_FIELD_HEIGHT when it is smaller (low-resolution pages)."""
+    height = crop.shape[0]
+    if 0 < height < MIN_FIELD_HEIGHT:
+        factor = MIN_FIELD_HEIGHT / height
+        crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    return ink_mask(crop)
+
+
+def upright(ink: np.ndarray, shear: float) -> np.ndarray:
+    """`ink` sheared left by `shear` pixels per pixel of height above its bottom row: a hand leaning right by that
+    much stands upright (the canvas widened to keep all of it)."""
+    if not shear:
+        return ink
+    height, width = ink.shape
+    pad = int(np.ceil(abs(shear) * height)) + 1
+    matrix = np.array([[1, shear, pad - shear * height], [0, 1, 0]], np.float32)
+    return cv2.warpAffine(ink, matrix, (width + pad, height), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
 def thin(ink: np.ndarray) -> np.ndarray:
@@ -163,9 +196,10 @@ def load_digit_model(folder: Path) -> DigitModel:
 # --------------------------------------------------------------------------- characters of a crop
 
 
-def characters(ink: np.ndarray) -> list[np.ndarray]:
+def characters(ink: np.ndarray, model: DigitModel | None = None) -> list[np.ndarray]:
     """The characters of a field's ink, left to right: connected strokes, pieces of one character joined
-    (the bar of a '5', a slashed zero's slash), touching digits cut apart, dots and rules left out."""
+    (the bar of a '5', a slashed zero's slash), touching digits cut apart (where both halves read as digits when
+    `model` is given, else at the columns with least ink), dots and rules left out."""
     _count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     boxes = [(int(x), int(y), int(w), int(h), k) for k, (x, y, w, h, area) in enumerate(stats) if k and area >= 4]
     if not boxes:
@@ -191,8 +225,35 @@ def characters(ink: np.ndarray) -> list[np.ndarray]:
         x1 = max(b[0] + b[2] for b in group)
         y1 = max(b[1] + b[3] for b in group)
         mask = np.isin(labels[y0:y1, x0:x1], [b[4] for b in group]).astype(np.uint8) * 255
-        out += _split_touching(mask)
+        out += (model and _cut_by_reading(mask, model)) or _split_touching(mask)
     return out
+
+
+def _probabilities(pieces: list[np.ndarray], model: DigitModel) -> np.ndarray:
+    return model.probabilities(np.stack([features(glyph(piece)) for piece in pieces]))
+
+
+def _cut_by_reading(mask: np.ndarray, model: DigitModel) -> list[np.ndarray] | None:
+    """A character's pieces: itself where the classifier reads it as a digit and it is no wider than one digit;
+    else its two halves at the column where both read most surely as digits, when both read at least SURE_PIECE
+    (two digits written in one stroke, which no column free of ink separates); else None, and the caller cuts it
+    at the columns with least ink."""
+    height, width = mask.shape
+    whole = _probabilities([mask], model)[0]
+    if int(whole.argmax()) != NOISE and width <= TOUCHING_WIDTH * height:
+        return [mask]
+    if width < MIN_CUT_WIDTH * height:
+        return None
+    cuts = [x for x in range(round(CUT_RANGE[0] * width), round(CUT_RANGE[1] * width) + 1)
+            if mask[:, :x].any() and mask[:, x:].any()]
+    if not cuts:
+        return None
+    halves = _probabilities([half for x in cuts for half in (mask[:, :x], mask[:, x:])], model).reshape(
+        len(cuts), 2, -1)
+    sureness = halves[:, :, :NOISE].max(axis=2).min(axis=1)
+    sureness[(halves.argmax(axis=2) == NOISE).any(axis=1)] = 0.0
+    best = int(sureness.argmax())
+    return [mask[:, : cuts[best]], mask[:, cuts[best] :]] if sureness[best] >= SURE_PIECE else None
 
 
 def _split_touching(mask: np.ndarray) -> list[np.ndarray]:
@@ -221,17 +282,18 @@ class DigitReading:
     confidence: float
 
 
-def read_digits(crop: np.ndarray, model: DigitModel) -> DigitReading | None:
-    """The digits written in `crop` (gray or colour), or None when it holds none. Non-digits at either end (a
-    colon of "Số:", the slash of the symbol) are left out; non-digits between digits become one "/"."""
-    pieces = characters(ink_mask(crop))
+def read_digits(crop: np.ndarray, model: DigitModel, shear: float = 0.0) -> DigitReading | None:
+    """The digits written in `crop` (gray or colour), read after shearing its ink upright by `shear`, or None
+    when it holds none, or fewer digits than other characters. Non-digits at either end (a colon of "Số:", the
+    slash of the symbol) are left out; non-digits between digits become one "/"."""
+    pieces = characters(upright(field_ink(crop), shear), model)
     if not pieces:
         return None
-    probabilities = model.probabilities(np.stack([features(glyph(piece)) for piece in pieces]))
+    probabilities = _probabilities(pieces, model)
     classes = [int(c) for c in probabilities.argmax(axis=1)]
     digits = [k for k, c in enumerate(classes) if c != NOISE]
-    if not digits:
-        return None
+    if len(digits) < len(pieces) - len(digits):
+        return None  # mostly no digits: a scribble, a blot, a word
     text = ""
     for k in range(digits[0], digits[-1] + 1):
         if classes[k] != NOISE:
@@ -240,6 +302,11 @@ def read_digits(crop: np.ndarray, model: DigitModel) -> DigitReading | None:
             text += "/"
     confidence = float(min(probabilities[k, classes[k]] for k in digits))
     return DigitReading(text, confidence)
+
+
+def read_leaning(crop: np.ndarray, model: DigitModel, shears: tuple[float, ...] = SHEARS) -> list[DigitReading]:
+    """The classifier's readings of `crop` at each of `shears` (none where it finds no digits)."""
+    return [reading for shear in shears if (reading := read_digits(crop, model, shear)) is not None]
 
 
 def stamp_date(text: str) -> str | None:

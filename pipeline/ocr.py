@@ -592,11 +592,13 @@ PRINTED_SLACK = 0.15
 # symbol's slash when OCR read them as one word ("635/QĐ-UBND"), so its characters are not counted.)
 PRINTED_MIN_CONFIDENCE = 50.0
 # The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
-# recognisers unless the classifier alone is this sure of it; else the field is unreadable.
+# recognisers unless the classifier alone reads it at most of its shears, this surely on average; else the field
+# is unreadable.
 MIN_FIELD_CONFIDENCE = 0.34
 CONFIDENT_CLASSIFIER = 0.9
 # Votes: the classifier of handwritten digits, the page's own OCR of the gap (its look-alikes mapped), and
-# Tesseract restricted to digits over each binarization × height × page-segmentation mode (8 readings).
+# Tesseract restricted to digits over each binarization × height × page-segmentation mode (8 readings). Both
+# recognisers read the field as written and stood upright (each of handwriting.SHEARS), their votes shared out.
 CLASSIFIER_VOTE, OCR_VOTE, TESSERACT_VOTE = 1.5, 1.0, 0.25
 DIGIT_HEIGHTS = (32, 56)  # pixel heights the crop is scaled to for Tesseract
 DIGIT_PSMS = (7, 8)  # one line, one word
@@ -781,27 +783,37 @@ def _plausible(spot: _FieldSpot, value: str) -> bool:
     return 1 <= number <= LARGEST_NUMBER and len(value) <= len(str(LARGEST_NUMBER))
 
 
-def _digit_variants(crop: np.ndarray) -> list[np.ndarray]:
-    """The crop for Tesseract: its ink as black on white, plain and thickened, at each of DIGIT_HEIGHTS."""
+def _shears(spot: _FieldSpot) -> tuple[float, ...]:
+    """The shears a field is read at: a date's slashes would stand upright into ones, so a stamp's date is read
+    as written."""
+    return (0.0,) if spot.name == RECEIVED_DATE else handwriting.SHEARS
+
+
+def _digit_variants(crop: np.ndarray, shears: tuple[float, ...]) -> list[np.ndarray]:
+    """The crop for Tesseract: its ink as black on white, plain and thickened, at each of `shears` and
+    DIGIT_HEIGHTS."""
     ink = handwriting.ink_mask(crop)
     variants = []
     for image in (ink, cv2.dilate(ink, np.ones((2, 2), np.uint8))):
-        for height in DIGIT_HEIGHTS:
-            scale = height / max(1, image.shape[0])
-            resized = cv2.resize(255 - image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            variants.append(cv2.copyMakeBorder(resized, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255))
+        for shear in shears:
+            leaning = handwriting.upright(image, shear)
+            for height in DIGIT_HEIGHTS:
+                scale = height / max(1, leaning.shape[0])
+                resized = cv2.resize(255 - leaning, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                variants.append(cv2.copyMakeBorder(resized, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255))
     return variants
 
 
-def _tesseract_digits(crops: list[np.ndarray], timeout: float, source: str | None, workdir: Path | None,
-                      whitelist: str = "0123456789") -> list[list[tuple[str, float]]]:
-    """Per crop, Tesseract's digit readings (text, confidence 0..100) over its variants and DIGIT_PSMS."""
+def _tesseract_digits(crops: list[np.ndarray], shears: list[tuple[float, ...]], timeout: float, source: str | None,
+                      workdir: Path | None, whitelist: str = "0123456789") -> list[list[tuple[str, float]]]:
+    """Per crop, Tesseract's digit readings (text, confidence 0..100) over its variants (at its `shears`) and
+    DIGIT_PSMS."""
     readings: list[list[tuple[str, float]]] = [[] for _ in crops]
     owners: list[int] = []
     with tempfile.TemporaryDirectory(prefix="congvan-digits-", dir=workdir) as folder:
         paths: list[str] = []
-        for number, crop in enumerate(crops):
-            for variant in _digit_variants(crop):
+        for number, (crop, leaning) in enumerate(zip(crops, shears, strict=True)):
+            for variant in _digit_variants(crop, leaning):
                 path = Path(folder) / f"field{len(paths):03d}.png"
                 cv2.imwrite(str(path), variant)
                 paths.append(str(path))
@@ -832,12 +844,14 @@ class _Vote:
 
 
 def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> list[_Vote]:
-    """The recognisers' readings of a field as votes. Tesseract gives handwriting confidences near zero even
-    when it is right, so each of its readings weighs at least a fifth of a full vote."""
-    votes = [_Vote(text, TESSERACT_VOTE * max(confidence, 20.0) / 100, "tesseract") for text, confidence in tesseract]
-    classified = handwriting.read_digits(crop, current_resources().digit_model)
-    if classified is not None:
-        votes.append(_Vote(classified.text, CLASSIFIER_VOTE * classified.confidence, "classifier"))
+    """The recognisers' readings of a field as votes, each recogniser's vote shared out over the shears it reads
+    the field at. Tesseract gives handwriting confidences near zero even when it is right, so each of its readings
+    weighs at least a fifth of a full one."""
+    shears = _shears(spot)
+    votes = [_Vote(text, TESSERACT_VOTE * max(confidence, 20.0) / 100 / len(shears), "tesseract")
+             for text, confidence in tesseract]
+    votes += [_Vote(reading.text, CLASSIFIER_VOTE * reading.confidence / len(shears), "classifier")
+              for reading in handwriting.read_leaning(crop, current_resources().digit_model, shears)]
     mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
     if spot.name in (RECEIVED_NUMBER, RECEIVED_DATE):
         # a stamp's value, then the body word it was written over ("Ø4/4/18đạo"): its leading digits
@@ -854,8 +868,9 @@ def _key(spot: _FieldSpot, text: str) -> str:
 
 
 def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> FieldReading:
-    """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it)
-    and it holds MIN_FIELD_CONFIDENCE of all votes; its share of the votes is its confidence. Else unreadable."""
+    """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it: it
+    reads it at most shears, CONFIDENT_CLASSIFIER surely on average) and it holds MIN_FIELD_CONFIDENCE of all
+    votes; its share of the votes is its confidence. Else unreadable."""
     votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0]
     totals: dict[str, float] = {}
     for vote in votes:
@@ -867,11 +882,12 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
         if _plausible(spot, vote.text):
             groups.setdefault(_key(spot, vote.text), []).append(vote)
     value, share = None, 0.0
+    shears = len(_shears(spot))
     for backing in sorted(groups.values(), key=lambda group: -sum(vote.weight for vote in group)):
         share = sum(vote.weight for vote in backing) / everything
         sources = {vote.source for vote in backing}
-        sure = any(vote.source == "classifier" and vote.weight >= CONFIDENT_CLASSIFIER * CLASSIFIER_VOTE
-                   for vote in backing)
+        classified = [vote.weight * shears / CLASSIFIER_VOTE for vote in backing if vote.source == "classifier"]
+        sure = 2 * len(classified) > shears and sum(classified) / len(classified) >= CONFIDENT_CLASSIFIER
         if share < MIN_FIELD_CONFIDENCE:
             break
         if len(sources) >= 2 or sure:
@@ -910,7 +926,7 @@ def read_header_fields(prepared: PreparedPage, words: list[OcrWord], *, timeout:
     readings = [reading for _, _, reading in printed]
     if not spots:
         return words, readings
-    tesseract = _tesseract_digits(crops, timeout, prepared.page.source, workdir)
+    tesseract = _tesseract_digits(crops, [_shears(spot) for _, spot in spots], timeout, prepared.page.source, workdir)
     read = [(line, spot, _read_field(spot, crop, found))
             for (line, spot), crop, found in zip(spots, crops, tesseract, strict=True)]
     return _put_fields(words, read), readings + [reading for _, _, reading in read]
@@ -1144,7 +1160,8 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         crop = image[max(0, y0) : y1, max(0, x0) : x1]
         if crop.size == 0:
             continue
-        readings.append(_read_field(spot, crop, _tesseract_digits([crop], timeout, source, workdir, whitelist)[0]))
+        readings.append(_read_field(spot, crop, _tesseract_digits([crop], [_shears(spot)], timeout, source, workdir,
+                                                                  whitelist)[0]))
     return readings
 
 

@@ -52,6 +52,37 @@ def handwritten(text: str, height: int, *, seed: int = 0, font_face: int = cv2.F
     return canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
+def leaning(ink: np.ndarray, slant: float) -> np.ndarray:
+    """`ink` (ink 0 on paper 255) leaning right by `slant` pixels per pixel of height, as a hurried hand writes."""
+    height, width = ink.shape
+    matrix = np.array([[1, -slant, slant * height], [0, 1, 0]], np.float32)
+    return cv2.warpAffine(ink, matrix, (width + int(np.ceil(slant * height)), height), borderValue=255)
+
+
+def slashed_zero(height: int, *, width_share: float = 0.5, thickness: int = 3) -> np.ndarray:
+    """A zero as clerks write it, told from the letter O by a slash from its foot to its top right corner."""
+    width = round(width_share * height)
+    canvas = np.full((height + 8, width + 8), 255, np.uint8)
+    cv2.ellipse(canvas, (4 + width // 2, 4 + height // 2), (width // 2, height // 2), 0, 0, 360, 0, thickness,
+                cv2.LINE_AA)
+    cv2.line(canvas, (1, height + 6), (width + 6, 1), 0, thickness, cv2.LINE_AA)
+    return canvas
+
+
+def side_by_side(pieces: list[np.ndarray], *, overlap: int = 0) -> np.ndarray:
+    """Inks of one height put left to right, each `overlap` pixels into the one before (strokes that touch)."""
+    height = max(piece.shape[0] for piece in pieces)
+    pieces = [cv2.resize(piece, (round(piece.shape[1] * height / piece.shape[0]), height)) for piece in pieces]
+    width = sum(piece.shape[1] for piece in pieces) - overlap * (len(pieces) - 1)
+    canvas = np.full((height, width), 255, np.uint8)
+    x = 0
+    for piece in pieces:
+        region = canvas[:, x : x + piece.shape[1]]
+        canvas[:, x : x + piece.shape[1]] = np.minimum(region, piece[:, : region.shape[1]])
+        x += piece.shape[1] - overlap
+    return canvas
+
+
 def scribble(height: int, *, seed: int = 0) -> np.ndarray:
     """A blot of crossed strokes where the number should be: ink that is no digit."""
     rng = np.random.default_rng(seed)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from registered_pages import handwritten, scribble
+from PIL import Image, ImageDraw, ImageFont
+from registered_pages import handwritten, leaning, scribble, side_by_side, slashed_zero
 
 from pipeline import handwriting
 from pipeline.resources import current_resources
@@ -43,6 +44,49 @@ def test_handwriting_reads_script_digits(model: handwriting.DigitModel, digits: 
     crop = cv2.copyMakeBorder(handwritten(digits, 56, seed=len(digits)), 12, 12, 12, 12, cv2.BORDER_CONSTANT,
                               value=255)
     reading = handwriting.read_digits(crop, model)
+    assert reading is not None and reading.text == digits
+
+
+def _framed(ink: np.ndarray) -> np.ndarray:
+    return cv2.copyMakeBorder(ink, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+
+
+@pytest.mark.parametrize(("slant", "width_share", "thickness"), [(0.6, 0.4, 3), (0.7, 0.5, 3), (0.7, 0.5, 5)])
+def test_handwriting_steeply_leaning_slashed_zero_is_read_upright(model: handwriting.DigitModel, slant: float,
+                                                                  width_share: float, thickness: int) -> None:
+    """A hurried "07": its zero a thin slanted oval crossed by a slash, read as "7", "87" or "27" as written;
+    stood upright (handwriting.SHEARS), most readings are "07"."""
+    seven = handwritten("7", 50, seed=1, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.0)
+    zero = slashed_zero(50, width_share=width_share, thickness=thickness)
+    crop = _framed(leaning(side_by_side([zero, seven]), slant))
+    texts = [reading.text for reading in handwriting.read_leaning(crop, model)]
+    assert 2 * texts.count("07") > len(handwriting.SHEARS)
+
+
+@pytest.mark.parametrize(("digits", "slant", "overlap"), [("20", 0.5, 5), ("20", 0.5, 9), ("30", 0.3, 9), ("25", 0.3, 9),
+                                                          ("24", 0.3, 5)])
+def test_handwriting_digits_written_touching_are_cut_where_both_read(model: handwriting.DigitModel, digits: str,
+                                                                    slant: float, overlap: int) -> None:
+    """Two digits in one stroke (the foot of a "2" running into the next digit): one connected character, cut at
+    the column where both halves read as digits, not where the ink is thinnest."""
+    ink = leaning(side_by_side([handwritten(digit, 50, seed=2, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.0)
+                                for digit in digits], overlap=overlap), slant)
+    assert cv2.connectedComponents((ink < 128).astype(np.uint8))[0] == 2  # paper and one stroke
+    reading = handwriting.read_digits(_framed(ink), model)
+    assert reading is not None and reading.text == digits
+
+
+ITALIC = "/usr/share/fonts/truetype/croscore/Tinos-Italic.ttf"  # a face the classifier was not trained on
+
+
+@pytest.mark.parametrize("digits", ["28", "24", "30", "19", "12", "06"])
+@pytest.mark.parametrize("size", [11, 13])
+def test_handwriting_small_italic_digits_of_a_web_image(model: handwriting.DigitModel, digits: str, size: int) -> None:
+    """A printed italic day in a small web image, its digits 8 to 10 pixels high: enlarged before its ink is
+    taken, not binarized at that size (which fills the loops of a "2" or an "8")."""
+    image = Image.new("L", (3 * size, 2 * size), 255)
+    ImageDraw.Draw(image).text((size // 2, size // 3), digits, font=ImageFont.truetype(ITALIC, size), fill=0)
+    reading = handwriting.read_digits(np.asarray(image).copy(), model)
     assert reading is not None and reading.text == digits
 
 

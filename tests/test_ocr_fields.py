@@ -220,3 +220,20 @@ def test_ocr_fields_header_read_again_larger_when_its_number_line_is_missing(mon
     assert [w.text for w in words if w.line > 1] == [w.text for w in body]  # the body kept, after the new zone
     calls.clear()
     assert ocr.reread_header(prepared, words, languages="vie") == words and calls == []  # both found: no re-read
+
+
+def test_ocr_fields_number_the_classifier_reads_upright_at_most_shears() -> None:
+    """A hurried "07" (a thin slanted slashed zero) that neither OCR nor Tesseract reads: the classifier alone
+    decides it when most of its readings, stood upright, agree surely."""
+    import cv2
+    import numpy as np
+    from registered_pages import handwritten, leaning, side_by_side, slashed_zero
+
+    seven = handwritten("7", 50, seed=1, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.0)
+    ink = leaning(side_by_side([slashed_zero(50, width_share=0.5), seven]), 0.7)
+    crop = cv2.copyMakeBorder(ink, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+    spot = ocr._FieldSpot("number", 0, 0, (0, 0, crop.shape[1], crop.shape[0]), "", 0.0)
+    reading = ocr._read_field(spot, crop, [])
+    assert reading.value == "07" and reading.confidence > 0.5
+    blank = ocr._read_field(spot, np.full_like(crop, 255), [])
+    assert blank.value is None
