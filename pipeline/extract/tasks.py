@@ -33,6 +33,8 @@ _PAREN_ARABIC = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?=\S)")
 # the number ("_ 3. Yêu cầu …")
 _DAMAGED_ARABIC = (re.compile(r"^(?P<label>\d{1,2}),\s+(?=[A-ZĐÀ-Ỹ])"),
                    re.compile(rf"^[{re.escape(lexicon.DASH_READINGS)}]\s*(?P<label>\d{{1,2}})\s*[.)]\s+(?=\S)"))
+# A bullet with a speck OCR read before it (": - Thống kê …"), taken only inside an open list of that bullet.
+_SPECK_BULLET = re.compile(r"^[:;.,'`\"]\s*(?P<bullet>[-–—+•])\s")
 _LETTER = re.compile(r"^(?P<label>[a-zđ])\s*[)]\s*(?=\S)|^(?P<label2>[a-zđ])\.\s+(?=\S)")
 _UPPER_LETTER = re.compile(r"^(?P<label>[A-ZĐ])\s*[.)]\s+(?=[A-ZĐÀ-Ỹ]{2})")
 _MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC), ("paren", _PAREN_ARABIC),
@@ -131,6 +133,37 @@ def _continued_item(text: str, stack: list[_Item]) -> tuple[str, str, int] | Non
     return None
 
 
+def _damaged_item(text: str, stack: list[_Item], previous: str | None) -> tuple[str, str, int] | None:
+    """An item whose marker OCR damaged or lost, where the open lists say what it is: a bullet of an open
+    bulleted list with a speck before it (": - Thống kê …"), a lettered heading whose letter was lost."""
+    speck = _SPECK_BULLET.match(text)
+    if speck is None:
+        return _lost_letter(text, stack, previous)
+    marker = _marker(text[speck.start("bullet"):])
+    if marker is not None and any(item.style == marker[0] for item in stack):
+        return marker[0], marker[1], speck.start("bullet") + marker[2]
+    return None
+
+
+def _lost_letter(text: str, stack: list[_Item], previous: str | None) -> tuple[str, str, int] | None:
+    """A heading that names a unit and announces its list ("Ủy ban nhân dân các huyện, thành phố:") after a
+    finished sentence, among lettered items that are such headings ("a) Cục Thi hành án dân sự tỉnh:"): the
+    next letter, which OCR lost (at a page break, under a speck or a pen mark)."""
+    if not (text.endswith(":") and len(text) <= HEADING_MAX_CHARS and lexicon.ORG_HEAD.match(text)):
+        return None
+    if previous is None or not previous.rstrip().endswith((".", ";")):
+        return None
+    sibling = next((item for item in reversed(stack[1:]) if item.style == "letter"), None)
+    if sibling is None or sibling.parent is None:
+        return None
+    headings = [child.first.text[child.marker_end:].strip() for child in sibling.parent.children
+                if child.style == "letter"]
+    if not any(heading.endswith(":") and lexicon.ORG_HEAD.match(heading) for heading in headings):
+        return None
+    label = _expected(stack, "letter")
+    return ("letter", label, 0) if label else None
+
+
 def _inline_items(lines: Sequence[Line]) -> list[Line]:
     """Lines with a second marker right after the first ("Điều 2: a) Uỷ ban nhân dân …") cut in two, so that the
     lettered item opens under the article instead of being its text."""
@@ -172,8 +205,8 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         if not text or _PAGE_NUMBER.match(fold(text)):
             continue
         folded = fold(text)
-        marker = _continued_item(text, stack) or _marker(text)
         previous = _last_line(current)
+        marker = _continued_item(text, stack) or _marker(text) or _damaged_item(text, stack, previous)
         if current is not None and _is_attribute(text):
             current.attributes.append(line)  # "a) Đơn vị chủ trì: …" under an appendix item is its field
             continue
@@ -565,9 +598,20 @@ def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskConte
         item = candidate.item
         if not is_task[id(item)] and _duty_by_place(item, is_task):
             is_task[id(item)] = True
-    chosen = [c for c in candidates if is_task[id(c.item)]]
+    chosen = [c for c in candidates if is_task[id(c.item)] and not _reported(c.item)]
     intro = _intro_assignees(_own_text(root)) or default_assignees
     return [_task(doc, c.item, f"{prefix}{task_id}", context, intro) for c, task_id in zip(chosen, _ids(chosen), strict=True)]
+
+
+def _reported(item: _Item) -> bool:
+    """An item of a list whose lead-in reports a petition's demands ("… đơn … khiếu nại …, với các yêu cầu:")."""
+    parent = item.parent
+    while parent is not None:
+        lead_in = _without_trailing_specks(_own_text(parent))
+        if lexicon.REPORTED_DEMANDS.search(lead_in.lower()):
+            return True
+        parent = parent.parent
+    return False
 
 
 def _inside(item: _Item, style: str) -> bool:
