@@ -12,18 +12,24 @@ from pipeline.resources import current_resources
 
 NAMES_FILE = Path(__file__).resolve().parents[1] / "data" / "person_names.json"
 
-# The anchors the name model is counted from (scripts/build_name_model.py): the commonest family names, which
-# most Vietnamese carry (words that are also places or common nouns — Hà, Thái, Cao, Mai, La — left out), and
-# the two middle names that are nothing else (Văn, Thị), which mark the syllable before them as a family name.
+# Vietnamese family names: the commonest, which cover about nine Vietnamese in ten, then rarer ones and those of
+# the northern minorities. A written family name among them is never read as another. The anchors the name model
+# is counted from (scripts/build_name_model.py) are the first set: the others are also common words or places
+# (Hà, Mai, Cao, Thái, Lò …), which would count "Hà Nội" or "Thái Bình Dương" as names. The middle names that
+# are nothing else (Văn, Thị) mark the syllable before them as a family name.
 ANCHOR_FAMILY_NAMES = frozenset({
     "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
     "Dương", "Lý", "Đào", "Đoàn", "Trịnh", "Trương", "Đinh", "Lương", "Phùng", "Quách", "Lại", "Kiều", "Nông",
     "Hứa", "Tạ",
 })
+FAMILY_NAMES = ANCHOR_FAMILY_NAMES | frozenset({
+    "Vương", "Lâm", "Mai", "Tô", "Hà", "Cao", "Chu", "Lưu", "Thái", "Triệu", "Đàm", "Lò", "La", "Từ", "Thân", "Vi",
+    "Cầm", "Lường", "Bế", "Mạc", "Khổng", "Doãn", "Phí", "Hầu", "Thào", "Sùng", "Giàng", "Vàng",
+})
 ANCHOR_MIDDLE_NAMES = frozenset({"Văn", "Thị"})
 ROLES = ("family", "middle", "given")
 
-# A family name seen at most RARE times as one is open to a reading LIKELIER times as often a family name and
+# A family name that is none of FAMILY_NAMES and was seen at most RARE times as one is open to a reading LIKELIER times as often a family name and
 # RIVAL times as often as any other reading as near: the marks alone (Lé → Lê), else one letter (Thạm → Phạm). The few hundred
 # family names are a closed set; middle names take a reading by marks only, and only when the written syllable is
 # no name syllable at all; given names, countless, are never changed.
@@ -58,6 +64,8 @@ def _letters_apart(first: str, second: str) -> int:
 def _reading(word: str, role: str, model: NameModel) -> str:
     """The likeliest reading of a syllable in its role (marks first, then one letter), or the syllable."""
     if role == "given" or model.count(role, word) > RARE or (role == "middle" and model.seen(word)):
+        return word
+    if role == "family" and word in FAMILY_NAMES:
         return word
     names = model.counts.get(role, {})
     for apart in (0, 1) if role == "family" else (0,):
