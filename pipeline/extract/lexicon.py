@@ -243,7 +243,7 @@ CLOSING = re.compile(
 PETITIONS = ("đơn", "khiếu nại", "tố cáo", "kiến nghị", "phản ánh")
 DEMANDS = ("yêu cầu", "kiến nghị", "đề nghị", "nội dung")
 REPORTED_DEMANDS = re.compile(
-    rf"(?<![\w])(?:{alternation(PETITIONS)})(?![\w])(?! vị)[^.]*"
+    rf"(?<![\w])(?:{alternation(PETITIONS)})(?![\w])(?! vị).*"
     rf"\svới\s+(?:(?:các|những)\s+)?(?:{alternation(DEMANDS)})(?:\s+(?:sau|như sau|cụ thể))?\s*:\s*$"
 )
 

@@ -75,9 +75,10 @@ _GARBLED_GROUP = re.compile(_DASH + r"(?P<group>[0-9|!A-Za-z](?: ?[0-9|!A-Za-z])
 _CAPITAL_READINGS = (str.maketrans("1|!0", "TTTO"), str.maketrans("1|!0", "IIIĐ"))
 
 
-def _garbled_issuer(text: str, end: int) -> tuple[str, int] | None:
-    """(issuer, end) of a common issuer group OCR garbled with digits for capitals right after a code's end."""
-    match = _GARBLED_GROUP.match(text, end)
+def _garbled_issuer(text: str, end: int, limit: int) -> tuple[str, int] | None:
+    """(issuer, end) of a common issuer group OCR garbled with digits for capitals right after a code's end (and
+    before `limit`)."""
+    match = _GARBLED_GROUP.match(text, end, limit)
     if match is None or not any(ch.isdigit() or ch in "|!" for ch in match.group("group")):
         return None
     squeezed = match.group("group").replace(" ", "")
@@ -174,9 +175,9 @@ def read_labelled_code(rest: str) -> str:
     return rest
 
 
-def _with_garbled_issuer(code: CodeMatch, text: str) -> CodeMatch:
+def _with_garbled_issuer(code: CodeMatch, text: str, limit: int) -> CodeMatch:
     """A state code extended by a garbled common issuer group after it ("942/QĐ" + "-1 1g" → 942/QĐ-TTg)."""
-    garbled = None if code.party else _garbled_issuer(text, code.end)
+    garbled = None if code.party else _garbled_issuer(text, code.end, limit)
     if garbled is None:
         return code
     issuer, end = garbled
@@ -195,7 +196,7 @@ def iter_codes(text: str, start: int = 0, end: int | None = None) -> Iterator[Co
         for match in pattern.finditer(text, start, end):
             built = _build(match, party)
             if built is not None:
-                found.append(_with_garbled_issuer(built, text[:end]))
+                found.append(_with_garbled_issuer(built, text, end))
     found.sort(key=lambda c: (c.start, -c.end))
     last_end = -1
     for code in found:

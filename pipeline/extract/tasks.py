@@ -44,6 +44,7 @@ _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3
 
 DESCRIPTIVE_HEADING_CHARS = 45  # a heading line in sentence case is short; a sentence that opens with its word is not
 
+_SENTENCE_END = re.compile(r"[.!?]\s")  # not the full stop inside a number ("800.000")
 _WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
 
@@ -607,8 +608,8 @@ def _reported(item: _Item) -> bool:
     """An item of a list whose lead-in reports a petition's demands ("… đơn … khiếu nại …, với các yêu cầu:")."""
     parent = item.parent
     while parent is not None:
-        lead_in = _without_trailing_specks(_own_text(parent))
-        if lexicon.REPORTED_DEMANDS.search(lead_in.lower()):
+        last_sentence = _SENTENCE_END.split(_without_trailing_specks(_own_text(parent)))[-1]
+        if lexicon.REPORTED_DEMANDS.search(last_sentence.lower()):
             return True
         parent = parent.parent
     return False
