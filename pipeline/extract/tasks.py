@@ -45,6 +45,7 @@ _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3
 DESCRIPTIVE_HEADING_CHARS = 45  # a heading line in sentence case is short; a sentence that opens with its word is not
 
 _SENTENCE_END = re.compile(r"[.!?]\s")  # not the full stop inside a number ("800.000")
+LEAD_IN_TAIL_CHARS = 600  # the end of a lead-in where the sentence that announces its list is
 _WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
 
@@ -157,8 +158,8 @@ def _lost_letter(text: str, stack: list[_Item], previous: str | None) -> tuple[s
     sibling = next((item for item in reversed(stack[1:]) if item.style == "letter"), None)
     if sibling is None or sibling.parent is None:
         return None
-    headings = [child.first.text[child.marker_end:].strip() for child in sibling.parent.children
-                if child.style == "letter"]
+    first = next((child for child in sibling.parent.children if child.style == "letter"), sibling)
+    headings = [child.first.text[child.marker_end:].strip() for child in (first, sibling)]  # the list's first, last
     if not any(heading.endswith(":") and lexicon.ORG_HEAD.match(heading) for heading in headings):
         return None
     label = _expected(stack, "letter")
@@ -599,17 +600,23 @@ def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskConte
         item = candidate.item
         if not is_task[id(item)] and _duty_by_place(item, is_task):
             is_task[id(item)] = True
-    chosen = [c for c in candidates if is_task[id(c.item)] and not _reported(c.item)]
+    reported = {id(item) for item in (root, *(c.item for c in candidates)) if item.children and _reports(item)}
+    chosen = [c for c in candidates if is_task[id(c.item)] and not _under(c.item, reported)]
     intro = _intro_assignees(_own_text(root)) or default_assignees
     return [_task(doc, c.item, f"{prefix}{task_id}", context, intro) for c, task_id in zip(chosen, _ids(chosen), strict=True)]
 
 
-def _reported(item: _Item) -> bool:
-    """An item of a list whose lead-in reports a petition's demands ("… đơn … khiếu nại …, với các yêu cầu:")."""
+def _reports(item: _Item) -> bool:
+    """A list's lead-in that reports a petition's demands ("… đơn … khiếu nại …, với các yêu cầu:")."""
+    tail = _without_trailing_specks(_own_text(item))[-LEAD_IN_TAIL_CHARS:]
+    return bool(lexicon.REPORTED_DEMANDS.search(_SENTENCE_END.split(tail)[-1].lower()))
+
+
+def _under(item: _Item, heads: set[int]) -> bool:
+    """Whether one of `item`'s ancestors is among `heads`."""
     parent = item.parent
     while parent is not None:
-        last_sentence = _SENTENCE_END.split(_without_trailing_specks(_own_text(parent)))[-1]
-        if lexicon.REPORTED_DEMANDS.search(last_sentence.lower()):
+        if id(parent) in heads:
             return True
         parent = parent.parent
     return False
