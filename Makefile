@@ -44,6 +44,7 @@ lint: dev
 models: dev
 	nice -n 10 $(PY) scripts/build_models.py
 	nice -n 10 $(PY) scripts/build_digit_model.py
+	nice -n 10 $(PY) scripts/build_name_model.py
 
 samples: dev
 	$(PY) samples/generate.py --out samples/

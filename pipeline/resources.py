@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from pipeline.extract.names import NameModel
     from pipeline.extract.places import Gazetteer
     from pipeline.extract.text import DocTypes
     from pipeline.handwriting import DigitModel
@@ -37,7 +38,7 @@ class Resources:
 
     def __init__(self, *, models_dir: Path | None = None, doc_types: DocTypes | None = None,
                  gazetteer: Gazetteer | None = None, restorer: TextRestorer | None = None,
-                 digit_model: DigitModel | None = None) -> None:
+                 digit_model: DigitModel | None = None, person_names: NameModel | None = None) -> None:
         override = os.environ.get(MODELS_ENV)
         # None: the models bundled with congvan (restore.models.MODELS_DIR)
         self.models_dir = models_dir if models_dir is not None else Path(override) if override else None
@@ -46,6 +47,7 @@ class Resources:
         self._gazetteer = gazetteer
         self._restorer = restorer
         self._digit_model = digit_model
+        self._person_names = person_names
 
     @property
     def doc_types(self) -> DocTypes:
@@ -60,6 +62,13 @@ class Resources:
         from pipeline.extract.places import load_gazetteer
 
         return self._once("_gazetteer", load_gazetteer)
+
+    @property
+    def person_names(self) -> NameModel:
+        """How often each syllable is a family, middle or given name (pipeline/data/person_names.json)."""
+        from pipeline.extract.names import load_name_model
+
+        return self._once("_person_names", load_name_model)
 
     @property
     def restorer(self) -> TextRestorer:

@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.extract.references import extract_references, iter_codes, parse_code, read_number_digits
-from pipeline.extract.text import DocumentText
+from pipeline.extract.text import DocumentText, normalize_text
 
 
 @pytest.mark.parametrize(("text", "expected"), load_cases("extract_references"))
 def test_extract_references_cases(text: str, expected: list[dict]) -> None:
-    found = extract_references(DocumentText.from_text(text))
+    found = extract_references(DocumentText.from_text(normalize_text(text)))
     assert [r.code for r in found] == [e["code"] for e in expected]
     for reference, wanted in zip(found, expected, strict=True):
         data = {**reference.__dict__, "count": reference.count}

@@ -13,6 +13,7 @@ from rapidfuzz.distance import Levenshtein
 
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
+from pipeline.extract.names import read_name
 from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.types import DateParts, DocumentHeader, Signer
@@ -696,7 +697,7 @@ def _split_signature(text: str) -> tuple[str, str]:
 
 def _parse_signer(lines: list[str]) -> Signer | None:
     """Authority = the last prefix (KT. in "TM. UBND / KT. CHỦ TỊCH / PHÓ CHỦ TỊCH"); title = the upper-case
-    lines after it, or what followed the prefix; name = the person's name line."""
+    lines after it, or what followed the prefix; name = the person's name line, read through the name model."""
     authority = None
     prefixed_title: str | None = None
     titles: list[str] = []
@@ -716,7 +717,7 @@ def _parse_signer(lines: list[str]) -> Signer | None:
             if title:
                 titles.append(title)
         elif _is_name(text):
-            name = text
+            name = read_name(text)
     if authority is None and not titles and name is None:
         return None
     if authority is None and len(titles) >= 2 and fold(titles[-1]) == "pho " + fold(titles[-2]):

@@ -237,6 +237,16 @@ CLOSING = re.compile(
     r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
     r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
 )
+# A lead-in that announces what a petition asks ("Qua xem xét đơn … của bà X, khiếu nại Quyết định …, với các yêu
+# cầu:"): the items under it are the petitioner's demands as reported, not tasks the issuing body assigns.
+# Matched on the lead-in's last sentence, lower case with its diacritics ("đơn", not "đơn vị").
+PETITIONS = ("đơn", "khiếu nại", "tố cáo", "kiến nghị", "phản ánh")
+DEMANDS = ("yêu cầu", "kiến nghị", "đề nghị", "nội dung")
+REPORTED_DEMANDS = re.compile(
+    rf"(?<![\w])(?:{alternation(PETITIONS)})(?![\w])(?! vị).*"
+    rf"\svới\s+(?:(?:các|những)\s+)?(?:{alternation(DEMANDS)})(?:\s+(?:sau|như sau|cụ thể))?\s*:\s*$"
+)
+
 # Section headings over descriptions, and over directives.
 DESCRIPTIVE_HEADINGS = (
     "mục đích", "yêu cầu", "kết quả", "tình hình", "đánh giá", "tồn tại", "hạn chế", "nguyên nhân", "thành phần",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.extract.dates import parse_date_at, read_digits
 from pipeline.extract.text import DocType, DocumentText, doc_types, fold_key
@@ -66,6 +66,27 @@ def _fix_type(group: str, party: bool) -> DocType | None:
 # Issuer groups common enough to repair OCR damage towards them ("LIBND" → "UBND").
 _COMMON_ISSUERS = frozenset({"UBND", "HĐND", "BCĐ", "VPCP", "TTg", "CP", "QH", "TW", "TU", "HU", "ĐU"})
 _ISSUER_CONFUSIONS = (("LI", "U"), ("IJ", "U"), ("0", "Đ"), ("D", "Đ"))
+
+
+# A last symbol group OCR read with digits and spaces for its capitals ("942/QĐ-1 1g" for 942/QĐ-TTg): after the
+# code's dash, up to five such characters with at most one space inside, a whole word. It joins the code only
+# when OCR's readings of capitals make it one of the common issuers.
+_GARBLED_GROUP = re.compile(_DASH + r"(?P<group>[0-9|!A-Za-z](?: ?[0-9|!A-Za-z]){0,4})(?![\w/])")
+_CAPITAL_READINGS = (str.maketrans("1|!0", "TTTO"), str.maketrans("1|!0", "IIIĐ"))
+
+
+def _garbled_issuer(text: str, end: int, limit: int) -> tuple[str, int] | None:
+    """(issuer, end) of a common issuer group OCR garbled with digits for capitals right after a code's end (and
+    before `limit`)."""
+    match = _GARBLED_GROUP.match(text, end, limit)
+    if match is None or not any(ch.isdigit() or ch in "|!" for ch in match.group("group")):
+        return None
+    squeezed = match.group("group").replace(" ", "")
+    for readings in _CAPITAL_READINGS:
+        repaired = _fix_group(squeezed.translate(readings))
+        if repaired in _COMMON_ISSUERS:
+            return repaired, match.end()
+    return None
 
 
 def _fix_group(group: str) -> str:
@@ -154,6 +175,17 @@ def read_labelled_code(rest: str) -> str:
     return rest
 
 
+def _with_garbled_issuer(code: CodeMatch, text: str, limit: int) -> CodeMatch:
+    """A state code extended by a garbled common issuer group after it ("942/QĐ" + "-1 1g" → 942/QĐ-TTg)."""
+    garbled = None if code.party else _garbled_issuer(text, code.end, limit)
+    if garbled is None:
+        return code
+    issuer, end = garbled
+    match = _STATE.fullmatch(f"{text[code.start:code.end]}-{issuer}")
+    built = _build(match, party=False) if match else None
+    return code if built is None else replace(built, start=code.start, end=end)
+
+
 def iter_codes(text: str, start: int = 0, end: int | None = None) -> Iterator[CodeMatch]:
     """Every document code of `text[start:end]`, in order (state and Party styles); code numbers after "số"
     are read through OCR's letters for digits."""
@@ -164,7 +196,7 @@ def iter_codes(text: str, start: int = 0, end: int | None = None) -> Iterator[Co
         for match in pattern.finditer(text, start, end):
             built = _build(match, party)
             if built is not None:
-                found.append(built)
+                found.append(_with_garbled_issuer(built, text, end))
     found.sort(key=lambda c: (c.start, -c.end))
     last_end = -1
     for code in found:

@@ -33,6 +33,8 @@ _PAREN_ARABIC = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?=\S)")
 # the number ("_ 3. Yêu cầu …")
 _DAMAGED_ARABIC = (re.compile(r"^(?P<label>\d{1,2}),\s+(?=[A-ZĐÀ-Ỹ])"),
                    re.compile(rf"^[{re.escape(lexicon.DASH_READINGS)}]\s*(?P<label>\d{{1,2}})\s*[.)]\s+(?=\S)"))
+# A bullet with a speck OCR read before it (": - Thống kê …"), taken only inside an open list of that bullet.
+_SPECK_BULLET = re.compile(r"^[:;.,'`\"]\s*(?P<bullet>[-–—+•])\s")
 _LETTER = re.compile(r"^(?P<label>[a-zđ])\s*[)]\s*(?=\S)|^(?P<label2>[a-zđ])\.\s+(?=\S)")
 _UPPER_LETTER = re.compile(r"^(?P<label>[A-ZĐ])\s*[.)]\s+(?=[A-ZĐÀ-Ỹ]{2})")
 _MARKERS = (("dieu", _DIEU), ("roman", _ROMAN), ("decimal", _DECIMAL), ("arabic", _ARABIC), ("paren", _PAREN_ARABIC),
@@ -42,6 +44,8 @@ _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3
 
 DESCRIPTIVE_HEADING_CHARS = 45  # a heading line in sentence case is short; a sentence that opens with its word is not
 
+_SENTENCE_END = re.compile(r"[.!?]\s")  # not the full stop inside a number ("800.000")
+LEAD_IN_TAIL_CHARS = 600  # the end of a lead-in where the sentence that announces its list is
 _WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
 
@@ -131,6 +135,37 @@ def _continued_item(text: str, stack: list[_Item]) -> tuple[str, str, int] | Non
     return None
 
 
+def _damaged_item(text: str, stack: list[_Item], previous: str | None) -> tuple[str, str, int] | None:
+    """An item whose marker OCR damaged or lost, where the open lists say what it is: a bullet of an open
+    bulleted list with a speck before it (": - Thống kê …"), a lettered heading whose letter was lost."""
+    speck = _SPECK_BULLET.match(text)
+    if speck is None:
+        return _lost_letter(text, stack, previous)
+    marker = _marker(text[speck.start("bullet"):])
+    if marker is not None and any(item.style == marker[0] for item in stack):
+        return marker[0], marker[1], speck.start("bullet") + marker[2]
+    return None
+
+
+def _lost_letter(text: str, stack: list[_Item], previous: str | None) -> tuple[str, str, int] | None:
+    """A heading that names a unit and announces its list ("Ủy ban nhân dân các huyện, thành phố:") after a
+    finished sentence, among lettered items that are such headings ("a) Cục Thi hành án dân sự tỉnh:"): the
+    next letter, which OCR lost (at a page break, under a speck or a pen mark)."""
+    if not (text.endswith(":") and len(text) <= HEADING_MAX_CHARS and lexicon.ORG_HEAD.match(text)):
+        return None
+    if previous is None or not previous.rstrip().endswith((".", ";")):
+        return None
+    sibling = next((item for item in reversed(stack[1:]) if item.style == "letter"), None)
+    if sibling is None or sibling.parent is None:
+        return None
+    first = next((child for child in sibling.parent.children if child.style == "letter"), sibling)
+    headings = [child.first.text[child.marker_end:].strip() for child in (first, sibling)]  # the list's first, last
+    if not any(heading.endswith(":") and lexicon.ORG_HEAD.match(heading) for heading in headings):
+        return None
+    label = _expected(stack, "letter")
+    return ("letter", label, 0) if label else None
+
+
 def _inline_items(lines: Sequence[Line]) -> list[Line]:
     """Lines with a second marker right after the first ("Điều 2: a) Uỷ ban nhân dân …") cut in two, so that the
     lettered item opens under the article instead of being its text."""
@@ -172,8 +207,8 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
         if not text or _PAGE_NUMBER.match(fold(text)):
             continue
         folded = fold(text)
-        marker = _continued_item(text, stack) or _marker(text)
         previous = _last_line(current)
+        marker = _continued_item(text, stack) or _marker(text) or _damaged_item(text, stack, previous)
         if current is not None and _is_attribute(text):
             current.attributes.append(line)  # "a) Đơn vị chủ trì: …" under an appendix item is its field
             continue
@@ -565,9 +600,26 @@ def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskConte
         item = candidate.item
         if not is_task[id(item)] and _duty_by_place(item, is_task):
             is_task[id(item)] = True
-    chosen = [c for c in candidates if is_task[id(c.item)]]
+    reported = {id(item) for item in (root, *(c.item for c in candidates)) if item.children and _reports(item)}
+    chosen = [c for c in candidates if is_task[id(c.item)] and not _under(c.item, reported)]
     intro = _intro_assignees(_own_text(root)) or default_assignees
     return [_task(doc, c.item, f"{prefix}{task_id}", context, intro) for c, task_id in zip(chosen, _ids(chosen), strict=True)]
+
+
+def _reports(item: _Item) -> bool:
+    """A list's lead-in that reports a petition's demands ("… đơn … khiếu nại …, với các yêu cầu:")."""
+    tail = _without_trailing_specks(_own_text(item))[-LEAD_IN_TAIL_CHARS:]
+    return bool(lexicon.REPORTED_DEMANDS.search(_SENTENCE_END.split(tail)[-1].lower()))
+
+
+def _under(item: _Item, heads: set[int]) -> bool:
+    """Whether one of `item`'s ancestors is among `heads`."""
+    parent = item.parent
+    while parent is not None:
+        if id(parent) in heads:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _inside(item: _Item, style: str) -> bool:

@@ -21,8 +21,10 @@ PAGE_BREAK = "\f"
 
 
 # Look-alikes some encoders and OCR engines emit inside Latin text: the Icelandic eth for Đ/đ, Cyrillic and
-# Greek capitals in codes ("TT-BTС" with a Cyrillic С). One character for one, so offsets do not move.
+# Greek capitals in codes ("TT-BTС" with a Cyrillic С), the fraction and division slashes OCR reads in dates
+# ("17⁄4/2020"). One character for one, so offsets do not move.
 _LOOKALIKES = str.maketrans({
+    "⁄": "/", "∕": "/",
     "Ð": "Đ", "ð": "đ",
     "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "К": "K", "М": "M", "О": "O", "Р": "P", "Т": "T",
     "Х": "X", "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x",

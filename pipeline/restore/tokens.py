@@ -14,6 +14,10 @@ EDGE_PUNCT = frozenset(".,;:!?()[]{}<>\"'“”‘’«»…–—-−/\\|*•·
 PUNCT_UNITS = frozenset('.,;:!?()"“”-–/')
 _URL_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[\w-]+(?:\.[\w-]+)*\.(?:vn|com|org|net|gov|edu|info|int)(?:/\S*)?)$", re.IGNORECASE)  # fmt: skip
 _NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,:/\-–]\d+)*%?$")
+# A number OCR read partly as the capitals and strokes that look like digits ("I8" for 18, "O1" for 01, "2O17"):
+# digits with I, O, | or ! among them. No Vietnamese word mixes those capitals with digits (a digit for a vowel,
+# "16n" for lớn, comes with lower-case letters), and restoring one as a word loses the number ("I8" → "Ia").
+_MISREAD_NUMBER_RE = re.compile(r"^(?=.*\d)[0-9IO|!]{2,4}$")
 # characters that separate the parts of a compound token (kinh-tế, V/v, tài:sản): parts are restored
 # one by one and the separators kept
 SEPARATORS = frozenset("/-–.,:;")
@@ -89,7 +93,7 @@ def classify(core: str, caps_words: bool = False) -> Kind:
         return Kind.EMPTY
     if _URL_RE.match(core):
         return Kind.URL
-    if _NUMBER_RE.match(core):
+    if _NUMBER_RE.match(core) or _MISREAD_NUMBER_RE.match(core):
         return Kind.NUMBER
     if any(c in SEPARATORS for c in core):
         parts = [p for p in _PART_SPLIT_RE.split(core) if p and p not in SEPARATORS]
