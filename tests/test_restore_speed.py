@@ -1,16 +1,22 @@
 """The restorer's speed-ups change no output: memoised readings serve every confidence bucket and
 case of a token exactly as a cold lookup would, the hash index answers like a binary search at its
-edges, and scripts/restore_identity.py reports any page that differs."""
+edges, the LM's cached hash tables are mapped on later loads (not built) and score as built ones do,
+and scripts/restore_identity.py reports any page that differs."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from build_tools.restore.encode import EncodedCorpus, UnitEncoder
+from build_tools.restore.lm_build import build_lm, build_vocabulary
+from pipeline.restore import lm as lm_module
 from pipeline.restore.decode import Restorer
-from pipeline.restore.lm import KEY_MASK, HashIndex
+from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
 from pipeline.restore.models import load_models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +85,70 @@ def test_restore_speed_identity_check_reports_differences() -> None:
         "b: only in before",
         "c: only in after",
     ]
+
+
+def _toy_model_file(folder: Path) -> Path:
+    lines = ["ủy ban nhân dân tỉnh lạng sơn", "xây dựng nông thôn mới", "nhân dân các xã xây dựng nông thôn"] * 3
+    encoder = UnitEncoder()
+    corpus = EncodedCorpus("toy", 1, encoder.encode_lines(lines))
+    arrays = build_lm([corpus], build_vocabulary(encoder.units, [corpus]), 4, (1, 1, 1))
+    path = folder / "lm.npz"
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+def _all_scores(model: NgramModel) -> list[np.ndarray]:
+    """Every n-gram over the model's first units, each order, with backoff."""
+    ids = np.arange(min(len(model.words), 12), dtype=np.int64)
+    keys = ids
+    scores = []
+    for n in range(2, model.order + 1):
+        keys = (keys[:, None] << BITS | ids[None, :]).ravel()
+        scores.append(model.score(keys, n))
+    return scores
+
+
+def test_restore_speed_lm_tables_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first load builds the hash tables and writes them under the cache (keyed by the model
+    file's hash); a second load maps them without building any, and both score as a model that
+    never saw a cache."""
+    path = _toy_model_file(tmp_path)
+    cache = tmp_path / "cache"
+    built: list[int] = []
+    real_build = lm_module.build_index
+
+    def counted_build(arrays: Mapping[str, np.ndarray], n: int) -> HashIndex:
+        built.append(n)
+        return real_build(arrays, n)
+
+    monkeypatch.setattr(lm_module, "build_index", counted_build)
+    plain = NgramModel.load(path)
+    assert built == [2, 3, 4]
+    first = NgramModel.load(path, cache)
+    assert built == [2, 3, 4] * 2
+    (folder,) = cache.iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [*(f"{name}{n}.npy" for name in ("slots", "table") for n in (2, 3, 4)), "payload4.npy"]
+    )
+    second = NgramModel.load(path, cache)
+    assert built == [2, 3, 4] * 2, "a cached model builds no table"
+    assert not second.orders[3].index.table.flags.owndata  # mapped, not read into memory
+    scores = zip(_all_scores(plain), _all_scores(first), _all_scores(second), strict=True)
+    for expected, got_first, got_second in scores:
+        assert np.array_equal(expected, got_first) and np.array_equal(expected, got_second)
+    # another model file gets tables of its own
+    other = tmp_path / "other.npz"
+    with np.load(path) as data:
+        np.savez_compressed(other, **{**{k: data[k] for k in data.files}, "uni_bo": data["uni_bo"] + 0.5})
+    NgramModel.load(other, cache)
+    assert len(list(cache.iterdir())) == 2 and built[-3:] == [2, 3, 4]
+
+
+def test_restore_speed_lm_cache_unwritable(tmp_path: Path) -> None:
+    """A cache that cannot be written (a read-only place) is skipped: the model loads all the same."""
+    path = _toy_model_file(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    model = NgramModel.load(path, blocker / "cache")
+    assert [len(s) for s in _all_scores(model)] == [len(s) for s in _all_scores(NgramModel.load(path))]
+    assert not (blocker / "cache").exists()
