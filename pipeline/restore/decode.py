@@ -891,15 +891,20 @@ class _Lattice:
         segments at once (`pair`: bigram + emission per (position, previous slot, slot))."""
         starts = np.flatnonzero(np.r_[True, self.segment[1:] != self.segment[:-1]])
         lengths = np.diff(np.r_[starts, len(self.counts)])
-        forward = np.full(pair.shape[:2], -np.inf)
-        forward[starts, 0] = 0.0  # <s>
-        predecessor = np.zeros(pair.shape[:2], dtype=np.int64)
-        for i in range(1, int(lengths.max())):
-            at = starts[lengths > i] + i
-            total = forward[at - 1][:, :, None] + pair[at]
-            predecessor[at] = total.argmax(axis=1)
-            forward[at] = _row_max(total)
-        return forward, predecessor
+        steps, k = int(lengths.max()), pair.shape[1]
+        # by (index within the segment, segment): each step reads and writes one slice
+        forward = np.full((steps, len(starts), k), -np.inf)
+        forward[0, :, 0] = 0.0  # <s>
+        predecessor = np.zeros((steps, len(starts), k), dtype=np.intp)
+        last = len(self.counts) - 1
+        for i, first in zip(range(1, steps), _settled(lengths, 1)[1:], strict=True):
+            # the segments from `first` on are still going (those before past their end, unless the
+            # segments are not in order of length: then every one, beyond its end on pair rows unused)
+            total = forward[i - 1, first:, :, None] + pair[np.minimum(starts[first:] + i, last)]
+            total.argmax(axis=1, out=predecessor[i, first:])
+            _row_max(total, out=forward[i, first:])
+        within = within_segment(self.segment)
+        return forward[within, self.segment], predecessor[within, self.segment]
 
     def _keep(self, position: np.ndarray, keep: np.ndarray) -> None:
         """Keep the candidates flagged in `keep` (`position`: each candidate's position)."""
@@ -942,8 +947,9 @@ class _Lattice:
         k = int(self.counts.max())
         within = np.arange(len(self.counts)) - starts[self.segment]
         # table[i, s, x_{i-n+1}, …, x_i]: score of candidate x_i at position i of segment s after the
-        # candidates before it; padding after </s> moves any state on for free through candidate 0
-        table = np.full((width, n_seg, *([k] * n)), -np.inf, dtype=np.float32)
+        # candidates before it; padding after </s> moves any state on for free through candidate 0.
+        # Held as float64, the type of the path scores it is added to (numpy would convert on every step)
+        table = np.full((width, n_seg, *([k] * n)), -np.inf)
         slots = tuple(m - offsets[owner - (n - 1 - j)] for j, m in enumerate(members))
         table[(within[owner], self.segment[owner], *slots)] = scores
         pad = np.arange(width)[:, None] >= lengths[None, :]
@@ -953,20 +959,26 @@ class _Lattice:
         best.reshape(n_seg, -1)[:, 0] = 0.0  # <s> … <s>
         back = np.zeros((width, *state), dtype=np.intp)
         total = np.empty((n_seg, *([k] * n)))
-        for i in range(n - 1, width):
-            np.add(best[..., None], table[i], out=total)
-            total.argmax(axis=1, out=back[i])
-            _row_max(total, out=best)
+        for i, first in zip(range(n - 1, width), _settled(lengths, n)[n - 1 :], strict=True):
+            np.add(best[first:, ..., None], table[i, first:], out=total[first:])
+            total[first:].argmax(axis=1, out=back[i, first:])
+            _row_max(total[first:], out=best[first:])
         rows = np.arange(n_seg)
-        final = np.unravel_index(np.argmax(best.reshape(n_seg, -1), axis=1), state[1:])
+        # back-tracking on flat state indexes: the state (x_{i-n+2}, …, x_i) as one number in base k
+        state_index = np.argmax(best.reshape(n_seg, -1), axis=1)
+        final = np.unravel_index(state_index, state[1:])
         choice = np.zeros((width + n - 1, n_seg), dtype=np.intp)
         for j, values in enumerate(final):
             choice[width - n + 1 + j] = values
+        back_flat = back.reshape(width, n_seg, -1)
+        oldest = k ** (n - 2)
         for i in range(width - 1, n - 2, -1):
-            choice[i - n + 1] = back[(i, rows, *(choice[i - n + 1 + j] for j in range(1, n)))]
+            came = back_flat[i, rows, state_index]
+            choice[i - n + 1] = came
+            state_index = came * oldest + state_index // k
         self.choice = choice[within, self.segment]
         # local posterior: the n n-grams touching a position, neighbours fixed to the choice
-        padded = np.concatenate([table, np.zeros((n - 1, n_seg, *([k] * n)), np.float32)], axis=0)
+        padded = np.concatenate([table, np.zeros((n - 1, n_seg, *([k] * n)))], axis=0)
         decided = np.flatnonzero(within >= n - 1)
         s, i = self.segment[decided], within[decided]
         local = np.zeros((len(decided), k))
@@ -990,6 +1002,18 @@ class _Lattice:
             if part is not None:
                 part.choice = int(self.slot[offsets[position] + self.choice[position]])
                 part.confidence = float(self.confidence[position])
+
+
+def _settled(lengths: np.ndarray, n: int) -> list[int]:
+    """Per Viterbi step, how many segments, from the first, need it no more. A segment's state settles
+    n − 1 steps of padding after its </s> (one state left, which padding keeps as it is, its
+    back-pointers 0 as they were made); segments are decoded shortest first (see `Restorer._decode`),
+    so those are a prefix. Segments in another order: none is skipped."""
+    steps = np.arange(int(lengths.max()))
+    if np.any(np.diff(lengths) < 0):
+        return [0] * len(steps)
+    settled: list[int] = np.searchsorted(lengths + (n - 1), steps, side="right").tolist()
+    return settled
 
 
 # the maximum over axis 1 without ndarray.max's Python-level wrapper: Viterbi calls it once per
