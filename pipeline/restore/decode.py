@@ -949,11 +949,13 @@ class _Lattice:
         # table[i, s, x_{i-n+1}, …, x_i]: score of candidate x_i at position i of segment s after the
         # candidates before it; padding after </s> moves any state on for free through candidate 0.
         # Held as float64, the type of the path scores it is added to (numpy would convert on every step)
-        table = np.full((width, n_seg, *([k] * n)), -np.inf)
+        # (and n − 1 rows of zeros after the last step, for the local posteriors below)
+        table = np.full((width + n - 1, n_seg, *([k] * n)), -np.inf)
+        table[width:] = 0.0
         slots = tuple(m - offsets[owner - (n - 1 - j)] for j, m in enumerate(members))
         table[(within[owner], self.segment[owner], *slots)] = scores
         pad = np.arange(width)[:, None] >= lengths[None, :]
-        table[pad, ..., 0] = 0.0
+        table[:width][pad, ..., 0] = 0.0
         state = (n_seg, *([k] * (n - 1)))
         best = np.full(state, -np.inf)
         best.reshape(n_seg, -1)[:, 0] = 0.0  # <s> … <s>
@@ -978,14 +980,13 @@ class _Lattice:
             state_index = came * oldest + state_index // k
         self.choice = choice[within, self.segment]
         # local posterior: the n n-grams touching a position, neighbours fixed to the choice
-        padded = np.concatenate([table, np.zeros((n - 1, n_seg, *([k] * n)))], axis=0)
         decided = np.flatnonzero(within >= n - 1)
         s, i = self.segment[decided], within[decided]
         local = np.zeros((len(decided), k))
         for t in range(n):
             index: list[np.ndarray | slice] = [choice[i + t - n + 1 + j, s] for j in range(n)]
             index[n - 1 - t] = slice(None)
-            local += padded[(i + t, s, *index)]
+            local += table[(i + t, s, *index)]
         local -= local.max(axis=1, keepdims=True)
         probabilities = np.exp(local)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
