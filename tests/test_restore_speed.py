@@ -19,6 +19,7 @@ from pipeline.restore import lm as lm_module
 from pipeline.restore.decode import Restorer, _settled
 from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
 from pipeline.restore.models import load_models
+from pipeline.restore.regimes import Evidence, Lexicon
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -174,3 +175,26 @@ def test_restore_speed_skipping_settled_segments_changes_nothing(monkeypatch: py
     everything = restorer.restore(page)
     assert skipped.text == everything.text
     assert [t.confidence for t in skipped.tokens] == [t.confidence for t in everything.tokens]
+
+
+def test_restore_speed_word_evidence_memoised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The regime evidence of a word is worked out once per word, however often it recurs, and the
+    lines' regimes come out as without the memo."""
+    restorer = _fresh()
+    page = "\n".join(TEXTS * 4)
+    words = {core for text in TEXTS for core in text.split()}
+    calls: list[str] = []
+    real = decode_module.token_evidence
+
+    def counted(core: str, lexicon: Lexicon) -> list[Evidence]:
+        calls.append(core)
+        return real(core, lexicon)
+
+    monkeypatch.setattr(decode_module, "token_evidence", counted)
+    restored = restorer.restore(page)
+    assert len(calls) == len(set(calls)) <= len(words), "each word's evidence is worked out once"
+    restorer.restore(page)
+    assert len(calls) == len(set(calls)), "and not again for the next page"
+    restorer.clear_cache()
+    assert not restorer._evidence_cache
+    assert restorer.restore(page).text == restored.text

@@ -220,6 +220,7 @@ class Restorer:
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
+        self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -243,6 +244,7 @@ class Restorer:
         self._symbol_cache.clear()
         self._readings_cache.clear()
         self._edited_cache.clear()
+        self._evidence_cache.clear()
         self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
@@ -256,6 +258,7 @@ class Restorer:
                 self._cache.clear()
                 self._readings_cache.clear()
                 self._edited_cache.clear()
+                self._evidence_cache.clear()
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
@@ -423,9 +426,13 @@ class Restorer:
         classes = len(Evidence)
         flat = [0] * (lines * classes)
         lexicon = self.lexicon
+        memo = self._evidence_cache  # a word's evidence is its own: looked up once per word
         for core, kind, line in zip(cores, kinds, line_of, strict=True):
             if kind is Kind.WORD:
-                for evidence in token_evidence(core, lexicon):
+                found = memo.get(core)
+                if found is None:
+                    found = memo[core] = tuple(token_evidence(core, lexicon))
+                for evidence in found:
                     flat[line * classes + evidence] += 1
         counts = np.array(flat, dtype=np.float64).reshape(lines, classes)
         return self.regimes.line_regimes(counts, (*CHANNEL_FREE, *self.channels))
