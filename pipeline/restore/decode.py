@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -933,9 +934,13 @@ class _Lattice:
         self._keep(position, chosen | ((self.posterior >= floor) & (rank < limit)))
 
     def viterbi(self, lm: NgramModel, order: int) -> None:
-        """Viterbi with n-grams of `order` over all segments together, padded to the longest; sets
-        `choice` (index among each position's kept candidates) and the chosen one's local posterior
-        (`confidence`)."""
+        """Viterbi with n-grams of `order` over all segments together, step by step (the positions at
+        one index within their segments at once), on the live states only: a state is one
+        combination of the candidates of n − 1 consecutive positions, numbered in order (oldest
+        candidate most significant), so that no table is padded to the widest position. Sets `choice`
+        (index among each position's kept candidates) and the chosen one's local posterior
+        (`confidence`). Ties break as a table padded to the longest segment and the most candidates
+        would break them (the first candidate, then the first state; see `_final_states`)."""
         n = order
         owner, members = self._links(n)
         keys = np.zeros(len(owner), dtype=np.int64)
@@ -947,59 +952,92 @@ class _Lattice:
         last = members[-1]
         scores = lm.score(keys, lm.order if self.history else n) + self.emit[last]
         scores[self.ids[last] == BOS_ID] = 0.0  # the frame's <s> are given
-        offsets = self.offsets
+        # float64, the type of the path scores they are added to
+        link_score = scores.astype(np.float64)
+        counts = self.counts
+        n_pos = len(counts)
         starts = np.flatnonzero(np.r_[True, self.segment[1:] != self.segment[:-1]])
-        lengths = np.diff(np.r_[starts, len(self.counts)])
-        n_seg, width = len(starts), int(lengths.max())
-        k = int(self.counts.max())
-        within = np.arange(len(self.counts)) - starts[self.segment]
-        # table[i, s, x_{i-n+1}, …, x_i]: score of candidate x_i at position i of segment s after the
-        # candidates before it; padding after </s> moves any state on for free through candidate 0.
-        # Held as float64, the type of the path scores it is added to (numpy would convert on every step)
-        # (and n − 1 rows of zeros after the last step, for the local posteriors below)
-        table = np.full((width + n - 1, n_seg, *([k] * n)), -np.inf)
-        table[width:] = 0.0
-        slots = tuple(m - offsets[owner - (n - 1 - j)] for j, m in enumerate(members))
-        table[(within[owner], self.segment[owner], *slots)] = scores
-        pad = np.arange(width)[:, None] >= lengths[None, :]
-        table[:width][pad, ..., 0] = 0.0
-        state = (n_seg, *([k] * (n - 1)))
-        best = np.full(state, -np.inf)
-        best.reshape(n_seg, -1)[:, 0] = 0.0  # <s> … <s>
-        back = np.zeros((width, *state), dtype=np.intp)
-        total = np.empty((n_seg, *([k] * n)))
-        for i, first in zip(range(n - 1, width), _settled(lengths, n)[n - 1 :], strict=True):
-            np.add(best[first:, ..., None], table[i, first:], out=total[first:])
-            total[first:].argmax(axis=1, out=back[i, first:])
-            _row_max(total[first:], out=best[first:])
-        rows = np.arange(n_seg)
-        # back-tracking on flat state indexes: the state (x_{i-n+2}, …, x_i) as one number in base k
-        state_index = np.argmax(best.reshape(n_seg, -1), axis=1)
-        final = np.unravel_index(state_index, state[1:])
-        choice = np.zeros((width + n - 1, n_seg), dtype=np.intp)
-        for j, values in enumerate(final):
-            choice[width - n + 1 + j] = values
-        back_flat = back.reshape(width, n_seg, -1)
-        oldest = k ** (n - 2)
-        for i in range(width - 1, n - 2, -1):
-            came = back_flat[i, rows, state_index]
-            choice[i - n + 1] = came
-            state_index = came * oldest + state_index // k
-        self.choice = choice[within, self.segment]
-        # local posterior: the n n-grams touching a position, neighbours fixed to the choice
+        lengths = np.diff(np.r_[starts, n_pos])
+        within = np.arange(n_pos) - starts[self.segment]
+        # states per position: the combinations of its n − 1 last positions' candidates, numbered
+        # step by step (the positions at one index within their segments together), so that the
+        # states one step decides are one slice
+        states = np.ones(n_pos, dtype=np.int64)
+        for behind in range(n - 1):
+            states[behind:] *= counts[: n_pos - behind]
+        by_step = np.argsort(within, kind="stable")
+        state_start = np.empty(n_pos, dtype=np.int64)
+        state_start[by_step] = np.cumsum(states[by_step]) - states[by_step]
+        n_states = int(states.sum())
+        step_bounds = np.searchsorted(within[by_step], np.arange(int(lengths.max()) + 1))
+        step_states = np.r_[state_start[by_step], n_states][step_bounds]
+        # per state, per candidate of the oldest position of its n-gram: the state it comes from and
+        # the n-gram's score (a missing candidate: the state `n_states`, whose score is −inf)
+        link_start = np.searchsorted(owner, np.arange(n_pos))
+        local_link = np.arange(len(owner)) - link_start[owner]
+        new_local = local_link % states[owner]
+        oldest = local_link // states[owner]
+        new_state = state_start[owner] + new_local
+        k = int(counts.max())
+        came = np.full((n_states, k), n_states, dtype=np.int64)
+        came[new_state, oldest] = (
+            state_start[owner - 1] + oldest * (states[owner] // counts[owner]) + new_local // counts[owner]
+        )
+        step_score = np.zeros((n_states, k))
+        step_score[new_state, oldest] = link_score
+        best = np.full(n_states + 1, -np.inf)
+        best[state_start[starts + n - 2]] = 0.0  # <s> … <s>
+        back = np.zeros(n_states, dtype=np.intp)
+        for i in range(n - 1, len(step_bounds) - 1):
+            lo, hi = step_states[i], step_states[i + 1]
+            total = best[came[lo:hi]]
+            total += step_score[lo:hi]
+            total.argmax(axis=1, out=back[lo:hi])
+            _row_max(total, out=best[lo:hi])
+        came_from = came[np.arange(n_states), back]
+        # back-tracking from each segment's best final state
+        ends = starts + lengths - 1
+        current = _final_states(best, state_start, states, counts, ends, int(lengths.max()) - lengths, n)
+        owner_of = np.repeat(np.arange(n_pos), states)  # (in position order)
+        newest = np.empty(n_states, dtype=np.int64)
+        in_position = np.arange(n_states) - np.repeat(np.cumsum(states) - states, states)
+        newest[state_start[owner_of] + in_position] = in_position % counts[owner_of]
+        shortest_first = np.argsort(lengths, kind="stable")
+        sorted_lengths = lengths[shortest_first].tolist()
+        choice = np.zeros(n_pos, dtype=np.int64)
+        for i in range(int(lengths.max()) - 1, n - 2, -1):
+            going = shortest_first[bisect.bisect_right(sorted_lengths, i) :]
+            choice[starts[going] + i] = newest[current[going]]
+            current[going] = came_from[current[going]]
+        self.choice = choice
+        # local posterior: the n n-grams touching a position, neighbours fixed to the choice (n-grams
+        # past the segment's end count 0, the padded table's zeros)
         decided = np.flatnonzero(within >= n - 1)
-        s, i = self.segment[decided], within[decided]
+        candidate = np.arange(k)
         local = np.zeros((len(decided), k))
         for t in range(n):
-            index: list[np.ndarray | slice] = [choice[i + t - n + 1 + j, s] for j in range(n)]
-            index[n - 1 - t] = slice(None)
-            local += table[(i + t, s, *index)]
+            end = decided + t
+            inside = within[decided] + t < lengths[self.segment[decided]]
+            end = np.where(inside, end, decided)
+            link = np.zeros((len(decided), k), dtype=np.int64)
+            for j in range(n):
+                member = end - (n - 1) + j
+                stride = np.ones(len(decided), dtype=np.int64)
+                for later in range(j + 1, n):
+                    stride *= counts[end - (n - 1) + later]
+                held = choice[member][:, None] if j != n - 1 - t else candidate[None, :]
+                link += held * stride[:, None]
+            link += link_start[end][:, None]
+            valid = candidate[None, :] < counts[decided][:, None]
+            term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
+            local += np.where(inside[:, None], term, 0.0)
         local -= local.max(axis=1, keepdims=True)
         probabilities = np.exp(local)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        self.confidence[decided] = probabilities[np.arange(len(i)), self.choice[decided]]
-        position = np.repeat(np.arange(len(self.counts)), self.counts)
-        row = np.full(len(self.counts), -1)
+        self.confidence[decided] = probabilities[np.arange(len(decided)), self.choice[decided]]
+        offsets = self.offsets
+        position = np.repeat(np.arange(n_pos), counts)
+        row = np.full(n_pos, -1)
         row[decided] = np.arange(len(decided))
         slot = np.arange(len(self.ids)) - offsets[position]
         self.posterior = np.where(row[position] >= 0, probabilities[np.maximum(row[position], 0), slot], 1.0)
@@ -1012,8 +1050,46 @@ class _Lattice:
                 part.confidence = float(self.confidence[position])
 
 
+def _final_states(
+    best: np.ndarray,
+    state_start: np.ndarray,
+    states: np.ndarray,
+    counts: np.ndarray,
+    ends: np.ndarray,
+    padding: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """Each segment's best state at its last position (`ends`), ties broken as a table padded with
+    `padding` steps after the segment would break them: each step of padding maximises over the
+    state's oldest candidate first (taken back last); the rest of the state is compared as one number
+    (oldest candidate most significant), as is the whole state without padding."""
+    sizes = states[ends]
+    index = np.repeat(state_start[ends] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    values = best[index]
+    bounds = np.cumsum(sizes) - sizes
+    top = np.maximum.reduceat(values, bounds)
+    tied = values == np.repeat(top, sizes)
+    rank = np.where(tied, np.arange(len(values)), len(values))
+    chosen: np.ndarray = index[np.minimum.reduceat(rank, bounds)]
+    ties = np.add.reduceat(tied, bounds)
+    for number in np.flatnonzero((ties > 1) & (padding > 0)).tolist():
+        end, pad = int(ends[number]), min(int(padding[number]), n - 1)
+        first = int(state_start[end])
+        candidates = np.flatnonzero(best[first : first + int(sizes[number])] == top[number])
+        # the state's candidates, oldest first, compared in the order padding compares them
+        digits = []
+        rest = candidates.copy()
+        for back in range(n - 1):
+            digits.append(rest % counts[end - back])
+            rest //= counts[end - back]
+        digits.reverse()
+        priority = [*range(pad, n - 1), *range(pad - 1, -1, -1)]
+        chosen[number] = first + int(candidates[np.lexsort([digits[j] for j in reversed(priority)])[0]])
+    return chosen
+
+
 def _settled(lengths: np.ndarray, n: int) -> list[int]:
-    """Per Viterbi step, how many segments, from the first, need it no more. A segment's state settles
+    """Per step of the padded bigram pass (`_bigram_paths`), how many segments, from the first, need it no more. A segment's state settles
     n − 1 steps of padding after its </s> (one state left, which padding keeps as it is, its
     back-pointers 0 as they were made); segments are decoded shortest first (see `Restorer._decode`),
     so those are a prefix. Segments in another order: none is skipped."""
