@@ -1089,9 +1089,9 @@ def _final_states(
 
 
 def _settled(lengths: np.ndarray, n: int) -> list[int]:
-    """Per step of the padded bigram pass (`_bigram_paths`), how many segments, from the first, need it no more. A segment's state settles
-    n − 1 steps of padding after its </s> (one state left, which padding keeps as it is, its
-    back-pointers 0 as they were made); segments are decoded shortest first (see `Restorer._decode`),
+    """Per step of the padded bigram pass (`_bigram_paths`), how many segments, from the first, need
+    it no more. A segment's state settles n − 1 steps of padding after its </s> (one state left,
+    which padding keeps as it is, its back-pointers 0 as they were made); segments are decoded shortest first (see `Restorer._decode`),
     so those are a prefix. Segments in another order: none is skipped."""
     steps = np.arange(int(lengths.max()))
     if np.any(np.diff(lengths) < 0):
