@@ -1,4 +1,5 @@
-"""Page image cleaning before OCR: colour ink, resolution, noise, background, borders, orientation, marks, skew."""
+"""Page image cleaning before OCR: photo detection and perspective, colour ink, resolution, noise, background, borders,
+orientation, marks, skew."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from pipeline.ingest import A4_INCHES, estimate_dpi
 from pipeline.limits import check_pixels, scale_within_budget
 from pipeline.types import PageImage, PreparedPage, PreprocessStep
 
@@ -47,6 +49,36 @@ LETTER_INCHES = (0.03, 0.3)  # height range of a character's ink at any usual ty
 SURE_ORIENTATION = 4.0
 BLANK_INK_FRACTION = 0.0004  # share of dark pixels below which a page has no text worth reading
 MIN_BLANK_COMPONENTS = 8
+# Photo detection (detect_photo) on a copy whose long side is PHOTO_SIDE pixels (an A4 page: 0.02 inch a
+# pixel): a closing of PAPER_CLOSING pixels (0.3 inch, wider than any letter) leaves the paper's brightness.
+# A camera lights the sheet unevenly: across the inner 80 % of the page its paper varies by 33 and 43 gray
+# levels (5th to 95th percentile) on the phone photos measured, by at most 24 on yellowed, stained archival
+# scans, and 0–1 on other scans and web images; a scanner's lamp lights it evenly.
+PHOTO_SIDE = 600
+PAPER_CLOSING = 15
+PHOTO_LIGHT_SPREAD = 28.0
+# A page photographed on a darker background: the paper is the largest bright region, a quadrilateral
+# covering between these shares of the frame (at the top, the page fills the photo and its edges are cut).
+PAGE_QUAD_AREA = (0.2, 0.95)
+PAGE_QUAD_EPSILON = 0.02  # polygon simplification, as a share of the outline's length
+# … and its outline a sharp step: the background PAGE_EDGE_RING pixels outside it at least this share darker
+# than the paper as far inside (light falling off across a sheet changes by a few percent over that width).
+PAGE_EDGE_RING = 4
+PAGE_EDGE_CONTRAST = 0.25
+# Decree 30/2020's paper: a sheet whose sides' ratio is within A4_ASPECT_TOLERANCE of A4's is taken as A4.
+A4_ASPECT = A4_INCHES[0] / A4_INCHES[1]
+A4_ASPECT_TOLERANCE = 0.25
+# Bent lines (straighten_lines): angles measured in a CURL_GRID (columns, rows) of cells, at least
+# CURL_MIN_CELLS of them with lines standing out (line contrast, see measure_skew); the fitted drift is
+# followed on a CURL_FIELD² grid and undone when it reaches CURL_MIN_SHIFT_INCHES anywhere: the fit's noise on
+# flat generated photos reaches 0.05 inch, the folded real photo 0.6 inch.
+CURL_GRID = (6, 8)
+CURL_DPI = 100.0
+CURL_OUTLIER_DEGREES = 1.5
+CURL_MIN_CONTRAST = 1.5
+CURL_MIN_CELLS = 12
+CURL_FIELD = 64
+CURL_MIN_SHIFT_INCHES = 0.1
 
 # A step returns its image and its parameters. A step that moves pixels records, as "to_input", the 2×3
 # affine matrix mapping its OUTPUT pixel coordinates back to its INPUT ones; preprocess_page composes them
@@ -73,13 +105,17 @@ def preprocess_page(page: PageImage, *, binarize_output: bool = False) -> Prepar
         steps.append(PreprocessStep(name, params))
         return image
 
-    gray = record("suppress_color_ink", suppress_color_ink(page.image))
-    gray = record("rescale", rescale(gray, page.dpi))
+    image = record("detect_photo", detect_photo(page.image, page.dpi))
+    photo = steps[-1].params
+    gray = record("suppress_color_ink", suppress_color_ink(image, camera=bool(photo["photo"])))
+    gray = record("rescale", rescale(gray, float(photo["dpi"])))
     dpi = float(steps[-1].params["dpi"])
     gray = record("denoise", denoise(gray))
     gray = record("normalize_background", normalize_background(gray, dpi))
     gray = record("remove_borders", remove_borders(gray, dpi))
     gray = record("remove_specks", remove_specks(gray, dpi))
+    if photo["photo"]:  # before the steps that need straight lines (orientation, marks, rules, skew)
+        gray = record("straighten_lines", straighten_lines(gray, dpi))
     gray = record("fix_orientation", fix_orientation(gray, dpi))
     gray = record("remove_marks", remove_marks(gray, dpi))
     gray = record("remove_rules", remove_rules(gray, dpi))
@@ -111,10 +147,125 @@ def _matrix_param(matrix: np.ndarray) -> list[list[float]]:
     return [[round(float(value), 6) for value in row] for row in np.asarray(matrix)[:2]]
 
 
+# --------------------------------------------------------------------------- photos
+
+
+def detect_photo(image: np.ndarray, dpi: float) -> StepResult:
+    """Tell a camera photo from a scan by what the image shows, and straighten a photographed sheet.
+
+    Evidence, all recorded: the paper's brightness and how unevenly it is lit (`light_spread`, see
+    PHOTO_LIGHT_SPREAD), and the sheet's outline (`page_quad`) when it lies on a darker background. A page
+    whose outline is found is warped to a rectangle (perspective removed) at the resolution an A4 sheet of
+    that size has: a camera's declared DPI says nothing about the paper. Pages without photo evidence pass
+    unchanged (`photo`: false), so scans keep their path."""
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    paper, scale = _paper_light(gray)
+    height, width = paper.shape
+    inner = cv2.medianBlur(paper, PAPER_CLOSING)[height // 10:height - height // 10, width // 10:width - width // 10]
+    low, median, high = (float(value) for value in np.percentile(inner, [5, 50, 95]))
+    params: dict[str, Any] = {"paper_median": round(median, 1), "light_spread": round(high - low, 1),
+                              "page_quad": None, "dpi": float(dpi)}
+    quad = find_page_quad(paper)
+    params["photo"] = quad is not None or high - low >= PHOTO_LIGHT_SPREAD
+    if quad is None:
+        return image, params
+    corners = quad / scale
+    warped, homography = warp_quad(image, corners)
+    params.update(page_quad=[[round(float(x), 1), round(float(y), 1)] for x, y in corners],
+                  homography=[[round(float(v), 8) for v in row] for row in homography],
+                  to_input=_matrix_param(_affine_of_homography(homography, warped.shape[1], warped.shape[0])),
+                  dpi=round(estimate_dpi(warped.shape[1], warped.shape[0]), 2))
+    return warped, params
+
+
+def _paper_light(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """The paper's brightness (text closed away; its outline kept sharp) on a copy PHOTO_SIDE pixels long, and
+    that copy's scale."""
+    height, width = gray.shape
+    scale = PHOTO_SIDE / max(height, width)
+    small = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (PAPER_CLOSING, PAPER_CLOSING))
+    return cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), scale
+
+
+def find_page_quad(paper: np.ndarray) -> np.ndarray | None:
+    """Corners (top-left, top-right, bottom-right, bottom-left; float x, y) of a sheet lying on a darker
+    background in the paper-brightness image, or None: the largest bright region must simplify to a convex
+    quadrilateral of PAGE_QUAD_AREA of the frame."""
+    _, bright = cv2.threshold(paper, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outline = max(contours, key=cv2.contourArea)
+    polygon = cv2.approxPolyDP(outline, PAGE_QUAD_EPSILON * cv2.arcLength(outline, True), True)
+    share = cv2.contourArea(polygon) / paper.size
+    if len(polygon) != 4 or not cv2.isContourConvex(polygon) or not PAGE_QUAD_AREA[0] <= share <= PAGE_QUAD_AREA[1]:
+        return None
+    if _edge_contrast(paper, polygon) < PAGE_EDGE_CONTRAST:  # a boundary of light, not the sheet's edge
+        return None
+    points = polygon.reshape(4, 2).astype(np.float64)
+    ordered = np.empty_like(points)
+    sums, diffs = points.sum(axis=1), points[:, 1] - points[:, 0]
+    ordered[0], ordered[2] = points[np.argmin(sums)], points[np.argmax(sums)]
+    ordered[1], ordered[3] = points[np.argmin(diffs)], points[np.argmax(diffs)]
+    return ordered
+
+
+def _edge_contrast(paper: np.ndarray, polygon: np.ndarray) -> float:
+    """How much darker, as a share of the paper's brightness, the frame is just outside `polygon` than the
+    paper just inside it (PAGE_EDGE_RING pixels either side)."""
+    inside = np.zeros(paper.shape, np.uint8)
+    cv2.fillPoly(inside, [polygon.reshape(-1, 2)], 1)
+    kernel = np.ones((2 * PAGE_EDGE_RING + 1, 2 * PAGE_EDGE_RING + 1), np.uint8)
+    ring_in = (inside > 0) & (cv2.erode(inside, kernel, borderType=cv2.BORDER_REPLICATE) == 0)
+    ring_out = (inside == 0) & (cv2.dilate(inside, kernel) > 0)
+    if not ring_in.any() or not ring_out.any():
+        return 0.0
+    paper_level = float(np.median(paper[ring_in]))
+    return (paper_level - float(np.median(paper[ring_out]))) / max(paper_level, 1.0)
+
+
+def warp_quad(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quadrilateral `corners` (TL, TR, BR, BL) of `image` warped to an upright rectangle as long as its
+    longer opposite sides; returns it and the 3×3 homography mapping its pixels back to `image` pixels."""
+    top, bottom, left, right = (float(np.linalg.norm(corners[a] - corners[b])) for a, b in ((1, 0), (2, 3), (3, 0), (2, 1)))
+    width, height = max(top, bottom), max(left, right)
+    # foreshortening shortens the far side, so the sides give the sheet's shape only roughly: a shape
+    # near A4's (the format of Decree 30/2020) is taken as A4
+    long_side, short_side = max(width, height), min(width, height)
+    if abs(short_side / long_side / A4_ASPECT - 1) <= A4_ASPECT_TOLERANCE:
+        short_side = long_side * A4_ASPECT
+        width, height = (short_side, long_side) if width <= height else (long_side, short_side)
+    columns, rows = max(2, round(width)), max(2, round(height))
+    check_pixels(columns, rows, "the straightened photo")
+    target = np.array([[0, 0], [columns - 1, 0], [columns - 1, rows - 1], [0, rows - 1]], dtype=np.float32)
+    to_input = cv2.getPerspectiveTransform(target, corners.astype(np.float32))
+    warped = cv2.warpPerspective(image, to_input, (columns, rows), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    return warped, to_input
+
+
+def _affine_of_homography(homography: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The 2×3 affine map closest to `homography` over a 5×5 grid of the warped page."""
+    xs, ys = np.meshgrid(np.linspace(0, width - 1, 5), np.linspace(0, height - 1, 5))
+    grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1)
+    mapped = grid @ homography.T
+    return _affine_fit(grid[:, :2], mapped[:, :2] / mapped[:, 2:])
+
+
+def _affine_fit(outputs: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """The 2×3 affine map taking the points `outputs` closest (least squares) to `inputs`. PreparedPage's
+    to_original is affine: a warp that is not (perspective, bent lines) maps word boxes back to the photo
+    within its departure from the closest affine map, and records its own exact parameters."""
+    design = np.hstack([outputs, np.ones((len(outputs), 1))])
+    affine, *_ = np.linalg.lstsq(design, inputs, rcond=None)
+    return np.asarray(affine.T)
+
+
 # --------------------------------------------------------------------------- colour ink
 
 
-def suppress_color_ink(image: np.ndarray) -> StepResult:
+def suppress_color_ink(image: np.ndarray, *, camera: bool = False) -> StepResult:
     """BGR → gray in which red/blue seals and signatures become paper while black text stays black.
 
     Dark text is dark in all three channels; coloured ink is bright in at least one. The brightest
@@ -126,7 +277,12 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
     of a black stroke have opposite hues on its two sides, which cancel in the neighbourhood's mean colour,
     while a seal's or a signature's colour, however thin or faint, survives there diluted. Fringes read
     per pixel as ink were whitened, and every stroke of a small web page thinned to a broken hairline;
-    they keep their plain luminance instead."""
+    they keep their plain luminance instead.
+
+    On a camera photo (`camera`, from detect_photo) near-gray pixels keep their luminance, not their brightest
+    channel: a camera JPEG stores luminance at full resolution and colour at half, noisy; the brightest
+    channel adds that noise to every stroke and lightens small text by its amplitude (measured: ink 9 gray
+    levels lighter on a phone photo whose ink stands 65 levels below its paper)."""
     if image.ndim == 2:
         return image, {"applied": False}
     blue, green, red = cv2.split(image)
@@ -147,9 +303,13 @@ def suppress_color_ink(image: np.ndarray) -> StepResult:
     luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     fringe_share = np.clip(excess.astype(np.float32) / INK_CHROMA_FLOOR, 0.0, 1.0)
     neutral = brightest + fringe_share * (luminance - brightest)
+    if camera:  # near-gray pixels (chroma under the floor) are never ink: their luminance as it is
+        neutral = luminance
+        ink[excess == 0] = 0.0
     gray = np.clip(neutral + ink * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
     strong, inked = chroma[::2, ::2] > 60, ink[::2, ::2]
-    return gray, {"applied": True, "chroma_floor": INK_CHROMA_FLOOR, "boost": INK_CHROMA_BOOST,
+    return gray, {"applied": True, "neutral": "luminance" if camera else "brightest", "chroma_floor": INK_CHROMA_FLOOR,
+                  "boost": INK_CHROMA_BOOST,
                   "coloured_fraction": round(float(np.count_nonzero(strong & (inked > 0.5))) / strong.size, 5),
                   "fringe_fraction": round(float(np.count_nonzero(strong & (inked <= 0.5))) / strong.size, 5)}
 
@@ -529,6 +689,72 @@ def deskew(gray: np.ndarray, dpi: float) -> StepResult:
     rotated, to_input = rotate_page(gray, -angle)
     params.update(rotated=True, to_input=_matrix_param(to_input))
     return rotated, params
+
+
+def measure_line_angles(gray: np.ndarray, dpi: float) -> np.ndarray:
+    """The text lines' angle cell by cell (CURL_GRID columns × rows, each cell twice a row tall so that it
+    holds a few lines): rows of (x, y of the cell's centre as shares of the page, angle in degrees counter-
+    clockwise, line contrast), for the cells whose lines stand out (CURL_MIN_CONTRAST)."""
+    scale = min(1.0, CURL_DPI / dpi)  # line contrast depends on resolution: measured at one
+    gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    dpi *= scale
+    height, width = gray.shape
+    columns, rows = CURL_GRID
+    xs = np.linspace(0, width, columns + 1).astype(int)
+    ys = np.linspace(0, height, rows + 1).astype(int)
+    half_row = (ys[1] - ys[0]) // 2
+    cells = []
+    for row in range(rows):
+        top, bottom = max(0, ys[row] - half_row), min(height, ys[row + 1] + half_row)
+        for column in range(columns):
+            angle, contrast = measure_skew(gray[top:bottom, xs[column]:xs[column + 1]], dpi)
+            if contrast >= CURL_MIN_CONTRAST and abs(angle) < DESKEW_RANGE_DEGREES:
+                cells.append(((xs[column] + xs[column + 1]) / 2 / width, (ys[row] + ys[row + 1]) / 2 / height,
+                              angle, contrast))
+    return np.array(cells, dtype=np.float64).reshape(-1, 4)
+
+
+def straighten_lines(gray: np.ndarray, dpi: float) -> StepResult:
+    """Straighten text lines bent by a curled or folded sheet (photos only: a scanner presses the page flat).
+
+    The lines' angle is measured cell by cell (measure_line_angles) and fitted by a quadratic surface over
+    the page, weighted by each cell's line contrast, cells far off the fit (a seal, a signature, a table)
+    left out. Following the slope along each row, less the page's mean angle (skew, for deskew), gives how
+    far a line drifts up or down from the page's centre column; every column is shifted back by it, when
+    that reaches CURL_MIN_SHIFT_INCHES. Word boxes map back through the affine map closest to that shift."""
+    cells = measure_line_angles(gray, dpi)
+    params: dict[str, Any] = {"cells": len(cells), "applied": False}
+    if len(cells) < CURL_MIN_CELLS:
+        return gray, params
+    x, y, angle, contrast = cells.T
+    weight = np.sqrt(contrast)
+    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    kept = np.ones(len(cells), bool)
+    for _ in range(3):
+        coefficients, *_ = np.linalg.lstsq(terms[kept] * weight[kept, None], angle[kept] * weight[kept], rcond=None)
+        kept = np.abs(terms @ coefficients - angle) <= CURL_OUTLIER_DEGREES
+        if np.count_nonzero(kept) < CURL_MIN_CELLS:
+            return gray, params
+    params["cells_fitted"] = int(np.count_nonzero(kept))
+    height, width = gray.shape
+    grid_x, grid_y = np.meshgrid(np.linspace(0, 1, CURL_FIELD), np.linspace(0, 1, CURL_FIELD))
+    grid_terms = np.stack([np.ones_like(grid_x), grid_x, grid_y, grid_x ** 2, grid_x * grid_y, grid_y ** 2], axis=-1)
+    angles = grid_terms @ coefficients
+    # the page's mean angle is skew, left to deskew: only how the angle varies over the page bends lines
+    slope = np.tan(np.radians(angles - angles.mean()))  # counter-clockwise positive: y falls as x grows
+    drift = np.cumsum(-slope * width / (CURL_FIELD - 1), axis=1)
+    drift -= drift[:, CURL_FIELD // 2][:, None]  # the centre column stays
+    largest = float(np.abs(drift).max())
+    params.update(fit=[round(float(value), 4) for value in coefficients], max_shift=round(largest, 1))
+    if largest < CURL_MIN_SHIFT_INCHES * dpi:
+        return gray, params
+    field = cv2.resize(drift.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    map_x, map_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    straight = cv2.remap(gray, map_x, map_y + field, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    samples = np.stack([grid_x.ravel() * (width - 1), grid_y.ravel() * (height - 1)], axis=1)
+    sources = samples + np.stack([np.zeros(drift.size), drift.ravel()], axis=1)
+    params.update(applied=True, to_input=_matrix_param(_affine_fit(samples, sources)))
+    return straight, params
 
 
 def _quarter_turn(gray: np.ndarray, quarters: int) -> tuple[np.ndarray, np.ndarray]:

@@ -448,18 +448,22 @@ def _page_array(page: Any) -> np.ndarray:
 
 def _orientation_input(page: PageImage) -> tuple[np.ndarray, float]:
     """The image fix_orientation sees inside preprocess_page: the cleaning steps before it, in its order."""
-    gray, _ = preprocess.suppress_color_ink(page.image)
-    gray, params = preprocess.rescale(gray, page.dpi)
+    image, photo = preprocess.detect_photo(page.image, page.dpi)
+    gray, _ = preprocess.suppress_color_ink(image, camera=bool(photo["photo"]))
+    gray, params = preprocess.rescale(gray, float(photo["dpi"]))
     dpi = float(params["dpi"])
     gray, _ = preprocess.denoise(gray)
     gray, _ = preprocess.normalize_background(gray, dpi)
     gray, _ = preprocess.remove_borders(gray, dpi)
     gray, _ = preprocess.remove_specks(gray, dpi)
+    if photo["photo"]:
+        gray, _ = preprocess.straighten_lines(gray, dpi)
     return gray, dpi
 
 
-CLEANING_BEFORE_ORIENTATION = ("suppress_color_ink", "rescale", "denoise", "normalize_background", "remove_borders",
-                               "remove_specks")
+# the steps before fix_orientation on a page that is no photo (a photo's add straighten_lines)
+CLEANING_BEFORE_ORIENTATION = ("detect_photo", "suppress_color_ink", "rescale", "denoise", "normalize_background",
+                               "remove_borders", "remove_specks")
 
 
 def applied_quarters(prepared: Any) -> int:

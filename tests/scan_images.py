@@ -118,3 +118,38 @@ def subpixel_page(lines: tuple[str, ...] = BODY_LINES, *, dpi: float = 72, width
     thirds = cv2.resize(fine[: height * 3, : width * 3], (width * 3, height), interpolation=cv2.INTER_AREA)
     red, green, blue = thirds[:, 0::3], thirds[:, 1::3], thirds[:, 2::3]
     return np.ascontiguousarray(np.dstack([blue, green, red]))
+
+
+def phone_photo(page: np.ndarray, corners: tuple[tuple[float, float], ...] | None, *, frame: tuple[int, int],
+                light_depth: float = 0.35, seed: int = 0, quality: int = 80) -> np.ndarray:
+    """`page` (gray or BGR) as a phone camera shows it: the sheet warped onto `corners` (TL, TR, BR, BL) of
+    a `frame` (width, height) showing a dark brown table around it (or filling the frame when `corners` is
+    None), a beige cast, light falling off across the sheet, sensor colour noise, then a 4:2:0 JPEG round trip."""
+    colour = page if page.ndim == 3 else cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    height, width = colour.shape[:2]
+    frame_width, frame_height = frame
+    if corners is None:
+        corners = ((0, 0), (frame_width - 1, 0), (frame_width - 1, frame_height - 1), (0, frame_height - 1))
+    source = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(source, np.array(corners, dtype=np.float32))
+    sheet = cv2.warpPerspective(colour, matrix, frame, flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
+    inside = cv2.warpPerspective(np.full((height, width), 255, np.uint8), matrix, frame) > 127
+    table = np.array([40, 60, 90], np.float32)  # BGR: dark brown
+    image = np.where(inside[..., None], sheet.astype(np.float32) * np.array([0.86, 0.94, 1.0], np.float32), table)
+    yy, xx = np.mgrid[0:frame_height, 0:frame_width].astype(np.float32)
+    image *= (1.0 - light_depth * (0.6 * xx / frame_width + 0.4 * yy / frame_height))[..., None]
+    rng = np.random.default_rng(seed)
+    image += rng.normal(0, 6, image.shape).astype(np.float32)
+    encoded = cv2.imencode(".jpg", np.clip(image, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+def bend(page: np.ndarray, drop: float) -> np.ndarray:
+    """`page` as a sheet folded down the middle and photographed: each column sinks by `drop` × its distance
+    from the centre column squared over the half width (text lines become arcs), white fill."""
+    height, width = page.shape[:2]
+    xs = np.arange(width, dtype=np.float32)
+    sink = drop * ((xs - width / 2) / (width / 2)) ** 2
+    map_x, map_y = np.meshgrid(xs, np.arange(height, dtype=np.float32))
+    white = (255, 255, 255) if page.ndim == 3 else 255
+    return cv2.remap(page, map_x, map_y - sink[None, :], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=white)

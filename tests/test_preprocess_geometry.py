@@ -133,7 +133,7 @@ def test_preprocess_to_original_maps_processed_pixels_back() -> None:
 def test_preprocess_steps_are_recorded_as_json(page_200dpi: np.ndarray) -> None:
     prepared = preprocess_page(PageImage(source="t.png", index=0, image=rotate(page_200dpi, 1.5), dpi=200))
     names = [step.name for step in prepared.steps]
-    assert names == ["suppress_color_ink", "rescale", "denoise", "normalize_background", "remove_borders",
+    assert names == ["detect_photo", "suppress_color_ink", "rescale", "denoise", "normalize_background", "remove_borders",
                      "remove_specks", "fix_orientation", "remove_marks", "remove_rules", "deskew"]
     json.dumps([{"name": step.name, "params": step.params} for step in prepared.steps])  # plain types only
     deskew_params = prepared.steps[names.index("deskew")].params

@@ -91,6 +91,10 @@ EDIT_SHARE_LOGP = math.log(0.05)  # ln of the share of letter-level edits in the
 # letter-level edits are tried where no rule reading (ln P(token | word) + ln share of the word) is
 # likelier than this: a word read that way less than once in a thousand, among words used a thousandth
 EDITS_BELOW = 2 * math.log(1e-3)
+# Vietnamese-model OCR of photos and low-resolution scans misreads marks beyond its learnt readings
+# (đồi for dõi: hook and tone both; tẻ for tế): a word it was unsure of (confidence below this
+# bucket's upper edge) also gets the other spellings of its skeleton, scored by letter-level edits
+MARK_EDITS_BUCKET = 2
 
 
 def _consonants_only(core: str) -> bool:
@@ -114,6 +118,9 @@ class DecoderSettings:
     # candidates kept per token: text typed without marks reads every spelling of a skeleton as
     # likely (doi: đối, đời, đội, đôi, dõi…), so only the LM can choose, among more of them
     candidates: dict[Regime, int] = field(default_factory=lambda: {Regime.PLAIN: 12})
+    # a word Vietnamese-model OCR was unsure of keeps more: its respellings (see MARK_EDITS_BUCKET)
+    # rank low on the channel alone (theo đồi: dõi is its tenth reading), and only the LM can tell
+    unsure_candidates: int = 10
     mixtures: dict[Regime, tuple[tuple[Regime, float], ...]] = field(
         default_factory=lambda: {
             Regime.PLAIN: ((Regime.PLAIN, 0.97), (Regime.ENGLISH, 0.03)),
@@ -222,6 +229,7 @@ class Restorer:
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
+        self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -246,6 +254,7 @@ class Restorer:
         self._readings_cache.clear()
         self._edited_cache.clear()
         self._evidence_cache.clear()
+        self._respelled_cache.clear()
         self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
@@ -260,6 +269,7 @@ class Restorer:
                 self._readings_cache.clear()
                 self._edited_cache.clear()
                 self._evidence_cache.clear()
+                self._respelled_cache.clear()
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
@@ -270,6 +280,7 @@ class Restorer:
         # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
         # foreign (a name, a term, a code such as A62) is not
         edits = broken and search and not self._may_stay_broken(regime, text, lower)
+        respell = search and known and regime is Regime.VIETNAMESE and bucket <= MARK_EDITS_BUCKET
         marked = any(c in MARKED_LETTERS for c in lower)
         combined: dict[int, float] = {}
         freq = self._unigram
@@ -299,6 +310,10 @@ class Restorer:
                 for unit_id, score in self._edited_of(channel, lower):
                     score += log_weight + misread + EDIT_SHARE_LOGP
                     combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
+            if respell:
+                for unit_id, score in self._respelled_of(channel, lower, written_id):
+                    if unit_id not in combined:
+                        combined[unit_id] = score + log_weight + misread
             identity = _logaddexp(identity, log_weight + channel.identity_logp(lower) + keep)
         # the word as written is a candidate, unless it is a broken syllable of Vietnamese
         stays = not combined or not broken or self._may_stay_broken(regime, text, lower)
@@ -317,7 +332,8 @@ class Restorer:
             reverse=True,
         )
         floor = ranked[0][0] - CANDIDATE_MARGIN
-        ranked = [e for e in ranked[: self.settings.candidates.get(regime, MAX_CANDIDATES)] if e[0] >= floor]
+        limit = self.settings.unsure_candidates if respell else self.settings.candidates.get(regime, MAX_CANDIDATES)
+        ranked = [e for e in ranked[:limit] if e[0] >= floor]
         words = self.lm.words
         syllable = self.lm.is_syllable
         return Candidates(
@@ -334,6 +350,20 @@ class Restorer:
         found = self._edited_cache.get(key)
         if found is None:
             found = self._edited_cache[key] = self._edited(channel, lower)
+        return found
+
+    def _respelled_of(self, channel: SubstitutionChannel, lower: str, written_id: int) -> list[tuple[int, float]]:
+        """The other spellings of a word's skeleton (other marks and tones, d for đ) with ln P(lower |
+        spelling) by letter-level edits, memoised per channel and word."""
+        key = (id(channel), lower)
+        found = self._respelled_cache.get(key)
+        if found is None:
+            words = self.lm.words
+            found = self._respelled_cache[key] = [
+                (unit_id, channel.edit_logp(lower, words[unit_id]))
+                for unit_id in self.by_skeleton.get(skeleton(lower), ())
+                if unit_id != written_id
+            ]
         return found
 
     def _edited(self, channel: SubstitutionChannel, lower: str) -> list[tuple[int, float]]:
