@@ -753,7 +753,7 @@ class Restorer:
 
     def _decode(self, segments: list[_Segment]) -> None:
         """Decide every part: bigram pruning, then trigram Viterbi over many segments at once (grouped
-        by length, so that padding them to a common length stays cheap)."""
+        by length, so that the bigram pass of pruning, which pads them to a common length, stays cheap)."""
         # a run without sentence ends (a huge unpunctuated line) is cut into pieces of bounded size
         pieces = [
             _Segment(segment.positions[start : start + MAX_SEGMENT])
