@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Seconds a page's OCR may run before Tesseract is killed (E201). Generous: a dense A3 page at 600 dpi on a
 # busy machine takes about a minute.
@@ -12,3 +13,11 @@ PAGE_TIMEOUT_SECONDS = 180.0
 def default_jobs() -> int:
     """Pages processed in parallel: one per CPU."""
     return os.cpu_count() or 1
+
+
+def cache_dir() -> Path:
+    """Where congvan keeps what it derives from its models to load them faster next time (the restoration
+    LM's hash tables): $XDG_CACHE_HOME/congvan, else ~/.cache/congvan. Never needed: an unwritable one is
+    skipped."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "congvan"

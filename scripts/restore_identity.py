@@ -1,5 +1,6 @@
 """Restores the benchmark's held-out inputs with this checkout (or another tree) and checks that the
-restored text is byte-identical to an earlier run: the proof that a speed-up changed no output.
+restored text and every token's confidence are identical to an earlier run: the proof that a
+speed-up changed no output.
 
     scripts/bench_restore.py --dump-inputs build/restore/inputs.json      # the inputs, once
     git stash; scripts/restore_identity.py build/restore/inputs.json --out before.json; git stash pop
@@ -76,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(pages)} pages, sha256 {digest(pages)}{speed}")
     print(f"load {result['load_seconds']:.2f} s, peak RSS {result['peak_mb']:.0f} MB")
     if args.against:
-        before = json.loads(args.against.read_text(encoding="utf-8"))["outputs"]
-        diff = differences(before, outputs)
+        earlier = json.loads(args.against.read_text(encoding="utf-8"))
+        diff = differences(earlier["outputs"], outputs)
+        if "tokens" in earlier:
+            diff += [f"confidences of {line}" for line in differences(earlier["tokens"], result["tokens"])]  # type: ignore[arg-type]
         for line in diff:
             print("DIFFERS", line)
         print("identical" if not diff else f"{len(diff)} sets differ")

@@ -4,6 +4,7 @@ against brute force."""
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -90,3 +91,52 @@ def test_restore_decode_viterbi_matches_brute_force(lm: NgramModel, seed: int) -
         assert score == pytest.approx(_best_by_brute_force(lm, segment), abs=1e-3)
     parts = [p for s in segments for p in s.positions if isinstance(p, _Part)]
     assert all(0.0 <= p.confidence <= 1.0 for p in parts)
+
+
+def test_restore_decode_viterbi_works_on_live_states_only(lm: NgramModel) -> None:
+    """One position with many candidates among hundreds with one does not make Viterbi work on every
+    combination of that many at every position: its memory follows the live states."""
+    words = np.arange(3, len(lm.words))
+    wide = _Part("x", Candidates(words[:6].astype(np.int64), np.zeros(6, np.float32), (None,) * 6))
+    positions: list[_Part | int] = [int(words[k % len(words)]) for k in range(1000)]
+    positions[500] = wide
+    lattice = _Lattice.build([_Segment(positions)], lm.order)
+    tracemalloc.start()
+    lattice.viterbi(lm, lm.order)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # half of a table padded to 6 candidates everywhere: 1000 × 6^n scores of 8 bytes
+    assert peak < 1000 * 6**lm.order * 8 / 2
+    lattice.assign()
+    ranked = lm.score(_keys(lm, positions, 500, words[:6]), lm.order)
+    assert int(wide.candidates.ids[wide.choice]) == int(words[:6][int(np.argmax(ranked))])
+
+
+def test_restore_decode_viterbi_ties_go_to_the_first_candidate(lm: NgramModel) -> None:
+    """A candidate repeated (same word, same score) ties with its copy everywhere: the first copy wins,
+    as an argmax over a padded table keeps the first, and the two share the confidence."""
+    for seed in range(6):
+        segments = _segments(lm, np.random.default_rng(seed))
+        for segment in segments:
+            for k, p in enumerate(segment.positions):
+                if isinstance(p, _Part):
+                    ids, emit = p.candidates.ids, p.candidates.emit
+                    copies = Candidates(np.r_[ids, ids], np.r_[emit, emit], (None,) * (2 * len(ids)))
+                    segment.positions[k] = _Part("x", copies)
+        lattice = _Lattice.build(segments, lm.order)
+        lattice.viterbi(lm, lm.order)
+        lattice.assign()
+        for segment in segments:
+            for p in segment.positions:
+                if isinstance(p, _Part):
+                    assert p.choice < len(p.candidates.ids) // 2
+                    assert p.confidence <= 0.5 + 1e-9
+
+
+def _keys(lm: NgramModel, positions: list[_Part | int], at: int, options: np.ndarray) -> np.ndarray:
+    """The n-gram keys ending at `at` with each of `options` there (fixed units before it)."""
+    keys = np.zeros(len(options), dtype=np.int64)
+    for unit in positions[at - lm.order + 1 : at]:
+        assert isinstance(unit, int)
+        keys = (keys << BITS) | unit
+    return (keys << BITS) | options.astype(np.int64)

@@ -1,17 +1,25 @@
 """The restorer's speed-ups change no output: memoised readings serve every confidence bucket and
 case of a token exactly as a cold lookup would, the hash index answers like a binary search at its
-edges, and scripts/restore_identity.py reports any page that differs."""
+edges, the LM's cached hash tables are read on later loads (not built) and score as built ones do,
+and scripts/restore_identity.py reports any page that differs."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from pipeline.restore.decode import Restorer
-from pipeline.restore.lm import KEY_MASK, HashIndex
+from build_tools.restore.encode import EncodedCorpus, UnitEncoder
+from build_tools.restore.lm_build import build_lm, build_vocabulary
+from pipeline.restore import decode as decode_module
+from pipeline.restore import lm as lm_module
+from pipeline.restore.decode import Restorer, _settled
+from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
 from pipeline.restore.models import load_models
+from pipeline.restore.regimes import Evidence, Lexicon
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -79,3 +87,114 @@ def test_restore_speed_identity_check_reports_differences() -> None:
         "b: only in before",
         "c: only in after",
     ]
+
+
+def _toy_model_file(folder: Path) -> Path:
+    lines = ["ủy ban nhân dân tỉnh lạng sơn", "xây dựng nông thôn mới", "nhân dân các xã xây dựng nông thôn"] * 3
+    encoder = UnitEncoder()
+    corpus = EncodedCorpus("toy", 1, encoder.encode_lines(lines))
+    arrays = build_lm([corpus], build_vocabulary(encoder.units, [corpus]), 4, (1, 1, 1))
+    path = folder / "lm.npz"
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+def _all_scores(model: NgramModel) -> list[np.ndarray]:
+    """Every n-gram over the model's first units, each order, with backoff."""
+    ids = np.arange(min(len(model.words), 12), dtype=np.int64)
+    keys = ids
+    scores = []
+    for n in range(2, model.order + 1):
+        keys = (keys[:, None] << BITS | ids[None, :]).ravel()
+        scores.append(model.score(keys, n))
+    return scores
+
+
+def test_restore_speed_lm_tables_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first load builds the hash tables and writes them under the cache (keyed by the model
+    file's hash); a second load reads them without building any, and both score as a model that
+    never saw a cache."""
+    path = _toy_model_file(tmp_path)
+    cache = tmp_path / "cache"
+    built: list[int] = []
+    real_build = lm_module.build_index
+
+    def counted_build(arrays: Mapping[str, np.ndarray], n: int) -> HashIndex:
+        built.append(n)
+        return real_build(arrays, n)
+
+    monkeypatch.setattr(lm_module, "build_index", counted_build)
+    plain = NgramModel.load(path)
+    assert built == [2, 3, 4]
+    first = NgramModel.load(path, cache)
+    assert built == [2, 3, 4] * 2
+    (folder,) = cache.iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [*(f"{name}{n}.npy" for name in ("slots", "table") for n in (2, 3, 4)), "payload4.npy"]
+    )
+    second = NgramModel.load(path, cache)
+    assert built == [2, 3, 4] * 2, "a cached model builds no table"
+    scores = zip(_all_scores(plain), _all_scores(first), _all_scores(second), strict=True)
+    for expected, got_first, got_second in scores:
+        assert np.array_equal(expected, got_first) and np.array_equal(expected, got_second)
+    # another model file gets tables of its own
+    other = tmp_path / "other.npz"
+    with np.load(path) as data:
+        np.savez_compressed(other, **{**{k: data[k] for k in data.files}, "uni_bo": data["uni_bo"] + 0.5})
+    NgramModel.load(other, cache)
+    assert len(list(cache.iterdir())) == 2 and built[-3:] == [2, 3, 4]
+
+
+def test_restore_speed_lm_cache_unwritable(tmp_path: Path) -> None:
+    """A cache that cannot be written (a read-only place) is skipped: the model loads all the same."""
+    path = _toy_model_file(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    model = NgramModel.load(path, blocker / "cache")
+    assert [len(s) for s in _all_scores(model)] == [len(s) for s in _all_scores(NgramModel.load(path))]
+    assert not (blocker / "cache").exists()
+
+
+def test_restore_speed_viterbi_skips_settled_segments() -> None:
+    """Viterbi steps skip the segments (shortest first) whose state settled n − 1 steps after their
+    </s>; segments out of order of length are never skipped."""
+    lengths = np.array([4, 4, 6, 9])
+    assert _settled(lengths, 3) == [0, 0, 0, 0, 0, 0, 2, 2, 3]
+    assert _settled(lengths, 1) == [0, 0, 0, 0, 2, 2, 3, 3, 3]
+    assert _settled(np.array([6, 4, 9]), 3) == [0] * 9
+
+
+def test_restore_speed_skipping_settled_segments_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of many segments of different lengths restore to the same words and confidences whether
+    or not the settled segments are skipped."""
+    page = "\n".join(TEXTS * 3) + "\nUy ban nhan dan tinh. Ve viec trien khai. Cac so, ban, nganh thuc hien nghiem tuc."
+    restorer = _fresh()
+    skipped = restorer.restore(page)
+    monkeypatch.setattr(decode_module, "_settled", lambda lengths, n: [0] * int(lengths.max()))
+    restorer.clear_cache()
+    everything = restorer.restore(page)
+    assert skipped.text == everything.text
+    assert [t.confidence for t in skipped.tokens] == [t.confidence for t in everything.tokens]
+
+
+def test_restore_speed_word_evidence_memoised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The regime evidence of a word is worked out once per word, however often it recurs, and the
+    lines' regimes come out as without the memo."""
+    restorer = _fresh()
+    page = "\n".join(TEXTS * 4)
+    words = {core for text in TEXTS for core in text.split()}
+    calls: list[str] = []
+    real = decode_module.token_evidence
+
+    def counted(core: str, lexicon: Lexicon) -> list[Evidence]:
+        calls.append(core)
+        return real(core, lexicon)
+
+    monkeypatch.setattr(decode_module, "token_evidence", counted)
+    restored = restorer.restore(page)
+    assert len(calls) == len(set(calls)) <= len(words), "each word's evidence is worked out once"
+    restorer.restore(page)
+    assert len(calls) == len(set(calls)), "and not again for the next page"
+    restorer.clear_cache()
+    assert not restorer._evidence_cache
+    assert restorer.restore(page).text == restored.text

@@ -3,13 +3,15 @@
 Imports nothing of the project but `pipeline.restore.models.get_restorer`, the entry point every
 version has, so that PYTHONPATH can point it at an earlier checkout (the previous models and code).
 Reads {"sets": {name: {"pages": [...], "confidences": [...] | null}}, "timed": [names]} as JSON on
-stdin; writes the restored pages, per timed set the syllables per second (one core, the fastest of
-REPEATS cold passes), the load time and the peak RSS. `--load` only times loading the models;
+stdin; writes the restored pages, a digest of each page's tokens (restored text and confidence), per
+timed set the syllables per second (one core, the fastest of REPEATS cold passes), the load time and
+the peak RSS. `--load` only times loading the models;
 `--models DIR` loads the models of DIR instead of the checkout's own."""
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import resource
@@ -40,6 +42,7 @@ def main() -> int:
     request = json.loads(sys.stdin.read())
     outputs: dict[str, list[str]] = {}
     changed: dict[str, int] = {}
+    tokens: dict[str, list[str]] = {}
     speeds: dict[str, float] = {}
     for name, item in request["sets"].items():
         pages, confidences = item["pages"], item["confidences"]
@@ -52,6 +55,11 @@ def main() -> int:
             results = [restorer.restore(page, confidences[k] if confidences else None) for k, page in enumerate(pages)]
             seconds.append(time.process_time() - begin)
         outputs[name] = [r.text for r in results]
+        # every token's restoration and confidence, to the last bit (a speed-up must change neither)
+        tokens[name] = [
+            hashlib.sha256(repr([(t.restored, t.confidence.hex()) for t in r.tokens]).encode()).hexdigest()[:16]
+            for r in results
+        ]
         changed[name] = sum(t.restored != t.original for r in results for t in r.tokens)
         if name in request["timed"]:
             syllables = sum(len(page.split()) for page in pages)
@@ -60,6 +68,7 @@ def main() -> int:
         {
             "outputs": outputs,
             "changed": changed,
+            "tokens": tokens,
             "speeds": speeds,
             "load_seconds": load_seconds,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

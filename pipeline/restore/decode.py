@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -227,6 +228,7 @@ class Restorer:
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
+        self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
@@ -251,6 +253,7 @@ class Restorer:
         self._symbol_cache.clear()
         self._readings_cache.clear()
         self._edited_cache.clear()
+        self._evidence_cache.clear()
         self._respelled_cache.clear()
         self.search_space.forget()
 
@@ -265,6 +268,7 @@ class Restorer:
                 self._cache.clear()
                 self._readings_cache.clear()
                 self._edited_cache.clear()
+                self._evidence_cache.clear()
                 self._respelled_cache.clear()
         return found
 
@@ -453,9 +457,13 @@ class Restorer:
         classes = len(Evidence)
         flat = [0] * (lines * classes)
         lexicon = self.lexicon
+        memo = self._evidence_cache  # a word's evidence is its own: looked up once per word
         for core, kind, line in zip(cores, kinds, line_of, strict=True):
             if kind is Kind.WORD:
-                for evidence in token_evidence(core, lexicon):
+                found = memo.get(core)
+                if found is None:
+                    found = memo[core] = tuple(token_evidence(core, lexicon))
+                for evidence in found:
                     flat[line * classes + evidence] += 1
         counts = np.array(flat, dtype=np.float64).reshape(lines, classes)
         return self.regimes.line_regimes(counts, (*CHANNEL_FREE, *self.channels))
@@ -745,7 +753,7 @@ class Restorer:
 
     def _decode(self, segments: list[_Segment]) -> None:
         """Decide every part: bigram pruning, then trigram Viterbi over many segments at once (grouped
-        by length, so that padding them to a common length stays cheap)."""
+        by length, so that the bigram pass of pruning, which pads them to a common length, stays cheap)."""
         # a run without sentence ends (a huge unpunctuated line) is cut into pieces of bounded size
         pieces = [
             _Segment(segment.positions[start : start + MAX_SEGMENT])
@@ -921,15 +929,20 @@ class _Lattice:
         segments at once (`pair`: bigram + emission per (position, previous slot, slot))."""
         starts = np.flatnonzero(np.r_[True, self.segment[1:] != self.segment[:-1]])
         lengths = np.diff(np.r_[starts, len(self.counts)])
-        forward = np.full(pair.shape[:2], -np.inf)
-        forward[starts, 0] = 0.0  # <s>
-        predecessor = np.zeros(pair.shape[:2], dtype=np.int64)
-        for i in range(1, int(lengths.max())):
-            at = starts[lengths > i] + i
-            total = forward[at - 1][:, :, None] + pair[at]
-            predecessor[at] = total.argmax(axis=1)
-            forward[at] = _row_max(total)
-        return forward, predecessor
+        steps, k = int(lengths.max()), pair.shape[1]
+        # by (index within the segment, segment): each step reads and writes one slice
+        forward = np.full((steps, len(starts), k), -np.inf)
+        forward[0, :, 0] = 0.0  # <s>
+        predecessor = np.zeros((steps, len(starts), k), dtype=np.intp)
+        last = len(self.counts) - 1
+        for i, first in zip(range(1, steps), _settled(lengths, 1)[1:], strict=True):
+            # the segments from `first` on are still going (those before past their end, unless the
+            # segments are not in order of length: then every one, beyond its end on pair rows unused)
+            total = forward[i - 1, first:, :, None] + pair[np.minimum(starts[first:] + i, last)]
+            total.argmax(axis=1, out=predecessor[i, first:])
+            _row_max(total, out=forward[i, first:])
+        within = within_segment(self.segment)
+        return forward[within, self.segment], predecessor[within, self.segment]
 
     def _keep(self, position: np.ndarray, keep: np.ndarray) -> None:
         """Keep the candidates flagged in `keep` (`position`: each candidate's position)."""
@@ -951,9 +964,13 @@ class _Lattice:
         self._keep(position, chosen | ((self.posterior >= floor) & (rank < limit)))
 
     def viterbi(self, lm: NgramModel, order: int) -> None:
-        """Viterbi with n-grams of `order` over all segments together, padded to the longest; sets
-        `choice` (index among each position's kept candidates) and the chosen one's local posterior
-        (`confidence`)."""
+        """Viterbi with n-grams of `order` over all segments together, step by step (the positions at
+        one index within their segments at once), on the live states only: a state is one
+        combination of the candidates of n − 1 consecutive positions, numbered in order (oldest
+        candidate most significant), so that no table is padded to the widest position. Sets `choice`
+        (index among each position's kept candidates) and the chosen one's local posterior
+        (`confidence`). Ties break as a table padded to the longest segment and the most candidates
+        would break them (the first candidate, then the first state; see `_final_states`)."""
         n = order
         owner, members = self._links(n)
         keys = np.zeros(len(owner), dtype=np.int64)
@@ -965,51 +982,92 @@ class _Lattice:
         last = members[-1]
         scores = lm.score(keys, lm.order if self.history else n) + self.emit[last]
         scores[self.ids[last] == BOS_ID] = 0.0  # the frame's <s> are given
-        offsets = self.offsets
+        # float64, the type of the path scores they are added to
+        link_score = scores.astype(np.float64)
+        counts = self.counts
+        n_pos = len(counts)
         starts = np.flatnonzero(np.r_[True, self.segment[1:] != self.segment[:-1]])
-        lengths = np.diff(np.r_[starts, len(self.counts)])
-        n_seg, width = len(starts), int(lengths.max())
-        k = int(self.counts.max())
-        within = np.arange(len(self.counts)) - starts[self.segment]
-        # table[i, s, x_{i-n+1}, …, x_i]: score of candidate x_i at position i of segment s after the
-        # candidates before it; padding after </s> moves any state on for free through candidate 0
-        table = np.full((width, n_seg, *([k] * n)), -np.inf, dtype=np.float32)
-        slots = tuple(m - offsets[owner - (n - 1 - j)] for j, m in enumerate(members))
-        table[(within[owner], self.segment[owner], *slots)] = scores
-        pad = np.arange(width)[:, None] >= lengths[None, :]
-        table[pad, ..., 0] = 0.0
-        state = (n_seg, *([k] * (n - 1)))
-        best = np.full(state, -np.inf)
-        best.reshape(n_seg, -1)[:, 0] = 0.0  # <s> … <s>
-        back = np.zeros((width, *state), dtype=np.intp)
-        total = np.empty((n_seg, *([k] * n)))
-        for i in range(n - 1, width):
-            np.add(best[..., None], table[i], out=total)
-            total.argmax(axis=1, out=back[i])
-            _row_max(total, out=best)
-        rows = np.arange(n_seg)
-        final = np.unravel_index(np.argmax(best.reshape(n_seg, -1), axis=1), state[1:])
-        choice = np.zeros((width + n - 1, n_seg), dtype=np.intp)
-        for j, values in enumerate(final):
-            choice[width - n + 1 + j] = values
-        for i in range(width - 1, n - 2, -1):
-            choice[i - n + 1] = back[(i, rows, *(choice[i - n + 1 + j] for j in range(1, n)))]
-        self.choice = choice[within, self.segment]
-        # local posterior: the n n-grams touching a position, neighbours fixed to the choice
-        padded = np.concatenate([table, np.zeros((n - 1, n_seg, *([k] * n)), np.float32)], axis=0)
+        lengths = np.diff(np.r_[starts, n_pos])
+        within = np.arange(n_pos) - starts[self.segment]
+        # states per position: the combinations of its n − 1 last positions' candidates, numbered
+        # step by step (the positions at one index within their segments together), so that the
+        # states one step decides are one slice
+        states = np.ones(n_pos, dtype=np.int64)
+        for behind in range(n - 1):
+            states[behind:] *= counts[: n_pos - behind]
+        by_step = np.argsort(within, kind="stable")
+        state_start = np.empty(n_pos, dtype=np.int64)
+        state_start[by_step] = np.cumsum(states[by_step]) - states[by_step]
+        n_states = int(states.sum())
+        step_bounds = np.searchsorted(within[by_step], np.arange(int(lengths.max()) + 1))
+        step_states = np.r_[state_start[by_step], n_states][step_bounds]
+        # per state, per candidate of the oldest position of its n-gram: the state it comes from and
+        # the n-gram's score (a missing candidate: the state `n_states`, whose score is −inf)
+        link_start = np.searchsorted(owner, np.arange(n_pos))
+        local_link = np.arange(len(owner)) - link_start[owner]
+        new_local = local_link % states[owner]
+        oldest = local_link // states[owner]
+        new_state = state_start[owner] + new_local
+        k = int(counts.max())
+        came = np.full((n_states, k), n_states, dtype=np.int64)
+        came[new_state, oldest] = (
+            state_start[owner - 1] + oldest * (states[owner] // counts[owner]) + new_local // counts[owner]
+        )
+        step_score = np.zeros((n_states, k))
+        step_score[new_state, oldest] = link_score
+        best = np.full(n_states + 1, -np.inf)
+        best[state_start[starts + n - 2]] = 0.0  # <s> … <s>
+        back = np.zeros(n_states, dtype=np.intp)
+        for i in range(n - 1, len(step_bounds) - 1):
+            lo, hi = step_states[i], step_states[i + 1]
+            total = best[came[lo:hi]]
+            total += step_score[lo:hi]
+            total.argmax(axis=1, out=back[lo:hi])
+            _row_max(total, out=best[lo:hi])
+        came_from = came[np.arange(n_states), back]
+        # back-tracking from each segment's best final state
+        ends = starts + lengths - 1
+        current = _final_states(best, state_start, states, counts, ends, int(lengths.max()) - lengths, n)
+        owner_of = np.repeat(np.arange(n_pos), states)  # (in position order)
+        newest = np.empty(n_states, dtype=np.int64)
+        in_position = np.arange(n_states) - np.repeat(np.cumsum(states) - states, states)
+        newest[state_start[owner_of] + in_position] = in_position % counts[owner_of]
+        shortest_first = np.argsort(lengths, kind="stable")
+        sorted_lengths = lengths[shortest_first].tolist()
+        choice = np.zeros(n_pos, dtype=np.int64)
+        for i in range(int(lengths.max()) - 1, n - 2, -1):
+            going = shortest_first[bisect.bisect_right(sorted_lengths, i) :]
+            choice[starts[going] + i] = newest[current[going]]
+            current[going] = came_from[current[going]]
+        self.choice = choice
+        # local posterior: the n n-grams touching a position, neighbours fixed to the choice (n-grams
+        # past the segment's end count 0, the padded table's zeros)
         decided = np.flatnonzero(within >= n - 1)
-        s, i = self.segment[decided], within[decided]
+        candidate = np.arange(k)
         local = np.zeros((len(decided), k))
         for t in range(n):
-            index: list[np.ndarray | slice] = [choice[i + t - n + 1 + j, s] for j in range(n)]
-            index[n - 1 - t] = slice(None)
-            local += padded[(i + t, s, *index)]
+            end = decided + t
+            inside = within[decided] + t < lengths[self.segment[decided]]
+            end = np.where(inside, end, decided)
+            link = np.zeros((len(decided), k), dtype=np.int64)
+            for j in range(n):
+                member = end - (n - 1) + j
+                stride = np.ones(len(decided), dtype=np.int64)
+                for later in range(j + 1, n):
+                    stride *= counts[end - (n - 1) + later]
+                held = choice[member][:, None] if j != n - 1 - t else candidate[None, :]
+                link += held * stride[:, None]
+            link += link_start[end][:, None]
+            valid = candidate[None, :] < counts[decided][:, None]
+            term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
+            local += np.where(inside[:, None], term, 0.0)
         local -= local.max(axis=1, keepdims=True)
         probabilities = np.exp(local)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        self.confidence[decided] = probabilities[np.arange(len(i)), self.choice[decided]]
-        position = np.repeat(np.arange(len(self.counts)), self.counts)
-        row = np.full(len(self.counts), -1)
+        self.confidence[decided] = probabilities[np.arange(len(decided)), self.choice[decided]]
+        offsets = self.offsets
+        position = np.repeat(np.arange(n_pos), counts)
+        row = np.full(n_pos, -1)
         row[decided] = np.arange(len(decided))
         slot = np.arange(len(self.ids)) - offsets[position]
         self.posterior = np.where(row[position] >= 0, probabilities[np.maximum(row[position], 0), slot], 1.0)
@@ -1020,6 +1078,56 @@ class _Lattice:
             if part is not None:
                 part.choice = int(self.slot[offsets[position] + self.choice[position]])
                 part.confidence = float(self.confidence[position])
+
+
+def _final_states(
+    best: np.ndarray,
+    state_start: np.ndarray,
+    states: np.ndarray,
+    counts: np.ndarray,
+    ends: np.ndarray,
+    padding: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """Each segment's best state at its last position (`ends`), ties broken as a table padded with
+    `padding` steps after the segment would break them: each step of padding maximises over the
+    state's oldest candidate first (taken back last); the rest of the state is compared as one number
+    (oldest candidate most significant), as is the whole state without padding."""
+    sizes = states[ends]
+    index = np.repeat(state_start[ends] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    values = best[index]
+    bounds = np.cumsum(sizes) - sizes
+    top = np.maximum.reduceat(values, bounds)
+    tied = values == np.repeat(top, sizes)
+    rank = np.where(tied, np.arange(len(values)), len(values))
+    chosen: np.ndarray = index[np.minimum.reduceat(rank, bounds)]
+    ties = np.add.reduceat(tied, bounds)
+    for number in np.flatnonzero((ties > 1) & (padding > 0)).tolist():
+        end, pad = int(ends[number]), min(int(padding[number]), n - 1)
+        first = int(state_start[end])
+        candidates = np.flatnonzero(best[first : first + int(sizes[number])] == top[number])
+        # the state's candidates, oldest first, compared in the order padding compares them
+        digits = []
+        rest = candidates.copy()
+        for back in range(n - 1):
+            digits.append(rest % counts[end - back])
+            rest //= counts[end - back]
+        digits.reverse()
+        priority = [*range(pad, n - 1), *range(pad - 1, -1, -1)]
+        chosen[number] = first + int(candidates[np.lexsort([digits[j] for j in reversed(priority)])[0]])
+    return chosen
+
+
+def _settled(lengths: np.ndarray, n: int) -> list[int]:
+    """Per step of the padded bigram pass (`_bigram_paths`), how many segments, from the first, need
+    it no more. A segment's state settles n − 1 steps of padding after its </s> (one state left,
+    which padding keeps as it is, its back-pointers 0 as they were made); segments are decoded shortest first (see `Restorer._decode`),
+    so those are a prefix. Segments in another order: none is skipped."""
+    steps = np.arange(int(lengths.max()))
+    if np.any(np.diff(lengths) < 0):
+        return [0] * len(steps)
+    settled: list[int] = np.searchsorted(lengths + (n - 1), steps, side="right").tolist()
+    return settled
 
 
 # the maximum over axis 1 without ndarray.max's Python-level wrapper: Viterbi calls it once per

@@ -1,7 +1,13 @@
-"""The syllable n-gram LM at run time: compact packed arrays, vectorised backoff scoring."""
+"""The syllable n-gram LM at run time: compact packed arrays, vectorised backoff scoring, and the
+hash tables built from them, cached on disk so that later loads read them instead of building them."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +39,7 @@ class SpellingModel:
         return letters + self.stop + self.go_on * max(len(word) - 1, 0)
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SpellingModel:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SpellingModel:
         chars = {
             str(c): float(v)
             for c, v in zip(arrays["spell_chars"], arrays["spell_logp"], strict=True)
@@ -59,6 +65,7 @@ class HashIndex:
     def __init__(self, keys: np.ndarray, payload: np.ndarray) -> None:
         """`payload`: one integer below 2^16 per key (so that a slot stays non-negative)."""
         self.slots = np.uint64(max(16, int(len(keys) * LOAD_SPREAD)))  # home slots: 0 .. slots − 1
+        self.payload: np.ndarray | None
         home = self._home(keys)
         # keys by home slot; the order among keys of one home does not matter (a lookup compares
         # whole keys), so numpy's fast unstable sort of 32-bit values does
@@ -81,6 +88,20 @@ class HashIndex:
             self.table[final] = keys[order]
             self.payload = np.zeros(size, dtype=np.uint16)
             self.payload[final] = payload[order]
+
+    @classmethod
+    def stored(cls, slots: int, table: np.ndarray, payload: np.ndarray | None) -> HashIndex:
+        """An index over tables an earlier one built (`arrays`), e.g. read from the LM's cache."""
+        index = cls.__new__(cls)
+        index.slots, index.table, index.payload = np.uint64(slots), table, payload
+        return index
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What `stored` needs to rebuild this index without building it."""
+        arrays = {"slots": np.array(int(self.slots), dtype=np.int64), "table": self.table}
+        if self.payload is not None:
+            arrays["payload"] = self.payload
+        return arrays
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         # the hash's top 32 bits scaled to the number of slots (no power-of-two table: less memory
@@ -131,7 +152,9 @@ class _Order:
 class NgramModel:
     """Backoff n-gram model over unit ids; `score` works on whole arrays of n-grams at once."""
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray], indexes: Mapping[int, HashIndex] | None = None) -> None:
+        """`arrays`: the model file's; `indexes`: its n-gram hash indexes by order, already built (see
+        `load`), else they are built here."""
         self.words: list[str] = arrays["words"].tolist()
         self.index = dict(zip(self.words, range(len(self.words)), strict=True))
         self.is_syllable = arrays["is_syllable"].astype(bool)
@@ -142,21 +165,25 @@ class NgramModel:
         self.spelling = SpellingModel.from_arrays(arrays)
         self.orders: dict[int, _Order] = {}
         for n in range(2, self.order + 1):
-            contexts = np.cumsum(arrays[f"ctx{n}"].astype(np.int64))
-            keys = np.repeat(contexts, arrays[f"cnt{n}"])
-            keys <<= BITS
-            keys |= arrays[f"w{n}"]
-            payload = arrays[f"lp{n}"].astype(np.int64)
-            backoff = None
-            if f"bo{n}" in arrays:
-                payload |= arrays[f"bo{n}"].astype(np.int64) << 8
-                backoff = arrays[f"boq{n}"].astype(np.float32)
-            self.orders[n] = _Order(HashIndex(keys, payload), arrays[f"lpq{n}"].astype(np.float32), backoff)
+            index = indexes[n] if indexes is not None else build_index(arrays, n)
+            backoff = arrays[f"boq{n}"].astype(np.float32) if f"boq{n}" in arrays else None
+            self.orders[n] = _Order(index, arrays[f"lpq{n}"].astype(np.float32), backoff)
 
     @classmethod
-    def load(cls, path: Path) -> NgramModel:
+    def load(cls, path: Path, cache: Path | None = None) -> NgramModel:
+        """The model of `path`. With `cache` (a folder), its hash indexes are read from the files an
+        earlier load wrote there for the same model file (keyed by its SHA-256 and TABLE_FORMAT), or
+        built and written there for the next load (atomically; an unwritable cache is skipped)."""
         with np.load(path, allow_pickle=False) as data:
-            return cls({name: data[name] for name in data.files})
+            if cache is None:
+                return cls(data)
+            folder = cache / f"lm-{_digest(path)}-v{TABLE_FORMAT}"
+            indexes = _read_indexes(folder)
+            if indexes is None:
+                order = int(data["order"])
+                indexes = {n: build_index(data, n) for n in range(2, order + 1)}
+                _write_indexes(folder, indexes)
+            return cls(data, indexes)
 
     def id_of(self, unit: str) -> int:
         return self.index.get(unit, UNK_ID)
@@ -190,3 +217,65 @@ class NgramModel:
         result = np.zeros(len(contexts), dtype=np.float32)
         result[hit] = table.backoff[payload[hit] >> 8]
         return result
+
+
+TABLE_FORMAT = 1  # the layout of HashIndex's tables: raise it when that changes, so that caches are rebuilt
+
+
+def build_index(arrays: Mapping[str, np.ndarray], n: int) -> HashIndex:
+    """The hash index of the model's n-grams of order `n` (payload: log-probability code, backoff
+    code << 8), from the file's trie: context deltas, child counts, last ids."""
+    contexts = np.cumsum(arrays[f"ctx{n}"].astype(np.int64))
+    keys = np.repeat(contexts, arrays[f"cnt{n}"])
+    keys <<= BITS
+    keys |= arrays[f"w{n}"]
+    payload = arrays[f"lp{n}"].astype(np.int64)
+    if f"bo{n}" in arrays:
+        payload |= arrays[f"bo{n}"].astype(np.int64) << 8
+    return HashIndex(keys, payload)
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:32]
+
+
+def _read_indexes(folder: Path) -> dict[int, HashIndex] | None:
+    """The indexes cached in `folder`; None when there are none (or they cannot be read). They are read
+    into memory rather than memory-mapped: numpy backs large arrays with huge pages, and lookups in
+    the mapped file's 4 KiB pages were 3–6 % slower (TLB misses: every lookup is a random access)."""
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError:
+        return None
+    indexes = {}
+    try:
+        for name in names:
+            if name.startswith("slots"):
+                n = int(name[len("slots") : -len(".npy")])
+                payload = folder / f"payload{n}.npy"
+                indexes[n] = HashIndex.stored(
+                    int(np.load(folder / name)),
+                    np.load(folder / f"table{n}.npy"),
+                    np.load(payload) if payload.exists() else None,
+                )
+    except (OSError, ValueError):
+        return None
+    return indexes or None
+
+
+def _write_indexes(folder: Path, indexes: Mapping[int, HashIndex]) -> None:
+    """Write the indexes into `folder` as .npy files: into a temporary folder beside it, renamed into
+    place whole, so that a reader sees all of them or none (a concurrent writer's copy wins)."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    except OSError:
+        return  # a read-only place: every load builds the indexes
+    try:
+        for n, index in indexes.items():
+            for name, array in index.arrays().items():
+                np.save(temporary / f"{name}{n}.npy", array)
+        os.rename(temporary, folder)
+    except OSError:
+        shutil.rmtree(temporary, ignore_errors=True)

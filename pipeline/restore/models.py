@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.defaults import cache_dir
 from pipeline.errors import MissingDependencyError
 from pipeline.restore.channel import ReadingIndex, SubstitutionChannel
 from pipeline.restore.decode import Restorer
@@ -50,7 +51,7 @@ def load_models(directory: Path | None = None) -> Models:
                 raise MissingDependencyError("restoration model missing: run `make models`", lm_path)
             channels, regimes = _load_channels(directory / CHANNEL_FILE)
             models = Models(
-                lm=NgramModel.load(lm_path),
+                lm=NgramModel.load(lm_path, cache_dir() / "restore"),
                 channels=channels,
                 readings=_load_readings(directory / READINGS_FILE),
                 regimes=regimes,
