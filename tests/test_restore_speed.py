@@ -5,7 +5,9 @@ and scripts/restore_identity.py reports any page that differs."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -143,6 +145,24 @@ def test_restore_speed_lm_tables_cached(tmp_path: Path, monkeypatch: pytest.Monk
         np.savez_compressed(other, **{**{k: data[k] for k in data.files}, "uni_bo": data["uni_bo"] + 0.5})
     NgramModel.load(other, cache)
     assert len(list(cache.iterdir())) == 2 and built[-3:] == [2, 3, 4]
+
+
+def test_restore_speed_lm_cache_pruned_of_what_no_load_reads(tmp_path: Path) -> None:
+    """Writing a model's tables removes a killed writer's old temporary folder and tables of another
+    table format; a live writer's fresh temporary folder and other model files' tables stay."""
+    path = _toy_model_file(tmp_path)
+    cache = tmp_path / "cache"
+    kept = [cache / f"lm-{'0' * 32}-v{lm_module.TABLE_FORMAT}", cache / f".lm-{'1' * 32}-v1-fresh"]
+    pruned = [cache / f"lm-{'2' * 32}-v{lm_module.TABLE_FORMAT + 1}", cache / f".lm-{'3' * 32}-v1-killed"]
+    for folder in kept + pruned:
+        folder.mkdir(parents=True)
+        (folder / "table2.npy").write_bytes(b"x")
+    old = time.time() - lm_module.STALE_WRITE_SECONDS - 60
+    os.utime(pruned[1], (old, old))
+    NgramModel.load(path, cache)
+    assert all(folder.exists() for folder in kept)
+    assert not any(folder.exists() for folder in pruned)
+    assert len(list(cache.glob("lm-*"))) == 2  # the other model's tables and this model's
 
 
 def test_restore_speed_lm_cache_unwritable(tmp_path: Path) -> None:

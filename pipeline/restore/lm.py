@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,11 +265,33 @@ def _read_indexes(folder: Path) -> dict[int, HashIndex] | None:
     return indexes or None
 
 
+STALE_WRITE_SECONDS = 3600  # a temporary folder this old was left by a writer that was killed
+
+
+def _prune_cache(cache: Path, now: float) -> None:
+    """Remove what no load will read again: tables of another TABLE_FORMAT, and temporary folders of
+    writers killed mid-write (a live writer's folder is minutes old at most). Tables of other model
+    files stay: another models folder (CONGVAN_MODELS) may still use them."""
+    for entry in cache.glob("*lm-*"):
+        temporary = entry.name.startswith(".lm-")
+        if temporary:
+            try:
+                stale = now - entry.stat().st_mtime > STALE_WRITE_SECONDS
+            except OSError:
+                continue
+        else:
+            stale = not entry.name.endswith(f"-v{TABLE_FORMAT}")
+        if stale and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def _write_indexes(folder: Path, indexes: Mapping[int, HashIndex]) -> None:
     """Write the indexes into `folder` as .npy files: into a temporary folder beside it, renamed into
-    place whole, so that a reader sees all of them or none (a concurrent writer's copy wins)."""
+    place whole, so that a reader sees all of them or none (a concurrent writer's copy wins). What
+    earlier writers left that no load reads again is pruned first."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
+        _prune_cache(folder.parent, time.time())
         temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     except OSError:
         return  # a read-only place: every load builds the indexes
