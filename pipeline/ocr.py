@@ -574,7 +574,6 @@ def words_to_text(words: list[OcrWord] | tuple[OcrWord, ...]) -> str:
     return "".join(parts)
 
 
-
 # --------------------------------------------------------------------------- header fields written by hand
 
 # The number and the date of a dispatch sit in the top part of its first page (Decree 30/2020, Phụ lục I).

@@ -106,7 +106,6 @@ def closing_page(*, dpi: float = 150) -> np.ndarray:
     return np.asarray(image).copy()
 
 
-
 def subpixel_page(lines: tuple[str, ...] = BODY_LINES, *, dpi: float = 72, width_in: float = 7.5,
                   size_pt: float = 13) -> np.ndarray:
     """BGR page as a browser or a screenshot renders it small: text anti-aliased per sub-pixel (ClearType,

@@ -165,8 +165,6 @@ def garbled(draw: st.DrawFn) -> str:
     return "".join(word)
 
 
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ENGLISH_OCR, min_size=6, max_size=10, unique=True), st.lists(garbled(), min_size=1, max_size=3), st.randoms())
 def test_restore_robustness_english_ocr_leaves_no_broken_syllable(

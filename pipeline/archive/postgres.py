@@ -963,7 +963,6 @@ def _part_values(table: str, document_id: int, row: dict[str, Any]) -> list[Any]
     return [document_id, *(row[column] for column in PART_COLUMNS[table])]
 
 
-
 _CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
                  'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
                  'd."task_count", d."added_at"')
@@ -977,13 +976,10 @@ _INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message",
                    '"finished_at"')
 
 
-
 def _changes(db: psycopg.Connection[Any], sha256: str) -> list[tuple[str, str | None]]:
     """The corrections of a content, oldest first, as (field, value)."""
     rows = db.execute('SELECT "field", "new" FROM "corrections" WHERE "sha256" = %s ORDER BY "id"', (sha256,))
     return [(field, new) for field, new in rows]
-
-
 
 
 def _regions_of(db: psycopg.Connection[Any], place_keys: dict[int, str | None]) -> dict[int, frozenset[str]]:

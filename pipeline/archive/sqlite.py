@@ -907,19 +907,15 @@ _INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message",
                    '"finished_at"')
 
 
-
 def _changes(db: sqlite3.Connection, sha256: str) -> list[tuple[str, str | None]]:
     """The corrections of a content, oldest first, as (field, value)."""
     return [(field, new) for field, new in db.execute(
         'SELECT "field", "new" FROM "corrections" WHERE "sha256" = ? ORDER BY "id"', (sha256,))]
 
 
-
-
 def _stored(row: Sequence[Any]) -> StoredDocument:
     id_, sha256, source, name, kind, page_count, code, date, place = row
     return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date, place)
-
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
@@ -989,7 +985,6 @@ def _backfill_review_columns(db: sqlite3.Connection) -> None:
         assignees = json.loads(record_json).get("assignees") or []
         db.execute('UPDATE "tasks" SET "assignees_key" = ? WHERE "id" = ?',
                    (fold_text(" | ".join(assignees)) or None, task_id))
-
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
