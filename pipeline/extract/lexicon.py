@@ -237,15 +237,20 @@ CLOSING = re.compile(
     r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
     r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
 )
-# A lead-in that announces what a petition asks ("Qua xem xét đơn … của bà X, khiếu nại Quyết định …, với các yêu
-# cầu:"): the items under it are the petitioner's demands as reported, not tasks the issuing body assigns.
-# Matched on the lead-in's last sentence, lower case with its diacritics ("đơn", not "đơn vị").
-PETITIONS = ("đơn", "khiếu nại", "tố cáo", "kiến nghị", "phản ánh")
+# A lead-in that announces what a petition asks ("Qua xem xét đơn đề ngày … của bà X, khiếu nại Quyết định …, với
+# các yêu cầu:"): the items under it are the petitioner's demands as reported, not tasks the issuing body assigns.
+# Matched on the lead-in's last sentence, lower case with its diacritics. A petition is a complaint or denunciation,
+# or "đơn" naming a filed letter ("đơn của", "đơn đề ngày", "đơn khiếu nại"; never "đơn vị", "đơn giản"); voters'
+# "phản ánh, kiến nghị" are what directives answer, so they are none. A lead-in in which the body directs
+# ("chỉ đạo", "giao", "phân công") assigns its items, whatever it mentions.
+PETITIONS = ("khiếu nại", "tố cáo", "đơn của", "đơn đề ngày", "đơn ngày", "đơn thư", "đơn khiếu nại", "đơn tố cáo",
+             "đơn kiến nghị", "đơn đề nghị", "đơn phản ánh")
 DEMANDS = ("yêu cầu", "kiến nghị", "đề nghị", "nội dung")
 REPORTED_DEMANDS = re.compile(
-    rf"(?<![\w])(?:{alternation(PETITIONS)})(?![\w])(?! vị).*"
+    rf"(?<![\w])(?:{alternation(PETITIONS)})(?![\w]).*"
     rf"\svới\s+(?:(?:các|những)\s+)?(?:{alternation(DEMANDS)})(?:\s+(?:sau|như sau|cụ thể))?\s*:\s*$"
 )
+DIRECTING = re.compile(r"(?<![\w])(?:chỉ đạo|giao|phân công)(?![\w])")
 
 # Section headings over descriptions, and over directives.
 DESCRIPTIVE_HEADINGS = (

@@ -609,7 +609,8 @@ def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskConte
 def _reports(item: _Item) -> bool:
     """A list's lead-in that reports a petition's demands ("… đơn … khiếu nại …, với các yêu cầu:")."""
     tail = _without_trailing_specks(_own_text(item))[-LEAD_IN_TAIL_CHARS:]
-    return bool(lexicon.REPORTED_DEMANDS.search(_SENTENCE_END.split(tail)[-1].lower()))
+    sentence = _SENTENCE_END.split(tail)[-1].lower()
+    return bool(lexicon.REPORTED_DEMANDS.search(sentence)) and not lexicon.DIRECTING.search(sentence)
 
 
 def _under(item: _Item, heads: set[int]) -> bool:
