@@ -82,7 +82,14 @@ def read_name(name: str, model: NameModel | None = None) -> str:
     likelier one a mark or a letter away ("Phạm Trường Thọ"); the name as written otherwise."""
     model = model or current_resources().person_names
     words = name.split()
-    if not 2 <= len(words) <= 5 or not all(w[:1].isupper() and w[1:].islower() for w in words):
+    if not 2 <= len(words) <= 5 or not all(w[:1].isupper() and w[1:] == w[1:].lower() for w in words):
         return name
-    roles = ["family", *["middle"] * (len(words) - 2), "given"]
-    return " ".join(_reading(word, role, model) for word, role in zip(words, roles, strict=True))
+    # words of rank before the name ("Đại Tá Nguyễn Văn An"): the name starts at a known family name; with none,
+    # a name of more than four words cannot be told from its rank, and is left as written
+    start = next((i for i, word in enumerate(words[:-1]) if word in FAMILY_NAMES), 0)
+    if start == 0 and words[0] not in FAMILY_NAMES and len(words) > 4:
+        return name
+    person = words[start:]
+    roles = ["family", *["middle"] * (len(person) - 2), "given"]
+    read = (_reading(word, role, model) for word, role in zip(person, roles, strict=True))
+    return " ".join([*words[:start], *read])
