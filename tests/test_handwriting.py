@@ -8,6 +8,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from registered_pages import handwritten, leaning, scribble, side_by_side, slashed_zero
 
+from build_tools.restore.render import FONT_DIR
 from pipeline import handwriting
 from pipeline.resources import current_resources
 
@@ -76,7 +77,7 @@ def test_handwriting_digits_written_touching_are_cut_where_both_read(model: hand
     assert reading is not None and reading.text == digits
 
 
-ITALIC = "/usr/share/fonts/truetype/croscore/Tinos-Italic.ttf"  # a face the classifier was not trained on
+ITALIC = str(FONT_DIR / "croscore" / "Tinos-Italic.ttf")  # fonts-croscore (make setup); a face the classifier never saw
 
 
 @pytest.mark.parametrize("digits", ["28", "24", "30", "19", "12", "06"])
