@@ -3,6 +3,7 @@ workers that cannot read an input get its bytes; with an archive server the work
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
@@ -142,3 +143,26 @@ def test_run_dask_results_go_straight_into_the_archive_server(tmp_path, schedule
         assert archive.load_result(stored["a"].id)[0] == a_json
     again = process_inputs([tmp_path / "in"], options, stages=FAKE_STAGES)
     assert len(again.skipped) == 2 and len(writers) == 2
+
+
+def test_run_dask_shipped_copies_written_by_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask worker runs pages in threads: several pages of one shipped input write its local copy at
+    once, and every one of them gets the whole file (a shared temporary name once lost a page)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(worker, "_shipped", {})
+    gate = threading.Barrier(8)
+    real_write = Path.write_bytes
+
+    def slow_write(self: Path, data: bytes) -> int:
+        written = real_write(self, data)
+        if self.name.endswith(".tmp"):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                gate.wait(timeout=0.5)  # the writers meet between writing and renaming
+        return written
+
+    monkeypatch.setattr(Path, "write_bytes", slow_write)
+    content = b"page bytes" * 1000
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda _: worker._shipped_copy("a.png", None, content), range(8)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == content

@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import tempfile
+import threading
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -305,6 +306,7 @@ def _archive(location: str) -> ArchiveStore:
 _shipped: dict[str, Path] = {}  # sha256 → this process's copy of an input the driver sent
 _hashed: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) → sha256 of a local input
 _shipped_folder: list[Path] = []
+_shipping = threading.Lock()  # a Dask worker runs pages in threads: one copy written at a time
 
 
 def local_source(source: str, sha256: str | None, content: bytes | None) -> Path:
@@ -331,6 +333,11 @@ def local_source(source: str, sha256: str | None, content: bytes | None) -> Path
 
 def _shipped_copy(source: str, sha256: str | None, content: bytes) -> Path:
     key = sha256 or hashlib.sha256(content).hexdigest()
+    with _shipping:
+        return _write_shipped(key, source, content)
+
+
+def _write_shipped(key: str, source: str, content: bytes) -> Path:
     path = _shipped.get(key)
     if path is not None and path.exists():
         return path
