@@ -80,6 +80,7 @@ _VOWEL_RE = re.compile("[aeiouyAEIOUY]")
 # mostly Latin script: Latin letters (any accents) and at most a few other characters
 _LATIN_RE = re.compile(r"[\x00-\x7f\u00c0-\u024f\u1e00-\u1eff\ufb00-\ufb06]*")
 _CLASS_UNITS = {Kind.NUMBER: NUM, Kind.CODE: CODE, Kind.URL: URL}
+_CAPITALS_RE = re.compile("([A-ZĐ]+)")  # cuts a code into runs of capitals (odd pieces) and the rest
 MAX_SEARCHED = 8  # longest token searched for beyond the reading index
 # readings per channel that enter a token's candidates, best (channel + unigram) first: the other
 # readings rank below as many others in their channel, so they could only make the cut by a tie
@@ -95,6 +96,10 @@ EDITS_BELOW = 2 * math.log(1e-3)
 # (đồi for dõi: hook and tone both; tẻ for tế): a word it was unsure of (confidence below this
 # bucket's upper edge) also gets the other spellings of its skeleton, scored by letter-level edits
 MARK_EDITS_BUCKET = 2
+# sources that never write Đ: English-model OCR (its character set lacks it: HĐND is read HDND, QĐ-TTg
+# QD-TTg) and text typed without marks; their capitals D may each be Đ
+NO_STROKED_D = frozenset({Regime.ENGLISH, Regime.PLAIN})
+MAX_STROKED_D = 3  # D's in one abbreviation whose Đ readings are tried (2**n spellings)
 
 
 def _consonants_only(core: str) -> bool:
@@ -230,6 +235,7 @@ class Restorer:
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
+        self._stroked_cache: dict[str, str] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -255,6 +261,7 @@ class Restorer:
         self._edited_cache.clear()
         self._evidence_cache.clear()
         self._respelled_cache.clear()
+        self._stroked_cache.clear()
         self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
@@ -631,8 +638,13 @@ class Restorer:
                     positions.append(part)
                     parts.append(part)
             elif kind is Kind.ABBR:
+                if regimes[index] in NO_STROKED_D:
+                    core = self._with_stroked_d(core)
                 positions.append(self.lm.index.get(core, ABBR_ID))
                 parts.append(core)
+            elif kind is Kind.CODE and regimes[index] in NO_STROKED_D:
+                positions.append(self.fixed_ids[CODE])
+                parts.append(self._with_stroked_d(core))
             elif self._may_be_misread_word(analysis, index):
                 kept = self.fixed_ids[NUM] if kind is Kind.NUMBER else id_of(PUNCT)
                 part = _Part(core, self._symbol_candidates(regimes[index], core, analysis.buckets[index], kept))
@@ -647,6 +659,37 @@ class Restorer:
                 positions.extend(id_of(u) for u in punct_units(trail))
             token_parts.append(parts)
         return segments, token_parts
+
+    def _with_stroked_d(self, core: str) -> str:
+        """A code or abbreviation from a source that cannot write Đ, with each run of capitals spelt as
+        the LM knows it more often: with some of its D's read for Đ (HDND: HĐND, QD-TTg: QĐ-TTg) where
+        that spelling is commoner than the one written (which may be unknown)."""
+        if "D" not in core:
+            return core
+        found = self._stroked_cache.get(core)
+        if found is None:
+            pieces = _CAPITALS_RE.split(core)
+            for k in range(1, len(pieces), 2):  # the runs of capitals
+                pieces[k] = self._commonest_stroking(pieces[k])
+            found = self._stroked_cache[core] = "".join(pieces)
+        return found
+
+    def _commonest_stroking(self, capitals: str) -> str:
+        """The spelling of a run of capitals, as written or with D's for Đ, that the LM uses most."""
+        at = [k for k, c in enumerate(capitals) if c == "D"]
+        if not at or len(at) > MAX_STROKED_D:
+            return capitals
+        index, uni = self.lm.index, self._unigram
+        best, best_logp = capitals, uni[index[capitals]] if capitals in index else -math.inf
+        for mask in range(1, 1 << len(at)):
+            letters = list(capitals)
+            for bit, k in enumerate(at):
+                if mask >> bit & 1:
+                    letters[k] = "Đ"
+            spelling = "".join(letters)
+            if spelling in index and uni[index[spelling]] > best_logp:
+                best, best_logp = spelling, uni[index[spelling]]
+        return best
 
     @staticmethod
     def _best(candidates: Candidates) -> tuple[float, bool]:
