@@ -80,6 +80,7 @@ _VOWEL_RE = re.compile("[aeiouyAEIOUY]")
 # mostly Latin script: Latin letters (any accents) and at most a few other characters
 _LATIN_RE = re.compile(r"[\x00-\x7f\u00c0-\u024f\u1e00-\u1eff\ufb00-\ufb06]*")
 _CLASS_UNITS = {Kind.NUMBER: NUM, Kind.CODE: CODE, Kind.URL: URL}
+_TALL_O_RE = re.compile("[B-DG-HK-NP-TVX]{1,2}O")  # a syllable's onset in capitals, then O
 _CAPITALS_RE = re.compile("([A-ZĐ]+)")  # cuts a code into runs of capitals (odd pieces) and the rest
 MAX_SEARCHED = 8  # longest token searched for beyond the reading index
 # readings per channel that enter a token's candidates, best (channel + unigram) first: the other
@@ -485,6 +486,7 @@ class Restorer:
         if analysis is None:
             return Restoration(unicodedata.normalize("NFC", text), ())
         self._absorb_edge_glyphs(analysis)
+        self._lower_tall_o(analysis)
         plan = self._plan_tokens(analysis)
         segments, token_parts = self._segment(analysis, plan)
         self._decode(segments)
@@ -596,6 +598,22 @@ class Restorer:
             without = self.candidates(regime, core, bucket, search=False).best + as_punctuation
             if with_glyphs > without:
                 analysis.edges[index] = (lead, whole, trail[width:])
+
+    def _lower_tall_o(self, analysis: _Analysis) -> None:
+        """English-model OCR reads a lowercase o under a mark (ộ, õ, ồ) as a capital O, the mark making
+        it as tall as one: a capitalised word of one syllable (Bộ, Võ, Sở) comes out in capitals (BO,
+        VO, SO), taken for an abbreviation. Such a token, where the LM knows no abbreviation spelt so,
+        is read as the capitalised word (its capitals on a line of capitals are words already)."""
+        for index, (lead, core, trail) in enumerate(analysis.edges):
+            if (
+                analysis.kinds[index] is Kind.ABBR
+                and analysis.regimes[index] is Regime.ENGLISH
+                and _TALL_O_RE.fullmatch(core)
+                and core not in self.lm.index
+                and could_be_syllable(core.lower())
+            ):
+                analysis.edges[index] = (lead, core[0] + core[1:].lower(), trail)
+                analysis.kinds[index] = Kind.WORD
 
     def _segment(self, analysis: _Analysis, plan: Plan) -> tuple[list[_Segment], list[list[_Part | str]]]:
         """LM positions in segments (a part to decide or a fixed unit id), and per token what its
