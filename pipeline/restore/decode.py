@@ -46,6 +46,7 @@ from pipeline.restore.tokens import (
     capitals_are_words,
     classify,
     is_caps_line,
+    is_caps_word,
     punct_units,
     split_edges,
     split_parts,
@@ -486,7 +487,7 @@ class Restorer:
         if analysis is None:
             return Restoration(unicodedata.normalize("NFC", text), ())
         self._absorb_edge_glyphs(analysis)
-        self._lower_tall_o(analysis)
+        self._reclassify(analysis)
         plan = self._plan_tokens(analysis)
         segments, token_parts = self._segment(analysis, plan)
         self._decode(segments)
@@ -599,21 +600,30 @@ class Restorer:
             if with_glyphs > without:
                 analysis.edges[index] = (lead, whole, trail[width:])
 
-    def _lower_tall_o(self, analysis: _Analysis) -> None:
-        """English-model OCR reads a lowercase o under a mark (ộ, õ, ồ) as a capital O, the mark making
-        it as tall as one: a capitalised word of one syllable (Bộ, Võ, Sở) comes out in capitals (BO,
-        VO, SO), taken for an abbreviation. Such a token, where the LM knows no abbreviation spelt so,
-        is read as the capitalised word (its capitals on a line of capitals are words already)."""
-        for index, (lead, core, trail) in enumerate(analysis.edges):
-            if (
-                analysis.kinds[index] is Kind.ABBR
-                and analysis.regimes[index] is Regime.ENGLISH
+    def _reclassify(self, analysis: _Analysis) -> None:
+        """Abbreviations the token classes miss, once the regimes are known:
+        - letters in capitals joined by `&` (GD&ĐT, DD&CN, KH&CN) that the LM does not know as a word
+          are an abbreviation, kept (and spelt with Đ where the source cannot write it), never a
+          broken word to read (DD&CN: DỊCH);
+        - English-model OCR reads a lowercase o under a mark (ộ, õ, ồ) as a capital O, the mark making
+          it as tall as one: a capitalised word of one syllable (Bộ, Võ, Sở) comes out in capitals (BO,
+          VO, SO), taken for an abbreviation. Such a token, where the LM knows no abbreviation spelt
+          so, is read as the capitalised word (its capitals on a line of capitals are words already)."""
+        index = self.lm.index
+        for position, (lead, core, trail) in enumerate(analysis.edges):
+            kind = analysis.kinds[position]
+            if kind is Kind.WORD and "&" in core:
+                if is_caps_word(core) and core.lower() not in index:
+                    analysis.kinds[position] = Kind.ABBR
+            elif (
+                kind is Kind.ABBR
+                and analysis.regimes[position] is Regime.ENGLISH
                 and _TALL_O_RE.fullmatch(core)
-                and core not in self.lm.index
+                and core not in index
                 and could_be_syllable(core.lower())
             ):
-                analysis.edges[index] = (lead, core[0] + core[1:].lower(), trail)
-                analysis.kinds[index] = Kind.WORD
+                analysis.edges[position] = (lead, core[0] + core[1:].lower(), trail)
+                analysis.kinds[position] = Kind.WORD
 
     def _segment(self, analysis: _Analysis, plan: Plan) -> tuple[list[_Segment], list[list[_Part | str]]]:
         """LM positions in segments (a part to decide or a fixed unit id), and per token what its
