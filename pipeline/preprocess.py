@@ -57,6 +57,10 @@ MIN_BLANK_COMPONENTS = 8
 PHOTO_SIDE = 600
 PAPER_CLOSING = 15
 PHOTO_LIGHT_SPREAD = 28.0
+# Gray levels below this share of the paper's (its 90th percentile) are no paper, however it is lit: a picture,
+# a dark table or a black bar that the closing keeps (the real phone photo's darkest paper, its 5th percentile,
+# is at 0.8 of that). A picture's light parts above it still count: a limit of this measure.
+PAPER_FLOOR_SHARE = 0.6
 # A page photographed on a darker background: the paper is the largest bright region, a quadrilateral
 # covering between these shares of the frame (at the top, the page fills the photo and its edges are cut).
 PAGE_QUAD_AREA = (0.2, 0.95)
@@ -162,6 +166,9 @@ def detect_photo(image: np.ndarray, dpi: float) -> StepResult:
     paper, scale = _paper_light(gray)
     height, width = paper.shape
     inner = cv2.medianBlur(paper, PAPER_CLOSING)[height // 10:height - height // 10, width // 10:width - width // 10]
+    # the light is measured on the paper: a large dark picture or table that the closing keeps is not paper
+    paper_level = float(np.percentile(inner, 90))
+    inner = inner[inner >= PAPER_FLOOR_SHARE * paper_level]
     low, median, high = (float(value) for value in np.percentile(inner, [5, 50, 95]))
     params: dict[str, Any] = {"paper_median": round(median, 1), "light_spread": round(high - low, 1),
                               "page_quad": None, "dpi": float(dpi)}

@@ -94,6 +94,18 @@ def test_preprocess_scan_keeps_its_path(sheet: np.ndarray, yellowed: bool) -> No
     assert ink_step.params["neutral"] == "brightest"
 
 
+def test_preprocess_scan_with_a_dark_picture_is_no_photo(sheet: np.ndarray) -> None:
+    """A scan holding a large dark picture (a photograph printed in a report): the closing keeps the picture, but
+    the light is measured on the paper, which the scanner lit evenly."""
+    scan = sheet.copy()
+    height, width = scan.shape[:2]
+    rows = np.linspace(20, 100, height // 3, dtype=np.float32)[:, None, None]
+    columns = np.linspace(0, 50, width // 2, dtype=np.float32)[None, :, None]
+    scan[height // 3 : height // 3 + height // 3, width // 4 : width // 4 + width // 2] = (rows + columns).astype(np.uint8)
+    _, params = detect_photo(scan, 150.0)
+    assert params["photo"] is False and params["light_spread"] < 28, params
+
+
 def test_preprocess_photo_ink_keeps_camera_luminance(sheet: np.ndarray) -> None:
     """A camera JPEG's colour noise lightens small text in the brightest channel; luminance keeps it dark."""
     filling = phone_photo(sheet, None, frame=(sheet.shape[1] // 2, sheet.shape[0] // 2), light_depth=0.0)
