@@ -23,6 +23,7 @@ INK_CHROMA_BOOST = 1.5
 # Share of a coloured pixel's colour that the mean of its 5×5 neighbourhood keeps: up to this much it is
 # a fringe of a black stroke (opposite hues on its two edges cancel), from twice this much coloured ink.
 FRINGE_SHARED_HUE = 0.2
+COLOUR_CHUNK = 1 << 20  # coloured pixels weighed at a time
 NOISE_SIGMA_FOR_MEDIAN = 3.0  # gray levels: above this a 3×3 median removes the grain
 DESKEW_RANGE_DEGREES = 12.0
 BORDER_MARGIN_INCHES = 0.03  # ink starting this close to the image edge belongs to the frame, not the text
@@ -294,37 +295,45 @@ def suppress_color_ink(image: np.ndarray, *, camera: bool = False) -> StepResult
         return image, {"applied": False}
     blue, green, red = cv2.split(image)
     brightest = cv2.max(cv2.max(blue, green), red)
-    chroma = _chroma(image)
+    chroma = cv2.subtract(brightest, cv2.min(cv2.min(blue, green), red))
+    del blue, green, red
     excess = cv2.subtract(chroma, np.full_like(chroma, int(INK_CHROMA_FLOOR)))
-    suppressed = cv2.addWeighted(brightest, 1.0, excess, INK_CHROMA_BOOST, 0.0).astype(np.float32)  # saturates
-    colour = image.astype(np.float32)
-    offset = colour - colour.mean(axis=2, keepdims=True)  # the pixel's departure from gray
-    local = cv2.blur(colour, (5, 5))
-    local_offset = local - local.mean(axis=2, keepdims=True)
-    # how much of the pixel's colour its neighbourhood's mean keeps: ≥ 0.38 on seals, ≤ 0.2 on fringes
-    shared = (offset * local_offset).sum(axis=2) / np.maximum((offset * offset).sum(axis=2), 1.0)
-    ink = np.clip((shared - FRINGE_SHARED_HUE) / FRINGE_SHARED_HUE, 0.0, 1.0)
-    # a near-gray pixel keeps its brightest channel (equal to `suppressed` below the floor: a tinted paper
-    # stays uniform); a fringe moves to its luminance, as the brightest channel of an orange or blue fringe
-    # is near paper white
-    luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    fringe_share = np.clip(excess.astype(np.float32) / INK_CHROMA_FLOOR, 0.0, 1.0)
-    neutral = brightest + fringe_share * (luminance - brightest)
-    if camera:  # near-gray pixels (chroma under the floor) are never ink: their luminance as it is
-        neutral = luminance
-        ink[excess == 0] = 0.0
-    gray = np.clip(neutral + ink * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
-    strong, inked = chroma[::2, ::2] > 60, ink[::2, ::2]
+    luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    # a pixel of chroma under the floor keeps its brightest channel (its luminance on a camera photo); only the
+    # others, coloured, are weighed as ink or fringe, a chunk at a time: the page's float arrays would take
+    # 50 bytes a pixel (1.7 GB on a 20-Mpx photo), and most of a page is gray
+    gray = (luminance if camera else brightest).copy()
+    coloured = np.flatnonzero(excess)
+    # the 5×5 neighbourhood's colour, as sums (25 × 255 fits 16 bits)
+    sums = cv2.boxFilter(image, cv2.CV_16U, (5, 5), normalize=False) if coloured.size else None
+    inked = np.zeros(chroma.shape, dtype=bool)
+    for begin in range(0, coloured.size, COLOUR_CHUNK):
+        at = coloured[begin : begin + COLOUR_CHUNK]
+        assert sums is not None
+        colour = image.reshape(-1, 3)[at].astype(np.float32)
+        local = sums.reshape(-1, 3)[at].astype(np.float32) / 25.0
+        offset = colour - colour.mean(axis=1, keepdims=True)  # the pixel's departure from gray
+        local_offset = local - local.mean(axis=1, keepdims=True)
+        # how much of the pixel's colour its neighbourhood's mean keeps: ≥ 0.38 on seals, ≤ 0.2 on fringes
+        shared = (offset * local_offset).sum(axis=1) / np.maximum((offset * offset).sum(axis=1), 1.0)
+        ink = np.clip((shared - FRINGE_SHARED_HUE) / FRINGE_SHARED_HUE, 0.0, 1.0)
+        extra = excess.reshape(-1)[at].astype(np.float32)
+        bright = brightest.reshape(-1)[at].astype(np.float32)
+        suppressed = np.minimum(np.rint(bright + INK_CHROMA_BOOST * extra), 255.0)  # as an 8-bit sum saturates
+        if camera:
+            neutral = luminance.reshape(-1)[at].astype(np.float32)
+        else:
+            # a fringe moves to its luminance, as the brightest channel of an orange or blue fringe is near
+            # paper white
+            fringe_share = np.clip(extra / INK_CHROMA_FLOOR, 0.0, 1.0)
+            neutral = bright + fringe_share * (luminance.reshape(-1)[at].astype(np.float32) - bright)
+        gray.reshape(-1)[at] = np.clip(neutral + ink * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
+        inked.reshape(-1)[at] = ink > 0.5
+    strong = chroma[::2, ::2] > 60
     return gray, {"applied": True, "neutral": "luminance" if camera else "brightest", "chroma_floor": INK_CHROMA_FLOOR,
                   "boost": INK_CHROMA_BOOST,
-                  "coloured_fraction": round(float(np.count_nonzero(strong & (inked > 0.5))) / strong.size, 5),
-                  "fringe_fraction": round(float(np.count_nonzero(strong & (inked <= 0.5))) / strong.size, 5)}
-
-
-def _chroma(image: np.ndarray) -> np.ndarray:
-    """Max minus min channel of a BGR image: 0 for grays, large for saturated ink."""
-    blue, green, red = cv2.split(image)
-    return cv2.subtract(cv2.max(cv2.max(blue, green), red), cv2.min(cv2.min(blue, green), red))
+                  "coloured_fraction": round(float(np.count_nonzero(strong & inked[::2, ::2])) / strong.size, 5),
+                  "fringe_fraction": round(float(np.count_nonzero(strong & ~inked[::2, ::2])) / strong.size, 5)}
 
 
 # --------------------------------------------------------------------------- resolution
