@@ -70,9 +70,14 @@ PAGE_QUAD_EPSILON = 0.02  # polygon simplification, as a share of the outline's 
 # than the paper as far inside (light falling off across a sheet changes by a few percent over that width).
 PAGE_EDGE_RING = 4
 PAGE_EDGE_CONTRAST = 0.25
-# Decree 30/2020's paper: a sheet whose sides' ratio is within A4_ASPECT_TOLERANCE of A4's is taken as A4.
+# Decree 30/2020's paper: a sheet whose shape, as the camera's view gives it (sheet_aspect), is within
+# A4_ASPECT_TOLERANCE of A4's is taken as A4 (US Letter is 9 % off, a square card 41 %).
 A4_ASPECT = A4_INCHES[0] / A4_INCHES[1]
-A4_ASPECT_TOLERANCE = 0.25
+A4_ASPECT_TOLERANCE = 0.08
+# A phone's main camera: about a 26 mm lens in 35 mm terms, a focal length of 0.6 of the frame's diagonal; a
+# focal length measured outside FOCAL_SHARES of it is no camera's (a quadrilateral no rectangle projects to).
+PHONE_FOCAL_SHARE = 0.6
+FOCAL_SHARES = (0.3, 3.0)
 # Bent lines (straighten_lines): angles measured in a CURL_GRID (columns, rows) of cells, at least
 # CURL_MIN_CELLS of them with lines standing out (line contrast, see measure_skew); the fitted drift is
 # followed on a CURL_FIELD² grid and undone when it reaches CURL_MIN_SHIFT_INCHES anywhere: the fit's noise on
@@ -237,13 +242,13 @@ def warp_quad(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.nd
     """The quadrilateral `corners` (TL, TR, BR, BL) of `image` warped to an upright rectangle as long as its
     longer opposite sides; returns it and the 3×3 homography mapping its pixels back to `image` pixels."""
     top, bottom, left, right = (float(np.linalg.norm(corners[a] - corners[b])) for a, b in ((1, 0), (2, 3), (3, 0), (2, 1)))
-    width, height = max(top, bottom), max(left, right)
-    # foreshortening shortens the far side, so the sides give the sheet's shape only roughly: a shape
-    # near A4's (the format of Decree 30/2020) is taken as A4
-    long_side, short_side = max(width, height), min(width, height)
-    if abs(short_side / long_side / A4_ASPECT - 1) <= A4_ASPECT_TOLERANCE:
-        short_side = long_side * A4_ASPECT
-        width, height = (short_side, long_side) if width <= height else (long_side, short_side)
+    # foreshortening shortens the far side, so the sides do not give the sheet's shape: the camera's view of a
+    # rectangle does (sheet_aspect); a shape near A4's (the format of Decree 30/2020) is taken as A4
+    long_side = max(top, bottom, left, right)
+    aspect = sheet_aspect(corners, image.shape[1], image.shape[0])  # width over height
+    if abs(min(aspect, 1 / aspect) / A4_ASPECT - 1) <= A4_ASPECT_TOLERANCE:
+        aspect = A4_ASPECT if aspect < 1 else 1 / A4_ASPECT
+    width, height = (long_side * aspect, long_side) if aspect <= 1 else (long_side, long_side / aspect)
     columns, rows = max(2, round(width)), max(2, round(height))
     check_pixels(columns, rows, "the straightened photo")
     target = np.array([[0, 0], [columns - 1, 0], [columns - 1, rows - 1], [0, rows - 1]], dtype=np.float32)
@@ -251,6 +256,24 @@ def warp_quad(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.nd
     warped = cv2.warpPerspective(image, to_input, (columns, rows), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                  borderMode=cv2.BORDER_REPLICATE)
     return warped, to_input
+
+
+def sheet_aspect(corners: np.ndarray, frame_width: int, frame_height: int) -> float:
+    """Width over height of the rectangle a camera saw as the quadrilateral `corners` (TL, TR, BR, BL) of a frame
+    (Zhang & He, "Whiteboard scanning and image enhancement", 2007): the two vanishing points give the focal
+    length, the principal point taken at the frame's centre, square pixels. When a pair of sides is parallel in
+    the photo the focal length is not determined: a phone's usual lens (PHONE_FOCAL_SHARE) is assumed."""
+    centre = np.array([frame_width / 2, frame_height / 2])
+    m1, m2, m4, m3 = (np.append(corner - centre, 1.0) for corner in corners)  # TL, TR, BR, BL
+    k2 = float(np.dot(np.cross(m1, m4), m3) / np.dot(np.cross(m2, m4), m3))
+    k3 = float(np.dot(np.cross(m1, m4), m2) / np.dot(np.cross(m3, m4), m2))
+    n2, n3 = k2 * m2 - m1, k3 * m3 - m1
+    depth = float(n2[2] * n3[2])
+    focal2 = -float(n2[0] * n3[0] + n2[1] * n3[1]) / depth if abs(depth) > 1e-9 else 0.0
+    diagonal2 = float(frame_width**2 + frame_height**2)
+    if not FOCAL_SHARES[0] ** 2 * diagonal2 <= focal2 <= FOCAL_SHARES[1] ** 2 * diagonal2:
+        focal2 = PHONE_FOCAL_SHARE**2 * diagonal2
+    return math.sqrt((n2[0] ** 2 + n2[1] ** 2 + focal2 * n2[2] ** 2) / (n3[0] ** 2 + n3[1] ** 2 + focal2 * n3[2] ** 2))
 
 
 def _affine_of_homography(homography: np.ndarray, width: int, height: int) -> np.ndarray:
