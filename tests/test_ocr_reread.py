@@ -4,6 +4,7 @@ layout that finds those blocks."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -19,6 +20,23 @@ HEADER = (("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
           ("Số: 1113/UBND-LĐTBXH", "Tĩnh Gia, ngày 16 tháng 4 năm 2020"))
 BODY = "Thực hiện Nghị quyết số 42/NQ-CP ngày 09 tháng 4 năm 2020 của Chính phủ về các biện pháp hỗ trợ"
 CLOSING = (("Nơi nhận:", "KT. CHỦ TỊCH"), ("- Như trên;", "PHÓ CHỦ TỊCH"), ("- Lưu: VT.", ""), ("", "Hồ Đình Tùng"))
+
+
+def _small_print_header(dpi: int = 200, points: float = 4.0) -> PageImage:
+    """An A4 page at `dpi` whose header blocks are set in `points` type (a reduced copy's small print) above 12-pt
+    body lines citing "Nghị quyết số 42/NQ-CP", slightly blurred as a copy is."""
+    width, height = round(8.27 * dpi), round(11.69 * dpi)
+    image = Image.new("L", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    small, face = font(round(points * dpi / 72)), font(round(12 * dpi / 72))
+    for k, (first, second) in enumerate(HEADER):
+        y = round(0.6 * dpi) + k * round(points * 1.7 * dpi / 72)
+        draw.text((round(1.0 * dpi), y), first, font=small, fill="black")
+        draw.text((round(4.3 * dpi), y), second, font=small, fill="black")
+    for k in range(8):
+        draw.text((round(1.0 * dpi), round(2.0 * dpi) + k * round(12 * 1.7 * dpi / 72)), BODY[:75], font=face, fill="black")
+    pixels = cv2.GaussianBlur(np.asarray(image), (3, 3), 0.8)
+    return PageImage(source="small-print.png", index=0, image=pixels, dpi=float(dpi))
 
 
 def _dispatch(margin_mark: bool) -> PageImage:
@@ -131,3 +149,17 @@ def test_ocr_reread_number_field_opens_its_line(line: str, found: int) -> None:
     """In the header's left block the number field opens its line: a subject citing "Nghị quyết số 42/NQ-CP" (a
     photo's misread header) is no number field, and the block is still read again."""
     assert ocr._zone_score("header-left", _line(line, 0, 10, 0), 2000) == found
+
+
+def test_ocr_reread_small_print_header_number_found_larger() -> None:
+    """A 4-pt header at 200 dpi: the page's reading garbles the number line ("Số- 1113/UBND.LĐTBXH"), so the only
+    number field on the page is the body's "số 42/"; read again from the original at 480 dpi, the header's left
+    block gives its own number."""
+    prepared = preprocess_page(_small_print_header())
+    height = prepared.page.image.shape[0]
+    words = ocr.read_words(prepared, languages="vie", timeout=120)
+    assert ocr._zone_score("header-left", words, height) == 0
+    prepared, words = ocr.reread_small_print(prepared, words, languages="vie")
+    fields = {spot.name: spot.ocr_text for _, spot in ocr.find_header_fields(words, height)}
+    assert fields["number"] == "1113" and fields["day"] == "16"
+    assert [zone["zone"] for zone in prepared.steps[-1].params["zones"]] == ["header-left"]
