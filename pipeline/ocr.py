@@ -7,6 +7,7 @@ import csv
 import functools
 import io
 import itertools
+import math
 import os
 import re
 import signal
@@ -25,8 +26,9 @@ import numpy as np
 from pipeline import handwriting
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
+from pipeline.extract.names import FAMILY_NAMES, read_name
 from pipeline.limits import check_pixels
-from pipeline.preprocess import turn_prepared
+from pipeline.preprocess import suppress_color_ink, turn_prepared
 from pipeline.resources import current_resources
 from pipeline.types import (
     RECEIVED_DATE,
@@ -411,7 +413,7 @@ def ocr_page(prepared: PreparedPage, *, languages: str | None = None, timeout: f
     if words is None:
         words = read_words(prepared, languages=languages, timeout=timeout, workdir=workdir, psm=psm,
                            use_layout=use_layout)
-    words = reread_header(prepared, words, languages=languages, timeout=timeout, workdir=workdir)
+    prepared, words = reread_small_print(prepared, words, languages=languages, timeout=timeout, workdir=workdir)
     words, readings = read_header_fields(prepared, words, timeout=timeout, workdir=workdir)
     height, width = page.image.shape[:2]
     return OcrPage(
@@ -1164,42 +1166,157 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
     return readings
 
 
-# --------------------------------------------------------------------------- the header read again, larger
+# --------------------------------------------------------------------------- small print read again, larger
 
-REREAD_SCALE = 1.6  # small print of the header (number, date) read again this much larger
+# The header's two blocks (issuer and number | motto, place and date) and the signature's block are read again
+# from the page's own pixels when the page's reading missed what they hold: the number or the date, the signer's
+# name. Small print (a phone photo's ~70 dpi header, a reduced copy) is misread at the page's scale, and the
+# preprocessing made for the body (background flattening, mark removal, a curled photo's straightening) thins
+# its strokes further; the zone cut from the original page, coloured ink set aside, at each of REREAD_DPI, reads
+# better. A reading replaces the page's in that zone only when it finds what the page's missed.
+REREAD_DPI = (300.0, 480.0)
+REREAD_MARGIN_INCHES = 0.08  # around the zone, for a line the page's curl or skew moved out of it
+# Line pieces lying wholly within this share of the page's width from its left or right edge are margin marks
+# (a finger holding a photographed sheet, the next sheet's edge, a punch hole), not a column of the page.
+MARGIN_SHARE = 0.15
+SIGNATURE_REGION_SHARE = 0.5  # the signature's block is the last two-column zone, below this share of the page
 
 
-def reread_header(prepared: PreparedPage, words: list[OcrWord], *, languages: str,
-                  timeout: float = PAGE_TIMEOUT_SECONDS, workdir: Path | None = None) -> list[OcrWord]:
-    """When the number or the date line was not found in the header zone (the two-column block at the top of
-    the page), read that zone again REREAD_SCALE times larger and keep the new reading if it finds more of them."""
+def find_small_print_zones(image: np.ndarray, dpi: float) -> list[tuple[str, Region]]:
+    """The header's two blocks ("header-left", "header-right": the first two-column zone in the top
+    FIELD_REGION_SHARE of the page) and the signature's block ("signature": the right column of the last
+    two-column zone in the page's lower half) of a prepared page, margin marks left out of the layout."""
+    height, width = image.shape[:2]
+    segments = [s for s in _line_segments(image, dpi) if s[2] > MARGIN_SHARE * width and s[0] < (1 - MARGIN_SHARE) * width]
+    regions = regions_of_segments(segments, width, height, dpi)
+    pairs = [(regions[i], regions[i + 1]) for i in range(len(regions) - 1)
+             if regions[i].column == "left" and regions[i + 1].column == "right"]
+    zones: list[tuple[str, Region]] = []
+    if pairs and pairs[0][0].y1 <= FIELD_REGION_SHARE * height:
+        zones += [("header-left", pairs[0][0]), ("header-right", pairs[0][1])]
+    if pairs and pairs[-1][1].y0 >= SIGNATURE_REGION_SHARE * height:
+        zones.append(("signature", pairs[-1][1]))
+    inked = []  # each zone as far as its lines reach: the page's edge and margin confuse a block's reading
+    for name, region in zones:
+        inside = [s for s in segments if region.x0 <= (s[0] + s[2]) / 2 < region.x1 and region.y0 <= (s[1] + s[3]) / 2 < region.y1]
+        if inside:
+            inked.append((name, Region(max(region.x0, min(s[0] for s in inside)), max(region.y0, min(s[1] for s in inside)),
+                                       min(region.x1, max(s[2] for s in inside)), min(region.y1, max(s[3] for s in inside)),
+                                       region.column)))
+    return inked
+
+
+def has_name_line(words: Sequence[OcrWord]) -> bool:
+    """Some line ends in a person's name: two to five capitalised words from a family name (as read_name reads
+    a damaged one)."""
+    lines: dict[int, list[str]] = {}
+    for word in words:
+        lines.setdefault(word.line, []).append(word.text.strip(".,;:'\"“”()"))
+    for tokens in lines.values():
+        for start in range(max(0, len(tokens) - 5), len(tokens) - 1):
+            person = tokens[start:]
+            # a family name as written, or repaired in a name with a middle name: two words, the first repaired,
+            # are as likely a fragment ("Định Tùng" under a seal)
+            if all(t[:1].isupper() and t[1:] == t[1:].lower() and t.isalpha() for t in person) and (
+                    person[0] in FAMILY_NAMES
+                    or (len(person) > 2 and read_name(" ".join(person)).split()[0] in FAMILY_NAMES)):
+                return True
+    return False
+
+
+def _zone_score(name: str, words: Sequence[OcrWord], page_height: int) -> int:
+    """What a zone's reading holds of what it is read again for: the signature's block a signer's name; the
+    header's left block its number field, labelled at the start of its line ("Số: …", not a subject's "Nghị
+    quyết số 42/…"), its right block the date's day."""
+    if name == "signature":
+        return int(has_name_line(words))
+    fields = find_header_fields(words, page_height)
+    if name == "header-left":
+        return int(any(spot.name == "number" and len(line.text[: spot.start].split()) <= 2 for line, spot in fields))
+    return int(any(spot.name == "day" for _, spot in fields))
+
+
+def _source_box(prepared: PreparedPage, region: Region) -> Box:
+    """The bounding box (x, y, width, height) in original page pixels of a prepared page's region, with a margin."""
+    affine = np.array(prepared.to_original, dtype=np.float64).reshape(2, 3)
+    margin = REREAD_MARGIN_INCHES * prepared.dpi
+    corners = np.array([[x, y, 1.0] for x in (region.x0 - margin, region.x1 + margin)
+                        for y in (region.y0 - margin, region.y1 + margin)]) @ affine.T
+    height, width = prepared.page.image.shape[:2]
+    x0, y0 = (int(np.clip(np.floor(v), 0, limit)) for v, limit in zip(corners.min(axis=0), (width, height), strict=True))
+    x1, y1 = (int(np.clip(np.ceil(v), 0, limit)) for v, limit in zip(corners.max(axis=0), (width, height), strict=True))
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _source_crop(prepared: PreparedPage, box: Box, dpi: float) -> np.ndarray:
+    """The original page's pixels in `box`, coloured ink suppressed as for the page, brought to `dpi`."""
+    x, y, width, height = box
+    crop = prepared.page.image[y : y + height, x : x + width]
+    if crop.ndim == 3:
+        photo = next((step.params for step in prepared.steps if step.name == "detect_photo"), {})
+        crop = suppress_color_ink(crop, camera=bool(photo.get("photo")))[0]
+    affine = np.array(prepared.to_original, dtype=np.float64).reshape(2, 3)
+    scale = dpi / (prepared.dpi * math.sqrt(abs(float(np.linalg.det(affine[:, :2])))))
+    return cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+
+
+def reread_small_print(prepared: PreparedPage, words: list[OcrWord], *, languages: str,
+                       timeout: float = PAGE_TIMEOUT_SECONDS,
+                       workdir: Path | None = None) -> tuple[PreparedPage, list[OcrWord]]:
+    """The page's words with its header blocks read again when the number or the date was not found there, and
+    its signature's block when no signer's name was: each zone cut from the original page at REREAD_DPI, its
+    reading kept where it finds more (see REREAD_DPI). Recorded as a "reread_small_print" step: each zone read
+    again, its box in original pixels, what each reading found and which was kept."""
     if not words or "blank page" in prepared.warnings:
-        return words
+        return prepared, words
     height = prepared.page.image.shape[0]
-    found = {spot.name for _, spot in find_header_fields(words, height)}
-    if {"number", "day"} <= found:
-        return words
-    regions = find_regions(prepared.image, prepared.dpi)
-    header = next((region for region in regions if region.column == "left"), None)
-    if header is None or header.y1 > FIELD_REGION_SHARE * prepared.image.shape[0]:
-        return words
-    band = prepared.image[: header.y1]
-    larger = cv2.resize(band, None, fx=REREAD_SCALE, fy=REREAD_SCALE, interpolation=cv2.INTER_CUBIC)
-    scale_back = np.array([[1 / REREAD_SCALE, 0, 0], [0, 1 / REREAD_SCALE, 0], [0, 0, 1]])
-    to_original = np.vstack([np.array(prepared.to_original).reshape(2, 3), [0, 0, 1]]) @ scale_back
-    a, b, c, d, e, f = (float(v) for v in to_original[:2].reshape(6))
-    zone = replace(prepared, image=larger, dpi=prepared.dpi * REREAD_SCALE, warnings=(), to_original=(a, b, c, d, e, f))
-    again = read_words(zone, languages=languages, timeout=timeout, workdir=workdir)
-    if len({spot.name for _, spot in find_header_fields(again, height)} - found) == 0:
-        return words
-    inverse = cv2.invertAffineTransform(np.array(prepared.to_original, dtype=np.float64).reshape(2, 3))
+    if all(_zone_score(name, words, height) for name in ("header-left", "header-right", "signature")):
+        return prepared, words  # all found: the zones need not even be looked for
+    todo = []
+    for name, region in find_small_print_zones(prepared.image, prepared.dpi):
+        box = _source_box(prepared, region)
+        if box[2] and box[3] and _zone_score(name, [word for word in words if _inside(word.box, box)], height) == 0:
+            todo.append((name, box))
+    if not todo:
+        return prepared, words
+    candidates: list[list[list[OcrWord]]] = [[] for _ in todo]
+    for dpi in REREAD_DPI:
+        crops = [_source_crop(prepared, box, dpi) for _, box in todo]
+        read = _read_crops(crops, languages, dpi, timeout, prepared.page.source, workdir)
+        for number, (zone_words, (_, box), crop) in enumerate(zip(read, todo, crops, strict=True)):
+            scale = crop.shape[0] / box[3]
+            candidates[number].append([replace(word, box=(round(box[0] + word.box[0] / scale),
+                                                          round(box[1] + word.box[1] / scale),
+                                                          max(1, round(word.box[2] / scale)),
+                                                          max(1, round(word.box[3] / scale))))
+                                       for word in zone_words if not is_junk(word.text, word.confidence)])
+    evidence = []
+    for (name, box), readings in zip(todo, candidates, strict=True):
+        scores = [_zone_score(name, reading, height) for reading in readings]
+        best = max(range(len(readings)), key=lambda k: (scores[k], reading_confidence(readings[k])))
+        evidence.append({"zone": name, "box": list(box), "dpi": list(REREAD_DPI), "found": scores,
+                         "kept": f"{REREAD_DPI[best]:.0f} dpi" if scores[best] else "page"})
+        if scores[best]:
+            words = _splice(words, box, readings[best], right=name != "header-left")
+    step = PreprocessStep("reread_small_print", {"zones": evidence})
+    return replace(prepared, steps=(*prepared.steps, step)), words
 
-    def in_zone(word: OcrWord) -> bool:
-        x, y, w, h = word.box
-        _, prepared_y = inverse @ np.array([x + w / 2, y + h / 2, 1.0])
-        return bool(prepared_y < header.y1)
 
-    rest = [word for word in words if not in_zone(word)]
-    blocks = 1 + max((word.block for word in again), default=-1)
-    lines = 1 + max((word.line for word in again), default=-1)
-    return again + [replace(word, block=word.block + blocks, line=word.line + lines) for word in rest]
+def _inside(box: Box, zone: Box) -> bool:
+    x, y, w, h = box
+    return zone[0] <= x + w / 2 < zone[0] + zone[2] and zone[1] <= y + h / 2 < zone[1] + zone[3]
+
+
+def _splice(words: list[OcrWord], zone: Box, new: list[OcrWord], *, right: bool) -> list[OcrWord]:
+    """`words` with those inside `zone` replaced by `new` (a block of its own, its lines numbered after the
+    page's) in reading order: a left column's zone before the first word level with or below its top, a right
+    column's after the last word above its bottom (the left column's lines beside it)."""
+    rest = [word for word in words if not _inside(word.box, zone)]
+    middles = [word.box[1] + word.box[3] / 2 for word in rest]
+    if right:
+        at = 1 + max((k for k, middle in enumerate(middles) if middle < zone[1] + zone[3]), default=-1)
+    else:
+        at = next((k for k, middle in enumerate(middles) if middle >= zone[1]), len(rest))
+    block = 1 + max((word.block for word in words), default=-1)
+    lines = 1 + max((word.line for word in words), default=-1)
+    return rest[:at] + [replace(word, block=block, line=word.line + lines) for word in new] + rest[at:]

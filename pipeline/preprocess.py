@@ -23,6 +23,7 @@ INK_CHROMA_BOOST = 1.5
 # Share of a coloured pixel's colour that the mean of its 5×5 neighbourhood keeps: up to this much it is
 # a fringe of a black stroke (opposite hues on its two edges cancel), from twice this much coloured ink.
 FRINGE_SHARED_HUE = 0.2
+COLOUR_CHUNK = 1 << 20  # coloured pixels weighed at a time
 NOISE_SIGMA_FOR_MEDIAN = 3.0  # gray levels: above this a 3×3 median removes the grain
 DESKEW_RANGE_DEGREES = 12.0
 BORDER_MARGIN_INCHES = 0.03  # ink starting this close to the image edge belongs to the frame, not the text
@@ -57,6 +58,10 @@ MIN_BLANK_COMPONENTS = 8
 PHOTO_SIDE = 600
 PAPER_CLOSING = 15
 PHOTO_LIGHT_SPREAD = 28.0
+# Gray levels below this share of the paper's (its 90th percentile) are no paper, however it is lit: a picture,
+# a dark table or a black bar that the closing keeps (the real phone photo's darkest paper, its 5th percentile,
+# is at 0.8 of that). A picture's light parts above it still count: a limit of this measure.
+PAPER_FLOOR_SHARE = 0.6
 # A page photographed on a darker background: the paper is the largest bright region, a quadrilateral
 # covering between these shares of the frame (at the top, the page fills the photo and its edges are cut).
 PAGE_QUAD_AREA = (0.2, 0.95)
@@ -65,9 +70,14 @@ PAGE_QUAD_EPSILON = 0.02  # polygon simplification, as a share of the outline's 
 # than the paper as far inside (light falling off across a sheet changes by a few percent over that width).
 PAGE_EDGE_RING = 4
 PAGE_EDGE_CONTRAST = 0.25
-# Decree 30/2020's paper: a sheet whose sides' ratio is within A4_ASPECT_TOLERANCE of A4's is taken as A4.
+# Decree 30/2020's paper: a sheet whose shape, as the camera's view gives it (sheet_aspect), is within
+# A4_ASPECT_TOLERANCE of A4's is taken as A4 (US Letter is 9 % off, a square card 41 %).
 A4_ASPECT = A4_INCHES[0] / A4_INCHES[1]
-A4_ASPECT_TOLERANCE = 0.25
+A4_ASPECT_TOLERANCE = 0.08
+# A phone's main camera: about a 26 mm lens in 35 mm terms, a focal length of 0.6 of the frame's diagonal; a
+# focal length measured outside FOCAL_SHARES of it is no camera's (a quadrilateral no rectangle projects to).
+PHONE_FOCAL_SHARE = 0.6
+FOCAL_SHARES = (0.3, 3.0)
 # Bent lines (straighten_lines): angles measured in a CURL_GRID (columns, rows) of cells, at least
 # CURL_MIN_CELLS of them with lines standing out (line contrast, see measure_skew); the fitted drift is
 # followed on a CURL_FIELD² grid and undone when it reaches CURL_MIN_SHIFT_INCHES anywhere: the fit's noise on
@@ -162,6 +172,9 @@ def detect_photo(image: np.ndarray, dpi: float) -> StepResult:
     paper, scale = _paper_light(gray)
     height, width = paper.shape
     inner = cv2.medianBlur(paper, PAPER_CLOSING)[height // 10:height - height // 10, width // 10:width - width // 10]
+    # the light is measured on the paper: a large dark picture or table that the closing keeps is not paper
+    paper_level = float(np.percentile(inner, 90))
+    inner = inner[inner >= PAPER_FLOOR_SHARE * paper_level]
     low, median, high = (float(value) for value in np.percentile(inner, [5, 50, 95]))
     params: dict[str, Any] = {"paper_median": round(median, 1), "light_spread": round(high - low, 1),
                               "page_quad": None, "dpi": float(dpi)}
@@ -229,13 +242,13 @@ def warp_quad(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.nd
     """The quadrilateral `corners` (TL, TR, BR, BL) of `image` warped to an upright rectangle as long as its
     longer opposite sides; returns it and the 3×3 homography mapping its pixels back to `image` pixels."""
     top, bottom, left, right = (float(np.linalg.norm(corners[a] - corners[b])) for a, b in ((1, 0), (2, 3), (3, 0), (2, 1)))
-    width, height = max(top, bottom), max(left, right)
-    # foreshortening shortens the far side, so the sides give the sheet's shape only roughly: a shape
-    # near A4's (the format of Decree 30/2020) is taken as A4
-    long_side, short_side = max(width, height), min(width, height)
-    if abs(short_side / long_side / A4_ASPECT - 1) <= A4_ASPECT_TOLERANCE:
-        short_side = long_side * A4_ASPECT
-        width, height = (short_side, long_side) if width <= height else (long_side, short_side)
+    # foreshortening shortens the far side, so the sides do not give the sheet's shape: the camera's view of a
+    # rectangle does (sheet_aspect); a shape near A4's (the format of Decree 30/2020) is taken as A4
+    long_side = max(top, bottom, left, right)
+    aspect = sheet_aspect(corners, image.shape[1], image.shape[0])  # width over height
+    if abs(min(aspect, 1 / aspect) / A4_ASPECT - 1) <= A4_ASPECT_TOLERANCE:
+        aspect = A4_ASPECT if aspect < 1 else 1 / A4_ASPECT
+    width, height = (long_side * aspect, long_side) if aspect <= 1 else (long_side, long_side / aspect)
     columns, rows = max(2, round(width)), max(2, round(height))
     check_pixels(columns, rows, "the straightened photo")
     target = np.array([[0, 0], [columns - 1, 0], [columns - 1, rows - 1], [0, rows - 1]], dtype=np.float32)
@@ -243,6 +256,24 @@ def warp_quad(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.nd
     warped = cv2.warpPerspective(image, to_input, (columns, rows), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                  borderMode=cv2.BORDER_REPLICATE)
     return warped, to_input
+
+
+def sheet_aspect(corners: np.ndarray, frame_width: int, frame_height: int) -> float:
+    """Width over height of the rectangle a camera saw as the quadrilateral `corners` (TL, TR, BR, BL) of a frame
+    (Zhang & He, "Whiteboard scanning and image enhancement", 2007): the two vanishing points give the focal
+    length, the principal point taken at the frame's centre, square pixels. When a pair of sides is parallel in
+    the photo the focal length is not determined: a phone's usual lens (PHONE_FOCAL_SHARE) is assumed."""
+    centre = np.array([frame_width / 2, frame_height / 2])
+    m1, m2, m4, m3 = (np.append(corner - centre, 1.0) for corner in corners)  # TL, TR, BR, BL
+    k2 = float(np.dot(np.cross(m1, m4), m3) / np.dot(np.cross(m2, m4), m3))
+    k3 = float(np.dot(np.cross(m1, m4), m2) / np.dot(np.cross(m3, m4), m2))
+    n2, n3 = k2 * m2 - m1, k3 * m3 - m1
+    depth = float(n2[2] * n3[2])
+    focal2 = -float(n2[0] * n3[0] + n2[1] * n3[1]) / depth if abs(depth) > 1e-9 else 0.0
+    diagonal2 = float(frame_width**2 + frame_height**2)
+    if not FOCAL_SHARES[0] ** 2 * diagonal2 <= focal2 <= FOCAL_SHARES[1] ** 2 * diagonal2:
+        focal2 = PHONE_FOCAL_SHARE**2 * diagonal2
+    return math.sqrt((n2[0] ** 2 + n2[1] ** 2 + focal2 * n2[2] ** 2) / (n3[0] ** 2 + n3[1] ** 2 + focal2 * n3[2] ** 2))
 
 
 def _affine_of_homography(homography: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -287,37 +318,45 @@ def suppress_color_ink(image: np.ndarray, *, camera: bool = False) -> StepResult
         return image, {"applied": False}
     blue, green, red = cv2.split(image)
     brightest = cv2.max(cv2.max(blue, green), red)
-    chroma = _chroma(image)
+    chroma = cv2.subtract(brightest, cv2.min(cv2.min(blue, green), red))
+    del blue, green, red
     excess = cv2.subtract(chroma, np.full_like(chroma, int(INK_CHROMA_FLOOR)))
-    suppressed = cv2.addWeighted(brightest, 1.0, excess, INK_CHROMA_BOOST, 0.0).astype(np.float32)  # saturates
-    colour = image.astype(np.float32)
-    offset = colour - colour.mean(axis=2, keepdims=True)  # the pixel's departure from gray
-    local = cv2.blur(colour, (5, 5))
-    local_offset = local - local.mean(axis=2, keepdims=True)
-    # how much of the pixel's colour its neighbourhood's mean keeps: ≥ 0.38 on seals, ≤ 0.2 on fringes
-    shared = (offset * local_offset).sum(axis=2) / np.maximum((offset * offset).sum(axis=2), 1.0)
-    ink = np.clip((shared - FRINGE_SHARED_HUE) / FRINGE_SHARED_HUE, 0.0, 1.0)
-    # a near-gray pixel keeps its brightest channel (equal to `suppressed` below the floor: a tinted paper
-    # stays uniform); a fringe moves to its luminance, as the brightest channel of an orange or blue fringe
-    # is near paper white
-    luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    fringe_share = np.clip(excess.astype(np.float32) / INK_CHROMA_FLOOR, 0.0, 1.0)
-    neutral = brightest + fringe_share * (luminance - brightest)
-    if camera:  # near-gray pixels (chroma under the floor) are never ink: their luminance as it is
-        neutral = luminance
-        ink[excess == 0] = 0.0
-    gray = np.clip(neutral + ink * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
-    strong, inked = chroma[::2, ::2] > 60, ink[::2, ::2]
+    luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    # a pixel of chroma under the floor keeps its brightest channel (its luminance on a camera photo); only the
+    # others, coloured, are weighed as ink or fringe, a chunk at a time: the page's float arrays would take
+    # 50 bytes a pixel (1.7 GB on a 20-Mpx photo), and most of a page is gray
+    gray = (luminance if camera else brightest).copy()
+    coloured = np.flatnonzero(excess)
+    # the 5×5 neighbourhood's colour, as sums (25 × 255 fits 16 bits)
+    sums = cv2.boxFilter(image, cv2.CV_16U, (5, 5), normalize=False) if coloured.size else None
+    inked = np.zeros(chroma.shape, dtype=bool)
+    for begin in range(0, coloured.size, COLOUR_CHUNK):
+        at = coloured[begin : begin + COLOUR_CHUNK]
+        assert sums is not None
+        colour = image.reshape(-1, 3)[at].astype(np.float32)
+        local = sums.reshape(-1, 3)[at].astype(np.float32) / 25.0
+        offset = colour - colour.mean(axis=1, keepdims=True)  # the pixel's departure from gray
+        local_offset = local - local.mean(axis=1, keepdims=True)
+        # how much of the pixel's colour its neighbourhood's mean keeps: ≥ 0.38 on seals, ≤ 0.2 on fringes
+        shared = (offset * local_offset).sum(axis=1) / np.maximum((offset * offset).sum(axis=1), 1.0)
+        ink = np.clip((shared - FRINGE_SHARED_HUE) / FRINGE_SHARED_HUE, 0.0, 1.0)
+        extra = excess.reshape(-1)[at].astype(np.float32)
+        bright = brightest.reshape(-1)[at].astype(np.float32)
+        suppressed = np.minimum(np.rint(bright + INK_CHROMA_BOOST * extra), 255.0)  # as an 8-bit sum saturates
+        if camera:
+            neutral = luminance.reshape(-1)[at].astype(np.float32)
+        else:
+            # a fringe moves to its luminance, as the brightest channel of an orange or blue fringe is near
+            # paper white
+            fringe_share = np.clip(extra / INK_CHROMA_FLOOR, 0.0, 1.0)
+            neutral = bright + fringe_share * (luminance.reshape(-1)[at].astype(np.float32) - bright)
+        gray.reshape(-1)[at] = np.clip(neutral + ink * (suppressed - neutral) + 0.5, 0, 255).astype(np.uint8)
+        inked.reshape(-1)[at] = ink > 0.5
+    strong = chroma[::2, ::2] > 60
     return gray, {"applied": True, "neutral": "luminance" if camera else "brightest", "chroma_floor": INK_CHROMA_FLOOR,
                   "boost": INK_CHROMA_BOOST,
-                  "coloured_fraction": round(float(np.count_nonzero(strong & (inked > 0.5))) / strong.size, 5),
-                  "fringe_fraction": round(float(np.count_nonzero(strong & (inked <= 0.5))) / strong.size, 5)}
-
-
-def _chroma(image: np.ndarray) -> np.ndarray:
-    """Max minus min channel of a BGR image: 0 for grays, large for saturated ink."""
-    blue, green, red = cv2.split(image)
-    return cv2.subtract(cv2.max(cv2.max(blue, green), red), cv2.min(cv2.min(blue, green), red))
+                  "coloured_fraction": round(float(np.count_nonzero(strong & inked[::2, ::2])) / strong.size, 5),
+                  "fringe_fraction": round(float(np.count_nonzero(strong & ~inked[::2, ::2])) / strong.size, 5)}
 
 
 # --------------------------------------------------------------------------- resolution

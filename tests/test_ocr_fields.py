@@ -196,32 +196,6 @@ def test_ocr_fields_lines_that_only_look_like_a_number_field(line: str) -> None:
     assert [spot.name for _, spot in ocr.find_header_fields(_words(line), 2000)] == []
 
 
-def test_ocr_fields_header_read_again_larger_when_its_number_line_is_missing(monkeypatch) -> None:
-    from pipeline.types import OcrWord
-
-    prepared = preprocess_page(registered_dispatch("08", "03"))
-    height = prepared.page.image.shape[0]
-
-    def line(text: str, y: int, number: int) -> list[OcrWord]:
-        return [OcrWord(token, 90.0, (200 + 140 * k, y, 120, 40), 0, number) for k, token in enumerate(text.split())]
-
-    date = line("Hà Nội, ngày 03 tháng 4 năm 2018", int(0.1 * height), 1)
-    body = line("Thực hiện Chỉ thị của Thủ tướng", int(0.7 * height), 2)
-    calls: list[float] = []
-
-    def read_words(zone, **_options) -> list[OcrWord]:
-        calls.append(zone.dpi)
-        return line("Số: 08/CT-UBND", int(0.08 * height), 0) + date
-
-    monkeypatch.setattr(ocr, "read_words", read_words)
-    words = ocr.reread_header(prepared, date + body, languages="vie")
-    assert calls == [pytest.approx(prepared.dpi * ocr.REREAD_SCALE)]  # the header zone, larger
-    assert ocr.words_to_text(words).splitlines()[0] == "Số: 08/CT-UBND"
-    assert [w.text for w in words if w.line > 1] == [w.text for w in body]  # the body kept, after the new zone
-    calls.clear()
-    assert ocr.reread_header(prepared, words, languages="vie") == words and calls == []  # both found: no re-read
-
-
 def test_ocr_fields_number_the_classifier_reads_upright_at_most_shears() -> None:
     """A hurried "07" (a thin slanted slashed zero) that neither OCR nor Tesseract reads: the classifier alone
     decides it when most of its readings, stood upright, agree surely."""

@@ -9,11 +9,14 @@ import pytest
 from scan_images import BODY_LINES, bend, phone_photo, text_page
 
 from pipeline.preprocess import (
+    PHONE_FOCAL_SHARE,
     detect_photo,
     measure_line_angles,
     measure_skew,
     preprocess_page,
+    sheet_aspect,
     suppress_color_ink,
+    warp_quad,
 )
 from pipeline.types import PageImage
 
@@ -94,6 +97,18 @@ def test_preprocess_scan_keeps_its_path(sheet: np.ndarray, yellowed: bool) -> No
     assert ink_step.params["neutral"] == "brightest"
 
 
+def test_preprocess_scan_with_a_dark_picture_is_no_photo(sheet: np.ndarray) -> None:
+    """A scan holding a large dark picture (a photograph printed in a report): the closing keeps the picture, but
+    the light is measured on the paper, which the scanner lit evenly."""
+    scan = sheet.copy()
+    height, width = scan.shape[:2]
+    rows = np.linspace(20, 100, height // 3, dtype=np.float32)[:, None, None]
+    columns = np.linspace(0, 50, width // 2, dtype=np.float32)[None, :, None]
+    scan[height // 3 : height // 3 + height // 3, width // 4 : width // 4 + width // 2] = (rows + columns).astype(np.uint8)
+    _, params = detect_photo(scan, 150.0)
+    assert params["photo"] is False and params["light_spread"] < 28, params
+
+
 def test_preprocess_photo_ink_keeps_camera_luminance(sheet: np.ndarray) -> None:
     """A camera JPEG's colour noise lightens small text in the brightest channel; luminance keeps it dark."""
     filling = phone_photo(sheet, None, frame=(sheet.shape[1] // 2, sheet.shape[0] // 2), light_depth=0.0)
@@ -120,3 +135,34 @@ def test_preprocess_photo_flat_lines_left_alone(photo: np.ndarray) -> None:
     prepared = preprocess_page(PageImage(source="photo.jpg", index=0, image=photo, dpi=72.0))
     step = next(step for step in prepared.steps if step.name == "straighten_lines")
     assert step.params["applied"] is False
+
+
+def _camera_view(width: float, height: float, tilt: float, turn: float, focal_share: float,
+                 frame: tuple[int, int] = (3000, 4000)) -> np.ndarray:
+    """Corners (TL, TR, BR, BL) in a frame of a width × height rectangle 1.6 of its height from a camera whose focal
+    length is `focal_share` of the frame's diagonal, the rectangle tilted about its horizontal axis and turned
+    about its vertical one (degrees)."""
+    a, b = np.radians(tilt), np.radians(turn)
+    rotation = (np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+                @ np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]]))
+    focal = focal_share * float(np.hypot(*frame))
+    corners = []
+    for x, y in ((0, 0), (width, 0), (width, height), (0, height)):
+        point = rotation @ np.array([x - width / 2, y - height / 2, 0.0]) + np.array([0.02, 0.03, 1.6 * height])
+        corners.append((focal * point[0] / point[2] + frame[0] / 2, focal * point[1] / point[2] + frame[1] / 2))
+    return np.array(corners)
+
+
+@pytest.mark.parametrize(("tilt", "turn", "focal_share"), [(35, 0, PHONE_FOCAL_SHARE), (0, 30, PHONE_FOCAL_SHARE),
+                                                           (20, 10, 0.45), (40, 25, 0.9)])
+def test_preprocess_photo_sheet_shape_from_the_camera_view(tilt: float, turn: float, focal_share: float) -> None:
+    """Foreshortening makes an A4 sheet's sides 0.57 to 1.04 of each other (a sheet tilted 35° looks square): its
+    shape comes from the camera's view; a square card is no A4 sheet."""
+    corners = _camera_view(8.27, 11.69, tilt, turn, focal_share)
+    assert sheet_aspect(corners, 3000, 4000) == pytest.approx(8.27 / 11.69, rel=0.02)
+    image = np.full((4000, 3000), 200, np.uint8)
+    warped, _ = warp_quad(image, corners)
+    assert warped.shape[1] / warped.shape[0] == pytest.approx(8.27 / 11.69, rel=0.01)
+    card = _camera_view(10.0, 10.0, tilt, turn, focal_share)
+    warped, _ = warp_quad(image, card)
+    assert warped.shape[1] / warped.shape[0] == pytest.approx(1.0, rel=0.03)
