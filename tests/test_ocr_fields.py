@@ -93,6 +93,26 @@ def test_ocr_fields_stamp_over_body_is_read_apart(stamped_page) -> None:
     assert [task.assignees for task in record.tasks] == [["Sở Kế hoạch và Đầu tư"]]
 
 
+def test_ocr_fields_worn_stamp_is_found_whole_and_no_value_guessed() -> None:
+    # its top side wavy and broken, its title struck through, its values written far past their labels
+    result, page = _read(registered_dispatch("08", "03", stamp=Stamp(worn=True, offset=0.9)))
+    assert [mark.kind for mark in result.marks] == ["received-stamp"]
+    assert result.marks[0].box[2] >= 2.3 * page.dpi  # the frame's whole width, not the struck title's rule
+    record = extract_record(page.text, [page])
+    assert record.received is not None and record.received.number == "2770"
+    assert record.received.date in (None, "2018-04-04")
+    assert record.received.date is not None or "received.date" in record.needs_review
+
+
+def test_ocr_fields_stamp_rows_ocr_did_not_read_are_placed_by_the_others() -> None:
+    words = _words("CV", "|56:.......", "Ngày:", "Chuyển:")
+    rows = ocr._stamp_rows(words)
+    assert rows["so"][0].text == "|56:......."  # the frame's inner side and an S read as 5, an ô as 6
+    rows = ocr._stamp_rows([word for word in words if word.text != "|56:......."])
+    placed, _ = rows["so"]
+    assert (placed.text, placed.box[0], placed.box[1]) == ("", 100, 160)  # one row above "Ngày:", at its pitch
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)
