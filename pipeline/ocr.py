@@ -1197,7 +1197,7 @@ def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
     index, anchor = found[0]
     for position, kind in enumerate(STAMP_ROWS):
         if kind not in rows:
-            x, y, width, height = anchor.box
+            x, y, _, height = anchor.box
             place = (x, round(y + (position - index) * pitch), 0, height)  # no width: the label's own text unknown
             rows[kind] = (replace(anchor, text="", box=place, confidence=0.0, line=-1), "")
     return rows

@@ -7,8 +7,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipeline.types import (RECEIVED_DATE, RECEIVED_NUMBER, DateParts, DocumentHeader, FieldReading, PageResult,
-                            Received, Reference)
+from pipeline.types import (
+    RECEIVED_DATE,
+    RECEIVED_NUMBER,
+    DateParts,
+    DocumentHeader,
+    FieldReading,
+    PageResult,
+    Received,
+    Reference,
+)
 
 # A value read apart with less than this share of the recognisers' votes is kept but listed for review.
 REVIEW_BELOW = 0.6
