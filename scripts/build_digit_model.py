@@ -92,13 +92,8 @@ def _pen_strokes(digit: int, rng: np.random.Generator) -> list[list[tuple[float,
         return strokes
     if digit == 2:
         top = _arc(0.3, 0.28, 0.26, 0.26, 200, 380)
-        if variant < 0.3:  # a loop at the foot
+        if variant < 0.4:  # a loop at the foot
             return [[*top, (0.05, 0.95), (0.15, 0.85), (0.2, 0.98), (0.6, 1.0)]]
-        if variant < 0.55:  # a clerk's looped 2: the stroke curls back up into a wide loop before its foot (read as 8)
-            radius = rng.uniform(0.1, 0.2)
-            centre = (0.12 + radius * 0.6, 1.0 - radius)
-            loop = _arc(centre[0], centre[1], radius, radius, 120, 120 + rng.uniform(300, 360))
-            return [[*top, *loop, (0.6, rng.uniform(0.92, 1.02))]]
         return [[*top, (0.02, 1.0), (0.6, 1.0)]]
     if digit == 3:
         if variant < 0.3:  # a flat top

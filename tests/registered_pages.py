@@ -83,19 +83,6 @@ def side_by_side(pieces: list[np.ndarray], *, overlap: int = 0) -> np.ndarray:
     return canvas
 
 
-def looped_two(height: int, *, loop: float, slant: float, thickness: int) -> np.ndarray:
-    """Ink (black on white) of a 2 as many clerks write it: its top arc, a diagonal down to the left that curls
-    into a loop (`loop` of the height wide), and a foot to the right; leaning right by `slant`."""
-    points = [(0.35 + 0.3 * np.cos(a), 0.3 + 0.27 * np.sin(a)) for a in np.radians(np.linspace(200, 370, 20))]
-    cx, cy = 0.12 + 0.6 * loop, 0.97 - loop
-    points += [(cx + loop * np.cos(a), cy + loop * np.sin(a)) for a in np.radians(np.linspace(120, 450, 30))]
-    points.append((0.75, 0.97))
-    ink = np.zeros((height + 20, round((0.75 + slant) * height) + 20), np.uint8)
-    pixels = np.array([(10 + (x + slant * (1 - y)) * height, 10 + y * height) for x, y in points], np.int32)
-    cv2.polylines(ink, [pixels], False, 255, thickness, cv2.LINE_AA)
-    return 255 - ink
-
-
 def scribble(height: int, *, seed: int = 0) -> np.ndarray:
     """A blot of crossed strokes where the number should be: ink that is no digit."""
     rng = np.random.default_rng(seed)
