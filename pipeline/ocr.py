@@ -1065,28 +1065,19 @@ def find_rules(ink: np.ndarray, dpi: float) -> list[tuple[int, int, int]]:
 def find_stamp_frames(image: np.ndarray, dpi: float) -> list[StampFrame]:
     """The places a stamp may be, in the upper part of a page: under each rule of a stamp's width (a stamp's
     frame has at least its top side; its other sides may be cut by the page edge or left open), down to the
-    next rule below or a stamp's depth; rules a title's height apart that overlap are one stamp's. Whether one
-    holds a stamp is decided by its words."""
+    next rule below or a stamp's depth. Whether one holds a stamp is decided by its words."""
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     height = gray.shape[0]
     found = [rule for rule in find_rules(ink, dpi) if rule[0] <= STAMP_REGION_SHARE * height]
-    frames: list[StampFrame] = []
+    frames = []
     for y, x0, x1 in found:
         depth = min(height, round(y + STAMP_HEIGHT_INCHES[1] * dpi))
         below = [other for other, left, right in found
                  if other > y + STAMP_HEIGHT_INCHES[0] * dpi and min(x1, right) - max(x0, left) > 0.5 * (x1 - x0)]
         bottom = min([depth, *below])
         # a stamp's title (the receiving office's name) is often printed just above its top side
-        frame = StampFrame(x0, max(0, round(y - STAMP_TITLE_INCHES * dpi)), x1, bottom, bottom < depth)
-        for k, last in enumerate(frames):
-            if frame.y0 - last.y0 <= STAMP_TITLE_INCHES * dpi and min(x1, last.x1) > max(x0, last.x0):
-                # one stamp's rules close together: its top side broken in pieces, its title struck through
-                frames[k] = StampFrame(min(x0, last.x0), last.y0, max(x1, last.x1), max(bottom, last.y1),
-                                       last.closed or frame.closed)
-                break
-        else:
-            frames.append(frame)
+        frames.append(StampFrame(x0, max(0, round(y - STAMP_TITLE_INCHES * dpi)), x1, bottom, bottom < depth))
     return frames
 
 
@@ -1103,29 +1094,38 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
         return prepared, [], []
     crops = [page.image[frame.y0 : frame.y1, frame.x0 : frame.x1] for frame in frames]
     read = _read_crops(crops, languages, page.dpi, timeout, page.source, workdir)
+    stamps = []
+    for frame, words in zip(frames, read, strict=True):
+        words = [replace(w, box=(w.box[0] + frame.x0, w.box[1] + frame.y0, w.box[2], w.box[3])) for w in words]
+        kinds = {label[0] for w in words if (label := _stamp_label(w.text))
+                 and (label[0] not in ("cv", "den") or w.text.isupper())}  # "ĐẾN", never the word "đến"
+        if {"den", "cv"} & kinds and len(kinds) >= 2:
+            stamps.append((frame, words, len(kinds)))
     marks: list[PageMark] = []
     readings: list[FieldReading] = []
     image = prepared.image
-    for frame, words in zip(frames, read, strict=True):
+    # one stamp under several of its rules (a title struck through, a side broken in pieces): the frame whose
+    # reading holds most of its labels, its values read to the right end of the widest of those rules
+    for frame, words, _ in sorted(stamps, key=lambda stamp: -stamp[2]):
         x0, y0, x1, y1 = frame.x0, frame.y0, frame.x1, frame.y1
         if any(_overlap((x0, y0, x1, y1), mark.box) > 0.5 for mark in marks):
-            continue  # the same stamp under another of its rules (a title struck through, a broken side)
-        words = [replace(w, box=(w.box[0] + x0, w.box[1] + y0, w.box[2], w.box[3])) for w in words]
-        kinds = {label[0] for w in words if (label := _stamp_label(w.text))
-                 and (label[0] not in ("cv", "den") or w.text.isupper())}  # "ĐẾN", never the word "đến"
-        if not ({"den", "cv"} & kinds and len(kinds) >= 2):
             continue
+        right = max(other.x1 for other, _, _ in stamps if _overlap((x0, y0, x1, y1), _box_of(other)) > 0.5)
         # the stamp ends under its last labelled line: what lies below is the body it was put on
         if not frame.closed:
             labelled = [w for w in words if _stamp_label(w.text)]
             y1 = min(y1, max(w.box[1] + round(1.4 * w.box[3]) for w in labelled))
         words = [w for w in words if w.box[1] + w.box[3] / 2 < y1]
-        readings += _stamp_fields(page.image, (x0, y0, x1, y1), words, timeout, page.source, workdir)
+        readings += _stamp_fields(page.image, (x0, y0, right, y1), words, timeout, page.source, workdir)
         marks.append(PageMark("received-stamp", (x0, y0, x1 - x0, y1 - y0), words_to_text(words), tuple(words)))
         image = _blank(image, prepared, (x0, y0, x1, y1))
     if marks:
         prepared = replace(prepared, image=image)
     return prepared, marks, readings
+
+
+def _box_of(frame: StampFrame) -> Box:
+    return (frame.x0, frame.y0, frame.x1 - frame.x0, frame.y1 - frame.y0)
 
 
 def _overlap(box: tuple[int, int, int, int], other: Box) -> float:
@@ -1206,8 +1206,9 @@ def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
 def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: list[OcrWord], timeout: float,
                   source: str | None, workdir: Path | None) -> list[FieldReading]:
     """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels: each read
-    from the label towards the frame's right edge by the same vote as the header's fields. A row whose label OCR
-    did not read is read where the stamp's layout puts it, from past a label's width."""
+    from the label towards the frame's right edge by the same vote as the header's fields; one whose ink the
+    frame's edge cuts is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
+    from past a label's width."""
     spots: list[tuple[_FieldSpot, str]] = []
     for kind, (word, rest) in _stamp_rows(words).items():
         if kind == "chuyen":
@@ -1233,6 +1234,10 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         x0, y0, x1, y1 = spot.box
         crop = image[max(0, y0) : y1, max(0, x0) : x1]
         if crop.size == 0:
+            continue
+        if x1 >= frame[2] and handwriting.ink_mask(crop)[:, -2:].any():
+            # the frame's edge cuts the value's ink: what lies inside is part of it, and reads as another number
+            readings.append(FieldReading(spot.name, None, 0.0, _box(spot), spot.ocr_text))
             continue
         readings.append(_read_field(spot, crop, _tesseract_digits([crop], [_shears(spot)], timeout, source, workdir,
                                                                   whitelist)[0]))
