@@ -1105,18 +1105,20 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     readings: list[FieldReading] = []
     image = prepared.image
     # one stamp under several of its rules (a title struck through, a side broken in pieces): the frame whose
-    # reading holds most of its labels, its values read to the right end of the widest of those rules
+    # reading holds most of its labels, as wide as all of those rules (its top and bottom are that frame's: a
+    # struck title's frame starts a title's height too high)
     for frame, words, _ in sorted(stamps, key=lambda stamp: -stamp[2]):
-        x0, y0, x1, y1 = frame.x0, frame.y0, frame.x1, frame.y1
-        if any(_overlap((x0, y0, x1, y1), mark.box) > 0.5 for mark in marks):
+        y0, y1 = frame.y0, frame.y1
+        if any(_overlap((frame.x0, y0, frame.x1, y1), mark.box) > 0.5 for mark in marks):
             continue
-        right = max(other.x1 for other, _, _ in stamps if _overlap((x0, y0, x1, y1), _box_of(other)) > 0.5)
+        same = [other for other, _, _ in stamps if _overlap((frame.x0, y0, frame.x1, y1), _box_of(other)) > 0.5]
+        x0, x1 = min(other.x0 for other in same), max(other.x1 for other in same)
         # the stamp ends under its last labelled line: what lies below is the body it was put on
         if not frame.closed:
             labelled = [w for w in words if _stamp_label(w.text)]
             y1 = min(y1, max(w.box[1] + round(1.4 * w.box[3]) for w in labelled))
         words = [w for w in words if w.box[1] + w.box[3] / 2 < y1]
-        readings += _stamp_fields(page.image, (x0, y0, right, y1), words, timeout, page.source, workdir)
+        readings += _stamp_fields(page.image, (x0, y0, x1, y1), words, timeout, page.source, workdir)
         marks.append(PageMark("received-stamp", (x0, y0, x1 - x0, y1 - y0), words_to_text(words), tuple(words)))
         image = _blank(image, prepared, (x0, y0, x1, y1))
     if marks:
@@ -1207,7 +1209,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
                   source: str | None, workdir: Path | None) -> list[FieldReading]:
     """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels: each read
     from the label towards the frame's right edge by the same vote as the header's fields; one whose ink the
-    frame's edge cuts is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
+    frame's edge cuts (it runs on past it) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
     from past a label's width."""
     spots: list[tuple[_FieldSpot, str]] = []
     for kind, (word, rest) in _stamp_rows(words).items():
@@ -1235,8 +1237,10 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         crop = image[max(0, y0) : y1, max(0, x0) : x1]
         if crop.size == 0:
             continue
-        if x1 >= frame[2] and handwriting.ink_mask(crop)[:, -2:].any():
-            # the frame's edge cuts the value's ink: what lies inside is part of it, and reads as another number
+        near = max(2, (y1 - y0) // 3)
+        if x1 >= frame[2] and handwriting.ink_mask(crop)[:, -near:].any() \
+                and handwriting.ink_mask(image[max(0, y0) : y1, x1 : x1 + near]).any():
+            # the value runs on past the frame's edge: what lies inside is part of it, and reads as another number
             readings.append(FieldReading(spot.name, None, 0.0, _box(spot), spot.ocr_text))
             continue
         readings.append(_read_field(spot, crop, _tesseract_digits([crop], [_shears(spot)], timeout, source, workdir,
