@@ -113,6 +113,26 @@ def test_ocr_fields_stamp_rows_ocr_did_not_read_are_placed_by_the_others() -> No
     assert (placed.text, placed.box[0], placed.box[1]) == ("", 100, 160)  # one row above "Ngày:", at its pitch
 
 
+def test_ocr_fields_stamp_value_running_past_the_frame_is_not_read() -> None:
+    import cv2
+    import numpy as np
+    from registered_pages import handwritten
+
+    from pipeline.types import OcrWord
+
+    page = np.full((200, 500), 255, np.uint8)
+    ink = handwritten("2770", 30, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.1)
+    page[62 : 62 + ink.shape[0], 90 : 90 + ink.shape[1]] = ink
+    words = [OcrWord("CV", 90.0, (5, 60, 30, 30), 0, 0), OcrWord("Số:", 90.0, (45, 68, 36, 24), 0, 0)]
+
+    def number(right: int) -> str | None:
+        return ocr._stamp_fields(page, (0, 0, right, 200), words, 60, None, None)[0].value
+
+    assert number(500) == "2770"
+    # a frame found too short ends between its digits: "277" and "27" are never read for it
+    assert number(90 + 3 * ink.shape[1] // 4) is None and number(90 + ink.shape[1] // 2) is None
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)
