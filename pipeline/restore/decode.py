@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import functools
 import math
 import re
 import unicodedata
@@ -13,6 +12,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from pipeline.restore import kernels
 from pipeline.restore.channel import (
     MAX_BETA,
     MAX_EDITS,
@@ -934,13 +934,10 @@ class _Lattice:
         forward = np.full((steps, len(starts), k), -np.inf)
         forward[0, :, 0] = 0.0  # <s>
         predecessor = np.zeros((steps, len(starts), k), dtype=np.intp)
-        last = len(self.counts) - 1
-        for i, first in zip(range(1, steps), _settled(lengths, 1)[1:], strict=True):
-            # the segments from `first` on are still going (those before past their end, unless the
-            # segments are not in order of length: then every one, beyond its end on pair rows unused)
-            total = forward[i - 1, first:, :, None] + pair[np.minimum(starts[first:] + i, last)]
-            total.argmax(axis=1, out=predecessor[i, first:])
-            _row_max(total, out=forward[i, first:])
+        # at each step the segments from `_settled`'s count on are still going (those before past
+        # their end, unless the segments are not in order of length: then every one, beyond its end
+        # on pair rows unused)
+        kernels.bigram_steps(forward, predecessor, pair, starts, np.array(_settled(lengths, 1), dtype=np.int64))
         within = within_segment(self.segment)
         return forward[within, self.segment], predecessor[within, self.segment]
 
@@ -1018,12 +1015,7 @@ class _Lattice:
         best = np.full(n_states + 1, -np.inf)
         best[state_start[starts + n - 2]] = 0.0  # <s> … <s>
         back = np.zeros(n_states, dtype=np.intp)
-        for i in range(n - 1, len(step_bounds) - 1):
-            lo, hi = step_states[i], step_states[i + 1]
-            total = best[came[lo:hi]]
-            total += step_score[lo:hi]
-            total.argmax(axis=1, out=back[lo:hi])
-            _row_max(total, out=best[lo:hi])
+        kernels.viterbi_steps(best, came, step_score, back, step_states, n - 1)
         came_from = came[np.arange(n_states), back]
         # back-tracking from each segment's best final state
         ends = starts + lengths - 1
@@ -1128,11 +1120,6 @@ def _settled(lengths: np.ndarray, n: int) -> list[int]:
         return [0] * len(steps)
     settled: list[int] = np.searchsorted(lengths + (n - 1), steps, side="right").tolist()
     return settled
-
-
-# the maximum over axis 1 without ndarray.max's Python-level wrapper: Viterbi calls it once per
-# position, on small arrays, where the wrapper costs as much as the reduction
-_row_max = functools.partial(np.maximum.reduce, axis=1)
 
 
 def within_segment(segment: np.ndarray) -> np.ndarray:
