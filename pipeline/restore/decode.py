@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 import unicodedata
@@ -1024,13 +1023,8 @@ class _Lattice:
         newest = np.empty(n_states, dtype=np.int64)
         in_position = np.arange(n_states) - np.repeat(np.cumsum(states) - states, states)
         newest[state_start[owner_of] + in_position] = in_position % counts[owner_of]
-        shortest_first = np.argsort(lengths, kind="stable")
-        sorted_lengths = lengths[shortest_first].tolist()
         choice = np.zeros(n_pos, dtype=np.int64)
-        for i in range(int(lengths.max()) - 1, n - 2, -1):
-            going = shortest_first[bisect.bisect_right(sorted_lengths, i) :]
-            choice[starts[going] + i] = newest[current[going]]
-            current[going] = came_from[current[going]]
+        kernels.backtrack(current, came_from, newest, starts, lengths, n - 1, choice)
         self.choice = choice
         # local posterior: the n n-grams touching a position, neighbours fixed to the choice (n-grams
         # past the segment's end count 0, the padded table's zeros)

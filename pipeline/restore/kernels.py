@@ -162,3 +162,22 @@ def bigram_steps(
                         top, column = total, previous
                 predecessor[i, segment, slot] = column
                 forward[i, segment, slot] = top
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def backtrack(
+    current: np.ndarray,
+    came_from: np.ndarray,
+    newest: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    first: int,
+    choice: np.ndarray,
+) -> None:
+    """Each segment's path back from its final state `current[s]`: the newest candidate of each state
+    into `choice` (positions `first` .. length − 1 of the segment), then the state it came from."""
+    for segment in range(len(starts)):
+        state = current[segment]
+        for i in range(lengths[segment] - 1, first - 1, -1):
+            choice[starts[segment] + i] = newest[state]
+            state = came_from[state]
