@@ -229,6 +229,8 @@ class Restorer:
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
+        self._written_cache: dict[str, tuple[int, float, bool, bool]] = {}
+        self._identity_cache: dict[tuple[int, str], float] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -236,6 +238,18 @@ class Restorer:
     def _as_written(self, lower: str) -> tuple[int, float, bool]:
         """LM id of a word kept as written, the spelling score the LM lacks for it, and whether the
         vocabulary holds it (a known syllable, whatever its tone placement, or a known other word)."""
+        return self._written_of(lower)[:3]
+
+    def _written_of(self, lower: str) -> tuple[int, float, bool, bool]:
+        """`_as_written`, and whether the word is broken (neither known nor a valid syllable): memoised
+        per word, for the candidates of every regime, confidence bucket and case of it."""
+        found = self._written_cache.get(lower)
+        if found is None:
+            written_id, spelling, known = self._look_up_written(lower)
+            found = self._written_cache[lower] = (written_id, spelling, known, not known and not is_valid(lower))
+        return found
+
+    def _look_up_written(self, lower: str) -> tuple[int, float, bool]:
         if is_valid(lower):
             unit_id = self.key_to_id.get(tone_key(lower))
             if unit_id is not None:
@@ -254,6 +268,8 @@ class Restorer:
         self._edited_cache.clear()
         self._evidence_cache.clear()
         self._respelled_cache.clear()
+        self._written_cache.clear()
+        self._identity_cache.clear()
         self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
@@ -269,13 +285,14 @@ class Restorer:
                 self._edited_cache.clear()
                 self._evidence_cache.clear()
                 self._respelled_cache.clear()
+                self._written_cache.clear()
+                self._identity_cache.clear()
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
         """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
         lower = normalize_text(text).lower()
-        written_id, spelling, known = self._as_written(lower)
-        broken = not known and not is_valid(lower)  # hge, thyfc, ngiy
+        written_id, spelling, known, broken = self._written_of(lower)  # broken: hge, thyfc, ngiy
         # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
         # foreign (a name, a term, a code such as A62) is not
         edits = broken and search and not self._may_stay_broken(regime, text, lower)
@@ -313,7 +330,7 @@ class Restorer:
                 for unit_id, score in self._respelled_of(channel, lower, written_id):
                     if unit_id not in combined:
                         combined[unit_id] = score + log_weight + misread
-            identity = _logaddexp(identity, log_weight + channel.identity_logp(lower) + keep)
+            identity = _logaddexp(identity, log_weight + self._identity_of(channel, lower) + keep)
         # the word as written is a candidate, unless it is a broken syllable of Vietnamese
         stays = not combined or not broken or self._may_stay_broken(regime, text, lower)
         if stays and (not known or written_id not in combined):
@@ -342,6 +359,14 @@ class Restorer:
             best=ranked[0][0],
             best_syllable=max((t for t, u, _ in ranked if syllable[u]), default=-math.inf),
         )
+
+    def _identity_of(self, channel: SubstitutionChannel, lower: str) -> float:
+        """`SubstitutionChannel.identity_logp`, memoised per channel and word."""
+        key = (id(channel), lower)
+        found = self._identity_cache.get(key)
+        if found is None:
+            found = self._identity_cache[key] = channel.identity_logp(lower)
+        return found
 
     def _edited_of(self, channel: SubstitutionChannel, lower: str) -> list[tuple[int, float]]:
         """`_edited`, memoised per channel and token."""
@@ -390,7 +415,7 @@ class Restorer:
     def _is_broken(self, text: str) -> bool:
         """Neither a syllable nor a word the vocabulary holds (hge, thyfc, hànhbộ)."""
         lower = normalize_text(text).lower()
-        return not is_valid(lower) and not self._as_written(lower)[2]
+        return self._written_of(lower)[3]
 
     @staticmethod
     def _may_stay_broken(regime: Regime, text: str, lower: str) -> bool:
