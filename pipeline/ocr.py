@@ -871,8 +871,10 @@ def _key(spot: _FieldSpot, text: str) -> str:
 def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> FieldReading:
     """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it: it
     reads it at most shears, CONFIDENT_CLASSIFIER surely on average) and it holds MIN_FIELD_CONFIDENCE of all
-    votes; its share of the votes is its confidence. Else unreadable."""
-    votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0]
+    votes; its share of the votes is its confidence. Else unreadable. A stamp's date is written with separators
+    ("04/4/18"): a reading without any ("0414118") took them for digits and does not vote."""
+    votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0
+             and (spot.name != RECEIVED_DATE or "/" in vote.text)]  # a date read without separators misread them
     totals: dict[str, float] = {}
     for vote in votes:
         totals[vote.text] = totals.get(vote.text, 0.0) + vote.weight
@@ -1003,12 +1005,23 @@ STAMP_WIDTH_INCHES = (0.8, 4.0)
 STAMP_HEIGHT_INCHES = (0.3, 1.1)
 STAMP_REGION_SHARE = 0.6
 STAMP_TITLE_INCHES = 0.2
+# A stamp's rules are found from straight runs this long, joined across breaks and waves of these sizes; a rule is at
+# most RULE_HEIGHT_INCHES high with its waves (a line of text is higher).
+RULE_PIECE_INCHES = 0.2
+RULE_WAVER_INCHES = 0.03
+RULE_GAP_INCHES = 0.08
+RULE_HEIGHT_INCHES = 0.12
 # The words of such a stamp (folded); a frame is a stamp when "ĐẾN" or "CV" and one more of them are in it.
 # Folded, as OCR reads them over the body lines a stamp covers: "ĐẾN" as "ĐẾ" or "REN", "Số" as "Sẽ", "Chuyển" as
-# "Chuyên"; a word's first letters may carry its value ("Số:2770").
-_STAMP_LABEL = re.compile(r"^(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>s[oe0])|(?P<ngay>ng[a-z]y?)|(?P<chuyen>chuy\w*))"
+# "Chuyên", "Số" as "56" after the frame's inner side ("|56:"); a word's first letters may carry its value
+# ("Số:2770").
+_STAMP_LABEL = re.compile(r"^[|(\[]?(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>s[oe0]|5[oe06](?!\d))|(?P<ngay>ng[a-z]y?)|(?P<chuyen>chuy\w*))"
                           r"(?![a-z])\W*(?P<rest>.*)$")
 _STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
+STAMP_ROWS = ("so", "ngay", "chuyen")  # the labelled rows, top to bottom
+STAMP_ROW_PITCH = 1.5  # a stamp's row pitch in label heights, when only one label was read
+STAMP_LABEL_WIDTH = 2.0  # a label's width ("Ngày:") in its heights, where OCR did not read it
+STAMP_VALUE_WIDTH = 4  # the room a stamp's value takes after its label, in label heights, where OCR read no digits
 
 
 def _stamp_label(text: str) -> tuple[str, str] | None:
@@ -1032,18 +1045,33 @@ class StampFrame:
     closed: bool
 
 
+def find_rules(ink: np.ndarray, dpi: float) -> list[tuple[int, int, int]]:
+    """Horizontal rules of a stamp's width in binary `ink` (255 = ink), as (y, x0, x1): straight runs of
+    RULE_PIECE_INCHES joined along a line that may waver or break (a stamp pressed unevenly, a rule drawn by hand or
+    struck through a word) by up to RULE_WAVER_INCHES across and RULE_GAP_INCHES along."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, round(RULE_PIECE_INCHES * dpi)), 1))
+    pieces = cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+    joined = cv2.dilate(pieces, np.ones((max(1, round(RULE_WAVER_INCHES * dpi)), max(3, round(RULE_GAP_INCHES * dpi))),
+                                        np.uint8))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    rules = []
+    for label, (x, y, width, height, _) in enumerate(stats[1:], start=1):
+        if not STAMP_WIDTH_INCHES[0] * dpi <= width <= STAMP_WIDTH_INCHES[1] * dpi or height > RULE_HEIGHT_INCHES * dpi:
+            continue
+        rows, columns = np.nonzero((labels[y : y + height, x : x + width] == label)
+                                   & (pieces[y : y + height, x : x + width] > 0))
+        rules.append((int(y + rows.min()), int(x + columns.min()), int(x + columns.max() + 1)))
+    return sorted(rules)
+
+
 def find_stamp_frames(image: np.ndarray, dpi: float) -> list[StampFrame]:
     """The places a stamp may be, in the upper part of a page: under each rule of a stamp's width (a stamp's
     frame has at least its top side; its other sides may be cut by the page edge or left open), down to the
     next rule below or a stamp's depth. Whether one holds a stamp is decided by its words."""
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (round(STAMP_WIDTH_INCHES[0] * dpi), 1))
-    rules = cv2.dilate(cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel), np.ones((3, 9), np.uint8))
-    _, _, stats, _ = cv2.connectedComponentsWithStats(rules, connectivity=8)
     height = gray.shape[0]
-    found = sorted((int(y), int(x), int(x + width)) for x, y, width, _, _ in stats[1:]
-                   if y <= STAMP_REGION_SHARE * height and width <= STAMP_WIDTH_INCHES[1] * dpi)
+    found = [rule for rule in find_rules(ink, dpi) if rule[0] <= STAMP_REGION_SHARE * height]
     frames = []
     for y, x0, x1 in found:
         depth = min(height, round(y + STAMP_HEIGHT_INCHES[1] * dpi))
@@ -1068,16 +1096,25 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
         return prepared, [], []
     crops = [page.image[frame.y0 : frame.y1, frame.x0 : frame.x1] for frame in frames]
     read = _read_crops(crops, languages, page.dpi, timeout, page.source, workdir)
+    stamps = []
+    for frame, words in zip(frames, read, strict=True):
+        words = [replace(w, box=(w.box[0] + frame.x0, w.box[1] + frame.y0, w.box[2], w.box[3])) for w in words]
+        kinds = {label[0] for w in words if (label := _stamp_label(w.text))
+                 and (label[0] not in ("cv", "den") or w.text.isupper())}  # "ĐẾN", never the word "đến"
+        if {"den", "cv"} & kinds and len(kinds) >= 2:
+            stamps.append((frame, words, len(kinds)))
     marks: list[PageMark] = []
     readings: list[FieldReading] = []
     image = prepared.image
-    for frame, words in zip(frames, read, strict=True):
-        x0, y0, x1, y1 = frame.x0, frame.y0, frame.x1, frame.y1
-        words = [replace(w, box=(w.box[0] + x0, w.box[1] + y0, w.box[2], w.box[3])) for w in words]
-        kinds = {label[0] for w in words if (label := _stamp_label(w.text))
-                 and (label[0] not in ("cv", "den") or w.text.isupper())}  # "ĐẾN", never the word "đến"
-        if not ({"den", "cv"} & kinds and len(kinds) >= 2):
+    # one stamp under several of its rules (a title struck through, a side broken in pieces): the frame whose
+    # reading holds most of its labels, as wide as all of those rules (its top and bottom are that frame's: a
+    # struck title's frame starts a title's height too high)
+    for frame, words, _ in sorted(stamps, key=lambda stamp: -stamp[2]):
+        y0, y1 = frame.y0, frame.y1
+        if any(_overlap((frame.x0, y0, frame.x1, y1), mark.box) > 0.5 for mark in marks):
             continue
+        same = [other for other, _, _ in stamps if _overlap((frame.x0, y0, frame.x1, y1), _box_of(other)) > 0.5]
+        x0, x1 = min(other.x0 for other in same), max(other.x1 for other in same)
         # the stamp ends under its last labelled line: what lies below is the body it was put on
         if not frame.closed:
             labelled = [w for w in words if _stamp_label(w.text)]
@@ -1089,6 +1126,18 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     if marks:
         prepared = replace(prepared, image=image)
     return prepared, marks, readings
+
+
+def _box_of(frame: StampFrame) -> Box:
+    return (frame.x0, frame.y0, frame.x1 - frame.x0, frame.y1 - frame.y0)
+
+
+def _overlap(box: tuple[int, int, int, int], other: Box) -> float:
+    """The share of `box` (x0, y0, x1, y1) that `other` (x, y, width, height) covers."""
+    x0, y0, x1, y1 = box
+    ox, oy, width, height = other
+    across = max(0, min(x1, ox + width) - max(x0, ox)) * max(0, min(y1, oy + height) - max(y0, oy))
+    return across / max(1, (x1 - x0) * (y1 - y0))
 
 
 def _blank(image: np.ndarray, prepared: PreparedPage, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -1131,26 +1180,55 @@ def _read_crops(crops: list[np.ndarray], languages: str, dpi: float, timeout: fl
     return out
 
 
+def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
+    """The stamp's labelled rows as OCR found them: per kind ("so", "ngay", "chuyen") its first label word and
+    what follows the label in that word. A label OCR did not read is placed from the others: a stamp's rows are
+    printed one under another at one pitch, Số, Ngày, Chuyển (the layout of the "ĐẾN" stamp in Decree 30/2020);
+    the placed word has no text of its own."""
+    rows: dict[str, tuple[OcrWord, str]] = {}
+    for word in words:
+        label = _stamp_label(word.text)
+        if label is not None and label[0] in STAMP_ROWS and label[0] not in rows:
+            rows[label[0]] = (word, label[1])
+    found = [(STAMP_ROWS.index(kind), word) for kind, (word, _) in rows.items()]
+    if not found:
+        return rows
+    if len(found) >= 2:
+        (i, first), (j, second) = sorted(found, key=lambda item: item[0])[:2]
+        pitch = (second.box[1] - first.box[1]) / (j - i)
+    else:
+        pitch = STAMP_ROW_PITCH * found[0][1].box[3]
+    index, anchor = found[0]
+    for position, kind in enumerate(STAMP_ROWS):
+        if kind not in rows:
+            x, y, _, height = anchor.box
+            place = (x, round(y + (position - index) * pitch), 0, height)  # no width: the label's own text unknown
+            rows[kind] = (replace(anchor, text="", box=place, confidence=0.0, line=-1), "")
+    return rows
+
+
 def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: list[OcrWord], timeout: float,
                   source: str | None, workdir: Path | None) -> list[FieldReading]:
     """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels: each read
-    from the label to the frame's right edge by the same vote as the header's fields."""
+    from the label towards the frame's right edge by the same vote as the header's fields; one whose ink the
+    frame's edge cuts (it runs on past it) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
+    from past a label's width."""
     spots: list[tuple[_FieldSpot, str]] = []
-    for word in words:
-        label = _stamp_label(word.text)
-        if label is None or label[0] not in ("so", "ngay"):
+    for kind, (word, rest) in _stamp_rows(words).items():
+        if kind == "chuyen":
             continue
-        name = RECEIVED_NUMBER if label[0] == "so" else RECEIVED_DATE
-        if any(spot.name == name for spot, _ in spots):
-            continue
+        name = RECEIVED_NUMBER if kind == "so" else RECEIVED_DATE
         x, y, width, height = word.box
-        rest = label[1]
-        start = x + round(width * (len(word.text) - len(rest)) / max(1, len(word.text)))
-        after = sorted((w for w in words if w.line == word.line and w.box[0] > x), key=lambda w: w.box[0])
+        if word.text:
+            start = x + round(width * (len(word.text) - len(rest)) / max(1, len(word.text)))
+        else:
+            start = x + round(STAMP_LABEL_WIDTH * height)
+        after = sorted((w for w in words if word.text and w.line == word.line and w.box[0] > x), key=lambda w: w.box[0])
         values = list(itertools.takewhile(lambda w: any(ch.isdigit() or ch == "/" for ch in w.text), after))
         # the value's own words when OCR read digits there, else room for a few digits: not the body lines
         # the stamp covers, which run on to its right
-        end = max(values[-1].box[0] + values[-1].box[2] + round(0.3 * height) if values else 0, start + 4 * height)
+        end = max(values[-1].box[0] + values[-1].box[2] + round(0.3 * height) if values else 0,
+                  start + STAMP_VALUE_WIDTH * height)
         box = (start, int(y - 0.35 * height), min(frame[2], end), int(y + 1.25 * height))
         text = " ".join([rest, *(w.text for w in values)]).strip()
         confidence = min([word.confidence, *(w.confidence for w in values)])
@@ -1160,6 +1238,12 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         x0, y0, x1, y1 = spot.box
         crop = image[max(0, y0) : y1, max(0, x0) : x1]
         if crop.size == 0:
+            continue
+        near = max(2, (y1 - y0) // 3)
+        if x1 >= frame[2] and handwriting.ink_mask(crop)[:, -near:].any() \
+                and handwriting.ink_mask(image[max(0, y0) : y1, x1 : x1 + near]).any():
+            # the value runs on past the frame's edge: what lies inside is part of it, and reads as another number
+            readings.append(FieldReading(spot.name, None, 0.0, _box(spot), spot.ocr_text))
             continue
         readings.append(_read_field(spot, crop, _tesseract_digits([crop], [_shears(spot)], timeout, source, workdir,
                                                                   whitelist)[0]))

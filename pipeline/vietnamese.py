@@ -61,6 +61,19 @@ def _compose(base: str, tone: int) -> str:
     return unicodedata.normalize("NFC", base + TONE_MARKS[tone])
 
 
+# OCR's letters and signs for printed digits, one character for one: a 1 as I, l, | or !, a 0 as O or o, an 8 as §
+# ("ngày I§ tháng O1", "số I3/UB-TP", "2O17"). Each use takes the view it can trust (digit_letters): in folded
+# text (lower case) all of them; in codes, case kept, not "o" or "§" (a lower-case o beside digits is a word's
+# letter, "16n" for lớn); in the restorer's tokens not "l" either (its words carry it next to digits).
+OCR_DIGIT_LETTERS = {"I": "1", "l": "1", "|": "1", "!": "1", "O": "0", "o": "0", "§": "8"}
+
+
+def digit_letters(*, without: str = "", folded: bool = False) -> dict[str, str]:
+    """A view of OCR_DIGIT_LETTERS: letter → digit, less the letters in `without`, lower-cased when `folded`."""
+    return {(letter.lower() if folded else letter): digit for letter, digit in OCR_DIGIT_LETTERS.items()
+            if letter not in without}
+
+
 # char → (char without tone, tone) for every Vietnamese vowel, both cases.
 _TONE_OF: dict[str, tuple[str, int]] = {}
 for _vowel in BASE_VOWELS + BASE_VOWELS.upper():

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,18 +25,14 @@ from pg_temp import TemporaryPostgres, find_binaries
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The session's own cache folder (what congvan derives and keeps, e.g. the LM's hash tables), so that
-    tests never write into the user's cache; processes the tests start inherit it."""
-    folder = tmp_path_factory.mktemp("cache")
-    previous = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = previous
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's own cache folder (what congvan derives and keeps: the LM's hash tables, compiled loops),
+    so that tests never write into the user's cache. Set before test modules are collected (the compiled
+    loops fix their folder when imported); processes the tests start inherit it; removed at the end."""
+    folder = tempfile.mkdtemp(prefix="congvan-tests-cache-")
+    os.environ["XDG_CACHE_HOME"] = folder
+    os.environ.pop("NUMBA_CACHE_DIR", None)
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 @pytest.fixture()

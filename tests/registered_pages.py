@@ -100,6 +100,8 @@ class Stamp:
     number: str = "2770"
     date: str = "04/4/18"
     hand: int = cv2.FONT_HERSHEY_SIMPLEX
+    worn: bool = False  # pressed unevenly: its top side wavy and broken, its title struck through by a rule
+    offset: float = 0.3  # inches from its labels to where the values are written
 
 
 def _paste(page: np.ndarray, ink: np.ndarray, x: int, y_centre: int) -> None:
@@ -147,8 +149,20 @@ def registered_dispatch(number: str | np.ndarray | None, day: str | np.ndarray |
     if stamp is not None:
         x0, y0 = round(0.05 * DPI), body_y - round(0.25 * pitch)
         x1, y1 = x0 + round(2.5 * DPI), y0 + round(2.9 * pitch)
-        draw.rectangle((x0, y0, x1, y1), outline="black", width=3)  # stamped over the body lines
-        draw.text((x0 + 8, y0 + 4), "TRUNG TÂM CÔNG BÁO & TIN HỌC", font=small, fill="black")
+        if stamp.worn:
+            draw.line((x0, y0, x0, y1, x1, y1, x1, y0), fill="black", width=3)
+            # the top side wavers by a few pixels and breaks, never straight for long
+            wave = [(x, y0 + round(2 * np.sin(x / 40))) for x in range(x0, x1 + 1, 4)]
+            for k in range(0, len(wave) - 1, 22):
+                draw.line(wave[k : k + 20], fill="black", width=3)
+            # the office's name above the frame, a rule struck through it
+            title_y = y0 - round(0.55 * pitch)
+            draw.text((x0 + 8, title_y), "TRUNG TÂM CÔNG BÁO & TIN HỌC", font=small, fill="black")
+            draw.line((x0, title_y + round(0.3 * pitch), x0 + round(1.8 * DPI), title_y + round(0.3 * pitch)),
+                      fill="black", width=3)
+        else:
+            draw.rectangle((x0, y0, x1, y1), outline="black", width=3)  # stamped over the body lines
+            draw.text((x0 + 8, y0 + 4), "TRUNG TÂM CÔNG BÁO & TIN HỌC", font=small, fill="black")
         draw.text((x0 + 10, y0 + round(0.8 * pitch)), "CV", font=bold, fill="black")
         draw.text((x0 + 6, y0 + round(1.8 * pitch)), "ĐẾN", font=bold, fill="black")
         label_x = x0 + round(0.5 * DPI)
@@ -166,5 +180,5 @@ def registered_dispatch(number: str | np.ndarray | None, day: str | np.ndarray |
         label_x, y0, pitch = frame
         for k, value in enumerate((stamp.number, stamp.date)):
             ink = handwritten(value, round(0.55 * pitch), seed=seed + k, font_face=stamp.hand, slant=0.1)
-            _paste(page, ink, label_x + round(0.3 * DPI), y0 + round((0.95 + 0.7 * k) * pitch))
+            _paste(page, ink, label_x + round(stamp.offset * DPI), y0 + round((0.95 + 0.7 * k) * pitch))
     return PageImage(source="registered.png", index=0, image=page, dpi=DPI)

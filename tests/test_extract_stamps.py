@@ -34,9 +34,9 @@ def test_extract_stamps_from_a_mark_read_apart() -> None:
 
 
 def test_extract_stamps_from_text_another_ocr_made() -> None:
-    text = HEADER + "CV\nĐẾN\nSố: 2352\nNgày: 21/3/18\nChuyển:\n" + BODY
+    text = HEADER + "CV\nĐẾN\nSố: 2352\nNgày: 21/4/18\nChuyển:\n" + BODY  # received after its date
     record = extract_record(text)
-    assert record.received is not None and (record.received.number, record.received.date) == ("2352", "2018-03-21")
+    assert record.received is not None and (record.received.number, record.received.date) == ("2352", "2018-04-21")
     assert extract_record(HEADER + BODY).received is None
 
 
@@ -72,3 +72,25 @@ def test_extract_review_no_plausible_day_leaves_it_null() -> None:
     assert record.document.date_parts is not None
     assert (record.document.date_parts.day, record.document.date_parts.month) == (None, 4)
     assert "document.date" in record.needs_review
+
+
+def test_extract_review_stamp_fields_read_apart() -> None:
+    text = HEADER + BODY
+    mark = PageMark("received-stamp", (10, 300, 400, 150), "CV ĐẾN\nSố:\nNgày:")
+    readings = [FieldReading("received.number", None, 0.0, (100, 320, 200, 40), "", (("43", 0.4), ("47", 0.4))),
+                FieldReading("received.date", "04/4/18", 0.5, (100, 360, 200, 40), "")]
+    record = extract_record(text, [_page(text, readings, [mark])])
+    assert record.received is not None and (record.received.number, record.received.date) == (None, "2018-04-04")
+    assert record.fields_confidence == {"received.date": 0.5}
+    assert record.needs_review == ["received.number", "received.date"]  # unreadable; read with few votes
+
+
+def test_extract_review_receipt_before_the_printed_date_is_a_misread() -> None:
+    text = HEADER + BODY
+    mark = PageMark("received-stamp", (10, 300, 400, 150), "CV ĐẾN\nSố:\nNgày:")
+    readings = [FieldReading("received.number", "2770", 0.9, (100, 320, 200, 40), ""),
+                FieldReading("received.date", "01/4/18", 0.9, (100, 360, 200, 40), "")]
+    record = extract_record(text, [_page(text, readings, [mark])])
+    assert record.document.date == "2018-04-03"
+    assert record.received is not None and (record.received.number, record.received.date) == ("2770", None)
+    assert record.needs_review == ["received.date"] and "received.date" not in record.fields_confidence

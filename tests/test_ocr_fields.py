@@ -93,6 +93,46 @@ def test_ocr_fields_stamp_over_body_is_read_apart(stamped_page) -> None:
     assert [task.assignees for task in record.tasks] == [["Sở Kế hoạch và Đầu tư"]]
 
 
+def test_ocr_fields_worn_stamp_is_found_whole_and_no_value_guessed() -> None:
+    # its top side wavy and broken, its title struck through, its values written far past their labels
+    result, page = _read(registered_dispatch("08", "03", stamp=Stamp(worn=True, offset=0.9)))
+    assert [mark.kind for mark in result.marks] == ["received-stamp"]
+    assert result.marks[0].box[2] >= 2.3 * page.dpi  # the frame's whole width, not the struck title's rule
+    record = extract_record(page.text, [page])
+    assert record.received is not None and record.received.number == "2770"
+    assert record.received.date in (None, "2018-04-04")
+    assert record.received.date is not None or "received.date" in record.needs_review
+
+
+def test_ocr_fields_stamp_rows_ocr_did_not_read_are_placed_by_the_others() -> None:
+    words = _words("CV", "|56:.......", "Ngày:", "Chuyển:")
+    rows = ocr._stamp_rows(words)
+    assert rows["so"][0].text == "|56:......."  # the frame's inner side and an S read as 5, an ô as 6
+    rows = ocr._stamp_rows([word for word in words if word.text != "|56:......."])
+    placed, _ = rows["so"]
+    assert (placed.text, placed.box[0], placed.box[1]) == ("", 100, 160)  # one row above "Ngày:", at its pitch
+
+
+def test_ocr_fields_stamp_value_running_past_the_frame_is_not_read() -> None:
+    import cv2
+    import numpy as np
+    from registered_pages import handwritten
+
+    from pipeline.types import OcrWord
+
+    page = np.full((200, 500), 255, np.uint8)
+    ink = handwritten("2770", 30, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.1)
+    page[62 : 62 + ink.shape[0], 90 : 90 + ink.shape[1]] = ink
+    words = [OcrWord("CV", 90.0, (5, 60, 30, 30), 0, 0), OcrWord("Số:", 90.0, (45, 68, 36, 24), 0, 0)]
+
+    def number(right: int) -> str | None:
+        return ocr._stamp_fields(page, (0, 0, right, 200), words, 60, None, None)[0].value
+
+    assert number(500) == "2770"
+    # a frame found too short ends between its digits: "277" and "27" are never read for it
+    assert number(90 + 3 * ink.shape[1] // 4) is None and number(90 + ink.shape[1] // 2) is None
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)

@@ -5,18 +5,22 @@ and scripts/restore_identity.py reports any page that differs."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
 from build_tools.restore.encode import EncodedCorpus, UnitEncoder
 from build_tools.restore.lm_build import build_lm, build_vocabulary
 from pipeline.restore import decode as decode_module
+from pipeline.restore import kernels
 from pipeline.restore import lm as lm_module
 from pipeline.restore.decode import Restorer, _settled
 from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
@@ -59,11 +63,13 @@ def test_restore_speed_memoised_readings_match_cold_lookups() -> None:
         for value in reversed(CONFIDENCES):
             warm.restore(text.upper(), _confidences(text, value))
     assert warm._readings_cache, "readings are memoised"
+    assert warm._written_cache and warm._identity_cache, "so are words as written and identity readings"
     for text in TEXTS:
         for value in CONFIDENCES:
             assert warm.restore(text, _confidences(text, value)) == expected[text, str(value)]
     warm.clear_cache()
     assert not warm._readings_cache and not warm._edited_cache
+    assert not warm._written_cache and not warm._identity_cache
 
 
 def test_restore_speed_hash_index_edges() -> None:
@@ -92,7 +98,11 @@ def test_restore_speed_identity_check_reports_differences() -> None:
 
 
 def _toy_model_file(folder: Path) -> Path:
-    lines = ["ủy ban nhân dân tỉnh lạng sơn", "xây dựng nông thôn mới", "nhân dân các xã xây dựng nông thôn"] * 3
+    lines = [
+        "ủy ban nhân dân tỉnh lạng sơn",
+        "xây dựng nông thôn mới",
+        "nhân dân các xã xây dựng nông thôn",
+    ] * 3
     encoder = UnitEncoder()
     corpus = EncodedCorpus("toy", 1, encoder.encode_lines(lines))
     arrays = build_lm([corpus], build_vocabulary(encoder.units, [corpus]), 4, (1, 1, 1))
@@ -187,7 +197,10 @@ def test_restore_speed_viterbi_skips_settled_segments() -> None:
 def test_restore_speed_skipping_settled_segments_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages of many segments of different lengths restore to the same words and confidences whether
     or not the settled segments are skipped."""
-    page = "\n".join(TEXTS * 3) + "\nUy ban nhan dan tinh. Ve viec trien khai. Cac so, ban, nganh thuc hien nghiem tuc."
+    page = (
+        "\n".join(TEXTS * 3)
+        + "\nUy ban nhan dan tinh. Ve viec trien khai. Cac so, ban, nganh thuc hien nghiem tuc."
+    )
     restorer = _fresh()
     skipped = restorer.restore(page)
     monkeypatch.setattr(decode_module, "_settled", lambda lengths, n: [0] * int(lengths.max()))
@@ -218,3 +231,175 @@ def test_restore_speed_word_evidence_memoised(monkeypatch: pytest.MonkeyPatch) -
     restorer.clear_cache()
     assert not restorer._evidence_cache
     assert restorer.restore(page).text == restored.text
+
+
+def _numpy_find(index: HashIndex, queries: np.ndarray) -> np.ndarray:
+    """The hash lookup as whole-array passes (the code the compiled loop replaced)."""
+    position = index._home(queries)
+    payload = np.full(len(queries), -1, dtype=np.int64)
+    active = np.arange(len(queries))
+    while len(active):
+        found = index.table[position]
+        wanted = queries[active]
+        if index.payload is None:
+            hit = (found & KEY_MASK) == wanted
+            payload[active[hit]] = found[hit] >> lm_module.PAYLOAD_SHIFT
+        else:
+            hit = found == wanted
+            payload[active[hit]] = index.payload[position[hit]]
+        going = ~(hit | (found == -1))
+        active, position = active[going], position[going] + 1
+    return payload
+
+
+def _numpy_score(model: NgramModel, keys: np.ndarray, n: int) -> np.ndarray:
+    """Backoff scoring as whole-array passes per order (the code the compiled loop replaced)."""
+    if n == 1:
+        return model.uni_logp[keys]
+    table = model.orders[n]
+    payload = _numpy_find(table.index, keys)
+    hit = payload >= 0
+    result = np.empty(len(keys), dtype=np.float32)
+    result[hit] = table.logp[payload[hit] & 0xFF]
+    miss = np.flatnonzero(~hit)
+    missed = keys[miss]
+    lower = _numpy_score(model, missed & ((1 << (BITS * (n - 1))) - 1), n - 1)
+    contexts = missed >> BITS
+    if n - 1 == 1:
+        backoff = model.uni_bo[contexts]
+    elif model.orders[n - 1].backoff is None:
+        backoff = np.zeros(len(contexts), dtype=np.float32)
+    else:
+        found = _numpy_find(model.orders[n - 1].index, contexts)
+        backoff = np.where(found >= 0, model.orders[n - 1].backoff[found >> 8], np.float32(0.0))  # type: ignore[index]
+    result[miss] = lower + backoff.astype(np.float32)
+    return result
+
+
+def test_restore_speed_compiled_lm_scores_as_whole_array_code(tmp_path: Path) -> None:
+    """The compiled lookup and backoff scoring give, to the last bit, what the whole-array numpy passes
+    gave: on the toy model's n-grams of every order (hits, misses, backoffs) and on the real model's
+    n-grams of frequent and rare units."""
+    toy = NgramModel.load(_toy_model_file(tmp_path))
+    ids = np.arange(min(len(toy.words), 12), dtype=np.int64)
+    keys = ids
+    for n in range(2, toy.order + 1):
+        keys = (keys[:, None] << BITS | ids[None, :]).ravel()
+        assert np.array_equal(toy.score(keys, n), _numpy_score(toy, keys, n))
+    real = load_models().lm
+    rng = np.random.default_rng(5)
+    units = np.concatenate([np.arange(200), rng.integers(0, len(real.words), 200)]).astype(np.int64)
+    for n in range(2, real.order + 1):
+        keys = np.zeros(5000, dtype=np.int64)
+        for _ in range(n):
+            keys = keys << BITS | rng.choice(units, 5000)
+        assert np.array_equal(real.score(keys, n), _numpy_score(real, keys, n))
+        assert np.array_equal(real.orders[n].index.find(keys), _numpy_find(real.orders[n].index, keys))
+
+
+def test_restore_speed_compiled_recursions_as_numpy_steps() -> None:
+    """The compiled Viterbi, pruning and back-tracking loops give what the numpy round trips per step
+    gave, ties (many equal and −inf scores) broken alike, on the first of equal maxima."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n_states, width = int(rng.integers(5, 60)), int(rng.integers(1, 5))
+        bounds = np.unique(np.r_[0, rng.integers(1, n_states, 4), n_states])
+        # a state comes from a state of an earlier step, or from none (the state `n_states`, −inf)
+        came = np.full((n_states, width), n_states)
+        for lo, hi in itertools.pairwise(bounds):
+            came[lo:hi] = np.where(
+                rng.random((hi - lo, width)) < 0.2, n_states, rng.integers(0, max(lo, 1), (hi - lo, width))
+            )
+        step_score = rng.choice([-np.inf, -1.0, -2.0, 0.0], (n_states, width))
+        best = np.r_[rng.choice([-np.inf, -1.0, 0.0], n_states), -np.inf]
+        expected_best, expected_back = best.copy(), np.zeros(n_states, dtype=np.intp)
+        for lo, hi in itertools.pairwise(bounds[1:]):  # the first step stays as given
+            total = expected_best[came[lo:hi]] + step_score[lo:hi]
+            expected_back[lo:hi] = total.argmax(axis=1)
+            expected_best[lo:hi] = total.max(axis=1)
+        back = np.zeros(n_states, dtype=np.intp)
+        kernels.viterbi_steps(best, came, step_score, back, bounds, 1)
+        assert np.array_equal(best, expected_best) and np.array_equal(back, expected_back)
+
+        steps, segments, rows = int(rng.integers(2, 8)), int(rng.integers(1, 5)), int(rng.integers(4, 30))
+        pair = rng.choice([-np.inf, -1.0, -3.0, 0.0], (rows, width, width))
+        starts = np.sort(rng.integers(0, rows, segments))
+        settled = np.sort(rng.integers(0, segments + 1, steps))
+        forward = np.full((steps, segments, width), -np.inf)
+        forward[0, :, 0] = 0.0
+        expected_forward, expected_pred = forward.copy(), np.zeros((steps, segments, width), dtype=np.intp)
+        for i in range(1, steps):
+            first = settled[i]
+            total = expected_forward[i - 1, first:, :, None] + pair[np.minimum(starts[first:] + i, rows - 1)]
+            expected_pred[i, first:] = total.argmax(axis=1)
+            expected_forward[i, first:] = total.max(axis=1)
+        predecessor = np.zeros((steps, segments, width), dtype=np.intp)
+        kernels.bigram_steps(forward, predecessor, pair, starts, settled)
+        assert np.array_equal(forward, expected_forward) and np.array_equal(predecessor, expected_pred)
+
+        lengths = rng.integers(2, 9, segments)
+        seg_starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        came_from = rng.integers(0, 40, 40)
+        newest = rng.integers(0, 4, 40)
+        current = rng.integers(0, 40, segments)
+        expected_choice = np.zeros(int(lengths.sum()), dtype=np.int64)
+        state = current.copy()
+        for i in range(int(lengths.max()) - 1, 0, -1):
+            going = np.flatnonzero(lengths > i)
+            expected_choice[seg_starts[going] + i] = newest[state[going]]
+            state[going] = came_from[state[going]]
+        choice = np.zeros(int(lengths.sum()), dtype=np.int64)
+        kernels.backtrack(current, came_from, newest, seg_starts, lengths, 1, choice)
+        assert np.array_equal(choice, expected_choice)
+
+
+def test_restore_speed_decoding_runs_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restoring a page scores the LM, prunes, decodes and back-tracks through the compiled loops."""
+    called: list[str] = []
+    for name in ("score_keys", "viterbi_steps", "bigram_steps", "backtrack"):
+        real = getattr(kernels, name)
+
+        def counted(*args: object, _real: object = real, _name: str = name) -> object:
+            called.append(_name)
+            return _real(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(kernels, name, counted)
+        assert isinstance(real, numba.core.registry.CPUDispatcher)
+    _fresh().restore("\n".join(TEXTS))
+    assert set(called) == {"score_keys", "viterbi_steps", "bigram_steps", "backtrack"}
+
+
+_CACHE_PROBE = """
+import numpy as np
+from pipeline.restore import kernels
+came = np.zeros((3, 2), dtype=np.int64)
+kernels.viterbi_steps(np.zeros(4), came, np.zeros((3, 2)), np.zeros(3, dtype=np.intp), np.array([0, 1, 3]), 1)
+stats = kernels.viterbi_steps.stats
+print(kernels.CACHE, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+def _probe(environment: dict[str, str]) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    done = subprocess.run(
+        [sys.executable, "-c", _CACHE_PROBE],
+        env={**env, **environment, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return done.stdout.split()
+
+
+def test_restore_speed_compiled_code_cached_for_next_process(tmp_path: Path) -> None:
+    """The first process compiles the loops and caches the code under the user's cache folder; the
+    next one loads it from there instead of compiling. Where that folder cannot be written (a
+    read-only home), the loops compile in every process and work all the same."""
+    home = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert _probe(home) == ["True", "0", "1"]
+    assert list((tmp_path / "cache" / "congvan" / "numba").rglob("kernels.viterbi_steps-*.nbi"))
+    assert _probe(home) == ["True", "1", "0"], "the second process compiles nothing"
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert _probe({"XDG_CACHE_HOME": str(blocker)}) == ["False", "0", "1"], "compiled, not cached"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from pipeline.extract.text import DocumentText, fold
 from pipeline.types import DateMention
+from pipeline.vietnamese import digit_letters
 
 MIN_YEAR, MAX_YEAR = 1900, 2099
 
@@ -168,16 +169,22 @@ def parse_date_at(folded: str, position: int) -> tuple[str, int] | None:
     return (date.isoformat(), match.end()) if date else None
 
 
-# OCR's letters for digits (folded): a 1 as I, l, | or !, a 0 as O ("ngày I8 tháng O1 năm 2Ol8"), read only in
-# a token of digits and such letters with at least one real digit; a date pattern must still match around them.
-_DIGITS_TOKEN = re.compile(r"(?<![a-z])[0-9ilo|!]*[0-9][0-9ilo|!]*(?![a-z])")
-_LETTER_DIGITS = str.maketrans("il|!o", "11110")
+# OCR's letters for digits (folded: vietnamese.OCR_DIGIT_LETTERS), read in a token of digits and such letters with
+# at least one real digit ("ngày I8 tháng O1 năm 2Ol8"), or with none where a long date's words frame the token as
+# its day or month ("ngày I§ tháng O1 năm 1999"); a date pattern must still match around them.
+_LETTER_DIGITS = str.maketrans(digit_letters(folded=True))
+_LETTERS = re.escape("".join(digit_letters(folded=True)))
+_DIGITS_TOKEN = re.compile(rf"(?<![a-z])[0-9{_LETTERS}]*[0-9][0-9{_LETTERS}]*(?![a-z])")
+_FRAMED_DIGITS = re.compile(rf"(?<=ngay )[{_LETTERS}]{{1,2}}(?= th[a-z]ng )|(?<=th[a-z]ng )[{_LETTERS}]{{1,2}}(?= nam )")
 
 
 def read_digits(folded: str) -> str:
-    """Folded text with OCR's letters for digits read as digits in tokens that hold a digit; one character for
-    one."""
-    return _DIGITS_TOKEN.sub(lambda match: match.group(0).translate(_LETTER_DIGITS), folded)
+    """Folded text with OCR's letters for digits read as digits in tokens that hold a digit, or that stand as a
+    long date's day or month; one character for one."""
+    def digits(match: re.Match[str]) -> str:
+        return match.group(0).translate(_LETTER_DIGITS)
+
+    return _FRAMED_DIGITS.sub(digits, _DIGITS_TOKEN.sub(digits, folded))
 
 
 def parse_date(text: str) -> str | None:

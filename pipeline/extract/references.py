@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pipeline.extract.dates import parse_date_at, read_digits
 from pipeline.extract.text import DocType, DocumentText, doc_types, fold_key
 from pipeline.types import Reference
+from pipeline.vietnamese import digit_letters
 
 # One symbol group: starts with a capital, letters/digits, and is a whole word ("Sở" is not the group "S").
 _GROUP = r"[A-ZĐ][A-Za-zĐđ0-9]*(?![\w])"
@@ -143,12 +144,13 @@ def _build(match: re.Match[str], party: bool) -> CodeMatch | None:
 # A code's number right after "số" with OCR's letters for digits ("số I3/UB-TP", "số !3/2018/NĐ-CP",
 # "Số: lO5/QĐ"): "số" and the slash that follows make the token a number, so its letters are digits. At least
 # one real digit is required: "số I/…" stays a Roman numeral.
-_MISREAD_NUMBER = r"(?P<num>(?=[0-9IlO|!]*[0-9])(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5})(?=[ \t]*/)"
+_DIGIT_READINGS = str.maketrans(digit_letters(without="o§"))
+_LETTERS = re.escape("".join(digit_letters(without="o§")))
+_MISREAD_NUMBER = rf"(?P<num>(?=[0-9{_LETTERS}]*[0-9])(?=[0-9]*[{_LETTERS}])[0-9{_LETTERS}]{{2,5}})(?=[ \t]*/)"
 _NUMBER_AFTER_SO = re.compile(r"(?<![\w])[Ss][ốỐôÔoO]\s*[:.]?\s*" + _MISREAD_NUMBER)
-_DIGIT_READINGS = str.maketrans("IlO|!", "11011")
 # After the header's "Số:" label: its number, and a space OCR read for the slash before a type ("110 QĐ-STP").
 # There a number is never a Roman numeral, so "lI" is 11 with no real digit beside it.
-_LABELLED_NUMBER = re.compile(r"[ \t]*(?P<num>(?=[0-9]*[IlO|!])[0-9IlO|!]{2,5})(?=[ \t]*/)")
+_LABELLED_NUMBER = re.compile(rf"[ \t]*(?P<num>(?=[0-9]*[{_LETTERS}])[0-9{_LETTERS}]{{2,5}})(?=[ \t]*/)")
 _LOST_SLASH = re.compile(r"([ \t]*\d{1,5}) (?=(?P<group>[A-ZĐ][A-Za-zĐđ]{0,3})-)")
 
 

@@ -1,12 +1,22 @@
-"""Fields read apart from the page's text (a handwritten number, day or month): their confidences, the fields a
-person must check, and the check of the document's date against the other dates its copy bears."""
+"""Fields read apart from the page's text (a handwritten number, day or month, a receiving stamp's number and date):
+their confidences, the fields a person must check, and the check of the document's date against the other dates its
+copy bears."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipeline.types import DateParts, DocumentHeader, FieldReading, PageResult, Received, Reference
+from pipeline.types import (
+    RECEIVED_DATE,
+    RECEIVED_NUMBER,
+    DateParts,
+    DocumentHeader,
+    FieldReading,
+    PageResult,
+    Received,
+    Reference,
+)
 
 # A value read apart with less than this share of the recognisers' votes is kept but listed for review.
 REVIEW_BELOW = 0.6
@@ -55,12 +65,39 @@ def _iso(parts: DateParts) -> str | None:
         return None
 
 
+def _review_received(received: Received | None, pages: Sequence[PageResult], header: DocumentHeader,
+                     review: Review) -> None:
+    """The stamp's number and date read apart: their confidences, and for review one unreadable (left null), one
+    read with few votes, or a date of receipt before the document's own printed date (then the stamp's is the
+    misread: it is set to null)."""
+    if received is None:
+        return
+    readings = {r.name: r for r in pages[received.page].field_readings} if received.page is not None \
+        and received.page < len(pages) else {}
+    for name, value in ((RECEIVED_NUMBER, received.number), (RECEIVED_DATE, received.date)):
+        reading = readings.get(name)
+        if reading is None:
+            continue
+        if value is None:
+            review.flag(name)
+        else:
+            review.confidence[name] = reading.confidence
+            if reading.confidence < REVIEW_BELOW:
+                review.flag(name)
+    printed = "day" not in _header_readings(pages)  # a day read apart is checked against the stamp's date instead
+    if printed and received.date is not None and header.date is not None and received.date < header.date:
+        received.date = None
+        review.confidence.pop(RECEIVED_DATE, None)
+        review.flag(RECEIVED_DATE)
+
+
 def review_fields(header: DocumentHeader, pages: Sequence[PageResult], received: Received | None,
                   references: Sequence[Reference]) -> Review:
-    """Confidences of the header fields read apart, and the fields to review: a number or date part that was
-    unreadable (left null, never guessed), one read with few votes, and a date outside what the copy's other
-    dates allow — then the best-voted reading of the day within those bounds is taken, or none."""
+    """Confidences of the header's and the receiving stamp's fields read apart, and the fields to review: a number
+    or date part that was unreadable (left null, never guessed), one read with few votes, and a date outside what
+    the copy's other dates allow — then the best-voted reading of the day within those bounds is taken, or none."""
     review = Review()
+    _review_received(received, pages, header, review)
     readings = _header_readings(pages)
     number = readings.get("number")
     if number is not None:

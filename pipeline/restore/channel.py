@@ -60,6 +60,17 @@ def _junk_logp(unseen_logp: float, piece: str) -> float:
 _CHAR_LOGS = (math.log(LETTER_ALPHABET), math.log(JUNK_ALPHABET))  # indexed by is_junk
 
 
+def _read_as(rules: dict[str, dict[str, float]], intended: str, observed: str, floor: float) -> float:
+    """ln P(letter `intended` read as `observed`): its rule, else the unseen mass `floor` spread over
+    what an OCR engine may emit (worked out only where no rule holds)."""
+    found = rules.get(intended)
+    if found is not None:
+        logp = found.get(observed)
+        if logp is not None:
+            return logp
+    return _junk_logp(floor, observed)
+
+
 UNKNOWN_BUCKET = len(CONFIDENCE_EDGES) + 1
 
 
@@ -225,11 +236,10 @@ class SubstitutionChannel:
         for op in Levenshtein.editops(skeleton(intended), skeleton(observed)):
             tag, src, dest = op.tag, op.src_pos, op.dest_pos
             for k in range(src - i):  # letters read right up to the edit
-                char = intended[i + k]
-                total += rules.get(char, {}).get(observed[j + k], _junk_logp(floor, observed[j + k]))
+                total += _read_as(rules, intended[i + k], observed[j + k], floor)
             i, j = src, dest
             if tag == "replace":
-                total += rules.get(intended[i], {}).get(observed[j], _junk_logp(floor, observed[j]))
+                total += _read_as(rules, intended[i], observed[j], floor)
                 i, j = i + 1, j + 1
             elif tag == "delete":
                 total += rules.get(intended[i], {}).get("", floor - math.log(LETTER_ALPHABET))
@@ -238,8 +248,7 @@ class SubstitutionChannel:
                 total += _junk_logp(floor, observed[j])
                 j += 1
         for k in range(len(intended) - i):
-            char = intended[i + k]
-            total += rules.get(char, {}).get(observed[j + k], _junk_logp(floor, observed[j + k]))
+            total += _read_as(rules, intended[i + k], observed[j + k], floor)
         return total
 
     def identity_logp(self, text: str) -> float:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
-import functools
 import math
 import re
 import unicodedata
@@ -13,6 +11,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from pipeline.restore import kernels
 from pipeline.restore.channel import (
     MAX_BETA,
     MAX_EDITS,
@@ -238,6 +237,8 @@ class Restorer:
         self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._stroked_cache: dict[str, str] = {}
+        self._written_cache: dict[str, tuple[int, float, bool, bool]] = {}
+        self._identity_cache: dict[tuple[int, str], float] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
 
     # ------------------------------------------------------------------ candidates
@@ -245,6 +246,18 @@ class Restorer:
     def _as_written(self, lower: str) -> tuple[int, float, bool]:
         """LM id of a word kept as written, the spelling score the LM lacks for it, and whether the
         vocabulary holds it (a known syllable, whatever its tone placement, or a known other word)."""
+        return self._written_of(lower)[:3]
+
+    def _written_of(self, lower: str) -> tuple[int, float, bool, bool]:
+        """`_as_written`, and whether the word is broken (neither known nor a valid syllable): memoised
+        per word, for the candidates of every regime, confidence bucket and case of it."""
+        found = self._written_cache.get(lower)
+        if found is None:
+            written_id, spelling, known = self._look_up_written(lower)
+            found = self._written_cache[lower] = (written_id, spelling, known, not known and not is_valid(lower))
+        return found
+
+    def _look_up_written(self, lower: str) -> tuple[int, float, bool]:
         if is_valid(lower):
             unit_id = self.key_to_id.get(tone_key(lower))
             if unit_id is not None:
@@ -264,6 +277,8 @@ class Restorer:
         self._evidence_cache.clear()
         self._respelled_cache.clear()
         self._stroked_cache.clear()
+        self._written_cache.clear()
+        self._identity_cache.clear()
         self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
@@ -279,13 +294,14 @@ class Restorer:
                 self._edited_cache.clear()
                 self._evidence_cache.clear()
                 self._respelled_cache.clear()
+                self._written_cache.clear()
+                self._identity_cache.clear()
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
         """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
         lower = normalize_text(text).lower()
-        written_id, spelling, known = self._as_written(lower)
-        broken = not known and not is_valid(lower)  # hge, thyfc, ngiy
+        written_id, spelling, known, broken = self._written_of(lower)  # broken: hge, thyfc, ngiy
         # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
         # foreign (a name, a term, a code such as A62) is not
         edits = broken and search and not self._may_stay_broken(regime, text, lower)
@@ -323,7 +339,7 @@ class Restorer:
                 for unit_id, score in self._respelled_of(channel, lower, written_id):
                     if unit_id not in combined:
                         combined[unit_id] = score + log_weight + misread
-            identity = _logaddexp(identity, log_weight + channel.identity_logp(lower) + keep)
+            identity = _logaddexp(identity, log_weight + self._identity_of(channel, lower) + keep)
         # the word as written is a candidate, unless it is a broken syllable of Vietnamese
         stays = not combined or not broken or self._may_stay_broken(regime, text, lower)
         if stays and (not known or written_id not in combined):
@@ -352,6 +368,14 @@ class Restorer:
             best=ranked[0][0],
             best_syllable=max((t for t, u, _ in ranked if syllable[u]), default=-math.inf),
         )
+
+    def _identity_of(self, channel: SubstitutionChannel, lower: str) -> float:
+        """`SubstitutionChannel.identity_logp`, memoised per channel and word."""
+        key = (id(channel), lower)
+        found = self._identity_cache.get(key)
+        if found is None:
+            found = self._identity_cache[key] = channel.identity_logp(lower)
+        return found
 
     def _edited_of(self, channel: SubstitutionChannel, lower: str) -> list[tuple[int, float]]:
         """`_edited`, memoised per channel and token."""
@@ -400,7 +424,7 @@ class Restorer:
     def _is_broken(self, text: str) -> bool:
         """Neither a syllable nor a word the vocabulary holds (hge, thyfc, hànhbộ)."""
         lower = normalize_text(text).lower()
-        return not is_valid(lower) and not self._as_written(lower)[2]
+        return self._written_of(lower)[3]
 
     @staticmethod
     def _may_stay_broken(regime: Regime, text: str, lower: str) -> bool:
@@ -1005,13 +1029,10 @@ class _Lattice:
         forward = np.full((steps, len(starts), k), -np.inf)
         forward[0, :, 0] = 0.0  # <s>
         predecessor = np.zeros((steps, len(starts), k), dtype=np.intp)
-        last = len(self.counts) - 1
-        for i, first in zip(range(1, steps), _settled(lengths, 1)[1:], strict=True):
-            # the segments from `first` on are still going (those before past their end, unless the
-            # segments are not in order of length: then every one, beyond its end on pair rows unused)
-            total = forward[i - 1, first:, :, None] + pair[np.minimum(starts[first:] + i, last)]
-            total.argmax(axis=1, out=predecessor[i, first:])
-            _row_max(total, out=forward[i, first:])
+        # at each step the segments from `_settled`'s count on are still going (those before past
+        # their end, unless the segments are not in order of length: then every one, beyond its end
+        # on pair rows unused)
+        kernels.bigram_steps(forward, predecessor, pair, starts, np.array(_settled(lengths, 1), dtype=np.int64))
         within = within_segment(self.segment)
         return forward[within, self.segment], predecessor[within, self.segment]
 
@@ -1089,12 +1110,7 @@ class _Lattice:
         best = np.full(n_states + 1, -np.inf)
         best[state_start[starts + n - 2]] = 0.0  # <s> … <s>
         back = np.zeros(n_states, dtype=np.intp)
-        for i in range(n - 1, len(step_bounds) - 1):
-            lo, hi = step_states[i], step_states[i + 1]
-            total = best[came[lo:hi]]
-            total += step_score[lo:hi]
-            total.argmax(axis=1, out=back[lo:hi])
-            _row_max(total, out=best[lo:hi])
+        kernels.viterbi_steps(best, came, step_score, back, step_states, n - 1)
         came_from = came[np.arange(n_states), back]
         # back-tracking from each segment's best final state
         ends = starts + lengths - 1
@@ -1103,13 +1119,8 @@ class _Lattice:
         newest = np.empty(n_states, dtype=np.int64)
         in_position = np.arange(n_states) - np.repeat(np.cumsum(states) - states, states)
         newest[state_start[owner_of] + in_position] = in_position % counts[owner_of]
-        shortest_first = np.argsort(lengths, kind="stable")
-        sorted_lengths = lengths[shortest_first].tolist()
         choice = np.zeros(n_pos, dtype=np.int64)
-        for i in range(int(lengths.max()) - 1, n - 2, -1):
-            going = shortest_first[bisect.bisect_right(sorted_lengths, i) :]
-            choice[starts[going] + i] = newest[current[going]]
-            current[going] = came_from[current[going]]
+        kernels.backtrack(current, came_from, newest, starts, lengths, n - 1, choice)
         self.choice = choice
         # local posterior: the n n-grams touching a position, neighbours fixed to the choice (n-grams
         # past the segment's end count 0, the padded table's zeros)
@@ -1199,11 +1210,6 @@ def _settled(lengths: np.ndarray, n: int) -> list[int]:
         return [0] * len(steps)
     settled: list[int] = np.searchsorted(lengths + (n - 1), steps, side="right").tolist()
     return settled
-
-
-# the maximum over axis 1 without ndarray.max's Python-level wrapper: Viterbi calls it once per
-# position, on small arrays, where the wrapper costs as much as the reduction
-_row_max = functools.partial(np.maximum.reduce, axis=1)
 
 
 def within_segment(segment: np.ndarray) -> np.ndarray:

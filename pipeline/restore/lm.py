@@ -3,6 +3,7 @@ hash tables built from them, cached on disk so that later loads read them instea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -11,12 +12,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pipeline.restore import kernels
+from pipeline.restore.kernels import BITS as BITS  # the packed key layout, re-exported
+from pipeline.restore.kernels import HASH_MULTIPLIER, PAYLOAD_SHIFT
+from pipeline.restore.kernels import KEY_MASK as KEY_MASK
 from pipeline.restore.tokens import ABBR, BOS, CODE, EOS, NUM, PUNCT, UNK, URL
 
-BITS = 15  # bits per unit id inside a packed n-gram key (vocabulary < 32768)
 ID_MASK = (1 << BITS) - 1
 SPECIALS = (BOS, EOS, UNK, NUM, CODE, URL, PUNCT, ABBR)
 BOS_ID, EOS_ID, UNK_ID = 0, 1, 2
@@ -49,12 +54,7 @@ class SpellingModel:
         return cls(chars, float(arrays["spell_unseen"]), float(arrays["spell_stop"]))
 
 
-_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
-
-
 LOAD_SPREAD = 2.0  # home slots per key: misses (most backoff queries) probe 2.5 slots on average
-PAYLOAD_SHIFT = 47  # a hash slot holds a packed n-gram key (≤ 45 bits) and a 16-bit payload above it
-KEY_MASK = (1 << PAYLOAD_SHIFT) - 1
 
 
 class HashIndex:
@@ -107,7 +107,7 @@ class HashIndex:
     def _home(self, keys: np.ndarray) -> np.ndarray:
         # the hash's top 32 bits scaled to the number of slots (no power-of-two table: less memory
         # to allocate and fill when the models load); keys are non-negative, so viewed as unsigned
-        hashed = np.asarray(keys, dtype=np.int64).view(np.uint64) * _HASH_MULTIPLIER
+        hashed = np.asarray(keys, dtype=np.int64).view(np.uint64) * HASH_MULTIPLIER
         hashed >>= np.uint64(32)
         hashed *= self.slots
         hashed >>= np.uint64(32)
@@ -116,31 +116,15 @@ class HashIndex:
     def find(self, queries: np.ndarray) -> np.ndarray:
         """Payload of every query key, −1 where absent (empty slots hold −1)."""
         queries = np.ascontiguousarray(queries, dtype=np.int64)
-        position = self._home(queries)
-        table = self.table
-        found = table[position]
-        # the first probe over all queries at once; most end there (a hit or an empty home slot)
-        if self.payload is None:
-            hit = (found & KEY_MASK) == queries  # an empty slot (−1) masks to KEY_MASK, never a key
-            found_payload = np.where(hit, found >> PAYLOAD_SHIFT, -1)
-        else:
-            hit = found == queries
-            found_payload = np.where(hit, self.payload[np.where(hit, position, 0)].astype(np.int64), -1)
-        active = np.flatnonzero(~hit & (found != -1))
-        position = position[active] + 1
-        while len(active):
-            found = table[position]
-            wanted = queries[active]
-            empty = found == -1
-            if self.payload is None:
-                hit = (found & KEY_MASK) == wanted
-                found_payload[active[hit]] = found[hit] >> PAYLOAD_SHIFT
-            else:
-                hit = found == wanted
-                found_payload[active[hit]] = self.payload[position[hit]]
-            going = ~(hit | empty)
-            active, position = active[going], position[going] + 1
-        return found_payload
+        return kernels.find_keys(self.table, self.packed_payload, self.slots, queries)
+
+    @property
+    def packed_payload(self) -> np.ndarray:
+        """The payload array as the kernels take it: empty where payloads are packed in the slots."""
+        return self.payload if self.payload is not None else _NO_PAYLOAD
+
+
+_NO_PAYLOAD = np.zeros(0, dtype=np.uint16)
 
 
 @dataclass
@@ -192,32 +176,26 @@ class NgramModel:
     def score(self, keys: np.ndarray, n: int | None = None) -> np.ndarray:
         """ln P(last | preceding n-1 units) for packed n-gram keys (int64), with backoff."""
         n = self.order if n is None else n
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
         if n == 1:
             return self.uni_logp[keys]
-        table = self.orders[n]
-        payload = table.index.find(keys)
-        hit = payload >= 0
-        result = np.empty(len(keys), dtype=np.float32)
-        result[hit] = table.logp[payload[hit] & 0xFF]
-        miss = np.flatnonzero(~hit)
-        if len(miss):
-            missed = keys[miss]
-            lower = self.score(missed & ((1 << (BITS * (n - 1))) - 1), n - 1)
-            result[miss] = lower + self._backoff(missed >> BITS, n - 1)
-        return result
+        return kernels.score_keys(keys, n, *self._kernel_tables)
 
-    def _backoff(self, contexts: np.ndarray, n: int) -> np.ndarray:
-        """ln backoff weight of n-gram contexts; 0 for contexts the model does not hold."""
-        if n == 1:
-            return self.uni_bo[contexts]
-        table = self.orders[n]
-        if table.backoff is None:
-            return np.zeros(len(contexts), dtype=np.float32)
-        payload = table.index.find(contexts)
-        hit = payload >= 0
-        result = np.zeros(len(contexts), dtype=np.float32)
-        result[hit] = table.backoff[payload[hit] >> 8]
-        return result
+    @functools.cached_property
+    def _kernel_tables(self) -> tuple[Any, ...]:
+        """The orders' tables as `kernels.score_keys` takes them: tuples indexed by order."""
+        none_f = np.zeros(0, dtype=np.float32)
+        none_i = np.zeros(1, dtype=np.int64)
+        orders = [self.orders.get(m) for m in range(self.order + 1)]
+        return (
+            tuple(o.index.table if o else none_i for o in orders),
+            tuple(o.index.packed_payload if o else _NO_PAYLOAD for o in orders),
+            np.array([int(o.index.slots) if o else 0 for o in orders], dtype=np.uint64),
+            tuple(o.logp if o else none_f for o in orders),
+            tuple(o.backoff if o and o.backoff is not None else none_f for o in orders),
+            self.uni_logp,
+            self.uni_bo,
+        )
 
 
 TABLE_FORMAT = 1  # the layout of HashIndex's tables: raise it when that changes, so that caches are rebuilt

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from pipeline.vietnamese import could_be_syllable, normalize_text
+from pipeline.vietnamese import could_be_syllable, digit_letters, normalize_text
 
 TOKEN_RE = re.compile(r"\S+")  # matches exactly what str.split() yields (checked by tests)
 EDGE_PUNCT = frozenset(".,;:!?()[]{}<>\"'“”‘’«»…–—-−/\\|*•·+=~_#%")
@@ -17,7 +17,7 @@ _NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,:/\-–]\d+)*%?$")
 # A number OCR read partly as the capitals and strokes that look like digits ("I8" for 18, "O1" for 01, "2O17"):
 # digits with I, O, | or ! among them. No Vietnamese word mixes those capitals with digits (a digit for a vowel,
 # "16n" for lớn, comes with lower-case letters), and restoring one as a word loses the number ("I8" → "Ia").
-_MISREAD_NUMBER_RE = re.compile(r"^(?=.*\d)[0-9IO|!]{2,4}$")
+_MISREAD_NUMBER_RE = re.compile(rf"^(?=.*\d)[0-9{re.escape(''.join(digit_letters(without='lo§')))}]{{2,4}}$")
 # characters that separate the parts of a compound token (kinh-tế, V/v, tài:sản): parts are restored
 # one by one and the separators kept
 SEPARATORS = frozenset("/-–.,:;")

@@ -1,0 +1,183 @@
+"""Compiled loops of the restorer (numba): the LM's hash lookups with backoff, one key at a time, and
+the Viterbi recursions, step after step, without a Python round trip per key or per step.
+
+Each kernel computes exactly what the whole-array numpy code it replaced computed (the same float32
+and float64 operations in the same order, ties broken the same way), so restored text and confidences
+are unchanged. Compiled code is cached under the user's cache folder (see `pipeline.defaults.cache_dir`)
+so that only the first process compiles it; where that folder cannot be written, every process
+compiles it on first use."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from pipeline.defaults import cache_dir
+
+
+def _cache_ready() -> bool:
+    """Point numba's cache at the user's cache folder (unless NUMBA_CACHE_DIR names another); False
+    where that folder cannot be written (a read-only home: then nothing is cached)."""
+    folder = os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    os.environ["NUMBA_CACHE_DIR"] = folder
+    return True
+
+
+CACHE = _cache_ready()
+
+import numba  # noqa: E402  (after NUMBA_CACHE_DIR is set: numba reads it when imported)
+
+BITS = 15  # bits per unit id inside a packed n-gram key (vocabulary < 32768)
+HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+PAYLOAD_SHIFT = 47  # a hash slot holds a packed n-gram key (≤ 45 bits) and a 16-bit payload above it
+KEY_MASK = (1 << PAYLOAD_SHIFT) - 1
+_HALF = np.uint64(32)
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def _find(table: np.ndarray, payload: np.ndarray, slots: np.uint64, key: np.int64) -> np.int64:
+    """Payload of `key` in an open-addressing table (lm.HashIndex), −1 where absent; an empty
+    `payload` array: the payload is packed above the key in its slot."""
+    home = (np.uint64(key) * HASH_MULTIPLIER) >> _HALF
+    position = np.int64((home * slots) >> _HALF)
+    packed = payload.size == 0
+    while True:
+        found = table[position]
+        if packed:
+            if (found & KEY_MASK) == key:  # an empty slot (−1) masks to KEY_MASK, never a key
+                return found >> PAYLOAD_SHIFT
+        elif found == key:
+            return np.int64(payload[position])
+        if found == -1:
+            return np.int64(-1)
+        position += 1
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def find_keys(table: np.ndarray, payload: np.ndarray, slots: np.uint64, keys: np.ndarray) -> np.ndarray:
+    """`_find` of every key."""
+    out = np.empty(len(keys), dtype=np.int64)
+    for i in range(len(keys)):
+        out[i] = _find(table, payload, slots, keys[i])
+    return out
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def score_keys(
+    keys: np.ndarray,
+    n: int,
+    tables: tuple[np.ndarray, ...],
+    payloads: tuple[np.ndarray, ...],
+    slots: np.ndarray,
+    logps: tuple[np.ndarray, ...],
+    backoffs: tuple[np.ndarray, ...],
+    uni_logp: np.ndarray,
+    uni_bo: np.ndarray,
+) -> np.ndarray:
+    """ln P(last | preceding n − 1 units) of packed n-gram keys with backoff (lm.NgramModel.score):
+    per order m (index m of the tuples; 0 and 1 unused), its hash table, payloads, slot count,
+    log-probability codebook and backoff codebook (empty: no backoffs). A missed n-gram scores as
+    its (n − 1)-gram plus its context's backoff, the backoffs added innermost first, in float32."""
+    out = np.empty(len(keys), dtype=np.float32)
+    pending = np.empty(max(n, 1), dtype=np.float32)
+    for i in range(len(keys)):
+        key = keys[i]
+        m = n
+        held = 0
+        value = np.float32(0.0)
+        while m >= 2:
+            code = _find(tables[m], payloads[m], np.uint64(slots[m]), key)
+            if code >= 0:
+                value = logps[m][code & 0xFF]
+                break
+            context = key >> BITS
+            if m == 2:
+                pending[held] = uni_bo[context]
+            elif backoffs[m - 1].size == 0:
+                pending[held] = np.float32(0.0)
+            else:
+                found = _find(tables[m - 1], payloads[m - 1], np.uint64(slots[m - 1]), context)
+                pending[held] = backoffs[m - 1][found >> 8] if found >= 0 else np.float32(0.0)
+            held += 1
+            m -= 1
+            key &= (np.int64(1) << (BITS * m)) - 1
+        if m == 1:
+            value = uni_logp[key]
+        for j in range(held - 1, -1, -1):
+            value = value + pending[j]
+        out[i] = value
+    return out
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def viterbi_steps(
+    best: np.ndarray,
+    came: np.ndarray,
+    step_score: np.ndarray,
+    back: np.ndarray,
+    step_states: np.ndarray,
+    first: int,
+) -> None:
+    """The Viterbi recursion over numbered states (`_Lattice.viterbi`): for the states of each step
+    from `first` (`step_states[i]` .. `step_states[i + 1]`), the best of `best[came] + step_score`
+    over the row into `best`, and its column (the first of equal ones) into `back`."""
+    width = came.shape[1]
+    for i in range(first, len(step_states) - 1):
+        for state in range(step_states[i], step_states[i + 1]):
+            top = best[came[state, 0]] + step_score[state, 0]
+            column = 0
+            for j in range(1, width):
+                total = best[came[state, j]] + step_score[state, j]
+                if total > top:
+                    top, column = total, j
+            back[state] = column
+            best[state] = top
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def bigram_steps(
+    forward: np.ndarray, predecessor: np.ndarray, pair: np.ndarray, starts: np.ndarray, settled: np.ndarray
+) -> None:
+    """The bigram Viterbi of pruning (`_Lattice._bigram_paths`), all segments together: at step i,
+    for the segments from `settled[i]` on, the best of `forward[i − 1] + pair` over the previous slot
+    (the first of equal ones)."""
+    last = pair.shape[0] - 1
+    width = pair.shape[1]
+    for i in range(1, forward.shape[0]):
+        for segment in range(settled[i], forward.shape[1]):
+            row = min(starts[segment] + i, last)
+            for slot in range(width):
+                top = forward[i - 1, segment, 0] + pair[row, 0, slot]
+                column = 0
+                for previous in range(1, width):
+                    total = forward[i - 1, segment, previous] + pair[row, previous, slot]
+                    if total > top:
+                        top, column = total, previous
+                predecessor[i, segment, slot] = column
+                forward[i, segment, slot] = top
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def backtrack(
+    current: np.ndarray,
+    came_from: np.ndarray,
+    newest: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    first: int,
+    choice: np.ndarray,
+) -> None:
+    """Each segment's path back from its final state `current[s]`: the newest candidate of each state
+    into `choice` (positions `first` .. length − 1 of the segment), then the state it came from."""
+    for segment in range(len(starts)):
+        state = current[segment]
+        for i in range(lengths[segment] - 1, first - 1, -1):
+            choice[starts[segment] + i] = newest[state]
+            state = came_from[state]
