@@ -120,8 +120,8 @@ class BodyHead:
 BODY_HEADS = (
     BodyHead("Ban cán sự đảng", issuer=False), BodyHead("Ban cán sự", issuer=False), BodyHead("Ban Thường vụ"),
     BodyHead("Ban Chấp hành"), BodyHead("Ban Chỉ đạo"), BodyHead("Ban Chỉ huy"), BodyHead("Bộ Chỉ huy"),
-    BodyHead("Ban Quản lý"), BodyHead("Tổ công tác"), BodyHead("Tổ giúp việc", issuer=False),
-    BodyHead("Tổ công nghệ", issuer=False), BodyHead("Đoàn công tác", issuer=False),
+    BodyHead("Ban Quản lý"), BodyHead("Ban quản lý", issuer=False), BodyHead("Tổ công tác"),
+    BodyHead("Tổ giúp việc", issuer=False), BodyHead("Tổ công nghệ", issuer=False), BodyHead("Đoàn công tác", issuer=False),
     BodyHead("Đảng đoàn", issuer=False), BodyHead("Ủy ban nhân dân", issuer=False),
     BodyHead("Uỷ ban nhân dân", issuer=False), BodyHead("Uy ban nhân dân", issuer=False), BodyHead("Ủy ban"),
     BodyHead("Uỷ ban", issuer=False), BodyHead("UBND"), BodyHead("HĐND"), BodyHead("Hội đồng"),
@@ -148,8 +148,8 @@ BODY_HEADS = (
     BodyHead("Các", issuer=False), BodyHead("các", issuer=False), BodyHead("Những", issuer=False, needs_name=True),
     BodyHead("Lãnh đạo", issuer=False), BodyHead("Người đứng đầu", issuer=False),
     BodyHead("Cấp ủy", issuer=False), BodyHead("BCH", issuer=False), BodyHead("BCĐ", issuer=False),
-    BodyHead("BQL", assignee=False), BodyHead("Thường trực"), BodyHead("Tòa án", assignee=False),
-    BodyHead("Viện kiểm sát", assignee=False), BodyHead("Chính phủ", assignee=False),
+    BodyHead("BQL", assignee=False), BodyHead("Thường trực"), BodyHead("Tòa án"), BodyHead("Toà án", issuer=False),
+    BodyHead("Viện kiểm sát"), BodyHead("Chính phủ", assignee=False),
     BodyHead("Quốc hội", assignee=False), BodyHead("Thủ tướng", assignee=False),
     BodyHead("Học viện", assignee=False), BodyHead("Đại học", assignee=False), BodyHead("Đại", assignee=False),
 )
@@ -160,6 +160,17 @@ NOT_UNIT_STARTS = tuple(fold(phrase) for phrase in ("Tổ quốc", "Ban nhân d�
 # An organisation's name in running text, as written.
 ORG_HEAD = re.compile(rf"(?:{alternation(h.spelling for h in BODY_HEADS if h.assignee)})(?![\w])")
 PROPER_NAME_HEADS = frozenset(h.spelling for h in BODY_HEADS if h.assignee and h.needs_name)
+# "các", "những" open a body only before a kind of body ("các sở, ban, ngành", "các tổ chức, đoàn thể") or a
+# capitalised name ("các Chủ đầu tư"); "các dự án", "các nội dung" are things, "các KCN", "các khu công nghiệp"
+# places (in "Ban quản lý Khu kinh tế X và các KCN" they belong to the board's name).
+PLURAL_HEADS = ("các", "Các", "những", "Những")
+BODY_KINDS = ("sở", "ban", "ngành", "bộ", "cục", "chi cục", "cơ quan", "đơn vị", "địa phương", "tổ chức", "đoàn thể",
+              "hội", "cấp", "tỉnh", "huyện", "quận", "thị xã", "thành phố", "xã", "phường", "thị trấn", "phòng",
+              "trường", "trung tâm", "doanh nghiệp", "công ty", "hợp tác xã", "chủ đầu tư", "nhà đầu tư", "ủy ban",
+              "uỷ ban", "thành viên", "lực lượng", "hộ gia đình", "cá nhân")
+PLACE_KINDS = ("KCN", "KKT", "CCN", "Khu", "Cụm")
+BODY_KIND = re.compile(rf"(?:{alternation(BODY_KINDS)})(?![\w])")
+PLACE_KIND = re.compile(rf"(?:{alternation(PLACE_KINDS)})(?![\w])")
 
 # --------------------------------------------------------------------------- the closing block
 
@@ -297,7 +308,10 @@ DECISION = re.compile(rf"^(?:{alternation(DECISION_VERBS)})(?![\w])")
 # Where an organisation's name ends: punctuation, or a lower-case verb or one of these words.
 ORG_NAME_ENDS = ("căn cứ", "theo", "để", "trong", "trên", "tại", "khi", "về", "với", "đối với", "nhằm", "sau khi",
                  "trước", "đặc biệt là", "nhất là", "trong đó", "lãnh đạo", "gồm", "là", "có nhiệm vụ",
-                 "như sau")
+                 "như sau", "tích cực", "thường xuyên", "nghiêm túc", "kịp thời", "cần", "phải", "sớm")
+# Where a group of bodies is, which is part of its name ("Chủ tịch UBND các huyện, thành phố trong tỉnh", "các cơ
+# quan Trung ương trên địa bàn tỉnh"), though "trong", "trên" end a name elsewhere ("… trong phạm vi …").
+WITHIN_AREA = re.compile(r"(?:trong|trên)\s+(?:địa bàn\s+)?(?:toàn\s+)?(?:tỉnh|huyện|quận|thị xã|thành phố|xã)(?![\w])")
 ORG_STOP = re.compile(
     rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])))"
 )

@@ -326,12 +326,35 @@ def _clean_org(text: str) -> str:
     return " ".join(words)
 
 
+def _body_head(text: str, position: int = 0) -> int | None:
+    """The end of the word that opens a body's name at `position` ("Sở", "UBND", "Thủ trưởng", "các sở"), or None:
+    a head that is also a common word needs a capitalised name after it ("Sở Y tế", not "Trường hợp"), and
+    "các", "những" a kind of body or a capitalised name ("các sở, ngành", "các Chủ đầu tư"; not "các dự án")."""
+    position += len(text[position:]) - len(text[position:].lstrip())
+    head = lexicon.ORG_HEAD.match(text, position)
+    if head is None:
+        return None
+    following = text[head.end() :].lstrip()
+    if head.group() in lexicon.PLURAL_HEADS:
+        if lexicon.BODY_KIND.match(following) or (following[:1].isupper() and not lexicon.PLACE_KIND.match(following)):
+            return head.end()
+        return None
+    if head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
+        return None
+    return head.end()
+
+
 def _split_orgs(text: str) -> list[str]:
+    """The bodies of a list ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện, thành phố và các cơ quan liên
+    quan"): cut at ";", "," and "và" only where a body's name starts, so that the commas inside a name ("các sở,
+    ban, ngành", "UBND các huyện, thành phố") stay in it."""
     parts: list[str] = []
     position = 0
     for match in lexicon.ORG_SPLIT.finditer(text):
         before = text[position : match.start()]
         if "và" in match.group() and before.rstrip().endswith(lexicon.JOINT_BODIES):
+            continue
+        if _body_head(text, match.end()) is None:
             continue
         parts.append(before)
         position = match.end()
@@ -340,25 +363,41 @@ def _split_orgs(text: str) -> list[str]:
     return [p for p in cleaned if p and len(p.split()) <= 20]
 
 
-_ORG_WINDOW = 200  # characters: a unit's name is never longer
+_ORG_WINDOW = 400  # characters: a list of bodies is never longer
+_NAME_CHARS = 160  # nor one body's name
 
 
 def _org_at(text: str, start: int) -> tuple[str, int] | None:
-    """An organisation name starting at `start`: up to the verb or punctuation that ends it."""
+    """The bodies named from `start` on: up to the verb or punctuation that ends their list. A ";" goes on to
+    the next body of a list ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện có trách nhiệm"); OCR's full
+    stop for a comma, before a lower-case word ("UBND các huyện. thành phố"), ends nothing."""
     text, offset = text[start : start + _ORG_WINDOW], start
-    start = 0
-    head = lexicon.ORG_HEAD.match(text, start)
-    if head is None:
+    position = _body_head(text)
+    if position is None:
         return None
-    if head.group() in lexicon.PROPER_NAME_HEADS and not text[head.end() : head.end() + 2].strip()[:1].isupper():
-        return None  # "Trường hợp", "Tổ chức, cá nhân": not a unit
     lower = text.lower()
-    position = head.end()
     end = len(text)
     while (stop := lexicon.ORG_STOP.search(lower, position)) is not None:
         word = stop.start("word") if stop.group("word") else -1
+        punctuation = stop.group().strip()
         if word >= 0 and not text[word].islower():
             position = stop.end()  # a capitalised word belongs to the name ("Ban Quản lý dự án")
+            continue
+        head_end = _body_head(text, lower.rfind(" ", 0, word - 1) + 1) if word > 0 else None
+        if head_end is not None and head_end > word:
+            position = head_end  # the verb is in the head of the list's next body: ", Ban quản lý …"
+            continue
+        if word >= 0 and lower[:word].split()[-1:] in (["các"], ["những"]):
+            position = stop.end()  # after "các" a verb is a noun: "các tổ chức, đoàn thể"
+            continue
+        if word >= 0 and (area := lexicon.WITHIN_AREA.match(lower, word)) is not None:
+            position = area.end()  # "… các huyện, thành phố trong tỉnh"
+            continue
+        if punctuation == "." and text[stop.end() : stop.end() + 1].islower():
+            position = stop.end()
+            continue
+        if punctuation == ";" and (head_end := _body_head(text, stop.end())) is not None:
+            position = head_end  # the next body's name, read from after its head ("Ban quản lý")
             continue
         if word >= 0:
             # "trung học phổ thông báo cáo": when a later verb overlaps this one, the first word belongs
@@ -369,10 +408,10 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
                 break
         end = stop.start()
         break
-    if end - start > 160:
+    name = text[:end]
+    if not name.strip() or any(len(body) > _NAME_CHARS for body in _split_orgs(name)):
         return None
-    name = text[start:end]
-    return (name, offset + end) if name.strip() else None
+    return name, offset + end
 
 
 def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[str]:
