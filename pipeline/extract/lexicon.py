@@ -319,6 +319,10 @@ ORG_STOP = re.compile(
 ASSIGNING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "đối với", "nhiệm vụ của", "trách nhiệm của",
                    "chỉ thị")
 GIVE = re.compile(rf"(?<![\w])(?:{alternation(ASSIGNING_WORDS)})\s+")
+# Of those, the words that charge a body with a task wherever they stand in its sentence ("Trên cơ sở …, giao Sở
+# Tài chính chủ trì"); "đối với", "nhiệm vụ của" name a body only where an item opens with them.
+CHARGING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "chỉ thị")
+CHARGE = re.compile(rf"(?<![\w])(?:{alternation(CHARGING_WORDS)})\s+")
 WITH = re.compile(r"(?<![\w])phối hợp (?:với|cùng)\s+")
 ORG_SPLIT = re.compile(r"\s*(?:;|,|\s(?=và\s))\s*(?:và\s+)?(?=" + ORG_HEAD.pattern + r")")
 # "Văn phòng HĐND và UBND huyện" is one unit: no split at "và" after these words.

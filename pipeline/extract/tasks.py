@@ -415,7 +415,8 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
 
 
 def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[str]:
-    """Units after a label ("Đơn vị chủ trì: X; Y"): on an attribute line the value is the rest of the line."""
+    """Units after a label ("Đơn vị chủ trì: X; Y"): on an attribute line the value is the rest of the line; inside
+    a sentence only bodies ("… triển khai. Thực hiện: thường xuyên báo cáo …" names none)."""
     folded = fold(text)
     out: list[str] = []
     for match in pattern.finditer(folded):
@@ -424,6 +425,8 @@ def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[
         else:
             end = re.search(r"[;)]|\.(?:\s|$)|$", text[match.end() :])
             value = text[match.end() : match.end() + (end.start() if end else 0)]
+            if _body_head(value) is None:
+                continue
         out += _split_orgs(value)
     return out
 
@@ -442,19 +445,28 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
     if not coordinators:
         coordinators = _labelled(text, lexicon.COORDINATOR_LABEL, whole_line=False)
     if not assignees:
-        org = _org_at(text, 0)
-        if org is None:
-            give = lexicon.GIVE.search(lower[:80])
-            if give is not None:
-                org = _org_at(text, give.end())
-        if org is not None:
-            assignees = _split_orgs(org[0])
+        opening = _org_at(text, 0)
+        assignees = _split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START)
     if not coordinators:
         for match in lexicon.WITH.finditer(lower):
             org = _org_at(text, match.end())
             if org is not None:
                 coordinators += _split_orgs(org[0])
     return _unique(assignees), _unique(coordinators)
+
+
+_GIVEN_AT_START = 80  # characters: "Giao Sở …", "Đối với UBND các huyện: …" open an item
+_CHARGED_WITHIN = 400  # characters: "…, giao Sở Tài chính chủ trì" in an item's first sentences
+
+
+def _given(text: str, words: re.Pattern[str], within: int) -> list[str]:
+    """The bodies named after the first word that hands them the item ("giao", "đề nghị", "đối với") within its
+    first `within` characters."""
+    for give in words.finditer(text[:within].lower()):
+        org = _org_at(text, give.end())
+        if org is not None:
+            return _split_orgs(org[0])
+    return []
 
 
 def _intro_assignees(text: str) -> list[str]:
@@ -725,6 +737,8 @@ def _task(doc: DocumentText, item: _Item, task_id: str, context: TaskContext, in
     while not assignees and node is not None and node.style != "root":
         assignees, _ = _assignees(_own_text(node), node.attributes)
         node = node.parent
+    if not assignees:  # "Trên cơ sở …, giao Sở Tài chính chủ trì …": charged further on in its sentence
+        assignees = _given(text, lexicon.CHARGE, _CHARGED_WITHIN)
     if not assignees:
         assignees = list(intro)
     start, end = _span_of(item)
