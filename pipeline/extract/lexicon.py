@@ -323,6 +323,11 @@ GIVE = re.compile(rf"(?<![\w])(?:{alternation(ASSIGNING_WORDS)})\s+")
 # Tài chính chủ trì"); "đối với", "nhiệm vụ của" name a body only where an item opens with them.
 CHARGING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "chỉ thị")
 CHARGE = re.compile(rf"(?<![\w])(?:{alternation(CHARGING_WORDS)})\s+")
+# People an item names before their duty (a decision on a citizen's land: "Ông, bà: Nguyễn Văn A - Trần Thị B có
+# trách nhiệm …").
+PERSON_TITLES = ("ông", "bà", "Ông", "Bà", "anh", "chị", "Anh", "Chị")
+PERSON_LEAD = re.compile(rf"^(?:{alternation(PERSON_TITLES)})(?:\s*(?:,|và|/)\s*(?:{alternation(PERSON_TITLES)}))*"
+                         r"\s*:?\s+(?=[A-ZĐÀ-Ỹ])")
 WITH = re.compile(r"(?<![\w])phối hợp (?:với|cùng)\s+")
 ORG_SPLIT = re.compile(r"\s*(?:;|,|\s(?=và\s))\s*(?:và\s+)?(?=" + ORG_HEAD.pattern + r")")
 # "Văn phòng HĐND và UBND huyện" is one unit: no split at "và" after these words.

@@ -431,6 +431,31 @@ def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[
     return out
 
 
+def _persons(text: str) -> list[str]:
+    """The people an item opens by naming before their duty ("Ông, bà: Nguyễn Văn A - Trần Thị B có trách nhiệm
+    …"): capitalised names after the title, cut at "-", "," and "và", up to the verb."""
+    lead = lexicon.PERSON_LEAD.match(text)
+    if lead is None:
+        return []
+    names: list[list[str]] = [[]]
+    position = lead.end()
+    for word in re.finditer(r"\S+", text[lead.end() : lead.end() + 160]):
+        token = word.group().rstrip(",")
+        position = lead.end() + word.start()
+        if token in ("-", "–", "và"):
+            names.append([])
+        elif token[:1].isupper():
+            names[-1].append(token)
+            if word.group().endswith(","):
+                names.append([])
+        else:
+            break
+    lower = text.lower()
+    if not (lexicon.OBLIGATION.match(lower, position) or lexicon.DIRECTIVE_VERB.match(lower, position)):
+        return []
+    return [" ".join(name) for name in names if 2 <= len(name) <= 5]
+
+
 def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], list[str]]:
     """(assignees, coordinators) named in an item's text and its attribute lines."""
     lower = text[:2000].lower()  # units are named near the start of an item
@@ -446,7 +471,7 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
         coordinators = _labelled(text, lexicon.COORDINATOR_LABEL, whole_line=False)
     if not assignees:
         opening = _org_at(text, 0)
-        assignees = _split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START)
+        assignees = _persons(text) or (_split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START))
     if not coordinators:
         for match in lexicon.WITH.finditer(lower):
             org = _org_at(text, match.end())
