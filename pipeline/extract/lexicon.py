@@ -136,6 +136,9 @@ BODY_HEADS = (
     BodyHead("Tổ", issuer=False, needs_name=True), BodyHead("Đội", issuer=False, needs_name=True),
     BodyHead("Thủ trưởng", issuer=False), BodyHead("Chủ tịch", issuer=False), BodyHead("Giám đốc", issuer=False),
     BodyHead("Trưởng", issuer=False, needs_name=True), BodyHead("Chánh", issuer=False, needs_name=True),
+    BodyHead("Bộ trưởng", issuer=False), BodyHead("Cục trưởng", issuer=False), BodyHead("Vụ trưởng", issuer=False),
+    BodyHead("Chi cục trưởng", issuer=False), BodyHead("Tổng cục trưởng", issuer=False),
+    BodyHead("Viện trưởng", issuer=False), BodyHead("Hiệu trưởng", issuer=False),
     BodyHead("Cơ quan", issuer=False), BodyHead("Đơn vị", issuer=False), BodyHead("Tỉnh ủy"),
     BodyHead("Tỉnh uỷ", issuer=False), BodyHead("Huyện ủy"), BodyHead("Huyện uỷ", issuer=False),
     BodyHead("Thành ủy"), BodyHead("Thị ủy", assignee=False), BodyHead("Quận ủy", assignee=False),
@@ -165,11 +168,18 @@ PROPER_NAME_HEADS = frozenset(h.spelling for h in BODY_HEADS if h.assignee and h
 # places (in "Ban quản lý Khu kinh tế X và các KCN" they belong to the board's name).
 PLURAL_HEADS = ("các", "Các", "những", "Những")
 BODY_KINDS = ("sở", "ban", "ngành", "bộ", "cục", "chi cục", "cơ quan", "đơn vị", "địa phương", "tổ chức", "đoàn thể",
-              "hội", "cấp", "tỉnh", "huyện", "quận", "thị xã", "thành phố", "xã", "phường", "thị trấn", "phòng",
-              "trường", "trung tâm", "doanh nghiệp", "công ty", "hợp tác xã", "chủ đầu tư", "nhà đầu tư", "ủy ban",
-              "uỷ ban", "thành viên", "lực lượng", "hộ gia đình", "cá nhân")
+              "hội", "chi hội", "cấp", "tỉnh", "huyện", "quận", "thị xã", "thành phố", "xã", "phường", "thị trấn",
+              "thôn", "xóm", "ấp", "tổ dân phố", "khu phố", "khối phố", "khu dân cư", "phòng", "bộ phận",
+              "trường", "cơ sở", "trung tâm", "bệnh viện", "trạm", "doanh nghiệp", "công ty", "hợp tác xã",
+              "chủ đầu tư", "nhà đầu tư", "nhà thầu", "ủy ban", "uỷ ban", "hội đồng", "thành viên", "lực lượng",
+              "hộ gia đình", "hộ", "cá nhân", "đồng chí", "chi bộ", "đảng bộ", "đảng ủy", "đảng uỷ", "cấp ủy",
+              "cấp uỷ", "chi đoàn", "đoàn viên", "hội viên", "ngân hàng", "tập thể")
 PLACE_KINDS = ("KCN", "KKT", "CCN", "Khu", "Cụm")
-BODY_KIND = re.compile(rf"(?:{alternation(BODY_KINDS)})(?![\w])")
+# Nouns that open with a kind of body and are things: "các trường hợp", "các hội nghị", "các cơ sở dữ liệu".
+THING_NOUNS = ("trường hợp", "hội nghị", "hội thảo", "hội chẩn", "bộ hồ sơ", "bộ luật", "bộ tiêu chí", "bộ chỉ số",
+               "phòng họp", "cấp độ", "cấp phép", "sở hữu", "cơ sở dữ liệu", "cơ sở pháp lý", "hộ chiếu", "hộ khẩu",
+               "xã hội")
+BODY_KIND = re.compile(rf"(?!(?:{alternation(THING_NOUNS)})(?![\w]))(?:{alternation(BODY_KINDS)})(?![\w])")
 PLACE_KIND = re.compile(rf"(?:{alternation(PLACE_KINDS)})(?![\w])")
 
 # --------------------------------------------------------------------------- the closing block
@@ -308,12 +318,16 @@ DECISION = re.compile(rf"^(?:{alternation(DECISION_VERBS)})(?![\w])")
 # Where an organisation's name ends: punctuation, or a lower-case verb or one of these words.
 ORG_NAME_ENDS = ("căn cứ", "theo", "để", "trong", "trên", "tại", "khi", "về", "với", "đối với", "nhằm", "sau khi",
                  "trước", "đặc biệt là", "nhất là", "trong đó", "lãnh đạo", "gồm", "là", "có nhiệm vụ",
-                 "như sau", "tích cực", "thường xuyên", "nghiêm túc", "kịp thời", "cần", "phải", "sớm")
+                 "như sau", "quy định", "quyết định", "phê duyệt", "cam kết")
+# Adverbs and modals between a body and its verb ("UBND các xã tích cực vận động …", "… cần tập trung …"); before
+# anything else they may be part of a name ("Trung tâm Giáo dục thường xuyên", "Cục Hậu cần").
+NAME_END_ADVERBS = ("tích cực", "thường xuyên", "nghiêm túc", "kịp thời", "cần", "phải", "sớm", "cần phải")
 # Where a group of bodies is, which is part of its name ("Chủ tịch UBND các huyện, thành phố trong tỉnh", "các cơ
 # quan Trung ương trên địa bàn tỉnh"), though "trong", "trên" end a name elsewhere ("… trong phạm vi …").
 WITHIN_AREA = re.compile(r"(?:trong|trên)\s+(?:địa bàn\s+)?(?:toàn\s+)?(?:tỉnh|huyện|quận|thị xã|thành phố|xã)(?![\w])")
 ORG_STOP = re.compile(
-    rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])))"
+    rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])|"
+    rf"(?:{alternation(NAME_END_ADVERBS)})(?=\s+(?:{alternation(DIRECTIVE_VERBS)})(?![\w]))))"
 )
 # Words that hand a task to a body ("giao cho UBND …", "đề nghị các sở …"), lower case.
 ASSIGNING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "đối với", "nhiệm vụ của", "trách nhiệm của",

@@ -326,10 +326,11 @@ def _clean_org(text: str) -> str:
     return " ".join(words)
 
 
-def _body_head(text: str, position: int = 0) -> int | None:
+def _body_head(text: str, position: int = 0, *, named: bool = True) -> int | None:
     """The end of the word that opens a body's name at `position` ("Sở", "UBND", "Thủ trưởng", "các sở"), or None:
-    a head that is also a common word needs a capitalised name after it ("Sở Y tế", not "Trường hợp"), and
-    "các", "những" a kind of body or a capitalised name ("các sở, ngành", "các Chủ đầu tư"; not "các dự án")."""
+    "các", "những" need a kind of body or a capitalised name after them ("các sở, ngành", "các Chủ đầu tư"; not
+    "các dự án"), and, when `named`, a head that is also a common word a capitalised name ("Sở Y tế", not
+    "Trường hợp")."""
     position += len(text[position:]) - len(text[position:].lstrip())
     head = lexicon.ORG_HEAD.match(text, position)
     if head is None:
@@ -339,7 +340,7 @@ def _body_head(text: str, position: int = 0) -> int | None:
         if lexicon.BODY_KIND.match(following) or (following[:1].isupper() and not lexicon.PLACE_KIND.match(following)):
             return head.end()
         return None
-    if head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
+    if named and head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
         return None
     return head.end()
 
@@ -354,8 +355,8 @@ def _split_orgs(text: str) -> list[str]:
         before = text[position : match.start()]
         if "và" in match.group() and before.rstrip().endswith(lexicon.JOINT_BODIES):
             continue
-        if _body_head(text, match.end()) is None:
-            continue
+        if _body_head(text, match.end(), named=False) is None:
+            continue  # "và các KCN": a place in the name
         parts.append(before)
         position = match.end()
     parts.append(text[position:])
