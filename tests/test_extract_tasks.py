@@ -49,7 +49,8 @@ def test_extract_tasks_table_row_fields() -> None:
 
 # Bodies as directives name them: a group opened by a head ("Thủ trưởng các", "UBND các") over kinds of body or
 # localities joined by commas that belong to the name, or one named body.
-_GROUP_HEADS = ("Thủ trưởng các", "Giám đốc các", "Chủ tịch UBND các", "Chủ tịch Ủy ban nhân dân các", "UBND các", "các")
+_GROUP_HEADS = ("Thủ trưởng các", "Giám đốc các", "Chủ tịch UBND các", "Chủ tịch Ủy ban nhân dân các", "UBND các",
+                "các")
 _GROUP_KINDS = (("sở", "ban", "ngành"), ("huyện", "thị xã", "thành phố"), ("xã", "phường", "thị trấn"),
                 ("cơ quan", "đơn vị", "địa phương"), ("tổ chức", "đoàn thể"))
 _GROUP_ENDS = ("", " liên quan", " của tỉnh", " trong tỉnh", " trên địa bàn tỉnh")
@@ -67,6 +68,7 @@ def test_extract_tasks_lead_in_bodies_split_between_names(bodies: list[str], sep
     """A lead-in's list of bodies is cut between whole names, never at the commas inside one ("các sở, ban,
     ngành"), and each name ends where the verb begins: every item without its own body gets the whole list."""
     listed = bodies[0] + "".join(sep + body for sep, body in zip(separators, bodies[1:], strict=False))
-    text = f"Kính gửi: các sở.\nUBND tỉnh yêu cầu {listed} thực hiện các nội dung sau:\n1. Rà soát hồ sơ.\n2. Báo cáo kết quả."
+    text = (f"Kính gửi: các sở.\nUBND tỉnh yêu cầu {listed} thực hiện các nội dung sau:\n"
+            "1. Rà soát hồ sơ.\n2. Báo cáo kết quả.")
     tasks = extract_record(text).tasks
     assert [task.assignees for task in tasks] == [bodies, bodies]

@@ -337,9 +337,8 @@ def _body_head(text: str, position: int = 0, *, named: bool = True) -> int | Non
         return None
     following = text[head.end() :].lstrip()
     if head.group() in lexicon.PLURAL_HEADS:
-        if lexicon.BODY_KIND.match(following) or (following[:1].isupper() and not lexicon.PLACE_KIND.match(following)):
-            return head.end()
-        return None
+        named_after = following[:1].isupper() and not lexicon.PLACE_KIND.match(following)
+        return head.end() if lexicon.BODY_KIND.match(following) or named_after else None
     if named and head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
         return None
     return head.end()
@@ -395,10 +394,10 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
             position = area.end()  # "… các huyện, thành phố trong tỉnh"
             continue
         if punctuation == "." and text[stop.end() : stop.end() + 1].islower():
-            position = stop.end()
+            position = stop.end()  # OCR's full stop for a comma: "UBND các huyện. thành phố"
             continue
-        if punctuation == ";" and (head_end := _body_head(text, stop.end())) is not None:
-            position = head_end  # the next body's name, read from after its head ("Ban quản lý")
+        if punctuation == ";" and (next_head := _body_head(text, stop.end())) is not None:
+            position = next_head  # the next body's name, read from after its head ("Ban quản lý")
             continue
         if word >= 0:
             # "trung học phổ thông báo cáo": when a later verb overlaps this one, the first word belongs
@@ -472,7 +471,8 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
         coordinators = _labelled(text, lexicon.COORDINATOR_LABEL, whole_line=False)
     if not assignees:
         opening = _org_at(text, 0)
-        assignees = _persons(text) or (_split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START))
+        assignees = _persons(text) or (
+            _split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START))
     if not coordinators:
         for match in lexicon.WITH.finditer(lower):
             org = _org_at(text, match.end())
