@@ -513,6 +513,10 @@ def _open_pdf(path: Path) -> Iterator[pdfium.PdfDocument]:
         raise CorruptFileError(f"unreadable PDF: {_reason(error)}", path) from None
     try:
         _check_pdf_permissions(pdf, path)
+        if pdfium_c.FPDF_GetFormType(pdf) != pdfium_c.FORMTYPE_NONE:
+            # A form environment makes pdfium build the appearance of a filled field that has none (as viewers
+            # do), so that flattening draws its value; without it such a field is read but never rendered.
+            pdf.init_forms()
         yield pdf
     finally:
         pdf.close()

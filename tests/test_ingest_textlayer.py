@@ -72,6 +72,32 @@ def test_ingest_renders_form_widgets_as_a_viewer_shows_them(tmp_path: Path) -> N
         assert (bare[inner] < 128).sum() == 0
 
 
+def test_ingest_renders_a_filled_field_that_has_no_appearance(tmp_path: Path) -> None:
+    # Form tools that set NeedAppearances leave a filled field without an appearance stream: a viewer draws its
+    # value all the same, so the rendered page (what OCR and the reader see) must show it too.
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    page = pdf.pages[0]
+    helvetica = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                     BaseFont=pikepdf.Name.Helvetica))
+    field = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Tx, T=pikepdf.String("so"),
+        V=pikepdf.String("1234"), Rect=[100, 700, 300, 740], DA=pikepdf.String("/Helv 24 Tf 0 g"), F=4, P=page.obj))
+    page.obj.Annots = pdf.make_indirect(pikepdf.Array([field]))
+    pdf.Root.AcroForm = pdf.make_indirect(pikepdf.Dictionary(
+        Fields=[field], NeedAppearances=True, DR=pikepdf.Dictionary(Font=pikepdf.Dictionary(Helv=helvetica)),
+        DA=pikepdf.String("/Helv 12 Tf 0 g")))
+    path = tmp_path / "no-appearance.pdf"
+    pdf.save(path)
+    image = load_page(path, 0)
+    scale = image.dpi / 72
+    gray = image.image if image.image.ndim == 2 else image.image.min(axis=2)
+    inside = gray[round((842 - 740) * scale):round((842 - 700) * scale), round(100 * scale):round(300 * scale)]
+    assert (inside < 128).sum() > 500
+    layer = read_text_layer(path, 0)
+    assert layer is not None and "1234" in read_layer(layer).text
+
+
 def test_ingest_textlayer_words_have_page_pixel_boxes_over_their_ink(tmp_path: Path) -> None:
     path = plain_pdf(tmp_path / "plain.pdf")
     layer = read_text_layer(path, 0)
