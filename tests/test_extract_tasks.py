@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from extract_helpers import load_cases
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.extract import extract_record
 
@@ -43,3 +45,30 @@ def test_extract_tasks_table_row_fields() -> None:
     (task,) = extract_record(text).tasks
     assert (task.text, task.coordinators) == ("Xây dựng cơ sở dữ liệu", ["Sở Tư pháp", "UBND các huyện"])
     assert task.span is not None and text[task.span.start : task.span.end].startswith("Xây dựng")
+
+
+# Bodies as directives name them: a group opened by a head ("Thủ trưởng các", "UBND các") over kinds of body or
+# localities joined by commas that belong to the name, or one named body.
+_GROUP_HEADS = ("Thủ trưởng các", "Giám đốc các", "Chủ tịch UBND các", "Chủ tịch Ủy ban nhân dân các", "UBND các",
+                "các")
+_GROUP_KINDS = (("sở", "ban", "ngành"), ("huyện", "thị xã", "thành phố"), ("xã", "phường", "thị trấn"),
+                ("cơ quan", "đơn vị", "địa phương"), ("tổ chức", "đoàn thể"))
+_GROUP_ENDS = ("", " liên quan", " của tỉnh", " trong tỉnh", " trên địa bàn tỉnh")
+_NAMED = ("Sở Tài chính", "Sở Kế hoạch và Đầu tư", "Công an tỉnh", "Ban Quản lý dự án tỉnh",
+          "Văn phòng UBND tỉnh", "Ban quản lý Khu kinh tế và các KCN")
+_GROUPS = st.builds(lambda head, kinds, count, end: f"{head} {', '.join(kinds[:count])}{end}",
+                    st.sampled_from(_GROUP_HEADS), st.sampled_from(_GROUP_KINDS), st.integers(1, 3),
+                    st.sampled_from(_GROUP_ENDS))
+_BODIES = st.lists(st.one_of(_GROUPS, st.sampled_from(_NAMED)), min_size=1, max_size=4, unique_by=str.lower)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_BODIES, st.lists(st.sampled_from(("; ", ", ", " và ", ", và ")), min_size=3, max_size=3))
+def test_extract_tasks_lead_in_bodies_split_between_names(bodies: list[str], separators: list[str]) -> None:
+    """A lead-in's list of bodies is cut between whole names, never at the commas inside one ("các sở, ban,
+    ngành"), and each name ends where the verb begins: every item without its own body gets the whole list."""
+    listed = bodies[0] + "".join(sep + body for sep, body in zip(separators, bodies[1:], strict=False))
+    text = (f"Kính gửi: các sở.\nUBND tỉnh yêu cầu {listed} thực hiện các nội dung sau:\n"
+            "1. Rà soát hồ sơ.\n2. Báo cáo kết quả.")
+    tasks = extract_record(text).tasks
+    assert [task.assignees for task in tasks] == [bodies, bodies]

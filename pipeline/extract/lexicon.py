@@ -120,8 +120,9 @@ class BodyHead:
 BODY_HEADS = (
     BodyHead("Ban cán sự đảng", issuer=False), BodyHead("Ban cán sự", issuer=False), BodyHead("Ban Thường vụ"),
     BodyHead("Ban Chấp hành"), BodyHead("Ban Chỉ đạo"), BodyHead("Ban Chỉ huy"), BodyHead("Bộ Chỉ huy"),
-    BodyHead("Ban Quản lý"), BodyHead("Tổ công tác"), BodyHead("Tổ giúp việc", issuer=False),
-    BodyHead("Tổ công nghệ", issuer=False), BodyHead("Đoàn công tác", issuer=False),
+    BodyHead("Ban Quản lý"), BodyHead("Ban quản lý", issuer=False), BodyHead("Tổ công tác"),
+    BodyHead("Tổ giúp việc", issuer=False), BodyHead("Tổ công nghệ", issuer=False),
+    BodyHead("Đoàn công tác", issuer=False),
     BodyHead("Đảng đoàn", issuer=False), BodyHead("Ủy ban nhân dân", issuer=False),
     BodyHead("Uỷ ban nhân dân", issuer=False), BodyHead("Uy ban nhân dân", issuer=False), BodyHead("Ủy ban"),
     BodyHead("Uỷ ban", issuer=False), BodyHead("UBND"), BodyHead("HĐND"), BodyHead("Hội đồng"),
@@ -136,6 +137,10 @@ BODY_HEADS = (
     BodyHead("Tổ", issuer=False, needs_name=True), BodyHead("Đội", issuer=False, needs_name=True),
     BodyHead("Thủ trưởng", issuer=False), BodyHead("Chủ tịch", issuer=False), BodyHead("Giám đốc", issuer=False),
     BodyHead("Trưởng", issuer=False, needs_name=True), BodyHead("Chánh", issuer=False, needs_name=True),
+    BodyHead("Bộ trưởng", issuer=False), BodyHead("Cục trưởng", issuer=False),
+    BodyHead("Vụ trưởng", issuer=False), BodyHead("Chi cục trưởng", issuer=False),
+    BodyHead("Tổng cục trưởng", issuer=False), BodyHead("Viện trưởng", issuer=False),
+    BodyHead("Hiệu trưởng", issuer=False),
     BodyHead("Cơ quan", issuer=False), BodyHead("Đơn vị", issuer=False), BodyHead("Tỉnh ủy"),
     BodyHead("Tỉnh uỷ", issuer=False), BodyHead("Huyện ủy"), BodyHead("Huyện uỷ", issuer=False),
     BodyHead("Thành ủy"), BodyHead("Thị ủy", assignee=False), BodyHead("Quận ủy", assignee=False),
@@ -148,8 +153,8 @@ BODY_HEADS = (
     BodyHead("Các", issuer=False), BodyHead("các", issuer=False), BodyHead("Những", issuer=False, needs_name=True),
     BodyHead("Lãnh đạo", issuer=False), BodyHead("Người đứng đầu", issuer=False),
     BodyHead("Cấp ủy", issuer=False), BodyHead("BCH", issuer=False), BodyHead("BCĐ", issuer=False),
-    BodyHead("BQL", assignee=False), BodyHead("Thường trực"), BodyHead("Tòa án", assignee=False),
-    BodyHead("Viện kiểm sát", assignee=False), BodyHead("Chính phủ", assignee=False),
+    BodyHead("BQL", assignee=False), BodyHead("Thường trực"), BodyHead("Tòa án"),
+    BodyHead("Toà án", issuer=False), BodyHead("Viện kiểm sát"), BodyHead("Chính phủ", assignee=False),
     BodyHead("Quốc hội", assignee=False), BodyHead("Thủ tướng", assignee=False),
     BodyHead("Học viện", assignee=False), BodyHead("Đại học", assignee=False), BodyHead("Đại", assignee=False),
 )
@@ -160,6 +165,24 @@ NOT_UNIT_STARTS = tuple(fold(phrase) for phrase in ("Tổ quốc", "Ban nhân d�
 # An organisation's name in running text, as written.
 ORG_HEAD = re.compile(rf"(?:{alternation(h.spelling for h in BODY_HEADS if h.assignee)})(?![\w])")
 PROPER_NAME_HEADS = frozenset(h.spelling for h in BODY_HEADS if h.assignee and h.needs_name)
+# "các", "những" open a body only before a kind of body ("các sở, ban, ngành", "các tổ chức, đoàn thể") or a
+# capitalised name ("các Chủ đầu tư"); "các dự án", "các nội dung" are things, "các KCN", "các khu công nghiệp"
+# places (in "Ban quản lý Khu kinh tế X và các KCN" they belong to the board's name).
+PLURAL_HEADS = ("các", "Các", "những", "Những")
+BODY_KINDS = ("sở", "ban", "ngành", "bộ", "cục", "chi cục", "cơ quan", "đơn vị", "địa phương", "tổ chức",
+              "đoàn thể", "hội", "chi hội", "cấp", "tỉnh", "huyện", "quận", "thị xã", "thành phố", "xã", "phường",
+              "thị trấn", "thôn", "xóm", "ấp", "tổ dân phố", "khu phố", "khối phố", "khu dân cư", "phòng",
+              "bộ phận", "trường", "cơ sở", "trung tâm", "bệnh viện", "trạm", "doanh nghiệp", "công ty",
+              "hợp tác xã", "chủ đầu tư", "nhà đầu tư", "nhà thầu", "ủy ban", "uỷ ban", "hội đồng", "thành viên",
+              "lực lượng", "hộ gia đình", "hộ", "cá nhân", "đồng chí", "chi bộ", "đảng bộ", "đảng ủy", "đảng uỷ",
+              "cấp ủy", "cấp uỷ", "chi đoàn", "đoàn viên", "hội viên", "ngân hàng", "tập thể")
+PLACE_KINDS = ("KCN", "KKT", "CCN", "Khu", "Cụm")
+# Nouns that open with a kind of body and are things: "các trường hợp", "các hội nghị", "các cơ sở dữ liệu".
+THING_NOUNS = ("trường hợp", "hội nghị", "hội thảo", "hội chẩn", "bộ hồ sơ", "bộ luật", "bộ tiêu chí",
+               "bộ chỉ số", "phòng họp", "cấp độ", "cấp phép", "sở hữu", "cơ sở dữ liệu", "cơ sở pháp lý",
+               "hộ chiếu", "hộ khẩu", "xã hội")
+BODY_KIND = re.compile(rf"(?!(?:{alternation(THING_NOUNS)})(?![\w]))(?:{alternation(BODY_KINDS)})(?![\w])")
+PLACE_KIND = re.compile(rf"(?:{alternation(PLACE_KINDS)})(?![\w])")
 
 # --------------------------------------------------------------------------- the closing block
 
@@ -297,14 +320,31 @@ DECISION = re.compile(rf"^(?:{alternation(DECISION_VERBS)})(?![\w])")
 # Where an organisation's name ends: punctuation, or a lower-case verb or one of these words.
 ORG_NAME_ENDS = ("căn cứ", "theo", "để", "trong", "trên", "tại", "khi", "về", "với", "đối với", "nhằm", "sau khi",
                  "trước", "đặc biệt là", "nhất là", "trong đó", "lãnh đạo", "gồm", "là", "có nhiệm vụ",
-                 "như sau")
+                 "như sau", "quy định", "quyết định", "phê duyệt", "cam kết")
+# Adverbs and modals between a body and its verb ("UBND các xã tích cực vận động …", "… cần tập trung …"); before
+# anything else they may be part of a name ("Trung tâm Giáo dục thường xuyên", "Cục Hậu cần").
+NAME_END_ADVERBS = ("tích cực", "thường xuyên", "nghiêm túc", "kịp thời", "cần", "phải", "sớm", "cần phải")
+# Where a group of bodies is, which is part of its name ("Chủ tịch UBND các huyện, thành phố trong tỉnh", "các cơ
+# quan Trung ương trên địa bàn tỉnh"), though "trong", "trên" end a name elsewhere ("… trong phạm vi …").
+WITHIN_AREA = re.compile(
+    r"(?:trong|trên)\s+(?:địa bàn\s+)?(?:toàn\s+)?(?:tỉnh|huyện|quận|thị xã|thành phố|xã)(?![\w])")
 ORG_STOP = re.compile(
-    rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])))"
+    rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])|"
+    rf"(?:{alternation(NAME_END_ADVERBS)})(?=\s+(?:{alternation(DIRECTIVE_VERBS)})(?![\w]))))"
 )
 # Words that hand a task to a body ("giao cho UBND …", "đề nghị các sở …"), lower case.
 ASSIGNING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "đối với", "nhiệm vụ của", "trách nhiệm của",
                    "chỉ thị")
 GIVE = re.compile(rf"(?<![\w])(?:{alternation(ASSIGNING_WORDS)})\s+")
+# Of those, the words that charge a body with a task wherever they stand in its sentence ("Trên cơ sở …, giao Sở
+# Tài chính chủ trì"); "đối với", "nhiệm vụ của" name a body only where an item opens with them.
+CHARGING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "chỉ thị")
+CHARGE = re.compile(rf"(?<![\w])(?:{alternation(CHARGING_WORDS)})\s+")
+# People an item names before their duty (a decision on a citizen's land: "Ông, bà: Nguyễn Văn A - Trần Thị B có
+# trách nhiệm …").
+PERSON_TITLES = ("ông", "bà", "Ông", "Bà", "anh", "chị", "Anh", "Chị")
+PERSON_LEAD = re.compile(rf"^(?:{alternation(PERSON_TITLES)})(?:\s*(?:,|và|/)\s*(?:{alternation(PERSON_TITLES)}))*"
+                         r"\s*:?\s+(?=[A-ZĐÀ-Ỹ])")
 WITH = re.compile(r"(?<![\w])phối hợp (?:với|cùng)\s+")
 ORG_SPLIT = re.compile(r"\s*(?:;|,|\s(?=và\s))\s*(?:và\s+)?(?=" + ORG_HEAD.pattern + r")")
 # "Văn phòng HĐND và UBND huyện" is one unit: no split at "và" after these words.

@@ -326,13 +326,36 @@ def _clean_org(text: str) -> str:
     return " ".join(words)
 
 
+def _body_head(text: str, position: int = 0, *, named: bool = True) -> int | None:
+    """The end of the word that opens a body's name at `position` ("Sở", "UBND", "Thủ trưởng", "các sở"), or None:
+    "các", "những" need a kind of body or a capitalised name after them ("các sở, ngành", "các Chủ đầu tư"; not
+    "các dự án"), and, when `named`, a head that is also a common word a capitalised name ("Sở Y tế", not
+    "Trường hợp")."""
+    position += len(text[position:]) - len(text[position:].lstrip())
+    head = lexicon.ORG_HEAD.match(text, position)
+    if head is None:
+        return None
+    following = text[head.end() :].lstrip()
+    if head.group() in lexicon.PLURAL_HEADS:
+        named_after = following[:1].isupper() and not lexicon.PLACE_KIND.match(following)
+        return head.end() if lexicon.BODY_KIND.match(following) or named_after else None
+    if named and head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
+        return None
+    return head.end()
+
+
 def _split_orgs(text: str) -> list[str]:
+    """The bodies of a list ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện, thành phố và các cơ quan liên
+    quan"): cut at ";", "," and "và" only where a body's name starts, so that the commas inside a name ("các sở,
+    ban, ngành", "UBND các huyện, thành phố") stay in it."""
     parts: list[str] = []
     position = 0
     for match in lexicon.ORG_SPLIT.finditer(text):
         before = text[position : match.start()]
         if "và" in match.group() and before.rstrip().endswith(lexicon.JOINT_BODIES):
             continue
+        if _body_head(text, match.end(), named=False) is None:
+            continue  # "và các KCN": a place in the name
         parts.append(before)
         position = match.end()
     parts.append(text[position:])
@@ -340,25 +363,41 @@ def _split_orgs(text: str) -> list[str]:
     return [p for p in cleaned if p and len(p.split()) <= 20]
 
 
-_ORG_WINDOW = 200  # characters: a unit's name is never longer
+_ORG_WINDOW = 400  # characters: a list of bodies is never longer
+_NAME_CHARS = 160  # nor one body's name
 
 
 def _org_at(text: str, start: int) -> tuple[str, int] | None:
-    """An organisation name starting at `start`: up to the verb or punctuation that ends it."""
+    """The bodies named from `start` on: up to the verb or punctuation that ends their list. A ";" goes on to
+    the next body of a list ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện có trách nhiệm"); OCR's full
+    stop for a comma, before a lower-case word ("UBND các huyện. thành phố"), ends nothing."""
     text, offset = text[start : start + _ORG_WINDOW], start
-    start = 0
-    head = lexicon.ORG_HEAD.match(text, start)
-    if head is None:
+    position = _body_head(text)
+    if position is None:
         return None
-    if head.group() in lexicon.PROPER_NAME_HEADS and not text[head.end() : head.end() + 2].strip()[:1].isupper():
-        return None  # "Trường hợp", "Tổ chức, cá nhân": not a unit
     lower = text.lower()
-    position = head.end()
     end = len(text)
     while (stop := lexicon.ORG_STOP.search(lower, position)) is not None:
         word = stop.start("word") if stop.group("word") else -1
+        punctuation = stop.group().strip()
         if word >= 0 and not text[word].islower():
             position = stop.end()  # a capitalised word belongs to the name ("Ban Quản lý dự án")
+            continue
+        head_end = _body_head(text, lower.rfind(" ", 0, word - 1) + 1) if word > 0 else None
+        if head_end is not None and head_end > word:
+            position = head_end  # the verb is in the head of the list's next body: ", Ban quản lý …"
+            continue
+        if word >= 0 and lower[:word].split()[-1:] in (["các"], ["những"]):
+            position = stop.end()  # after "các" a verb is a noun: "các tổ chức, đoàn thể"
+            continue
+        if word >= 0 and (area := lexicon.WITHIN_AREA.match(lower, word)) is not None:
+            position = area.end()  # "… các huyện, thành phố trong tỉnh"
+            continue
+        if punctuation == "." and text[stop.end() : stop.end() + 1].islower():
+            position = stop.end()  # OCR's full stop for a comma: "UBND các huyện. thành phố"
+            continue
+        if punctuation == ";" and (next_head := _body_head(text, stop.end())) is not None:
+            position = next_head  # the next body's name, read from after its head ("Ban quản lý")
             continue
         if word >= 0:
             # "trung học phổ thông báo cáo": when a later verb overlaps this one, the first word belongs
@@ -369,14 +408,15 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
                 break
         end = stop.start()
         break
-    if end - start > 160:
+    name = text[:end]
+    if not name.strip() or any(len(body) > _NAME_CHARS for body in _split_orgs(name)):
         return None
-    name = text[start:end]
-    return (name, offset + end) if name.strip() else None
+    return name, offset + end
 
 
 def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[str]:
-    """Units after a label ("Đơn vị chủ trì: X; Y"): on an attribute line the value is the rest of the line."""
+    """Units after a label ("Đơn vị chủ trì: X; Y"): on an attribute line the value is the rest of the line; inside
+    a sentence only bodies ("… triển khai. Thực hiện: thường xuyên báo cáo …" names none)."""
     folded = fold(text)
     out: list[str] = []
     for match in pattern.finditer(folded):
@@ -385,8 +425,35 @@ def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[
         else:
             end = re.search(r"[;)]|\.(?:\s|$)|$", text[match.end() :])
             value = text[match.end() : match.end() + (end.start() if end else 0)]
+            if _body_head(value) is None:
+                continue
         out += _split_orgs(value)
     return out
+
+
+def _persons(text: str) -> list[str]:
+    """The people an item opens by naming before their duty ("Ông, bà: Nguyễn Văn A - Trần Thị B có trách nhiệm
+    …"): capitalised names after the title, cut at "-", "," and "và", up to the verb."""
+    lead = lexicon.PERSON_LEAD.match(text)
+    if lead is None:
+        return []
+    names: list[list[str]] = [[]]
+    position = lead.end()
+    for word in re.finditer(r"\S+", text[lead.end() : lead.end() + 160]):
+        token = word.group().rstrip(",")
+        position = lead.end() + word.start()
+        if token in ("-", "–", "và"):
+            names.append([])
+        elif token[:1].isupper():
+            names[-1].append(token)
+            if word.group().endswith(","):
+                names.append([])
+        else:
+            break
+    lower = text.lower()
+    if not (lexicon.OBLIGATION.match(lower, position) or lexicon.DIRECTIVE_VERB.match(lower, position)):
+        return []
+    return [" ".join(name) for name in names if 2 <= len(name) <= 5]
 
 
 def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], list[str]]:
@@ -403,19 +470,29 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
     if not coordinators:
         coordinators = _labelled(text, lexicon.COORDINATOR_LABEL, whole_line=False)
     if not assignees:
-        org = _org_at(text, 0)
-        if org is None:
-            give = lexicon.GIVE.search(lower[:80])
-            if give is not None:
-                org = _org_at(text, give.end())
-        if org is not None:
-            assignees = _split_orgs(org[0])
+        opening = _org_at(text, 0)
+        assignees = _persons(text) or (
+            _split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START))
     if not coordinators:
         for match in lexicon.WITH.finditer(lower):
             org = _org_at(text, match.end())
             if org is not None:
                 coordinators += _split_orgs(org[0])
     return _unique(assignees), _unique(coordinators)
+
+
+_GIVEN_AT_START = 80  # characters: "Giao Sở …", "Đối với UBND các huyện: …" open an item
+_CHARGED_WITHIN = 400  # characters: "…, giao Sở Tài chính chủ trì" in an item's first sentences
+
+
+def _given(text: str, words: re.Pattern[str], within: int) -> list[str]:
+    """The bodies named after the first word that hands them the item ("giao", "đề nghị", "đối với") within its
+    first `within` characters."""
+    for give in words.finditer(text[:within].lower()):
+        org = _org_at(text, give.end())
+        if org is not None:
+            return _split_orgs(org[0])
+    return []
 
 
 def _intro_assignees(text: str) -> list[str]:
@@ -686,6 +763,8 @@ def _task(doc: DocumentText, item: _Item, task_id: str, context: TaskContext, in
     while not assignees and node is not None and node.style != "root":
         assignees, _ = _assignees(_own_text(node), node.attributes)
         node = node.parent
+    if not assignees:  # "Trên cơ sở …, giao Sở Tài chính chủ trì …": charged further on in its sentence
+        assignees = _given(text, lexicon.CHARGE, _CHARGED_WITHIN)
     if not assignees:
         assignees = list(intro)
     start, end = _span_of(item)
