@@ -1347,19 +1347,21 @@ def _source_crop(prepared: PreparedPage, box: Box, dpi: float) -> np.ndarray:
 def reread_small_print(prepared: PreparedPage, words: list[OcrWord], *, languages: str,
                        timeout: float = PAGE_TIMEOUT_SECONDS,
                        workdir: Path | None = None) -> tuple[PreparedPage, list[OcrWord]]:
-    """The page's words with its header blocks read again when the number or the date was not found there, and
-    its signature's block when no signer's name was: each zone cut from the original page at REREAD_DPI, its
+    """The page's words with its header blocks read again when the number or the date was not found there (on a
+    document's first page), and its signature's block when no signer's name was: each zone cut from the original page at REREAD_DPI, its
     reading kept where it finds more (see REREAD_DPI). Recorded as a "reread_small_print" step: each zone read
     again, its box in original pixels, what each reading found and which was kept."""
     if not words or "blank page" in prepared.warnings:
         return prepared, words
     height = prepared.page.image.shape[0]
-    if all(_zone_score(name, words, height) for name in ("header-left", "header-right", "signature")):
+    # a document's number and date are printed on its first page: a later page's two-column top is no header
+    wanted = ("header-left", "header-right", "signature") if prepared.page.index == 0 else ("signature",)
+    if all(_zone_score(name, words, height) for name in wanted):
         return prepared, words  # all found: the zones need not even be looked for
     todo = []
     for name, region in find_small_print_zones(prepared.image, prepared.dpi):
         box = _source_box(prepared, region)
-        if box[2] and box[3] and _zone_score(name, [word for word in words if _inside(word.box, box)], height) == 0:
+        if name in wanted and box[2] and box[3] and _zone_score(name, [word for word in words if _inside(word.box, box)], height) == 0:
             todo.append((name, box))
     if not todo:
         return prepared, words

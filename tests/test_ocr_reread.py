@@ -4,6 +4,8 @@ layout that finds those blocks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -121,6 +123,22 @@ def test_ocr_reread_missing_fields_and_name_read_from_the_original(prepared, mon
     assert text.index("Số: 1113") < text.index("Thực hiện") < text.index("Hồ Đình Tùng")
     assert {spot.name: spot.ocr_text for _, spot in ocr.find_header_fields(words, prepared.page.image.shape[0])} == {
         "number": "1113", "day": "16", "month": "4"}
+
+
+def test_ocr_reread_later_page_has_no_header_to_read_again(prepared, monkeypatch) -> None:
+    """A document's number and date are on its first page: on a later page whose top is laid out in two columns
+    (an appendix's table, two signatures) only a missing signer's name is looked for again."""
+    later = replace(prepared, page=replace(prepared.page, index=1))
+    read: list[int] = []
+
+    def read_crops(crops, *_args) -> list[list[OcrWord]]:
+        read.append(len(crops))
+        return [[] for _ in crops]
+
+    monkeypatch.setattr(ocr, "_read_crops", read_crops)
+    result, _ = ocr.reread_small_print(later, _line(BODY, 150, 400, 0), languages="vie")
+    assert [zone["zone"] for zone in result.steps[-1].params["zones"]] == ["signature"]
+    assert read == [1] * len(ocr.REREAD_DPI)
 
 
 def test_ocr_reread_nothing_when_the_page_read_them(prepared, monkeypatch) -> None:
