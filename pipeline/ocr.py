@@ -1240,9 +1240,11 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         if crop.size == 0:
             continue
         near = max(2, (y1 - y0) // 3)
+        beyond = image[max(0, y0) : y1, x1 : x1 + near]
         if x1 >= frame[2] and handwriting.ink_mask(crop)[:, -near:].any() \
-                and handwriting.ink_mask(image[max(0, y0) : y1, x1 : x1 + near]).any():
-            # the value runs on past the frame's edge: what lies inside is part of it, and reads as another number
+                and (beyond.size == 0 or handwriting.ink_mask(beyond).any()):
+            # the value runs on past the frame's edge (or the page's): what lies inside is part of it, and reads as
+            # another number
             readings.append(FieldReading(spot.name, None, 0.0, _box(spot), spot.ocr_text))
             continue
         readings.append(_read_field(spot, crop, _tesseract_digits([crop], [_shears(spot)], timeout, source, workdir,

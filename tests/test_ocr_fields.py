@@ -131,6 +131,9 @@ def test_ocr_fields_stamp_value_running_past_the_frame_is_not_read() -> None:
     assert number(500) == "2770"
     # a frame found too short ends between its digits: "277" and "27" are never read for it
     assert number(90 + 3 * ink.shape[1] // 4) is None and number(90 + ink.shape[1] // 2) is None
+    # a stamp cut by the page's edge, its value's ink reaching that edge: unreadable, never a crash
+    edge = page[:, : 90 + 3 * ink.shape[1] // 4].copy()
+    assert ocr._stamp_fields(edge, (0, 0, edge.shape[1], 200), words, 60, None, None)[0].value is None
 
 
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pipeline.extract.stamps import first_readings
 from pipeline.types import (
     RECEIVED_DATE,
     RECEIVED_NUMBER,
@@ -72,8 +73,7 @@ def _review_received(received: Received | None, pages: Sequence[PageResult], hea
     misread: it is set to null)."""
     if received is None:
         return
-    readings = {r.name: r for r in pages[received.page].field_readings} if received.page is not None \
-        and received.page < len(pages) else {}
+    readings = first_readings(pages[received.page]) if received.page is not None and received.page < len(pages) else {}
     for name, value in ((RECEIVED_NUMBER, received.number), (RECEIVED_DATE, received.date)):
         reading = readings.get(name)
         if reading is None:

@@ -32,15 +32,21 @@ def _notes(text: str) -> list[str]:
     return notes
 
 
+def first_readings(page: PageResult) -> dict[str, FieldReading]:
+    """A page's field readings by name, the first of each (the first stamp's when a page holds two)."""
+    readings: dict[str, FieldReading] = {}
+    for reading in page.field_readings:
+        readings.setdefault(reading.name, reading)
+    return readings
+
+
 def _from_marks(pages: Sequence[PageResult]) -> Received | None:
     """The stamp the OCR stage found on a page and read apart (pipeline.ocr.read_marks)."""
     for number, page in enumerate(pages):
         stamps = [mark for mark in page.marks if mark.kind == "received-stamp"]
         if not stamps:
             continue
-        readings: dict[str, FieldReading] = {}
-        for reading in page.field_readings:
-            readings.setdefault(reading.name, reading)
+        readings = first_readings(page)
         received = Received(page=number)
         number_reading, date_reading = readings.get(RECEIVED_NUMBER), readings.get(RECEIVED_DATE)
         if number_reading is not None and number_reading.value:
