@@ -379,10 +379,10 @@ print(kernels.CACHE, sum(stats.cache_hits.values()), sum(stats.cache_misses.valu
 """
 
 
-def _probe(environment: dict[str, str]) -> list[str]:
+def _probe(environment: dict[str, str], *, numba_first: bool = False) -> list[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
     done = subprocess.run(
-        [sys.executable, "-c", _CACHE_PROBE],
+        [sys.executable, "-c", ("import numba\n" if numba_first else "") + _CACHE_PROBE],
         env={**env, **environment, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
@@ -400,6 +400,10 @@ def test_restore_speed_compiled_code_cached_for_next_process(tmp_path: Path) -> 
     assert _probe(home) == ["True", "0", "1"]
     assert list((tmp_path / "cache" / "congvan" / "numba").rglob("kernels.viterbi_steps-*.nbi"))
     assert _probe(home) == ["True", "1", "0"], "the second process compiles nothing"
+    # a caller that imported numba before the loops (numba read its cache folder then): still the user's cache
+    early = {"XDG_CACHE_HOME": str(tmp_path / "early")}
+    assert _probe(early, numba_first=True) == ["True", "0", "1"]
+    assert list((tmp_path / "early" / "congvan" / "numba").rglob("kernels.viterbi_steps-*.nbi"))
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert _probe({"XDG_CACHE_HOME": str(blocker)}) == ["False", "0", "1"], "compiled, not cached"

@@ -236,7 +236,7 @@ class Restorer:
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
-        self._stroked_cache: dict[str, str] = {}
+        self._stroked_cache: dict[tuple[str, bool], str] = {}
         self._written_cache: dict[str, tuple[int, float, bool, bool]] = {}
         self._identity_cache: dict[tuple[int, str], float] = {}
         self.fixed_ids = {NUM: lm.id_of(NUM), CODE: lm.id_of(CODE), URL: lm.id_of(URL)}
@@ -289,13 +289,7 @@ class Restorer:
         if found is None:
             found = self._cache[key] = self._make_candidates(regime, text, bucket, search)
             if len(self._cache) > 200_000:
-                self._cache.clear()
-                self._readings_cache.clear()
-                self._edited_cache.clear()
-                self._evidence_cache.clear()
-                self._respelled_cache.clear()
-                self._written_cache.clear()
-                self._identity_cache.clear()
+                self.clear_cache()
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
@@ -691,12 +685,12 @@ class Restorer:
                     parts.append(part)
             elif kind is Kind.ABBR:
                 if regimes[index] in NO_STROKED_D:
-                    core = self._with_stroked_d(core)
+                    core = self._with_stroked_d(core, keep_known=True)
                 positions.append(self.lm.index.get(core, ABBR_ID))
                 parts.append(core)
             elif kind is Kind.CODE and regimes[index] in NO_STROKED_D:
                 positions.append(self.fixed_ids[CODE])
-                parts.append(self._with_stroked_d(core))
+                parts.append(self._with_stroked_d(core, keep_known=False))
             elif self._may_be_misread_word(analysis, index):
                 kept = self.fixed_ids[NUM] if kind is Kind.NUMBER else id_of(PUNCT)
                 part = _Part(core, self._symbol_candidates(regimes[index], core, analysis.buckets[index], kept))
@@ -712,24 +706,31 @@ class Restorer:
             token_parts.append(parts)
         return segments, token_parts
 
-    def _with_stroked_d(self, core: str) -> str:
+    def _with_stroked_d(self, core: str, *, keep_known: bool) -> str:
         """A code or abbreviation from a source that cannot write Đ, with each run of capitals spelt as
         the LM knows it more often: with some of its D's read for Đ (HDND: HĐND, QD-TTg: QĐ-TTg) where
-        that spelling is commoner than the one written (which may be unknown)."""
+        that spelling is commoner than the one written (which may be unknown). `keep_known`: a run the LM
+        knows as written stays (an abbreviation standing alone: a CD disc is no CĐ); inside a code the
+        commoner spelling wins (45/2020/ND-CP: NĐ-CP)."""
         if "D" not in core:
             return core
-        found = self._stroked_cache.get(core)
+        pieces = _CAPITALS_RE.split(core)
+        for k in range(1, len(pieces), 2):  # the runs of capitals
+            pieces[k] = self._commonest_stroking(pieces[k], keep_known)
+        return "".join(pieces)
+
+    def _commonest_stroking(self, capitals: str, keep_known: bool) -> str:
+        """The spelling of a run of capitals, as written or with D's for Đ, that the LM uses most
+        (memoised per run: bounded by the runs a text holds, not by the codes' numbers)."""
+        key = (capitals, keep_known)
+        found = self._stroked_cache.get(key)
         if found is None:
-            pieces = _CAPITALS_RE.split(core)
-            for k in range(1, len(pieces), 2):  # the runs of capitals
-                pieces[k] = self._commonest_stroking(pieces[k])
-            found = self._stroked_cache[core] = "".join(pieces)
+            found = self._stroked_cache[key] = self._stroke_capitals(capitals, keep_known)
         return found
 
-    def _commonest_stroking(self, capitals: str) -> str:
-        """The spelling of a run of capitals, as written or with D's for Đ, that the LM uses most."""
+    def _stroke_capitals(self, capitals: str, keep_known: bool) -> str:
         at = [k for k, c in enumerate(capitals) if c == "D"]
-        if not at or len(at) > MAX_STROKED_D:
+        if not at or len(at) > MAX_STROKED_D or (keep_known and capitals in self.lm.index):
             return capitals
         index, uni = self.lm.index, self._unigram
         best, best_logp = capitals, uni[index[capitals]] if capitals in index else -math.inf
