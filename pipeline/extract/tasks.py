@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 
 from pipeline.extract import lexicon
 from pipeline.extract.header import HEADING_MAX_CHARS, Layout
+from pipeline.extract.names import FAMILY_NAMES
 from pipeline.extract.text import DocumentText, Line, fold, is_upper_text
 from pipeline.types import DateMention, Place, Reference, Task
 
@@ -433,7 +434,8 @@ def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[
 
 def _persons(text: str) -> list[str]:
     """The people an item opens by naming before their duty ("Ông, bà: Nguyễn Văn A - Trần Thị B có trách nhiệm
-    …"): capitalised names after the title, cut at "-", "," and "và", up to the verb."""
+    …"): capitalised names from a family name after the title, cut at "-", "," and "và", up to the verb (so
+    "Bà Rịa - Vũng Tàu có trách nhiệm" names no one)."""
     lead = lexicon.PERSON_LEAD.match(text)
     if lead is None:
         return []
@@ -453,7 +455,7 @@ def _persons(text: str) -> list[str]:
     lower = text.lower()
     if not (lexicon.OBLIGATION.match(lower, position) or lexicon.DIRECTIVE_VERB.match(lower, position)):
         return []
-    return [" ".join(name) for name in names if 2 <= len(name) <= 5]
+    return [" ".join(name) for name in names if 2 <= len(name) <= 5 and name[0] in FAMILY_NAMES]
 
 
 def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], list[str]]:
