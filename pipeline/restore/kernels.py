@@ -35,7 +35,7 @@ CACHE = _cache_ready()
 import numba  # noqa: E402  (after NUMBA_CACHE_DIR is set: numba reads it when imported)
 
 if CACHE:  # numba imported earlier (by a caller) read NUMBA_CACHE_DIR before it was set: set its config too
-    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # type: ignore[attr-defined]
 
 BITS = 15  # bits per unit id inside a packed n-gram key (vocabulary < 32768)
 HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
