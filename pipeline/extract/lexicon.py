@@ -335,11 +335,14 @@ ORG_STOP = re.compile(
 # Words that hand a task to a body ("giao cho UBND …", "đề nghị các sở …"), lower case.
 ASSIGNING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "đối với", "nhiệm vụ của", "trách nhiệm của",
                    "chỉ thị")
-GIVE = re.compile(rf"(?<![\w])(?:{alternation(ASSIGNING_WORDS)})\s+")
 # Of those, the words that charge a body with a task wherever they stand in its sentence ("Trên cơ sở …, giao Sở
-# Tài chính chủ trì"); "đối với", "nhiệm vụ của" name a body only where an item opens with them.
+# Tài chính chủ trì"); "đối với", "nhiệm vụ của" name a body only where an item opens with them. Not where they
+# are cited ("theo đề nghị Sở Xây dựng tại Tờ trình …", "xét đề nghị của …"): the body proposed, it is not charged.
 CHARGING_WORDS = ("giao cho", "giao", "đề nghị", "yêu cầu", "chỉ thị")
-CHARGE = re.compile(rf"(?<![\w])(?:{alternation(CHARGING_WORDS)})\s+")
+CITING_WORDS = ("theo", "Theo", "xét", "Xét", "của", "ứng")  # ứng: "đáp ứng yêu cầu"
+NOT_CITED = "".join(rf"(?<!{word} )" for word in CITING_WORDS)
+GIVE = re.compile(rf"{NOT_CITED}(?<![\w])(?:{alternation(ASSIGNING_WORDS)})\s+")
+CHARGE = re.compile(rf"{NOT_CITED}(?<![\w])(?:{alternation(CHARGING_WORDS)})\s+")
 # People an item names before their duty (a decision on a citizen's land: "Ông, bà: Nguyễn Văn A - Trần Thị B có
 # trách nhiệm …").
 PERSON_TITLES = ("ông", "bà", "Ông", "Bà", "anh", "chị", "Anh", "Chị")
