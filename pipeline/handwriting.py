@@ -193,6 +193,87 @@ def load_digit_model(folder: Path) -> DigitModel:
         return _loaded[path]
 
 
+# --------------------------------------------------------------------------- a form's guides
+
+# A form's value is written on a dotted (or dashed) leader, and a stamp's value box ends at its frame's side; both
+# touch the digits and read as digits ("2352" on dots as "22/111", a frame's side as a "1"). Measured in the height
+# of the value's characters: dots are at most LEADER_DOT of it across and stand at most that far apart, a leader
+# runs on at least LEADER_RUN; a stroke reaching at least STROKE_REACH beyond the leader's band is a digit's,
+# which crosses it. A rule is straight ink RULE_RUN long (a side of the frame as high as the whole box).
+LEADER_DOT = 0.35
+LEADER_RUN = 2.0
+LEADER_BAND = 0.1
+STROKE_REACH = 0.1
+RULE_RUN = 3.0
+# A value's characters stand at most VALUE_GAP apart; what lies further right is something else (the body line a
+# stamp was put on). Characters are pieces at least VALUE_PIECE high.
+VALUE_GAP = 1.0
+VALUE_PIECE = 0.4
+
+
+def _short_runs(mask: np.ndarray, longest: int) -> np.ndarray:
+    """The pixels of `mask` in horizontal runs no longer than `longest`."""
+    padded = np.pad(mask.astype(np.int8), ((0, 0), (1, 1)))
+    steps = np.diff(padded, axis=1)
+    starts = np.cumsum(steps == 1, axis=1)[:, :-1]  # which run of its row each pixel is in
+    out = np.zeros(mask.shape, bool)
+    for y in np.flatnonzero(mask.any(axis=1)):
+        begins, ends = np.flatnonzero(steps[y] == 1), np.flatnonzero(steps[y] == -1)
+        short = np.flatnonzero(ends - begins <= longest) + 1
+        out[y] = mask[y] & np.isin(starts[y], short)
+    return out
+
+
+def clear_guides(ink: np.ndarray, height: int) -> np.ndarray:
+    """`ink` (binary, 255 = ink) of a value written `height` pixels high, without the form's guides: the dots of
+    a leader (found as a line where closing the gaps between dots makes one LEADER_RUN long), except where a
+    digit's stroke goes on above or below them, and the straight rules of a frame."""
+    mask = ink > 0
+    size = max(8, height)
+    dot = max(2, round(LEADER_DOT * size))
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, dot), np.uint8))
+    line = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((1, round(LEADER_RUN * size)), np.uint8))
+    _n, parts, shapes, _ = cv2.connectedComponentsWithStats(line, connectivity=8)
+    thin_parts = shapes[:, cv2.CC_STAT_HEIGHT] <= dot  # a leader is a thin line; closed digits written close are not
+    thin_parts[0] = False
+    line = thin_parts[parts].astype(np.uint8)
+    band = cv2.dilate(line, np.ones((max(3, round(LEADER_BAND * size)), 1), np.uint8)) > 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    dots = (stats[:, cv2.CC_STAT_WIDTH] <= dot) & (stats[:, cv2.CC_STAT_HEIGHT] <= dot)
+    dots[0] = False
+    on_line = np.zeros(count, bool)
+    on_line[np.unique(labels[band & mask])] = True
+    cleared = mask & ~(dots & on_line)[labels]
+    wide = cv2.dilate(cleared.astype(np.uint8), np.ones((1, 3), np.uint8))  # a side a pixel off upright
+    cleared &= ~(cv2.morphologyEx(wide, cv2.MORPH_OPEN, np.ones((max(3, mask.shape[0] - 4), 1), np.uint8)) > 0)
+    rule = cv2.morphologyEx(cleared.astype(np.uint8), cv2.MORPH_OPEN,
+                            np.ones((1, round(RULE_RUN * size)), np.uint8)) > 0
+    # dots touching a digit (the leader's short runs) and rules through one, except where a stroke goes on above or
+    # below them (a digit crossing the line)
+    band |= cv2.dilate(rule.astype(np.uint8), np.ones((3, 1), np.uint8)) > 0
+    guides = _short_runs(band & cleared, dot) | rule
+    reach = max(2, round((LEADER_BAND + STROKE_REACH) * size))  # from inside the band to past it
+    stroke = cv2.dilate((cleared & ~band).astype(np.uint8), np.ones((2 * reach + 1, 3), np.uint8)) > 0
+    cleared &= ~(guides & ~stroke)
+    out: np.ndarray = cleared.astype(np.uint8) * 255
+    return out
+
+
+def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
+    """Columns (start, end) of the first value written in `ink`, left to right: its characters (pieces at least
+    VALUE_PIECE of `height` high) no more than VALUE_GAP of it apart; None when it holds none."""
+    _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
+    pieces = sorted((int(x), int(x + w)) for x, _, w, h, _ in stats[1:] if h >= VALUE_PIECE * height)
+    if not pieces:
+        return None
+    start, end = pieces[0]
+    for left, right in pieces[1:]:
+        if left > end + VALUE_GAP * height:
+            break
+        end = max(end, right)
+    return start, end
+
+
 # --------------------------------------------------------------------------- characters of a crop
 
 

@@ -1013,15 +1013,16 @@ RULE_GAP_INCHES = 0.08
 RULE_HEIGHT_INCHES = 0.12
 # The words of such a stamp (folded); a frame is a stamp when "ĐẾN" or "CV" and one more of them are in it.
 # Folded, as OCR reads them over the body lines a stamp covers: "ĐẾN" as "ĐẾ" or "REN", "Số" as "Sẽ", "Chuyển" as
-# "Chuyên", "Số" as "56" after the frame's inner side ("|56:"); a word's first letters may carry its value
-# ("Số:2770").
-_STAMP_LABEL = re.compile(r"^[|(\[]?(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>s[oe0]|5[oe06](?!\d))|(?P<ngay>ng[a-z]y?)|(?P<chuyen>chuy\w*))"
+# "Chuyên", "Số" as "56" after the frame's inner side ("|56:"), only before the label's colon or leader (a "50" alone is
+# a number); a word's first letters may carry its value ("Số:2770").
+_STAMP_LABEL = re.compile(r"^[|(\[]?(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>s[oe0]|5[oe06](?=[:;.]))|(?P<ngay>ng[a-z]y?)|(?P<chuyen>chuy\w*))"
                           r"(?![a-z])\W*(?P<rest>.*)$")
 _STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
 STAMP_ROWS = ("so", "ngay", "chuyen")  # the labelled rows, top to bottom
 STAMP_ROW_PITCH = 1.5  # a stamp's row pitch in label heights, when only one label was read
 STAMP_LABEL_WIDTH = 2.0  # a label's width ("Ngày:") in its heights, where OCR did not read it
-STAMP_VALUE_WIDTH = 4  # the room a stamp's value takes after its label, in label heights, where OCR read no digits
+STAMP_VALUE_WIDTH = 4  # the room a value surely has after its label, in label heights (past it, body lines may run)
+STAMP_CUT = 0.1  # a value's ink this close (in label heights) to where its row was placed began before it
 
 
 def _stamp_label(text: str) -> tuple[str, str] | None:
@@ -1107,14 +1108,13 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     readings: list[FieldReading] = []
     image = prepared.image
     # one stamp under several of its rules (a title struck through, a side broken in pieces): the frame whose
-    # reading holds most of its labels, as wide as all of those rules (its top and bottom are that frame's: a
-    # struck title's frame starts a title's height too high)
+    # reading holds most of its labels, as wide as all the rules whose places cover most of it, whether or not
+    # their own reading held the stamp's words (the body lines a stamp covers spoil that reading); its top and
+    # bottom are that frame's (a struck title's frame starts a title's height too high)
     for frame, words, _ in sorted(stamps, key=lambda stamp: -stamp[2]):
-        y0, y1 = frame.y0, frame.y1
-        if any(_overlap((frame.x0, y0, frame.x1, y1), mark.box) > 0.5 for mark in marks):
+        x0, y0, x1, y1 = _stamp_extent(frame, frames, page.dpi)
+        if any(_overlap((x0, y0, x1, y1), mark.box) > 0.5 for mark in marks):
             continue
-        same = [other for other, _, _ in stamps if _overlap((frame.x0, y0, frame.x1, y1), _box_of(other)) > 0.5]
-        x0, x1 = min(other.x0 for other in same), max(other.x1 for other in same)
         # the stamp ends under its last labelled line: what lies below is the body it was put on
         if not frame.closed:
             labelled = [w for w in words if _stamp_label(w.text)]
@@ -1126,6 +1126,18 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     if marks:
         prepared = replace(prepared, image=image)
     return prepared, marks, readings
+
+
+def _stamp_extent(frame: StampFrame, frames: list[StampFrame], dpi: float) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the stamp found under `frame`: as wide as the frames that cover more than half of it,
+    no wider than a stamp."""
+    x0, x1 = frame.x0, frame.x1
+    for other in sorted(frames, key=lambda other: -(other.x1 - other.x0)):
+        wider = min(x0, other.x0), max(x1, other.x1)
+        if _overlap((frame.x0, frame.y0, frame.x1, frame.y1), _box_of(other)) > 0.5 \
+                and wider[1] - wider[0] <= STAMP_WIDTH_INCHES[1] * dpi:
+            x0, x1 = wider
+    return x0, frame.y0, x1, frame.y1
 
 
 def _box_of(frame: StampFrame) -> Box:
@@ -1181,15 +1193,17 @@ def _read_crops(crops: list[np.ndarray], languages: str, dpi: float, timeout: fl
 
 
 def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
-    """The stamp's labelled rows as OCR found them: per kind ("so", "ngay", "chuyen") its first label word and
-    what follows the label in that word. A label OCR did not read is placed from the others: a stamp's rows are
+    """The stamp's labelled rows as OCR found them: per kind ("so", "ngay", "chuyen") its surest label word in
+    the rows' order (Số above Ngày above Chuyển) and what follows the label in that word. A label OCR did not read is placed from the others: a stamp's rows are
     printed one under another at one pitch, Số, Ngày, Chuyển (the layout of the "ĐẾN" stamp in Decree 30/2020);
     the placed word has no text of its own."""
     rows: dict[str, tuple[OcrWord, str]] = {}
-    for word in words:
-        label = _stamp_label(word.text)
-        if label is not None and label[0] in STAMP_ROWS and label[0] not in rows:
-            rows[label[0]] = (word, label[1])
+    labels = [(word, label) for word in words if (label := _stamp_label(word.text)) is not None and label[0] in STAMP_ROWS]
+    # the surest labels first; one out of the rows' order (a "Số" read under "Ngày", in a leader's dots) is no label
+    for word, (kind, rest) in sorted(labels, key=lambda item: -item[0].confidence):
+        if kind in rows or not all(_in_row_order(kind, word, other, placed) for other, (placed, _) in rows.items()):
+            continue
+        rows[kind] = (word, rest)
     found = [(STAMP_ROWS.index(kind), word) for kind, (word, _) in rows.items()]
     if not found:
         return rows
@@ -1207,13 +1221,23 @@ def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
     return rows
 
 
+def _in_row_order(kind: str, word: OcrWord, other: str, placed: OcrWord) -> bool:
+    """Whether a label of `kind` at `word` stands where the stamp's row order puts it relative to `placed`, a label
+    of the row `other`: below it when it is a later row, above it when an earlier one (by more than half a line)."""
+    rise = (word.box[1] + word.box[3] / 2) - (placed.box[1] + placed.box[3] / 2)
+    apart = 0.5 * max(word.box[3], placed.box[3])
+    return rise > apart if STAMP_ROWS.index(kind) > STAMP_ROWS.index(other) else rise < -apart
+
+
 def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: list[OcrWord], timeout: float,
                   source: str | None, workdir: Path | None) -> list[FieldReading]:
-    """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels: each read
-    from the label towards the frame's right edge by the same vote as the header's fields; one whose ink the
-    frame's edge cuts (it runs on past it) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
-    from past a label's width."""
-    spots: list[tuple[_FieldSpot, str]] = []
+    """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels, often over
+    a dotted leader: each row's box after its label is cleared of the leader and the frame's rules, cut to the
+    first value written there (not the body line the stamp covers, further right) and read by the same vote as the
+    header's fields. A value whose ink the box's edges cut (it runs on past the frame,
+    or starts before where its row was placed) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it, from past a label's
+    width."""
+    readings = []
     for kind, (word, rest) in _stamp_rows(words).items():
         if kind == "chuyen":
             continue
@@ -1225,30 +1249,32 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
             start = x + round(STAMP_LABEL_WIDTH * height)
         after = sorted((w for w in words if word.text and w.line == word.line and w.box[0] > x), key=lambda w: w.box[0])
         values = list(itertools.takewhile(lambda w: any(ch.isdigit() or ch == "/" for ch in w.text), after))
-        # the value's own words when OCR read digits there, else room for a few digits: not the body lines
-        # the stamp covers, which run on to its right
-        end = max(values[-1].box[0] + values[-1].box[2] + round(0.3 * height) if values else 0,
-                  start + STAMP_VALUE_WIDTH * height)
-        box = (start, int(y - 0.35 * height), min(frame[2], end), int(y + 1.25 * height))
         text = " ".join([rest, *(w.text for w in values)]).strip()
         confidence = min([word.confidence, *(w.confidence for w in values)])
-        spots.append((_FieldSpot(name, 0, 0, box, text, confidence), "0123456789/" if name == RECEIVED_DATE else "0123456789"))
-    readings = []
-    for spot, whitelist in spots:
-        x0, y0, x1, y1 = spot.box
-        crop = image[max(0, y0) : y1, max(0, x0) : x1]
-        if crop.size == 0:
-            continue
+        # the value's own words when OCR read digits there, else room for a few digits: not the body lines the
+        # stamp covers, which run on to its right
+        end = max(values[-1].box[0] + values[-1].box[2] + round(0.3 * height) if values else 0,
+                  start + STAMP_VALUE_WIDTH * height)
+        x0, y0, x1, y1 = max(0, start), max(0, int(y - 0.35 * height)), min(frame[2], end), int(y + 1.25 * height)
+        crop = image[y0:y1, x0:x1]
+        ink = handwriting.clear_guides(handwriting.ink_mask(crop), height) if crop.size else crop
+        span = handwriting.value_span(ink, height) if crop.size else None
+        margin = round(0.25 * height)
+        left, right = (max(0, span[0] - margin), min(ink.shape[1], span[1] + margin)) if span else (0, 0)
+        spot = _FieldSpot(name, 0, 0, (x0 + left, y0, x0 + right, y1), text, confidence)
         near = max(2, (y1 - y0) // 3)
-        beyond = image[max(0, y0) : y1, x1 : x1 + near]
-        if x1 >= frame[2] and handwriting.ink_mask(crop)[:, -near:].any() \
-                and (beyond.size == 0 or handwriting.ink_mask(beyond).any()):
-            # the value runs on past the frame's edge (or the page's): what lies inside is part of it, and reads as
-            # another number
-            readings.append(FieldReading(spot.name, None, 0.0, _box(spot), spot.ocr_text))
+        beyond = image[y0:y1, x1 : x1 + near]
+        if span is None or (not word.text and span[0] <= STAMP_CUT * height) or (
+                x1 >= frame[2] and span[1] >= ink.shape[1] - near
+                and (beyond.size == 0 or handwriting.ink_mask(beyond).any())):
+            # no value; or one that began before where its row was placed, or runs on past the frame's edge (or the
+            # page's): what lies inside is part of it, and reads as another number
+            readings.append(FieldReading(name, None, 0.0, _box(spot), text))
             continue
-        readings.append(_read_field(spot, crop, _tesseract_digits([crop], [_shears(spot)], timeout, source, workdir,
-                                                                  whitelist)[0]))
+        value = np.ascontiguousarray(255 - ink[:, left:right])
+        whitelist = "0123456789/" if name == RECEIVED_DATE else "0123456789"
+        readings.append(_read_field(spot, value, _tesseract_digits([value], [_shears(spot)], timeout, source, workdir,
+                                                                   whitelist)[0]))
     return readings
 
 
