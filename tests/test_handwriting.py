@@ -109,3 +109,24 @@ def test_handwriting_missing_model_names_the_fix(tmp_path) -> None:
 
     with pytest.raises(MissingDependencyError, match="make models"):
         handwriting.load_digit_model(tmp_path)
+
+
+def test_handwriting_leader_dots_and_frame_side_are_cleared_digit_strokes_kept() -> None:
+    """A value written on a dotted leader that touches it, the frame's side just after it: the dots and the side
+    are gone, the digits' strokes that cross the leader are not."""
+    digits = 255 - handwritten("2770", 30, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.1)
+    ink = np.zeros((60, digits.shape[1] + 80), np.uint8)
+    ink[10 : 10 + digits.shape[0], 20 : 20 + digits.shape[1]] = digits
+    base = 10 + digits.shape[0] - 4  # through the digits' feet
+    for x in range(2, ink.shape[1] - 12, 6):
+        ink[base : base + 2, x : x + 2] = 255
+    ink[:, -6:-3] = 255  # the frame's right side, as high as the box
+    cleared = handwriting.clear_guides(ink, 30)
+    assert not cleared[:, -8:].any()  # the side
+    assert not cleared[base : base + 2, :16].any() and not cleared[base : base + 2, 24 + digits.shape[1] :].any()
+    strokes = digits > 0
+    kept = cleared[10 : 10 + digits.shape[0], 20 : 20 + digits.shape[1]] > 0
+    assert (kept & strokes).sum() >= 0.97 * strokes.sum()
+    span = handwriting.value_span(cleared, 30)
+    assert span is not None and abs(span[0] - 20) <= 3 and abs(span[1] - 20 - digits.shape[1]) <= 3
+    assert len(handwriting.characters(cleared)) == 4

@@ -136,6 +136,58 @@ def test_ocr_fields_stamp_value_running_past_the_frame_is_not_read() -> None:
     assert ocr._stamp_fields(edge, (0, 0, edge.shape[1], 200), words, 60, None, None)[0].value is None
 
 
+@pytest.mark.parametrize(("digits", "face"), [("2352", 0), ("2770", 0), ("1469", 0), ("2352", 6)])
+def test_ocr_fields_stamp_value_on_a_dotted_leader_before_the_frame_side_is_read(digits: str, face: int) -> None:
+    """A value written over the dots of its leader, OCR's word of it (digits and dots, unsure) reaching the frame's
+    side: the dots and the side are no digits (a side read as "1" made "2352" into "23521")."""
+    import numpy as np
+    from registered_pages import handwritten
+
+    from pipeline.types import OcrWord
+
+    page = np.full((200, 600), 255, np.uint8)
+    ink = handwritten(digits, 30, font_face=face, slant=0.1)
+    top = 62
+    page[top : top + ink.shape[0], 90 : 90 + ink.shape[1]] = ink
+    side = 90 + ink.shape[1] + 12
+    base = top + ink.shape[0] - 4  # through the digits' feet
+    for x in range(84, side, 6):
+        page[base : base + 2, x : x + 2] = 0
+    page[20:180, side : side + 3] = 0
+    words = [OcrWord("CV", 90.0, (5, 60, 30, 30), 0, 0), OcrWord("Số:", 90.0, (45, 68, 36, 24), 0, 0),
+             OcrWord(digits + "......", 10.0, (88, 62, side - 86, 32), 0, 0)]
+    assert ocr._stamp_fields(page, (0, 0, side + 3, 200), words, 60, None, None)[0].value == digits
+
+
+def test_ocr_fields_stamp_rows_keep_their_vertical_order() -> None:
+    # the leader of "Chuyển:" read as "Š0095004…", a "Số" under "Ngày": no label; Số is placed one row above Ngày
+    words = _words("CV", "Ngày:", "Chuyển: Š00950046000999")
+    words[-1] = replace(words[-1], confidence=7.0)
+    rows = ocr._stamp_rows(words)
+    placed, _ = rows["so"]
+    assert (placed.text, placed.box[1]) == ("", 100)
+    assert rows["ngay"][0].text == "Ngày:" and rows["chuyen"][0].text == "Chuyển:"
+
+
+@pytest.mark.parametrize(("word", "kind"), [("|56:.......", "so"), ("5ố:", "so"), ("Số:2770", "so"), ("50", None),
+                                            ("56", None), ("Ngày:", "ngay")])
+def test_ocr_fields_stamp_label_five_for_s_only_before_its_colon(word: str, kind: str | None) -> None:
+    label = ocr._stamp_label(word)
+    assert (label[0] if label else None) == kind
+
+
+def test_ocr_fields_stamp_is_as_wide_as_the_rules_covering_it() -> None:
+    """The rules of one stamp (its top, the rule under its title, a struck title shorter than the frame): the stamp
+    is as wide as those covering most of the frame whose reading held its labels, whether or not their own reading
+    did; a rule of the body below it or beside it does not widen it."""
+    frame = ocr.StampFrame(0, 603, 347, 870, True)  # under the struck title
+    others = [ocr.StampFrame(0, 557, 651, 870, True), ocr.StampFrame(0, 630, 650, 870, True),
+              ocr.StampFrame(0, 810, 900, 1200, False), ocr.StampFrame(1053, 584, 1416, 974, False)]
+    assert ocr._stamp_extent(frame, [frame, *others], 300.0) == (0, 603, 651, 870)
+    # never wider than a stamp
+    assert ocr._stamp_extent(frame, [frame, ocr.StampFrame(0, 600, 1500, 870, True)], 300.0) == (0, 603, 347, 870)
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)
