@@ -102,7 +102,6 @@ class Stamp:
     hand: int = cv2.FONT_HERSHEY_SIMPLEX
     worn: bool = False  # pressed unevenly: its top side wavy and broken, its title struck through by a rule
     offset: float = 0.3  # inches from its labels to where the values are written
-    leaders: bool = False  # each label followed by a dotted leader to the frame's side, the values written on it
 
 
 def _paste(page: np.ndarray, ink: np.ndarray, x: int, y_centre: int) -> None:
@@ -168,12 +167,7 @@ def registered_dispatch(number: str | np.ndarray | None, day: str | np.ndarray |
         draw.text((x0 + 6, y0 + round(1.8 * pitch)), "ĐẾN", font=bold, fill="black")
         label_x = x0 + round(0.5 * DPI)
         for k, label in enumerate(("Số:", "Ngày:", "Chuyển:")):
-            label_y = y0 + round((0.75 + 0.7 * k) * pitch)
-            draw.text((label_x, label_y), label, font=small, fill="black")
-            if stamp.leaders:  # dots of two pixels, six apart, on the label's baseline
-                baseline = label_y + round(0.42 * pitch)
-                for x in range(label_x + round(draw.textlength(label, font=small)) + 12, x1 - 8, 6):
-                    draw.rectangle((x, baseline, x + 1, baseline + 1), fill="black")
+            draw.text((label_x, y0 + round((0.75 + 0.7 * k) * pitch)), label, font=small, fill="black")
         frame = (label_x, y0, pitch)
     page = np.asarray(image).copy()
     ink_height = round(0.85 * pitch)
