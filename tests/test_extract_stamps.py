@@ -3,6 +3,8 @@ needs_review, the document's date against its copy's other dates)."""
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.extract import extract_record
 from pipeline.handwriting import stamp_date
 from pipeline.types import FieldReading, PageMark, PageResult
@@ -94,3 +96,15 @@ def test_extract_review_receipt_before_the_printed_date_is_a_misread() -> None:
     assert record.document.date == "2018-04-03"
     assert record.received is not None and (record.received.number, record.received.date) == ("2770", None)
     assert record.needs_review == ["received.date"] and "received.date" not in record.fields_confidence
+
+
+@pytest.mark.parametrize(("stamped", "kept"), [("12/4/18", "2018-04-12"), ("03/4/19", None), ("03/11/18", None)])
+def test_extract_review_receipt_long_after_the_document_is_a_misread(stamped: str, kept: str | None) -> None:
+    text = HEADER + BODY
+    mark = PageMark("received-stamp", (10, 300, 400, 150), "CV ĐẾN\nSố:\nNgày:")
+    readings = [FieldReading("received.number", "2770", 0.9, (100, 320, 200, 40), ""),
+                FieldReading("received.date", stamped, 0.9, (100, 360, 200, 40), "")]
+    record = extract_record(text, [_page(text, readings, [mark])])
+    assert record.document.date == "2018-04-03"
+    assert record.received is not None and (record.received.number, record.received.date) == ("2770", kept)
+    assert ("received.date" in record.needs_review) == (kept is None)

@@ -21,6 +21,9 @@ from pipeline.types import (
 
 # A value read apart with less than this share of the recognisers' votes is kept but listed for review.
 REVIEW_BELOW = 0.6
+# A copy is stamped on arrival, days after it was signed (a dispatch is sent out the day it is signed or the next
+# working day); a date of receipt more than this many days after the document's own is a misread of the stamp.
+RECEIPT_WITHIN_DAYS = 183
 NUMBER, DATE = "document.number", "document.date"
 
 
@@ -66,11 +69,17 @@ def _iso(parts: DateParts) -> str | None:
         return None
 
 
+def _days_between(earlier: str, later: str) -> int:
+    import datetime as dt
+
+    return (dt.date.fromisoformat(later) - dt.date.fromisoformat(earlier)).days
+
+
 def _review_received(received: Received | None, pages: Sequence[PageResult], header: DocumentHeader,
                      review: Review) -> None:
     """The stamp's number and date read apart: their confidences, and for review one unreadable (left null), one
-    read with few votes, or a date of receipt before the document's own printed date (then the stamp's is the
-    misread: it is set to null)."""
+    read with few votes, or a date of receipt before the document's own printed date or long after the document's
+    date (then the stamp's is the misread: it is set to null)."""
     if received is None:
         return
     readings = first_readings(pages[received.page]) if received.page is not None and received.page < len(pages) else {}
@@ -85,7 +94,8 @@ def _review_received(received: Received | None, pages: Sequence[PageResult], hea
             if reading.confidence < REVIEW_BELOW:
                 review.flag(name)
     printed = "day" not in _header_readings(pages)  # a day read apart is checked against the stamp's date instead
-    if printed and received.date is not None and header.date is not None and received.date < header.date:
+    if received.date is not None and header.date is not None and (
+            (printed and received.date < header.date) or _days_between(header.date, received.date) > RECEIPT_WITHIN_DAYS):
         received.date = None
         review.confidence.pop(RECEIVED_DATE, None)
         review.flag(RECEIVED_DATE)
