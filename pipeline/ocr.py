@@ -855,7 +855,10 @@ def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]
               for reading in handwriting.read_leaning(crop, current_resources().digit_model, shears)]
     mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
     if spot.name in (RECEIVED_NUMBER, RECEIVED_DATE):
-        # a stamp's value, then the body word it was written over ("Ø4/4/18đạo"): its leading digits
+        # a stamp's value, then the body word it was written over ("Ø4/4/18đạo"): its leading digits; a date's
+        # parts as clerks separate them ("21.3.18", "21-3-18", "21/3/18") are one date
+        if spot.name == RECEIVED_DATE:
+            mapped = re.sub(r"(?<=\d)[.\-](?=\d)", "/", mapped)
         leading = re.match(r"[\d/]*", mapped)
         mapped = leading.group().strip("/") if leading else ""
     if mapped.isdigit() or (mapped and set(mapped) <= set("0123456789/") and any(ch.isdigit() for ch in mapped)):
@@ -1194,9 +1197,9 @@ def _read_crops(crops: list[np.ndarray], languages: str, dpi: float, timeout: fl
 
 def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
     """The stamp's labelled rows as OCR found them: per kind ("so", "ngay", "chuyen") its surest label word in
-    the rows' order (Số above Ngày above Chuyển) and what follows the label in that word. A label OCR did not read is placed from the others: a stamp's rows are
-    printed one under another at one pitch, Số, Ngày, Chuyển (the layout of the "ĐẾN" stamp in Decree 30/2020);
-    the placed word has no text of its own."""
+    the rows' order and what follows the label in that word. A label OCR did not read is placed from the others: a
+    stamp's rows are printed one under another at one pitch, Số, Ngày, Chuyển (the layout of the "ĐẾN" stamp in
+    Decree 30/2020); the placed word has no text of its own."""
     rows: dict[str, tuple[OcrWord, str]] = {}
     labels = [(word, label) for word in words if (label := _stamp_label(word.text)) is not None and label[0] in STAMP_ROWS]
     # the surest labels first; one out of the rows' order (a "Số" read under "Ngày", in a leader's dots) is no label
@@ -1234,9 +1237,9 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
     """The stamp's number ("Số: 2770") and date ("Ngày: 04/4/18"), written by hand after their labels, often over
     a dotted leader: each row's box after its label is cleared of the leader and the frame's rules, cut to the
     first value written there (not the body line the stamp covers, further right) and read by the same vote as the
-    header's fields. A value whose ink the box's edges cut (it runs on past the frame,
-    or starts before where its row was placed) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it, from past a label's
-    width."""
+    header's fields. A value whose ink the box's edges cut (it runs on past the frame, or starts before where its
+    row was placed) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
+    from past a label's width."""
     readings = []
     for kind, (word, rest) in _stamp_rows(words).items():
         if kind == "chuyen":
@@ -1257,8 +1260,10 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
                   start + STAMP_VALUE_WIDTH * height)
         x0, y0, x1, y1 = max(0, start), max(0, int(y - 0.35 * height)), min(frame[2], end), int(y + 1.25 * height)
         crop = image[y0:y1, x0:x1]
-        ink = handwriting.clear_guides(handwriting.ink_mask(crop), height) if crop.size else crop
-        span = handwriting.value_span(ink, height) if crop.size else None
+        if crop.size == 0:
+            continue
+        ink = handwriting.clear_guides(handwriting.ink_mask(crop), height)
+        span = handwriting.value_span(ink, height)
         margin = round(0.25 * height)
         left, right = (max(0, span[0] - margin), min(ink.shape[1], span[1] + margin)) if span else (0, 0)
         spot = _FieldSpot(name, 0, 0, (x0 + left, y0, x0 + right, y1), text, confidence)

@@ -306,3 +306,14 @@ def test_ocr_fields_number_the_classifier_reads_upright_at_most_shears() -> None
     assert reading.value == "07" and reading.confidence > 0.5
     blank = ocr._read_field(spot, np.full_like(crop, 255), [])
     assert blank.value is None
+
+
+@pytest.mark.parametrize("written", ["21.3.18", "21-3-18", "21/3/18", "21.3.18đạo"])
+def test_ocr_fields_stamp_date_as_clerks_separate_it_votes(written: str) -> None:
+    import numpy as np
+
+    from pipeline.types import RECEIVED_DATE
+
+    spot = ocr._FieldSpot(RECEIVED_DATE, 0, 0, (0, 0, 120, 40), written, 80.0)
+    votes = ocr._votes(spot, np.full((40, 120), 255, np.uint8), [])
+    assert [(vote.text, vote.source) for vote in votes] == [("21/3/18", "ocr")]
