@@ -1111,19 +1111,24 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     readings: list[FieldReading] = []
     image = prepared.image
     # one stamp under several of its rules (a title struck through, a side broken in pieces): the frame whose
-    # reading holds most of its labels, as wide as all the rules whose places cover most of it, whether or not
-    # their own reading held the stamp's words (the body lines a stamp covers spoil that reading); its top and
-    # bottom are that frame's (a struck title's frame starts a title's height too high)
+    # reading holds most of its labels, as wide as all of those rules (its top and bottom are that frame's: a
+    # struck title's frame starts a title's height too high). That is what is blanked; its values are read up to
+    # the side of the widest frame covering it, whether or not that frame's own reading held the stamp's words
+    # (the body lines a stamp covers spoil that reading; blanking them would cut those lines mid-word)
     for frame, words, _ in sorted(stamps, key=lambda stamp: -stamp[2]):
-        x0, y0, x1, y1 = _stamp_extent(frame, frames, page.dpi)
-        if any(_overlap((x0, y0, x1, y1), mark.box) > 0.5 for mark in marks):
+        y0, y1 = frame.y0, frame.y1
+        if any(_overlap((frame.x0, y0, frame.x1, y1), mark.box) > 0.5 for mark in marks):
             continue
+        same = [other for other, _, _ in stamps if _overlap((frame.x0, y0, frame.x1, y1), _box_of(other)) > 0.5]
+        x0, x1 = min(other.x0 for other in same), max(other.x1 for other in same)
+        left, right = _stamp_extent(frame, frames, page.dpi)
         # the stamp ends under its last labelled line: what lies below is the body it was put on
         if not frame.closed:
             labelled = [w for w in words if _stamp_label(w.text)]
             y1 = min(y1, max(w.box[1] + round(1.4 * w.box[3]) for w in labelled))
         words = [w for w in words if w.box[1] + w.box[3] / 2 < y1]
-        readings += _stamp_fields(page.image, (x0, y0, x1, y1), words, timeout, page.source, workdir)
+        readings += _stamp_fields(page.image, (min(x0, left), y0, max(x1, right), y1), words, timeout, page.source,
+                                  workdir)
         marks.append(PageMark("received-stamp", (x0, y0, x1 - x0, y1 - y0), words_to_text(words), tuple(words)))
         image = _blank(image, prepared, (x0, y0, x1, y1))
     if marks:
@@ -1131,16 +1136,16 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     return prepared, marks, readings
 
 
-def _stamp_extent(frame: StampFrame, frames: list[StampFrame], dpi: float) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the stamp found under `frame`: as wide as the frames that cover more than half of it,
-    no wider than a stamp."""
+def _stamp_extent(frame: StampFrame, frames: list[StampFrame], dpi: float) -> tuple[int, int]:
+    """The columns (x0, x1) of the stamp found under `frame`: as wide as the frames that cover more than half of
+    it, no wider than a stamp."""
     x0, x1 = frame.x0, frame.x1
     for other in sorted(frames, key=lambda other: -(other.x1 - other.x0)):
         wider = min(x0, other.x0), max(x1, other.x1)
         if _overlap((frame.x0, frame.y0, frame.x1, frame.y1), _box_of(other)) > 0.5 \
                 and wider[1] - wider[0] <= STAMP_WIDTH_INCHES[1] * dpi:
             x0, x1 = wider
-    return x0, frame.y0, x1, frame.y1
+    return x0, x1
 
 
 def _box_of(frame: StampFrame) -> Box:
