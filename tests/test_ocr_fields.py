@@ -188,6 +188,23 @@ def test_ocr_fields_stamp_is_as_wide_as_the_rules_covering_it() -> None:
     assert ocr._stamp_extent(frame, [frame, ocr.StampFrame(0, 600, 1500, 870, True)], 300.0) == (0, 347)
 
 
+def test_ocr_fields_stamp_value_begun_before_its_placed_row_is_not_read() -> None:
+    """Số's label not read, its row placed from Ngày and Chuyển, from past a label's width: a number written closer
+    to its label begins before that place, and the part inside ("770" of "2770") is never read for it."""
+    import numpy as np
+    from registered_pages import handwritten
+
+    from pipeline.types import OcrWord
+
+    page = np.full((220, 500), 255, np.uint8)
+    ink = handwritten("2770", 24, font_face=0, slant=0.1)
+    page[72 : 72 + ink.shape[0], 78 : 78 + ink.shape[1]] = ink
+    words = [OcrWord("CV", 90.0, (5, 100, 30, 30), 0, 0), OcrWord("Ngày:", 90.0, (45, 120, 60, 24), 0, 1),
+             OcrWord("Chuyển:", 90.0, (45, 160, 80, 24), 0, 2)]
+    reading = ocr._stamp_fields(page, (0, 0, 500, 220), words, 60, None, None)
+    assert [(r.name, r.value) for r in reading if r.name == "received.number"] == [("received.number", None)]
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)
