@@ -134,6 +134,34 @@ def test_extract_layout_line_centred_under_the_title_continues_it_when_the_colum
     assert not geometry[summary_end + 1].is_centred_under(geometry[len(_HEADER)])  # the indented body line
 
 
+def _stamped_title_page(first: tuple[str, float, float | None], second_left: float) -> PageResult:
+    """A title whose summary's second line a receiving stamp covers at its start: OCR read a speck where its first
+    words were, and the rest from `second_left`."""
+    covered = '" sử dụng vốn ngoài ngân sách tại tỉnh'
+    body = [("Thời gian qua, các cấp, các ngành đã có nhiều cố gắng trong lãnh đạo, chỉ đạo", LEFT + INDENT,
+             RIGHT), *_BODY[1:]]
+    return _page([*_HEADER, ("CHỈ THỊ", *_centred("CHỈ THỊ")), first, (covered, second_left, None), *body])
+
+
+def test_extract_layout_summary_line_half_under_a_stamp_continues_the_title() -> None:
+    # the second line goes on in lower case from mid-column, neither centred nor where a body line starts,
+    # after a first line as wide as the column (it wrapped)
+    first = "Về việc tăng cường công tác quản lý nhà nước để hỗ trợ nhà đầu tư"
+    margin = 0.04 * (RIGHT - LEFT)
+    left, _ = _centred("thực hiện dự án sử dụng vốn ngoài ngân sách tại tỉnh")
+    lost = CHAR * len("thực hiện dự án ")
+    page = _stamped_title_page((first, LEFT + margin, RIGHT - margin), left + lost)
+    assert extract_record(page.text, [page]).document.subject == (
+        "Về việc tăng cường công tác quản lý nhà nước để hỗ trợ nhà đầu tư sử dụng vốn ngoài ngân sách tại tỉnh")
+    # the same line at a paragraph's indent is the body's
+    indented = _stamped_title_page((first, LEFT + margin, RIGHT - margin), LEFT + INDENT)
+    assert extract_record(indented.text, [indented]).document.subject == first
+    # after a short centred line, which ended the summary, it is the body's too
+    short = "Về việc tăng cường công tác quản lý"
+    ended = _stamped_title_page((short, *_centred(short)), left + lost)
+    assert extract_record(ended.text, [ended]).document.subject == short
+
+
 def _closing_page() -> PageResult:
     sign_left = LEFT + 1150
     lines = [

@@ -26,6 +26,13 @@ CENTRE_TOLERANCE = 0.05
 GUTTER_SHARE = 0.06
 GUTTER_SPACINGS = 4.0
 
+# A body line starts at the left margin or at a paragraph's indent (1 to 1.27 cm of a 16 to 17 cm column, at most
+# 8 %): a line starting further in is a title's, a signature's or a note's.
+MAX_INDENT_SHARE = 0.12
+
+# A centred line at least this share of the column wide is one that wrapped (a title's short last line is not).
+WRAPPED_SHARE = 0.8
+
 # A line starting this far into the column belongs to its right part (Decree 30 sets the signature block in
 # the right half, the distribution list at the left margin).
 RIGHT_COLUMN_SHARE = 0.4
@@ -72,6 +79,14 @@ class LineGeometry:
         width = self.column_width
         offset = (self.left + self.right - title.left - title.right) / 2
         return min(left_gap, right_gap) >= MIN_CENTRE_MARGIN * width and abs(offset) <= CENTRE_TOLERANCE * width
+
+    def starts_past_indent(self) -> bool:
+        """Starts further into the column than a body paragraph's indent."""
+        return self.left - self.column_left > MAX_INDENT_SHARE * self.column_width
+
+    def fills_column(self) -> bool:
+        """Spans most of the column: a title line that wrapped onto the next."""
+        return self.right - self.left >= WRAPPED_SHARE * self.column_width
 
     def starts_right(self) -> bool:
         """Starts in the right part of the column (the signature block of the closing, the motto column)."""

@@ -39,6 +39,8 @@ _DATE_PARTS = re.compile(r"ngay\s*(?P<d>\d{1,2})?[^\d]{0,8}?th[a-z]ng\s*(?P<m>\d
 # Punctuation and underscores before a signature line ("_ KT. GIÁM ĐỐC", "..K/T CHỦ TỊCH", '"Trần …'): specks of
 # the seal or signature stroke read as characters
 _LEADING_DEBRIS = re.compile(r"^(?:(?:[^\w\s(\[]|_)+\s*)+")  # specks, quotes, bullets: "` \"Phạm …"
+# Specks a stamp or a pen leaves before a wrapped title line ('" sử dụng vốn …'): neither a dash nor a bracket.
+_STAMP_SPECKS = re.compile(r"^(?:[^\w\s(\[\-–—]+\s+)+")
 _TYPED_BULLET = re.compile(r"^[-–+•]\s")  # a list item's bullet as typed: a mark and a space
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
 _ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐa-zđ&\-]*$")
@@ -319,8 +321,7 @@ def _on_skipped(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
 
 
 def _on_subject_line(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
-    if not walk.subject:
-        text = _without_leading_debris(text, folded)
+    text = _STAMP_SPECKS.sub("", text) if walk.subject else _without_leading_debris(text, folded)
     walk.subject.append(text)
     walk.subject_lines.append(line.index)
     walk.layout.skip.add(line.index)
@@ -446,7 +447,13 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
     if geometry is not None and any(k in doc.geometry for k in subject_lines):
         # "trong mùa mưa lũ" centred under the summary continues it
         title = doc.geometry.get(subject_lines[0])
-        return geometry.is_centred() or (title is not None and geometry.is_centred_under(title))
+        if geometry.is_centred() or (title is not None and geometry.is_centred_under(title)):
+            return True
+        # a summary line whose start a stamp covers: what is left, past a speck or two, goes on in lower case
+        # from mid-column, where no body line starts, after a summary line that filled the column (it wrapped)
+        previous = doc.geometry.get(subject_lines[-1])
+        return (bool(subject) and previous is not None and previous.fills_column()
+                and _STAMP_SPECKS.sub("", text)[:1].islower() and geometry.starts_past_indent())
     if not subject:
         return True
     previous = subject[-1]
