@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import jsonschema
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -160,6 +161,18 @@ def test_extract_layout_summary_line_half_under_a_stamp_continues_the_title() ->
     short = "Về việc tăng cường công tác quản lý"
     ended = _stamped_title_page((short, *_centred(short)), left + lost)
     assert extract_record(ended.text, [ended]).document.subject == short
+
+
+@pytest.mark.parametrize(("name_left", "signer"), [(LEFT + 1210, "Hồ Đình Tùng"), (LEFT, None)])
+def test_extract_layout_signer_by_position_only_in_the_right_column(name_left: float, signer: str | None) -> None:
+    # the signature block under a seal: "Nơi nhận" and the titles read as specks; the last line is a name, the
+    # signer's only where Decree 30 sets it, in the right column
+    closing = [("Nơi Tỵ", LEFT, None), ("- Như trên;", LEFT, None), ("c3 MNL tịch", LEFT + 1150, None),
+               ("ót +", LEFT + 1300, None), ("Hồ Đình Tùng", name_left, None)]
+    page = _page([*_HEADER, *_BODY, *closing])
+    record = extract_record(page.text, [page])
+    assert (record.document.signer.name if record.document.signer else None) == signer
+    assert extract_record(page.text).document.signer is not None  # the text alone cannot tell
 
 
 def _closing_page() -> PageResult:

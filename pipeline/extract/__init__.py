@@ -51,7 +51,7 @@ def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Reco
     header.place = canonical_place_of_issue(header.place, layout.place_span, places, header_end)
     tasks = extract_tasks(document, layout, TaskContext(references, dates, places))
     received = extract_received(document, pages)
-    review = review_fields(header, pages or [], received, references)
+    review = review_fields(header, pages or [], received, references, signer_by_position=layout.signer_by_position)
     return Record(header, references, dates, places, tasks, received=received, needs_review=review.needs_review,
                   fields_confidence=review.confidence)
 

@@ -13,7 +13,7 @@ from rapidfuzz.distance import Levenshtein
 
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
-from pipeline.extract.names import read_name
+from pipeline.extract.names import FAMILY_NAMES, read_name
 from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.types import DateParts, DocumentHeader, Signer
@@ -117,6 +117,7 @@ class Layout:
     appendix_start: int | None = None  # "Phụ lục …" heading
     own_code: CodeMatch | None = None
     skip: set[int] = field(default_factory=set)  # lines that belong to the header/recipients/closing
+    signer_by_position: bool = False  # the signer's name taken from the last line, its block unreadable
 
 
 def _strip_mottos(folded: str) -> list[tuple[int, int]]:
@@ -758,7 +759,32 @@ def parse_layout(doc: DocumentText) -> Layout:
         cong_van = doc_types().by_abbr["CV"]
         header.type, header.type_name = cong_van.abbr, cong_van.name
     _find_closing(doc, layout)
+    if header.signer is None or header.signer.name is None:
+        _signer_by_position(doc, layout)
     return layout
+
+
+def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
+    """The signer's name where Decree 30 sets it, when the signature block around it is unreadable (a seal over
+    the titles, no "Nơi nhận" read): the document's last line (before an appendix) is a person's name, whose first
+    word is a family name (but for its marks, through the name model), in the right column where the page's word
+    boxes say so."""
+    end = layout.appendix_start if layout.appendix_start is not None else len(doc.lines)
+    last = next((line for line in reversed(doc.lines[layout.body_start : end]) if line.text), None)
+    if last is None or last.index in layout.skip:
+        return
+    text = _LEADING_DEBRIS.sub("", last.text)
+    geometry = doc.geometry.get(last.index)
+    if not _is_name(text) or (geometry is not None and not geometry.starts_right()):
+        return
+    name = read_name(text)
+    family = name.split()[0]
+    if family not in FAMILY_NAMES or fold(family) != fold(text.split()[0]):
+        return  # a family name as written, or but for its marks ("Hỗ" → Hồ; "Sở" is no name)
+    signer = layout.header.signer or Signer()
+    layout.header.signer = Signer(signer.authority, signer.title, name)
+    layout.signer_by_position = True
+    layout.skip.add(last.index)
 
 
 def header_lines(doc: DocumentText, layout: Layout) -> list[Line]:
