@@ -452,8 +452,8 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
             return True
         # a summary line whose start a stamp covers: what is left, past a speck or two, goes on in lower case
         # from mid-column, where no body line starts, after a summary line that filled the column (it wrapped)
-        previous = doc.geometry.get(subject_lines[-1])
-        return (bool(subject) and previous is not None and previous.fills_column()
+        wrapped = doc.geometry.get(subject_lines[-1])
+        return (bool(subject) and wrapped is not None and wrapped.fills_column()
                 and _STAMP_SPECKS.sub("", text)[:1].islower() and geometry.starts_past_indent())
     if not subject:
         return True
