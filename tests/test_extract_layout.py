@@ -175,6 +175,37 @@ def test_extract_layout_signer_by_position_only_in_the_right_column(name_left: f
     assert extract_record(page.text).document.signer is not None  # the text alone cannot tell
 
 
+def _merged_header(second: str, right: str) -> PageResult:
+    """A header whose issuer's second line OCR read on one line with what stands right of it (the motto's second
+    line, garbled, or the place and date), across the gutter."""
+    lines = [("ỦY BAN NHÂN DÂN", LEFT + 100, None), (f"{second} {right}", LEFT + 110, None),
+             ("Số: 301/UBND-VP", LEFT + 100, None), ("V/v triển khai nhiệm vụ năm 2019", LEFT + 60, None),
+             ("Kính gửi: Các phòng, ban chuyên môn.", LEFT + 500, None), *_BODY]
+    page = _page(lines)
+    words = [replace(w, box=(w.box[0] + 700, *w.box[1:])) if w.line == 1 and k >= len(second.split()) else w
+             for w, k in zip(page.words, _ranks(page.words), strict=True)]
+    return replace(page, words=words)
+
+
+def _ranks(words: list[OcrWord]) -> list[int]:
+    """Each word's rank in its line."""
+    seen: dict[int, int] = {}
+    ranks = []
+    for word in words:
+        ranks.append(seen.get(word.line, 0))
+        seen[word.line] = ranks[-1] + 1
+    return ranks
+
+
+def test_extract_layout_issuer_left_of_a_garbled_motto() -> None:
+    page = _merged_header("HUYỆN TĨNH GIA", "Đặc lập ~ Và —015 0066")
+    assert extract_record(page.text, [page]).document.issuer == "ỦY BAN NHÂN DÂN HUYỆN TĨNH GIA"
+    assert extract_record(page.text).document.issuer != "ỦY BAN NHÂN DÂN HUYỆN TĨNH GIA"  # the text cannot tell
+    # the place and date right of the issuer's last line stay the place and date
+    dated = _merged_header("HUYỆN TĨNH GIA", "Tĩnh Gia, ngày 16 tháng 4 năm 2020")
+    assert extract_record(dated.text, [dated]).document.date == "2020-04-16"
+
+
 def _closing_page() -> PageResult:
     sign_left = LEFT + 1150
     lines = [

@@ -290,6 +290,9 @@ def _classify(walk: _HeaderWalk, line: Line) -> tuple[LineKind, str, str]:
     walk.after_motto = bool(ranges)
     walk.after_unit = False
     header = walk.layout.header
+    issuer = _issuer_column(walk, line)
+    if issuer is not None:
+        return LineKind.ISSUER, issuer, fold(issuer)
     if walk.reading is Reading.TITLE:
         summary = _continues_title(walk.doc, line.index, text, folded, walk.subject, walk.subject_lines)
         return (LineKind.TITLE_SUMMARY if summary else LineKind.BODY), text, folded
@@ -310,6 +313,24 @@ def _classify(walk: _HeaderWalk, line: Line) -> tuple[LineKind, str, str]:
     else:
         kind = LineKind.BODY
     return kind, text, folded
+
+
+def _issuer_column(walk: _HeaderWalk, line: Line) -> str | None:
+    """The issuer's part of a header line that OCR read across both columns (the word boxes show the gutter),
+    before the number and the date: Decree 30 sets the issuer on the left, the motto on the right, which OCR
+    may garble past recognition ("HUYỆN TĨNH GIA   Đặc lập ~ Và …"). None when the right part is the place and
+    date, or the left is no upper-case unit line."""
+    header = walk.layout.header
+    geometry = walk.doc.geometry.get(line.index)
+    if walk.number_seen or header.date is not None or walk.reading is not Reading.NOTHING:
+        return None
+    offset = geometry.gutter_offset() if geometry is not None and not geometry.starts_right() else None
+    if offset is None or not line.start < offset < line.end:
+        return None
+    left, right = walk.doc.text[line.start : offset].strip(), walk.doc.text[offset : line.end].strip()
+    if not is_upper_text(left) or lexicon.NUMBER_LABEL.match(fold(left)) or _place_and_date(right) is not None:
+        return None
+    return left
 
 
 def _on_blank(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
