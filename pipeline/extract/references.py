@@ -326,13 +326,14 @@ def _plausible(date: str | None, code: CodeMatch, own_year: int | None) -> str |
 
 def _symbol_misread(code: str, other: str) -> bool:
     """`code` is `other` with OCR's one-letter misreading of its document type ("42/HQ" for 42/NQ-CP): same
-    number and year, a first group that names no type, one letter from `other`'s type, and no other group that
-    differs (`other` may carry groups the misread mention lost)."""
+    number and year, a first group that names no type nor a common issuer, one letter from `other`'s type, and no
+    other group that differs (`other` may carry groups the misread mention lost)."""
     number, _, symbol = code.rpartition("/")
     other_number, _, other_symbol = other.rpartition("/")
     groups, other_groups = symbol.split("-"), other_symbol.split("-")
     by_abbr = doc_types().by_abbr
-    if number != other_number or groups[0] in by_abbr or other_groups[0] not in by_abbr:
+    if number != other_number or groups[0] in by_abbr or groups[0] in _COMMON_ISSUERS or (
+            other_groups[0] not in by_abbr):
         return False
     if len(groups) > len(other_groups) or groups[1:] != other_groups[1 : len(groups)]:
         return False
@@ -351,6 +352,8 @@ def _merge_misreadings(references: list[Reference]) -> list[Reference]:
             continue
         target.mentions = sorted([*target.mentions, *reference.mentions], key=lambda m: (m.page, m.start))
         target.date = target.date or reference.date
+        if target.year is None and target.date:
+            target.year = int(target.date[:4])
     return kept
 
 
