@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.extract.text import DocumentText, normalize_text
-from pipeline.types import Box, PageResult
+from pipeline.types import Box, PageResult, box_centre
 
 # A page needs this many lines of several words before its text column can be told from its margins.
 MIN_COLUMN_LINES = 5
@@ -104,18 +104,13 @@ class LineGeometry:
         return best[1] if best else None
 
 
-def _centre(box: Box) -> tuple[float, float]:
-    x, y, w, h = box
-    return x + w / 2, y + h / 2
-
-
 def _reading_direction(lines: list[list[Box]]) -> tuple[float, float]:
     """Unit vector along the text lines in page pixels (pages scanned sideways or upside down keep their
     original coordinates): the median direction from first to last word over lines of three words or more."""
     angles = []
     for boxes in lines:
         if len(boxes) >= 3:
-            (x0, y0), (x1, y1) = _centre(boxes[0]), _centre(boxes[-1])
+            (x0, y0), (x1, y1) = box_centre(boxes[0]), box_centre(boxes[-1])
             if abs(x1 - x0) + abs(y1 - y0) > 0:
                 angles.append(math.atan2(y1 - y0, x1 - x0))
     if not angles:
@@ -130,7 +125,7 @@ def _reading_direction(lines: list[list[Box]]) -> tuple[float, float]:
 def _extent(box: Box, direction: tuple[float, float]) -> tuple[float, float]:
     """The box's interval along the reading direction."""
     dx, dy = direction
-    cx, cy = _centre(box)
+    cx, cy = box_centre(box)
     along = cx * dx + cy * dy
     half = (abs(box[2] * dx) + abs(box[3] * dy)) / 2
     return along - half, along + half
