@@ -279,7 +279,6 @@ class Restorer:
         self._stroked_cache.clear()
         self._written_cache.clear()
         self._identity_cache.clear()
-        self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
         """Candidate words for one token read with OCR confidence `bucket` (see `confidence_bucket`),
