@@ -218,6 +218,7 @@ class Restorer:
         self.edit_index = EditIndex(k for k, ids in self.by_skeleton.items() if lm.is_syllable[ids[0]])
         self._skeleton_unigram = {k: float(uni[v[0]]) for k, v in self.by_skeleton.items()}
         self._unigram: list[float] = uni.tolist()
+        self._is_syllable: list[bool] = lm.is_syllable.tolist()
         # reading-index syllables → LM ids, rows ranked for the candidate search
         self._ranked = {
             regime: _RankedReadings(
@@ -321,7 +322,9 @@ class Restorer:
             ids, logp = self._readings(source, channel, lower, written_id, search=search and weight >= 0.5)
             for unit_id, score in zip(ids, logp, strict=True):
                 score += log_weight + (keep if known and unit_id == written_id else misread)
-                combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
+                held = combined.get(unit_id)
+                # a first reading of a word is its score as it is (what _logaddexp with −inf gives)
+                combined[unit_id] = score if held is None else _logaddexp(held, score)
             if edits and max((sc + freq[u] for u, sc in combined.items()), default=-math.inf) < EDITS_BELOW:
                 # letter-level edits, a small share of the channel, reach the words the rules do not
                 # (where the rules read the token as a common word, the edits' share would not count)
@@ -341,19 +344,21 @@ class Restorer:
         if bucket < UNKNOWN_BUCKET:
             lam = min(lam, self.settings.channel_weight_with_confidence)
         uni = self._unigram
-        # the spelling of a word outside the vocabulary is part of its LM score, not of the channel
-        extra = {written_id: spelling}
         # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
-        # deciding which readings deserve one
-        ranked = sorted(
-            ((s + uni[u] + extra.get(u, 0.0), u, lam * s + extra.get(u, 0.0)) for u, s in combined.items()),
-            reverse=True,
-        )
+        # deciding which readings deserve one; the spelling of a word outside the vocabulary is part
+        # of its LM score, not of the channel (adding 0.0 to the others would change no score)
+        ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
+        for k, (_, u, _) in enumerate(ranked):
+            if u == written_id:
+                s = combined[u]
+                ranked[k] = (s + uni[u] + spelling, u, lam * s + spelling)
+                break
+        ranked.sort(reverse=True)
         floor = ranked[0][0] - CANDIDATE_MARGIN
         limit = self.settings.unsure_candidates if respell else self.settings.candidates.get(regime, MAX_CANDIDATES)
         ranked = [e for e in ranked[:limit] if e[0] >= floor]
         words = self.lm.words
-        syllable = self.lm.is_syllable
+        syllable = self._is_syllable
         return Candidates(
             np.array([u for _, u, _ in ranked], dtype=np.int64),
             np.array([s for _, _, s in ranked], dtype=np.float32),
