@@ -314,7 +314,8 @@ class Restorer:
                 # typed without marks: every word with this skeleton is as likely; marked words stay
                 if not marked:
                     for unit_id in _leading(self.by_skeleton.get(skeleton(lower), []), written_id):
-                        combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), log_weight)
+                        held = combined.get(unit_id)
+                        combined[unit_id] = log_weight if held is None else _logaddexp(held, log_weight)
                 identity = _logaddexp(identity, log_weight)
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
@@ -330,7 +331,8 @@ class Restorer:
                 # (where the rules read the token as a common word, the edits' share would not count)
                 for unit_id, score in self._edited_of(channel, lower):
                     score += log_weight + misread + EDIT_SHARE_LOGP
-                    combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
+                    held = combined.get(unit_id)
+                    combined[unit_id] = score if held is None else _logaddexp(held, score)
             if respell:
                 for unit_id, score in self._respelled_of(channel, lower, written_id):
                     if unit_id not in combined:
@@ -1132,20 +1134,20 @@ class _Lattice:
         decided = np.flatnonzero(within >= n - 1)
         candidate = np.arange(k)
         local = np.zeros((len(decided), k))
+        valid = candidate[None, :] < counts[decided][:, None]
         for t in range(n):
-            end = decided + t
             inside = within[decided] + t < lengths[self.segment[decided]]
-            end = np.where(inside, end, decided)
-            link = np.zeros((len(decided), k), dtype=np.int64)
-            for j in range(n):
-                member = end - (n - 1) + j
-                stride = np.ones(len(decided), dtype=np.int64)
-                for later in range(j + 1, n):
-                    stride *= counts[end - (n - 1) + later]
-                held = choice[member][:, None] if j != n - 1 - t else candidate[None, :]
-                link += held * stride[:, None]
-            link += link_start[end][:, None]
-            valid = candidate[None, :] < counts[decided][:, None]
+            end = np.where(inside, decided + t, decided)
+            # the n-gram ending at `end`: its members' chosen candidates, each weighted by the number of
+            # combinations of the later members (its link's index within the end's links); the member
+            # at the decided position takes every candidate in turn
+            gram = end[:, None] + np.arange(1 - n, 1)
+            stride = np.ones((len(decided), n), dtype=np.int64)
+            stride[:, :-1] = np.cumprod(counts[gram][:, :0:-1], axis=1)[:, ::-1]
+            held = choice[gram] * stride
+            free = n - 1 - t
+            link = held.sum(axis=1) - held[:, free] + link_start[end]
+            link = link[:, None] + candidate[None, :] * stride[:, free][:, None]
             term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
             local += np.where(inside[:, None], term, 0.0)
         local -= local.max(axis=1, keepdims=True)
