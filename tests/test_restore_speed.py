@@ -19,14 +19,16 @@ import pytest
 
 from build_tools.restore.encode import EncodedCorpus, UnitEncoder
 from build_tools.restore.lm_build import build_lm, build_vocabulary
+from pipeline.errors import MissingDependencyError
 from pipeline.restore import decode as decode_module
 from pipeline.restore import kernels
 from pipeline.restore import lm as lm_module
+from pipeline.restore.channel import MAX_ALPHA, prefix_set
 from pipeline.restore.decode import Restorer, _settled
 from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
-from pipeline.errors import MissingDependencyError
-from pipeline.restore.models import load_models
+from pipeline.restore.models import get_restorer, load_models
 from pipeline.restore.regimes import Evidence, Lexicon
+from pipeline.vietnamese import VOWEL_LETTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -71,6 +73,31 @@ def test_restore_speed_memoised_readings_match_cold_lookups() -> None:
     warm.clear_cache()
     assert not warm._readings_cache and not warm._edited_cache
     assert not warm._written_cache and not warm._identity_cache
+
+
+def test_restore_speed_search_space_precomputed() -> None:
+    """The backward search's steps are table lookups built at load: every prefix one intended piece
+    (one or two letters) past another, and the vowel letters that may follow each prefix in
+    VOWEL_LETTERS order, exactly as string concatenation and a prefix set would give them; a cold
+    pass (clear_cache) keeps them."""
+    restorer = get_restorer()
+    space = restorer.search_space
+    prefixes = prefix_set(space.words)
+    parents = prefixes | {""}
+    # sound: each entry is its parent and piece joined, a prefix; complete: each prefix is there
+    assert all(
+        parent in parents and 1 <= len(piece) <= MAX_ALPHA and child == parent + piece and child in prefixes
+        for parent, kids in space.children.items()
+        for piece, child in kids.items()
+    )
+    assert all(
+        space.children[q[:-size]][q[-size:]] == q for q in prefixes for size in range(1, min(MAX_ALPHA, len(q)) + 1)
+    )
+    expected_vowels = {p: tuple(p + v for v in VOWEL_LETTERS if p + v in prefixes) for p in parents}
+    assert space.vowels_after == {p: v for p, v in expected_vowels.items() if v}
+    tables = space.children, space.vowels_after
+    restorer.clear_cache()
+    assert (space.children, space.vowels_after) == tables
 
 
 def test_restore_speed_hash_index_edges() -> None:
@@ -209,7 +236,7 @@ def _bad_code(table: np.ndarray) -> np.ndarray:
     """A packed table with one payload's backoff code beyond the codebook."""
     table = table.copy()
     slot = int(np.flatnonzero(table >= 0)[0])
-    table[slot] = (table[slot] & KEY_MASK) | (np.int64(0xFFFF) << lm_module.PAYLOAD_SHIFT)
+    table[slot] = (table[slot] & KEY_MASK) | (np.int64(0xFFFF) << kernels.PAYLOAD_SHIFT)
     return table
 
 
