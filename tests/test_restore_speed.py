@@ -19,13 +19,16 @@ import pytest
 
 from build_tools.restore.encode import EncodedCorpus, UnitEncoder
 from build_tools.restore.lm_build import build_lm, build_vocabulary
+from pipeline.errors import MissingDependencyError
 from pipeline.restore import decode as decode_module
 from pipeline.restore import kernels
 from pipeline.restore import lm as lm_module
+from pipeline.restore.channel import MAX_ALPHA, prefix_set
 from pipeline.restore.decode import Restorer, _settled
 from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
-from pipeline.restore.models import load_models
+from pipeline.restore.models import get_restorer, load_models
 from pipeline.restore.regimes import Evidence, Lexicon
+from pipeline.vietnamese import VOWEL_LETTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -70,6 +73,31 @@ def test_restore_speed_memoised_readings_match_cold_lookups() -> None:
     warm.clear_cache()
     assert not warm._readings_cache and not warm._edited_cache
     assert not warm._written_cache and not warm._identity_cache
+
+
+def test_restore_speed_search_space_precomputed() -> None:
+    """The backward search's steps are table lookups built at load: every prefix one intended piece
+    (one or two letters) past another, and the vowel letters that may follow each prefix in
+    VOWEL_LETTERS order, exactly as string concatenation and a prefix set would give them; a cold
+    pass (clear_cache) keeps them."""
+    restorer = get_restorer()
+    space = restorer.search_space
+    prefixes = prefix_set(space.words)
+    parents = prefixes | {""}
+    # sound: each entry is its parent and piece joined, a prefix; complete: each prefix is there
+    assert all(
+        parent in parents and 1 <= len(piece) <= MAX_ALPHA and child == parent + piece and child in prefixes
+        for parent, kids in space.children.items()
+        for piece, child in kids.items()
+    )
+    assert all(
+        space.children[q[:-size]][q[-size:]] == q for q in prefixes for size in range(1, min(MAX_ALPHA, len(q)) + 1)
+    )
+    expected_vowels = {p: tuple(p + v for v in VOWEL_LETTERS if p + v in prefixes) for p in parents}
+    assert space.vowels_after == {p: v for p, v in expected_vowels.items() if v}
+    tables = space.children, space.vowels_after
+    restorer.clear_cache()
+    assert (space.children, space.vowels_after) == tables
 
 
 def test_restore_speed_hash_index_edges() -> None:
@@ -142,7 +170,7 @@ def test_restore_speed_lm_tables_cached(tmp_path: Path, monkeypatch: pytest.Monk
     assert built == [2, 3, 4] * 2
     (folder,) = cache.iterdir()
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [*(f"{name}{n}.npy" for name in ("slots", "table") for n in (2, 3, 4)), "payload4.npy"]
+        [*(f"{name}{n}.npy" for name in ("slots", "table") for n in (2, 3, 4)), "payload4.npy", "checksum.npy"]
     )
     second = NgramModel.load(path, cache)
     assert built == [2, 3, 4] * 2, "a cached model builds no table"
@@ -183,6 +211,109 @@ def test_restore_speed_lm_cache_unwritable(tmp_path: Path) -> None:
     model = NgramModel.load(path, blocker / "cache")
     assert [len(s) for s in _all_scores(model)] == [len(s) for s in _all_scores(NgramModel.load(path))]
     assert not (blocker / "cache").exists()
+
+
+def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    built: list[int] = []
+    real_build = lm_module.build_index
+
+    def counted_build(arrays: Mapping[str, np.ndarray], n: int) -> HashIndex:
+        built.append(n)
+        return real_build(arrays, n)
+
+    monkeypatch.setattr(lm_module, "build_index", counted_build)
+    return built
+
+
+def _overflowing(table: np.ndarray) -> np.ndarray:
+    """A packed table whose last slot is no longer empty: a probe there would run past the end."""
+    table = table.copy()
+    table[-1] = 7
+    return table
+
+
+def _bad_code(table: np.ndarray) -> np.ndarray:
+    """A packed table with one payload's backoff code beyond the codebook."""
+    table = table.copy()
+    slot = int(np.flatnonzero(table >= 0)[0])
+    table[slot] = (table[slot] & KEY_MASK) | (np.int64(0xFFFF) << kernels.PAYLOAD_SHIFT)
+    return table
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "flipped bit",  # the checksum catches it
+        "truncated file",
+        "missing checksum",
+        "overflowing table",  # damage written with a matching checksum: the range checks catch it
+        "payload code out of range",
+    ],
+)
+def test_restore_speed_damaged_lm_cache_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """A damaged cache of the LM's hash tables is never used: the next load builds the tables again,
+    scores as a model that never saw a cache, and writes a sound copy in its place."""
+    path = _toy_model_file(tmp_path)
+    cache = tmp_path / "cache"
+    built = _counting_builds(monkeypatch)
+    expected = _all_scores(NgramModel.load(path))
+    NgramModel.load(path, cache)
+    (folder,) = cache.iterdir()
+    table = folder / "table2.npy"
+    if damage == "flipped bit":  # in a key: the tables still fit, the checksum no longer matches
+        keys = np.load(table)
+        keys[int(np.flatnonzero(keys >= 0)[0])] ^= 1
+        np.save(table, keys)
+    elif damage == "truncated file":
+        table.write_bytes(table.read_bytes()[:-100])
+    elif damage == "missing checksum":
+        (folder / "checksum.npy").unlink()
+    else:
+        arrays = {p.stem: np.load(p) for p in folder.glob("*.npy") if p.stem != "checksum"}
+        arrays["table2"] = (_overflowing if damage == "overflowing table" else _bad_code)(arrays["table2"])
+        np.save(table, arrays["table2"])
+        np.save(folder / "checksum.npy", np.array(lm_module._checksum(arrays), dtype=np.int64))
+    del built[:]
+    rebuilt = NgramModel.load(path, cache)
+    assert built == [2, 3, 4], "the damaged tables are built again"
+    for want, got in zip(expected, _all_scores(rebuilt), strict=True):
+        assert np.array_equal(want, got)
+    NgramModel.load(path, cache)
+    assert built == [2, 3, 4], "and the copy written in place of the damaged one is read"
+
+
+def test_restore_speed_tables_checked_at_load(tmp_path: Path) -> None:
+    """What the compiled loops index without bounds checks is checked once, at load: a model whose
+    tables or codebooks do not fit is refused (never scored with), keys of a unit id beyond the
+    vocabulary score as <unk>, and keys longer than asked for are refused."""
+    path = _toy_model_file(tmp_path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    model = NgramModel(arrays)
+    for damaged in (
+        {"lpq2": arrays["lpq2"][:1]},  # log-probability codes beyond the codebook
+        {"boq2": arrays["boq2"][:1]},  # backoff codes beyond theirs
+        {"uni_bo": arrays["uni_bo"][:-1]},
+    ):
+        with pytest.raises(MissingDependencyError):
+            NgramModel({**arrays, **damaged})
+    indexes = {n: order.index for n, order in model.orders.items()}
+    indexes[2] = HashIndex.stored(int(indexes[2].slots), _overflowing(indexes[2].table), None)
+    with pytest.raises(MissingDependencyError):
+        NgramModel(arrays, indexes)
+    vocabulary = len(model.words)
+    beyond = np.array([vocabulary, (1 << BITS) - 1], dtype=np.int64)
+    unknown = np.full(2, lm_module.UNK_ID, dtype=np.int64)
+    for n in range(1, model.order + 1):
+        assert np.array_equal(model.score(beyond, n), model.score(unknown, n))
+    with pytest.raises(ValueError):
+        model.score(np.array([1 << (2 * BITS)], dtype=np.int64), 2)
+    with pytest.raises(ValueError):
+        model.score(np.array([-1], dtype=np.int64), 2)
+    with pytest.raises(ValueError):
+        model.score(unknown, model.order + 1)
 
 
 def test_restore_speed_viterbi_skips_settled_segments() -> None:
@@ -370,19 +501,25 @@ def test_restore_speed_decoding_runs_compiled(monkeypatch: pytest.MonkeyPatch) -
 
 
 _CACHE_PROBE = """
+import os, sys
 import numpy as np
 from pipeline.restore import kernels
+import pipeline.restore.models  # importing the restorer creates no cache folder
+print(os.path.exists(sys.argv[1]))
+cached = kernels.prepare()
 came = np.zeros((3, 2), dtype=np.int64)
 kernels.viterbi_steps(np.zeros(4), came, np.zeros((3, 2)), np.zeros(3, dtype=np.intp), np.array([0, 1, 3]), 1)
 stats = kernels.viterbi_steps.stats
-print(kernels.CACHE, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+print(cached, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """
 
 
-def _probe(environment: dict[str, str], *, numba_first: bool = False) -> list[str]:
+def _probe(environment: dict[str, str], folder: Path | str, *, numba_first: bool = False) -> list[str]:
+    """In a new process: whether the cache `folder` exists after importing the restorer, whether
+    `kernels.prepare` caches compiled code, and the kernel's cache hits and misses."""
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
     done = subprocess.run(
-        [sys.executable, "-c", ("import numba\n" if numba_first else "") + _CACHE_PROBE],
+        [sys.executable, "-c", ("import numba\n" if numba_first else "") + _CACHE_PROBE, str(folder)],
         env={**env, **environment, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
@@ -393,17 +530,23 @@ def _probe(environment: dict[str, str], *, numba_first: bool = False) -> list[st
 
 
 def test_restore_speed_compiled_code_cached_for_next_process(tmp_path: Path) -> None:
-    """The first process compiles the loops and caches the code under the user's cache folder; the
-    next one loads it from there instead of compiling. Where that folder cannot be written (a
-    read-only home), the loops compile in every process and work all the same."""
+    """Importing the restorer creates no cache folder; the first process that runs the loops makes it,
+    compiles them and caches the code there; the next one loads it from there instead of compiling.
+    Where that folder cannot be made or written (a read-only place), the loops compile in every
+    process and work all the same, and nothing is written there."""
     home = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    assert _probe(home) == ["True", "0", "1"]
-    assert list((tmp_path / "cache" / "congvan" / "numba").rglob("kernels.viterbi_steps-*.nbi"))
-    assert _probe(home) == ["True", "1", "0"], "the second process compiles nothing"
-    # a caller that imported numba before the loops (numba read its cache folder then): still the user's cache
-    early = {"XDG_CACHE_HOME": str(tmp_path / "early")}
-    assert _probe(early, numba_first=True) == ["True", "0", "1"]
-    assert list((tmp_path / "early" / "congvan" / "numba").rglob("kernels.viterbi_steps-*.nbi"))
+    folder = tmp_path / "cache" / "congvan" / "numba"
+    assert _probe(home, folder) == ["False", "True", "0", "1"]
+    assert list(folder.rglob("kernels.viterbi_steps-*.nbi"))
+    assert _probe(home, folder) == ["True", "True", "1", "0"], "the second process compiles nothing"
+    # a caller that imported numba before the loops: still the user's cache
+    early = tmp_path / "early" / "congvan" / "numba"
+    assert _probe({"XDG_CACHE_HOME": str(tmp_path / "early")}, early, numba_first=True) == ["False", "True", "0", "1"]
+    assert list(early.rglob("kernels.viterbi_steps-*.nbi"))
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert _probe({"XDG_CACHE_HOME": str(blocker)}) == ["False", "0", "1"], "compiled, not cached"
+    assert _probe({"XDG_CACHE_HOME": str(blocker)}, blocker) == ["True", "False", "0", "1"], "compiled, not cached"
+    # a read-only file system (procfs): no folder can be made there
+    read_only = "/proc/self/congvan-numba"
+    assert _probe({"NUMBA_CACHE_DIR": read_only}, read_only) == ["False", "False", "0", "1"]
+    assert not list((ROOT / "pipeline" / "restore").glob("__pycache__/kernels.*.nbi")), "nothing in the source tree"

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -146,7 +147,7 @@ class SubstitutionChannel:
 
         Beam search over observed positions; rules are tried best first and dropped as soon as they
         fall below the best hypothesis at their target position minus the beam margin."""
-        prefixes, words = space.prefixes, space.words
+        children, vowels_after, words = space.children, space.vowels_after, space.words
         n = len(observed)
         if n == 0 or n > MAX_OBSERVED:
             return []
@@ -154,6 +155,8 @@ class SubstitutionChannel:
         floors = [-math.inf] * (n + 1)
         beams[0][""] = 0.0
         deletions = self.deletions
+        nothing: dict[str, str] = {}
+        unreached = -math.inf
         # an unseen symbol says nothing about which vowel it hides: keep many hypotheses then
         beam = JUNK_BEAM if junk_count(observed) else BEAM
         for j in range(n + 1):
@@ -169,12 +172,13 @@ class SubstitutionChannel:
                 floor = ranked[-1][1] if len(ranked) >= beam else ranked[0][1] - BEAM_MARGIN
                 grown = []
                 for prefix, score in frontier:
+                    kids = children.get(prefix, nothing)
                     for alpha, logp in deletions:
                         total = score + logp
                         if total < floor:
                             break
-                        candidate = prefix + alpha
-                        if candidate in prefixes and total > states.get(candidate, -math.inf):
+                        candidate = kids.get(alpha)
+                        if candidate is not None and total > states.get(candidate, unreached):
                             states[candidate] = total
                             grown.append((candidate, total))
                 if not grown:
@@ -196,14 +200,21 @@ class SubstitutionChannel:
                 for prefix, score in ranked:
                     if score + entries[0][1] < floor:
                         break
+                    kids = children.get(prefix, nothing)
                     for intended, logp in entries:
                         total = score + logp
                         if total < floor:
                             break
                         # a symbol for any vowel: only the vowels that may follow this prefix
-                        reached = space.vowels_after(prefix) if intended is None else (prefix + intended,)
+                        if intended is None:
+                            reached = vowels_after.get(prefix, ())
+                        else:
+                            candidate = kids.get(intended)
+                            if candidate is None:
+                                continue
+                            reached = (candidate,)
                         for candidate in reached:
-                            if candidate in prefixes and total > target.get(candidate, -math.inf):
+                            if total > target.get(candidate, unreached):
                                 target[candidate] = total
                                 if total - BEAM_MARGIN > floor:
                                     floor = total - BEAM_MARGIN
@@ -328,33 +339,29 @@ def _deletions(word: str, distance: int) -> set[str]:
 
 def _beam(states: dict[str, float], size: int) -> list[tuple[str, float]]:
     """The best `size` states, best first, within BEAM_MARGIN of the best."""
-    ranked = sorted(states.items(), key=lambda e: -e[1])
+    ranked = sorted(states.items(), key=itemgetter(1), reverse=True)  # stable: equal ones keep their order
     top = ranked[0][1]
     return [e for e in ranked[:size] if e[1] >= top - BEAM_MARGIN]
 
 
 class SearchSpace:
-    """What a backward search may reach: the words, all their prefixes, and (memoised per prefix)
-    the vowel letters that may follow a prefix."""
+    """What a backward search may reach: the words, and per prefix of a word (and the empty one) the
+    longer prefixes one intended piece away (`children`: piece → prefix), the vowel letters among
+    them in VOWEL_LETTERS order (`vowels_after`). Built once at load: every step of the search then
+    finds an extended prefix as an existing string, without building and hashing a new one."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words = frozenset(words)
-        self.prefixes = prefix_set(self.words)
-        self._vowels_after: dict[str, tuple[str, ...]] = {}
-
-    def vowels_after(self, prefix: str) -> tuple[str, ...]:
-        """`prefix` + each vowel letter that is a prefix of a word (memoised)."""
-        found = self._vowels_after.get(prefix)
-        if found is None:
-            prefixes = self.prefixes
-            found = self._vowels_after[prefix] = tuple(
-                prefix + v for v in VOWEL_LETTERS if prefix + v in prefixes
-            )
-        return found
-
-    def forget(self) -> None:
-        """Drop the memo (benchmarks time cold passes)."""
-        self._vowels_after.clear()
+        self.children: dict[str, dict[str, str]] = {}
+        for prefix in prefix_set(self.words):
+            for size in range(1, min(MAX_ALPHA, len(prefix)) + 1):
+                self.children.setdefault(prefix[:-size], {})[prefix[-size:]] = prefix
+        rank = {v: k for k, v in enumerate(VOWEL_LETTERS)}
+        self.vowels_after: dict[str, tuple[str, ...]] = {}
+        for parent, kids in self.children.items():
+            vowels = sorted((rank[piece], prefix) for piece, prefix in kids.items() if piece in rank)
+            if vowels:
+                self.vowels_after[parent] = tuple(prefix for _, prefix in vowels)
 
 
 def prefix_set(words: Iterable[str]) -> frozenset[str]:

@@ -218,6 +218,7 @@ class Restorer:
         self.edit_index = EditIndex(k for k, ids in self.by_skeleton.items() if lm.is_syllable[ids[0]])
         self._skeleton_unigram = {k: float(uni[v[0]]) for k, v in self.by_skeleton.items()}
         self._unigram: list[float] = uni.tolist()
+        self._is_syllable: list[bool] = lm.is_syllable.tolist()
         # reading-index syllables → LM ids, rows ranked for the candidate search
         self._ranked = {
             regime: _RankedReadings(
@@ -279,7 +280,6 @@ class Restorer:
         self._stroked_cache.clear()
         self._written_cache.clear()
         self._identity_cache.clear()
-        self.search_space.forget()
 
     def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
         """Candidate words for one token read with OCR confidence `bucket` (see `confidence_bucket`),
@@ -314,7 +314,8 @@ class Restorer:
                 # typed without marks: every word with this skeleton is as likely; marked words stay
                 if not marked:
                     for unit_id in _leading(self.by_skeleton.get(skeleton(lower), []), written_id):
-                        combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), log_weight)
+                        held = combined.get(unit_id)
+                        combined[unit_id] = log_weight if held is None else _logaddexp(held, log_weight)
                 identity = _logaddexp(identity, log_weight)
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
@@ -322,13 +323,16 @@ class Restorer:
             ids, logp = self._readings(source, channel, lower, written_id, search=search and weight >= 0.5)
             for unit_id, score in zip(ids, logp, strict=True):
                 score += log_weight + (keep if known and unit_id == written_id else misread)
-                combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
+                held = combined.get(unit_id)
+                # a first reading of a word is its score as it is (what _logaddexp with −inf gives)
+                combined[unit_id] = score if held is None else _logaddexp(held, score)
             if edits and max((sc + freq[u] for u, sc in combined.items()), default=-math.inf) < EDITS_BELOW:
                 # letter-level edits, a small share of the channel, reach the words the rules do not
                 # (where the rules read the token as a common word, the edits' share would not count)
                 for unit_id, score in self._edited_of(channel, lower):
                     score += log_weight + misread + EDIT_SHARE_LOGP
-                    combined[unit_id] = _logaddexp(combined.get(unit_id, -math.inf), score)
+                    held = combined.get(unit_id)
+                    combined[unit_id] = score if held is None else _logaddexp(held, score)
             if respell:
                 for unit_id, score in self._respelled_of(channel, lower, written_id):
                     if unit_id not in combined:
@@ -342,19 +346,21 @@ class Restorer:
         if bucket < UNKNOWN_BUCKET:
             lam = min(lam, self.settings.channel_weight_with_confidence)
         uni = self._unigram
-        # the spelling of a word outside the vocabulary is part of its LM score, not of the channel
-        extra = {written_id: spelling}
         # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
-        # deciding which readings deserve one
-        ranked = sorted(
-            ((s + uni[u] + extra.get(u, 0.0), u, lam * s + extra.get(u, 0.0)) for u, s in combined.items()),
-            reverse=True,
-        )
+        # deciding which readings deserve one; the spelling of a word outside the vocabulary is part
+        # of its LM score, not of the channel (adding 0.0 to the others would change no score)
+        ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
+        for k, (_, u, _) in enumerate(ranked):
+            if u == written_id:
+                s = combined[u]
+                ranked[k] = (s + uni[u] + spelling, u, lam * s + spelling)
+                break
+        ranked.sort(reverse=True)
         floor = ranked[0][0] - CANDIDATE_MARGIN
         limit = self.settings.unsure_candidates if respell else self.settings.candidates.get(regime, MAX_CANDIDATES)
         ranked = [e for e in ranked[:limit] if e[0] >= floor]
         words = self.lm.words
-        syllable = self.lm.is_syllable
+        syllable = self._is_syllable
         return Candidates(
             np.array([u for _, u, _ in ranked], dtype=np.int64),
             np.array([s for _, _, s in ranked], dtype=np.float32),
@@ -1128,20 +1134,20 @@ class _Lattice:
         decided = np.flatnonzero(within >= n - 1)
         candidate = np.arange(k)
         local = np.zeros((len(decided), k))
+        valid = candidate[None, :] < counts[decided][:, None]
         for t in range(n):
-            end = decided + t
             inside = within[decided] + t < lengths[self.segment[decided]]
-            end = np.where(inside, end, decided)
-            link = np.zeros((len(decided), k), dtype=np.int64)
-            for j in range(n):
-                member = end - (n - 1) + j
-                stride = np.ones(len(decided), dtype=np.int64)
-                for later in range(j + 1, n):
-                    stride *= counts[end - (n - 1) + later]
-                held = choice[member][:, None] if j != n - 1 - t else candidate[None, :]
-                link += held * stride[:, None]
-            link += link_start[end][:, None]
-            valid = candidate[None, :] < counts[decided][:, None]
+            end = np.where(inside, decided + t, decided)
+            # the n-gram ending at `end`: its members' chosen candidates, each weighted by the number of
+            # combinations of the later members (its link's index within the end's links); the member
+            # at the decided position takes every candidate in turn
+            gram = end[:, None] + np.arange(1 - n, 1)
+            stride = np.ones((len(decided), n), dtype=np.int64)
+            stride[:, :-1] = np.cumprod(counts[gram][:, :0:-1], axis=1)[:, ::-1]
+            held = choice[gram] * stride
+            free = n - 1 - t
+            link = held.sum(axis=1) - held[:, free] + link_start[end]
+            link = link[:, None] + candidate[None, :] * stride[:, free][:, None]
             term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
             local += np.where(inside[:, None], term, 0.0)
         local -= local.max(axis=1, keepdims=True)

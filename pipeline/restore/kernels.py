@@ -3,39 +3,65 @@ the Viterbi recursions, step after step, without a Python round trip per key or 
 
 Each kernel computes exactly what the whole-array numpy code it replaced computed (the same float32
 and float64 operations in the same order, ties broken the same way), so restored text and confidences
-are unchanged. Compiled code is cached under the user's cache folder (see `pipeline.defaults.cache_dir`)
-so that only the first process compiles it; where that folder cannot be written, every process
-compiles it on first use."""
+are unchanged. The kernels check no bounds: what they index is checked once per load (see
+`lm.NgramModel`). Compiled code is cached under the user's cache folder (see
+`pipeline.defaults.cache_dir`; `prepare`, on first use, not at import) so that only the first process
+compiles it; where that folder cannot be made or written, every process compiles it on first use."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
 
+import numba
 import numpy as np
 
 from pipeline.defaults import cache_dir
 
+_KERNELS: list[Any] = []  # the compiled functions called from Python, whose code `prepare` caches
+_lock = threading.Lock()
+_cached: bool | None = None  # whether their code is cached; None: not decided yet
 
-def _cache_ready() -> bool:
-    """Point numba's cache at the user's cache folder (unless NUMBA_CACHE_DIR names another); False
-    where that folder cannot be written (a read-only home: then nothing is cached)."""
-    folder = os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
+
+def _compiled(function: Callable[..., Any]) -> Any:
+    """`function` compiled on its first call, its code cached once `prepare` allows it."""
+    dispatcher = numba.njit(nogil=True)(function)
+    _KERNELS.append(dispatcher)
+    return dispatcher
+
+
+def prepare() -> bool:
+    """Cache the kernels' compiled code in NUMBA_CACHE_DIR, else the user's cache folder: called once
+    the loops are about to run (the LM loads), so that importing the restorer creates no folder. The
+    folder is made here if absent (nothing cached: this process compiles); a folder that cannot be
+    made or written is left alone and the loops compile in every process. Returns whether the code
+    is cached. Later calls return the first's answer."""
+    global _cached
+    with _lock:
+        if _cached is None:
+            _cached = _enable_cache(os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba"))
+        return _cached
+
+
+def _enable_cache(folder: str) -> bool:
     try:
         os.makedirs(folder, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError:
-        return False
-    os.environ["NUMBA_CACHE_DIR"] = folder
+        return False  # (numba would fall back to the source tree's __pycache__: not ours to write)
+    config: Any = numba.config
+    earlier = config.CACHE_DIR
+    config.CACHE_DIR = folder  # read once per function, by its cache's locator
+    try:
+        for kernel in _KERNELS:
+            kernel.enable_caching()
+    finally:
+        config.CACHE_DIR = earlier
     return True
 
-
-CACHE = _cache_ready()
-
-import numba  # noqa: E402  (after NUMBA_CACHE_DIR is set: numba reads it when imported)
-
-if CACHE:  # numba imported earlier (by a caller) read NUMBA_CACHE_DIR before it was set: set its config too
-    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # type: ignore[attr-defined]
 
 BITS = 15  # bits per unit id inside a packed n-gram key (vocabulary < 32768)
 HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
@@ -44,7 +70,7 @@ KEY_MASK = (1 << PAYLOAD_SHIFT) - 1
 _HALF = np.uint64(32)
 
 
-@numba.njit(cache=CACHE, nogil=True)
+@numba.njit(nogil=True)
 def _find(table: np.ndarray, payload: np.ndarray, slots: np.uint64, key: np.int64) -> np.int64:
     """Payload of `key` in an open-addressing table (lm.HashIndex), −1 where absent; an empty
     `payload` array: the payload is packed above the key in its slot."""
@@ -63,7 +89,7 @@ def _find(table: np.ndarray, payload: np.ndarray, slots: np.uint64, key: np.int6
         position += 1
 
 
-@numba.njit(cache=CACHE, nogil=True)
+@_compiled
 def find_keys(table: np.ndarray, payload: np.ndarray, slots: np.uint64, keys: np.ndarray) -> np.ndarray:
     """`_find` of every key."""
     out = np.empty(len(keys), dtype=np.int64)
@@ -72,7 +98,7 @@ def find_keys(table: np.ndarray, payload: np.ndarray, slots: np.uint64, keys: np
     return out
 
 
-@numba.njit(cache=CACHE, nogil=True)
+@_compiled
 def score_keys(
     keys: np.ndarray,
     n: int,
@@ -119,7 +145,7 @@ def score_keys(
     return out
 
 
-@numba.njit(cache=CACHE, nogil=True)
+@_compiled
 def viterbi_steps(
     best: np.ndarray,
     came: np.ndarray,
@@ -144,7 +170,7 @@ def viterbi_steps(
             best[state] = top
 
 
-@numba.njit(cache=CACHE, nogil=True)
+@_compiled
 def bigram_steps(
     forward: np.ndarray, predecessor: np.ndarray, pair: np.ndarray, starts: np.ndarray, settled: np.ndarray
 ) -> None:
@@ -167,7 +193,7 @@ def bigram_steps(
                 forward[i, segment, slot] = top
 
 
-@numba.njit(cache=CACHE, nogil=True)
+@_compiled
 def backtrack(
     current: np.ndarray,
     came_from: np.ndarray,

@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.errors import MissingDependencyError
 from pipeline.restore import kernels
 from pipeline.restore.kernels import BITS as BITS  # the packed key layout, re-exported
 from pipeline.restore.kernels import HASH_MULTIPLIER, PAYLOAD_SHIFT
@@ -123,6 +125,32 @@ class HashIndex:
         """The payload array as the kernels take it: empty where payloads are packed in the slots."""
         return self.payload if self.payload is not None else _NO_PAYLOAD
 
+    def fits(self, codes: int, backoff_codes: int) -> bool:
+        """Whether the compiled lookups stay inside this index and its codebooks (`codes` log-probability
+        entries; `backoff_codes` backoff entries, 0 for none): a flat int64 table longer than its home
+        slots that ends with an empty slot (every probe stops there), no slot below −1 (empty), one
+        payload per slot (or packed in it), every payload's codes within the codebooks. Checked once
+        per load, so that the loops need no bounds check per lookup."""
+        table = self.table
+        if table.ndim != 1 or table.dtype != np.int64 or not 0 < int(self.slots) < len(table):
+            return False
+        if table[-1] != -1 or int(table.min()) < -1:
+            return False
+        if self.payload is None:
+            payloads = table >> PAYLOAD_SHIFT  # −1 in empty slots
+            top = int(table.max()) >> PAYLOAD_SHIFT  # the payload sits above the key: the largest slot's is largest
+        elif self.payload.dtype != np.uint16 or self.payload.shape != table.shape:
+            return False
+        else:
+            payloads = self.payload
+            top = int(payloads.max())
+        if backoff_codes and top >> 8 >= backoff_codes:
+            return False
+        if codes < 256:  # (else every 8-bit code is in the codebook)
+            used = payloads[table != -1]
+            return not len(used) or int((used & 0xFF).max()) < codes
+        return True
+
 
 _NO_PAYLOAD = np.zeros(0, dtype=np.uint16)
 
@@ -153,6 +181,24 @@ class NgramModel:
             index = indexes[n] if indexes is not None else build_index(arrays, n)
             backoff = arrays[f"boq{n}"].astype(np.float32) if f"boq{n}" in arrays else None
             self.orders[n] = _Order(index, arrays[f"lpq{n}"].astype(np.float32), backoff)
+        if not self._fits():
+            raise MissingDependencyError("restoration model damaged (tables out of range): run `make models`")
+        # the unigram arrays as the compiled loops index them, with any key's unit
+        self._padded_logp, self._padded_bo = _padded(self.uni_logp), _padded(self.uni_bo)
+        kernels.prepare()  # the loops are about to run: their compiled code may be cached now
+
+    def _fits(self) -> bool:
+        """Whether every array the compiled loops index holds what they index it with (see
+        `HashIndex.fits`): a vocabulary whose ids fit in a packed key, unigram arrays of its size, and
+        orders whose keys fit in 63 bits."""
+        vocabulary = len(self.words)
+        if not 1 <= vocabulary <= 1 << BITS or not 2 <= self.order <= 63 // BITS:
+            return False
+        if any(len(a) != vocabulary for a in (self.is_syllable, self.uni_logp, self.freq_logp, self.uni_bo)):
+            return False
+        return all(
+            o.index.fits(len(o.logp), len(o.backoff) if o.backoff is not None else 0) for o in self.orders.values()
+        )
 
     @classmethod
     def load(cls, path: Path, cache: Path | None = None) -> NgramModel:
@@ -164,21 +210,31 @@ class NgramModel:
                 return cls(data)
             folder = cache / f"lm-{_digest(path)}-v{TABLE_FORMAT}"
             indexes = _read_indexes(folder)
-            if indexes is None:
-                order = int(data["order"])
-                indexes = {n: build_index(data, n) for n in range(2, order + 1)}
-                _write_indexes(folder, indexes)
+            if indexes is not None:
+                try:
+                    return cls(data, indexes)
+                except MissingDependencyError:
+                    pass  # tables that passed their checksum yet do not fit: rebuilt below, never used
+            order = int(data["order"])
+            indexes = {n: build_index(data, n) for n in range(2, order + 1)}
+            _write_indexes(folder, indexes)  # (in place of a damaged copy)
             return cls(data, indexes)
 
     def id_of(self, unit: str) -> int:
         return self.index.get(unit, UNK_ID)
 
     def score(self, keys: np.ndarray, n: int | None = None) -> np.ndarray:
-        """ln P(last | preceding n-1 units) for packed n-gram keys (int64), with backoff."""
+        """ln P(last | preceding n-1 units) for packed n-gram keys (int64), with backoff. A unit id the
+        vocabulary lacks (below 2^BITS) scores as <unk>; keys of more than n units are refused."""
         n = self.order if n is None else n
+        if not 1 <= n <= self.order:
+            raise ValueError(f"no {n}-grams in a model of order {self.order}")
         keys = np.ascontiguousarray(keys, dtype=np.int64)
+        # one pass, not one check per lookup in the compiled loop: viewed unsigned, a negative key is huge
+        if keys.size and int(keys.view(np.uint64).max()) >> (BITS * n):
+            raise ValueError(f"{n}-gram keys out of range")
         if n == 1:
-            return self.uni_logp[keys]
+            return self._padded_logp[keys]
         return kernels.score_keys(keys, n, *self._kernel_tables)
 
     @functools.cached_property
@@ -193,12 +249,20 @@ class NgramModel:
             np.array([int(o.index.slots) if o else 0 for o in orders], dtype=np.uint64),
             tuple(o.logp if o else none_f for o in orders),
             tuple(o.backoff if o and o.backoff is not None else none_f for o in orders),
-            self.uni_logp,
-            self.uni_bo,
+            self._padded_logp,
+            self._padded_bo,
         )
 
 
-TABLE_FORMAT = 1  # the layout of HashIndex's tables: raise it when that changes, so that caches are rebuilt
+def _padded(unigram: np.ndarray) -> np.ndarray:
+    """A unigram array extended to every id a packed key can hold, the ids beyond the vocabulary
+    scoring as <unk>: the compiled loops index it with any key's unit and never read past it."""
+    padded = np.full(1 << BITS, unigram[UNK_ID], dtype=np.float32)
+    padded[: len(unigram)] = unigram
+    return padded
+
+
+TABLE_FORMAT = 2  # the layout of HashIndex's tables: raise it when that changes, so that caches are rebuilt
 
 
 def build_index(arrays: Mapping[str, np.ndarray], n: int) -> HashIndex:
@@ -220,27 +284,40 @@ def _digest(path: Path) -> str:
 
 
 def _read_indexes(folder: Path) -> dict[int, HashIndex] | None:
-    """The indexes cached in `folder`; None when there are none (or they cannot be read). They are read
-    into memory rather than memory-mapped: numpy backs large arrays with huge pages, and lookups in
-    the mapped file's 4 KiB pages were 3–6 % slower (TLB misses: every lookup is a random access)."""
+    """The indexes cached in `folder`; None when there are none, they cannot be read, or their checksum
+    (written with them) does not match: a damaged copy is never used. They are read into memory
+    rather than memory-mapped: numpy backs large arrays with huge pages, and lookups in the mapped
+    file's 4 KiB pages were 3–6 % slower (TLB misses: every lookup is a random access)."""
     try:
-        names = sorted(p.name for p in folder.iterdir())
-    except OSError:
+        names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".npy"))
+        arrays = {name[: -len(".npy")]: np.load(folder / name, allow_pickle=False) for name in names}
+    except (OSError, ValueError):
+        return None
+    expected = arrays.pop(CHECKSUM, None)
+    if expected is None or expected.shape != () or int(expected) != _checksum(arrays):
         return None
     indexes = {}
     try:
-        for name in names:
+        for name, slots in arrays.items():
             if name.startswith("slots"):
-                n = int(name[len("slots") : -len(".npy")])
-                payload = folder / f"payload{n}.npy"
-                indexes[n] = HashIndex.stored(
-                    int(np.load(folder / name)),
-                    np.load(folder / f"table{n}.npy"),
-                    np.load(payload) if payload.exists() else None,
-                )
-    except (OSError, ValueError):
+                n = int(name[len("slots") :])
+                indexes[n] = HashIndex.stored(int(slots), arrays[f"table{n}"], arrays.get(f"payload{n}"))
+    except (KeyError, TypeError, ValueError):
         return None
     return indexes or None
+
+
+CHECKSUM = "checksum"  # the cached file holding the CRC-32 of the others
+
+
+def _checksum(arrays: Mapping[str, np.ndarray]) -> int:
+    """CRC-32 of the arrays' names, types, shapes and bytes, in name order (~1 GB/s)."""
+    crc = 0
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        crc = zlib.crc32(f"{name}:{array.dtype.str}:{array.shape}".encode(), crc)
+        crc = zlib.crc32(array.data, crc)
+    return crc
 
 
 STALE_WRITE_SECONDS = 3600  # a temporary folder this old was left by a writer that was killed
@@ -264,9 +341,10 @@ def _prune_cache(cache: Path, now: float) -> None:
 
 
 def _write_indexes(folder: Path, indexes: Mapping[int, HashIndex]) -> None:
-    """Write the indexes into `folder` as .npy files: into a temporary folder beside it, renamed into
-    place whole, so that a reader sees all of them or none (a concurrent writer's copy wins). What
-    earlier writers left that no load reads again is pruned first."""
+    """Write the indexes into `folder` as .npy files with their checksum: into a temporary folder beside
+    it, renamed into place whole (replacing a damaged copy), so that a reader sees all of them or none
+    (a concurrent writer's copy wins). What earlier writers left that no load reads again is pruned
+    first."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _prune_cache(folder.parent, time.time())
@@ -274,9 +352,12 @@ def _write_indexes(folder: Path, indexes: Mapping[int, HashIndex]) -> None:
     except OSError:
         return  # a read-only place: every load builds the indexes
     try:
-        for n, index in indexes.items():
-            for name, array in index.arrays().items():
-                np.save(temporary / f"{name}{n}.npy", array)
+        arrays = {f"{name}{n}": array for n, index in indexes.items() for name, array in index.arrays().items()}
+        arrays[CHECKSUM] = np.array(_checksum(arrays), dtype=np.int64)
+        for name, array in arrays.items():
+            np.save(temporary / f"{name}.npy", array)
+        if folder.exists():  # a damaged copy (`load` writes only what it could not read)
+            shutil.rmtree(folder, ignore_errors=True)
         os.rename(temporary, folder)
     except OSError:
         shutil.rmtree(temporary, ignore_errors=True)
