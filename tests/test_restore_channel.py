@@ -17,6 +17,7 @@ from build_tools.restore.channel_build import (
     build_reading_index,
     channel_logp,
     channel_to_json,
+    forward,
     reading_arrays,
     reading_lookup,
     train_channel,
@@ -104,6 +105,22 @@ def test_restore_channel_reading_index_matches_search() -> None:
         assert best in found
         assert math.isclose(found[best], searched[best], abs_tol=1e-2)  # stored as float16
     assert reading_lookup(again, "qqq") is None
+
+
+def test_restore_channel_reading_index_keeps_rare_symbol_readings() -> None:
+    # a photo's 10 for lộ: two unlikely pieces (l → 1, ộ → 0), below the forward margin of the index but
+    # within the backward search's; a token of digits is never searched for, so the index must hold it
+    rules = {
+        "l": {"l": math.log(0.9), "1": math.log(0.1)},
+        "ộ": {"ộ": math.log(0.9), "o": math.log(0.0999), "0": -9.0},
+        "o": {"o": math.log(0.999), "0": -9.0},
+    }
+    channel = SubstitutionChannel(rules)
+    assert "10" not in forward(channel, "lộ")
+    index = build_reading_index(channel, ["lộ", "lo"])
+    found = dict(reading_lookup(index, "10") or [])
+    assert found["lộ"] == pytest.approx(channel_logp(channel, "10", "lộ"), abs=1e-2)
+    assert found["lo"] == pytest.approx(channel_logp(channel, "10", "lo"), abs=1e-2)
 
 
 def test_restore_channel_edge_characters_learnt_as_glyphs_or_punctuation() -> None:

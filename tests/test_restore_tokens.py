@@ -48,6 +48,8 @@ def test_restore_tokens_capitals() -> None:
     assert capitals_are_words(line) == [False, False, False, True, True, True, True, False, False]
     assert classify("CA", False).value == "abbr"
     assert classify("CA", True).value == "word"
+    # capitals joined by & stay an abbreviation on a line of capitals too
+    assert classify("GD&ĐT", True).value == "abbr"
 
 
 @pytest.mark.parametrize(

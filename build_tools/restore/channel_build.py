@@ -11,6 +11,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from pipeline.restore.channel import (
+    BEAM_MARGIN,
     MAX_ALPHA,
     MAX_BETA,
     MAX_SYMBOL_TOKEN,
@@ -21,7 +22,7 @@ from pipeline.restore.channel import (
     is_junk,
     junk_count,
 )
-from pipeline.restore.tokens import Kind, classify, split_edges
+from pipeline.restore.tokens import SEPARATORS, Kind, classify, split_edges
 from pipeline.vietnamese import is_valid, normalize_text, skeleton
 
 PRIOR_WEIGHT = 5.0  # pseudo-counts pulling a letter's rules towards those of letters with its skeleton
@@ -421,12 +422,56 @@ def forward(
     return {reading: score for reading, score in final[:beam] if score >= best - margin}
 
 
+SymbolRules = dict[str, list[tuple[str, float]]]
+
+
+def symbol_rules(channel: SubstitutionChannel) -> SymbolRules:
+    """The channel's rules that read a piece as digits and symbols (no letter, no separator) or as
+    nothing: what makes a token the restorer takes for a misread short word (`is_symbol_token`)."""
+    return {
+        alpha: [
+            (beta, logp)
+            for beta, logp in betas.items()
+            if logp >= MIN_RULE_LOGP and not any(c.isalpha() or c in SEPARATORS for c in beta)
+        ]
+        for alpha, betas in channel.rules.items()
+    }
+
+
+def symbol_readings(rules: SymbolRules, intended: str, floor: float) -> dict[str, float]:
+    """Readings of `intended` made of one or two digits or symbols (13 for là, 10 for lộ) by `rules`
+    (`symbol_rules`), with ln P(reading | intended) ≥ `floor`: the best cut into rule pieces."""
+    n = len(intended)
+    states: list[dict[str, float]] = [{} for _ in range(n + 1)]
+    states[0][""] = 0.0
+    for i in range(n):
+        for width in range(1, MAX_ALPHA + 1):
+            betas = rules.get(intended[i : i + width]) if i + width <= n else None
+            if not betas:
+                continue
+            target = states[i + width]
+            for seen, score in states[i].items():
+                for beta, logp in betas:
+                    total, reading = score + logp, seen + beta
+                    if total >= floor and len(reading) <= MAX_SYMBOL_TOKEN and total > target.get(reading, -math.inf):
+                        target[reading] = total
+    return {reading: logp for reading, logp in states[n].items() if reading}
+
+
 def build_reading_index(channel: SubstitutionChannel, syllables: Iterable[str]) -> ReadingIndex:
-    """The likeliest readings of every syllable (`forward`), indexed by what was read."""
+    """The likeliest readings of every syllable (`forward`), indexed by what was read. A token of digits
+    or symbols is never searched for backwards (`Restorer._symbol_candidates`): its readings of a word
+    are kept down to the backward search's margin (BEAM_MARGIN below the word's likeliest reading)."""
     words = sorted(set(syllables))
+    rules = symbol_rules(channel)
     readings: dict[str, list[tuple[int, float]]] = {}
     for index, word in enumerate(words):
-        for reading, logp in forward(channel, word).items():
+        found = forward(channel, word)
+        if found:
+            floor = max(found.values()) - BEAM_MARGIN
+            for reading, logp in symbol_readings(rules, word, floor).items():
+                found[reading] = max(logp, found.get(reading, -math.inf))
+        for reading, logp in found.items():
             readings.setdefault(reading, []).append((index, logp))
     observed = sorted(readings)
     counts = [len(readings[o]) for o in observed]

@@ -45,7 +45,6 @@ from pipeline.restore.tokens import (
     capitals_are_words,
     classify,
     is_caps_line,
-    is_caps_word,
     punct_units,
     split_edges,
     split_parts,
@@ -625,21 +624,16 @@ class Restorer:
                 analysis.edges[index] = (lead, whole, trail[width:])
 
     def _reclassify(self, analysis: _Analysis) -> None:
-        """Abbreviations the token classes miss, once the regimes are known:
-        - letters in capitals joined by `&` (GD&ĐT, DD&CN, KH&CN) that the LM does not know as a word
-          are an abbreviation, kept (and spelt with Đ where the source cannot write it), never a
-          broken word to read (DD&CN: DỊCH);
-        - English-model OCR reads a lowercase o under a mark (ộ, õ, ồ) as a capital O, the mark making
-          it as tall as one: a capitalised word of one syllable (Bộ, Võ, Sở) comes out in capitals (BO,
-          VO, SO), taken for an abbreviation. Such a token, where the LM knows no abbreviation spelt
-          so, is read as the capitalised word (its capitals on a line of capitals are words already)."""
+        """Words the token classes take for abbreviations, once the regimes are known: English-model OCR
+        reads a lowercase o under a mark (ộ, õ, ồ) as a capital O, the mark making it as tall as one: a
+        capitalised word of one syllable (Bộ, Võ, Sở) comes out in capitals (BO, VO, SO), taken for an
+        abbreviation. Such a token, where the LM knows no abbreviation spelt so, is read as the
+        capitalised word (its capitals on a line of capitals are words already). (Capitals joined by
+        `&`, GD&ĐT, are abbreviations by `tokens.classify`.)"""
         index = self.lm.index
         for position, (lead, core, trail) in enumerate(analysis.edges):
             kind = analysis.kinds[position]
-            if kind is Kind.WORD and "&" in core:
-                if is_caps_word(core) and core.lower() not in index:
-                    analysis.kinds[position] = Kind.ABBR
-            elif (
+            if (
                 kind is Kind.ABBR
                 and analysis.regimes[position] is Regime.ENGLISH
                 and _TALL_O_RE.fullmatch(core)

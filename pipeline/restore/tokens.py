@@ -75,6 +75,13 @@ def _is_abbreviation(core: str) -> bool:
     return core.isalpha() and _is_caps(core) and not could_be_syllable(core.lower())
 
 
+def _is_joined_abbreviation(core: str) -> bool:
+    """Runs of capitals joined by `&` (GD&ĐT, KH&CN, NN&PTNT): an abbreviation of two names, never
+    a word, on any line (`ma&i`, a symbol read for a vowel, is lowercase)."""
+    runs = core.split("&")
+    return len(runs) > 1 and all(run.isalpha() for run in runs) and _is_caps(core)
+
+
 def _is_code_part(part: str) -> bool:
     """A part of a slash/hyphen compound that makes it a code: digits, or capitals after the first letter."""
     return any(c.isdigit() for c in part) or any(c.isupper() for c in part[1:])
@@ -100,7 +107,11 @@ def classify(core: str, caps_words: bool = False) -> Kind:
         if not parts or any(_is_code_part(p) for p in parts):
             return Kind.CODE
         return Kind.WORD
-    if _is_abbreviation(core) or (_is_caps(core) and core.isalpha() and not caps_words):
+    if (
+        _is_abbreviation(core)
+        or (_is_caps(core) and core.isalpha() and not caps_words)
+        or _is_joined_abbreviation(core)
+    ):
         return Kind.ABBR
     return Kind.WORD
 
