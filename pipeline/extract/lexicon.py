@@ -252,11 +252,18 @@ TABLE_HEADINGS = {
     "deadline": re.compile(r"^(?:thoi gian|thoi han|tien do)\b"),
 }
 
-# The closing formulas after the directives ("Trên đây là …", "… chịu trách nhiệm thi hành Quyết định này").
+# "Trong quá trình (tổ chức) (triển khai) thực hiện": it opens the closing formula and, with a body after it, an
+# item ("… Thủ trưởng các địa phương chủ động phối hợp …"), folded.
+IN_THE_COURSE = r"trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien"
+SETTING = re.compile(rf"^{IN_THE_COURSE}\s*,?\s*")
+# The execution clause, the last article of a decision ("Điều 3. … chịu trách nhiệm thi hành Quyết định này"): who
+# executes the document, no task of its own (folded).
+EXECUTION = re.compile(
+    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay")
+# The closing formulas after the directives ("Trên đây là …", "Nay thông báo …", the execution clause), folded.
 CLOSING = re.compile(
-    rf"^(?:tren day la|nay thong bao|trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien|"
-    rf"{re.escape(fold(DISTRIBUTION_LABEL))})|"
-    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay|"
+    rf"^(?:tren day la|nay thong bao|{IN_THE_COURSE}|"
+    rf"{re.escape(fold(DISTRIBUTION_LABEL))})|{EXECUTION.pattern}|"
     r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
     r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
 )

@@ -59,7 +59,7 @@ class _Item:
     children: list[_Item] = field(default_factory=list)
     parent: _Item | None = None
     marker_end: int = 0  # characters of the marker on the first line
-    closed: bool = False  # a closing formula followed: later unmarked paragraphs are not its own
+    closed: bool = False  # the text's end mark ("/.") followed: later unmarked paragraphs are not its own
 
     @property
     def first(self) -> Line:
@@ -203,6 +203,7 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
     root = _Item("root", "")
     stack: list[_Item] = [root]
     current: _Item | None = None
+    pending: list[Line] = []  # a paragraph that opens like the closing formula, and the lines after it
     for line in _inline_items(lines):
         text = line.text
         if not text or _PAGE_NUMBER.match(fold(text)):
@@ -214,6 +215,9 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             current.attributes.append(line)  # "a) Đơn vị chủ trì: …" under an appendix item is its field
             continue
         if marker is not None and _plausible(stack, marker, text, previous):
+            if current is not None and pending:
+                _keep_paragraph(current, pending)  # an item follows: it was no closing formula
+                pending = []
             style, label, length = marker
             if style == "roman":
                 label = _next_roman(stack, label)
@@ -238,14 +242,29 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             # block left in the body: the lists before it are over
             stack = [root]
             current = None
+            pending = []
             continue
-        if current.closed or lexicon.CLOSING.search(folded) or text.endswith("/."):
-            # the closing formula ("… thực hiện./."): unnumbered paragraphs after it are nobody's
+        if current.closed or text.endswith("/."):
+            # the end of the text ("… thực hiện./."): unnumbered paragraphs after it are nobody's
             current.closed = True
+            pending = []
+            continue
+        if pending or lexicon.CLOSING.search(folded):
+            # what opens like the closing formula ("Trong quá trình thực hiện …") is it only after the last item
+            pending.append(line)
             continue
         # a wrapped line or a further paragraph of the item: items run over several paragraphs
         current.lines.append(line)
     return root
+
+
+def _keep_paragraph(current: _Item, lines: list[Line]) -> None:
+    """An unnumbered paragraph that an item follows, kept where it stands: after a bullet, a paragraph of that
+    list of its own (a list's last paragraph without its bullet); otherwise a further paragraph of the item."""
+    if current.style.startswith("bullet") and current.parent is not None:
+        current.parent.children.append(_Item(current.style, current.label, lines, parent=current.parent))
+    else:
+        current.lines += lines
 
 
 def _last_line(item: _Item | None) -> str | None:
@@ -472,7 +491,8 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
     if not coordinators:
         coordinators = _labelled(text, lexicon.COORDINATOR_LABEL, whole_line=False)
     if not assignees:
-        opening = _org_at(text, 0)
+        setting = lexicon.SETTING.match(fold(text))  # "Trong quá trình thực hiện, <the body> <its verb> …"
+        opening = _org_at(text, setting.end() if setting else 0)
         assignees = _persons(text) or (
             _split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START))
     if not coordinators:
@@ -590,14 +610,25 @@ class TaskContext:
         self.references = _SpanIndex((m.start, r) for r in references for m in r.mentions)
 
 
-def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
+def _closes(item: _Item, text: str, last: bool) -> bool:
+    """Whether an item closes the document instead of directing: the execution clause of a decision ("Điều 3. …
+    chịu trách nhiệm thi hành Quyết định này"), or the closing formula, which no number opens and which follows
+    every item (`last`); a bullet may stand before it (a speck OCR read as one)."""
+    folded = fold(text)
+    if lexicon.EXECUTION.search(folded):
+        return True
+    return last and item.style.startswith("bullet") and bool(lexicon.CLOSING.search(folded))
+
+
+def _is_task(item: _Item, children_tasks: bool, context: TaskContext, last: bool) -> bool:
+    """Whether an item is a task by what it says; `last`: no item follows it."""
     text = _own_text(item)
     folded = fold(text)
     lower = text.lower()
     if children_tasks and not _instructs(item, text):
         return False  # a heading over tasks ("1. Sở Y tế:", "c) … có trách nhiệm hướng dẫn:")
-    if not text or lexicon.CLOSING.search(folded) or folded.startswith("can cu"):
-        return False  # the closing formula, a legal basis
+    if not text or _closes(item, text, last) or folded.startswith("can cu"):
+        return False  # the document's closing, a legal basis
     if item.style in _SECTION_STYLES and (
             (is_upper_text(text, 0.6) and not item.children) or lexicon.DESCRIPTIVE_SECTION.match(folded)):
         return False  # a section title with nothing under it, an assessment ("I. Đánh giá chung …")
@@ -645,13 +676,13 @@ def _instructs(item: _Item, text: str) -> bool:
     return bool(lexicon.DIRECTIVE_VERB.search(lower)) and not lexicon.DECISION.match(lower)
 
 
-def _duty_by_place(item: _Item, is_task: dict[int, bool]) -> bool:
+def _duty_by_place(item: _Item, is_task: dict[int, bool], last: bool) -> bool:
     """An item is a task by where it stands: a bulleted paragraph of a numbered or lettered task ("a) UBND thị xã
     có nhiệm vụ …" / "- Thu tiền …"), or of a heading that names who acts and announces its list ("2. Sở Kế
     hoạch và Đầu tư chủ trì, phối hợp …:"); an instruction among sibling items that are mostly tasks."""
     text = _own_text(item)
     parent = item.parent
-    if not text or parent is None or parent.style == "root" or lexicon.CLOSING.search(fold(text)):
+    if not text or parent is None or parent.style == "root" or _closes(item, text, last):
         return False
     if any(is_task.get(id(child)) for child in item.children):
         return False  # a heading over tasks
@@ -671,13 +702,14 @@ def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskConte
     candidates: list[_Candidate] = []
     _walk(root, [], [], candidates)
     is_task: dict[int, bool] = {}
+    last = candidates[-1].item if candidates else None  # the closing formula is after every other item
     for candidate in reversed(candidates):  # bottom-up: children are decided before their heading
         item = candidate.item
         children_tasks = any(is_task.get(id(child)) for child in item.children)
-        is_task[id(item)] = _is_task(item, children_tasks, context)
+        is_task[id(item)] = _is_task(item, children_tasks, context, item is last)
     for candidate in candidates:  # top-down: duties the bottom-up rules cannot see alone
         item = candidate.item
-        if not is_task[id(item)] and _duty_by_place(item, is_task):
+        if not is_task[id(item)] and _duty_by_place(item, is_task, item is last):
             is_task[id(item)] = True
     reported = {id(item) for item in (root, *(c.item for c in candidates)) if item.children and _reports(item)}
     chosen = [c for c in candidates if is_task[id(c.item)] and not _under(c.item, reported)]
