@@ -176,13 +176,15 @@ BODY_KINDS = ("sở", "ban", "ngành", "bộ", "cục", "chi cục", "cơ quan",
               "hợp tác xã", "chủ đầu tư", "nhà đầu tư", "nhà thầu", "ủy ban", "uỷ ban", "hội đồng", "thành viên",
               "lực lượng", "hộ gia đình", "hộ", "cá nhân", "đồng chí", "chi bộ", "đảng bộ", "đảng ủy", "đảng uỷ",
               "cấp ủy", "cấp uỷ", "chi đoàn", "đoàn viên", "hội viên", "ngân hàng", "tập thể")
-PLACE_KINDS = ("KCN", "KKT", "CCN", "Khu", "Cụm")
+PLACE_KINDS = ("KCN", "KKT", "CCN", "khu", "cụm")
+# BODY_KINDS and PLACE_KINDS are matched on lower-cased text: a kind is one in either case ("các Khu phố", "các khu
+# phố"; "các Khu công nghiệp", "các khu công nghiệp").
 # Nouns that open with a kind of body and are things: "các trường hợp", "các hội nghị", "các cơ sở dữ liệu".
 THING_NOUNS = ("trường hợp", "hội nghị", "hội thảo", "hội chẩn", "bộ hồ sơ", "bộ luật", "bộ tiêu chí",
                "bộ chỉ số", "phòng họp", "cấp độ", "cấp phép", "sở hữu", "cơ sở dữ liệu", "cơ sở pháp lý",
                "hộ chiếu", "hộ khẩu", "xã hội")
 BODY_KIND = re.compile(rf"(?!(?:{alternation(THING_NOUNS)})(?![\w]))(?:{alternation(BODY_KINDS)})(?![\w])")
-PLACE_KIND = re.compile(rf"(?:{alternation(PLACE_KINDS)})(?![\w])")
+PLACE_KIND = re.compile(rf"(?:{alternation(kind.lower() for kind in PLACE_KINDS)})(?![\w])")
 
 # --------------------------------------------------------------------------- the closing block
 

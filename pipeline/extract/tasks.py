@@ -357,8 +357,9 @@ def _body_head(text: str, position: int = 0, *, named: bool = True) -> int | Non
         return None
     following = text[head.end() :].lstrip()
     if head.group() in lexicon.PLURAL_HEADS:
-        named_after = following[:1].isupper() and not lexicon.PLACE_KIND.match(following)
-        return head.end() if lexicon.BODY_KIND.match(following) or named_after else None
+        kind = following.lower()
+        named_after = following[:1].isupper() and not lexicon.PLACE_KIND.match(kind)
+        return head.end() if lexicon.BODY_KIND.match(kind) or named_after else None
     if named and head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
         return None
     return head.end()
