@@ -333,6 +333,11 @@ ORG_NAME_ENDS = ("căn cứ", "theo", "để", "trong", "trên", "tại", "khi",
 # Adverbs and modals between a body and its verb ("UBND các xã tích cực vận động …", "… cần tập trung …"); before
 # anything else they may be part of a name ("Trung tâm Giáo dục thường xuyên", "Cục Hậu cần").
 NAME_END_ADVERBS = ("tích cực", "thường xuyên", "nghiêm túc", "kịp thời", "cần", "phải", "sớm", "cần phải")
+# Names of kinds of body after their head ("Trung tâm …", "Cục …", "Phòng …") whose last word is one of those
+# adverbs: before a verb they stay whole ("Trung tâm Giáo dục thường xuyên tổ chức …", "Cục Hậu cần phối hợp …").
+BODY_NAMES = ("Giáo dục thường xuyên", "Hậu cần")
+NAME_ENDING_IN_ADVERB = re.compile(
+    rf"(?<![\w])(?:{alternation(name.lower() for name in BODY_NAMES if name.lower().endswith(NAME_END_ADVERBS))})$")
 # Where a group of bodies is, which is part of its name ("Chủ tịch UBND các huyện, thành phố trong tỉnh", "các cơ
 # quan Trung ương trên địa bàn tỉnh"), though "trong", "trên" end a name elsewhere ("… trong phạm vi …").
 WITHIN_AREA = re.compile(

@@ -408,6 +408,9 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
         if head_end is not None and head_end > word:
             position = head_end  # the verb is in the head of the list's next body: ", Ban quản lý …"
             continue
+        if word >= 0 and lexicon.NAME_ENDING_IN_ADVERB.search(lower, 0, word + len(stop.group("word"))):
+            position = stop.end()  # the adverb ends a body's name: "Trung tâm Giáo dục thường xuyên tổ chức"
+            continue
         if word >= 0 and lower[:word].split()[-1:] in (["các"], ["những"]):
             position = stop.end()  # after "các" a verb is a noun: "các tổ chức, đoàn thể"
             continue
