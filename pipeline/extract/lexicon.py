@@ -342,6 +342,9 @@ NAME_ENDING_IN_ADVERB = re.compile(
 # quan Trung ương trên địa bàn tỉnh"), though "trong", "trên" end a name elsewhere ("… trong phạm vi …").
 WITHIN_AREA = re.compile(
     r"(?:trong|trên)\s+(?:địa bàn\s+)?(?:toàn\s+)?(?:tỉnh|huyện|quận|thị xã|thành phố|xã)(?![\w])")
+# The phrase that seals a list of subjects before their verb ("Sở A, Sở B theo chức năng, nhiệm vụ (được giao) chủ
+# động …"): what comes before it is all names, lower case with diacritics.
+BY_FUNCTIONS = re.compile(r"\s+theo chức năng,?\s+(?:và\s+)?nhiệm vụ(?![\w])")
 ORG_STOP = re.compile(
     rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])|"
     rf"(?:{alternation(NAME_END_ADVERBS)})(?=\s+(?:{alternation(DIRECTIVE_VERBS)})(?![\w]))))"

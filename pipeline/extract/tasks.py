@@ -366,9 +366,14 @@ def _body_head(text: str, position: int = 0, *, named: bool = True) -> int | Non
 
 
 def _split_orgs(text: str) -> list[str]:
-    """The bodies of a list ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện, thành phố và các cơ quan liên
-    quan"): cut at ";", "," and "và" only where a body's name starts, so that the commas inside a name ("các sở,
-    ban, ngành", "UBND các huyện, thành phố") stay in it."""
+    """The bodies of a list: its parts short enough for a name (a longer part is a sentence)."""
+    return [part for part in _org_parts(text) if len(part) <= _NAME_CHARS and len(part.split()) <= _NAME_WORDS]
+
+
+def _org_parts(text: str) -> list[str]:
+    """The parts of a list of bodies ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện, thành phố và các cơ quan
+    liên quan"): cut at ";", "," and "và" only where a body's name starts, so that the commas inside a name ("các
+    sở, ban, ngành", "UBND các huyện, thành phố") stay in it."""
     parts: list[str] = []
     position = 0
     for match in lexicon.ORG_SPLIT.finditer(text):
@@ -380,12 +385,12 @@ def _split_orgs(text: str) -> list[str]:
         parts.append(before)
         position = match.end()
     parts.append(text[position:])
-    cleaned = [_clean_org(part) for part in parts]
-    return [p for p in cleaned if p and len(p.split()) <= 20]
+    return [cleaned for part in parts if (cleaned := _clean_org(part))]
 
 
 _ORG_WINDOW = 400  # characters: a list of bodies is never longer
-_NAME_CHARS = 160  # nor one body's name
+_NAME_CHARS = 160  # nor one body's name in characters
+_NAME_WORDS = 20  # and in words
 
 
 def _org_at(text: str, start: int) -> tuple[str, int] | None:
@@ -397,7 +402,17 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
     if position is None:
         return None
     lower = text.lower()
-    end = len(text)
+    end = _sealed_list(text, lower)
+    if end is None:
+        end = _names_end(text, lower, position)
+    name = text[:end]
+    if not _split_orgs(name):
+        return None  # a sentence, not a list of names: the next giving word may name the bodies
+    return name, offset + end
+
+
+def _names_end(text: str, lower: str, position: int) -> int:
+    """Where the names that start `text` end: at the verb or punctuation after them, read from `position` on."""
     while (stop := lexicon.ORG_STOP.search(lower, position)) is not None:
         word = stop.start("word") if stop.group("word") else -1
         punctuation = stop.group().strip()
@@ -428,14 +443,32 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
             # to the name ("phổ thông") and the verb is the later one ("báo cáo")
             later = lexicon.DIRECTIVE_VERB.match(lower, word + len(stop.group("word").split()[0]) + 1)
             if later is not None and later.end() > word + len(stop.group("word")):
-                end = later.start()
-                break
-        end = stop.start()
-        break
-    name = text[:end]
-    if not name.strip() or any(len(body) > _NAME_CHARS for body in _split_orgs(name)):
+                return later.start()
+        return stop.start()
+    return len(text)
+
+
+def _sealed_list(text: str, lower: str) -> int | None:
+    """The end of a list of bodies that "theo chức năng, nhiệm vụ" closes ("Thủ trưởng các cơ quan, các đơn vị đầu mối
+    giao kế hoạch, các Cơ quan chủ trì Dự án, … theo chức năng, nhiệm vụ được giao nâng cao …"), or None: everything
+    before the phrase names bodies, a verb included where it restricts a group of them ("các X giao kế hoạch") and
+    names no other body. No sentence mark may come between, and a named body ("Sở Y tế chủ trì, …") ends at its verb."""
+    seal = lexicon.BY_FUNCTIONS.search(lower)
+    if seal is None or re.search(r"[;:(]|\.(?:\s|$)", text[: seal.start()]):
         return None
-    return name, offset + end
+    for part in _org_parts(text[: seal.start()]):
+        lower_part = part.lower()
+        # a verb after the body's head ("Ban quản lý"), neither capitalised ("Ban Quản lý dự án") nor after "các"
+        # ("các tổ chức"): words of a name, as _names_end reads them
+        verb = next((v for v in lexicon.DIRECTIVE_VERB.finditer(lower_part, _body_head(part, named=False) or 0)
+                     if part[v.start()].islower() and lower_part[: v.start()].split()[-1:] not in (["các"], ["những"])),
+                    None)
+        if verb is None:
+            continue
+        group = set(part[: verb.start()].split()) & set(lexicon.PLURAL_HEADS)
+        if not group or lexicon.ORG_HEAD.search(part, verb.end()) or lexicon.WITH.search(lower_part):
+            return None
+    return seal.start()
 
 
 def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[str]:
