@@ -46,6 +46,7 @@ _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3
 DESCRIPTIVE_HEADING_CHARS = 45  # a heading line in sentence case is short; a sentence that opens with its word is not
 
 _SENTENCE_END = re.compile(r"[.!?]\s")  # not the full stop inside a number ("800.000")
+_SENTENCE_MARKS = (".", ";", ":", "!", "?")  # a line that ends on one ended its sentence
 LEAD_IN_TAIL_CHARS = 600  # the end of a lead-in where the sentence that announces its list is
 _WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
@@ -244,8 +245,13 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             current = None
             pending = []
             continue
-        if current.closed or text.endswith("/."):
-            # the end of the text ("… thực hiện./."): unnumbered paragraphs after it are nobody's
+        if current.closed:
+            continue
+        if text.endswith("/."):
+            # the end of the text ("… thực hiện./."): unnumbered paragraphs after it are nobody's; a line that goes
+            # on with the item's unfinished sentence ("… thi hành Quyết định⏎này./.") is its last
+            if not pending and previous is not None and not previous.rstrip().endswith(_SENTENCE_MARKS):
+                current.lines.append(line)
             current.closed = True
             pending = []
             continue
@@ -291,7 +297,7 @@ def _plausible(stack: list[_Item], marker: tuple[str, str, int], text: str, prev
     """Is a marker-looking line start a new item, or a wrapped line ("phiên bản⏎2.0 theo …")? Out-of-sequence
     numbers and lower-case bullets are items only after a line that ended a sentence."""
     style, label, _length = marker
-    ended = previous is None or previous.rstrip().endswith((".", ";", ":", "!", "?")) or is_upper_text(previous)
+    ended = previous is None or previous.rstrip().endswith(_SENTENCE_MARKS) or is_upper_text(previous)
     if style.startswith("decimal"):
         prefix = label.rsplit(".", 1)[0]
         open_labels = {item.label for item in stack[1:] if item.style == "arabic" or item.style.startswith("decimal")}
