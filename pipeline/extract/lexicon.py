@@ -184,6 +184,10 @@ THING_NOUNS = ("trường hợp", "hội nghị", "hội thảo", "hội chẩn"
                "bộ chỉ số", "phòng họp", "cấp độ", "cấp phép", "sở hữu", "cơ sở dữ liệu", "cơ sở pháp lý",
                "hộ chiếu", "hộ khẩu", "xã hội")
 BODY_KIND = re.compile(rf"(?!(?:{alternation(THING_NOUNS)})(?![\w]))(?:{alternation(BODY_KINDS)})(?![\w])")
+# OCR misplaces a mark ("các chỉ bộ, đảng bộ"): kinds of two words and more, which no other words spell alike, are
+# also matched folded.
+BODY_KIND_FOLDED = re.compile(rf"(?!(?:{alternation(THING_NOUNS, folded=True)})(?![\w]))"
+                              rf"(?:{alternation((kind for kind in BODY_KINDS if ' ' in kind), folded=True)})(?![\w])")
 PLACE_KIND = re.compile(rf"(?:{alternation(kind.lower() for kind in PLACE_KINDS)})(?![\w])")
 
 # --------------------------------------------------------------------------- the closing block

@@ -365,7 +365,8 @@ def _body_head(text: str, position: int = 0, *, named: bool = True) -> int | Non
     if head.group() in lexicon.PLURAL_HEADS:
         kind = following.lower()
         named_after = following[:1].isupper() and not lexicon.PLACE_KIND.match(kind)
-        return head.end() if lexicon.BODY_KIND.match(kind) or named_after else None
+        of_a_kind = lexicon.BODY_KIND.match(kind) or lexicon.BODY_KIND_FOLDED.match(fold(following))
+        return head.end() if of_a_kind or named_after else None
     if named and head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
         return None
     return head.end()
