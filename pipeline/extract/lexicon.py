@@ -262,10 +262,15 @@ TABLE_HEADINGS = {
 # item ("… Thủ trưởng các địa phương chủ động phối hợp …"), folded.
 IN_THE_COURSE = r"trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien"
 SETTING = re.compile(rf"^{IN_THE_COURSE}\s*,?\s*")
+# The clause that asks for problems to be reported, if there are any ("Trong quá trình thực hiện, nếu có khó khăn,
+# vướng mắc, … phản ánh về …"): a condition, no task, wherever it stands, numbered or not.
+IF_PROBLEMS = re.compile(
+    rf"^{IN_THE_COURSE}[^,.;:]{{0,80}}?,?\s*(?:neu|truong hop|khi|co (?:phat sinh|kho khan|vuong mac))\b")
 # The execution clause, the last article of a decision ("Điều 3. … chịu trách nhiệm thi hành Quyết định này"): who
 # executes the document, no task of its own (folded).
 EXECUTION = re.compile(
-    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay")
+    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|nghi dinh|thong tu|ke hoach|thong bao)"
+    r" nay")
 # The closing formulas after the directives ("Trên đây là …", "Nay thông báo …", the execution clause), folded.
 CLOSING = re.compile(
     rf"^(?:tren day la|nay thong bao|{IN_THE_COURSE}|"

@@ -656,10 +656,11 @@ class TaskContext:
 
 def _closes(item: _Item, text: str, last: bool) -> bool:
     """Whether an item closes the document instead of directing: the execution clause of a decision ("Điều 3. …
-    chịu trách nhiệm thi hành Quyết định này"), or the closing formula, which no number opens and which follows
-    every item (`last`); a bullet may stand before it (a speck OCR read as one)."""
+    chịu trách nhiệm thi hành Quyết định này") or the request to report problems if any ("Trong quá trình thực
+    hiện, nếu có khó khăn …"), wherever they stand; or the closing formula, which no number opens and which
+    follows every item (`last`), a bullet before it (a speck OCR read as one)."""
     folded = fold(text)
-    if lexicon.EXECUTION.search(folded):
+    if lexicon.EXECUTION.search(folded) or lexicon.IF_PROBLEMS.match(folded):
         return True
     return last and item.style.startswith("bullet") and bool(lexicon.CLOSING.search(folded))
 
