@@ -456,10 +456,10 @@ def _names_end(text: str, lower: str, position: int) -> int:
 
 
 def _sealed_list(text: str, lower: str) -> int | None:
-    """The end of a list of bodies that "theo chức năng, nhiệm vụ" closes ("Thủ trưởng các cơ quan, các đơn vị đầu mối
-    giao kế hoạch, các Cơ quan chủ trì Dự án, … theo chức năng, nhiệm vụ được giao nâng cao …"), or None: everything
-    before the phrase names bodies, a verb included where it restricts a group of them ("các X giao kế hoạch") and
-    names no other body. No sentence mark may come between, and a named body ("Sở Y tế chủ trì, …") ends at its verb."""
+    """The end of a list of bodies that "theo chức năng, nhiệm vụ" closes ("Giám đốc các sở, các đơn vị được giao vốn,
+    các Ban quản lý chủ trì dự án theo chức năng, nhiệm vụ được giao khẩn trương …"), or None: everything before the
+    phrase names bodies, a verb included where it restricts a group of them ("các đơn vị được giao vốn") and names
+    no other body. No sentence mark may come between, and a named body ("Sở Y tế chủ trì, …") ends at its verb."""
     seal = lexicon.BY_FUNCTIONS.search(lower)
     if seal is None or re.search(r"[;:(]|\.(?:\s|$)", text[: seal.start()]):
         return None
