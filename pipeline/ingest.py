@@ -36,7 +36,16 @@ from pipeline.errors import (
     UnsupportedFormatError,
 )
 from pipeline.limits import MAX_PAGE_PIXELS, check_pixels, fits_budget, scale_within_budget
-from pipeline.types import Box, DocumentInfo, DocumentKind, LayerWord, PageImage, SignatureField, TextLayer
+from pipeline.types import (
+    Box,
+    DocumentInfo,
+    DocumentKind,
+    LayerWord,
+    PageImage,
+    SignatureField,
+    TextLayer,
+    centre_inside,
+)
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium
@@ -779,9 +788,7 @@ def _layer_words(page: pdfium.PdfPage, to_pixels: np.ndarray, width: int, height
 
 def _containing_box(box: Box, boxes: tuple[Box, ...]) -> int | None:
     """Index of the box holding `box`'s centre (the smallest, when they nest), or None."""
-    x, y = box[0] + box[2] / 2, box[1] + box[3] / 2
-    holding = [(w * h, number) for number, (bx, by, w, h) in enumerate(boxes)
-               if bx <= x <= bx + w and by <= y <= by + h]
+    holding = [(other[2] * other[3], number) for number, other in enumerate(boxes) if centre_inside(box, other)]
     return min(holding)[1] if holding else None
 
 

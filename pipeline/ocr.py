@@ -40,6 +40,7 @@ from pipeline.types import (
     PageMark,
     PreparedPage,
     PreprocessStep,
+    centre_inside,
 )
 
 # Chosen by measurement: `scripts/bench_scan.py --variants` runs the alternatives on the same pages.
@@ -1363,7 +1364,7 @@ def reread_small_print(prepared: PreparedPage, words: list[OcrWord], *, language
     todo = []
     for name, region in find_small_print_zones(prepared.image, prepared.dpi):
         box = _source_box(prepared, region)
-        if name in wanted and box[2] and box[3] and _zone_score(name, [word for word in words if _inside(word.box, box)], height) == 0:
+        if name in wanted and box[2] and box[3] and _zone_score(name, [word for word in words if centre_inside(word.box, box)], height) == 0:
             todo.append((name, box))
     if not todo:
         return prepared, words
@@ -1390,16 +1391,11 @@ def reread_small_print(prepared: PreparedPage, words: list[OcrWord], *, language
     return replace(prepared, steps=(*prepared.steps, step)), words
 
 
-def _inside(box: Box, zone: Box) -> bool:
-    x, y, w, h = box
-    return zone[0] <= x + w / 2 < zone[0] + zone[2] and zone[1] <= y + h / 2 < zone[1] + zone[3]
-
-
 def _splice(words: list[OcrWord], zone: Box, new: list[OcrWord], *, right: bool) -> list[OcrWord]:
     """`words` with those inside `zone` replaced by `new` (a block of its own, its lines numbered after the
     page's) in reading order: a left column's zone before the first word level with or below its top, a right
     column's after the last word above its bottom (the left column's lines beside it)."""
-    rest = [word for word in words if not _inside(word.box, zone)]
+    rest = [word for word in words if not centre_inside(word.box, zone)]
     middles = [word.box[1] + word.box[3] / 2 for word in rest]
     if right:
         at = 1 + max((k for k, middle in enumerate(middles) if middle < zone[1] + zone[3]), default=-1)

@@ -11,6 +11,17 @@ import numpy as np
 # x, y, width, height in pixels of the *original* page image (as ingested, before preprocessing).
 Box = tuple[int, int, int, int]
 
+
+def box_centre(box: Box) -> tuple[float, float]:
+    x, y, width, height = box
+    return x + width / 2, y + height / 2
+
+
+def centre_inside(box: Box, zone: Box) -> bool:
+    """Whether `box`'s centre lies in `zone` (edges included): how a word is assigned to a region."""
+    x, y = box_centre(box)
+    return zone[0] <= x <= zone[0] + zone[2] and zone[1] <= y <= zone[1] + zone[3]
+
 # The version of the record's JSON Schema (pipeline/data/record.schema.json, semantic versioning); the
 # archive's database schema has its own version (archive/sqlite.py, DATABASE_SCHEMA_VERSION).
 RECORD_SCHEMA_VERSION = "1.2.0"

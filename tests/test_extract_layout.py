@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import jsonschema
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -132,6 +133,77 @@ def test_extract_layout_line_centred_under_the_title_continues_it_when_the_colum
     assert not geometry[summary_end].is_centred()
     assert geometry[summary_end].is_centred_under(geometry[len(_HEADER)])
     assert not geometry[summary_end + 1].is_centred_under(geometry[len(_HEADER)])  # the indented body line
+
+
+def _stamped_title_page(first: tuple[str, float, float | None], second_left: float) -> PageResult:
+    """A title whose summary's second line a receiving stamp covers at its start: OCR read a speck where its first
+    words were, and the rest from `second_left`."""
+    covered = '" sử dụng vốn ngoài ngân sách tại tỉnh'
+    body = [("Thời gian qua, các cấp, các ngành đã có nhiều cố gắng trong lãnh đạo, chỉ đạo", LEFT + INDENT,
+             RIGHT), *_BODY[1:]]
+    return _page([*_HEADER, ("CHỈ THỊ", *_centred("CHỈ THỊ")), first, (covered, second_left, None), *body])
+
+
+def test_extract_layout_summary_line_half_under_a_stamp_continues_the_title() -> None:
+    # the second line goes on in lower case from mid-column, neither centred nor where a body line starts,
+    # after a first line as wide as the column (it wrapped)
+    first = "Về việc tăng cường công tác quản lý nhà nước để hỗ trợ nhà đầu tư"
+    margin = 0.04 * (RIGHT - LEFT)
+    left, _ = _centred("thực hiện dự án sử dụng vốn ngoài ngân sách tại tỉnh")
+    lost = CHAR * len("thực hiện dự án ")
+    page = _stamped_title_page((first, LEFT + margin, RIGHT - margin), left + lost)
+    assert extract_record(page.text, [page]).document.subject == (
+        "Về việc tăng cường công tác quản lý nhà nước để hỗ trợ nhà đầu tư sử dụng vốn ngoài ngân sách tại tỉnh")
+    # the same line at a paragraph's indent is the body's
+    indented = _stamped_title_page((first, LEFT + margin, RIGHT - margin), LEFT + INDENT)
+    assert extract_record(indented.text, [indented]).document.subject == first
+    # after a short centred line, which ended the summary, it is the body's too
+    short = "Về việc tăng cường công tác quản lý"
+    ended = _stamped_title_page((short, *_centred(short)), left + lost)
+    assert extract_record(ended.text, [ended]).document.subject == short
+
+
+@pytest.mark.parametrize(("name_left", "signer"), [(LEFT + 1210, "Hồ Đình Tùng"), (LEFT, None)])
+def test_extract_layout_signer_by_position_only_in_the_right_column(name_left: float, signer: str | None) -> None:
+    # the signature block under a seal: "Nơi nhận" and the titles read as specks; the last line is a name, the
+    # signer's only where Decree 30 sets it, in the right column
+    closing = [("Nơi Tỵ", LEFT, None), ("- Như trên;", LEFT, None), ("c3 MNL tịch", LEFT + 1150, None),
+               ("ót +", LEFT + 1300, None), ("Hồ Đình Tùng", name_left, None)]
+    page = _page([*_HEADER, *_BODY, *closing])
+    record = extract_record(page.text, [page])
+    assert (record.document.signer.name if record.document.signer else None) == signer
+    assert extract_record(page.text).document.signer is not None  # the text alone cannot tell
+
+
+def _merged_header(second: str, right: str) -> PageResult:
+    """A header whose issuer's second line OCR read on one line with what stands right of it (the motto's second
+    line, garbled, or the place and date), across the gutter."""
+    lines = [("ỦY BAN NHÂN DÂN", LEFT + 100, None), (f"{second} {right}", LEFT + 110, None),
+             ("Số: 301/UBND-VP", LEFT + 100, None), ("V/v triển khai nhiệm vụ năm 2019", LEFT + 60, None),
+             ("Kính gửi: Các phòng, ban chuyên môn.", LEFT + 500, None), *_BODY]
+    page = _page(lines)
+    words = [replace(w, box=(w.box[0] + 700, *w.box[1:])) if w.line == 1 and k >= len(second.split()) else w
+             for w, k in zip(page.words, _ranks(page.words), strict=True)]
+    return replace(page, words=words)
+
+
+def _ranks(words: list[OcrWord]) -> list[int]:
+    """Each word's rank in its line."""
+    seen: dict[int, int] = {}
+    ranks = []
+    for word in words:
+        ranks.append(seen.get(word.line, 0))
+        seen[word.line] = ranks[-1] + 1
+    return ranks
+
+
+def test_extract_layout_issuer_left_of_a_garbled_motto() -> None:
+    page = _merged_header("HUYỆN TĨNH GIA", "Đặc lập ~ Và —015 0066")
+    assert extract_record(page.text, [page]).document.issuer == "ỦY BAN NHÂN DÂN HUYỆN TĨNH GIA"
+    assert extract_record(page.text).document.issuer != "ỦY BAN NHÂN DÂN HUYỆN TĨNH GIA"  # the text cannot tell
+    # the place and date right of the issuer's last line stay the place and date
+    dated = _merged_header("HUYỆN TĨNH GIA", "Tĩnh Gia, ngày 16 tháng 4 năm 2020")
+    assert extract_record(dated.text, [dated]).document.date == "2020-04-16"
 
 
 def _closing_page() -> PageResult:

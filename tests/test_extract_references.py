@@ -121,3 +121,30 @@ def test_extract_record_passes_its_year_to_the_references() -> None:
     record = extract_record(text)
     assert record.document.date == "2022-12-26"
     assert [(r.code, r.date) for r in record.references] == [("50/NQ-CP", None)]
+
+
+def test_extract_references_damaged_date_read_within_the_citing_date() -> None:
+    # a digit added to the year: of 2027, 2020 and 2070 only 2020 is not after the citing document
+    doc = DocumentText.from_text("Thực hiện Nghị quyết số 42/NQ-CP ngày 09 tháng 4 năm 20270 của Chính phủ")
+    assert [r.date for r in extract_references(doc, latest="2020-04-16")] == ["2020-04-09"]
+    assert [r.date for r in extract_references(doc, latest="2075-01-01")] == [None]  # 2020, 2027, 2070
+    assert [r.date for r in extract_references(doc)] == [None]  # no bound: never guessed
+    # a day February does not have: 02, 12 and 22 are one digit away, only 02 before the citing date
+    doc = DocumentText.from_text("Chỉ thị số 04/CT-UBND ngày 42/02/2018 của UBND tỉnh")
+    assert [r.date for r in extract_references(doc, latest="2018-02-10")] == ["2018-02-02"]
+    assert [r.date for r in extract_references(doc, latest="2018-04-03")] == [None]
+
+
+def test_extract_references_date_as_read_is_not_repaired() -> None:
+    # a real date after the citing year is dropped (one of the two is misread), never moved a character
+    doc = DocumentText.from_text("Nghị quyết số 50/NQ-CP ngày 17/4/2025 của Chính phủ")
+    assert [r.date for r in extract_references(doc, own_year=2022, latest="2022-12-31")] == [None]
+
+
+def test_extract_record_bounds_a_damaged_cited_date_by_its_own() -> None:
+    from pipeline.extract import extract_record
+
+    text = ("ỦY BAN NHÂN DÂN\nHUYỆN TĨNH GIA\nSố: 1113/UBND-LĐTBXH\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+            "Độc lập - Tự do - Hạnh phúc\nTĩnh Gia, ngày 16 tháng 4 năm 2020\n"
+            "Thực hiện Nghị quyết số 42/NQ-CP ngày 09 tháng 4 năm 20270 của Chính phủ;\n")
+    assert [(r.code, r.date) for r in extract_record(text).references] == [("42/NQ-CP", "2020-04-09")]

@@ -8,6 +8,7 @@ handwritten number or day: confidence, plausibility against the stamp's and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from functools import lru_cache
@@ -39,7 +40,9 @@ def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Reco
     header = layout.header
     own_code = layout.own_code.code if layout.own_code else header.code
     own_year = header.date_parts.year if header.date_parts else None
-    references = extract_references(document, own_code=own_code, own_year=own_year)
+    # a cited document is dated no later than the citing one, and than the day it is read (its date unread)
+    latest = header.date or (f"{own_year}-12-31" if own_year else dt.date.today().isoformat())
+    references = extract_references(document, own_code=own_code, own_year=own_year, latest=latest)
     cited = [(mention.start, mention.end) for reference in references for mention in reference.mentions]
     dates = iter_dates(document, default_year=int(header.date[:4]) if header.date else None, exclude=cited)
     lines = document.lines
@@ -48,7 +51,7 @@ def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Reco
     header.place = canonical_place_of_issue(header.place, layout.place_span, places, header_end)
     tasks = extract_tasks(document, layout, TaskContext(references, dates, places))
     received = extract_received(document, pages)
-    review = review_fields(header, pages or [], received, references)
+    review = review_fields(header, pages or [], received, references, signer_by_position=layout.signer_by_position)
     return Record(header, references, dates, places, tasks, received=received, needs_review=review.needs_review,
                   fields_confidence=review.confidence)
 

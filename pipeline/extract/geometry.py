@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.extract.text import DocumentText, normalize_text
-from pipeline.types import Box, PageResult
+from pipeline.types import Box, PageResult, box_centre
 
 # A page needs this many lines of several words before its text column can be told from its margins.
 MIN_COLUMN_LINES = 5
@@ -25,6 +25,13 @@ CENTRE_TOLERANCE = 0.05
 # width and this many times the page's usual word spacing.
 GUTTER_SHARE = 0.06
 GUTTER_SPACINGS = 4.0
+
+# A body line starts at the left margin or at a paragraph's indent (1 to 1.27 cm of a 16 to 17 cm column, at most
+# 8 %): a line starting further in is a title's, a signature's or a note's.
+MAX_INDENT_SHARE = 0.12
+
+# A centred line at least this share of the column wide is one that wrapped (a title's short last line is not).
+WRAPPED_SHARE = 0.8
 
 # A line starting this far into the column belongs to its right part (Decree 30 sets the signature block in
 # the right half, the distribution list at the left margin).
@@ -73,6 +80,14 @@ class LineGeometry:
         offset = (self.left + self.right - title.left - title.right) / 2
         return min(left_gap, right_gap) >= MIN_CENTRE_MARGIN * width and abs(offset) <= CENTRE_TOLERANCE * width
 
+    def starts_past_indent(self) -> bool:
+        """Starts further into the column than a body paragraph's indent."""
+        return self.left - self.column_left > MAX_INDENT_SHARE * self.column_width
+
+    def fills_column(self) -> bool:
+        """Spans most of the column: a title line that wrapped onto the next."""
+        return self.right - self.left >= WRAPPED_SHARE * self.column_width
+
     def starts_right(self) -> bool:
         """Starts in the right part of the column (the signature block of the closing, the motto column)."""
         return self.left >= self.column_left + RIGHT_COLUMN_SHARE * self.column_width
@@ -89,18 +104,13 @@ class LineGeometry:
         return best[1] if best else None
 
 
-def _centre(box: Box) -> tuple[float, float]:
-    x, y, w, h = box
-    return x + w / 2, y + h / 2
-
-
 def _reading_direction(lines: list[list[Box]]) -> tuple[float, float]:
     """Unit vector along the text lines in page pixels (pages scanned sideways or upside down keep their
     original coordinates): the median direction from first to last word over lines of three words or more."""
     angles = []
     for boxes in lines:
         if len(boxes) >= 3:
-            (x0, y0), (x1, y1) = _centre(boxes[0]), _centre(boxes[-1])
+            (x0, y0), (x1, y1) = box_centre(boxes[0]), box_centre(boxes[-1])
             if abs(x1 - x0) + abs(y1 - y0) > 0:
                 angles.append(math.atan2(y1 - y0, x1 - x0))
     if not angles:
@@ -115,7 +125,7 @@ def _reading_direction(lines: list[list[Box]]) -> tuple[float, float]:
 def _extent(box: Box, direction: tuple[float, float]) -> tuple[float, float]:
     """The box's interval along the reading direction."""
     dx, dy = direction
-    cx, cy = _centre(box)
+    cx, cy = box_centre(box)
     along = cx * dx + cy * dy
     half = (abs(box[2] * dx) + abs(box[3] * dy)) / 2
     return along - half, along + half

@@ -13,7 +13,7 @@ from rapidfuzz.distance import Levenshtein
 
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
-from pipeline.extract.names import read_name
+from pipeline.extract.names import FAMILY_NAMES, read_name
 from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.types import DateParts, DocumentHeader, Signer
@@ -39,6 +39,8 @@ _DATE_PARTS = re.compile(r"ngay\s*(?P<d>\d{1,2})?[^\d]{0,8}?th[a-z]ng\s*(?P<m>\d
 # Punctuation and underscores before a signature line ("_ KT. GIÁM ĐỐC", "..K/T CHỦ TỊCH", '"Trần …'): specks of
 # the seal or signature stroke read as characters
 _LEADING_DEBRIS = re.compile(r"^(?:(?:[^\w\s(\[]|_)+\s*)+")  # specks, quotes, bullets: "` \"Phạm …"
+# Specks a stamp or a pen leaves before a wrapped title line ('" sử dụng vốn …'): neither a dash nor a bracket.
+_STAMP_SPECKS = re.compile(r"^(?:[^\w\s(\[\-–—]+\s+)+")
 _TYPED_BULLET = re.compile(r"^[-–+•]\s")  # a list item's bullet as typed: a mark and a space
 _NAME_WORD = re.compile(r"^[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\.?$")
 _ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐa-zđ&\-]*$")
@@ -115,6 +117,7 @@ class Layout:
     appendix_start: int | None = None  # "Phụ lục …" heading
     own_code: CodeMatch | None = None
     skip: set[int] = field(default_factory=set)  # lines that belong to the header/recipients/closing
+    signer_by_position: bool = False  # the signer's name taken from the last line, its block unreadable
 
 
 def _strip_mottos(folded: str) -> list[tuple[int, int]]:
@@ -287,6 +290,9 @@ def _classify(walk: _HeaderWalk, line: Line) -> tuple[LineKind, str, str]:
     walk.after_motto = bool(ranges)
     walk.after_unit = False
     header = walk.layout.header
+    issuer = _issuer_column(walk, line)
+    if issuer is not None:
+        return LineKind.ISSUER, issuer, fold(issuer)
     if walk.reading is Reading.TITLE:
         summary = _continues_title(walk.doc, line.index, text, folded, walk.subject, walk.subject_lines)
         return (LineKind.TITLE_SUMMARY if summary else LineKind.BODY), text, folded
@@ -309,6 +315,24 @@ def _classify(walk: _HeaderWalk, line: Line) -> tuple[LineKind, str, str]:
     return kind, text, folded
 
 
+def _issuer_column(walk: _HeaderWalk, line: Line) -> str | None:
+    """The issuer's part of a header line that OCR read across both columns (the word boxes show the gutter),
+    before the number and the date: Decree 30 sets the issuer on the left, the motto on the right, which OCR
+    may garble past recognition ("HUYỆN TĨNH GIA   Đặc lập ~ Và …"). None when the right part is the place and
+    date, or the left is no upper-case unit line."""
+    header = walk.layout.header
+    geometry = walk.doc.geometry.get(line.index)
+    if walk.number_seen or header.date is not None or walk.reading is not Reading.NOTHING:
+        return None
+    offset = geometry.gutter_offset() if geometry is not None and not geometry.starts_right() else None
+    if offset is None or not line.start < offset < line.end:
+        return None
+    left, right = walk.doc.text[line.start : offset].strip(), walk.doc.text[offset : line.end].strip()
+    if not is_upper_text(left) or lexicon.NUMBER_LABEL.match(fold(left)) or _place_and_date(right) is not None:
+        return None
+    return left
+
+
 def _on_blank(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
     if walk.reading is Reading.SUBJECT:
         walk.reading = Reading.NOTHING  # a subject after "V/v" ends at a blank line
@@ -319,8 +343,7 @@ def _on_skipped(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
 
 
 def _on_subject_line(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
-    if not walk.subject:
-        text = _without_leading_debris(text, folded)
+    text = _STAMP_SPECKS.sub("", text) if walk.subject else _without_leading_debris(text, folded)
     walk.subject.append(text)
     walk.subject_lines.append(line.index)
     walk.layout.skip.add(line.index)
@@ -446,7 +469,13 @@ def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subj
     if geometry is not None and any(k in doc.geometry for k in subject_lines):
         # "trong mùa mưa lũ" centred under the summary continues it
         title = doc.geometry.get(subject_lines[0])
-        return geometry.is_centred() or (title is not None and geometry.is_centred_under(title))
+        if geometry.is_centred() or (title is not None and geometry.is_centred_under(title)):
+            return True
+        # a summary line whose start a stamp covers: what is left, past a speck or two, goes on in lower case
+        # from mid-column, where no body line starts, after a summary line that filled the column (it wrapped)
+        wrapped = doc.geometry.get(subject_lines[-1])
+        return (bool(subject) and wrapped is not None and wrapped.fills_column()
+                and _STAMP_SPECKS.sub("", text)[:1].islower() and geometry.starts_past_indent())
     if not subject:
         return True
     previous = subject[-1]
@@ -751,7 +780,32 @@ def parse_layout(doc: DocumentText) -> Layout:
         cong_van = doc_types().by_abbr["CV"]
         header.type, header.type_name = cong_van.abbr, cong_van.name
     _find_closing(doc, layout)
+    if header.signer is None or header.signer.name is None:
+        _signer_by_position(doc, layout)
     return layout
+
+
+def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
+    """The signer's name where Decree 30 sets it, when the signature block around it is unreadable (a seal over
+    the titles, no "Nơi nhận" read): the document's last line (before an appendix) is a person's name, whose first
+    word is a family name (but for its marks, through the name model), in the right column where the page's word
+    boxes say so."""
+    end = layout.appendix_start if layout.appendix_start is not None else len(doc.lines)
+    last = next((line for line in reversed(doc.lines[layout.body_start : end]) if line.text), None)
+    if last is None or last.index in layout.skip:
+        return
+    text = _LEADING_DEBRIS.sub("", last.text)
+    geometry = doc.geometry.get(last.index)
+    if not _is_name(text) or (geometry is not None and not geometry.starts_right()):
+        return
+    name = read_name(text)
+    family = name.split()[0]
+    if family not in FAMILY_NAMES or fold(family) != fold(text.split()[0]):
+        return  # a family name as written, or but for its marks ("Hỗ" → Hồ; "Sở" is no name)
+    signer = layout.header.signer or Signer()
+    layout.header.signer = Signer(signer.authority, signer.title, name)
+    layout.signer_by_position = True
+    layout.skip.add(last.index)
 
 
 def header_lines(doc: DocumentText, layout: Layout) -> list[Line]:

@@ -90,6 +90,24 @@ def _garbled_issuer(text: str, end: int, limit: int) -> tuple[str, int] | None:
     return None
 
 
+def _stroke_misread(group: str) -> str | None:
+    """The one common issuer a group is, but for an "I" OCR read for a letter's stroke ("NQ-CI" → NQ-CP): Decree
+    30's abbreviations are the initials of Vietnamese syllables, and hardly any begins with an I."""
+    if group in doc_types().by_abbr:
+        return None
+    near = {issuer for issuer in _COMMON_ISSUERS if len(issuer) == len(group) and sum(
+        a != b for a, b in zip(group, issuer, strict=True)) == 1 and all(
+        a == b or a == "I" for a, b in zip(group, issuer, strict=True))}
+    return near.pop() if len(near) == 1 else None
+
+
+def _fix_issuer(group: str) -> str:
+    """A group after a code's first (its issuer's) repaired as `_fix_group` does, and "CI" → "CP"."""
+    fixed = _fix_group(group)
+    stroke = _stroke_misread(fixed) if fixed == group and "I" in group and group not in _COMMON_ISSUERS else None
+    return stroke or fixed
+
+
 def _fix_group(group: str) -> str:
     """An issuer group with frequent OCR confusions repaired ("UBNb" → "UBNĐ", "LIBND" → "UBND")."""
     if group not in _COMMON_ISSUERS:
@@ -119,7 +137,7 @@ def _build(match: re.Match[str], party: bool) -> CodeMatch | None:
     if party:
         doc_type = _fix_type(match.group("type"), party=True)
         type_abbr = doc_type.abbr if doc_type and doc_type.abbr else _fix_group(match.group("type"))
-        issuer_groups = [_fix_group(g) for g in groups]
+        issuer_groups = [_fix_issuer(g) for g in groups]
         issuer = "".join(g + s for g, s in zip(issuer_groups, [*separators, ""], strict=True))
         symbol = f"{type_abbr}/{issuer}"
         code = f"{number}-{symbol}"
@@ -127,11 +145,11 @@ def _build(match: re.Match[str], party: bool) -> CodeMatch | None:
         year = int(match.group("year")) if match.group("year") else None
         doc_type = _fix_type(groups[0], party=False)
         if doc_type is not None and len(groups) > 1:
-            fixed = [doc_type.abbr or groups[0], *(_fix_group(g) for g in groups[1:])]
+            fixed = [doc_type.abbr or groups[0], *(_fix_issuer(g) for g in groups[1:])]
             issuer = "-".join(fixed[1:])
         else:
             doc_type = None if len(groups) > 1 or year is None else doc_type
-            fixed = [_fix_group(g) for g in groups]
+            fixed = [_fix_group(groups[0]), *(_fix_issuer(g) for g in groups[1:])]
             issuer = "-".join(fixed)
         symbol = "-".join(fixed)
         code = f"{number}/{year}/{symbol}" if year else f"{number}/{symbol}"
@@ -239,22 +257,63 @@ def context_type(folded: str, start: int) -> DocType | None:
     return doc_types().from_name(last.group(1))
 
 
-_DATE_LEAD = re.compile(r"\s*[,.]?\s*\(?\s*(?:(?:ban hanh|ky|ky ban hanh)\s+)?(?=[an]g[a-z][yu]\b|\d)")
+# What OCR glued to a code's end ("42/NQ-CI*P ngày …": a misread letter's remnant) is skipped up to the space.
+_DATE_LEAD = re.compile(r"(?:[^\s\w]\w?(?=\s))?\s*[,.]?\s*\(?\s*(?:(?:ban hanh|ky|ky ban hanh)\s+)?(?=[an]g[a-z][yu]\b|\d)")
 # OCR's readings of "ngày" in a date (folded): "agày", "ngàu"; its digits go through dates.read_digits.
 _DAY_WORD = re.compile(r"^[an]g[a-z][yu]\b")
 DATE_REACH = 40  # characters a date after a code spans at most
 
 
-def date_after(folded: str, end: int) -> str | None:
+def date_after(folded: str, end: int, latest: str | None = None) -> str | None:
     """The date written right after a code: "539/QĐ-UBND ngày 02/4/2020", "88/CP. ngày 17/8/1994", also with
-    OCR's readings of its digits and of "ngày"."""
+    OCR's readings of its digits and of "ngày", and (given the `latest` it can be) through the one reading of a
+    damaged date that is a date no later."""
     lead = _DATE_LEAD.match(folded, end)
     if lead is None:
         return None
     window = folded[lead.end() : lead.end() + DATE_REACH]
     window = read_digits(_DAY_WORD.sub("ngay", window))
     parsed = parse_date_at(window, 0)
-    return parsed[0] if parsed else None
+    if parsed:
+        return parsed[0]
+    return repair_date(window, latest) if latest else None
+
+
+# A cited date OCR damaged by one character, so that it is no date: a digit added to its year ("năm 20270") or a
+# day its month does not have ("42/02/2018"). Its readings one character away that are dates are tried.
+_DAMAGED_DATE = re.compile(
+    r"(?:ngay\s*(?P<d1>\d{1,2})\s*,?\s*th[a-z]ng\s*(?P<m1>\d{1,2})\s*,?\s*nam\s*(?P<y1>\d{4,5}))"
+    r"|(?:(?:ngay\s*)?(?P<d2>\d{1,2})\s?[/.\-]\s?(?P<m2>\d{1,2})\s?[/.\-]\s?(?P<y2>\d{4,5}))(?!\d)"
+)
+
+
+def _iso_date(year: str, month: str, day: str) -> str | None:
+    parsed = parse_date_at(f"{day}/{month}/{year}", 0)
+    return parsed[0] if parsed and len(year) == 4 else None
+
+
+def _one_character_readings(year: str, month: str, day: str) -> set[str]:
+    """The dates one character from a damaged one: a digit of a five-digit year dropped, or one digit of a day
+    changed."""
+    years = [year[:k] + year[k + 1 :] for k in range(len(year))] if len(year) == 5 else []
+    days = [day[:k] + digit + day[k + 1 :] for k in range(len(day)) for digit in "0123456789"]
+    readings = [(y, month, day) for y in years] + ([(year, month, d) for d in days] if len(year) == 4 else [])
+    return {iso for iso in (_iso_date(*reading) for reading in readings) if iso is not None}
+
+
+def repair_date(window: str, latest: str) -> str | None:
+    """The one date, not after `latest`, that a damaged date at the start of a folded `window` can be read as by
+    changing one character ("ngày 09 tháng 4 năm 20270" cited by a document of 2020 → 2020-04-09); None when there
+    is none or more than one."""
+    match = _DAMAGED_DATE.match(window)
+    if match is None:
+        return None
+    g = match.group
+    year, month, day = (g("y1"), g("m1"), g("d1")) if g("y1") else (g("y2"), g("m2"), g("d2"))
+    if _iso_date(year, month, day) is not None:
+        return None  # a date as read: not damaged
+    readings = {iso for iso in _one_character_readings(year, month, day) if iso <= latest}
+    return readings.pop() if len(readings) == 1 else None
 
 
 def _plausible(date: str | None, code: CodeMatch, own_year: int | None) -> str | None:
@@ -265,12 +324,46 @@ def _plausible(date: str | None, code: CodeMatch, own_year: int | None) -> str |
     return None
 
 
-def extract_references(doc: DocumentText, *, own_code: str | None = None,
-                       own_year: int | None = None) -> list[Reference]:
+def _symbol_misread(code: str, other: str) -> bool:
+    """`code` is `other` with OCR's one-letter misreading of its document type ("42/HQ" for 42/NQ-CP): same
+    number and year, a first group that names no type nor a common issuer, one letter from `other`'s type, and no
+    other group that differs (`other` may carry groups the misread mention lost)."""
+    number, _, symbol = code.rpartition("/")
+    other_number, _, other_symbol = other.rpartition("/")
+    groups, other_groups = symbol.split("-"), other_symbol.split("-")
+    by_abbr = doc_types().by_abbr
+    if number != other_number or groups[0] in by_abbr or groups[0] in _COMMON_ISSUERS or (
+            other_groups[0] not in by_abbr):
+        return False
+    if len(groups) > len(other_groups) or groups[1:] != other_groups[1 : len(groups)]:
+        return False
+    first, other_first = groups[0], other_groups[0]
+    return len(first) == len(other_first) and sum(a != b for a, b in zip(first, other_first, strict=True)) == 1
+
+
+def _merge_misreadings(references: list[Reference]) -> list[Reference]:
+    """One reference per cited document: a mention whose type OCR misread joins the reference it misreads."""
+    kept: list[Reference] = []
+    for reference in references:
+        target = next((other for other in references
+                       if other is not reference and _symbol_misread(reference.code, other.code)), None)
+        if target is None:
+            kept.append(reference)
+            continue
+        target.mentions = sorted([*target.mentions, *reference.mentions], key=lambda m: (m.page, m.start))
+        target.date = target.date or reference.date
+        if target.year is None and target.date:
+            target.year = int(target.date[:4])
+    return kept
+
+
+def extract_references(doc: DocumentText, *, own_code: str | None = None, own_year: int | None = None,
+                       latest: str | None = None) -> list[Reference]:
     """One Reference per cited document (the document's own code excluded), mentions in text order. A cited
     document's date is never in a year after `own_year`, the citing document's (by year only: a handwritten
     day or month of the document's own date is the less sure reading, which review_fields checks against the
-    cited documents' dates)."""
+    cited documents' dates); a date OCR damaged is read as the one date a character away that is not after
+    `latest`."""
     types = doc_types()
     cong_van = types.by_abbr["CV"]
     by_code: dict[str, Reference] = {}
@@ -295,8 +388,8 @@ def extract_references(doc: DocumentText, *, own_code: str | None = None,
             )
             by_code[code.code] = reference
         if reference.date is None:
-            reference.date = _plausible(date_after(doc.folded, code.end), code, own_year)
+            reference.date = _plausible(date_after(doc.folded, code.end, latest), code, own_year)
             if reference.year is None and reference.date:
                 reference.year = int(reference.date[:4])
         reference.mentions.append(doc.span(code.start, code.end))
-    return list(by_code.values())
+    return _merge_misreadings(list(by_code.values()))

@@ -21,7 +21,9 @@ from pipeline.types import (
 
 # A value read apart with less than this share of the recognisers' votes is kept but listed for review.
 REVIEW_BELOW = 0.6
-NUMBER, DATE = "document.number", "document.date"
+NUMBER, DATE, SIGNER = "document.number", "document.date", "document.signer"
+# The confidence of a signer's name taken from its place alone (the last line), its signature block unreadable.
+SIGNER_BY_POSITION = 0.5
 
 
 @dataclass
@@ -92,11 +94,15 @@ def _review_received(received: Received | None, pages: Sequence[PageResult], hea
 
 
 def review_fields(header: DocumentHeader, pages: Sequence[PageResult], received: Received | None,
-                  references: Sequence[Reference]) -> Review:
+                  references: Sequence[Reference], *, signer_by_position: bool = False) -> Review:
     """Confidences of the header's and the receiving stamp's fields read apart, and the fields to review: a number
-    or date part that was unreadable (left null, never guessed), one read with few votes, and a date outside what
-    the copy's other dates allow — then the best-voted reading of the day within those bounds is taken, or none."""
+    or date part that was unreadable (left null, never guessed), one read with few votes, a date outside what
+    the copy's other dates allow — then the best-voted reading of the day within those bounds is taken, or none —
+    and a signer's name known by its place alone."""
     review = Review()
+    if signer_by_position:
+        review.confidence[SIGNER] = SIGNER_BY_POSITION
+        review.flag(SIGNER)
     _review_received(received, pages, header, review)
     readings = _header_readings(pages)
     number = readings.get("number")

@@ -30,7 +30,6 @@ from pipeline.run.stages import Stages
 from pipeline.signatures import check_document_date, merge_signatures
 from pipeline.textlayer import WEAK_OCR, LayerReading, read_layer
 from pipeline.types import (
-    Box,
     DocumentKind,
     DocumentResult,
     PageImage,
@@ -39,6 +38,7 @@ from pipeline.types import (
     Record,
     RestoredToken,
     TextLayer,
+    centre_inside,
 )
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None, w
     ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
     # the e-signature stamps' text comes from the layer (into signatures), not from OCR
     stamps = reading.stamp_boxes if reading is not None else ()
-    words = [word for word in ocr.words if not _inside_any(word.box, stamps)]
+    words = [word for word in ocr.words if not any(centre_inside(word.box, stamp) for stamp in stamps)]
     raw_text = ocr.text if len(words) == len(ocr.words) else words_to_text(words)
     steps = list(ocr.preprocessing or prepared.steps)
     warnings += [w for w in dict.fromkeys((*prepared.warnings, *ocr.warnings)) if w not in warnings]
@@ -233,11 +233,6 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None, w
                         source=PageSource.OCR, evidence=evidence, field_readings=list(ocr.field_readings),
                         marks=list(ocr.marks))
     return result
-
-
-def _inside_any(box: Box, areas: Sequence[Box]) -> bool:
-    x, y = box[0] + box[2] / 2, box[1] + box[3] / 2
-    return any(ax <= x <= ax + aw and ay <= y <= ay + ah for ax, ay, aw, ah in areas)
 
 
 def _mean(values: Sequence[float]) -> float | None:
