@@ -72,3 +72,26 @@ def test_extract_tasks_lead_in_bodies_split_between_names(bodies: list[str], sep
             "1. Rà soát hồ sơ.\n2. Báo cáo kết quả.")
     tasks = extract_record(text).tasks
     assert [task.assignees for task in tasks] == [bodies, bodies]
+
+
+# Groups of bodies restricted by what they do ("các đơn vị được giao vốn"): a verb inside a name, which only the
+# phrase that seals a list of subjects ("theo chức năng, nhiệm vụ") tells from the list's own verb.
+_RESTRICTED = st.builds(lambda kind, clause: f"các {kind} {clause}",
+                        st.sampled_from(("đơn vị", "cơ quan", "Ban quản lý", "chủ đầu tư", "Cơ quan")),
+                        st.sampled_from(("được giao vốn", "chủ trì dự án thành phần", "quản lý 03 chương trình",
+                                         "thực hiện Chương trình MTQG", "giao kế hoạch vốn")))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_GROUPS, st.sampled_from(_NAMED), _RESTRICTED), min_size=1, max_size=4,
+                unique_by=str.lower),
+       st.lists(st.sampled_from((", ", " và ", ", và ")), min_size=3, max_size=3),
+       st.sampled_from(("theo chức năng, nhiệm vụ được giao", "theo chức năng nhiệm vụ")))
+def test_extract_tasks_sealed_list_keeps_restricted_groups(bodies: list[str], separators: list[str], seal: str) -> None:
+    """A lead-in's list of bodies that "theo chức năng, nhiệm vụ" closes is read to that phrase: each group keeps
+    the verb that restricts it, and every item without its own body gets the whole list."""
+    listed = bodies[0] + "".join(sep + body for sep, body in zip(separators, bodies[1:], strict=False))
+    text = (f"Kính gửi: các sở.\nUBND tỉnh yêu cầu {listed} {seal} khẩn trương thực hiện các nội dung sau:\n"
+            "1. Rà soát hồ sơ.\n2. Báo cáo kết quả.")
+    tasks = extract_record(text).tasks
+    assert [task.assignees for task in tasks] == [bodies, bodies]

@@ -176,13 +176,19 @@ BODY_KINDS = ("sở", "ban", "ngành", "bộ", "cục", "chi cục", "cơ quan",
               "hợp tác xã", "chủ đầu tư", "nhà đầu tư", "nhà thầu", "ủy ban", "uỷ ban", "hội đồng", "thành viên",
               "lực lượng", "hộ gia đình", "hộ", "cá nhân", "đồng chí", "chi bộ", "đảng bộ", "đảng ủy", "đảng uỷ",
               "cấp ủy", "cấp uỷ", "chi đoàn", "đoàn viên", "hội viên", "ngân hàng", "tập thể")
-PLACE_KINDS = ("KCN", "KKT", "CCN", "Khu", "Cụm")
+PLACE_KINDS = ("KCN", "KKT", "CCN", "khu", "cụm")
+# BODY_KINDS and PLACE_KINDS are matched on lower-cased text: a kind is one in either case ("các Khu phố", "các khu
+# phố"; "các Khu công nghiệp", "các khu công nghiệp").
 # Nouns that open with a kind of body and are things: "các trường hợp", "các hội nghị", "các cơ sở dữ liệu".
 THING_NOUNS = ("trường hợp", "hội nghị", "hội thảo", "hội chẩn", "bộ hồ sơ", "bộ luật", "bộ tiêu chí",
                "bộ chỉ số", "phòng họp", "cấp độ", "cấp phép", "sở hữu", "cơ sở dữ liệu", "cơ sở pháp lý",
                "hộ chiếu", "hộ khẩu", "xã hội")
 BODY_KIND = re.compile(rf"(?!(?:{alternation(THING_NOUNS)})(?![\w]))(?:{alternation(BODY_KINDS)})(?![\w])")
-PLACE_KIND = re.compile(rf"(?:{alternation(PLACE_KINDS)})(?![\w])")
+# OCR misplaces a mark ("các chỉ bộ, đảng bộ"): kinds of two words and more, which no other words spell alike, are
+# also matched folded.
+BODY_KIND_FOLDED = re.compile(rf"(?!(?:{alternation(THING_NOUNS, folded=True)})(?![\w]))"
+                              rf"(?:{alternation((kind for kind in BODY_KINDS if ' ' in kind), folded=True)})(?![\w])")
+PLACE_KIND = re.compile(rf"(?:{alternation(kind.lower() for kind in PLACE_KINDS)})(?![\w])")
 
 # --------------------------------------------------------------------------- the closing block
 
@@ -252,11 +258,23 @@ TABLE_HEADINGS = {
     "deadline": re.compile(r"^(?:thoi gian|thoi han|tien do)\b"),
 }
 
-# The closing formulas after the directives ("Trên đây là …", "… chịu trách nhiệm thi hành Quyết định này").
+# "Trong quá trình (tổ chức) (triển khai) thực hiện": it opens the closing formula and, with a body after it, an
+# item ("… Thủ trưởng các địa phương chủ động phối hợp …"), folded.
+IN_THE_COURSE = r"trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien"
+SETTING = re.compile(rf"^{IN_THE_COURSE}\s*,?\s*")
+# The clause that asks for problems to be reported, if there are any ("Trong quá trình thực hiện, nếu có khó khăn,
+# vướng mắc, … phản ánh về …"): a condition, no task, wherever it stands, numbered or not.
+IF_PROBLEMS = re.compile(
+    rf"^{IN_THE_COURSE}[^,.;:]{{0,80}}?,?\s*(?:neu|truong hop|khi|co (?:phat sinh|kho khan|vuong mac))\b")
+# The execution clause, the last article of a decision ("Điều 3. … chịu trách nhiệm thi hành Quyết định này"): who
+# executes the document, no task of its own (folded).
+EXECUTION = re.compile(
+    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|nghi dinh|thong tu|ke hoach|thong bao)"
+    r" nay")
+# The closing formulas after the directives ("Trên đây là …", "Nay thông báo …", the execution clause), folded.
 CLOSING = re.compile(
-    rf"^(?:tren day la|nay thong bao|trong qua trinh (?:to chuc )?(?:trien khai )?thuc hien|"
-    rf"{re.escape(fold(DISTRIBUTION_LABEL))})|"
-    r"chiu trach nhiem (?:thi hanh|thuc hien) (?:quyet dinh|chi thi|nghi quyet|ke hoach|thong bao) nay|"
+    rf"^(?:tren day la|nay thong bao|{IN_THE_COURSE}|"
+    rf"{re.escape(fold(DISTRIBUTION_LABEL))})|{EXECUTION.pattern}|"
     r"^(?:yeu cau|de nghi)\s+(?:cac|thu truong|ubnd|uy ban|lanh dao)[^.]{0,160}"
     r"(?:nghiem tuc|quan tam|khan truong|trien khai|phoi hop)[^.]{0,60}thuc hien(?:[^.]{0,40})?\s*\./?\.?$"
 )
@@ -324,10 +342,18 @@ ORG_NAME_ENDS = ("căn cứ", "theo", "để", "trong", "trên", "tại", "khi",
 # Adverbs and modals between a body and its verb ("UBND các xã tích cực vận động …", "… cần tập trung …"); before
 # anything else they may be part of a name ("Trung tâm Giáo dục thường xuyên", "Cục Hậu cần").
 NAME_END_ADVERBS = ("tích cực", "thường xuyên", "nghiêm túc", "kịp thời", "cần", "phải", "sớm", "cần phải")
+# Names of kinds of body after their head ("Trung tâm …", "Cục …", "Phòng …") whose last word is one of those
+# adverbs: before a verb they stay whole ("Trung tâm Giáo dục thường xuyên tổ chức …", "Cục Hậu cần phối hợp …").
+BODY_NAMES = ("Giáo dục thường xuyên", "Hậu cần")
+NAME_ENDING_IN_ADVERB = re.compile(
+    rf"(?<![\w])(?:{alternation(name.lower() for name in BODY_NAMES if name.lower().endswith(NAME_END_ADVERBS))})$")
 # Where a group of bodies is, which is part of its name ("Chủ tịch UBND các huyện, thành phố trong tỉnh", "các cơ
 # quan Trung ương trên địa bàn tỉnh"), though "trong", "trên" end a name elsewhere ("… trong phạm vi …").
 WITHIN_AREA = re.compile(
     r"(?:trong|trên)\s+(?:địa bàn\s+)?(?:toàn\s+)?(?:tỉnh|huyện|quận|thị xã|thành phố|xã)(?![\w])")
+# The phrase that seals a list of subjects before their verb ("Sở A, Sở B theo chức năng, nhiệm vụ (được giao) chủ
+# động …"): what comes before it is all names, lower case with diacritics.
+BY_FUNCTIONS = re.compile(r"\s+theo chức năng,?\s+(?:và\s+)?nhiệm vụ(?![\w])")
 ORG_STOP = re.compile(
     rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])|"
     rf"(?:{alternation(NAME_END_ADVERBS)})(?=\s+(?:{alternation(DIRECTIVE_VERBS)})(?![\w]))))"

@@ -46,6 +46,7 @@ _PAGE_NUMBER = re.compile(r"^(?:[-–—]?\s*\d{1,3}\s*[-–—]?|trang\s*\d{1,3
 DESCRIPTIVE_HEADING_CHARS = 45  # a heading line in sentence case is short; a sentence that opens with its word is not
 
 _SENTENCE_END = re.compile(r"[.!?]\s")  # not the full stop inside a number ("800.000")
+_SENTENCE_MARKS = (".", ";", ":", "!", "?")  # a line that ends on one ended its sentence
 LEAD_IN_TAIL_CHARS = 600  # the end of a lead-in where the sentence that announces its list is
 _WITHIN = re.compile(r"(?<![\w])trong\s*$")
 
@@ -59,7 +60,7 @@ class _Item:
     children: list[_Item] = field(default_factory=list)
     parent: _Item | None = None
     marker_end: int = 0  # characters of the marker on the first line
-    closed: bool = False  # a closing formula followed: later unmarked paragraphs are not its own
+    closed: bool = False  # the text's end mark ("/.") followed: later unmarked paragraphs are not its own
 
     @property
     def first(self) -> Line:
@@ -203,6 +204,7 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
     root = _Item("root", "")
     stack: list[_Item] = [root]
     current: _Item | None = None
+    pending: list[Line] = []  # a paragraph that opens like the closing formula, and the lines after it
     for line in _inline_items(lines):
         text = line.text
         if not text or _PAGE_NUMBER.match(fold(text)):
@@ -214,6 +216,9 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             current.attributes.append(line)  # "a) Đơn vị chủ trì: …" under an appendix item is its field
             continue
         if marker is not None and _plausible(stack, marker, text, previous):
+            if current is not None and pending:
+                _keep_paragraph(current, pending)  # an item follows: it was no closing formula
+                pending = []
             style, label, length = marker
             if style == "roman":
                 label = _next_roman(stack, label)
@@ -238,14 +243,34 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             # block left in the body: the lists before it are over
             stack = [root]
             current = None
+            pending = []
             continue
-        if current.closed or lexicon.CLOSING.search(folded) or text.endswith("/."):
-            # the closing formula ("… thực hiện./."): unnumbered paragraphs after it are nobody's
+        if current.closed:
+            continue
+        if text.endswith("/."):
+            # the end of the text ("… thực hiện./."): unnumbered paragraphs after it are nobody's; a line that goes
+            # on with the item's unfinished sentence ("… thi hành Quyết định⏎này./.") is its last
+            if not pending and previous is not None and not previous.rstrip().endswith(_SENTENCE_MARKS):
+                current.lines.append(line)
             current.closed = True
+            pending = []
+            continue
+        if pending or lexicon.CLOSING.search(folded):
+            # what opens like the closing formula ("Trong quá trình thực hiện …") is it only after the last item
+            pending.append(line)
             continue
         # a wrapped line or a further paragraph of the item: items run over several paragraphs
         current.lines.append(line)
     return root
+
+
+def _keep_paragraph(current: _Item, lines: list[Line]) -> None:
+    """An unnumbered paragraph that an item follows, kept where it stands: after a bullet, a paragraph of that
+    list of its own (a list's last paragraph without its bullet); otherwise a further paragraph of the item."""
+    if current.style.startswith("bullet") and current.parent is not None:
+        current.parent.children.append(_Item(current.style, current.label, lines, parent=current.parent))
+    else:
+        current.lines += lines
 
 
 def _last_line(item: _Item | None) -> str | None:
@@ -272,7 +297,7 @@ def _plausible(stack: list[_Item], marker: tuple[str, str, int], text: str, prev
     """Is a marker-looking line start a new item, or a wrapped line ("phiên bản⏎2.0 theo …")? Out-of-sequence
     numbers and lower-case bullets are items only after a line that ended a sentence."""
     style, label, _length = marker
-    ended = previous is None or previous.rstrip().endswith((".", ";", ":", "!", "?")) or is_upper_text(previous)
+    ended = previous is None or previous.rstrip().endswith(_SENTENCE_MARKS) or is_upper_text(previous)
     if style.startswith("decimal"):
         prefix = label.rsplit(".", 1)[0]
         open_labels = {item.label for item in stack[1:] if item.style == "arabic" or item.style.startswith("decimal")}
@@ -338,17 +363,24 @@ def _body_head(text: str, position: int = 0, *, named: bool = True) -> int | Non
         return None
     following = text[head.end() :].lstrip()
     if head.group() in lexicon.PLURAL_HEADS:
-        named_after = following[:1].isupper() and not lexicon.PLACE_KIND.match(following)
-        return head.end() if lexicon.BODY_KIND.match(following) or named_after else None
+        kind = following.lower()
+        named_after = following[:1].isupper() and not lexicon.PLACE_KIND.match(kind)
+        of_a_kind = lexicon.BODY_KIND.match(kind) or lexicon.BODY_KIND_FOLDED.match(fold(following))
+        return head.end() if of_a_kind or named_after else None
     if named and head.group() in lexicon.PROPER_NAME_HEADS and not following[:1].isupper():
         return None
     return head.end()
 
 
 def _split_orgs(text: str) -> list[str]:
-    """The bodies of a list ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện, thành phố và các cơ quan liên
-    quan"): cut at ";", "," and "và" only where a body's name starts, so that the commas inside a name ("các sở,
-    ban, ngành", "UBND các huyện, thành phố") stay in it."""
+    """The bodies of a list: its parts short enough for a name (a longer part is a sentence)."""
+    return [part for part in _org_parts(text) if len(part) <= _NAME_CHARS and len(part.split()) <= _NAME_WORDS]
+
+
+def _org_parts(text: str) -> list[str]:
+    """The parts of a list of bodies ("Thủ trưởng các sở, ngành; Chủ tịch UBND các huyện, thành phố và các cơ quan
+    liên quan"): cut at ";", "," and "và" only where a body's name starts, so that the commas inside a name ("các
+    sở, ban, ngành", "UBND các huyện, thành phố") stay in it."""
     parts: list[str] = []
     position = 0
     for match in lexicon.ORG_SPLIT.finditer(text):
@@ -360,12 +392,12 @@ def _split_orgs(text: str) -> list[str]:
         parts.append(before)
         position = match.end()
     parts.append(text[position:])
-    cleaned = [_clean_org(part) for part in parts]
-    return [p for p in cleaned if p and len(p.split()) <= 20]
+    return [cleaned for part in parts if (cleaned := _clean_org(part))]
 
 
 _ORG_WINDOW = 400  # characters: a list of bodies is never longer
-_NAME_CHARS = 160  # nor one body's name
+_NAME_CHARS = 160  # nor one body's name in characters
+_NAME_WORDS = 20  # and in words
 
 
 def _org_at(text: str, start: int) -> tuple[str, int] | None:
@@ -377,7 +409,17 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
     if position is None:
         return None
     lower = text.lower()
-    end = len(text)
+    end = _sealed_list(text, lower)
+    if end is None:
+        end = _names_end(text, lower, position)
+    name = text[:end]
+    if not _split_orgs(name):
+        return None  # a sentence, not a list of names: the next giving word may name the bodies
+    return name, offset + end
+
+
+def _names_end(text: str, lower: str, position: int) -> int:
+    """Where the names that start `text` end: at the verb or punctuation after them, read from `position` on."""
     while (stop := lexicon.ORG_STOP.search(lower, position)) is not None:
         word = stop.start("word") if stop.group("word") else -1
         punctuation = stop.group().strip()
@@ -387,6 +429,9 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
         head_end = _body_head(text, lower.rfind(" ", 0, word - 1) + 1) if word > 0 else None
         if head_end is not None and head_end > word:
             position = head_end  # the verb is in the head of the list's next body: ", Ban quản lý …"
+            continue
+        if word >= 0 and lexicon.NAME_ENDING_IN_ADVERB.search(lower, 0, word + len(stop.group("word"))):
+            position = stop.end()  # the adverb ends a body's name: "Trung tâm Giáo dục thường xuyên tổ chức"
             continue
         if word >= 0 and lower[:word].split()[-1:] in (["các"], ["những"]):
             position = stop.end()  # after "các" a verb is a noun: "các tổ chức, đoàn thể"
@@ -405,14 +450,32 @@ def _org_at(text: str, start: int) -> tuple[str, int] | None:
             # to the name ("phổ thông") and the verb is the later one ("báo cáo")
             later = lexicon.DIRECTIVE_VERB.match(lower, word + len(stop.group("word").split()[0]) + 1)
             if later is not None and later.end() > word + len(stop.group("word")):
-                end = later.start()
-                break
-        end = stop.start()
-        break
-    name = text[:end]
-    if not name.strip() or any(len(body) > _NAME_CHARS for body in _split_orgs(name)):
+                return later.start()
+        return stop.start()
+    return len(text)
+
+
+def _sealed_list(text: str, lower: str) -> int | None:
+    """The end of a list of bodies that "theo chức năng, nhiệm vụ" closes ("Giám đốc các sở, các đơn vị được giao vốn,
+    các Ban quản lý chủ trì dự án theo chức năng, nhiệm vụ được giao khẩn trương …"), or None: everything before the
+    phrase names bodies, a verb included where it restricts a group of them ("các đơn vị được giao vốn") and names
+    no other body. No sentence mark may come between, and a named body ("Sở Y tế chủ trì, …") ends at its verb."""
+    seal = lexicon.BY_FUNCTIONS.search(lower)
+    if seal is None or re.search(r"[;:(]|\.(?:\s|$)", text[: seal.start()]):
         return None
-    return name, offset + end
+    for part in _org_parts(text[: seal.start()]):
+        lower_part = part.lower()
+        # a verb after the body's head ("Ban quản lý"), neither capitalised ("Ban Quản lý dự án") nor after "các"
+        # ("các tổ chức"): words of a name, as _names_end reads them
+        verb = next((v for v in lexicon.DIRECTIVE_VERB.finditer(lower_part, _body_head(part, named=False) or 0)
+                     if part[v.start()].islower() and lower_part[: v.start()].split()[-1:] not in (["các"], ["những"])),
+                    None)
+        if verb is None:
+            continue
+        group = set(part[: verb.start()].split()) & set(lexicon.PLURAL_HEADS)
+        if not group or lexicon.ORG_HEAD.search(part, verb.end()) or lexicon.WITH.search(lower_part):
+            return None
+    return seal.start()
 
 
 def _labelled(text: str, pattern: re.Pattern[str], *, whole_line: bool) -> list[str]:
@@ -472,7 +535,8 @@ def _assignees(text: str, attributes: Sequence[Line] = ()) -> tuple[list[str], l
     if not coordinators:
         coordinators = _labelled(text, lexicon.COORDINATOR_LABEL, whole_line=False)
     if not assignees:
-        opening = _org_at(text, 0)
+        setting = lexicon.SETTING.match(fold(text))  # "Trong quá trình thực hiện, <the body> <its verb> …"
+        opening = _org_at(text, setting.end() if setting else 0)
         assignees = _persons(text) or (
             _split_orgs(opening[0]) if opening else _given(text, lexicon.GIVE, _GIVEN_AT_START))
     if not coordinators:
@@ -590,14 +654,26 @@ class TaskContext:
         self.references = _SpanIndex((m.start, r) for r in references for m in r.mentions)
 
 
-def _is_task(item: _Item, children_tasks: bool, context: TaskContext) -> bool:
+def _closes(item: _Item, text: str, last: bool) -> bool:
+    """Whether an item closes the document instead of directing: the execution clause of a decision ("Điều 3. …
+    chịu trách nhiệm thi hành Quyết định này") or the request to report problems if any ("Trong quá trình thực
+    hiện, nếu có khó khăn …"), wherever they stand; or the closing formula, which no number opens and which
+    follows every item (`last`), a bullet before it (a speck OCR read as one)."""
+    folded = fold(text)
+    if lexicon.EXECUTION.search(folded) or lexicon.IF_PROBLEMS.match(folded):
+        return True
+    return last and item.style.startswith("bullet") and bool(lexicon.CLOSING.search(folded))
+
+
+def _is_task(item: _Item, children_tasks: bool, context: TaskContext, last: bool) -> bool:
+    """Whether an item is a task by what it says; `last`: no item follows it."""
     text = _own_text(item)
     folded = fold(text)
     lower = text.lower()
     if children_tasks and not _instructs(item, text):
         return False  # a heading over tasks ("1. Sở Y tế:", "c) … có trách nhiệm hướng dẫn:")
-    if not text or lexicon.CLOSING.search(folded) or folded.startswith("can cu"):
-        return False  # the closing formula, a legal basis
+    if not text or _closes(item, text, last) or folded.startswith("can cu"):
+        return False  # the document's closing, a legal basis
     if item.style in _SECTION_STYLES and (
             (is_upper_text(text, 0.6) and not item.children) or lexicon.DESCRIPTIVE_SECTION.match(folded)):
         return False  # a section title with nothing under it, an assessment ("I. Đánh giá chung …")
@@ -645,13 +721,13 @@ def _instructs(item: _Item, text: str) -> bool:
     return bool(lexicon.DIRECTIVE_VERB.search(lower)) and not lexicon.DECISION.match(lower)
 
 
-def _duty_by_place(item: _Item, is_task: dict[int, bool]) -> bool:
+def _duty_by_place(item: _Item, is_task: dict[int, bool], last: bool) -> bool:
     """An item is a task by where it stands: a bulleted paragraph of a numbered or lettered task ("a) UBND thị xã
     có nhiệm vụ …" / "- Thu tiền …"), or of a heading that names who acts and announces its list ("2. Sở Kế
     hoạch và Đầu tư chủ trì, phối hợp …:"); an instruction among sibling items that are mostly tasks."""
     text = _own_text(item)
     parent = item.parent
-    if not text or parent is None or parent.style == "root" or lexicon.CLOSING.search(fold(text)):
+    if not text or parent is None or parent.style == "root" or _closes(item, text, last):
         return False
     if any(is_task.get(id(child)) for child in item.children):
         return False  # a heading over tasks
@@ -671,13 +747,14 @@ def _build_tasks(doc: DocumentText, root: _Item, prefix: str, context: TaskConte
     candidates: list[_Candidate] = []
     _walk(root, [], [], candidates)
     is_task: dict[int, bool] = {}
+    last = candidates[-1].item if candidates else None  # the closing formula is after every other item
     for candidate in reversed(candidates):  # bottom-up: children are decided before their heading
         item = candidate.item
         children_tasks = any(is_task.get(id(child)) for child in item.children)
-        is_task[id(item)] = _is_task(item, children_tasks, context)
+        is_task[id(item)] = _is_task(item, children_tasks, context, item is last)
     for candidate in candidates:  # top-down: duties the bottom-up rules cannot see alone
         item = candidate.item
-        if not is_task[id(item)] and _duty_by_place(item, is_task):
+        if not is_task[id(item)] and _duty_by_place(item, is_task, item is last):
             is_task[id(item)] = True
     reported = {id(item) for item in (root, *(c.item for c in candidates)) if item.children and _reports(item)}
     chosen = [c for c in candidates if is_task[id(c.item)] and not _under(c.item, reported)]
