@@ -245,7 +245,9 @@ def _bad_code(table: np.ndarray) -> np.ndarray:
     [
         "flipped bit",  # the checksum catches it
         "truncated file",
+        "empty file",  # (numpy raises EOFError)
         "missing checksum",
+        "garbage checksum",
         "overflowing table",  # damage written with a matching checksum: the range checks catch it
         "payload code out of range",
     ],
@@ -268,8 +270,12 @@ def test_restore_speed_damaged_lm_cache_rebuilt(
         np.save(table, keys)
     elif damage == "truncated file":
         table.write_bytes(table.read_bytes()[:-100])
+    elif damage == "empty file":
+        table.write_bytes(b"")
     elif damage == "missing checksum":
         (folder / "checksum.npy").unlink()
+    elif damage == "garbage checksum":
+        np.save(folder / "checksum.npy", np.array("not a number"))
     else:
         arrays = {p.stem: np.load(p) for p in folder.glob("*.npy") if p.stem != "checksum"}
         arrays["table2"] = (_overflowing if damage == "overflowing table" else _bad_code)(arrays["table2"])
@@ -282,6 +288,19 @@ def test_restore_speed_damaged_lm_cache_rebuilt(
         assert np.array_equal(want, got)
     NgramModel.load(path, cache)
     assert built == [2, 3, 4], "and the copy written in place of the damaged one is read"
+
+
+def test_restore_speed_damaged_model_leaves_lm_cache_alone(tmp_path: Path) -> None:
+    """A model file whose own tables do not fit is refused before the cache is touched: no tables are
+    written for it."""
+    path = _toy_model_file(tmp_path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    np.savez_compressed(path, **{**arrays, "uni_bo": arrays["uni_bo"][:-1]})  # type: ignore[arg-type]
+    cache = tmp_path / "cache"
+    with pytest.raises(MissingDependencyError):
+        NgramModel.load(path, cache)
+    assert not any(cache.glob("lm-*")), "no tables cached for a damaged model"
 
 
 def test_restore_speed_tables_checked_at_load(tmp_path: Path) -> None:

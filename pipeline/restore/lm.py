@@ -217,8 +217,9 @@ class NgramModel:
                     pass  # tables that passed their checksum yet do not fit: rebuilt below, never used
             order = int(data["order"])
             indexes = {n: build_index(data, n) for n in range(2, order + 1)}
+            model = cls(data, indexes)  # a damaged model file raises here, before the cache is touched
             _write_indexes(folder, indexes)  # (in place of a damaged copy)
-            return cls(data, indexes)
+            return model
 
     def id_of(self, unit: str) -> int:
         return self.index.get(unit, UNK_ID)
@@ -291,10 +292,10 @@ def _read_indexes(folder: Path) -> dict[int, HashIndex] | None:
     try:
         names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".npy"))
         arrays = {name[: -len(".npy")]: np.load(folder / name, allow_pickle=False) for name in names}
-    except (OSError, ValueError):
-        return None
-    expected = arrays.pop(CHECKSUM, None)
-    if expected is None or expected.shape != () or int(expected) != _checksum(arrays):
+        expected = arrays.pop(CHECKSUM, None)
+        if expected is None or expected.shape != () or int(expected) != _checksum(arrays):
+            return None
+    except (OSError, EOFError, TypeError, ValueError):  # (an empty file raises EOFError)
         return None
     indexes = {}
     try:
@@ -355,7 +356,10 @@ def _write_indexes(folder: Path, indexes: Mapping[int, HashIndex]) -> None:
         arrays = {f"{name}{n}": array for n, index in indexes.items() for name, array in index.arrays().items()}
         arrays[CHECKSUM] = np.array(_checksum(arrays), dtype=np.int64)
         for name, array in arrays.items():
-            np.save(temporary / f"{name}.npy", array)
+            with (temporary / f"{name}.npy").open("wb") as handle:
+                np.save(handle, array)
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before the rename: a crash leaves no half file in place
         if folder.exists():  # a damaged copy (`load` writes only what it could not read)
             shutil.rmtree(folder, ignore_errors=True)
         os.rename(temporary, folder)
