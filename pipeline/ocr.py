@@ -1017,9 +1017,9 @@ RULE_GAP_INCHES = 0.08
 RULE_HEIGHT_INCHES = 0.12
 # The words of such a stamp (folded); a frame is a stamp when "ĐẾN" or "CV" and one more of them are in it.
 # Folded, as OCR reads them over the body lines a stamp covers: "ĐẾN" as "ĐẾ" or "REN", "Số" as "Sẽ", "Chuyển" as
-# "Chuyên", "Số" as "56" after the frame's inner side ("|56:"), only before the label's colon or leader (a "50" alone is
-# a number); a word's first letters may carry its value ("Số:2770").
-_STAMP_LABEL = re.compile(r"^[|(\[]?(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>s[oe0]|5[oe06](?=[:;.]))|(?P<ngay>ng[a-z]y?)|(?P<chuyen>chuy\w*))"
+# "Chuyên", "Số" as "56" after the frame's inner side ("|56:"), only before the label's colon or leader dots (a "50" alone
+# or "50." ending a list item is a number); a word's first letters may carry its value ("Số:2770").
+_STAMP_LABEL = re.compile(r"^[|(\[]?(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>s[oe0]|5[oe06](?=[:;]|\.\.))|(?P<ngay>ng[a-z]y?)|(?P<chuyen>chuy\w*))"
                           r"(?![a-z])\W*(?P<rest>.*)$")
 _STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
 STAMP_ROWS = ("so", "ngay", "chuyen")  # the labelled rows, top to bottom

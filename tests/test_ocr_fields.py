@@ -170,7 +170,7 @@ def test_ocr_fields_stamp_rows_keep_their_vertical_order() -> None:
 
 
 @pytest.mark.parametrize(("word", "kind"), [("|56:.......", "so"), ("5ố:", "so"), ("Số:2770", "so"), ("50", None),
-                                            ("56", None), ("Ngày:", "ngay")])
+                                            ("56", None), ("50.", None), ("5ố;", "so"), ("56...", "so"), ("Ngày:", "ngay")])
 def test_ocr_fields_stamp_label_five_for_s_only_before_its_colon(word: str, kind: str | None) -> None:
     label = ocr._stamp_label(word)
     assert (label[0] if label else None) == kind
