@@ -1206,13 +1206,19 @@ def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
     the rows' order and what follows the label in that word. A label OCR did not read is placed from the others: a
     stamp's rows are printed one under another at one pitch, Số, Ngày, Chuyển (the layout of the "ĐẾN" stamp in
     Decree 30/2020); the placed word has no text of its own."""
-    rows: dict[str, tuple[OcrWord, str]] = {}
     labels = [(word, label) for word in words if (label := _stamp_label(word.text)) is not None and label[0] in STAMP_ROWS]
-    # the surest labels first; one out of the rows' order (a "Số" read under "Ngày", in a leader's dots) is no label
-    for word, (kind, rest) in sorted(labels, key=lambda item: -item[0].confidence):
-        if kind in rows or not all(_in_row_order(kind, word, other, placed) for other, (placed, _) in rows.items()):
-            continue
-        rows[kind] = (word, rest)
+    # the most labels standing in the rows' order, then the surest: one out of that order (a "Số" read under
+    # "Ngày", in a leader's dots; a "Số" of a body line under the stamp) is no label
+    choices = [[None, *((word, rest) for word, (k, rest) in labels if k == kind)] for kind in STAMP_ROWS]
+    best: tuple[tuple[int, float], dict[str, tuple[OcrWord, str]]] = ((0, 0.0), {})
+    for choice in itertools.product(*choices):
+        chosen = {kind: pick for kind, pick in zip(STAMP_ROWS, choice, strict=True) if pick is not None}
+        if all(_in_row_order(kind, word, other, placed) for kind, (word, _) in chosen.items()
+               for other, (placed, _) in chosen.items() if other != kind):
+            score = (len(chosen), sum(word.confidence for word, _ in chosen.values()))
+            if score > best[0]:
+                best = (score, chosen)
+    rows = best[1]
     found = [(STAMP_ROWS.index(kind), word) for kind, (word, _) in rows.items()]
     if not found:
         return rows

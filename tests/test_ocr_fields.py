@@ -167,6 +167,11 @@ def test_ocr_fields_stamp_rows_keep_their_vertical_order() -> None:
     placed, _ = rows["so"]
     assert (placed.text, placed.box[1]) == ("", 100)
     assert rows["ngay"][0].text == "Ngày:" and rows["chuyen"][0].text == "Chuyển:"
+    # a surer "Số" below the rows (a fourth row "Số và ký hiệu HS:", a body line under an open frame) is none of them
+    words = _words("Số:", "Ngày:", "Chuyển:", "Số và ký hiệu HS:")
+    words[-5] = replace(words[-5], confidence=95.0)
+    rows = ocr._stamp_rows(words)
+    assert [rows[kind][0].box[1] for kind in ocr.STAMP_ROWS] == [100, 160, 220]
 
 
 @pytest.mark.parametrize(("word", "kind"), [("|56:.......", "so"), ("5ố:", "so"), ("Số:2770", "so"), ("50", None),
