@@ -1271,15 +1271,18 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         end = max(values[-1].box[0] + values[-1].box[2] + round(0.3 * height) if values else 0,
                   start + STAMP_VALUE_WIDTH * height)
         x0, y0, x1, y1 = max(0, start), max(0, int(y - 0.35 * height)), min(frame[2], end), int(y + 1.25 * height)
-        crop = image[y0:y1, x0:x1]
-        if crop.size == 0:
+        near = max(2, (y1 - y0) // 3)
+        ink, span = _stamp_value_ink(image, (x0, y0, x1, y1), height)
+        if span is not None and span[1] >= ink.shape[1] - near and x1 < frame[2]:
+            # a value longer than that room, cut by it: read out to the frame's side (the value ends at a gap of a
+            # label's height, so the body line further right stays out)
+            x1 = frame[2]
+            ink, span = _stamp_value_ink(image, (x0, y0, x1, y1), height)
+        if ink.size == 0:
             continue
-        ink = handwriting.clear_guides(handwriting.ink_mask(crop), height)
-        span = handwriting.value_span(ink, height)
         margin = round(0.25 * height)
         left, right = (max(0, span[0] - margin), min(ink.shape[1], span[1] + margin)) if span else (0, 0)
         spot = _FieldSpot(name, 0, 0, (x0 + left, y0, x0 + right, y1), text, confidence)
-        near = max(2, (y1 - y0) // 3)
         beyond = image[y0:y1, x1 : x1 + near]
         if span is None or (not word.text and span[0] <= STAMP_CUT * height) or (
                 x1 >= frame[2] and span[1] >= ink.shape[1] - near
@@ -1293,6 +1296,18 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         readings.append(_read_field(spot, value, _tesseract_digits([value], [_shears(spot)], timeout, source, workdir,
                                                                    whitelist)[0]))
     return readings
+
+
+def _stamp_value_ink(image: np.ndarray, box: tuple[int, int, int, int],
+                     height: int) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The ink of a stamp row's box (x0, y0, x1, y1) cleared of its leader and rules, and the columns of the first
+    value written there (None: none)."""
+    x0, y0, x1, y1 = box
+    crop = image[y0:y1, x0:x1]
+    if crop.size == 0:
+        return np.zeros((0, 0), np.uint8), None
+    ink = handwriting.clear_guides(handwriting.ink_mask(crop), height)
+    return ink, handwriting.value_span(ink, height)
 
 
 # --------------------------------------------------------------------------- small print read again, larger
