@@ -1120,9 +1120,8 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
         y0, y1 = frame.y0, frame.y1
         if any(_overlap((frame.x0, y0, frame.x1, y1), mark.box) > 0.5 for mark in marks):
             continue
-        same = [other for other, _, _ in stamps if _overlap((frame.x0, y0, frame.x1, y1), _box_of(other)) > 0.5]
-        x0, x1 = min(other.x0 for other in same), max(other.x1 for other in same)
-        left, right = _stamp_extent(frame, frames, page.dpi)
+        x0, x1 = _stamp_extent(frame, [other for other, _, _ in stamps], math.inf)
+        left, right = _stamp_extent(frame, frames, STAMP_WIDTH_INCHES[1] * page.dpi)
         # the stamp ends under its last labelled line: what lies below is the body it was put on
         if not frame.closed:
             labelled = [w for w in words if _stamp_label(w.text)]
@@ -1137,14 +1136,13 @@ def read_marks(prepared: PreparedPage, *, languages: str, timeout: float = PAGE_
     return prepared, marks, readings
 
 
-def _stamp_extent(frame: StampFrame, frames: list[StampFrame], dpi: float) -> tuple[int, int]:
+def _stamp_extent(frame: StampFrame, frames: list[StampFrame], widest: float) -> tuple[int, int]:
     """The columns (x0, x1) of the stamp found under `frame`: as wide as the frames that cover more than half of
-    it, no wider than a stamp."""
+    it (the widest first), no wider than `widest` pixels."""
     x0, x1 = frame.x0, frame.x1
     for other in sorted(frames, key=lambda other: -(other.x1 - other.x0)):
         wider = min(x0, other.x0), max(x1, other.x1)
-        if _overlap((frame.x0, frame.y0, frame.x1, frame.y1), _box_of(other)) > 0.5 \
-                and wider[1] - wider[0] <= STAMP_WIDTH_INCHES[1] * dpi:
+        if _overlap((frame.x0, frame.y0, frame.x1, frame.y1), _box_of(other)) > 0.5 and wider[1] - wider[0] <= widest:
             x0, x1 = wider
     return x0, x1
 
@@ -1273,9 +1271,10 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         x0, y0, x1, y1 = max(0, start), max(0, int(y - 0.35 * height)), min(frame[2], end), int(y + 1.25 * height)
         near = max(2, (y1 - y0) // 3)
         ink, span = _stamp_value_ink(image, (x0, y0, x1, y1), height)
-        if span is not None and span[1] >= ink.shape[1] - near and x1 < frame[2]:
-            # a value longer than that room, cut by it: read out to the frame's side (the value ends at a gap of a
-            # label's height, so the body line further right stays out)
+        if not any(ch.isdigit() for ch in text) and span is not None and span[1] >= ink.shape[1] - near and x1 < frame[2]:
+            # a value longer than that room, cut by it, where OCR read no digits there: read out to the frame's side
+            # (the value ends at a gap of a label's height, so the body line further right stays out; where OCR read
+            # digits, the room or their words bound it, short of body ink that may touch it)
             x1 = frame[2]
             ink, span = _stamp_value_ink(image, (x0, y0, x1, y1), height)
         if ink.size == 0:

@@ -207,9 +207,9 @@ def test_ocr_fields_stamp_is_as_wide_as_the_rules_covering_it() -> None:
     frame = ocr.StampFrame(0, 603, 347, 870, True)  # under the struck title
     others = [ocr.StampFrame(0, 557, 651, 870, True), ocr.StampFrame(0, 630, 650, 870, True),
               ocr.StampFrame(0, 810, 900, 1200, False), ocr.StampFrame(1053, 584, 1416, 974, False)]
-    assert ocr._stamp_extent(frame, [frame, *others], 300.0) == (0, 651)
+    assert ocr._stamp_extent(frame, [frame, *others], ocr.STAMP_WIDTH_INCHES[1] * 300.0) == (0, 651)
     # never wider than a stamp
-    assert ocr._stamp_extent(frame, [frame, ocr.StampFrame(0, 600, 1500, 870, True)], 300.0) == (0, 347)
+    assert ocr._stamp_extent(frame, [frame, ocr.StampFrame(0, 600, 1500, 870, True)], ocr.STAMP_WIDTH_INCHES[1] * 300.0) == (0, 347)
 
 
 def test_ocr_fields_stamp_value_begun_before_its_placed_row_is_not_read() -> None:
