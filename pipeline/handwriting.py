@@ -199,7 +199,8 @@ def load_digit_model(folder: Path) -> DigitModel:
 # touch the digits and read as digits ("2352" on dots as "22/111", a frame's side as a "1"). Measured in the height
 # of the value's characters: dots are at most LEADER_DOT of it across and stand at most that far apart, a leader
 # runs on at least LEADER_RUN; a stroke reaching at least STROKE_REACH beyond the leader's band is a digit's,
-# which crosses it. A rule is straight ink RULE_RUN long (a side of the frame as high as the whole box).
+# which crosses it. A rule is straight ink RULE_RUN long across; a frame's side is upright ink as high as the box
+# (but 4 pixels) at the box's left or right edge.
 LEADER_DOT = 0.35
 LEADER_RUN = 2.0
 LEADER_BAND = 0.1
@@ -224,6 +225,19 @@ def _short_runs(mask: np.ndarray, longest: int) -> np.ndarray:
     return out
 
 
+def _frame_sides(mask: np.ndarray, near: int) -> np.ndarray:
+    """The upright rules of `mask` as high as the box (but 4 pixels) within `near` pixels of its left or right
+    edge: a frame's side, where the box ends at it. Upright strokes inside the box are a tall digit's."""
+    wide = cv2.dilate(mask.astype(np.uint8), np.ones((1, 3), np.uint8))  # a side a pixel off upright
+    upright = cv2.morphologyEx(wide, cv2.MORPH_OPEN, np.ones((max(3, mask.shape[0] - 4), 1), np.uint8))
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(upright, connectivity=8)
+    x, width = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_WIDTH]
+    at_edge = (x <= near) | (x + width >= mask.shape[1] - near)
+    at_edge[0] = False
+    sides: np.ndarray = at_edge[labels]
+    return sides
+
+
 def clear_guides(ink: np.ndarray, height: int) -> np.ndarray:
     """`ink` (binary, 255 = ink) of a value written `height` pixels high, without the form's guides: the dots of
     a leader (found as a line where closing the gaps between dots makes one LEADER_RUN long), except where a
@@ -244,8 +258,7 @@ def clear_guides(ink: np.ndarray, height: int) -> np.ndarray:
     on_line = np.zeros(count, bool)
     on_line[np.unique(labels[band & mask])] = True
     cleared = mask & ~(dots & on_line)[labels]
-    wide = cv2.dilate(cleared.astype(np.uint8), np.ones((1, 3), np.uint8))  # a side a pixel off upright
-    cleared &= ~(cv2.morphologyEx(wide, cv2.MORPH_OPEN, np.ones((max(3, mask.shape[0] - 4), 1), np.uint8)) > 0)
+    cleared &= ~_frame_sides(cleared, dot)
     rule = cv2.morphologyEx(cleared.astype(np.uint8), cv2.MORPH_OPEN,
                             np.ones((1, round(RULE_RUN * size)), np.uint8)) > 0
     # dots touching a digit (the leader's short runs) and rules through one, except where a stroke goes on above or

@@ -155,6 +155,23 @@ def test_ocr_fields_stamp_value_longer_than_its_room_is_read_whole(digits: str, 
     assert ocr._stamp_fields(page, (0, 0, 580, 200), words, 60, None, None)[0].value == digits
 
 
+@pytest.mark.parametrize("digits", ["1469", "2710"])
+def test_ocr_fields_stamp_value_as_high_as_its_box_keeps_its_upright_strokes(digits: str) -> None:
+    """Digits written upright, about as high as the row's box: their strokes inside the box are no frame's side
+    (only one at the box's left or right edge is), and are kept ("1469" read as "14169" without its 6's side)."""
+    import cv2
+    import numpy as np
+    from registered_pages import handwritten
+
+    from pipeline.types import OcrWord
+
+    page = np.full((200, 600), 255, np.uint8)
+    ink = handwritten(digits, 36, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.0)
+    page[60 : 60 + ink.shape[0], 90 : 90 + ink.shape[1]] = ink
+    words = [OcrWord("CV", 90.0, (5, 60, 30, 30), 0, 0), OcrWord("Số:", 90.0, (45, 68, 36, 24), 0, 0)]
+    assert ocr._stamp_fields(page, (0, 0, 580, 200), words, 60, None, None)[0].value == digits
+
+
 @pytest.mark.parametrize(("digits", "face"), [("2352", 0), ("2770", 0), ("1469", 0), ("2352", 6)])
 def test_ocr_fields_stamp_value_on_a_dotted_leader_before_the_frame_side_is_read(digits: str, face: int) -> None:
     """A value written over the dots of its leader, OCR's word of it (digits and dots, unsure) reaching the frame's

@@ -3,10 +3,11 @@ the Viterbi recursions, step after step, without a Python round trip per key or 
 
 Each kernel computes exactly what the whole-array numpy code it replaced computed (the same float32
 and float64 operations in the same order, ties broken the same way), so restored text and confidences
-are unchanged. The kernels check no bounds: what they index is checked once per load (see
-`lm.NgramModel`). Compiled code is cached under the user's cache folder (see
-`pipeline.defaults.cache_dir`; `prepare`, on first use, not at import) so that only the first process
-compiles it; where that folder cannot be made or written, every process compiles it on first use."""
+are unchanged. The kernels check no bounds: the LM's tables they index are checked once per load (see
+`lm.NgramModel`); the step and backtrack index arrays they are given are built by `decode`, in range by
+construction. Compiled code is cached under the user's cache folder (see `pipeline.defaults.cache_dir`;
+`prepare`, on first use, not at import) so that only the first process compiles it; where that folder
+cannot be made or written, every process compiles it on first use."""
 
 from __future__ import annotations
 
