@@ -1271,7 +1271,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         x0, y0, x1, y1 = max(0, start), max(0, int(y - 0.35 * height)), min(frame[2], end), int(y + 1.25 * height)
         near = max(2, (y1 - y0) // 3)
         ink, span = _stamp_value_ink(image, (x0, y0, x1, y1), height)
-        if not any(ch.isdigit() for ch in text) and span is not None and span[1] >= ink.shape[1] - near and x1 < frame[2]:
+        if not any(ch.isdigit() for ch in text) and span is not None and ink[:, -near:].any() and x1 < frame[2]:
             # a value longer than that room, cut by it, where OCR read no digits there: read out to the frame's side
             # (the value ends at a gap of a label's height, so the body line further right stays out; where OCR read
             # digits, the room or their words bound it, short of body ink that may touch it)

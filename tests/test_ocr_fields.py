@@ -136,8 +136,9 @@ def test_ocr_fields_stamp_value_running_past_the_frame_is_not_read() -> None:
     assert ocr._stamp_fields(edge, (0, 0, edge.shape[1], 200), words, 60, None, None)[0].value is None
 
 
-@pytest.mark.parametrize(("digits", "size"), [("2770", 36), ("1469", 36), ("14693", 30)])
-def test_ocr_fields_stamp_value_longer_than_its_room_is_read_whole(digits: str, size: int) -> None:
+@pytest.mark.parametrize(("digits", "size", "face"), [("2770", 36, 0), ("1469", 36, 0), ("14693", 30, 0),
+                                                      ("1823", 36, 6), ("9503", 39, 6)])
+def test_ocr_fields_stamp_value_longer_than_its_room_is_read_whole(digits: str, size: int, face: int) -> None:
     """A value written larger or longer than the room a value surely has after its label (STAMP_VALUE_WIDTH) is
     read out to the frame's side, whole ("2770" cut there read as "2776"), the body line further right left out."""
     import cv2
@@ -147,7 +148,7 @@ def test_ocr_fields_stamp_value_longer_than_its_room_is_read_whole(digits: str, 
     from pipeline.types import OcrWord
 
     page = np.full((200, 600), 255, np.uint8)
-    ink = handwritten(digits, size, font_face=cv2.FONT_HERSHEY_SIMPLEX, slant=0.1)
+    ink = handwritten(digits, size, font_face=face, slant=0.1)
     page[62 : 62 + ink.shape[0], 90 : 90 + ink.shape[1]] = ink
     assert 90 + ink.shape[1] > 45 + 36 + ocr.STAMP_VALUE_WIDTH * 24  # longer than that room
     cv2.putText(page, "ngay 15", (90 + ink.shape[1] + 40, 86), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 0, 2)  # body text
