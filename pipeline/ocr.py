@@ -1200,8 +1200,8 @@ def _read_crops(crops: list[np.ndarray], languages: str, dpi: float, timeout: fl
 
 
 def _stamp_rows(words: list[OcrWord]) -> dict[str, tuple[OcrWord, str]]:
-    """The stamp's labelled rows as OCR found them: per kind ("so", "ngay", "chuyen") its surest label word in
-    the rows' order and what follows the label in that word. A label OCR did not read is placed from the others: a
+    """The stamp's labelled rows as OCR found them: per kind ("so", "ngay", "chuyen") its label word, of the most
+    labels standing in the rows' order (then the surest), and what follows the label in that word. A label OCR did not read is placed from the others: a
     stamp's rows are printed one under another at one pitch, Số, Ngày, Chuyển (the layout of the "ĐẾN" stamp in
     Decree 30/2020); the placed word has no text of its own."""
     labels = [(word, label) for word in words if (label := _stamp_label(word.text)) is not None and label[0] in STAMP_ROWS]
