@@ -461,7 +461,7 @@ def _sealed_list(text: str, lower: str) -> int | None:
     phrase names bodies, a verb included where it restricts a group of them ("các đơn vị được giao vốn") and names
     no other body. No sentence mark may come between, and a named body ("Sở Y tế chủ trì, …") ends at its verb."""
     seal = lexicon.BY_FUNCTIONS.search(lower)
-    if seal is None or re.search(r"[;:(]|\.(?:\s|$)", text[: seal.start()]):
+    if seal is None or not lexicon.SEALED_BY.match(lower, seal.end()) or re.search(r"[;:(]|\.(?:\s|$)", text[: seal.start()]):
         return None
     for part in _org_parts(text[: seal.start()]):
         lower_part = part.lower()
