@@ -14,6 +14,7 @@ from rapidfuzz.distance import Levenshtein
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
 from pipeline.extract.names import FAMILY_NAMES, read_name
+from pipeline.extract.places import names_an_area
 from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.types import DateParts, DocumentHeader, Signer
@@ -788,15 +789,18 @@ def parse_layout(doc: DocumentText) -> Layout:
 def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
     """The signer's name where Decree 30 sets it, when the signature block around it is unreadable (a seal over
     the titles, no "Nơi nhận" read): the document's last line (before an appendix) is a person's name, whose first
-    word is a family name (but for its marks, through the name model), in the right column where the page's word
-    boxes say so."""
+    word is a family name (but for its marks, through the name model), in the right column as the page's word
+    boxes show, and no province's or district's name. Text alone tells neither the column nor a list's last item ("- Nguyễn Văn An") or a place's name
+    ("Hà Tĩnh") from a signer's name: without word boxes no name is taken."""
     end = layout.appendix_start if layout.appendix_start is not None else len(doc.lines)
     last = next((line for line in reversed(doc.lines[layout.body_start : end]) if line.text), None)
     if last is None or last.index in layout.skip:
         return
     text = _LEADING_DEBRIS.sub("", last.text)
     geometry = doc.geometry.get(last.index)
-    if not _is_name(text) or (geometry is not None and not geometry.starts_right()):
+    if geometry is None or not geometry.starts_right() or _TYPED_BULLET.match(last.text):
+        return
+    if not _is_name(text) or names_an_area(text):
         return
     name = read_name(text)
     family = name.split()[0]
