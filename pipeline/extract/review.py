@@ -80,8 +80,8 @@ def _days_between(earlier: str, later: str) -> int:
 def _review_received(received: Received | None, pages: Sequence[PageResult], header: DocumentHeader,
                      review: Review) -> None:
     """The stamp's number and date read apart: their confidences, and for review one unreadable (left null), one
-    read with few votes, or a date of receipt before the document's own printed date or long after the document's
-    date (then the stamp's is the misread: it is set to null)."""
+    read with few votes, or a date of receipt before the document's own printed date or long after its date printed
+    whole (then the stamp's is the misread: it is set to null)."""
     if received is None:
         return
     readings = first_readings(pages[received.page]) if received.page is not None and received.page < len(pages) else {}
@@ -95,9 +95,15 @@ def _review_received(received: Received | None, pages: Sequence[PageResult], hea
             review.confidence[name] = reading.confidence
             if reading.confidence < REVIEW_BELOW:
                 review.flag(name)
-    printed = "day" not in _header_readings(pages)  # a day read apart is checked against the stamp's date instead
-    if received.date is not None and header.date is not None and (
-            (printed and received.date < header.date) or _days_between(header.date, received.date) > RECEIPT_WITHIN_DAYS):
+    if received.date is None or header.date is None:
+        return
+    apart = _header_readings(pages)
+    printed = "day" not in apart  # a day read apart is checked against the stamp's date instead
+    # long after the document's date, only where its day and month are printed: a month read apart may be the
+    # misread one ("4" for 11), and the stamp's date the true measure
+    long_after = not apart.keys() & {"day", "month"} and (
+        _days_between(header.date, received.date) > RECEIPT_WITHIN_DAYS)
+    if (printed and received.date < header.date) or long_after:
         received.date = None
         review.confidence.pop(RECEIVED_DATE, None)
         review.flag(RECEIVED_DATE)
