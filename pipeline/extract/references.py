@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from pipeline.extract.dates import parse_date_at, read_digits
+from pipeline.extract.dates import parse_date_at, read_digits, valid_date
 from pipeline.extract.text import DocType, DocumentText, doc_types, fold_key
 from pipeline.types import Reference
 from pipeline.vietnamese import digit_letters
@@ -292,8 +292,8 @@ _DAMAGED_DATE = re.compile(
 
 
 def _iso_date(year: str, month: str, day: str) -> str | None:
-    parsed = parse_date_at(f"{day}/{month}/{year}", 0)
-    return parsed[0] if parsed and len(year) == 4 else None
+    date = valid_date(int(year), int(month), int(day)) if len(year) == 4 else None
+    return date.isoformat() if date else None
 
 
 def _one_character_readings(year: str, month: str, day: str) -> set[str]:

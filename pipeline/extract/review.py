@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pipeline.extract.dates import valid_date
 from pipeline.extract.stamps import first_readings
 from pipeline.types import (
     RECEIVED_DATE,
@@ -58,17 +59,6 @@ def _bounds(received: Received | None, references: Sequence[Reference]) -> tuple
 def _within(date: str, bounds: tuple[str | None, str | None]) -> bool:
     earliest, latest = bounds
     return (earliest is None or date >= earliest) and (latest is None or date <= latest)
-
-
-def _iso(parts: DateParts) -> str | None:
-    import datetime as dt
-
-    if parts.day is None or parts.month is None or parts.year is None:
-        return None
-    try:
-        return dt.date(parts.year, parts.month, parts.day).isoformat()
-    except ValueError:
-        return None
 
 
 def _days_between(earlier: str, later: str) -> int:
@@ -141,7 +131,8 @@ def review_fields(header: DocumentHeader, pages: Sequence[PageResult], received:
         header.date, parts.day = None, None
         for text, votes in day.candidates:
             candidate = DateParts(int(text), parts.month, parts.year) if text.isdigit() else None
-            iso = _iso(candidate) if candidate else None
+            date = valid_date(candidate.year, candidate.month, candidate.day) if candidate else None
+            iso = date.isoformat() if date else None
             if iso is not None and _within(iso, bounds):
                 header.date, parts.day = iso, int(text)
                 review.confidence[DATE] = round(votes / max(1e-9, sum(v for _, v in day.candidates)), 3)
