@@ -791,8 +791,8 @@ def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
     """The signer's name where Decree 30 sets it, when the signature block around it is unreadable (a seal over
     the titles, no "Nơi nhận" read): the document's last line (before an appendix) is a person's name, whose first
     word is a family name (but for its marks, through the name model), in the right column as the page's word
-    boxes show, and no province's or district's name. Text alone tells neither the column nor a list's last item ("- Nguyễn Văn An") or a place's name
-    ("Hà Tĩnh") from a signer's name: without word boxes no name is taken."""
+    boxes show, and no province's or district's name. Text alone tells neither the column nor a list's last item
+    ("- Nguyễn Văn An") or a place's name ("Hà Tĩnh") from a signer's name: without word boxes none is taken."""
     end = layout.appendix_start if layout.appendix_start is not None else len(doc.lines)
     last = next((line for line in reversed(doc.lines[layout.body_start : end]) if line.text), None)
     if last is None or last.index in layout.skip:
