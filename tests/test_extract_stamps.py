@@ -108,3 +108,16 @@ def test_extract_review_receipt_long_after_the_document_is_a_misread(stamped: st
     assert record.document.date == "2018-04-03"
     assert record.received is not None and (record.received.number, record.received.date) == ("2770", kept)
     assert ("received.date" in record.needs_review) == (kept is None)
+
+
+def test_extract_review_receipt_long_after_a_month_read_apart_is_kept() -> None:
+    # the month written by hand, read apart with few votes ("4" or 11): the stamp's date long after it may be the
+    # true measure, not erased
+    text = HEADER + BODY
+    mark = PageMark("received-stamp", (10, 300, 400, 150), "CV ĐẾN\nSố:\nNgày:")
+    readings = [FieldReading("received.number", "2770", 0.9, (100, 320, 200, 40), ""),
+                FieldReading("received.date", "12/11/18", 0.9, (100, 360, 200, 40), ""),
+                FieldReading("month", "4", 0.5, (900, 100, 60, 40), "", (("4", 1.0), ("11", 0.9)))]
+    record = extract_record(text, [_page(text, readings, [mark])])
+    assert record.received is not None and record.received.date == "2018-11-12"
+    assert "received.date" not in record.needs_review

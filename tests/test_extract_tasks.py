@@ -95,3 +95,15 @@ def test_extract_tasks_sealed_list_keeps_restricted_groups(bodies: list[str], se
             "1. Rà soát hồ sơ.\n2. Báo cáo kết quả.")
     tasks = extract_record(text).tasks
     assert [task.assignees for task in tasks] == [bodies, bodies]
+
+
+@pytest.mark.parametrize("closing", ["Trên đây là ý kiến chỉ đạo của UBND tỉnh.",
+                                     "Trong quá trình thực hiện, nếu có khó khăn, vướng mắc, báo cáo về Sở Nội vụ."])
+def test_extract_tasks_closing_formula_before_an_item_is_not_the_item_text(closing: str) -> None:
+    # a closing formula between items (a misplaced paragraph, a page's order) closes the item before it; only what
+    # merely opens like one ("Trong quá trình thực hiện, Sở … chủ động …") may be the item's further paragraph
+    text = (f"Kính gửi: các sở.\nUBND tỉnh yêu cầu:\n1. Sở Nội vụ rà soát biên chế.\n2. Sở Tài chính bố trí kinh phí.\n"
+            f"{closing}\n3. Sở Y tế kiểm tra an toàn thực phẩm.")
+    tasks = extract_record(text).tasks
+    assert [(t.id, t.text) for t in tasks] == [("1", "Sở Nội vụ rà soát biên chế."), ("2", "Sở Tài chính bố trí kinh phí."),
+                                               ("3", "Sở Y tế kiểm tra an toàn thực phẩm.")]

@@ -8,7 +8,6 @@ handwritten number or day: confidence, plausibility against the stamp's and the 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Sequence
 from functools import lru_cache
@@ -40,8 +39,9 @@ def extract_record(text: str, pages: Sequence[PageResult] | None = None) -> Reco
     header = layout.header
     own_code = layout.own_code.code if layout.own_code else header.code
     own_year = header.date_parts.year if header.date_parts else None
-    # a cited document is dated no later than the citing one, and than the day it is read (its date unread)
-    latest = header.date or (f"{own_year}-12-31" if own_year else dt.date.today().isoformat())
+    # a cited document is dated no later than the citing one; with neither its date nor its year read there is no
+    # bound, and no damaged cited date is repaired (the record never depends on the day it is made)
+    latest = header.date or (f"{own_year}-12-31" if own_year else None)
     references = extract_references(document, own_code=own_code, own_year=own_year, latest=latest)
     cited = [(mention.start, mention.end) for reference in references for mention in reference.mentions]
     dates = iter_dates(document, default_year=int(header.date[:4]) if header.date else None, exclude=cited)

@@ -58,8 +58,10 @@ _PATTERN = re.compile(
 )
 
 
-def _valid_date(year: int, month: int, day: int) -> dt.date | None:
-    if not MIN_YEAR <= year <= MAX_YEAR:
+def valid_date(year: int | None, month: int | None, day: int | None) -> dt.date | None:
+    """The date of these parts, or None where one is missing, the day is not in its month or the year is not a
+    year of the archive's documents (MIN_YEAR to MAX_YEAR)."""
+    if year is None or month is None or day is None or not MIN_YEAR <= year <= MAX_YEAR:
         return None
     try:
         return dt.date(year, month, day)
@@ -76,14 +78,14 @@ def _value(match: re.Match[str], default_year: int | None) -> tuple[str, str | N
     g = match.group
     if g("long") or g("num"):
         day, month, year = (g("d1"), g("m1"), g("y1")) if g("long") else (g("d2"), g("m2"), g("y2"))
-        date = _valid_date(int(year), int(month), int(day))
+        date = valid_date(int(year), int(month), int(day))
         if date is None:
             return None
         return "date", date.isoformat(), date.isoformat(), date.isoformat()
     if g("dm"):
         if default_year is None:
             return ("date", None, None, None) if 1 <= int(g("m3")) <= 12 and 1 <= int(g("d3")) <= 31 else None
-        date = _valid_date(default_year, int(g("m3")), int(g("d3")))
+        date = valid_date(default_year, int(g("m3")), int(g("d3")))
         if date is None:
             return None
         return "date", date.isoformat(), date.isoformat(), date.isoformat()
@@ -165,7 +167,7 @@ def parse_date_at(folded: str, position: int) -> tuple[str, int] | None:
         return None
     day, month, year = ((match.group("d1"), match.group("m1"), match.group("y1")) if match.group("d1")
                         else (match.group("d2"), match.group("m2"), match.group("y2")))
-    date = _valid_date(int(year), int(month), int(day))
+    date = valid_date(int(year), int(month), int(day))
     return (date.isoformat(), match.end()) if date else None
 
 

@@ -14,6 +14,7 @@ from rapidfuzz.distance import Levenshtein
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
 from pipeline.extract.names import FAMILY_NAMES, read_name
+from pipeline.extract.places import names_an_area
 from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
 from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
 from pipeline.types import DateParts, DocumentHeader, Signer
@@ -295,7 +296,7 @@ def _classify(walk: _HeaderWalk, line: Line) -> tuple[LineKind, str, str]:
         return LineKind.ISSUER, issuer, fold(issuer)
     if walk.reading is Reading.TITLE:
         summary = _continues_title(walk.doc, line.index, text, folded, walk.subject, walk.subject_lines)
-        return (LineKind.TITLE_SUMMARY if summary else LineKind.BODY), text, folded
+        return (LineKind.BODY, text, folded) if summary is None else (LineKind.TITLE_SUMMARY, summary, fold(summary))
     if lexicon.NUMBER_LABEL.match(folded) and not walk.number_seen and header.code is None:
         kind = LineKind.NUMBER
     elif lexicon.SUBJECT_LABEL.match(folded):
@@ -343,7 +344,7 @@ def _on_skipped(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
 
 
 def _on_subject_line(walk: _HeaderWalk, line: Line, text: str, folded: str) -> None:
-    text = _STAMP_SPECKS.sub("", text) if walk.subject else _without_leading_debris(text, folded)
+    text = text if walk.subject else _without_leading_debris(text, folded)
     walk.subject.append(text)
     walk.subject_lines.append(line.index)
     walk.layout.skip.add(line.index)
@@ -451,48 +452,49 @@ def _header_follows(doc: DocumentText, lines: list[Line], start: int) -> bool:
 
 
 def _continues_title(doc: DocumentText, index: int, text: str, folded: str, subject: list[str],
-                     subject_lines: list[int]) -> bool:
-    """Is this line still the title's summary ("Về việc …" and its wrapped lines)? `subject_lines` starts
-    with the type line. Where the page's word boxes are known, a summary line is centred and the body's
-    first line is not (indented, or flush with the margins); otherwise the text decides."""
+                     subject_lines: list[int]) -> str | None:
+    """The line's text where it is still the title's summary ("Về việc …" and its wrapped lines), else None.
+    `subject_lines` starts with the type line. Where the page's word boxes are known, a summary line is centred
+    and the body's first line is not (indented, or flush with the margins); otherwise the text decides."""
     if (lexicon.ENACTING_LINE.match(folded) and is_upper_text(text)) or lexicon.RECIPIENTS.match(folded):
-        return False  # the enacting authority ("CHỦ TỊCH ỦY BAN NHÂN DÂN …") or the recipients
+        return None  # the enacting authority ("CHỦ TỊCH ỦY BAN NHÂN DÂN …") or the recipients
     if subject:
         previous = subject[-1]
         if previous.endswith((".", ";", ":")):
-            return False
+            return None
         if is_upper_text(text) and (not is_upper_text(previous) or lexicon.UNIT_HEAD.match(folded)):
             # a sentence-case summary is not continued in capitals, and a capitalised unit after a capitalised
             # summary is the enacting body ("ỦY BAN THƯỜNG VỤ QUỐC HỘI")
-            return False
+            return None
     geometry = doc.geometry.get(index)
     if geometry is not None and any(k in doc.geometry for k in subject_lines):
         # "trong mùa mưa lũ" centred under the summary continues it
         title = doc.geometry.get(subject_lines[0])
         if geometry.is_centred() or (title is not None and geometry.is_centred_under(title)):
-            return True
+            return text
         # a summary line whose start a stamp covers: what is left, past a speck or two, goes on in lower case
         # from mid-column, where no body line starts, after a summary line that filled the column (it wrapped)
         wrapped = doc.geometry.get(subject_lines[-1])
-        return (bool(subject) and wrapped is not None and wrapped.fills_column()
-                and _STAMP_SPECKS.sub("", text)[:1].islower() and geometry.starts_past_indent())
+        rest = _STAMP_SPECKS.sub("", text)  # the specks go with the stamp, on this line only
+        return rest if (bool(subject) and wrapped is not None and wrapped.fills_column() and rest[:1].islower()
+                        and geometry.starts_past_indent()) else None
     if not subject:
-        return True
+        return text
     previous = subject[-1]
     if lexicon.BODY_START.match(folded):
-        return False
+        return None
     if is_upper_text(previous) and is_upper_text(text):
-        return True  # a wrapped upper-case summary
+        return text  # a wrapped upper-case summary
     if ". " in text:
-        return False  # a sentence ends inside it: body text
+        return None  # a sentence ends inside it: body text
     if text[:1].islower() or text[:1].isdigit() or text[:1] in "(–-":
-        return True
+        return text
     # a capitalised line continues the summary only when the line before cannot end it ("… với huyện" /
     # "Nam Trà My …") and it does not end a sentence; otherwise it is the body's first paragraph
     if text.endswith((".", ":", ";")):
-        return False
+        return None
     words = previous.split()
-    return bool(words) and _is_open_ending(words[-1])
+    return text if words and _is_open_ending(words[-1]) else None
 
 
 def _place_date_text(text: str, folded: str, next_line: Line | None) -> tuple[str, bool]:
@@ -788,15 +790,18 @@ def parse_layout(doc: DocumentText) -> Layout:
 def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
     """The signer's name where Decree 30 sets it, when the signature block around it is unreadable (a seal over
     the titles, no "Nơi nhận" read): the document's last line (before an appendix) is a person's name, whose first
-    word is a family name (but for its marks, through the name model), in the right column where the page's word
-    boxes say so."""
+    word is a family name (but for its marks, through the name model), in the right column as the page's word
+    boxes show, and no province's or district's name. Text alone tells neither the column nor a list's last item
+    ("- Nguyễn Văn An") or a place's name ("Hà Tĩnh") from a signer's name: without word boxes none is taken."""
     end = layout.appendix_start if layout.appendix_start is not None else len(doc.lines)
     last = next((line for line in reversed(doc.lines[layout.body_start : end]) if line.text), None)
     if last is None or last.index in layout.skip:
         return
     text = _LEADING_DEBRIS.sub("", last.text)
     geometry = doc.geometry.get(last.index)
-    if not _is_name(text) or (geometry is not None and not geometry.starts_right()):
+    if geometry is None or not geometry.starts_right() or _TYPED_BULLET.match(last.text):
+        return
+    if not _is_name(text) or names_an_area(text):
         return
     name = read_name(text)
     family = name.split()[0]

@@ -109,6 +109,11 @@ def gazetteer() -> Gazetteer:
     return current_resources().gazetteer
 
 
+def names_an_area(text: str) -> bool:
+    """Whether `text` is the name of a province or a district ("Hà Tĩnh", "Hồ Chí Minh"), as a line may be."""
+    return any(unit.level in (PROVINCE, DISTRICT) for unit, _former in gazetteer().index.get(fold_key(text), ()))
+
+
 def load_gazetteer() -> Gazetteer:
     """Read pipeline/data/gazetteer.json.gz."""
     raw = resources.files("pipeline").joinpath("data", "gazetteer.json.gz").read_bytes()

@@ -4,10 +4,10 @@ references a document makes to other documents."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
-from pipeline.extract.dates import parse_date_at, read_digits
+from pipeline.extract.dates import parse_date_at, read_digits, valid_date
 from pipeline.extract.text import DocType, DocumentText, doc_types, fold_key
 from pipeline.types import Reference
 from pipeline.vietnamese import digit_letters
@@ -95,10 +95,14 @@ def _stroke_misread(group: str) -> str | None:
     30's abbreviations are the initials of Vietnamese syllables, and hardly any begins with an I."""
     if group in doc_types().by_abbr:
         return None
-    near = {issuer for issuer in _COMMON_ISSUERS if len(issuer) == len(group) and sum(
-        a != b for a, b in zip(group, issuer, strict=True)) == 1 and all(
+    near = {issuer for issuer in _COMMON_ISSUERS if _one_letter_apart(group, issuer) and all(
         a == b or a == "I" for a, b in zip(group, issuer, strict=True))}
     return near.pop() if len(near) == 1 else None
+
+
+def _one_letter_apart(word: str, other: str) -> bool:
+    """Whether two words of one length differ in exactly one letter (OCR's misreading of one)."""
+    return len(word) == len(other) and sum(a != b for a, b in zip(word, other, strict=True)) == 1
 
 
 def _fix_issuer(group: str) -> str:
@@ -288,8 +292,8 @@ _DAMAGED_DATE = re.compile(
 
 
 def _iso_date(year: str, month: str, day: str) -> str | None:
-    parsed = parse_date_at(f"{day}/{month}/{year}", 0)
-    return parsed[0] if parsed and len(year) == 4 else None
+    date = valid_date(int(year), int(month), int(day)) if len(year) == 4 else None
+    return date.isoformat() if date else None
 
 
 def _one_character_readings(year: str, month: str, day: str) -> set[str]:
@@ -324,29 +328,41 @@ def _plausible(date: str | None, code: CodeMatch, own_year: int | None) -> str |
     return None
 
 
-def _symbol_misread(code: str, other: str) -> bool:
+def _symbol_misread(code: str, other: str, by_abbr: Mapping[str, DocType]) -> bool:
     """`code` is `other` with OCR's one-letter misreading of its document type ("42/HQ" for 42/NQ-CP): same
     number and year, a first group that names no type nor a common issuer, one letter from `other`'s type, and no
     other group that differs (`other` may carry groups the misread mention lost)."""
     number, _, symbol = code.rpartition("/")
     other_number, _, other_symbol = other.rpartition("/")
     groups, other_groups = symbol.split("-"), other_symbol.split("-")
-    by_abbr = doc_types().by_abbr
     if number != other_number or groups[0] in by_abbr or groups[0] in _COMMON_ISSUERS or (
             other_groups[0] not in by_abbr):
         return False
     if len(groups) > len(other_groups) or groups[1:] != other_groups[1 : len(groups)]:
         return False
-    first, other_first = groups[0], other_groups[0]
-    return len(first) == len(other_first) and sum(a != b for a, b in zip(first, other_first, strict=True)) == 1
+    return _one_letter_apart(groups[0], other_groups[0])
 
 
-def _merge_misreadings(references: list[Reference]) -> list[Reference]:
-    """One reference per cited document: a mention whose type OCR misread joins the reference it misreads."""
+def _misreads(reference: Reference, other: Reference, named: set[str], by_abbr: Mapping[str, DocType]) -> bool:
+    """`reference` is a mention of `other` whose type OCR misread: not where its words name another type of
+    document ("Công văn số 12/CA" beside Chỉ thị số 12/CT-UBND) or its date is another ("5/NV ngày 3/4" beside 5/NQ
+    of 5/2): both are then documents of their own."""
+    if named - {other.type_name} or (reference.date and other.date and reference.date != other.date):
+        return False
+    return _symbol_misread(reference.code, other.code, by_abbr)
+
+
+def _merge_misreadings(references: list[Reference], named: dict[str, set[str]]) -> list[Reference]:
+    """One reference per cited document: a mention whose type OCR misread joins the reference it misreads (of
+    the same number: only those are compared). `named` holds the type names each code's mentions are called by."""
+    by_abbr = doc_types().by_abbr
+    by_number: dict[str, list[Reference]] = {}
+    for reference in references:
+        by_number.setdefault(reference.code.rpartition("/")[0], []).append(reference)
     kept: list[Reference] = []
     for reference in references:
-        target = next((other for other in references
-                       if other is not reference and _symbol_misread(reference.code, other.code)), None)
+        target = next((other for other in by_number[reference.code.rpartition("/")[0]] if other is not reference
+                       and _misreads(reference, other, named.get(reference.code, set()), by_abbr)), None)
         if target is None:
             kept.append(reference)
             continue
@@ -367,15 +383,19 @@ def extract_references(doc: DocumentText, *, own_code: str | None = None, own_ye
     types = doc_types()
     cong_van = types.by_abbr["CV"]
     by_code: dict[str, Reference] = {}
+    named_types: dict[str, set[str]] = {}
     for code in iter_codes(doc.text):
         if own_code and code.code == own_code:
             continue
+        named = context_type(doc.folded, code.start)
+        if named is not None:
+            named = cong_van if named.name in ("Văn bản", "Công văn") else named
+            named_types.setdefault(code.code, set()).add(named.name)
         reference = by_code.get(code.code)
         if reference is None:
             doc_type = code.doc_type
-            named = context_type(doc.folded, code.start)
             if doc_type is None and named is not None:
-                doc_type = cong_van if named.name in ("Văn bản", "Công văn") else named
+                doc_type = named
             if doc_type is None and code.year is None and not code.party:
                 doc_type = cong_van  # Decree 30: only a công văn's code carries no type and no year
             reference = Reference(
@@ -392,4 +412,4 @@ def extract_references(doc: DocumentText, *, own_code: str | None = None, own_ye
             if reference.year is None and reference.date:
                 reference.year = int(reference.date[:4])
         reference.mentions.append(doc.span(code.start, code.end))
-    return _merge_misreadings(list(by_code.values()))
+    return _merge_misreadings(list(by_code.values()), named_types)

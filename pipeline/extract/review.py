@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pipeline.extract.dates import valid_date
 from pipeline.extract.stamps import first_readings
 from pipeline.types import (
     RECEIVED_DATE,
@@ -60,17 +61,6 @@ def _within(date: str, bounds: tuple[str | None, str | None]) -> bool:
     return (earliest is None or date >= earliest) and (latest is None or date <= latest)
 
 
-def _iso(parts: DateParts) -> str | None:
-    import datetime as dt
-
-    if parts.day is None or parts.month is None or parts.year is None:
-        return None
-    try:
-        return dt.date(parts.year, parts.month, parts.day).isoformat()
-    except ValueError:
-        return None
-
-
 def _days_between(earlier: str, later: str) -> int:
     import datetime as dt
 
@@ -80,8 +70,8 @@ def _days_between(earlier: str, later: str) -> int:
 def _review_received(received: Received | None, pages: Sequence[PageResult], header: DocumentHeader,
                      review: Review) -> None:
     """The stamp's number and date read apart: their confidences, and for review one unreadable (left null), one
-    read with few votes, or a date of receipt before the document's own printed date or long after the document's
-    date (then the stamp's is the misread: it is set to null)."""
+    read with few votes, or a date of receipt before the document's own printed date or long after its date printed
+    whole (then the stamp's is the misread: it is set to null)."""
     if received is None:
         return
     readings = first_readings(pages[received.page]) if received.page is not None and received.page < len(pages) else {}
@@ -95,9 +85,15 @@ def _review_received(received: Received | None, pages: Sequence[PageResult], hea
             review.confidence[name] = reading.confidence
             if reading.confidence < REVIEW_BELOW:
                 review.flag(name)
-    printed = "day" not in _header_readings(pages)  # a day read apart is checked against the stamp's date instead
-    if received.date is not None and header.date is not None and (
-            (printed and received.date < header.date) or _days_between(header.date, received.date) > RECEIPT_WITHIN_DAYS):
+    if received.date is None or header.date is None:
+        return
+    apart = _header_readings(pages)
+    printed = "day" not in apart  # a day read apart is checked against the stamp's date instead
+    # long after the document's date, only where its day and month are printed: a month read apart may be the
+    # misread one ("4" for 11), and the stamp's date the true measure
+    long_after = not apart.keys() & {"day", "month"} and (
+        _days_between(header.date, received.date) > RECEIPT_WITHIN_DAYS)
+    if (printed and received.date < header.date) or long_after:
         received.date = None
         review.confidence.pop(RECEIVED_DATE, None)
         review.flag(RECEIVED_DATE)
@@ -135,7 +131,8 @@ def review_fields(header: DocumentHeader, pages: Sequence[PageResult], received:
         header.date, parts.day = None, None
         for text, votes in day.candidates:
             candidate = DateParts(int(text), parts.month, parts.year) if text.isdigit() else None
-            iso = _iso(candidate) if candidate else None
+            date = valid_date(candidate.year, candidate.month, candidate.day) if candidate else None
+            iso = date.isoformat() if date else None
             if iso is not None and _within(iso, bounds):
                 header.date, parts.day = iso, int(text)
                 review.confidence[DATE] = round(votes / max(1e-9, sum(v for _, v in day.candidates)), 3)

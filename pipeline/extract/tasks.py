@@ -60,7 +60,7 @@ class _Item:
     children: list[_Item] = field(default_factory=list)
     parent: _Item | None = None
     marker_end: int = 0  # characters of the marker on the first line
-    closed: bool = False  # the text's end mark ("/.") followed: later unmarked paragraphs are not its own
+    closed: bool = False  # "/." or a closing formula followed: later unmarked paragraphs are not its own
 
     @property
     def first(self) -> Line:
@@ -255,9 +255,14 @@ def _build_tree(lines: Sequence[Line]) -> _Item:
             current.closed = True
             pending = []
             continue
-        if pending or lexicon.CLOSING.search(folded):
+        if pending or (lexicon.SETTING.match(folded) and not lexicon.IF_PROBLEMS.match(folded)):
             # what opens like the closing formula ("Trong quá trình thực hiện …") is it only after the last item
             pending.append(line)
+            continue
+        if lexicon.CLOSING.search(folded):
+            # the closing formula itself ("Trên đây là …", "Trong quá trình thực hiện, nếu có vướng mắc …"): later
+            # unnumbered paragraphs are not the item's
+            current.closed = True
             continue
         # a wrapped line or a further paragraph of the item: items run over several paragraphs
         current.lines.append(line)
@@ -461,7 +466,7 @@ def _sealed_list(text: str, lower: str) -> int | None:
     phrase names bodies, a verb included where it restricts a group of them ("các đơn vị được giao vốn") and names
     no other body. No sentence mark may come between, and a named body ("Sở Y tế chủ trì, …") ends at its verb."""
     seal = lexicon.BY_FUNCTIONS.search(lower)
-    if seal is None or re.search(r"[;:(]|\.(?:\s|$)", text[: seal.start()]):
+    if seal is None or not lexicon.SEALED_BY.match(lower, seal.end()) or re.search(r"[;:(]|\.(?:\s|$)", text[: seal.start()]):
         return None
     for part in _org_parts(text[: seal.start()]):
         lower_part = part.lower()
