@@ -156,14 +156,7 @@ def test_restore_speed_lm_tables_cached(tmp_path: Path, monkeypatch: pytest.Monk
     never saw a cache."""
     path = _toy_model_file(tmp_path)
     cache = tmp_path / "cache"
-    built: list[int] = []
-    real_build = lm_module.build_index
-
-    def counted_build(arrays: Mapping[str, np.ndarray], n: int) -> HashIndex:
-        built.append(n)
-        return real_build(arrays, n)
-
-    monkeypatch.setattr(lm_module, "build_index", counted_build)
+    built = _counting_builds(monkeypatch)
     plain = NgramModel.load(path)
     assert built == [2, 3, 4]
     first = NgramModel.load(path, cache)
