@@ -286,4 +286,7 @@ def run_congvan_cli(argv: list[str]) -> int:
     return main(argv)
 
 
-CLI_RUNNER = "import sys; sys.path.insert(0, sys.argv[1]); import fakes_run; sys.exit(fakes_run.run_congvan_cli(sys.argv[2:]))"
+# Ctrl-C acts as in a terminal even where the tests were started in the background by a shell without job
+# control (which starts them with SIGINT ignored, and Python keeps a signal ignored at its start).
+CLI_RUNNER = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+              "sys.path.insert(0, sys.argv[1]); import fakes_run; sys.exit(fakes_run.run_congvan_cli(sys.argv[2:]))")

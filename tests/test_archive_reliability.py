@@ -4,6 +4,7 @@ half-written document while a batch writes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -149,7 +150,7 @@ def test_archive_reliability_ctrl_c_stops_cleanly(tmp_path):
          str(out), "--db", str(db_path), "--jobs", "2"],
         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not list(out.glob("*.json")) and time.monotonic() < deadline:
+    while not _archived(db_path) and time.monotonic() < deadline:  # a document's JSON is written before its row
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
     try:
@@ -163,6 +164,17 @@ def test_archive_reliability_ctrl_c_stops_cleanly(tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         done = db.execute('SELECT count(*) FROM "documents"').fetchone()[0]
     assert 1 <= done < 10
+
+
+def _archived(db_path: Path) -> int:
+    """Documents in the archive a running batch writes (0 while it is not there yet or is being created)."""
+    if not db_path.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, timeout=0.1)) as db:
+            return int(db.execute('SELECT count(*) FROM "documents"').fetchone()[0])
+    except sqlite3.Error:
+        return 0
 
 
 def test_archive_reliability_opening_beside_a_writer_waits_for_its_lock(tmp_path):
