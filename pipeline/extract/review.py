@@ -4,6 +4,7 @@ copy bears."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,7 +13,6 @@ from pipeline.extract.stamps import first_readings
 from pipeline.types import (
     RECEIVED_DATE,
     RECEIVED_NUMBER,
-    DateParts,
     DocumentHeader,
     FieldReading,
     PageResult,
@@ -62,8 +62,6 @@ def _within(date: str, bounds: tuple[str | None, str | None]) -> bool:
 
 
 def _days_between(earlier: str, later: str) -> int:
-    import datetime as dt
-
     return (dt.date.fromisoformat(later) - dt.date.fromisoformat(earlier)).days
 
 
@@ -130,8 +128,7 @@ def review_fields(header: DocumentHeader, pages: Sequence[PageResult], received:
     if header.date is not None and not _within(header.date, bounds) and day is not None and day.value is not None:
         header.date, parts.day = None, None
         for text, votes in day.candidates:
-            candidate = DateParts(int(text), parts.month, parts.year) if text.isdigit() else None
-            date = valid_date(candidate.year, candidate.month, candidate.day) if candidate else None
+            date = valid_date(parts.year, parts.month, int(text)) if text.isdigit() else None
             iso = date.isoformat() if date else None
             if iso is not None and _within(iso, bounds):
                 header.date, parts.day = iso, int(text)
