@@ -355,10 +355,10 @@ WITHIN_AREA = re.compile(
 # động …"): what comes before it is all names, lower case with diacritics.
 BY_FUNCTIONS = re.compile(r"\s+theo chức năng,?\s+(?:và\s+)?nhiệm vụ(?![\w])")
 # What the phrase is followed by where it seals such a list: the list's verb, or an adverb before it, right after
-# it or after "được giao". At the end of a clause ("UBND các huyện rà soát hồ sơ theo chức năng, nhiệm vụ được
+# it or after "được giao" (a comma may stand between). At the end of a clause ("UBND các huyện rà soát hồ sơ theo chức năng, nhiệm vụ được
 # giao.") it says how a body acts, and seals nothing.
 SEALED_BY = re.compile(
-    rf"(?:\s+được giao)?\s+(?:{alternation((*DIRECTIVE_VERBS, *NAME_END_ADVERBS))})(?![\w])")
+    rf"(?:,?\s+được giao)?,?\s+(?:{alternation((*DIRECTIVE_VERBS, *NAME_END_ADVERBS))})(?![\w])")
 ORG_STOP = re.compile(
     rf"\s*(?::|;|\.(?:\s|$)|\(|,?\s+(?P<word>(?:{alternation((*DIRECTIVE_VERBS, *ORG_NAME_ENDS))})(?![\w])|"
     rf"(?:{alternation(NAME_END_ADVERBS)})(?=\s+(?:{alternation(DIRECTIVE_VERBS)})(?![\w]))))"

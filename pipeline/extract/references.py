@@ -389,8 +389,9 @@ def extract_references(doc: DocumentText, *, own_code: str | None = None, own_ye
             continue
         named = context_type(doc.folded, code.start)
         if named is not None:
+            if named.name != "Văn bản":  # any document is a văn bản: the word names no type apart from another
+                named_types.setdefault(code.code, set()).add(cong_van.name if named.name == "Công văn" else named.name)
             named = cong_van if named.name in ("Văn bản", "Công văn") else named
-            named_types.setdefault(code.code, set()).add(named.name)
         reference = by_code.get(code.code)
         if reference is None:
             doc_type = code.doc_type
