@@ -7,7 +7,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-script-viet tesser
 JOBS ?= $(shell nproc)
 
 .PHONY: setup dev run serve demo-web test lint bench bench-scan bench-restore bench-extract bench-archive \
-	bench-born-digital bench-web bench-rasterize bench-real bench-pg mutate models samples clean
+	bench-born-digital bench-web bench-rasterize bench-real bench-real-variants bench-pg mutate models samples clean
 
 # setup: what congvan needs to run (no test, lint or data-building tools); dev: all of those as well.
 setup: .venv/.installed
@@ -51,7 +51,7 @@ samples: dev
 
 # Benchmarks and the mutation run are slow and not part of `make test`; `make bench` runs them all.
 bench: bench-scan bench-restore bench-extract bench-archive bench-born-digital bench-web bench-rasterize bench-real \
-	bench-pg mutate
+	bench-real-variants bench-pg mutate
 
 bench-scan: dev
 	$(PY) scripts/bench_scan.py
@@ -76,6 +76,9 @@ bench-rasterize: dev
 
 bench-real: dev
 	nice -n 10 $(PY) scripts/bench_real.py
+
+bench-real-variants: dev
+	nice -n 10 $(PY) scripts/bench_real_variants.py
 
 mutate: dev
 	$(PY) scripts/mutate.py
