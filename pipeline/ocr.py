@@ -695,6 +695,7 @@ def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end:
     x1 = _x_at(words, line, end, left=False)
     gap = line.text[start:end]
     start, end = start + len(gap) - len(gap.lstrip()), end - len(gap) + len(gap.rstrip())  # the words OCR read there
+    end = max(start, end)  # none: an empty field at the next word's start, where its reading goes
     boxes = [words[i].box for i in line.indices]
     top = float(np.median([b[1] for b in boxes]))
     bottom = float(np.median([b[1] + b[3] for b in boxes]))
@@ -968,7 +969,7 @@ def _put_fields(words: list[OcrWord], fields: list[tuple[_LineText, _FieldSpot, 
             finish = begin + len(word.text)
             cursor = begin
             for position, (spot, reading) in enumerate(items):
-                if spot.end <= begin and spot.start < begin:
+                if spot.end <= begin:
                     emit(position, reading)  # a field in the space before this word
                     continue
                 if spot.start >= finish or spot.end <= cursor:

@@ -335,6 +335,19 @@ def test_ocr_fields_a_reading_replaces_what_ran_into_it() -> None:
     assert ocr.words_to_text(ocr._put_fields(words, [(line, spot, unread)])) == "Quảng Ngãi, ngày tháng 3 năm 2018"
 
 
+def test_ocr_fields_a_reading_where_ocr_read_nothing_stands_in_its_gap() -> None:
+    """OCR read no word between "ngày" and "tháng" (a faint or stamped-over day): the day read apart goes in that
+    gap, and a reading of the month after it keeps its own place."""
+    from pipeline.types import FieldReading
+
+    words = _words("Quảng Ngãi, ngày tháng I] năm 2024")
+    spots = {spot.name: (line, spot) for line, spot in ocr.find_header_fields(words, 2000)}
+    day = (*spots["day"], FieldReading("day", "15", 0.9, (0, 0, 1, 1), ""))
+    month = (*spots["month"], FieldReading("month", "11", 0.9, (0, 0, 1, 1), "I]"))
+    assert ocr.words_to_text(ocr._put_fields(words, [day, month])) == "Quảng Ngãi, ngày 15 tháng 11 năm 2024"
+    assert ocr.words_to_text(ocr._put_fields(words, [day])) == "Quảng Ngãi, ngày 15 tháng I] năm 2024"
+
+
 @pytest.mark.parametrize(("line", "number"), [("Số: 45-KH/HU", "45"), ("Số: 496-TB/TU", "496"), ("Số: đê /CT-UBND", "đê"),
                                               ("Số:    /KH-UBND", ""), ("Số: 157/ QĐ-NĐ-UB", "157"),
                                               ("Số: 110 QĐ-STP", "110"), ("Số: II0QĐ-STP", "II0")])
