@@ -818,7 +818,7 @@ class Orientation(NamedTuple):
 
     quarters: int  # quarter turns counter-clockwise that make the text upright (the best guess)
     evidence: float  # strength of the upright/upside-down choice, in standard deviations (≥ 0)
-    line_evidence: float  # |log| of projection sharpness across vs along the lines: horizontal vs vertical
+    line_evidence: float  # |log| of projection sharpness across vs along the lines (per bin of the ink's extent)
 
 
 def measure_orientation(gray: np.ndarray, dpi: float) -> Orientation:
@@ -834,6 +834,11 @@ def measure_orientation(gray: np.ndarray, dpi: float) -> Orientation:
         return Orientation(0, 0.0, 0.0)
     _, horizontal = _best_angle(points, -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
     _, vertical = _best_angle(points[:, ::-1].copy(), -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
+    # A sum of squared bin counts falls as the ink spreads over more bins: ink spread evenly over B rows scores
+    # N²/B. Scored per bin of the ink's extent, so that a portrait page's taller extent does not handicap its
+    # text lines against its columns (a photocopy's streak or a seal then tipped the balance sideways).
+    horizontal *= float(np.ptp(points[:, 1])) + 1.0
+    vertical *= float(np.ptp(points[:, 0])) + 1.0
     quarters = 0 if horizontal >= vertical else 1
     upright, _ = _quarter_turn(small, quarters)
     angle, _ = measure_skew(upright, dpi * scale)

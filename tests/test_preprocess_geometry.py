@@ -12,6 +12,7 @@ from scan_images import BODY_LINES, closing_page, rotate, text_page
 from pipeline.preprocess import (
     deskew,
     fix_orientation,
+    measure_orientation,
     measure_skew,
     preprocess_page,
     rescale,
@@ -73,6 +74,20 @@ def test_preprocess_orientation_sparse_closing_page_is_not_turned_over(dpi: int)
     assert (upside_down["quarters_ccw"], upside_down["sure"]) in {(0, False), (2, True)}
     _, sideways = fix_orientation(cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE), dpi)
     assert sideways["quarters_ccw"] == 1
+
+
+def test_preprocess_orientation_of_a_short_text_on_a_tall_page_with_a_streak() -> None:
+    """A portrait page holding a few lines (a closing page, a short notice) and a photocopier's toner streak
+    down its whole height: its lines are horizontal, though its taller extent spreads their rows over more bins
+    than its columns' (scored per bin of extent), and turned a quarter they are vertical."""
+    dpi = 150
+    lines = text_page(BODY_LINES[:4], dpi=dpi, width_in=6.5, margin_in=0.1)
+    page = np.full((round(11.69 * dpi), round(8.27 * dpi)), 255, np.uint8)
+    top, left = dpi, round(1.2 * dpi)
+    page[top : top + lines.shape[0], left : left + lines.shape[1]] = lines
+    page[:, 5 * dpi : 5 * dpi + 2] = 90
+    assert measure_orientation(page, dpi).quarters == 0
+    assert measure_orientation(cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE), dpi).quarters == 1
 
 
 def test_preprocess_orientation_is_sure_on_a_text_page(page_200dpi: np.ndarray) -> None:
