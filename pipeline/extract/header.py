@@ -13,12 +13,12 @@ from rapidfuzz.distance import Levenshtein
 
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
-from pipeline.extract.names import FAMILY_NAMES, read_name
 from pipeline.extract.places import names_an_area
 from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
-from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
+from pipeline.extract.text import DocumentText, Line, doc_types, is_upper_text
+from pipeline.names import FAMILY_NAMES, read_name
 from pipeline.types import DateParts, DocumentHeader, Signer
-from pipeline.vietnamese import is_valid
+from pipeline.vietnamese import fold, is_valid
 
 HEADER_MAX_LINES = 60  # how far into the document the header block may reach
 HEADER_RESUMES_WITHIN_LINES = 6  # an unreadable line is the header's when its motto, number or date follows
