@@ -821,8 +821,3 @@ def _person_spelled_as_area(text: str) -> bool:
     title decides (_parse_signer), whatever the gazetteer holds."""
     words = text.split()
     return 3 <= len(words) <= 4 and any(word in ANCHOR_MIDDLE_NAMES for word in words[1:-1])
-
-
-def header_lines(doc: DocumentText, layout: Layout) -> list[Line]:
-    """The lines of the header block (issuer, number, motto, place/date, title)."""
-    return [line for line in doc.lines[: layout.body_start] if line.index in layout.skip]
