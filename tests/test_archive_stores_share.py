@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from pipeline.archive.store import best_pages
+
 ARCHIVE = Path(__file__).resolve().parent.parent / "pipeline" / "archive"
 
 
@@ -40,3 +42,11 @@ def test_archive_stores_read_rows_through_store() -> None:
     for name in ("sqlite.py", "postgres.py"):
         copies = sorted(f for f, body in _module_functions(ARCHIVE / name).items() if body in store)
         assert not copies, f"{name} copies {copies} of store.py"
+
+
+def test_archive_stores_best_pages_one_per_document_in_rank_order() -> None:
+    # a document summary's columns after its id (SUMMARY_COLUMNS), then page, text, score; best first
+    rest = ("source", "name", "code", "type", "issuer", "date", "place")
+    rows = [(7, *rest, 2, "b", 0.5), (3, *rest, 1, "a", 0.7), (7, *rest, 1, "c", 0.9), (5, *rest, 4, "d", 1.0)]
+    assert [(m.document.id, m.page, m.text, m.score) for m in best_pages(rows, exclude={5})] == [
+        (7, 2, "b", 0.5), (3, 1, "a", 0.7)]

@@ -62,6 +62,7 @@ from pipeline.archive.store import (
     TaskRow,
     TaskStatusChange,
     User,
+    best_pages,
     card_from_row,
     corrected_columns,
     document_rows,
@@ -537,21 +538,16 @@ class PostgresArchive:
                         WHERE TRUE{outer}{where} ORDER BY m."score", p."id" DESC""",
                     [*candidate_params, *outer_params, *params],
                 ).fetchall()
-                best: dict[int, PageMatch] = {}
-                for row in rows:
-                    document = summary_from_row(row)
-                    if document.id not in exclude and document.id not in best:
-                        page, text, value = row[SUMMARY_WIDTH:]
-                        best[document.id] = PageMatch(document, page, text, float(value))
+                best = best_pages(rows, exclude)
                 if len(best) >= wanted:
-                    return list(best.values())[:wanted]
+                    return best[:wanted]
                 if not ranked and span < newest:
                     span *= 8
                     continue
                 if total is None:
                     total = _scalar(db, f'SELECT count(*) FROM "pages" p WHERE {select}', select_params)
                 if window >= total:
-                    return list(best.values())
+                    return best
                 window = min(total, window * 4)
 
     def documents(self, filters: SearchFilters, *, order: str = "date",

@@ -64,6 +64,7 @@ from pipeline.archive.store import (
     TaskRow,
     TaskStatusChange,
     User,
+    best_pages,
     card_from_row,
     corrected_columns,
     document_rows,
@@ -603,19 +604,14 @@ class SqliteArchive:
                     WHERE 1 = 1{where} ORDER BY m."score", p."id" DESC""",
                 [match, *banned_params, window, *params],
             ).fetchall()
-            best: dict[int, PageMatch] = {}
-            for row in rows:
-                document = summary_from_row(row)
-                if document.id not in exclude and document.id not in best:
-                    page, text, value = row[SUMMARY_WIDTH:]
-                    best[document.id] = PageMatch(document, page, text, float(value))
+            best = best_pages(rows, exclude)
             if len(best) >= wanted:
-                return list(best.values())[:wanted]
+                return best[:wanted]
             if total is None:
                 total = db.execute(f'SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?{banned}',
                                    (match, *banned_params)).fetchone()[0]
             if window >= total:
-                return list(best.values())
+                return best
             window = min(total, window * 4)
 
     def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:

@@ -872,6 +872,18 @@ def summary_from_row(row: Sequence[Any]) -> DocumentSummary:
     return DocumentSummary(*row[:SUMMARY_WIDTH])
 
 
+def best_pages(rows: Iterable[Sequence[Any]], exclude: Collection[int]) -> list[PageMatch]:
+    """A page search's matches (a summary, then page, text, score; best first): each document's best page, in
+    rank order, but for the `exclude`d documents."""
+    best: dict[int, PageMatch] = {}
+    for row in rows:
+        document = summary_from_row(row)
+        if document.id not in exclude and document.id not in best:
+            page, text, value = row[SUMMARY_WIDTH:]
+            best[document.id] = PageMatch(document, page, text, float(value))
+    return list(best.values())
+
+
 def card_from_row(row: Sequence[Any]) -> DocumentCard:
     values = list(row)
     values[14] = tuple((values[14] or "").split())  # the region keys, stored space-separated
