@@ -44,6 +44,7 @@ LIGHT_MARK_CONTRAST = 60.0  # gray levels by which a mark's ink is lighter than 
 RULE_MIN_INCHES = 0.25  # a horizontal line at least this long (the rule under the issuer can be 2 cm) …
 RULE_MAX_INCHES = 0.03  # … and at most this thick is a rule, not text
 ORIENTATION_DPI = 150.0
+BLOCK_INCHES = 1.0  # ink at least this tall and wide is a block of lines (orientation scores it per bin)
 LETTER_INCHES = (0.03, 0.3)  # height range of a character's ink at any usual type size
 # Up/down evidence (standard deviations) above which the page is turned without asking the OCR. Upright
 # generated pages measure +1.7 or more (sparse signature pages), ordinary text pages +5 and more.
@@ -835,10 +836,13 @@ def measure_orientation(gray: np.ndarray, dpi: float) -> Orientation:
     _, horizontal = _best_angle(points, -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
     _, vertical = _best_angle(points[:, ::-1].copy(), -DESKEW_RANGE_DEGREES, DESKEW_RANGE_DEGREES, 1.0, 1.0)
     # A sum of squared bin counts falls as the ink spreads over more bins: ink spread evenly over B rows scores
-    # N²/B. Scored per bin of the ink's extent, so that a portrait page's taller extent does not handicap its
-    # text lines against its columns (a photocopy's streak or a seal then tipped the balance sideways).
-    horizontal *= float(np.ptp(points[:, 1])) + 1.0
-    vertical *= float(np.ptp(points[:, 0])) + 1.0
+    # N²/B. A block of several lines is scored per bin of the ink's extent, so that a portrait page's taller
+    # extent does not handicap its text lines against its columns (a photocopy's streak or a seal then tipped the
+    # balance sideways); a strip lower than BLOCK_INCHES (a line or two) is its line, and scored as it is.
+    extent = np.ptp(points, axis=0) + 1.0
+    if extent.min() >= BLOCK_INCHES * dpi * scale:
+        horizontal *= float(extent[1])
+        vertical *= float(extent[0])
     quarters = 0 if horizontal >= vertical else 1
     upright, _ = _quarter_turn(small, quarters)
     angle, _ = measure_skew(upright, dpi * scale)
