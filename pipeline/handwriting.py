@@ -289,12 +289,13 @@ def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
 
 # --------------------------------------------------------------------------- a character's topology
 
-# Loops tell digits apart where their strokes' shapes do not: an "8" and a "9" close a loop in their upper half (or
-# fill it with ink); a "2", hurried or written with a loop at its foot, has at most that low loop, and its top arc
-# is open on the left. A loop is a hole in the ink at least HOLE_AREA of the character's box (not a pinhole where
-# strokes meet); the upper left is open when, on some row between OPEN_ROWS of the height from the top, no ink lies
-# in the left OPEN_SHARE of the width. A character read as one of TOP_LOOP_DIGITS that has neither a loop in its
-# upper half nor ink at its upper left is read as a "2" when the classifier gave that at least RERANK_FLOOR.
+# Loops tell digits apart where their strokes' shapes do not: an "8" closes a loop in its upper half (or fills it
+# with ink); a "2", hurried or written with a loop at its foot, has at most that low loop, and its top arc is open
+# on the left (the classifier reads such a "2" as an "8" where its foot's loop crosses the diagonal). A loop is a
+# hole in the ink at least HOLE_AREA of the character's box (not a pinhole where strokes meet); the upper left is
+# open when, on some row between OPEN_ROWS of the height from the top, no ink lies in the left OPEN_SHARE of the
+# width. A character read as one of TOP_LOOP_DIGITS that has neither a loop in its upper half nor ink at its upper
+# left is read as a "2" when the classifier gave that at least RERANK_FLOOR.
 HOLE_AREA = 0.01
 OPEN_ROWS = (0.2, 0.5)
 OPEN_SHARE = 0.5
@@ -312,8 +313,7 @@ class Topology:
     open_upper_left: bool
 
     def rules_out(self, digit: int) -> bool:
-        """Whether this shape cannot be `digit`: the loop at the top of an "8" or a "9" missing, neither closed
-        nor inked."""
+        """Whether this shape cannot be `digit`: the loop at the top of an "8" missing, neither closed nor inked."""
         return digit in TOP_LOOP_DIGITS and self.open_upper_left and not any(y < 0.5 for y in self.loops)
 
 
