@@ -12,6 +12,7 @@ from enum import StrEnum
 import numpy as np
 
 from pipeline.restore import kernels
+from pipeline.restore.case import CaseModel
 from pipeline.restore.channel import (
     MAX_BETA,
     MAX_EDITS,
@@ -48,6 +49,7 @@ from pipeline.restore.tokens import (
     punct_units,
     split_edges,
     split_parts,
+    word_case,
 )
 from pipeline.types import Restoration, RestoredToken
 from pipeline.vietnamese import (
@@ -126,6 +128,9 @@ class DecoderSettings:
     # a word Vietnamese-model OCR was unsure of keeps more: its respellings (see MARK_EDITS_BUCKET)
     # rank low on the channel alone (theo đồi: dõi is its tenth reading), and only the LM can tell
     unsure_candidates: int = 10
+    # weight of what a word's case says (`tokens.word_case`, the case model): below 1, as the corpus
+    # (laws, an encyclopedia) capitalises more words than dispatches do and OCR misreads some capitals
+    case_weight: float = 0.5
     mixtures: dict[Regime, tuple[tuple[Regime, float], ...]] = field(
         default_factory=lambda: {
             Regime.PLAIN: ((Regime.PLAIN, 0.97), (Regime.ENGLISH, 0.03)),
@@ -195,6 +200,7 @@ class Restorer:
         readings: dict[Regime, ReadingIndex] | None = None,
         regimes: RegimeModel | None = None,
         settings: DecoderSettings | None = None,
+        case: CaseModel | None = None,
     ) -> None:
         self.lm = lm
         self.channels = channels
@@ -217,6 +223,13 @@ class Restorer:
         self.edit_index = EditIndex(k for k, ids in self.by_skeleton.items() if lm.is_syllable[ids[0]])
         self._skeleton_unigram = {k: float(uni[v[0]]) for k, v in self.by_skeleton.items()}
         self._unigram: list[float] = uni.tolist()
+        # per LM id, case_weight · ln P(capitalised | word) and · ln P(lowercase | word), for the words
+        # whose place in the sentence does not decide their case (`tokens.word_case`)
+        self._case_logp = (
+            tuple([self.settings.case_weight * x for x in logp] for logp in case.logp(words))
+            if case is not None
+            else None
+        )
         self._is_syllable: list[bool] = lm.is_syllable.tolist()
         # reading-index syllables → LM ids, rows ranked for the candidate search
         self._ranked = {
@@ -230,7 +243,7 @@ class Restorer:
         english = self._ranked.get(Regime.ENGLISH)
         self.lexicon = Lexicon(bare_shares(words, lm.is_syllable, uni), english if english is not None else frozenset())
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
-        self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
+        self._cache: dict[tuple[Regime, str, int, bool, bool | None], Candidates] = {}
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
@@ -280,19 +293,24 @@ class Restorer:
         self._written_cache.clear()
         self._identity_cache.clear()
 
-    def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
+    def candidates(
+        self, regime: Regime, text: str, bucket: int, search: bool = True, case: bool | None = None
+    ) -> Candidates:
         """Candidate words for one token read with OCR confidence `bucket` (see `confidence_bucket`),
-        memoised; `search`: may look beyond the reading index."""
-        key = (regime, text, bucket, search)
+        memoised; `search`: may look beyond the reading index; `case`: what the token's case says
+        (`tokens.word_case`: True capitalised, False lowercase, None nothing)."""
+        key = (regime, text, bucket, search, case)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._make_candidates(regime, text, bucket, search)
+            found = self._cache[key] = self._make_candidates(regime, text, bucket, search, case)
             if len(self._cache) > 200_000:
                 self.clear_cache()
         return found
 
-    def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
-        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
+    def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool, case: bool | None) -> Candidates:
+        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word),
+        and ln P(its case | word) where its case says something (OCR keeps a word's case: a capital
+        in mid-sentence is a name's or a title's, Vo is Võ rather than vào)."""
         lower = normalize_text(text).lower()
         written_id, spelling, known, broken = self._written_of(lower)  # broken: hge, thyfc, ngiy
         # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
@@ -347,12 +365,16 @@ class Restorer:
         uni = self._unigram
         # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
         # deciding which readings deserve one; the spelling of a word outside the vocabulary is part
-        # of its LM score, not of the channel (adding 0.0 to the others would change no score)
-        ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
+        # of its LM score, not of the channel (adding 0.0 to the others would change no score); what
+        # the token's case says (ln P(case | word), weighted) counts in both, as evidence of its own
+        if case is None or self._case_logp is None:
+            ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
+        else:
+            cased = self._case_logp[0 if case else 1]
+            ranked = [(s + uni[u] + cased[u], u, lam * s + cased[u]) for u, s in combined.items()]
         for k, (_, u, _) in enumerate(ranked):
             if u == written_id:
-                s = combined[u]
-                ranked[k] = (s + uni[u] + spelling, u, lam * s + spelling)
+                ranked[k] = (ranked[k][0] + spelling, u, ranked[k][2] + spelling)
                 break
         ranked.sort(reverse=True)
         floor = ranked[0][0] - CANDIDATE_MARGIN
@@ -674,13 +696,15 @@ class Restorer:
                     pieces = [core[:action], " ", core[action:]]
                 else:
                     pieces = split_parts(core) if not core.isalpha() else [core]
+                # what the case of a whole word says (a piece's or a joined word's case says too little)
+                case = _case_of(analysis, index) if pieces == [core] else None
                 for piece in pieces:
                     if piece == " " or piece in SEPARATORS:
                         if piece != " ":
                             positions.append(id_of(piece))
                         parts.append(piece)
                         continue
-                    part = _Part(piece, self.candidates(regimes[index], piece, analysis.buckets[index]))
+                    part = _Part(piece, self.candidates(regimes[index], piece, analysis.buckets[index], case=case))
                     positions.append(part)
                     parts.append(part)
             elif kind is Kind.ABBR:
@@ -1217,6 +1241,13 @@ def within_segment(segment: np.ndarray) -> np.ndarray:
     """Each position's index within its segment (`segment`: segment number per position, in order)."""
     starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
     return np.arange(len(segment)) - np.repeat(starts, np.diff(np.r_[starts, len(segment)]))
+
+
+def _case_of(analysis: _Analysis, index: int) -> bool | None:
+    """`tokens.word_case` of token `index`, after the token before it (none after a blank line)."""
+    lead, core, _ = analysis.edges[index]
+    previous = analysis.raw[index - 1] if index and analysis.breaks_before[index] < 2 else None
+    return word_case(previous, lead + core)
 
 
 def _render(analysis: _Analysis, plan: Plan, token_parts: list[list[_Part | str]]) -> Restoration:
