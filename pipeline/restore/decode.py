@@ -102,6 +102,10 @@ MARK_EDITS_BUCKET = 2
 # QD-TTg) and text typed without marks; their capitals D may each be Đ
 NO_STROKED_D = frozenset({Regime.ENGLISH, Regime.PLAIN})
 MAX_STROKED_D = 3  # D's in one abbreviation whose Đ readings are tried (2**n spellings)
+# OCR'd text, whose case the OCR kept, where it weighs a word's readings (a capitalised Vo in
+# mid-sentence is Võ, not vào); not text typed without marks, where every spelling of a name's
+# skeleton is as likely and the LM, which knows the names in their contexts, must choose among them
+CASE_EVIDENT = frozenset({Regime.ENGLISH, Regime.VIETNAMESE})
 
 
 def _consonants_only(core: str) -> bool:
@@ -223,13 +227,16 @@ class Restorer:
         self.edit_index = EditIndex(k for k, ids in self.by_skeleton.items() if lm.is_syllable[ids[0]])
         self._skeleton_unigram = {k: float(uni[v[0]]) for k, v in self.by_skeleton.items()}
         self._unigram: list[float] = uni.tolist()
-        # per LM id, case_weight · ln P(capitalised | word) and · ln P(lowercase | word), for the words
-        # whose place in the sentence does not decide their case (`tokens.word_case`)
-        self._case_logp = (
-            tuple([self.settings.case_weight * x for x in logp] for logp in case.logp(words))
-            if case is not None
-            else None
-        )
+        # per LM id, case_weight · ln P(lowercase | word) and · ln P(capitalised | word) (indexed by
+        # `tokens.word_case`), for the words whose place in the sentence does not decide their case
+        self._case_logp: tuple[np.ndarray, np.ndarray] | None = None
+        if case is not None:
+            capitalised, lowercase = case.logp(words)
+            weight = np.float32(self.settings.case_weight)
+            self._case_logp = (
+                np.array(lowercase, dtype=np.float32) * weight,
+                np.array(capitalised, dtype=np.float32) * weight,
+            )
         self._is_syllable: list[bool] = lm.is_syllable.tolist()
         # reading-index syllables → LM ids, rows ranked for the candidate search
         self._ranked = {
@@ -243,7 +250,8 @@ class Restorer:
         english = self._ranked.get(Regime.ENGLISH)
         self.lexicon = Lexicon(bare_shares(words, lm.is_syllable, uni), english if english is not None else frozenset())
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
-        self._cache: dict[tuple[Regime, str, int, bool, bool | None], Candidates] = {}
+        self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
+        self._cased_cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
@@ -284,6 +292,7 @@ class Restorer:
     def clear_cache(self) -> None:
         """Forget the memoised candidates (benchmarks time cold passes)."""
         self._cache.clear()
+        self._cased_cache.clear()
         self._symbol_cache.clear()
         self._readings_cache.clear()
         self._edited_cache.clear()
@@ -298,19 +307,25 @@ class Restorer:
     ) -> Candidates:
         """Candidate words for one token read with OCR confidence `bucket` (see `confidence_bucket`),
         memoised; `search`: may look beyond the reading index; `case`: what the token's case says
-        (`tokens.word_case`: True capitalised, False lowercase, None nothing)."""
-        key = (regime, text, bucket, search, case)
+        (`tokens.word_case`: True capitalised, False lowercase, None nothing; counted in OCR'd text)."""
+        key = (regime, text, bucket, search)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._make_candidates(regime, text, bucket, search, case)
+            found = self._cache[key] = self._make_candidates(regime, text, bucket, search)
             if len(self._cache) > 200_000:
                 self.clear_cache()
-        return found
+        if case is None or self._case_logp is None or regime not in CASE_EVIDENT:
+            return found
+        # the same candidates, each also scored by ln P(the token's case | it): one array addition
+        # (the case of a token in text is fixed by its first letter: one entry per token suffices)
+        cased = self._cased_cache.get(key)
+        if cased is None:
+            emit = found.emit + self._case_logp[case][found.ids]
+            cased = self._cased_cache[key] = Candidates(found.ids, emit, found.words, found.best, found.best_syllable)
+        return cased
 
-    def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool, case: bool | None) -> Candidates:
-        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word),
-        and ln P(its case | word) where its case says something (OCR keeps a word's case: a capital
-        in mid-sentence is a name's or a title's, Vo is Võ rather than vào)."""
+    def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
+        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
         lower = normalize_text(text).lower()
         written_id, spelling, known, broken = self._written_of(lower)  # broken: hge, thyfc, ngiy
         # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
@@ -365,16 +380,12 @@ class Restorer:
         uni = self._unigram
         # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
         # deciding which readings deserve one; the spelling of a word outside the vocabulary is part
-        # of its LM score, not of the channel (adding 0.0 to the others would change no score); what
-        # the token's case says (ln P(case | word), weighted) counts in both, as evidence of its own
-        if case is None or self._case_logp is None:
-            ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
-        else:
-            cased = self._case_logp[0 if case else 1]
-            ranked = [(s + uni[u] + cased[u], u, lam * s + cased[u]) for u, s in combined.items()]
+        # of its LM score, not of the channel (adding 0.0 to the others would change no score)
+        ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
         for k, (_, u, _) in enumerate(ranked):
             if u == written_id:
-                ranked[k] = (ranked[k][0] + spelling, u, ranked[k][2] + spelling)
+                s = combined[u]
+                ranked[k] = (s + uni[u] + spelling, u, lam * s + spelling)
                 break
         ranked.sort(reverse=True)
         floor = ranked[0][0] - CANDIDATE_MARGIN
