@@ -26,8 +26,8 @@ import numpy as np
 from pipeline import handwriting
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
-from pipeline.extract.names import FAMILY_NAMES, read_name
 from pipeline.limits import check_pixels
+from pipeline.names import FAMILY_NAMES, read_name
 from pipeline.preprocess import suppress_color_ink, turn_prepared
 from pipeline.resources import current_resources
 from pipeline.types import (
