@@ -207,9 +207,13 @@ LEADER_BAND = 0.1
 STROKE_REACH = 0.1
 RULE_RUN = 3.0
 # A value's characters stand at most VALUE_GAP apart; what lies further right is something else (the body line a
-# stamp was put on). Characters are pieces at least VALUE_PIECE high.
+# stamp was put on). Characters are pieces at least VALUE_PIECE high. A printed label's letters (pieces at least
+# LABEL_PIECE high: a lower-case letter, its diacritic, a colon's dot) stand closer than LABEL_GAP (a word's
+# spacing): a wider gap after them is where the value written after the label may begin.
 VALUE_GAP = 1.0
 VALUE_PIECE = 0.4
+LABEL_GAP = 0.3
+LABEL_PIECE = 0.1
 
 
 def _short_runs(mask: np.ndarray, longest: int) -> np.ndarray:
@@ -272,16 +276,18 @@ def clear_guides(ink: np.ndarray, height: int) -> np.ndarray:
     return out
 
 
-def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
+def value_span(ink: np.ndarray, height: int, gap: float = VALUE_GAP,
+               piece: float = VALUE_PIECE) -> tuple[int, int] | None:
     """Columns (start, end) of the first value written in `ink`, left to right: its characters (pieces at least
-    VALUE_PIECE of `height` high) no more than VALUE_GAP of it apart; None when it holds none."""
+    `piece` of `height` high) no more than `gap` of it apart (VALUE_PIECE and VALUE_GAP; LABEL_PIECE and LABEL_GAP
+    for a printed label's letters); None when it holds none."""
     _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
-    pieces = sorted((int(x), int(x + w)) for x, _, w, h, _ in stats[1:] if h >= VALUE_PIECE * height)
+    pieces = sorted((int(x), int(x + w)) for x, _, w, h, _ in stats[1:] if h >= piece * height)
     if not pieces:
         return None
     start, end = pieces[0]
     for left, right in pieces[1:]:
-        if left > end + VALUE_GAP * height:
+        if left > end + gap * height:
             break
         end = max(end, right)
     return start, end

@@ -1028,6 +1028,7 @@ _STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
 STAMP_ROWS = ("so", "ngay", "chuyen")  # the labelled rows, top to bottom
 STAMP_ROW_PITCH = 1.5  # a stamp's row pitch in label heights, when only one label was read
 STAMP_LABEL_WIDTH = 2.0  # a label's width ("Ngày:") in its heights, where OCR did not read it
+STAMP_LABEL_LEFT = 0.5  # an unread label's letters begin this close (in label heights) to the labels' left edge
 STAMP_VALUE_WIDTH = 4  # the room a value surely has after its label, in label heights (past it, body lines may run)
 STAMP_CUT = 0.1  # a value's ink this close (in label heights) to where its row was placed began before it
 
@@ -1252,7 +1253,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
     first value written there (not the body line the stamp covers, further right) and read by the same vote as the
     header's fields. A value whose ink the box's edges cut (it runs on past the frame, or starts before where its
     row was placed) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
-    from past a label's width."""
+    from past its printed label's ink (see _placed_value_start)."""
     readings = []
     for kind, (word, rest) in _stamp_rows(words).items():
         if kind == "chuyen":
@@ -1262,7 +1263,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         if word.text:
             start = x + round(width * (len(word.text) - len(rest)) / max(1, len(word.text)))
         else:
-            start = x + round(STAMP_LABEL_WIDTH * height)
+            start = _placed_value_start(image, (x, max(0, y), frame[2], y + height), height)
         after = sorted((w for w in words if word.text and w.line == word.line and w.box[0] > x), key=lambda w: w.box[0])
         values = list(itertools.takewhile(lambda w: any(ch.isdigit() or ch == "/" for ch in w.text), after))
         text = " ".join([rest, *(w.text for w in values)]).strip()
@@ -1298,6 +1299,19 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         readings.append(_read_field(spot, value, _tesseract_digits([value], [_shears(spot)], timeout, source, workdir,
                                                                    whitelist)[0]))
     return readings
+
+
+def _placed_value_start(image: np.ndarray, box: tuple[int, int, int, int], height: int) -> int:
+    """Where the value of a row whose label OCR did not read may begin, in the label's line (x0, y0, x1, y1: from
+    the labels' shared left edge, a label's height): past the printed label's ink (its letters up to a word's gap apart, beginning at that
+    edge), which is as narrow as "Số:" or as wide as "Ngày:"; past STAMP_LABEL_WIDTH when no such label is seen
+    there (its letters run on into what is written after it)."""
+    widest = round(STAMP_LABEL_WIDTH * height)
+    ink, _ = _stamp_value_ink(image, box, height)
+    label = handwriting.value_span(ink, height, handwriting.LABEL_GAP, handwriting.LABEL_PIECE) if ink.size else None
+    if label is None or label[0] > STAMP_LABEL_LEFT * height or label[1] >= widest:
+        return box[0] + widest
+    return box[0] + label[1] + 1
 
 
 def _stamp_value_ink(image: np.ndarray, box: tuple[int, int, int, int],
