@@ -207,11 +207,12 @@ LEADER_BAND = 0.1
 STROKE_REACH = 0.1
 RULE_RUN = 3.0
 # A value's characters stand at most VALUE_GAP apart; what lies further right is something else (the body line a
-# stamp was put on). Characters are pieces at least VALUE_PIECE high. A printed label's letters (pieces at least
-# LABEL_PIECE high: a lower-case letter, its diacritic, a colon's dot) stand closer than LABEL_GAP (a word's
-# spacing): a wider gap after them is where the value written after the label may begin.
+# stamp was put on). Characters are pieces at least VALUE_PIECE high. A printed label ("Số:") begins within
+# LABEL_LEFT of the labels' left edge; its letters (pieces at least LABEL_PIECE high: a lower-case letter, its
+# diacritic, a colon's dot) stand closer than LABEL_GAP (a word's spacing), the last its colon.
 VALUE_GAP = 1.0
 VALUE_PIECE = 0.4
+LABEL_LEFT = 0.5
 LABEL_GAP = 0.3
 LABEL_PIECE = 0.1
 
@@ -276,21 +277,38 @@ def clear_guides(ink: np.ndarray, height: int) -> np.ndarray:
     return out
 
 
-def value_span(ink: np.ndarray, height: int, gap: float = VALUE_GAP,
-               piece: float = VALUE_PIECE) -> tuple[int, int] | None:
+def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
     """Columns (start, end) of the first value written in `ink`, left to right: its characters (pieces at least
-    `piece` of `height` high) no more than `gap` of it apart (VALUE_PIECE and VALUE_GAP; LABEL_PIECE and LABEL_GAP
-    for a printed label's letters); None when it holds none."""
+    VALUE_PIECE of `height` high) no more than VALUE_GAP of it apart; None when it holds none."""
     _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
-    pieces = sorted((int(x), int(x + w)) for x, _, w, h, _ in stats[1:] if h >= piece * height)
+    pieces = sorted((int(x), int(x + w)) for x, _, w, h, _ in stats[1:] if h >= VALUE_PIECE * height)
     if not pieces:
         return None
     start, end = pieces[0]
     for left, right in pieces[1:]:
-        if left > end + gap * height:
+        if left > end + VALUE_GAP * height:
             break
         end = max(end, right)
     return start, end
+
+
+def label_end(ink: np.ndarray, height: int) -> int | None:
+    """The column just past a printed label ending in a colon ("Số:") at the left edge of `ink` (a label's line,
+    `height` high, cleared of its guides): its pieces from within LABEL_LEFT of the edge, each at most LABEL_GAP
+    from the next, the last a colon's dot (at most LEADER_DOT across and high). None where there is none: no ink at
+    the edge, or the label's letters running on into what is written after it (no gap then tells them apart)."""
+    _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
+    pieces = sorted((int(x), int(x + w), int(w), int(h)) for x, _, w, h, _ in stats[1:] if h >= LABEL_PIECE * height)
+    if not pieces or pieces[0][0] > LABEL_LEFT * height:
+        return None
+    run = [pieces[0]]
+    for piece in pieces[1:]:
+        if piece[0] > max(p[1] for p in run) + LABEL_GAP * height:
+            break
+        run.append(piece)
+    end = max(p[1] for p in run)
+    dot = LEADER_DOT * height
+    return end if any(p[1] == end and p[2] <= dot and p[3] <= dot for p in run) else None
 
 
 # --------------------------------------------------------------------------- a character's topology
