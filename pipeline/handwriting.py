@@ -207,9 +207,14 @@ LEADER_BAND = 0.1
 STROKE_REACH = 0.1
 RULE_RUN = 3.0
 # A value's characters stand at most VALUE_GAP apart; what lies further right is something else (the body line a
-# stamp was put on). Characters are pieces at least VALUE_PIECE high.
+# stamp was put on). Characters are pieces at least VALUE_PIECE high. A printed label ("Số:") begins within
+# LABEL_LEFT of the labels' left edge; its letters (pieces at least LABEL_PIECE high: a lower-case letter, its
+# diacritic, a colon's dot) stand closer than LABEL_GAP (a word's spacing), the last its colon.
 VALUE_GAP = 1.0
 VALUE_PIECE = 0.4
+LABEL_LEFT = 0.5
+LABEL_GAP = 0.3
+LABEL_PIECE = 0.1
 
 
 def _short_runs(mask: np.ndarray, longest: int) -> np.ndarray:
@@ -285,6 +290,25 @@ def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
             break
         end = max(end, right)
     return start, end
+
+
+def label_end(ink: np.ndarray, height: int) -> int | None:
+    """The column just past a printed label ending in a colon ("Số:") at the left edge of `ink` (a label's line,
+    `height` high, cleared of its guides): its pieces from within LABEL_LEFT of the edge, each at most LABEL_GAP
+    from the next, the last a colon's dot (at most LEADER_DOT across and high). None where there is none: no ink at
+    the edge, or the label's letters running on into what is written after it (no gap then tells them apart)."""
+    _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
+    pieces = sorted((int(x), int(x + w), int(w), int(h)) for x, _, w, h, _ in stats[1:] if h >= LABEL_PIECE * height)
+    if not pieces or pieces[0][0] > LABEL_LEFT * height:
+        return None
+    run = [pieces[0]]
+    for piece in pieces[1:]:
+        if piece[0] > max(p[1] for p in run) + LABEL_GAP * height:
+            break
+        run.append(piece)
+    end = max(p[1] for p in run)
+    dot = LEADER_DOT * height
+    return end if any(p[1] == end and p[2] <= dot and p[3] <= dot for p in run) else None
 
 
 # --------------------------------------------------------------------------- a character's topology

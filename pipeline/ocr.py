@@ -1029,8 +1029,8 @@ _STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
 STAMP_ROWS = ("so", "ngay", "chuyen")  # the labelled rows, top to bottom
 STAMP_ROW_PITCH = 1.5  # a stamp's row pitch in label heights, when only one label was read
 STAMP_LABEL_WIDTH = 2.0  # a label's width ("Ngày:") in its heights, where OCR did not read it
+STAMP_CUT = 0.2  # ink this close (in label heights) before the value found in a placed row: it may have begun there
 STAMP_VALUE_WIDTH = 4  # the room a value surely has after its label, in label heights (past it, body lines may run)
-STAMP_CUT = 0.1  # a value's ink this close (in label heights) to where its row was placed began before it
 
 
 def _stamp_label(text: str) -> tuple[str, str] | None:
@@ -1253,7 +1253,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
     first value written there (not the body line the stamp covers, further right) and read by the same vote as the
     header's fields. A value whose ink the box's edges cut (it runs on past the frame, or starts before where its
     row was placed) is unreadable. A row whose label OCR did not read is read where the stamp's layout puts it,
-    from past a label's width."""
+    from past its printed label's ink (see _placed_value_start)."""
     readings = []
     for kind, (word, rest) in _stamp_rows(words).items():
         if kind == "chuyen":
@@ -1263,7 +1263,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         if word.text:
             start = x + round(width * (len(word.text) - len(rest)) / max(1, len(word.text)))
         else:
-            start = x + round(STAMP_LABEL_WIDTH * height)
+            start = _placed_value_start(image, (x, max(0, y), frame[2], y + height), height)
         after = sorted((w for w in words if word.text and w.line == word.line and w.box[0] > x), key=lambda w: w.box[0])
         values = list(itertools.takewhile(lambda w: any(ch.isdigit() or ch == "/" for ch in w.text), after))
         text = " ".join([rest, *(w.text for w in values)]).strip()
@@ -1287,7 +1287,7 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         left, right = (max(0, span[0] - margin), min(ink.shape[1], span[1] + margin)) if span else (0, 0)
         spot = _FieldSpot(name, 0, 0, (x0 + left, y0, x0 + right, y1), text, confidence)
         beyond = image[y0:y1, x1 : x1 + near]
-        if span is None or (not word.text and span[0] <= STAMP_CUT * height) or (
+        if span is None or (not word.text and _begun_before(image, (x, y0, x0 + span[0], y1), height)) or (
                 x1 >= frame[2] and span[1] >= ink.shape[1] - near
                 and (beyond.size == 0 or handwriting.ink_mask(beyond).any())):
             # no value; or one that began before where its row was placed, or runs on past the frame's edge (or the
@@ -1299,6 +1299,38 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
         readings.append(_read_field(spot, value, _tesseract_digits([value], [_shears(spot)], timeout, source, workdir,
                                                                    whitelist)[0]))
     return readings
+
+
+def _placed_value_start(image: np.ndarray, box: tuple[int, int, int, int], height: int) -> int:
+    """Where the value of a row whose label OCR did not read may begin, in the label's line (x0, y0, x1, y1: from
+    the labels' shared left edge, a label's height): just past the printed label's colon, the label as narrow as
+    "Số:" or as wide as "Ngày:"; past STAMP_LABEL_WIDTH when no such label is seen there. The label is looked for
+    in the line's ink cleared of its leader (whose first dot may join the colon to the value), else as it is (a
+    small colon's dots may be cleared with a leader's)."""
+    widest = round(STAMP_LABEL_WIDTH * height)
+    x0, y0, x1, y1 = box
+    crop = image[y0:y1, x0:x1]
+    if crop.size:
+        raw = handwriting.ink_mask(crop)
+        for ink in (handwriting.clear_guides(raw, height), raw):
+            end = handwriting.label_end(ink, height)
+            if end is not None and end < widest:
+                return x0 + end
+    return x0 + widest
+
+
+def _begun_before(image: np.ndarray, row: tuple[int, int, int, int], height: int) -> bool:
+    """Whether the value found from column x1 of a placed row (x0, y0, x1, y1: from the labels' left edge) may have
+    begun before it: ink (pieces at least LABEL_PIECE high, the leader cleared) within STAMP_CUT to its left, so
+    that nothing tells where it began (a digit cut by the box, or the value's next digit after one written close
+    to the label: "770" of "2770")."""
+    x0, y0, x1, y1 = row
+    gap = max(1, round(STAMP_CUT * height))
+    if x1 - gap <= x0:
+        return True
+    ink = handwriting.clear_guides(handwriting.ink_mask(image[y0:y1, x0:x1]), height)
+    _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
+    return any(x + width > x1 - x0 - gap for x, _, width, tall, _ in stats[1:] if tall >= handwriting.LABEL_PIECE * height)
 
 
 def _stamp_value_ink(image: np.ndarray, box: tuple[int, int, int, int],

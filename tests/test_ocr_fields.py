@@ -247,6 +247,36 @@ def test_ocr_fields_stamp_value_begun_before_its_placed_row_is_not_read() -> Non
     assert [(r.name, r.value) for r in reading if r.name == "received.number"] == [("received.number", None)]
 
 
+@pytest.mark.parametrize(("digits", "gap", "expected"), [("2770", 10, "2770"), ("2352", 12, "2352"),
+                                                          ("1469", 10, "1469"), ("2770", 1, None)])
+def test_ocr_fields_stamp_value_close_after_an_unread_short_label_is_read(digits: str, gap: int,
+                                                                          expected: str | None) -> None:
+    """Số's label printed but not read by OCR, its row placed from Ngày and Chuyển: "Số:" is shorter than the
+    label width a placed row assumed, and a number written a word's gap after it was cut there ("2770" begun
+    before its row, null); its value begins past the printed label's own ink, and is read whole. A number
+    touching the label cannot be told from it: unread, never its part past the assumed width."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+    from registered_pages import handwritten
+    from scan_images import font
+
+    from pipeline.types import OcrWord
+
+    image = Image.new("L", (500, 220), "white")
+    ImageDraw.Draw(image).text((45, 80), "Số:", font=font(22), fill="black")
+    page = np.asarray(image).copy()
+    label = np.flatnonzero((page[70:110] < 128).any(axis=0))
+    start = int(label[-1]) + gap
+    assert start < 45 + ocr.STAMP_LABEL_WIDTH * 24  # inside the label width a placed row assumed
+    ink = handwritten(digits, 26, font_face=0, slant=0.1)
+    page[74 : 74 + ink.shape[0], start : start + ink.shape[1]] = np.minimum(
+        page[74 : 74 + ink.shape[0], start : start + ink.shape[1]], ink)
+    words = [OcrWord("CV", 90.0, (5, 100, 30, 30), 0, 0), OcrWord("Ngày:", 90.0, (45, 120, 60, 24), 0, 1),
+             OcrWord("Chuyển:", 90.0, (45, 160, 80, 24), 0, 2)]
+    reading = ocr._stamp_fields(page, (0, 0, 500, 220), words, 60, None, None)
+    assert [(r.name, r.value) for r in reading if r.name == "received.number"] == [("received.number", expected)]
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)
