@@ -440,6 +440,16 @@ def test_restore_speed_compiled_lm_scores_as_whole_array_code(tmp_path: Path) ->
         assert np.array_equal(real.orders[n].index.find(keys), _numpy_find(real.orders[n].index, keys))
 
 
+def test_restore_speed_lm_lookups_prefetched() -> None:
+    """The compiled LM lookup asks memory for the hash slots of the keys ahead of the one it probes
+    (the tables exceed the CPU's caches): its code holds LLVM prefetches, and it scores as before
+    (see the test above)."""
+    fresh = numba.njit(kernels.score_keys.py_func)  # compiled anew: cached code shows no LLVM IR
+    model = load_models().lm
+    fresh(np.arange(40, dtype=np.int64), model.order, *model._kernel_tables)
+    assert any("llvm.prefetch" in code for code in fresh.inspect_llvm().values())
+
+
 def test_restore_speed_compiled_recursions_as_numpy_steps() -> None:
     """The compiled Viterbi, pruning and back-tracking loops give what the numpy round trips per step
     gave, ties (many equal and −inf scores) broken alike, on the first of equal maxima."""
