@@ -23,7 +23,7 @@ from pipeline.errors import MissingDependencyError
 from pipeline.restore import decode as decode_module
 from pipeline.restore import kernels
 from pipeline.restore import lm as lm_module
-from pipeline.restore.channel import MAX_ALPHA, prefix_set
+from pipeline.restore.channel import MAX_ALPHA, confidence_bucket, prefix_set
 from pipeline.restore.decode import Restorer, _settled
 from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
 from pipeline.restore.models import get_restorer, load_models
@@ -67,12 +67,36 @@ def test_restore_speed_memoised_readings_match_cold_lookups() -> None:
             warm.restore(text.upper(), _confidences(text, value))
     assert warm._readings_cache, "readings are memoised"
     assert warm._written_cache and warm._identity_cache, "so are words as written and identity readings"
+    assert warm._mixture_cache, "and the channels' readings of each word, mixed"
     for text in TEXTS:
         for value in CONFIDENCES:
             assert warm.restore(text, _confidences(text, value)) == expected[text, str(value)]
     warm.clear_cache()
     assert not warm._readings_cache and not warm._edited_cache
-    assert not warm._written_cache and not warm._identity_cache
+    assert not warm._written_cache and not warm._identity_cache and not warm._mixture_cache
+
+
+def test_restore_speed_mixture_made_once_per_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channels' readings of a token are gathered once per word (and what its case decides),
+    whatever confidence buckets and cases it comes in: the candidates of every bucket are made from
+    that one mixture."""
+    restorer = _fresh()
+    made: list[tuple[object, ...]] = []
+    real = restorer._make_mixture
+
+    def counted(*args: object) -> object:
+        made.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(restorer, "_make_mixture", counted)
+    for text in TEXTS:
+        for value in CONFIDENCES:
+            restorer.restore(text, _confidences(text, value))
+            restorer.restore(text.upper(), _confidences(text, value))
+    assert made and len(made) == len(set(made)), "no word's mixture is made twice"
+    buckets = {confidence_bucket(value[0] if value else None) for value in CONFIDENCES}
+    served = max(len(m.by_bucket) for m in restorer._mixture_cache.values())
+    assert served == len(buckets) > 1, "one mixture serves every bucket of its word"
 
 
 def test_restore_speed_search_space_precomputed() -> None:

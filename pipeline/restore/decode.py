@@ -145,6 +145,34 @@ class Candidates:
 
 
 @dataclass
+class _Source:
+    """One channel of a token's mixture (see `Restorer._mixture_of`): its readings of the token."""
+
+    channel: SubstitutionChannel | None  # None: text typed without marks (every word of the skeleton)
+    log_weight: float  # ln of its weight in the regime's mixture
+    ids: list[int]  # LM ids of the words it reads the token as
+    logp: list[float]  # ln P(token | word) of each (a channel's)
+    identity: float = -math.inf  # ln weight + ln P(the token read exactly) (a channel's)
+
+
+@dataclass
+class _Mixture:
+    """What a token's candidates are made of whatever its OCR confidence: the word as written (see
+    `Restorer._written_of`), whether it may stay broken and is a foreign name (decided by its case),
+    and each channel's readings; `by_bucket`: the candidates made of it per confidence bucket."""
+
+    lower: str
+    written_id: int
+    spelling: float
+    known: bool
+    broken: bool
+    may_stay: bool
+    foreign: bool
+    sources: list[_Source]
+    by_bucket: dict[int, Candidates] = field(default_factory=dict)
+
+
+@dataclass
 class _Part:
     text: str  # the original part (for case and identity)
     candidates: Candidates
@@ -233,6 +261,7 @@ class Restorer:
         self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
+        self._mixture_cache: dict[tuple[Regime, str, bool, bool, bool], _Mixture] = {}
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
@@ -273,6 +302,7 @@ class Restorer:
         self._cache.clear()
         self._symbol_cache.clear()
         self._readings_cache.clear()
+        self._mixture_cache.clear()
         self._edited_cache.clear()
         self._evidence_cache.clear()
         self._respelled_cache.clear()
@@ -292,36 +322,69 @@ class Restorer:
         return found
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
-        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
+        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)
+        (the token's mixture is made once for every bucket and case that reads alike)."""
+        mixture = self._mixture_of(regime, text, search)
+        found = mixture.by_bucket.get(bucket)
+        if found is None:
+            found = mixture.by_bucket[bucket] = self._mix(regime, mixture, bucket, search)
+        return found
+
+    def _mixture_of(self, regime: Regime, text: str, search: bool) -> _Mixture:
+        """What the candidates of a token are made of whatever its confidence bucket, memoised per
+        regime, word, search and what its case decides (whether it may stay broken, is a foreign name)."""
         lower = normalize_text(text).lower()
-        written_id, spelling, known, broken = self._written_of(lower)  # broken: hge, thyfc, ngiy
-        # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
-        # foreign (a name, a term, a code such as A62) is not
-        edits = broken and search and not self._may_stay_broken(regime, text, lower)
-        respell = search and known and regime is Regime.VIETNAMESE and bucket <= MARK_EDITS_BUCKET
-        marked = any(c in MARKED_LETTERS for c in lower)
-        combined: dict[int, float] = {}
-        freq = self._unigram
+        broken = self._written_of(lower)[3]  # hge, thyfc, ngiy
+        may_stay = broken and self._may_stay_broken(regime, text, lower)
         # in well-read text, a capitalised word of plain letters that is no syllable is a foreign name
         # (Penh, Mach, Lev), kept as written: Vietnamese OCR does not misread a Vietnamese word into one
         foreign = broken and regime is Regime.VIETNAMESE and _foreign_name(text)
-        identity = 0.0 if foreign else -math.inf
+        key = (regime, lower, search, may_stay, foreign)
+        found = self._mixture_cache.get(key)
+        if found is None:
+            found = self._mixture_cache[key] = self._make_mixture(regime, lower, search, may_stay, foreign)
+        return found
+
+    def _make_mixture(self, regime: Regime, lower: str, search: bool, may_stay: bool, foreign: bool) -> _Mixture:
+        written_id, spelling, known, broken = self._written_of(lower)
+        marked = any(c in MARKED_LETTERS for c in lower)
+        sources: list[_Source] = []
         for source, weight in () if foreign else self.settings.mixtures[regime]:
             log_weight = math.log(weight)
             channel = self.channels.get(source)
             if source is Regime.PLAIN or channel is None:
                 # typed without marks: every word with this skeleton is as likely; marked words stay
-                if not marked:
-                    for unit_id in _leading(self.by_skeleton.get(skeleton(lower), []), written_id):
-                        held = combined.get(unit_id)
-                        combined[unit_id] = log_weight if held is None else _logaddexp(held, log_weight)
+                ids = [] if marked else _leading(self.by_skeleton.get(skeleton(lower), []), written_id)
+                sources.append(_Source(None, log_weight, ids, []))
+                continue
+            # only the regime's main channel searches beyond its precomputed readings (slow)
+            ids, logp = self._readings(source, channel, lower, written_id, search=search and weight >= 0.5)
+            sources.append(_Source(channel, log_weight, ids, logp, log_weight + self._identity_of(channel, lower)))
+        return _Mixture(lower, written_id, spelling, known, broken, may_stay, foreign, sources)
+
+    def _mix(self, regime: Regime, mixture: _Mixture, bucket: int, search: bool) -> Candidates:
+        """The candidates of a token's mixture read with OCR confidence `bucket`."""
+        lower, written_id, known, broken = mixture.lower, mixture.written_id, mixture.known, mixture.broken
+        # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
+        # foreign (a name, a term, a code such as A62) is not
+        edits = broken and search and not mixture.may_stay
+        respell = search and known and regime is Regime.VIETNAMESE and bucket <= MARK_EDITS_BUCKET
+        combined: dict[int, float] = {}
+        freq = self._unigram
+        identity = 0.0 if mixture.foreign else -math.inf
+        for source in mixture.sources:
+            log_weight = source.log_weight
+            channel = source.channel
+            if channel is None:
+                for unit_id in source.ids:
+                    held = combined.get(unit_id)
+                    combined[unit_id] = log_weight if held is None else _logaddexp(held, log_weight)
                 identity = _logaddexp(identity, log_weight)
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
-            # only the regime's main channel searches beyond its precomputed readings (slow)
-            ids, logp = self._readings(source, channel, lower, written_id, search=search and weight >= 0.5)
-            for unit_id, score in zip(ids, logp, strict=True):
-                score += log_weight + (keep if known and unit_id == written_id else misread)
+            as_kept, as_misread = log_weight + keep, log_weight + misread
+            for unit_id, score in zip(source.ids, source.logp, strict=True):
+                score += as_kept if known and unit_id == written_id else as_misread
                 held = combined.get(unit_id)
                 # a first reading of a word is its score as it is (what _logaddexp with −inf gives)
                 combined[unit_id] = score if held is None else _logaddexp(held, score)
@@ -329,22 +392,23 @@ class Restorer:
                 # letter-level edits, a small share of the channel, reach the words the rules do not
                 # (where the rules read the token as a common word, the edits' share would not count)
                 for unit_id, score in self._edited_of(channel, lower):
-                    score += log_weight + misread + EDIT_SHARE_LOGP
+                    score += as_misread + EDIT_SHARE_LOGP
                     held = combined.get(unit_id)
                     combined[unit_id] = score if held is None else _logaddexp(held, score)
             if respell:
                 for unit_id, score in self._respelled_of(channel, lower, written_id):
                     if unit_id not in combined:
                         combined[unit_id] = score + log_weight + misread
-            identity = _logaddexp(identity, log_weight + self._identity_of(channel, lower) + keep)
+            identity = _logaddexp(identity, source.identity + keep)
         # the word as written is a candidate, unless it is a broken syllable of Vietnamese
-        stays = not combined or not broken or self._may_stay_broken(regime, text, lower)
+        stays = not combined or not broken or mixture.may_stay
         if stays and (not known or written_id not in combined):
             combined[written_id] = max(combined.get(written_id, -math.inf), identity)
         lam = self.settings.channel_weights[regime]
         if bucket < UNKNOWN_BUCKET:
             lam = min(lam, self.settings.channel_weight_with_confidence)
         uni = self._unigram
+        spelling = mixture.spelling
         # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
         # deciding which readings deserve one; the spelling of a word outside the vocabulary is part
         # of its LM score, not of the channel (adding 0.0 to the others would change no score)
