@@ -530,10 +530,94 @@ def test_restore_speed_compiled_recursions_as_numpy_steps() -> None:
         assert np.array_equal(choice, expected_choice)
 
 
+def _numpy_links(counts: np.ndarray, segment: np.ndarray, span: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`_Lattice._links` as whole-array passes (the code `kernels.links` replaced)."""
+    n = len(counts)
+    ends = np.arange(span - 1, n)
+    ends = ends[segment[ends] == segment[ends - span + 1]]
+    sizes = np.ones(len(ends), dtype=np.int64)
+    for back in range(span):
+        sizes *= counts[ends - back]
+    owner = np.repeat(ends, sizes)
+    local = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    offsets = np.cumsum(counts) - counts
+    members: list[np.ndarray] = []
+    for back in range(span):
+        position = owner - back
+        members.append(offsets[position] + local % counts[position])
+        local = local // counts[position]
+    return owner, members[::-1]
+
+
+def _numpy_local_scores(
+    decided: np.ndarray,
+    within: np.ndarray,
+    lengths: np.ndarray,
+    segment: np.ndarray,
+    counts: np.ndarray,
+    choice: np.ndarray,
+    link_start: np.ndarray,
+    link_score: np.ndarray,
+    n: int,
+    k: int,
+) -> np.ndarray:
+    """The local posterior's scores of `_Lattice.viterbi` as whole-array passes (the code
+    `kernels.local_scores` replaced)."""
+    candidate = np.arange(k)
+    local = np.zeros((len(decided), k))
+    valid = candidate[None, :] < counts[decided][:, None]
+    for t in range(n):
+        inside = within[decided] + t < lengths[segment[decided]]
+        end = np.where(inside, decided + t, decided)
+        gram = end[:, None] + np.arange(1 - n, 1)
+        stride = np.ones((len(decided), n), dtype=np.int64)
+        stride[:, :-1] = np.cumprod(counts[gram][:, :0:-1], axis=1)[:, ::-1]
+        held = choice[gram] * stride
+        free = n - 1 - t
+        link = held.sum(axis=1) - held[:, free] + link_start[end]
+        link = link[:, None] + candidate[None, :] * stride[:, free][:, None]
+        term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
+        local += np.where(inside[:, None], term, 0.0)
+    return local
+
+
+def test_restore_speed_compiled_lattice_set_up_as_numpy() -> None:
+    """The compiled combinations of consecutive positions and local posterior scores give, to the
+    last bit, what the whole-array numpy code gave: on random lattices of many segments, with equal,
+    −inf and missing candidates."""
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        segments = int(rng.integers(1, 6))
+        lengths = rng.integers(1, 9, segments) + 3  # framed by <s> <s> … </s>
+        segment = np.repeat(np.arange(segments), lengths)
+        counts = rng.integers(1, 5, len(segment)).astype(np.int64)
+        offsets = np.cumsum(counts) - counts
+        for span in (2, 3, 4):
+            owner, members = kernels.links(counts, segment, offsets, span)
+            expected_owner, expected_members = _numpy_links(counts, segment, span)
+            assert np.array_equal(owner, expected_owner)
+            assert np.array_equal(members, np.array(expected_members).reshape(span, -1))
+            starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+            within = np.arange(len(segment)) - starts[segment]
+            link_start = np.searchsorted(owner, np.arange(len(segment)))
+            link_score = rng.choice([-np.inf, -1.0, -2.5, 0.0, -0.3], len(owner))
+            choice = np.array([rng.integers(0, c) for c in counts], dtype=np.int64)
+            decided = np.flatnonzero(within >= span - 1)
+            k = int(counts.max())
+            got = kernels.local_scores(
+                decided, within, lengths[segment], counts, choice, link_start, link_score, span, k
+            )
+            expected = _numpy_local_scores(
+                decided, within, lengths, segment, counts, choice, link_start, link_score, span, k
+            )
+            assert np.array_equal(got, expected)
+
+
 def test_restore_speed_decoding_runs_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Restoring a page scores the LM, prunes, decodes and back-tracks through the compiled loops."""
     called: list[str] = []
-    for name in ("score_keys", "viterbi_steps", "bigram_steps", "backtrack"):
+    kernel_names = ("score_keys", "viterbi_steps", "bigram_steps", "backtrack", "links", "local_scores")
+    for name in kernel_names:
         real = getattr(kernels, name)
 
         def counted(*args: object, _real: object = real, _name: str = name) -> object:
@@ -543,7 +627,7 @@ def test_restore_speed_decoding_runs_compiled(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(kernels, name, counted)
         assert isinstance(real, numba.core.registry.CPUDispatcher)
     _fresh().restore("\n".join(TEXTS))
-    assert set(called) == {"score_keys", "viterbi_steps", "bigram_steps", "backtrack"}
+    assert set(called) == set(kernel_names)
 
 
 _CACHE_PROBE = """

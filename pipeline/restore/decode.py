@@ -1013,28 +1013,11 @@ class _Lattice:
     def offsets(self) -> np.ndarray:
         return np.cumsum(self.counts) - self.counts
 
-    def _links(self, span: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _links(self, span: int) -> tuple[np.ndarray, np.ndarray]:
         """All candidate combinations of `span` consecutive positions of one segment, ending at each
-        position: (end position per combination, [global candidate index per member, oldest first])."""
-        n = len(self.counts)
-        ends = np.arange(span - 1, n)
-        same = self.segment[ends] == self.segment[ends - span + 1]
-        ends = ends[same]
-        sizes = np.ones(len(ends), dtype=np.int64)
-        for back in range(span):
-            sizes *= self.counts[ends - back]
-        total = int(sizes.sum())
-        owner = np.repeat(ends, sizes)
-        local = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        offsets = self.offsets
-        members: list[np.ndarray] = []
-        for back in range(span):
-            position = owner - back
-            k = self.counts[position]
-            members.append(offsets[position] + local % k)
-            local = local // k
-        members.reverse()
-        return owner, members
+        position: (end position per combination, global candidate index per member, a row per
+        member, oldest first), built by a compiled loop (`kernels.links`)."""
+        return kernels.links(self.counts, self.segment, self.offsets, span)
 
     def prune(self, lm: NgramModel, margin: float, limit: int) -> None:
         """Keep, per position, the candidates whose neighbourhood scores within `margin` of the
@@ -1190,24 +1173,9 @@ class _Lattice:
         # local posterior: the n n-grams touching a position, neighbours fixed to the choice (n-grams
         # past the segment's end count 0, the padded table's zeros)
         decided = np.flatnonzero(within >= n - 1)
-        candidate = np.arange(k)
-        local = np.zeros((len(decided), k))
-        valid = candidate[None, :] < counts[decided][:, None]
-        for t in range(n):
-            inside = within[decided] + t < lengths[self.segment[decided]]
-            end = np.where(inside, decided + t, decided)
-            # the n-gram ending at `end`: its members' chosen candidates, each weighted by the number of
-            # combinations of the later members (its link's index within the end's links); the member
-            # at the decided position takes every candidate in turn
-            gram = end[:, None] + np.arange(1 - n, 1)
-            stride = np.ones((len(decided), n), dtype=np.int64)
-            stride[:, :-1] = np.cumprod(counts[gram][:, :0:-1], axis=1)[:, ::-1]
-            held = choice[gram] * stride
-            free = n - 1 - t
-            link = held.sum(axis=1) - held[:, free] + link_start[end]
-            link = link[:, None] + candidate[None, :] * stride[:, free][:, None]
-            term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
-            local += np.where(inside[:, None], term, 0.0)
+        local = kernels.local_scores(
+            decided, within, lengths[self.segment], counts, choice, link_start, link_score, n, k
+        )
         local -= local.max(axis=1, keepdims=True)
         probabilities = np.exp(local)
         probabilities /= probabilities.sum(axis=1, keepdims=True)

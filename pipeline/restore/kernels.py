@@ -258,3 +258,79 @@ def backtrack(
         for i in range(lengths[segment] - 1, first - 1, -1):
             choice[starts[segment] + i] = newest[state]
             state = came_from[state]
+
+
+@_compiled
+def links(counts: np.ndarray, segment: np.ndarray, offsets: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """All candidate combinations of `span` consecutive positions of one segment (`_Lattice._links`),
+    by end position, each end's combinations numbered with the oldest member most significant: the
+    end position of each and the global candidate index of each member (row 0 the oldest)."""
+    total = 0
+    for end in range(span - 1, len(counts)):
+        if segment[end] == segment[end - span + 1]:
+            size = 1
+            for back in range(span):
+                size *= counts[end - back]
+            total += size
+    owner = np.empty(total, dtype=np.int64)
+    members = np.empty((span, total), dtype=np.int64)
+    at = 0
+    for end in range(span - 1, len(counts)):
+        if segment[end] != segment[end - span + 1]:
+            continue
+        size = 1
+        for back in range(span):
+            size *= counts[end - back]
+        for local in range(size):
+            owner[at] = end
+            rest = local
+            for back in range(span):
+                position = end - back
+                members[span - 1 - back, at] = offsets[position] + rest % counts[position]
+                rest //= counts[position]
+            at += 1
+    return owner, members
+
+
+@_compiled
+def local_scores(
+    decided: np.ndarray,
+    within: np.ndarray,
+    segment_length: np.ndarray,
+    counts: np.ndarray,
+    choice: np.ndarray,
+    link_start: np.ndarray,
+    link_score: np.ndarray,
+    n: int,
+    width: int,
+) -> np.ndarray:
+    """Per decided position and candidate (`_Lattice.viterbi`'s local posterior, before normalising):
+    the sum, over the n n-grams touching the position, of the n-gram's score with its other members
+    fixed to their chosen candidates (0 for one past the segment's end; −inf for a missing candidate),
+    added in the order of the n-grams' ends, as the whole-array code added them."""
+    local = np.zeros((len(decided), width))
+    stride = np.empty(n, dtype=np.int64)
+    for row in range(len(decided)):
+        position = decided[row]
+        for t in range(n):
+            if within[position] + t >= segment_length[position]:
+                for slot in range(width):
+                    local[row, slot] += 0.0
+                continue
+            end = position + t
+            # the n-gram ending at `end` (member j at end − n + 1 + j): the index of its link within
+            # the end's links weighs each member's candidate by the combinations of the later members
+            stride[n - 1] = 1
+            for j in range(n - 2, -1, -1):
+                stride[j] = stride[j + 1] * counts[end - n + 2 + j]
+            free = n - 1 - t  # the member at the decided position
+            held = link_start[end]
+            for j in range(n):
+                if j != free:
+                    held += choice[end - n + 1 + j] * stride[j]
+            for slot in range(width):
+                if slot < counts[position]:
+                    local[row, slot] += link_score[held + slot * stride[free]]
+                else:
+                    local[row, slot] += -np.inf
+    return local
