@@ -153,6 +153,10 @@ class _Source:
     ids: list[int]  # LM ids of the words it reads the token as
     logp: list[float]  # ln P(token | word) of each (a channel's)
     identity: float = -math.inf  # ln weight + ln P(the token read exactly) (a channel's)
+    distinct: bool = field(init=False)  # whether no word is read twice
+
+    def __post_init__(self) -> None:
+        self.distinct = len(set(self.ids)) == len(self.ids)
 
 
 @dataclass
@@ -383,11 +387,19 @@ class Restorer:
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
             as_kept, as_misread = log_weight + keep, log_weight + misread
-            for unit_id, score in zip(source.ids, source.logp, strict=True):
-                score += as_kept if known and unit_id == written_id else as_misread
-                held = combined.get(unit_id)
-                # a first reading of a word is its score as it is (what _logaddexp with −inf gives)
-                combined[unit_id] = score if held is None else _logaddexp(held, score)
+            kept = written_id if known else -1  # (no unit id)
+            if not combined and source.distinct:
+                # the first readings of distinct words: each its score as it is (as below)
+                combined = {
+                    unit_id: score + (as_kept if unit_id == kept else as_misread)
+                    for unit_id, score in zip(source.ids, source.logp, strict=True)
+                }
+            else:
+                for unit_id, score in zip(source.ids, source.logp, strict=True):
+                    score += as_kept if unit_id == kept else as_misread
+                    held = combined.get(unit_id)
+                    # a first reading of a word is its score as it is (what _logaddexp with −inf gives)
+                    combined[unit_id] = score if held is None else _logaddexp(held, score)
             if edits and max((sc + freq[u] for u, sc in combined.items()), default=-math.inf) < EDITS_BELOW:
                 # letter-level edits, a small share of the channel, reach the words the rules do not
                 # (where the rules read the token as a common word, the edits' share would not count)
@@ -412,12 +424,10 @@ class Restorer:
         # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
         # deciding which readings deserve one; the spelling of a word outside the vocabulary is part
         # of its LM score, not of the channel (adding 0.0 to the others would change no score)
-        ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
-        for k, (_, u, _) in enumerate(ranked):
-            if u == written_id:
-                s = combined[u]
-                ranked[k] = (s + uni[u] + spelling, u, lam * s + spelling)
-                break
+        ranked = [
+            (s + uni[u] + spelling, u, lam * s + spelling) if u == written_id else (s + uni[u], u, lam * s)
+            for u, s in combined.items()
+        ]
         ranked.sort(reverse=True)
         floor = ranked[0][0] - CANDIDATE_MARGIN
         limit = self.settings.unsure_candidates if respell else self.settings.candidates.get(regime, MAX_CANDIDATES)
@@ -429,7 +439,8 @@ class Restorer:
             np.array([s for _, _, s in ranked], dtype=np.float32),
             tuple(None if u == written_id else words[u] for _, u, _ in ranked),
             best=ranked[0][0],
-            best_syllable=max((t for t, u, _ in ranked if syllable[u]), default=-math.inf),
+            # (ranked best first: the first syllable's)
+            best_syllable=next((t for t, u, _ in ranked if syllable[u]), -math.inf),
         )
 
     def _identity_of(self, channel: SubstitutionChannel, lower: str) -> float:
