@@ -723,13 +723,14 @@ class Restorer:
         output is made of (parts to decide and text kept as it is)."""
         id_of = self.lm.id_of
         edges, kinds, regimes = analysis.edges, analysis.kinds, analysis.regimes
+        breaks_before = analysis.breaks_before  # (no boundary without a line break: see `_boundary`)
         segments: list[_Segment] = [_Segment()]
         token_parts: list[list[_Part | str]] = []
         for index, (lead, core, trail) in enumerate(edges):
             if plan.get(index - 1) is Merge.WITH_NEXT:
                 token_parts.append([])  # absorbed by the previous token
                 continue
-            if index and self._boundary(analysis, index):
+            if index and breaks_before[index] and self._boundary(analysis, index):
                 segments.append(_Segment())
             positions = segments[-1].positions
             if lead:
@@ -1282,7 +1283,8 @@ def _render(analysis: _Analysis, plan: Plan, token_parts: list[list[_Part | str]
                 continue
             word = item.candidates.words[item.choice]
             out_parts.append(item.text if word is None else apply_case(item.text, word))
-            confidence = min(confidence, item.confidence)
+            if item.confidence < confidence:  # (the lowest)
+                confidence = item.confidence
         restored = "" if merged_away else unicodedata.normalize("NFC", lead + "".join(out_parts) + trail)
         if not merged_away:
             pieces_out.append(text[cursor:start])
