@@ -350,6 +350,7 @@ class Restorer:
         return found
 
     def _make_mixture(self, regime: Regime, lower: str, search: bool, may_stay: bool, foreign: bool) -> _Mixture:
+        """Each channel of the regime's mixture with its readings of `lower` (none for a foreign name)."""
         written_id, spelling, known, broken = self._written_of(lower)
         marked = any(c in MARKED_LETTERS for c in lower)
         sources: list[_Source] = []

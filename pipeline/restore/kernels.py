@@ -1,4 +1,5 @@
-"""Compiled loops of the restorer (numba): the LM's hash lookups with backoff, one key at a time, and
+"""Compiled loops of the restorer (numba): the LM's hash lookups with backoff, one key at a time (the
+slots of keys ahead prefetched), the lattice's combinations of positions and local posterior sums, and
 the Viterbi recursions, step after step, without a Python round trip per key or per step.
 
 Each kernel computes exactly what the whole-array numpy code it replaced computed (the same float32
