@@ -464,14 +464,31 @@ def test_restore_speed_compiled_lm_scores_as_whole_array_code(tmp_path: Path) ->
         assert np.array_equal(real.orders[n].index.find(keys), _numpy_find(real.orders[n].index, keys))
 
 
+_PREFETCH_PROBE = """
+import numba
+import numpy as np
+from pipeline.restore import kernels
+from pipeline.restore.models import load_models
+fresh = numba.njit(kernels.score_keys.py_func)  # compiled anew: cached code shows no LLVM IR
+model = load_models().lm
+fresh(np.arange(40, dtype=np.int64), model.order, *model._kernel_tables)
+print(any("llvm.prefetch" in code for code in fresh.inspect_llvm().values()))
+"""
+
+
 def test_restore_speed_lm_lookups_prefetched() -> None:
     """The compiled LM lookup asks memory for the hash slots of the keys ahead of the one it probes
     (the tables exceed the CPU's caches): its code holds LLVM prefetches, and it scores as before
-    (see the test above)."""
-    fresh = numba.njit(kernels.score_keys.py_func)  # compiled anew: cached code shows no LLVM IR
-    model = load_models().lm
-    fresh(np.arange(40, dtype=np.int64), model.order, *model._kernel_tables)
-    assert any("llvm.prefetch" in code for code in fresh.inspect_llvm().values())
+    (see the test above). (Compiled in a process of its own: numba's compiler leaves objects behind.)"""
+    done = subprocess.run(
+        [sys.executable, "-c", _PREFETCH_PROBE],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert done.stdout.split() == ["True"]
 
 
 def test_restore_speed_compiled_recursions_as_numpy_steps() -> None:
