@@ -287,6 +287,64 @@ def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
     return start, end
 
 
+# --------------------------------------------------------------------------- a character's topology
+
+# Loops tell digits apart where their strokes' shapes do not: an "8" closes a loop in its upper half (or fills it
+# with ink); a "2", hurried or written with a loop at its foot, has at most that low loop, and its top arc is open
+# on the left (the classifier reads such a "2" as an "8" where its foot's loop crosses the diagonal). A loop is a
+# hole in the ink at least HOLE_AREA of the character's box (not a pinhole where strokes meet); the upper left is
+# open when, on some row between OPEN_ROWS of the height from the top, no ink lies in the left OPEN_SHARE of the
+# width. A character read as one of TOP_LOOP_DIGITS that has neither a loop in its upper half nor ink at its upper
+# left is read as a "2" when the classifier gave that at least RERANK_FLOOR.
+HOLE_AREA = 0.01
+OPEN_ROWS = (0.2, 0.5)
+OPEN_SHARE = 0.5
+TOP_LOOP_DIGITS = (8,)
+OPEN_TOP_DIGIT = 2
+RERANK_FLOOR = 0.1
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A character's loops (each one's centre height, 0 at the top of its ink to 1 at the bottom) and whether its
+    upper left is open."""
+
+    loops: tuple[float, ...]
+    open_upper_left: bool
+
+    def rules_out(self, digit: int) -> bool:
+        """Whether this shape cannot be `digit`: the loop at the top of an "8" missing, neither closed nor inked."""
+        return digit in TOP_LOOP_DIGITS and self.open_upper_left and not any(y < 0.5 for y in self.loops)
+
+
+def topology(ink: np.ndarray) -> Topology:
+    """The loops and the upper left of a character's ink (255 = ink)."""
+    mask = (ink > 0).astype(np.uint8)
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return Topology((), False)
+    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    height, width = mask.shape
+    count, _labels, stats, centroids = cv2.connectedComponentsWithStats(1 - np.pad(mask, 1), connectivity=4)
+    loops = []
+    for k in range(1, count):  # the background's parts; the first is the paper around the character
+        x, y, w, h, area = stats[k]
+        if x > 0 and y > 0 and x + w < width + 2 and y + h < height + 2 and area >= HOLE_AREA * height * width:
+            loops.append(round(float((centroids[k][1] - 1) / height), 3))
+    top = round(OPEN_ROWS[0] * height)
+    rows = mask[top : max(top + 1, round(OPEN_ROWS[1] * height)), : max(1, round(OPEN_SHARE * width))]
+    return Topology(tuple(sorted(loops)), bool((~rows.any(axis=1)).any()))
+
+
+def rerank(probabilities: np.ndarray, shape: Topology) -> int | None:
+    """The digit a character of the classifier's class `probabilities` reads as once its topology is heard: a
+    "2" when the shape rules out the classifier's choice and the classifier gave a "2" RERANK_FLOOR; else None (the
+    classifier's choice stands)."""
+    if not shape.rules_out(int(probabilities.argmax())) or probabilities[OPEN_TOP_DIGIT] < RERANK_FLOOR:
+        return None
+    return OPEN_TOP_DIGIT
+
+
 # --------------------------------------------------------------------------- characters of a crop
 
 
@@ -370,21 +428,25 @@ def _split_touching(mask: np.ndarray) -> list[np.ndarray]:
 @dataclass(frozen=True)
 class DigitReading:
     """The classifier's reading of a crop: digits, with "/" where a non-digit stroke separates two groups of them
-    (the slashes of a date "04/4/18"), and the lowest of the digits' class probabilities."""
+    (the slashes of a date "04/4/18"), the lowest of the digits' class probabilities, and whether a character's
+    topology overruled the classifier's first choice (its digit then the classifier's candidate of that shape)."""
 
     text: str
     confidence: float
+    reranked: bool = False
 
 
 def read_digits(crop: np.ndarray, model: DigitModel, shear: float = 0.0) -> DigitReading | None:
     """The digits written in `crop` (gray or colour), read after shearing its ink upright by `shear`, or None
     when it holds none, or fewer digits than other characters. Non-digits at either end (a colon of "Số:", the
-    slash of the symbol) are left out; non-digits between digits become one "/"."""
+    slash of the symbol) are left out; non-digits between digits become one "/". A character whose topology rules
+    out the classifier's choice is read as the candidate of its shape (`rerank`)."""
     pieces = characters(upright(field_ink(crop), shear), model)
     if not pieces:
         return None
     probabilities = _probabilities(pieces, model)
-    classes = [int(c) for c in probabilities.argmax(axis=1)]
+    shaped = [rerank(row, topology(piece)) for row, piece in zip(probabilities, pieces, strict=True)]
+    classes = [int(row.argmax()) if digit is None else digit for row, digit in zip(probabilities, shaped, strict=True)]
     digits = [k for k, c in enumerate(classes) if c != NOISE]
     if len(digits) < len(pieces) - len(digits):
         return None  # mostly no digits: a scribble, a blot, a word
@@ -395,7 +457,7 @@ def read_digits(crop: np.ndarray, model: DigitModel, shear: float = 0.0) -> Digi
         elif not text.endswith("/"):
             text += "/"
     confidence = float(min(probabilities[k, classes[k]] for k in digits))
-    return DigitReading(text, confidence)
+    return DigitReading(text, confidence, any(digit is not None for digit in shaped))
 
 
 def read_leaning(crop: np.ndarray, model: DigitModel, shears: tuple[float, ...] = SHEARS) -> list[DigitReading]:

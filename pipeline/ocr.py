@@ -26,8 +26,8 @@ import numpy as np
 from pipeline import handwriting
 from pipeline.defaults import PAGE_TIMEOUT_SECONDS
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
-from pipeline.extract.names import FAMILY_NAMES, read_name
 from pipeline.limits import check_pixels
+from pipeline.names import FAMILY_NAMES, read_name
 from pipeline.preprocess import suppress_color_ink, turn_prepared
 from pipeline.resources import current_resources
 from pipeline.types import (
@@ -593,9 +593,11 @@ PRINTED_SLACK = 0.15
 # printed ones; a worn typewriter's digits are unsure too, but read whole. (A number's crop may hold part of the
 # symbol's slash when OCR read them as one word ("635/QĐ-UBND"), so its characters are not counted.)
 PRINTED_MIN_CONFIDENCE = 50.0
-# The winning reading must hold this share of the recognisers' votes, and be backed by two of the three
-# recognisers unless the classifier alone reads it at most of its shears, this surely on average; else the field
-# is unreadable.
+# The winning reading must hold this share of the recognisers' votes, and be backed by two recognisers unless the
+# classifier alone reads it at most of its shears, this surely on average; else the field is unreadable. A
+# classifier's reading in which a character's topology overruled its first choice (an "8" with no loop at its top
+# and its upper left open: a looped "2", handwriting.rerank) counts as the topology's: the character's shape is
+# evidence of its own, apart from the classifier's pixels.
 MIN_FIELD_CONFIDENCE = 0.34
 CONFIDENT_CLASSIFIER = 0.9
 # Votes: the classifier of handwritten digits, the page's own OCR of the gap (its look-alikes mapped), and
@@ -842,7 +844,7 @@ def _tesseract_digits(crops: list[np.ndarray], shears: list[tuple[float, ...]], 
 class _Vote:
     text: str
     weight: float
-    source: str  # "classifier", "tesseract" or "ocr"
+    source: str  # "classifier", "topology" (the classifier's candidate its shape chose), "tesseract" or "ocr"
 
 
 def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> list[_Vote]:
@@ -852,7 +854,8 @@ def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]
     shears = _shears(spot)
     votes = [_Vote(text, TESSERACT_VOTE * max(confidence, 20.0) / 100 / len(shears), "tesseract")
              for text, confidence in tesseract]
-    votes += [_Vote(reading.text, CLASSIFIER_VOTE * reading.confidence / len(shears), "classifier")
+    votes += [_Vote(reading.text, CLASSIFIER_VOTE * reading.confidence / len(shears),
+                    "topology" if reading.reranked else "classifier")
               for reading in handwriting.read_leaning(crop, current_resources().digit_model, shears)]
     mapped = "".join(spot.ocr_text.split()).translate(DIGIT_LOOKALIKES).strip(".,:;")
     if spot.name in (RECEIVED_NUMBER, RECEIVED_DATE):

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from pipeline.extract.names import NameModel
     from pipeline.extract.places import Gazetteer
     from pipeline.extract.text import DocTypes
     from pipeline.handwriting import DigitModel
+    from pipeline.names import NameModel
     from pipeline.types import Restoration
 
 MODELS_ENV = "CONGVAN_MODELS"
@@ -66,7 +66,7 @@ class Resources:
     @property
     def person_names(self) -> NameModel:
         """How often each syllable is a family, middle or given name (pipeline/data/person_names.json)."""
-        from pipeline.extract.names import load_name_model
+        from pipeline.names import load_name_model
 
         return self._once("_person_names", load_name_model)
 

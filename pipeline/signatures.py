@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from pipeline.extract.names import FAMILY_NAMES
-from pipeline.extract.text import fold
+from pipeline.names import FAMILY_NAMES
 from pipeline.types import Record, Signature, SignatureField
+from pipeline.vietnamese import fold
 
 # Vietnam's offset: times written without one (a stamp's "26/01/2025 11:12:09") are local times there.
 LOCAL_OFFSET = dt.timedelta(hours=7)

@@ -274,3 +274,32 @@ def _inventory_skeletons() -> frozenset[str]:
 def could_be_syllable(text: str) -> bool:
     """Whether lowercase `text` is a syllable, or becomes one once diacritics are added (viet → việt)."""
     return is_valid(text) or skeleton(text) in _inventory_skeletons()
+
+
+def _build_fold_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in range(0x80, 0x2000):
+        char = chr(code)
+        base = unicodedata.normalize("NFD", char)[0].lower()
+        if base != char and len(base) == 1:
+            table[code] = base
+    for code in range(0x1E00, 0x1F00):  # Latin Extended Additional: ạ ả ấ ầ … ỹ
+        char = chr(code)
+        table[code] = unicodedata.normalize("NFD", char)[0].lower()
+    table[ord("Đ")] = "d"
+    table[ord("đ")] = "d"
+    for code in range(ord("A"), ord("Z") + 1):
+        table[code] = chr(code).lower()
+    return table
+
+
+_FOLD_TABLE = _build_fold_table()
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, one character for one character (offsets stay valid).
+
+    >>> fold("Quyết định Số 539/QĐ-UBND")
+    'quyet dinh so 539/qd-ubnd'
+    """
+    return text.translate(_FOLD_TABLE)

@@ -1,7 +1,7 @@
 """Build pipeline/data/person_names.json (make models): how often each syllable is a Vietnamese person's family,
 middle or given name, counted in the text corpora of ../shared/corpus. The extractor reads a signer's name
-through it (pipeline/extract/names.py). Nothing is hand-listed but the two anchors every Vietnamese name
-grammar starts from: the commonest family names and the commonest middle names (pipeline/extract/names.py).
+through it (pipeline/names.py). Nothing is hand-listed but the two anchors every Vietnamese name
+grammar starts from: the commonest family names and the commonest middle names (pipeline/names.py).
 
 A run of three or four capitalised syllables (two are mostly places: "Hà Nội", "Thái Bình") is a person's name
 when it opens with an anchor family name
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.extract.names import ANCHOR_FAMILY_NAMES, ANCHOR_MIDDLE_NAMES, NAMES_FILE  # noqa: E402
+from pipeline.names import ANCHOR_FAMILY_NAMES, ANCHOR_MIDDLE_NAMES, NAMES_FILE  # noqa: E402
 from pipeline.vietnamese import is_valid, normalize_text  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -48,6 +48,21 @@ def test_extract_header_signer_by_position_not_when_the_block_is_read() -> None:
     assert "document.signer" not in record.fields_confidence
 
 
+def test_extract_header_signer_by_position_a_name_an_area_shares() -> None:
+    # a district of Cà Mau named after a person: the middle name Văn shapes it as a person's name only
+    record = _record_of_scan(_HEAD + _DAMAGED + "Trần Văn Thời")
+    assert record.document.signer is not None
+    assert record.document.signer.name == "Trần Văn Thời"
+    assert "document.signer" in record.needs_review
+
+
+def test_extract_header_signer_under_the_title_whatever_the_gazetteer_holds() -> None:
+    # the name's place after the block's title decides: "Hà Tĩnh" is a person's name there (Hà, a family name)
+    record = _record_of_scan(_HEAD + "Nơi nhận:\n- Như trên;\n- Lưu: VT.\nKT. CHỦ TỊCH\nPHÓ CHỦ TỊCH\nHà Tĩnh")
+    assert record.document.signer is not None
+    assert (record.document.signer.title, record.document.signer.name) == ("PHÓ CHỦ TỊCH", "Hà Tĩnh")
+
+
 @pytest.mark.parametrize("last", [
     "ót +",  # no name line at all
     "Lưu: VT.",
@@ -55,6 +70,7 @@ def test_extract_header_signer_by_position_not_when_the_block_is_read() -> None:
     "Sở Tài Chính",
     "Hà Tĩnh",  # a province's name: its first word is a family name too
     "Hồ Chí Minh",
+    "Lê Chân",  # a district's name, family name first, no middle name
     "- Trần Thị Bình",  # a list's last item, its bullet as typed
 ])
 def test_extract_header_signer_by_position_needs_a_name_with_a_family_name(last: str) -> None:

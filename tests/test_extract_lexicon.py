@@ -10,7 +10,7 @@ import pytest
 from extract_helpers import CASES
 
 from pipeline.extract import lexicon
-from pipeline.extract.text import fold
+from pipeline.vietnamese import fold
 
 # The patterns the extractors match on folded text (`text.fold`); the others see the text as written. Those
 # that may match inside a line are searched for, the others match at its start.

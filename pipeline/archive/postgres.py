@@ -27,14 +27,22 @@ from pipeline.archive.query import QueryTerm, TextQuery
 from pipeline.archive.review import TASK_STATUSES, apply_corrections, field_value, validate_correction
 from pipeline.archive.store import (
     BROWSE_ORDERS,
+    CARD_COLUMNS,
+    CORRECTION_COLUMNS,
+    CORRECTION_FROM,
     DOCUMENT_COLUMNS,
     HUMAN_WORK_COLUMNS,
     HUMAN_WORK_KEYS,
+    INTAKE_COLUMNS,
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
+    STORED_COLUMNS,
+    SUMMARY_COLUMNS,
     SUMMARY_WIDTH,
     TABLES,
+    TASK_COLUMNS,
+    TASK_FROM,
     ArchivedDocument,
     Citation,
     CitingReference,
@@ -54,6 +62,7 @@ from pipeline.archive.store import (
     TaskRow,
     TaskStatusChange,
     User,
+    best_pages,
     card_from_row,
     corrected_columns,
     document_rows,
@@ -279,8 +288,6 @@ MAX_POSITION = 16383
 MAX_POSITIONS = 256
 MAX_LEXEME_BYTES = 2046
 
-_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
-_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
 
 
 def _quoted(columns: Sequence[str]) -> str:
@@ -410,20 +417,20 @@ class PostgresArchive:
 
     def find_document(self, sha256: str) -> StoredDocument | None:
         with self._connection() as db:
-            row = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = %s', (sha256,)).fetchone()
+            row = db.execute(f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "sha256" = %s', (sha256,)).fetchone()
         return stored_document(row) if row else None
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
         with self._connection() as db:
             if text.isdigit() and int(text) < 2**63:  # larger numbers are no id (and no bigint)
-                rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = %s', (int(text),)).fetchall()
+                rows = db.execute(f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "id" = %s', (int(text),)).fetchall()
                 if rows:
                     return [stored_document(row) for row in rows]
-            rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "code_key" = %s '
+            rows = db.execute(f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "code_key" = %s '
                               'ORDER BY "date" DESC NULLS LAST, "id"', (code_key(text),)).fetchall()
             if not rows and len(text) >= 8 and all(c in "0123456789abcdef" for c in text.lower()):
-                rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE %s ORDER BY "id"',
+                rows = db.execute(f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE %s ORDER BY "id"',
                                   (text.lower() + "%",)).fetchall()
         return [stored_document(row) for row in rows]
 
@@ -433,7 +440,7 @@ class PostgresArchive:
 
     def stored_documents(self) -> Iterator[StoredDocument]:
         with self._connection() as db:
-            rows = db.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall()
+            rows = db.execute(f'SELECT {STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall()
         for row in rows:
             yield stored_document(row)
 
@@ -469,7 +476,7 @@ class PostgresArchive:
     def issued_documents(self, number: str, filters: SearchFilters) -> list[IssuedDocument]:
         where, params = _filter_sql(filters)
         with self._connection() as db:
-            rows = db.execute(f'SELECT {_SUMMARY_COLUMNS}, d."code_key" FROM "documents" d WHERE d."number" = %s{where}',
+            rows = db.execute(f'SELECT {SUMMARY_COLUMNS}, d."code_key" FROM "documents" d WHERE d."number" = %s{where}',
                               [number, *params]).fetchall()
         return [IssuedDocument(summary_from_row(row), row[SUMMARY_WIDTH]) for row in rows]
 
@@ -477,7 +484,7 @@ class PostgresArchive:
         where, params = _filter_sql(filters)
         with self._connection() as db:
             rows = db.execute(
-                f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page", r."year" FROM "references" r '
+                f'SELECT {SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page", r."year" FROM "references" r '
                 f'JOIN "documents" d ON d."id" = r."document_id" WHERE r."number" = %s{where} ORDER BY r."id"',
                 [number, *params],
             ).fetchall()
@@ -526,26 +533,21 @@ class PostgresArchive:
                     outer, outer_params = verify, verify_params
                 rows = db.execute(
                     f"""WITH m AS MATERIALIZED ({candidates})
-                        SELECT {_SUMMARY_COLUMNS}, p."page", p."text", m."score"
+                        SELECT {SUMMARY_COLUMNS}, p."page", p."text", m."score"
                         FROM m JOIN "pages" p ON p."id" = m."page_id" JOIN "documents" d ON d."id" = p."document_id"
                         WHERE TRUE{outer}{where} ORDER BY m."score", p."id" DESC""",
                     [*candidate_params, *outer_params, *params],
                 ).fetchall()
-                best: dict[int, PageMatch] = {}
-                for row in rows:
-                    document = summary_from_row(row)
-                    if document.id not in exclude and document.id not in best:
-                        page, text, value = row[SUMMARY_WIDTH:]
-                        best[document.id] = PageMatch(document, page, text, float(value))
+                best = best_pages(rows, exclude)
                 if len(best) >= wanted:
-                    return list(best.values())[:wanted]
+                    return best[:wanted]
                 if not ranked and span < newest:
                     span *= 8
                     continue
                 if total is None:
                     total = _scalar(db, f'SELECT count(*) FROM "pages" p WHERE {select}', select_params)
                 if window >= total:
-                    return list(best.values())
+                    return best
                 window = min(total, window * 4)
 
     def documents(self, filters: SearchFilters, *, order: str = "date",
@@ -556,7 +558,7 @@ class PostgresArchive:
             raise ValueError(f"unknown order {order!r}")
         where, params = _filter_sql(filters)
         with self._connection() as db:  # LIMIT NULL: no limit
-            rows = db.execute(f'SELECT {_SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d '
+            rows = db.execute(f'SELECT {SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d '
                               f'WHERE TRUE{where} ORDER BY {orders[order]} LIMIT %s', [*params, limit]).fetchall()
         for row in rows:
             yield ArchivedDocument(summary_from_row(row), row[SUMMARY_WIDTH], Record.from_dict(json.loads(row[SUMMARY_WIDTH + 1])))
@@ -566,7 +568,7 @@ class PostgresArchive:
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
         with self._connection() as db:
             rows = db.execute(
-                f"""SELECT {_TASK_COLUMNS} {_TASK_FROM}
+                f"""SELECT {TASK_COLUMNS} {TASK_FROM}
                    WHERE %s::text IS NULL OR coalesce(d."date", substr(d."added_at", 1, 10)) >= %s
                    ORDER BY d."date" NULLS FIRST, d."id", t."id"
                 """,
@@ -596,9 +598,9 @@ class PostgresArchive:
             params.append(filters.since)
         where = "".join(f" AND {condition}" for condition in conditions)
         with self._connection(snapshot=True) as db:
-            total = _scalar(db, f"SELECT count(*) {_TASK_FROM} WHERE TRUE{where}", params)
+            total = _scalar(db, f"SELECT count(*) {TASK_FROM} WHERE TRUE{where}", params)
             rows = db.execute(
-                f'SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE TRUE{where} ORDER BY t."deadline" ASC NULLS LAST, '
+                f'SELECT {TASK_COLUMNS} {TASK_FROM} WHERE TRUE{where} ORDER BY t."deadline" ASC NULLS LAST, '
                 'd."date" DESC NULLS LAST, d."id", t."id" LIMIT %s OFFSET %s', [*params, limit, offset]).fetchall()
         return int(total), [task_from_row(row) for row in rows]
 
@@ -648,7 +650,7 @@ class PostgresArchive:
         if not document_ids:
             return {}
         with self._connection() as db:
-            rows = db.execute(f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE d."id" = ANY(%s)',
+            rows = db.execute(f'SELECT {CARD_COLUMNS} FROM "documents" d WHERE d."id" = ANY(%s)',
                               ([int(i) for i in document_ids],)).fetchall()
         return {row[0]: card_from_row(row) for row in rows}
 
@@ -659,7 +661,7 @@ class PostgresArchive:
         key = 'd."date"' if order == "date" else 'd."added_at"'
         with self._connection(snapshot=True) as db:
             total = _scalar(db, f'SELECT count(*) FROM "documents" d WHERE TRUE{where}', params)
-            rows = db.execute(f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE TRUE{where} '
+            rows = db.execute(f'SELECT {CARD_COLUMNS} FROM "documents" d WHERE TRUE{where} '
                               f'ORDER BY {key} DESC NULLS LAST, d."id" DESC LIMIT %s OFFSET %s',
                               [*params, limit, offset]).fetchall()
         return int(total), [card_from_row(row) for row in rows]
@@ -688,7 +690,7 @@ class PostgresArchive:
         if not code_keys:
             return []
         with self._connection() as db:
-            rows = db.execute(f'SELECT {_SUMMARY_COLUMNS}, d."code_key", d."place_key" FROM "documents" d '
+            rows = db.execute(f'SELECT {SUMMARY_COLUMNS}, d."code_key", d."place_key" FROM "documents" d '
                               'WHERE d."code_key" = ANY(%s) ORDER BY d."id"', (sorted(code_keys),)).fetchall()
             regions = _regions_of(db, {row[0]: row[SUMMARY_WIDTH + 1] for row in rows})
         return [CodedDocument(summary_from_row(row), row[SUMMARY_WIDTH], regions[row[0]]) for row in rows]
@@ -697,7 +699,7 @@ class PostgresArchive:
         width = SUMMARY_WIDTH
         with self._connection() as db:
             rows = db.execute(
-                f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."year", r."date", d."place_key" '
+                f'SELECT {SUMMARY_COLUMNS}, r."code", r."code_key", r."year", r."date", d."place_key" '
                 'FROM "references" r JOIN "documents" d ON d."id" = r."document_id" WHERE r."code_key" = %s '
                 'ORDER BY d."date" DESC NULLS LAST, d."id" DESC', (code_key,)).fetchall()
             regions = _regions_of(db, {row[0]: row[width + 4] for row in rows})
@@ -739,14 +741,14 @@ class PostgresArchive:
 
     def corrections(self, document_id: int) -> list[Correction]:
         with self._connection() as db:
-            rows = db.execute(f'SELECT {_CORRECTION_COLUMNS} {_CORRECTION_FROM} WHERE c."sha256" = '
+            rows = db.execute(f'SELECT {CORRECTION_COLUMNS} {CORRECTION_FROM} WHERE c."sha256" = '
                               '(SELECT "sha256" FROM "documents" WHERE "id" = %s) ORDER BY c."id"',
                               (document_id,)).fetchall()
         return [Correction(*row) for row in rows]
 
     def recent_corrections(self, limit: int) -> list[Correction]:
         with self._connection() as db:
-            rows = db.execute(f'SELECT {_CORRECTION_COLUMNS} {_CORRECTION_FROM} ORDER BY c."id" DESC LIMIT %s',
+            rows = db.execute(f'SELECT {CORRECTION_COLUMNS} {CORRECTION_FROM} ORDER BY c."id" DESC LIMIT %s',
                               (limit,)).fetchall()
         return [Correction(*row) for row in rows]
 
@@ -801,14 +803,14 @@ class PostgresArchive:
     def add_intake(self, name: str, path: str, size: int, *, user: str) -> IntakeJob:
         with self._write() as db:
             row = db.execute(f'INSERT INTO "intake" ("name", "path", "size", "author", "status", "created_at") '
-                             f"VALUES (%s, %s, %s, %s, 'queued', %s) RETURNING {_INTAKE_COLUMNS}",
+                             f"VALUES (%s, %s, %s, %s, 'queued', %s) RETURNING {INTAKE_COLUMNS}",
                              (name, path, size, user, now_iso())).fetchone()
         assert row is not None
         return IntakeJob(*row)
 
     def intake_jobs(self, limit: int) -> list[IntakeJob]:
         with self._connection() as db:
-            rows = db.execute(f'SELECT {_INTAKE_COLUMNS} FROM "intake" ORDER BY "id" DESC LIMIT %s', (limit,)).fetchall()
+            rows = db.execute(f'SELECT {INTAKE_COLUMNS} FROM "intake" ORDER BY "id" DESC LIMIT %s', (limit,)).fetchall()
         return [IntakeJob(*row) for row in rows]
 
     def claim_intake(self) -> IntakeJob | None:
@@ -816,7 +818,7 @@ class PostgresArchive:
         with self._write() as db:
             row = db.execute(f"""UPDATE "intake" SET "status" = 'running' WHERE "id" = (
                                     SELECT "id" FROM "intake" WHERE "status" = 'queued' ORDER BY "id"
-                                    LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {_INTAKE_COLUMNS}""").fetchone()
+                                    LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {INTAKE_COLUMNS}""").fetchone()
         return IntakeJob(*row) if row else None
 
     def finish_intake(self, job_id: int, status: str, message: str | None, document_id: int | None) -> None:
@@ -963,17 +965,6 @@ def _part_values(table: str, document_id: int, row: dict[str, Any]) -> list[Any]
     return [document_id, *(row[column] for column in PART_COLUMNS[table])]
 
 
-_CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
-                 'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
-                 'd."task_count", d."added_at"')
-_TASK_COLUMNS = ('t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source", '
-                 'coalesce(s."status", \'open\')')
-_TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
-              'LEFT JOIN "task_status" s ON s."uid" = t."uid"')
-_CORRECTION_COLUMNS = 'c."id", c."sha256", d."id", c."field", c."old", c."new", c."author", c."at"'
-_CORRECTION_FROM = 'FROM "corrections" c LEFT JOIN "documents" d ON d."sha256" = c."sha256"'
-_INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message", "document_id", "created_at", '
-                   '"finished_at"')
 
 
 def _changes(db: psycopg.Connection[Any], sha256: str) -> list[tuple[str, str | None]]:

@@ -29,14 +29,22 @@ from pipeline.archive.review import (
 )
 from pipeline.archive.store import (
     BROWSE_ORDERS,
+    CARD_COLUMNS,
+    CORRECTION_COLUMNS,
+    CORRECTION_FROM,
     DOCUMENT_COLUMNS,
     HUMAN_WORK_COLUMNS,
     HUMAN_WORK_KEYS,
+    INTAKE_COLUMNS,
     INTAKE_STATUSES,
     PART_COLUMNS,
     ROLES,
+    STORED_COLUMNS,
+    SUMMARY_COLUMNS,
     SUMMARY_WIDTH,
     TABLES,
+    TASK_COLUMNS,
+    TASK_FROM,
     ArchivedDocument,
     Citation,
     CitingReference,
@@ -56,6 +64,7 @@ from pipeline.archive.store import (
     TaskRow,
     TaskStatusChange,
     User,
+    best_pages,
     card_from_row,
     corrected_columns,
     document_rows,
@@ -67,6 +76,7 @@ from pipeline.archive.store import (
     region_of,
     settled_fields,
     source_path,
+    stored_document,
     summary_from_row,
     task_from_row,
     unpack_result,
@@ -279,15 +289,6 @@ _Store = TypeVar("_Store")
 _STORE_FAILURES = (sqlite3.Error, zlib.error, json.JSONDecodeError, UnicodeDecodeError)
 _CREATED_TABLE = re.compile(r'\s*CREATE (?:VIRTUAL )?TABLE "(\w+)"')
 
-_STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
-_SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
-_CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
-                 'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
-                 'd."task_count", d."added_at"')
-_TASK_COLUMNS = ('t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source", '
-                 'coalesce(s."status", \'open\')')
-_TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
-              'LEFT JOIN "task_status" s ON s."uid" = t."uid"')
 FACET_MEMO = 64  # facet answers remembered per connection
 
 
@@ -414,34 +415,34 @@ class SqliteArchive:
 
     def find_document(self, sha256: str) -> StoredDocument | None:
         row = self.connection.execute(
-            f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" = ?', (sha256,)
+            f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "sha256" = ?', (sha256,)
         ).fetchone()
-        return _stored(row) if row else None
+        return stored_document(row) if row else None
 
     def lookup(self, id_or_code: str) -> list[StoredDocument]:
         text = id_or_code.strip()
         if text.isascii() and text.isdigit() and int(text) <= _MAX_ID:  # not "²", nor beyond SQLite's integers
             rows = self.connection.execute(
-                f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
+                f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "id" = ?', (int(text),)
             ).fetchall()
             if rows:
-                return [_stored(row) for row in rows]
+                return [stored_document(row) for row in rows]
         key = code_key(text)
         rows = self.connection.execute(
-            f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "code_key" = ? ORDER BY "date" DESC, "id"', (key,)
+            f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "code_key" = ? ORDER BY "date" DESC, "id"', (key,)
         ).fetchall()
         if not rows and len(text) >= 8 and all(c in "0123456789abcdef" for c in text.lower()):
             rows = self.connection.execute(
-                f'SELECT {_STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE ? || \'%\'', (text.lower(),)
+                f'SELECT {STORED_COLUMNS} FROM "documents" WHERE "sha256" LIKE ? || \'%\'', (text.lower(),)
             ).fetchall()
-        return [_stored(row) for row in rows]
+        return [stored_document(row) for row in rows]
 
     def count_documents(self) -> int:
         return int(self.connection.execute('SELECT count(*) FROM "documents"').fetchone()[0])
 
     def stored_documents(self) -> Iterator[StoredDocument]:
-        for row in self.connection.execute(f'SELECT {_STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall():
-            yield _stored(row)
+        for row in self.connection.execute(f'SELECT {STORED_COLUMNS} FROM "documents" ORDER BY "id"').fetchall():
+            yield stored_document(row)
 
     def table_counts(self) -> dict[str, int]:
         return {table: int(self.connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
@@ -468,7 +469,7 @@ class SqliteArchive:
         if not document_ids:
             return {}
         rows = self.connection.execute(
-            f'SELECT {_CARD_COLUMNS} FROM "documents" d WHERE d."id" IN (SELECT "value" FROM json_each(?))',
+            f'SELECT {CARD_COLUMNS} FROM "documents" d WHERE d."id" IN (SELECT "value" FROM json_each(?))',
             (json.dumps([int(i) for i in document_ids]),),
         ).fetchall()
         return {row[0]: card_from_row(row) for row in rows}
@@ -483,7 +484,7 @@ class SqliteArchive:
         rows = self.connection.execute(
             f'WITH m AS MATERIALIZED (SELECT d."id" AS "id", {key} AS "key" FROM "documents" d WHERE 1 = 1{where} '
             f'ORDER BY "key" DESC, "id" DESC LIMIT ? OFFSET ?) '
-            f'SELECT {_CARD_COLUMNS} FROM m JOIN "documents" d ON d."id" = m."id" ORDER BY m."key" DESC, m."id" DESC',
+            f'SELECT {CARD_COLUMNS} FROM m JOIN "documents" d ON d."id" = m."id" ORDER BY m."key" DESC, m."id" DESC',
             [*params, limit, offset],
         ).fetchall()
         return int(total), [card_from_row(row) for row in rows]
@@ -549,7 +550,7 @@ class SqliteArchive:
     def issued_documents(self, number: str, filters: SearchFilters) -> list[IssuedDocument]:
         where, params = _filter_sql(filters)
         rows = self.connection.execute(
-            f'SELECT {_SUMMARY_COLUMNS}, d."code_key" FROM "documents" d WHERE d."number" = ?{where}',
+            f'SELECT {SUMMARY_COLUMNS}, d."code_key" FROM "documents" d WHERE d."number" = ?{where}',
             [number, *params],
         ).fetchall()
         return [IssuedDocument(summary_from_row(row), row[SUMMARY_WIDTH]) for row in rows]
@@ -557,7 +558,7 @@ class SqliteArchive:
     def citations(self, number: str, filters: SearchFilters) -> list[Citation]:
         where, params = _filter_sql(filters)
         rows = self.connection.execute(
-            f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page", r."year" FROM "references" r '
+            f'SELECT {SUMMARY_COLUMNS}, r."code", r."code_key", r."mentions", r."page", r."year" FROM "references" r '
             f'JOIN "documents" d ON d."id" = r."document_id" WHERE r."number" = ?{where}',
             [number, *params],
         ).fetchall()
@@ -598,24 +599,19 @@ class SqliteArchive:
                 f"""WITH m AS MATERIALIZED (
                         SELECT "rowid" AS "page_id", {score} AS "score" FROM "page_fts"
                         WHERE "page_fts" MATCH ?{banned} ORDER BY {order} LIMIT ?)
-                    SELECT {_SUMMARY_COLUMNS}, p."page", p."text", m."score"
+                    SELECT {SUMMARY_COLUMNS}, p."page", p."text", m."score"
                     FROM m JOIN "pages" p ON p."id" = m."page_id" JOIN "documents" d ON d."id" = p."document_id"
                     WHERE 1 = 1{where} ORDER BY m."score", p."id" DESC""",
                 [match, *banned_params, window, *params],
             ).fetchall()
-            best: dict[int, PageMatch] = {}
-            for row in rows:
-                document = summary_from_row(row)
-                if document.id not in exclude and document.id not in best:
-                    page, text, value = row[SUMMARY_WIDTH:]
-                    best[document.id] = PageMatch(document, page, text, float(value))
+            best = best_pages(rows, exclude)
             if len(best) >= wanted:
-                return list(best.values())[:wanted]
+                return best[:wanted]
             if total is None:
                 total = db.execute(f'SELECT count(*) FROM "page_fts" WHERE "page_fts" MATCH ?{banned}',
                                    (match, *banned_params)).fetchone()[0]
             if window >= total:
-                return list(best.values())
+                return best
             window = min(total, window * 4)
 
     def documents(self, filters: SearchFilters, *, order: str = "date", limit: int | None = None) -> Iterator[ArchivedDocument]:
@@ -625,7 +621,7 @@ class SqliteArchive:
         if order not in orders:
             raise ValueError(f"unknown order {order!r}")
         rows = self.connection.execute(
-            f'SELECT {_SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d WHERE 1 = 1{where} '
+            f'SELECT {SUMMARY_COLUMNS}, d."added_at", d."record" FROM "documents" d WHERE 1 = 1{where} '
             f'ORDER BY {orders[order]} LIMIT ?',
             [*params, -1 if limit is None else limit],
         )
@@ -638,7 +634,7 @@ class SqliteArchive:
         if not code_keys:
             return []
         rows = self.connection.execute(
-            f'SELECT {_SUMMARY_COLUMNS}, d."code_key", d."place_key" FROM "documents" d '
+            f'SELECT {SUMMARY_COLUMNS}, d."code_key", d."place_key" FROM "documents" d '
             'WHERE d."code_key" IN (SELECT "value" FROM json_each(?))', (json.dumps(sorted(code_keys)),)
         ).fetchall()
         regions = self._regions_of({row[0]: row[SUMMARY_WIDTH + 1] for row in rows})
@@ -646,7 +642,7 @@ class SqliteArchive:
 
     def citing(self, code_key: str) -> list[CitingReference]:
         rows = self.connection.execute(
-            f'SELECT {_SUMMARY_COLUMNS}, r."code", r."code_key", r."year", r."date", d."place_key" '
+            f'SELECT {SUMMARY_COLUMNS}, r."code", r."code_key", r."year", r."date", d."place_key" '
             'FROM "references" r JOIN "documents" d ON d."id" = r."document_id" WHERE r."code_key" = ? '
             'ORDER BY d."date" DESC, d."id" DESC', (code_key,)
         ).fetchall()
@@ -673,7 +669,7 @@ class SqliteArchive:
 
     def tasks(self, since: str | None = None) -> Iterator[TaskRow]:
         rows = self.connection.execute(
-            f"""SELECT {_TASK_COLUMNS} {_TASK_FROM}
+            f"""SELECT {TASK_COLUMNS} {TASK_FROM}
                WHERE ? IS NULL OR coalesce(d."date", substr(d."added_at", 1, 10)) >= ?
                ORDER BY d."date", d."id", t."id"
             """,
@@ -703,9 +699,9 @@ class SqliteArchive:
             conditions.append('coalesce(d."date", substr(d."added_at", 1, 10)) >= ?')
             params.append(filters.since)
         where = "".join(f" AND {condition}" for condition in conditions)
-        total = self.connection.execute(f"SELECT count(*) {_TASK_FROM} WHERE 1 = 1{where}", params).fetchone()[0]
+        total = self.connection.execute(f"SELECT count(*) {TASK_FROM} WHERE 1 = 1{where}", params).fetchone()[0]
         rows = self.connection.execute(
-            f'SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE 1 = 1{where} ORDER BY t."deadline" IS NULL, t."deadline", '
+            f'SELECT {TASK_COLUMNS} {TASK_FROM} WHERE 1 = 1{where} ORDER BY t."deadline" IS NULL, t."deadline", '
             'd."date" DESC, d."id", t."id" LIMIT ? OFFSET ?', [*params, -1 if limit is None else limit, offset]
         ).fetchall()
         return int(total), [task_from_row(row) for row in rows]
@@ -765,13 +761,13 @@ class SqliteArchive:
 
     def corrections(self, document_id: int) -> list[Correction]:
         rows = self.connection.execute(
-            f"SELECT {_CORRECTION_COLUMNS} {_CORRECTION_FROM} WHERE c.\"sha256\" = "
+            f"SELECT {CORRECTION_COLUMNS} {CORRECTION_FROM} WHERE c.\"sha256\" = "
             '(SELECT "sha256" FROM "documents" WHERE "id" = ?) ORDER BY c."id"', (document_id,)).fetchall()
         return [Correction(*row) for row in rows]
 
     def recent_corrections(self, limit: int) -> list[Correction]:
         rows = self.connection.execute(
-            f'SELECT {_CORRECTION_COLUMNS} {_CORRECTION_FROM} ORDER BY c."id" DESC LIMIT ?', (limit,)).fetchall()
+            f'SELECT {CORRECTION_COLUMNS} {CORRECTION_FROM} ORDER BY c."id" DESC LIMIT ?', (limit,)).fetchall()
         return [Correction(*row) for row in rows]
 
     def review_queue(self, *, limit: int, offset: int) -> tuple[int, list[DocumentCard]]:
@@ -829,11 +825,11 @@ class SqliteArchive:
         return self._intake(cursor.lastrowid)
 
     def _intake(self, job_id: int) -> IntakeJob:
-        row = self.connection.execute(f'SELECT {_INTAKE_COLUMNS} FROM "intake" WHERE "id" = ?', (job_id,)).fetchone()
+        row = self.connection.execute(f'SELECT {INTAKE_COLUMNS} FROM "intake" WHERE "id" = ?', (job_id,)).fetchone()
         return IntakeJob(*row)
 
     def intake_jobs(self, limit: int) -> list[IntakeJob]:
-        rows = self.connection.execute(f'SELECT {_INTAKE_COLUMNS} FROM "intake" ORDER BY "id" DESC LIMIT ?',
+        rows = self.connection.execute(f'SELECT {INTAKE_COLUMNS} FROM "intake" ORDER BY "id" DESC LIMIT ?',
                                        (limit,)).fetchall()
         return [IntakeJob(*row) for row in rows]
 
@@ -901,21 +897,12 @@ def _q(column: str) -> str:
     return f'"{column}"'
 
 
-_CORRECTION_COLUMNS = 'c."id", c."sha256", d."id", c."field", c."old", c."new", c."author", c."at"'
-_CORRECTION_FROM = 'FROM "corrections" c LEFT JOIN "documents" d ON d."sha256" = c."sha256"'
-_INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message", "document_id", "created_at", '
-                   '"finished_at"')
 
 
 def _changes(db: sqlite3.Connection, sha256: str) -> list[tuple[str, str | None]]:
     """The corrections of a content, oldest first, as (field, value)."""
     return [(field, new) for field, new in db.execute(
         'SELECT "field", "new" FROM "corrections" WHERE "sha256" = ? ORDER BY "id"', (sha256,))]
-
-
-def _stored(row: Sequence[Any]) -> StoredDocument:
-    id_, sha256, source, name, kind, page_count, code, date, place = row
-    return StoredDocument(id_, sha256, source, name, DocumentKind(kind), page_count, code, date, place)
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:

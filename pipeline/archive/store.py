@@ -627,6 +627,10 @@ class DocumentRows:
         return hasher.hexdigest()
 
 
+# The columns of "documents" a StoredDocument is read from, in its fields' order (both stores select them).
+STORED_COLUMNS = '"id", "sha256", "source", "name", "kind", "page_count", "code", "date", "place"'
+
+
 def stored_document(row: Sequence[Any]) -> StoredDocument:
     """A StoredDocument from its columns, in field order."""
     id_, sha256, source, name, kind, page_count, code, date, place = row
@@ -847,11 +851,37 @@ def redact_url(location: str) -> str:
 
 # --------------------------------------------------------------------------- rows of the backends' listings
 
+# What each listing selects, in the order its row reader below takes the row apart: the select lists (over
+# "documents" d, "tasks" t, "task_status" s, "corrections" c) are the same SQL in both stores.
+SUMMARY_COLUMNS = 'd."id", d."source", d."name", d."code", d."type", d."issuer", d."date", d."place"'
 SUMMARY_WIDTH = 8  # the columns of a DocumentSummary at the start of every document listing's row
+CARD_COLUMNS = ('d."id", d."sha256", d."source", d."name", d."kind", d."page_count", d."code", d."type", '
+                'd."type_name", d."issuer", d."parent_issuer", d."place", d."date", d."subject", d."review", '
+                'd."task_count", d."added_at"')
+TASK_COLUMNS = ('t."uid", t."record", d."id", d."code", d."date", d."type", d."issuer", d."source", '
+                'coalesce(s."status", \'open\')')
+TASK_FROM = ('FROM "tasks" t JOIN "documents" d ON d."id" = t."document_id" '
+             'LEFT JOIN "task_status" s ON s."uid" = t."uid"')
+CORRECTION_COLUMNS = 'c."id", c."sha256", d."id", c."field", c."old", c."new", c."author", c."at"'  # Correction's
+CORRECTION_FROM = 'FROM "corrections" c LEFT JOIN "documents" d ON d."sha256" = c."sha256"'
+INTAKE_COLUMNS = ('"id", "name", "path", "size", "author", "status", "message", "document_id", "created_at", '
+                  '"finished_at"')  # IntakeJob's fields
 
 
 def summary_from_row(row: Sequence[Any]) -> DocumentSummary:
     return DocumentSummary(*row[:SUMMARY_WIDTH])
+
+
+def best_pages(rows: Iterable[Sequence[Any]], exclude: Collection[int]) -> list[PageMatch]:
+    """A page search's matches (a summary, then page, text, score; best first): each document's best page, in
+    rank order, but for the `exclude`d documents."""
+    best: dict[int, PageMatch] = {}
+    for row in rows:
+        document = summary_from_row(row)
+        if document.id not in exclude and document.id not in best:
+            page, text, value = row[SUMMARY_WIDTH:]
+            best[document.id] = PageMatch(document, page, text, float(value))
+    return list(best.values())
 
 
 def card_from_row(row: Sequence[Any]) -> DocumentCard:

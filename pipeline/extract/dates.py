@@ -7,9 +7,9 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from pipeline.extract.text import DocumentText, fold
+from pipeline.extract.text import DocumentText
 from pipeline.types import DateMention
-from pipeline.vietnamese import digit_letters
+from pipeline.vietnamese import digit_letters, fold
 
 MIN_YEAR, MAX_YEAR = 1900, 2099
 

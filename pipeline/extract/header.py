@@ -13,12 +13,12 @@ from rapidfuzz.distance import Levenshtein
 
 from pipeline.extract import lexicon
 from pipeline.extract.dates import parse_date
-from pipeline.extract.names import FAMILY_NAMES, read_name
 from pipeline.extract.places import names_an_area
 from pipeline.extract.references import CodeMatch, iter_codes, read_labelled_code
-from pipeline.extract.text import DocumentText, Line, doc_types, fold, is_upper_text
+from pipeline.extract.text import DocumentText, Line, doc_types, is_upper_text
+from pipeline.names import ANCHOR_MIDDLE_NAMES, FAMILY_NAMES, read_name
 from pipeline.types import DateParts, DocumentHeader, Signer
-from pipeline.vietnamese import is_valid
+from pipeline.vietnamese import fold, is_valid
 
 HEADER_MAX_LINES = 60  # how far into the document the header block may reach
 HEADER_RESUMES_WITHIN_LINES = 6  # an unreadable line is the header's when its motto, number or date follows
@@ -791,8 +791,9 @@ def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
     """The signer's name where Decree 30 sets it, when the signature block around it is unreadable (a seal over
     the titles, no "Nơi nhận" read): the document's last line (before an appendix) is a person's name, whose first
     word is a family name (but for its marks, through the name model), in the right column as the page's word
-    boxes show, and no province's or district's name. Text alone tells neither the column nor a list's last item
-    ("- Nguyễn Văn An") or a place's name ("Hà Tĩnh") from a signer's name: without word boxes none is taken."""
+    boxes show, and no province's or district's name but one shaped as only a person's is. Text alone tells neither
+    the column nor a list's last item ("- Nguyễn Văn An") or a place's name ("Hà Tĩnh") from a signer's name:
+    without word boxes none is taken."""
     end = layout.appendix_start if layout.appendix_start is not None else len(doc.lines)
     last = next((line for line in reversed(doc.lines[layout.body_start : end]) if line.text), None)
     if last is None or last.index in layout.skip:
@@ -801,7 +802,7 @@ def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
     geometry = doc.geometry.get(last.index)
     if geometry is None or not geometry.starts_right() or _TYPED_BULLET.match(last.text):
         return
-    if not _is_name(text) or names_an_area(text):
+    if not _is_name(text) or (names_an_area(text) and not _person_spelled_as_area(text)):
         return
     name = read_name(text)
     family = name.split()[0]
@@ -813,6 +814,10 @@ def _signer_by_position(doc: DocumentText, layout: Layout) -> None:
     layout.skip.add(last.index)
 
 
-def header_lines(doc: DocumentText, layout: Layout) -> list[Line]:
-    """The lines of the header block (issuer, number, motto, place/date, title)."""
-    return [line for line in doc.lines[: layout.body_start] if line.index in layout.skip]
+def _person_spelled_as_area(text: str) -> bool:
+    """A person's name that a province or district shares ("Trần Văn Thời", a district named after a person): three
+    or four words, family name first, with a middle name that is nothing else (Văn, Thị). A lone area's name
+    after an unreadable block ("Hà Tĩnh", "Lê Chân") is no signer's; under a block read, the name's place after the
+    title decides (_parse_signer), whatever the gazetteer holds."""
+    words = text.split()
+    return 3 <= len(words) <= 4 and any(word in ANCHOR_MIDDLE_NAMES for word in words[1:-1])

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.extract.text import fold
+from pipeline.vietnamese import fold
 
 
 def alternation(phrases: Iterable[str], *, folded: bool = False) -> str:

@@ -15,9 +15,10 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from pipeline.extract.text import DocumentText, fold, fold_key
+from pipeline.extract.text import DocumentText, fold_key
 from pipeline.resources import current_resources
 from pipeline.types import Place, Span
+from pipeline.vietnamese import fold
 
 PROVINCE, DISTRICT, COMMUNE = "province", "district", "commune"
 LEGACY, REFORM = "legacy", "2025"

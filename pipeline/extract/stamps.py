@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pipeline.extract.text import DocumentText, fold
+from pipeline.extract.text import DocumentText
 from pipeline.handwriting import stamp_date
 from pipeline.types import RECEIVED_DATE, RECEIVED_NUMBER, FieldReading, PageResult, Received
+from pipeline.vietnamese import fold
 
 STAMP_LINES = 6  # how many lines around "ĐẾN" the stamp's own lines may be spread over in plain text
 STAMP_SEARCH_LINES = 80  # stamps are put on the first page

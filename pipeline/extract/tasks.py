@@ -13,9 +13,10 @@ from typing import Generic, TypeVar
 
 from pipeline.extract import lexicon
 from pipeline.extract.header import HEADING_MAX_CHARS, Layout
-from pipeline.extract.names import FAMILY_NAMES
-from pipeline.extract.text import DocumentText, Line, fold, is_upper_text
+from pipeline.extract.text import DocumentText, Line, is_upper_text
+from pipeline.names import FAMILY_NAMES
 from pipeline.types import DateMention, Place, Reference, Task
+from pipeline.vietnamese import fold
 
 T = TypeVar("T")
 

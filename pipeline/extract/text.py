@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.resources import current_resources
 from pipeline.types import Span
+from pipeline.vietnamese import fold
 
 if TYPE_CHECKING:
     from pipeline.extract.geometry import LineGeometry
@@ -36,35 +37,6 @@ _LOOKALIKES = str.maketrans({
 def normalize_text(text: str) -> str:
     """NFC with look-alike letters mapped to the Vietnamese/Latin ones they stand for."""
     return unicodedata.normalize("NFC", text).translate(_LOOKALIKES)
-
-
-def _build_fold_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for code in range(0x80, 0x2000):
-        char = chr(code)
-        base = unicodedata.normalize("NFD", char)[0].lower()
-        if base != char and len(base) == 1:
-            table[code] = base
-    for code in range(0x1E00, 0x1F00):  # Latin Extended Additional: ạ ả ấ ầ … ỹ
-        char = chr(code)
-        table[code] = unicodedata.normalize("NFD", char)[0].lower()
-    table[ord("Đ")] = "d"
-    table[ord("đ")] = "d"
-    for code in range(ord("A"), ord("Z") + 1):
-        table[code] = chr(code).lower()
-    return table
-
-
-_FOLD_TABLE = _build_fold_table()
-
-
-def fold(text: str) -> str:
-    """Lower case without diacritics, one character for one character (offsets stay valid).
-
-    >>> fold("Quyết định Số 539/QĐ-UBND")
-    'quyet dinh so 539/qd-ubnd'
-    """
-    return text.translate(_FOLD_TABLE)
 
 
 def fold_key(text: str) -> str:

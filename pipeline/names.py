@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.extract.text import fold
 from pipeline.resources import current_resources
+from pipeline.vietnamese import fold
 
-NAMES_FILE = Path(__file__).resolve().parents[1] / "data" / "person_names.json"
+NAMES_FILE = Path(__file__).resolve().parent / "data" / "person_names.json"
 
 # Vietnamese family names: the commonest, which cover about nine Vietnamese in ten, then rarer ones and those of
 # the northern minorities. A written family name among them is never read as another. The anchors the name model
