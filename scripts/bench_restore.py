@@ -434,8 +434,8 @@ def run_restorer(
     its load time as the best of LOADS fresh processes."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.pop("CONGVAN_MODELS", None)
-    if tree is not None:
-        env["PYTHONPATH"] = str(tree)
+    # This checkout's code, not whatever an editable install elsewhere maps `pipeline` to.
+    env["PYTHONPATH"] = str(tree or ROOT)
     request = request_of(sets, timed)
     child = subprocess.run(
         [sys.executable, str(CHILD)], input=json.dumps(request), capture_output=True, text=True, env=env

@@ -16,6 +16,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from build_tools.restore.case_build import case_arrays, case_counts  # noqa: E402
 from build_tools.restore.channel_build import (  # noqa: E402
     PairStats,
     build_reading_index,
@@ -44,7 +45,7 @@ from build_tools.restore.regime_build import (  # noqa: E402
 )
 from pipeline.restore.channel import ReadingIndex, SubstitutionChannel  # noqa: E402
 from pipeline.restore.lm import EOS_ID, NgramModel  # noqa: E402
-from pipeline.restore.models import CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
+from pipeline.restore.models import CASE_FILE, CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
 from pipeline.restore.regimes import Lexicon, Regime, RegimeModel, bare_shares  # noqa: E402
 from pipeline.vietnamese import generate_inventory, skeleton, tone_key  # noqa: E402
 
@@ -142,6 +143,23 @@ def build_language_model(corpus_dir: Path, out_dir: Path, cache_dir: Path, order
         "ngrams": sizes,
         "inventory": coverage,
     }
+
+
+def build_case_model(corpus_dir: Path, out_dir: Path) -> dict[str, object]:
+    """The case model from the training documents, each weighted as in the LM."""
+    documents = (
+        (doc.lines, float(CORPUS_WEIGHTS[doc.corpus]))
+        for path in corpus_files(corpus_dir)
+        for doc in iter_documents(path)
+        if doc.split == "train"
+    )
+    counts = case_counts(documents)
+    path = out_dir / CASE_FILE
+    np.savez_compressed(path, **case_arrays(counts))  # type: ignore[arg-type]
+    capitalised = sum(c for c, _ in counts.values())
+    share = capitalised / max(1.0, capitalised + sum(n for _, n in counts.values()))
+    _log(f"case model written: {path} ({len(counts):,} syllables, {share:.3f} of the uses capitalised)")
+    return {"syllables": len(counts), "capitalised_share": round(share, 4)}
 
 
 def inventory_coverage(vocabulary_syllables: list[str]) -> dict[str, object]:
@@ -265,7 +283,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
-    parser.add_argument("--only", choices=("lm", "channel"), help="rebuild one model only")
+    parser.add_argument("--only", choices=("lm", "channel", "case"), help="rebuild one model only")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="where intermediate files are kept")
     parser.add_argument("--lm-order", type=int, choices=sorted(LM_THRESHOLDS), default=LM_ORDER)
     parser.add_argument("--jobs", type=int, default=2, help="Tesseract processes for the training pages")
@@ -279,6 +297,8 @@ def main() -> int:
         report["lm"] = build_language_model(args.corpus, args.out, args.cache, args.lm_order)
     if args.only in (None, "channel"):
         report["channel"] = build_channel(args.corpus, args.out, args.cache, args.jobs)
+    if args.only in (None, "case"):
+        report["case"] = build_case_model(args.corpus, args.out)
     report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     times = os.times()
     cpu = times.user + times.system + times.children_user + times.children_system

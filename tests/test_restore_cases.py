@@ -18,6 +18,7 @@ CASE_FILES = [
     "restore_tone_confusions.json",
     "restore_plain_text.json",
     "restore_protected.json",
+    "restore_capitals.json",
 ]
 CASES = [
     (name, case)

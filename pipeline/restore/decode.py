@@ -12,6 +12,7 @@ from enum import StrEnum
 import numpy as np
 
 from pipeline.restore import kernels
+from pipeline.restore.case import CaseModel
 from pipeline.restore.channel import (
     MAX_BETA,
     MAX_EDITS,
@@ -48,6 +49,7 @@ from pipeline.restore.tokens import (
     punct_units,
     split_edges,
     split_parts,
+    word_case,
 )
 from pipeline.types import Restoration, RestoredToken
 from pipeline.vietnamese import (
@@ -100,6 +102,10 @@ MARK_EDITS_BUCKET = 2
 # QD-TTg) and text typed without marks; their capitals D may each be Đ
 NO_STROKED_D = frozenset({Regime.ENGLISH, Regime.PLAIN})
 MAX_STROKED_D = 3  # D's in one abbreviation whose Đ readings are tried (2**n spellings)
+# OCR'd text, whose case the OCR kept, where it weighs a word's readings (a capitalised Vo in
+# mid-sentence is Võ, not vào); not text typed without marks, where every spelling of a name's
+# skeleton is as likely and the LM, which knows the names in their contexts, must choose among them
+CASE_EVIDENT = frozenset({Regime.ENGLISH, Regime.VIETNAMESE})
 
 
 def _consonants_only(core: str) -> bool:
@@ -126,6 +132,9 @@ class DecoderSettings:
     # a word Vietnamese-model OCR was unsure of keeps more: its respellings (see MARK_EDITS_BUCKET)
     # rank low on the channel alone (theo đồi: dõi is its tenth reading), and only the LM can tell
     unsure_candidates: int = 10
+    # weight of what a word's case says (`tokens.word_case`, the case model): below 1, as the corpus
+    # (laws, an encyclopedia) capitalises more words than dispatches do and OCR misreads some capitals
+    case_weight: float = 0.5
     mixtures: dict[Regime, tuple[tuple[Regime, float], ...]] = field(
         default_factory=lambda: {
             Regime.PLAIN: ((Regime.PLAIN, 0.97), (Regime.ENGLISH, 0.03)),
@@ -227,6 +236,7 @@ class Restorer:
         readings: dict[Regime, ReadingIndex] | None = None,
         regimes: RegimeModel | None = None,
         settings: DecoderSettings | None = None,
+        case: CaseModel | None = None,
     ) -> None:
         self.lm = lm
         self.channels = channels
@@ -249,6 +259,16 @@ class Restorer:
         self.edit_index = EditIndex(k for k, ids in self.by_skeleton.items() if lm.is_syllable[ids[0]])
         self._skeleton_unigram = {k: float(uni[v[0]]) for k, v in self.by_skeleton.items()}
         self._unigram: list[float] = uni.tolist()
+        # per LM id, case_weight · ln P(lowercase | word) and · ln P(capitalised | word) (indexed by
+        # `tokens.word_case`), for the words whose place in the sentence does not decide their case
+        self._case_logp: tuple[np.ndarray, np.ndarray] | None = None
+        if case is not None:
+            capitalised, lowercase = case.logp(words)
+            weight = np.float32(self.settings.case_weight)
+            self._case_logp = (
+                np.array(lowercase, dtype=np.float32) * weight,
+                np.array(capitalised, dtype=np.float32) * weight,
+            )
         self._is_syllable: list[bool] = lm.is_syllable.tolist()
         # reading-index syllables → LM ids, rows ranked for the candidate search
         self._ranked = {
@@ -263,6 +283,7 @@ class Restorer:
         self.lexicon = Lexicon(bare_shares(words, lm.is_syllable, uni), english if english is not None else frozenset())
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
         self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
+        self._cased_cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
         self._mixture_cache: dict[tuple[Regime, str, bool, bool, bool], _Mixture] = {}
@@ -304,6 +325,7 @@ class Restorer:
     def clear_cache(self) -> None:
         """Forget the memoised candidates (benchmarks time cold passes)."""
         self._cache.clear()
+        self._cased_cache.clear()
         self._symbol_cache.clear()
         self._readings_cache.clear()
         self._mixture_cache.clear()
@@ -314,16 +336,27 @@ class Restorer:
         self._written_cache.clear()
         self._identity_cache.clear()
 
-    def candidates(self, regime: Regime, text: str, bucket: int, search: bool = True) -> Candidates:
+    def candidates(
+        self, regime: Regime, text: str, bucket: int, search: bool = True, case: bool | None = None
+    ) -> Candidates:
         """Candidate words for one token read with OCR confidence `bucket` (see `confidence_bucket`),
-        memoised; `search`: may look beyond the reading index."""
+        memoised; `search`: may look beyond the reading index; `case`: what the token's case says
+        (`tokens.word_case`: True capitalised, False lowercase, None nothing; counted in OCR'd text)."""
         key = (regime, text, bucket, search)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._make_candidates(regime, text, bucket, search)
             if len(self._cache) > 200_000:
                 self.clear_cache()
-        return found
+        if case is None or self._case_logp is None or regime not in CASE_EVIDENT:
+            return found
+        # the same candidates, each also scored by ln P(the token's case | it): one array addition
+        # (the case of a token in text is fixed by its first letter: one entry per token suffices)
+        cased = self._cased_cache.get(key)
+        if cased is None:
+            emit = found.emit + self._case_logp[case][found.ids]
+            cased = self._cased_cache[key] = Candidates(found.ids, emit, found.words, found.best, found.best_syllable)
+        return cased
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
         """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)
@@ -751,13 +784,15 @@ class Restorer:
                     pieces = [core[:action], " ", core[action:]]
                 else:
                     pieces = split_parts(core) if not core.isalpha() else [core]
+                # what the case of a whole word says (a piece's or a joined word's case says too little)
+                case = _case_of(analysis, index) if pieces == [core] else None
                 for piece in pieces:
                     if piece == " " or piece in SEPARATORS:
                         if piece != " ":
                             positions.append(id_of(piece))
                         parts.append(piece)
                         continue
-                    part = _Part(piece, self.candidates(regimes[index], piece, analysis.buckets[index]))
+                    part = _Part(piece, self.candidates(regimes[index], piece, analysis.buckets[index], case=case))
                     positions.append(part)
                     parts.append(part)
             elif kind is Kind.ABBR:
@@ -1262,6 +1297,13 @@ def within_segment(segment: np.ndarray) -> np.ndarray:
     """Each position's index within its segment (`segment`: segment number per position, in order)."""
     starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
     return np.arange(len(segment)) - np.repeat(starts, np.diff(np.r_[starts, len(segment)]))
+
+
+def _case_of(analysis: _Analysis, index: int) -> bool | None:
+    """`tokens.word_case` of token `index`, after the token before it (none after a blank line)."""
+    lead, core, _ = analysis.edges[index]
+    previous = analysis.raw[index - 1] if index and analysis.breaks_before[index] < 2 else None
+    return word_case(previous, lead + core)
 
 
 def _render(analysis: _Analysis, plan: Plan, token_parts: list[list[_Part | str]]) -> Restoration:

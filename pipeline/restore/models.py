@@ -11,6 +11,7 @@ import numpy as np
 
 from pipeline.defaults import cache_dir
 from pipeline.errors import MissingDependencyError
+from pipeline.restore.case import CaseModel
 from pipeline.restore.channel import ReadingIndex, SubstitutionChannel
 from pipeline.restore.decode import Restorer
 from pipeline.restore.lm import NgramModel
@@ -20,6 +21,7 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 LM_FILE = "restore_lm.npz"
 CHANNEL_FILE = "restore_channel.json"
 READINGS_FILE = "restore_readings.npz"
+CASE_FILE = "restore_case.npz"
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Models:
     channels: dict[Regime, SubstitutionChannel]
     readings: dict[Regime, ReadingIndex]
     regimes: RegimeModel | None  # None without channels
+    case: CaseModel | None  # None without a case file
 
 
 _lock = threading.Lock()
@@ -55,6 +58,7 @@ def load_models(directory: Path | None = None) -> Models:
                 channels=channels,
                 readings=_load_readings(directory / READINGS_FILE),
                 regimes=regimes,
+                case=_load_case(directory / CASE_FILE),
             )
             _loaded[directory] = models
         return models
@@ -82,6 +86,13 @@ def _load_readings(path: Path) -> dict[Regime, ReadingIndex]:
     return {Regime(name): ReadingIndex.from_arrays(arrays, name) for name in sorted(regimes)}
 
 
+def _load_case(path: Path) -> CaseModel | None:
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return CaseModel.from_arrays({name: data[name] for name in data.files})
+
+
 def get_restorer(directory: Path | None = None) -> Restorer:
     """The process-wide restorer over the models of `directory` (built on first use)."""
     directory = directory or models_dir()
@@ -92,6 +103,6 @@ def get_restorer(directory: Path | None = None) -> Restorer:
             restorer = _restorers.get(directory)
             if restorer is None:
                 restorer = _restorers[directory] = Restorer(
-                    models.lm, models.channels, models.readings, models.regimes
+                    models.lm, models.channels, models.readings, models.regimes, case=models.case
                 )
     return restorer
