@@ -46,8 +46,10 @@ def prepare() -> bool:
     is cached. Later calls return the first's answer."""
     global _cached
     with _lock:
-        if _cached is None:
-            _cached = _enable_cache(os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba"))
+        if _cached is None:  # (with numba's compiler off, NUMBA_DISABLE_JIT=1, nothing is compiled to cache)
+            _cached = not numba.config.DISABLE_JIT and _enable_cache(
+                os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
+            )
         return _cached
 
 
@@ -98,7 +100,13 @@ def _prefetch_typed(typingctx: Any, array: Any, index: Any) -> Any:
     return signature, codegen
 
 
-_prefetch: Any = intrinsic(_prefetch_typed)  # (called with the array and the index only)
+def _no_prefetch(array: np.ndarray, index: int) -> None:
+    """`_prefetch` where numba compiles nothing (NUMBA_DISABLE_JIT=1): the loops run as Python, where
+    an intrinsic cannot, and a hint is nothing to miss."""
+
+
+# (called with the array and the index only)
+_prefetch: Any = _no_prefetch if numba.config.DISABLE_JIT else intrinsic(_prefetch_typed)
 
 
 @numba.njit(nogil=True, inline="always")
@@ -315,9 +323,7 @@ def local_scores(
         position = decided[row]
         for t in range(n):
             if within[position] + t >= segment_length[position]:
-                for slot in range(width):
-                    local[row, slot] += 0.0
-                continue
+                continue  # one past the segment's end: the n-gram adds 0
             end = position + t
             # the n-gram ending at `end` (member j at end − n + 1 + j): the index of its link within
             # the end's links weighs each member's candidate by the combinations of the later members
