@@ -29,6 +29,8 @@ from pipeline.defaults import cache_dir
 _KERNELS: list[Any] = []  # the compiled functions called from Python, whose code `prepare` caches
 _lock = threading.Lock()
 _cached: bool | None = None  # whether their code is cached; None: not decided yet
+# numba's compiler off (NUMBA_DISABLE_JIT=1, to debug the loops as Python): nothing compiled nor cached
+_JIT_OFF = bool(getattr(numba.config, "DISABLE_JIT", False))
 
 
 def _compiled(function: Callable[..., Any]) -> Any:
@@ -46,8 +48,8 @@ def prepare() -> bool:
     is cached. Later calls return the first's answer."""
     global _cached
     with _lock:
-        if _cached is None:  # (with numba's compiler off, NUMBA_DISABLE_JIT=1, nothing is compiled to cache)
-            _cached = not numba.config.DISABLE_JIT and _enable_cache(
+        if _cached is None:
+            _cached = not _JIT_OFF and _enable_cache(
                 os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
             )
         return _cached
@@ -106,7 +108,7 @@ def _no_prefetch(array: np.ndarray, index: int) -> None:
 
 
 # (called with the array and the index only)
-_prefetch: Any = _no_prefetch if numba.config.DISABLE_JIT else intrinsic(_prefetch_typed)
+_prefetch: Any = _no_prefetch if _JIT_OFF else intrinsic(_prefetch_typed)
 
 
 @numba.njit(nogil=True, inline="always")
