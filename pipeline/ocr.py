@@ -588,11 +588,7 @@ PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o":
 # (with a slack of this share of the line height on each side).
 UNREAD_INK_SHARE = 0.25
 PRINTED_SLACK = 0.15
-# ... and where OCR read fewer digits of a day or month than the field's ink holds characters, it must be this
-# sure of them (per cent): a hand's digits it reads in part ("4" of a written "24") come out far lower than
-# printed ones; a worn typewriter's digits are unsure too, but read whole. (A number's crop may hold part of the
-# symbol's slash when OCR read them as one word ("635/QĐ-UBND"), so its characters are not counted.)
-PRINTED_MIN_CONFIDENCE = 50.0
+# ... and they must not be fewer than the characters of a day's or month's ink (`_reads_part_of`).
 # The winning reading must hold this share of the recognisers' votes, and be backed by two recognisers unless the
 # classifier alone reads it at most of its shears, this surely on average; else the field is unreadable. A
 # classifier's reading in which a character's topology overruled its first choice (an "8" with no loop at its top
@@ -758,15 +754,23 @@ def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
         return None
     x0, y0, x1, y1 = spot.box
     ink = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1])
-    if spot.name in ("day", "month") and value == spot.ocr_text and spot.ocr_confidence < PRINTED_MIN_CONFIDENCE \
-            and len(handwriting.characters(ink)) > len(value):
-        return None  # fewer digits than the ink holds, and OCR doubts them ("4" of a written "24")
+    if value == spot.ocr_text and _reads_part_of(spot, ink, value):
+        return None  # fewer digits than the ink holds ("4" of a written "24"), however sure OCR is of them
     inked = np.flatnonzero(ink.any(axis=0)) + max(0, x0)
     if len(inked) == 0:
         return value
     left, right = spot.read_span
     outside = np.count_nonzero((inked < left - PRINTED_SLACK * (y1 - y0)) | (inked > right + PRINTED_SLACK * (y1 - y0)))
     return value if outside <= UNREAD_INK_SHARE * len(inked) else None
+
+
+def _reads_part_of(spot: _FieldSpot, ink: np.ndarray, value: str) -> bool:
+    """Whether a day's or month's ink holds more characters than `value` has digits: ink of a digit's height
+    (handwriting.characters leaves dots, commas and rules out) that the reading leaves unexplained before or
+    after its digits, as when a looped "2" of a written "24" is read as nothing and the "4" alone is read. A
+    number's crop may hold part of the symbol's slash ("635/QĐ-UBND" read as one word): its characters are not
+    counted."""
+    return spot.name in ("day", "month") and len(handwriting.characters(ink)) > len(value)
 
 
 def _plausible(spot: _FieldSpot, value: str) -> bool:
@@ -879,7 +883,8 @@ def _key(spot: _FieldSpot, text: str) -> str:
 def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> FieldReading:
     """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it: it
     reads it at most shears, CONFIDENT_CLASSIFIER surely on average) and it holds MIN_FIELD_CONFIDENCE of all
-    votes; its share of the votes is its confidence. Else unreadable. A stamp's date is written with separators
+    votes; its share of the votes is its confidence, and it reads all of a day's or month's ink (a reading of part
+    of it is passed over: `_reads_part_of`). Else unreadable. A stamp's date is written with separators
     ("04/4/18"): a reading without any ("0414118") took them for digits and does not vote."""
     votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0
              and (spot.name != RECEIVED_DATE or "/" in vote.text)]  # a date read without separators misread them
@@ -894,6 +899,7 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
             groups.setdefault(_key(spot, vote.text), []).append(vote)
     value, share = None, 0.0
     shears = len(_shears(spot))
+    ink = handwriting.ink_mask(crop)
     for backing in sorted(groups.values(), key=lambda group: -sum(vote.weight for vote in group)):
         share = sum(vote.weight for vote in backing) / everything
         sources = {vote.source for vote in backing}
@@ -902,7 +908,10 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
         if share < MIN_FIELD_CONFIDENCE:
             break
         if len(sources) >= 2 or sure:
-            value = max((vote.text for vote in backing), key=lambda text: totals[text])
+            best = max((vote.text for vote in backing), key=lambda text: totals[text])
+            if _reads_part_of(spot, ink, best):
+                continue  # part of what was written ("4" of a "24"): a reading of all of it may follow, else none
+            value = best
             break
     return FieldReading(spot.name, value, round(share, 3) if value else 0.0, _box(spot), spot.ocr_text, ranked)
 

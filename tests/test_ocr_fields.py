@@ -331,7 +331,7 @@ def test_ocr_fields_digits_read_over_part_of_the_ink_are_read_again() -> None:
     assert ocr._printed(spot, image) is None
 
 
-def test_ocr_fields_fewer_digits_than_the_ink_holds_read_unsurely_are_read_again() -> None:
+def test_ocr_fields_fewer_digits_than_the_ink_holds_are_read_again() -> None:
     import cv2
 
     words = _words("Hà Nội, ngày 4 tháng 6 năm 2018")
@@ -342,11 +342,28 @@ def test_ocr_fields_fewer_digits_than_the_ink_holds_read_unsurely_are_read_again
     cv2.putText(two, "24", (x0 + 2, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
     doubted = replace(spot, ocr_confidence=33.0)
     assert ocr._printed(doubted, two) is None  # one digit read, unsure, over the two a hand wrote
-    assert ocr._printed(spot, two) == "4"  # read with confidence: OCR's word, as before
+    assert ocr._printed(spot, two) is None  # read surely, but the "2" before it is left unexplained
+    assert ocr._printed(spot, one) == "4"
     assert ocr._printed(doubted, one) == "4"  # unsure but whole: a worn typewriter's digit
     assert ocr._printed(replace(doubted, ocr_text="I"), two) == "1"  # look-alike letters: small print
     # a number's crop can hold part of the symbol's slash ("635/QĐ-UBND" one word): its characters are not counted
     assert ocr._printed(replace(doubted, name="number"), two) == "4"
+
+
+def test_ocr_fields_reading_of_part_of_a_day_is_not_taken_whole() -> None:
+    """OCR and Tesseract agree on the "4" of a handwritten "24" (its looped "2" read as nothing): the day is a
+    reading of all its ink, or unreadable, never the "4"."""
+    import cv2
+    from registered_pages import handwritten, side_by_side
+
+    ink = side_by_side([handwritten(digit, 50, seed=3, font_face=cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, slant=0.0)
+                        for digit in "24"])
+    crop = cv2.copyMakeBorder(ink, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+    day = ocr._FieldSpot("day", 0, 1, (0, 0, crop.shape[1], crop.shape[0]), "4", 90.0, month=1, year=2025)
+    assert ocr._read_field(day, crop, [("4", 95.0)] * 16).value in (None, "24")
+    four = cv2.copyMakeBorder(handwritten("4", 50, seed=3, font_face=cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, slant=0.0),
+                              12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+    assert ocr._read_field(replace(day, box=(0, 0, four.shape[1], four.shape[0])), four, [("4", 95.0)] * 16).value == "4"
 
 
 def test_ocr_fields_blank_fields_are_not_read() -> None:
