@@ -55,6 +55,7 @@ _STAMP_CLOCK = re.compile(r"\d:\d\d|(?<!\d)[+-]\s?0?7:?00(?!\d)")
 STAMP_LINE_GAP = 1.8
 STAMP_SLACK_HEIGHTS = 1.5
 STAMP_SLACK_WIDTH = 0.3
+STAMP_NAME_LINES = 3  # the organisation's name above them wraps onto this many lines at most
 _LABEL = re.compile(r"^\s*(?P<label>[^:：]{2,20})\s*[:：]\s*(?P<value>.*)$")
 # /M and CMS times: D:YYYYMMDDHHmmSS+HH'mm'
 _PDF_DATE = re.compile(r"^(?:D:)?(?P<year>\d{4})(?P<month>\d{2})?(?P<day>\d{2})?(?P<hour>\d{2})?(?P<minute>\d{2})?"
@@ -250,8 +251,8 @@ def _ocr_lines(words: Sequence[OcrWord]) -> list[_Line]:
 def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozenset[int]]]:
     """The visible signature stamps in a page's OCR'd words (a scanned or photocopied e-signed page, its stamp
     printed black over or above the header), each with the indices of its words: lines marked as a stamp's
-    (`Line.marker`) lying close together, a clock and a label or an e-mail among them, with the unmarked lines
-    above or between them inside its width (the organisation's name). Each is read as `parse_stamp` reads a
+    (`_Line.marker`) lying close together, a clock and a label or an e-mail among them, with the unmarked lines
+    between them or just above them (the organisation's name, up to STAMP_NAME_LINES) inside its width. Each is read as `parse_stamp` reads a
     stamp's text (None where OCR misread its time)."""
     lines = _ocr_lines(words)
     clusters: list[list[_Line]] = []
@@ -266,16 +267,23 @@ def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozen
             clusters.append([line])
     found: list[tuple[Stamp | None, frozenset[int]]] = []
     for cluster in clusters:
-        markers = {line.marker for line in cluster}
-        if "clock" not in markers or not markers & {"label", "email"}:
+        if not any(_STAMP_CLOCK.search(line.text) for line in cluster) \
+                or not {line.marker for line in cluster} & {"label", "email"}:
             continue
         height = float(sorted(line.height for line in cluster)[len(cluster) // 2])
         left = sorted(line.box[0] for line in cluster)[len(cluster) // 2]  # a misread mark before it aside
         right, top, bottom = max(m.box[2] for m in cluster), min(m.box[1] for m in cluster), max(m.box[3] for m in cluster)
         slack = max(STAMP_SLACK_HEIGHTS * height, STAMP_SLACK_WIDTH * (right - left))
-        members = [line for line in lines if line in cluster or (
-            top - STAMP_LINE_GAP * height <= (line.box[1] + line.box[3]) / 2 <= bottom
-            and line.box[0] >= left - slack and line.box[2] <= right + slack)]
+        inside = [line for line in lines if line not in cluster and line.box[0] >= left - slack
+                  and line.box[2] <= right + slack]
+        members = cluster + [line for line in inside if top <= (line.box[1] + line.box[3]) / 2 <= bottom]
+        for line in sorted((line for line in inside if (line.box[1] + line.box[3]) / 2 < top),
+                           key=lambda line: -line.box[1])[:STAMP_NAME_LINES]:  # the organisation's name, upwards
+            if (line.box[1] + line.box[3]) / 2 < top - STAMP_LINE_GAP * height:
+                break
+            members.append(line)
+            top = line.box[1]
+        members.sort(key=lambda line: line.box[1])
         found.append((_read_ocr_stamp(members), frozenset(i for line in members for i in line.indices)))
     return found
 
