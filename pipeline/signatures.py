@@ -252,7 +252,8 @@ def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozen
     """The visible signature stamps in a page's OCR'd words (a scanned or photocopied e-signed page, its stamp
     printed black over or above the header), each with the indices of its words: lines marked as a stamp's
     (`_Line.marker`) lying close together, a clock and a label or an e-mail among them, with the unmarked lines
-    between them or just above them (the organisation's name, up to STAMP_NAME_LINES) inside its width. Each is read as `parse_stamp` reads a
+    between them or just above them (the organisation's name, up to STAMP_NAME_LINES), most of their letters
+    inside its width. Each is read as `parse_stamp` reads a
     stamp's text (None where OCR misread its time)."""
     lines = _ocr_lines(words)
     clusters: list[list[_Line]] = []
@@ -274,8 +275,7 @@ def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozen
         left = sorted(line.box[0] for line in cluster)[len(cluster) // 2]  # a misread mark before it aside
         right, top, bottom = max(m.box[2] for m in cluster), min(m.box[1] for m in cluster), max(m.box[3] for m in cluster)
         slack = max(STAMP_SLACK_HEIGHTS * height, STAMP_SLACK_WIDTH * (right - left))
-        inside = [line for line in lines if line not in cluster and line.box[0] >= left - slack
-                  and line.box[2] <= right + slack]
+        inside = [line for line in lines if line not in cluster and _inside(line, words, left - slack, right + slack)]
         members = cluster + [line for line in inside if top <= (line.box[1] + line.box[3]) / 2 <= bottom]
         for line in sorted((line for line in inside if (line.box[1] + line.box[3]) / 2 < top),
                            key=lambda line: -line.box[1])[:STAMP_NAME_LINES]:  # the organisation's name, upwards
@@ -286,6 +286,14 @@ def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozen
         members.sort(key=lambda line: line.box[1])
         found.append((_read_ocr_stamp(members), frozenset(i for line in members for i in line.indices)))
     return found
+
+
+def _inside(line: _Line, words: Sequence[OcrWord], left: float, right: float) -> bool:
+    """Whether most of a line's letters lie between `left` and `right` (the stamp's logo beside its text reads
+    as a stray word or two: "Cề BẢO VÀ TIN HỌC")."""
+    letters = [(len(words[i].text), words[i].box) for i in line.indices]
+    within = sum(count for count, box in letters if box[0] >= left and box[0] + box[2] <= right)
+    return 2 * within > sum(count for count, _ in letters)
 
 
 def _read_ocr_stamp(lines: Sequence[_Line]) -> Stamp | None:
