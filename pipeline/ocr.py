@@ -765,12 +765,12 @@ def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
 
 
 def _reads_part_of(spot: _FieldSpot, ink: np.ndarray, value: str) -> bool:
-    """Whether a day's or month's ink holds more characters than `value` has digits: ink of a digit's height
-    (handwriting.characters leaves dots, commas and rules out) that the reading leaves unexplained before or
-    after its digits, as when a looped "2" of a written "24" is read as nothing and the "4" alone is read. A
-    number's crop may hold part of the symbol's slash ("635/QĐ-UBND" read as one word): its characters are not
-    counted."""
-    return spot.name in ("day", "month") and len(handwriting.characters(ink)) > len(value)
+    """Whether a one-digit day or month leaves ink of a digit's height unexplained before or after it (more
+    characters in the field's ink: handwriting.characters leaves dots, commas and rules out), as when a looped
+    "2" of a written "24" is read as nothing and the "4" alone is read. Two digits are a whole day or month
+    (a stray piece of a neighbouring letter or a digit broken at low resolution does not undo them); a number's
+    crop may hold part of the symbol's slash ("635/QĐ-UBND" read as one word): its characters are not counted."""
+    return spot.name in ("day", "month") and len(value) < 2 and len(handwriting.characters(ink)) > len(value)
 
 
 def _plausible(spot: _FieldSpot, value: str) -> bool:
