@@ -253,8 +253,7 @@ def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozen
     printed black over or above the header), each with the indices of its words: lines marked as a stamp's
     (`_Line.marker`) lying close together, a clock and a label or an e-mail among them, with the unmarked lines
     between them or just above them (the organisation's name, up to STAMP_NAME_LINES), most of their letters
-    inside its width. Each is read as `parse_stamp` reads a
-    stamp's text (None where OCR misread its time)."""
+    inside its width. Each is read by `_read_ocr_stamp` (None where OCR misread its time)."""
     lines = _ocr_lines(words)
     clusters: list[list[_Line]] = []
     for line in (line for line in lines if line.marker):
