@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from pipeline import handwriting
-from pipeline.defaults import PAGE_TIMEOUT_SECONDS
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS, REVIEW_BELOW
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
 from pipeline.limits import check_pixels
 from pipeline.names import FAMILY_NAMES, read_name
@@ -596,10 +596,12 @@ PRINTED_MIN_CONFIDENCE = 50.0
 # The winning reading must hold this share of the recognisers' votes, and be backed by two recognisers unless the
 # classifier alone reads it at most of its shears, this surely on average; else the field is unreadable. A
 # classifier's reading in which a character's topology overruled its first choice (an "8" with no loop at its top
-# and its upper left open: a looped "2", handwriting.rerank) counts as the topology's: the character's shape is
-# evidence of its own, apart from the classifier's pixels.
+# and its upper left open: a looped "2", handwriting.rerank) is still the classifier's: the shape only chooses
+# among its candidates. Where a reading is backed only thanks to such readings (the shape alone made it win), its
+# confidence is at most SHAPE_CHOSEN_CONFIDENCE, below REVIEW_BELOW: it is kept, for review.
 MIN_FIELD_CONFIDENCE = 0.34
 CONFIDENT_CLASSIFIER = 0.9
+SHAPE_CHOSEN_CONFIDENCE = REVIEW_BELOW / 2
 # Votes: the classifier of handwritten digits, the page's own OCR of the gap (its look-alikes mapped), and
 # Tesseract restricted to digits over each binarization × height × page-segmentation mode (8 readings). Both
 # recognisers read the field as written and stood upright (each of handwriting.SHEARS), their votes shared out.
@@ -845,7 +847,7 @@ def _tesseract_digits(crops: list[np.ndarray], shears: list[tuple[float, ...]], 
 class _Vote:
     text: str
     weight: float
-    source: str  # "classifier", "topology" (the classifier's candidate its shape chose), "tesseract" or "ocr"
+    source: str  # "classifier", "topology" (a candidate of the classifier's its shape chose), "tesseract" or "ocr"
 
 
 def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> list[_Vote]:
@@ -879,7 +881,8 @@ def _key(spot: _FieldSpot, text: str) -> str:
 def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> FieldReading:
     """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it: it
     reads it at most shears, CONFIDENT_CLASSIFIER surely on average) and it holds MIN_FIELD_CONFIDENCE of all
-    votes; its share of the votes is its confidence. Else unreadable. A stamp's date is written with separators
+    votes; its share of the votes is its confidence, at most SHAPE_CHOSEN_CONFIDENCE where only the readings a
+    character's topology chose back it so. Else unreadable. A stamp's date is written with separators
     ("04/4/18"): a reading without any ("0414118") took them for digits and does not vote."""
     votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0
              and (spot.name != RECEIVED_DATE or "/" in vote.text)]  # a date read without separators misread them
@@ -896,15 +899,24 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
     shears = len(_shears(spot))
     for backing in sorted(groups.values(), key=lambda group: -sum(vote.weight for vote in group)):
         share = sum(vote.weight for vote in backing) / everything
-        sources = {vote.source for vote in backing}
-        classified = [vote.weight * shears / CLASSIFIER_VOTE for vote in backing if vote.source == "classifier"]
-        sure = 2 * len(classified) > shears and sum(classified) / len(classified) >= CONFIDENT_CLASSIFIER
         if share < MIN_FIELD_CONFIDENCE:
             break
-        if len(sources) >= 2 or sure:
+        if _backed(backing, shears):
             value = max((vote.text for vote in backing), key=lambda text: totals[text])
+            if not _backed([vote for vote in backing if vote.source != "topology"], shears):
+                share = min(share, SHAPE_CHOSEN_CONFIDENCE)
             break
     return FieldReading(spot.name, value, round(share, 3) if value else 0.0, _box(spot), spot.ocr_text, ranked)
+
+
+def _backed(backing: list[_Vote], shears: int) -> bool:
+    """Whether `backing` (the votes for one value) is backed by two recognisers, the topology's votes counting as
+    the classifier's, or by the classifier alone reading it at most of the `shears`, CONFIDENT_CLASSIFIER surely on
+    average (a reading its topology chose is not one it was sure of)."""
+    sources = {"classifier" if vote.source == "topology" else vote.source for vote in backing}
+    classified = [vote.weight * shears / CLASSIFIER_VOTE for vote in backing if vote.source == "classifier"]
+    sure = 2 * len(classified) > shears and sum(classified) / len(classified) >= CONFIDENT_CLASSIFIER
+    return len(sources) >= 2 or sure
 
 
 def _box(spot: _FieldSpot) -> Box:
