@@ -294,11 +294,12 @@ def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
 
 def label_end(ink: np.ndarray, height: int) -> int | None:
     """The column just past a printed label ending in a colon ("Số:") at the left edge of `ink` (a label's line,
-    `height` high, cleared of its guides): its pieces from within LABEL_LEFT of the edge, each at most LABEL_GAP
-    from the next, the last a colon's dot (at most LEADER_DOT across and high). None where there is none: no ink at
-    the edge, or the label's letters running on into what is written after it (no gap then tells them apart)."""
+    `height` high): its pieces from within LABEL_LEFT of the edge, each at most LABEL_GAP from the next, the last a
+    colon: two dots (each at most LEADER_DOT across and high) one above the other. None where there is none: no
+    ink at the edge, the label's letters running on into what is written after it (no gap then tells them apart),
+    or a diacritic ending the run (a letter's strokes broken where the guides were cleared)."""
     _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
-    pieces = sorted((int(x), int(x + w), int(w), int(h)) for x, _, w, h, _ in stats[1:] if h >= LABEL_PIECE * height)
+    pieces = sorted((int(x), int(x + w), int(y), int(y + h)) for x, y, w, h, _ in stats[1:] if h >= LABEL_PIECE * height)
     if not pieces or pieces[0][0] > LABEL_LEFT * height:
         return None
     run = [pieces[0]]
@@ -308,7 +309,10 @@ def label_end(ink: np.ndarray, height: int) -> int | None:
         run.append(piece)
     end = max(p[1] for p in run)
     dot = LEADER_DOT * height
-    return end if any(p[1] == end and p[2] <= dot and p[3] <= dot for p in run) else None
+    dots = [p for p in run if p[1] - p[0] <= dot and p[3] - p[2] <= dot]
+    colon = any(a[1] == end and min(a[1], b[1]) > max(a[0], b[0]) and (b[2] >= a[3] or a[2] >= b[3])
+                for a in dots for b in dots)
+    return end if colon else None
 
 
 # --------------------------------------------------------------------------- a character's topology

@@ -1040,7 +1040,8 @@ _STAMP_LABEL = re.compile(r"^[|(\[]?(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>
 _STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
 STAMP_ROWS = ("so", "ngay", "chuyen")  # the labelled rows, top to bottom
 STAMP_ROW_PITCH = 1.5  # a stamp's row pitch in label heights, when only one label was read
-STAMP_LABEL_WIDTH = 2.0  # a label's width ("Ngày:") in its heights, where OCR did not read it
+STAMP_LABEL_WIDTH = 2.0  # where a row's value is taken to begin when its label was neither read nor seen (heights)
+STAMP_WIDEST_LABEL = 3.0  # the widest a printed label seen in a row may be ("Ngày:"), in its heights
 STAMP_CUT = 0.2  # ink this close (in label heights) before the value found in a placed row: it may have begun there
 STAMP_VALUE_WIDTH = 4  # the room a value surely has after its label, in label heights (past it, body lines may run)
 
@@ -1316,19 +1317,19 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
 def _placed_value_start(image: np.ndarray, box: tuple[int, int, int, int], height: int) -> int:
     """Where the value of a row whose label OCR did not read may begin, in the label's line (x0, y0, x1, y1: from
     the labels' shared left edge, a label's height): just past the printed label's colon, the label as narrow as
-    "Số:" or as wide as "Ngày:"; past STAMP_LABEL_WIDTH when no such label is seen there. The label is looked for
-    in the line's ink cleared of its leader (whose first dot may join the colon to the value), else as it is (a
-    small colon's dots may be cleared with a leader's)."""
-    widest = round(STAMP_LABEL_WIDTH * height)
+    "Số:" or as wide as "Ngày:" (STAMP_WIDEST_LABEL); past STAMP_LABEL_WIDTH when no such label is seen there. The
+    label is looked for in the line's ink as it is, else cleared of its leader (whose first dot may join the colon
+    to the value): clearing the guides breaks a label's letters, leaving pieces a colon's are told from only by
+    their shape."""
     x0, y0, x1, y1 = box
     crop = image[y0:y1, x0:x1]
     if crop.size:
         raw = handwriting.ink_mask(crop)
-        for ink in (handwriting.clear_guides(raw, height), raw):
+        for ink in (raw, handwriting.clear_guides(raw, height)):
             end = handwriting.label_end(ink, height)
-            if end is not None and end < widest:
+            if end is not None and end < STAMP_WIDEST_LABEL * height:
                 return x0 + end
-    return x0 + widest
+    return x0 + round(STAMP_LABEL_WIDTH * height)
 
 
 def _begun_before(image: np.ndarray, row: tuple[int, int, int, int], height: int) -> bool:
