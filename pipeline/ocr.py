@@ -699,7 +699,9 @@ def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end:
     x1 = _x_at(words, line, end, left=False)
     gap = line.text[start:end]
     start, end = start + len(gap) - len(gap.lstrip()), end - len(gap) + len(gap.rstrip())  # the words OCR read there
-    end = max(start, end)  # none: an empty field at the next word's start, where its reading goes
+    # where OCR read none, the stripped span would come out inverted: the field is empty at the next word's start
+    # (a spot's span is ordered, start <= end, for _put_fields' cuts), where its reading goes
+    end = max(start, end)
     boxes = [words[i].box for i in line.indices]
     top = float(np.median([b[1] for b in boxes]))
     bottom = float(np.median([b[1] + b[3] for b in boxes]))

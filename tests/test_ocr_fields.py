@@ -404,6 +404,13 @@ def test_ocr_fields_a_reading_where_ocr_read_nothing_stands_in_its_gap() -> None
     assert ocr.words_to_text(ocr._put_fields(words, [day])) == "Quảng Ngãi, ngày 15 tháng I] năm 2024"
 
 
+def test_ocr_fields_a_field_where_ocr_read_nothing_is_empty_at_the_next_words_start() -> None:
+    """An empty field's span is ordered: empty, at the start of the word after its gap ("tháng")."""
+    line = "Quảng Ngãi, ngày tháng 11 năm 2024"
+    spots = {spot.name: spot for _, spot in ocr.find_header_fields(_words(line), 2000)}
+    assert spots["day"].start == spots["day"].end == line.index("tháng") and spots["day"].ocr_text == ""
+
+
 @pytest.mark.parametrize(("line", "number"), [("Số: 45-KH/HU", "45"), ("Số: 496-TB/TU", "496"), ("Số: đê /CT-UBND", "đê"),
                                               ("Số:    /KH-UBND", ""), ("Số: 157/ QĐ-NĐ-UB", "157"),
                                               ("Số: 110 QĐ-STP", "110"), ("Số: II0QĐ-STP", "II0")])
