@@ -143,13 +143,13 @@ def page_key() -> bench_cache.CacheKey:
 def run_page(source: str, index: int) -> Any:
     """One page of a PDF or an image through the driver's worker with default settings (runs in a pool
     process)."""
+    from pipeline.run import worker
     from pipeline.run.options import PageSettings
     from pipeline.run.stages import Stages
-    from pipeline.run.worker import PageTask, run_page
     from pipeline.types import DocumentKind
 
     kind = DocumentKind.PDF if source.lower().endswith(".pdf") else DocumentKind.IMAGE
-    return run_page(PageTask(source, index, kind, PageSettings(), Stages.default())).result
+    return worker.run_page(worker.PageTask(source, index, kind, PageSettings(), Stages.default())).result
 
 
 @dataclass
@@ -168,7 +168,7 @@ def run_pages(documents: Sequence[RealDocument], jobs: int, use_cache: bool) -> 
     key = page_key()
     folder = BUILD_DIR / "cache" / "now" / key.digest
     folder.mkdir(parents=True, exist_ok=True)
-    files = {}
+    files: dict[str, list[Path]] = {}
     for document in documents:
         info = open_document(document.path)
         files[document.stem] = [folder / f"{info.sha256[:20]}-{index}.pkl" for index in range(info.page_count)]
