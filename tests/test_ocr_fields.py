@@ -277,6 +277,32 @@ def test_ocr_fields_stamp_value_close_after_an_unread_short_label_is_read(digits
     assert [(r.name, r.value) for r in reading if r.name == "received.number"] == [("received.number", expected)]
 
 
+@pytest.mark.parametrize(("height", "top"), [(22, 81), (24, 79), (24, 81)])
+def test_ocr_fields_placed_value_begins_past_a_long_labels_colon(height: int, top: int) -> None:
+    """A row whose label OCR did not read, placed `top` with a label's `height`: its label "Ngày:" (wider than a
+    short one) printed and a date written a word's gap after it. The value begins past the label's colon, not
+    inside the label. Clearing the guides breaks the label's letters and leaves the grave accent of "à" last
+    before a gap: a dot, but no colon (two stacked dots)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+    from registered_pages import handwritten
+    from scan_images import font
+
+    from pipeline import handwriting
+
+    image = Image.new("L", (500, 220), "white")
+    ImageDraw.Draw(image).text((45, 80), "Ngày:", font=font(22), fill="black")
+    page = np.asarray(image).copy()
+    label_end = int(np.flatnonzero((page < 128).any(axis=0))[-1]) + 1
+    ink = handwritten("04/4/18", 26, font_face=0, slant=0.1)
+    start = label_end + 10
+    page[74 : 74 + ink.shape[0], start : start + ink.shape[1]] = np.minimum(
+        page[74 : 74 + ink.shape[0], start : start + ink.shape[1]], ink)
+    assert label_end <= ocr._placed_value_start(page, (45, top, 500, top + height), height) <= start
+    cleared = handwriting.clear_guides(handwriting.ink_mask(page[top : top + height, 45:]), height)
+    assert handwriting.label_end(cleared, height) in (None, label_end - 45)
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)
@@ -393,6 +419,13 @@ def test_ocr_fields_a_reading_where_ocr_read_nothing_stands_in_its_gap() -> None
     month = (*spots["month"], FieldReading("month", "11", 0.9, (0, 0, 1, 1), "I]"))
     assert ocr.words_to_text(ocr._put_fields(words, [day, month])) == "Quảng Ngãi, ngày 15 tháng 11 năm 2024"
     assert ocr.words_to_text(ocr._put_fields(words, [day])) == "Quảng Ngãi, ngày 15 tháng I] năm 2024"
+
+
+def test_ocr_fields_a_field_where_ocr_read_nothing_is_empty_at_the_next_words_start() -> None:
+    """An empty field's span is ordered: empty, at the start of the word after its gap ("tháng")."""
+    line = "Quảng Ngãi, ngày tháng 11 năm 2024"
+    spots = {spot.name: spot for _, spot in ocr.find_header_fields(_words(line), 2000)}
+    assert spots["day"].start == spots["day"].end == line.index("tháng") and spots["day"].ocr_text == ""
 
 
 @pytest.mark.parametrize(("line", "number"), [("Số: 45-KH/HU", "45"), ("Số: 496-TB/TU", "496"), ("Số: đê /CT-UBND", "đê"),

@@ -23,7 +23,7 @@ from pipeline.errors import MissingDependencyError
 from pipeline.restore import decode as decode_module
 from pipeline.restore import kernels
 from pipeline.restore import lm as lm_module
-from pipeline.restore.channel import MAX_ALPHA, prefix_set
+from pipeline.restore.channel import MAX_ALPHA, confidence_bucket, prefix_set
 from pipeline.restore.decode import Restorer, _settled
 from pipeline.restore.lm import BITS, KEY_MASK, HashIndex, NgramModel
 from pipeline.restore.models import get_restorer, load_models
@@ -67,12 +67,36 @@ def test_restore_speed_memoised_readings_match_cold_lookups() -> None:
             warm.restore(text.upper(), _confidences(text, value))
     assert warm._readings_cache, "readings are memoised"
     assert warm._written_cache and warm._identity_cache, "so are words as written and identity readings"
+    assert warm._mixture_cache, "and the channels' readings of each word, mixed"
     for text in TEXTS:
         for value in CONFIDENCES:
             assert warm.restore(text, _confidences(text, value)) == expected[text, str(value)]
     warm.clear_cache()
     assert not warm._readings_cache and not warm._edited_cache
-    assert not warm._written_cache and not warm._identity_cache
+    assert not warm._written_cache and not warm._identity_cache and not warm._mixture_cache
+
+
+def test_restore_speed_mixture_made_once_per_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channels' readings of a token are gathered once per word (and what its case decides),
+    whatever confidence buckets and cases it comes in: the candidates of every bucket are made from
+    that one mixture."""
+    restorer = _fresh()
+    made: list[tuple[object, ...]] = []
+    real = restorer._make_mixture
+
+    def counted(*args: object) -> object:
+        made.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(restorer, "_make_mixture", counted)
+    for text in TEXTS:
+        for value in CONFIDENCES:
+            restorer.restore(text, _confidences(text, value))
+            restorer.restore(text.upper(), _confidences(text, value))
+    assert made and len(made) == len(set(made)), "no word's mixture is made twice"
+    buckets = {confidence_bucket(value[0] if value else None) for value in CONFIDENCES}
+    served = max(len(m.by_bucket) for m in restorer._mixture_cache.values())
+    assert served == len(buckets) > 1, "one mixture serves every bucket of its word"
 
 
 def test_restore_speed_search_space_precomputed() -> None:
@@ -440,6 +464,33 @@ def test_restore_speed_compiled_lm_scores_as_whole_array_code(tmp_path: Path) ->
         assert np.array_equal(real.orders[n].index.find(keys), _numpy_find(real.orders[n].index, keys))
 
 
+_PREFETCH_PROBE = """
+import numba
+import numpy as np
+from pipeline.restore import kernels
+from pipeline.restore.models import load_models
+fresh = numba.njit(kernels.score_keys.py_func)  # compiled anew: cached code shows no LLVM IR
+model = load_models().lm
+fresh(np.arange(40, dtype=np.int64), model.order, *model._kernel_tables)
+print(any("llvm.prefetch" in code for code in fresh.inspect_llvm().values()))
+"""
+
+
+def test_restore_speed_lm_lookups_prefetched() -> None:
+    """The compiled LM lookup asks memory for the hash slots of the keys ahead of the one it probes
+    (the tables exceed the CPU's caches): its code holds LLVM prefetches, and it scores as before
+    (see the test above). (Compiled in a process of its own: numba's compiler leaves objects behind.)"""
+    done = subprocess.run(
+        [sys.executable, "-c", _PREFETCH_PROBE],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert done.stdout.split() == ["True"]
+
+
 def test_restore_speed_compiled_recursions_as_numpy_steps() -> None:
     """The compiled Viterbi, pruning and back-tracking loops give what the numpy round trips per step
     gave, ties (many equal and −inf scores) broken alike, on the first of equal maxima."""
@@ -496,10 +547,94 @@ def test_restore_speed_compiled_recursions_as_numpy_steps() -> None:
         assert np.array_equal(choice, expected_choice)
 
 
+def _numpy_links(counts: np.ndarray, segment: np.ndarray, span: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`_Lattice._links` as whole-array passes (the code `kernels.links` replaced)."""
+    n = len(counts)
+    ends = np.arange(span - 1, n)
+    ends = ends[segment[ends] == segment[ends - span + 1]]
+    sizes = np.ones(len(ends), dtype=np.int64)
+    for back in range(span):
+        sizes *= counts[ends - back]
+    owner = np.repeat(ends, sizes)
+    local = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    offsets = np.cumsum(counts) - counts
+    members: list[np.ndarray] = []
+    for back in range(span):
+        position = owner - back
+        members.append(offsets[position] + local % counts[position])
+        local = local // counts[position]
+    return owner, members[::-1]
+
+
+def _numpy_local_scores(
+    decided: np.ndarray,
+    within: np.ndarray,
+    lengths: np.ndarray,
+    segment: np.ndarray,
+    counts: np.ndarray,
+    choice: np.ndarray,
+    link_start: np.ndarray,
+    link_score: np.ndarray,
+    n: int,
+    k: int,
+) -> np.ndarray:
+    """The local posterior's scores of `_Lattice.viterbi` as whole-array passes (the code
+    `kernels.local_scores` replaced)."""
+    candidate = np.arange(k)
+    local = np.zeros((len(decided), k))
+    valid = candidate[None, :] < counts[decided][:, None]
+    for t in range(n):
+        inside = within[decided] + t < lengths[segment[decided]]
+        end = np.where(inside, decided + t, decided)
+        gram = end[:, None] + np.arange(1 - n, 1)
+        stride = np.ones((len(decided), n), dtype=np.int64)
+        stride[:, :-1] = np.cumprod(counts[gram][:, :0:-1], axis=1)[:, ::-1]
+        held = choice[gram] * stride
+        free = n - 1 - t
+        link = held.sum(axis=1) - held[:, free] + link_start[end]
+        link = link[:, None] + candidate[None, :] * stride[:, free][:, None]
+        term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
+        local += np.where(inside[:, None], term, 0.0)
+    return local
+
+
+def test_restore_speed_compiled_lattice_set_up_as_numpy() -> None:
+    """The compiled combinations of consecutive positions and local posterior scores give, to the
+    last bit, what the whole-array numpy code gave: on random lattices of many segments, with equal,
+    −inf and missing candidates."""
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        segments = int(rng.integers(1, 6))
+        lengths = rng.integers(1, 9, segments) + 3  # framed by <s> <s> … </s>
+        segment = np.repeat(np.arange(segments), lengths)
+        counts = rng.integers(1, 5, len(segment)).astype(np.int64)
+        offsets = np.cumsum(counts) - counts
+        for span in (2, 3, 4):
+            owner, members = kernels.links(counts, segment, offsets, span)
+            expected_owner, expected_members = _numpy_links(counts, segment, span)
+            assert np.array_equal(owner, expected_owner)
+            assert np.array_equal(members, np.array(expected_members).reshape(span, -1))
+            starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+            within = np.arange(len(segment)) - starts[segment]
+            link_start = np.searchsorted(owner, np.arange(len(segment)))
+            link_score = rng.choice([-np.inf, -1.0, -2.5, 0.0, -0.3], len(owner))
+            choice = np.array([rng.integers(0, c) for c in counts], dtype=np.int64)
+            decided = np.flatnonzero(within >= span - 1)
+            k = int(counts.max())
+            got = kernels.local_scores(
+                decided, within, lengths[segment], counts, choice, link_start, link_score, span, k
+            )
+            expected = _numpy_local_scores(
+                decided, within, lengths, segment, counts, choice, link_start, link_score, span, k
+            )
+            assert np.array_equal(got, expected)
+
+
 def test_restore_speed_decoding_runs_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Restoring a page scores the LM, prunes, decodes and back-tracks through the compiled loops."""
     called: list[str] = []
-    for name in ("score_keys", "viterbi_steps", "bigram_steps", "backtrack"):
+    kernel_names = ("score_keys", "viterbi_steps", "bigram_steps", "backtrack", "links", "local_scores")
+    for name in kernel_names:
         real = getattr(kernels, name)
 
         def counted(*args: object, _real: object = real, _name: str = name) -> object:
@@ -509,7 +644,7 @@ def test_restore_speed_decoding_runs_compiled(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(kernels, name, counted)
         assert isinstance(real, numba.core.registry.CPUDispatcher)
     _fresh().restore("\n".join(TEXTS))
-    assert set(called) == {"score_keys", "viterbi_steps", "bigram_steps", "backtrack"}
+    assert set(called) == set(kernel_names)
 
 
 _CACHE_PROBE = """

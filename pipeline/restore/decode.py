@@ -154,6 +154,38 @@ class Candidates:
 
 
 @dataclass
+class _Source:
+    """One channel of a token's mixture (see `Restorer._mixture_of`): its readings of the token."""
+
+    channel: SubstitutionChannel | None  # None: text typed without marks (every word of the skeleton)
+    log_weight: float  # ln of its weight in the regime's mixture
+    ids: list[int]  # LM ids of the words it reads the token as
+    logp: list[float]  # ln P(token | word) of each (a channel's)
+    identity: float = -math.inf  # ln weight + ln P(the token read exactly) (a channel's)
+    distinct: bool = field(init=False)  # whether no word is read twice
+
+    def __post_init__(self) -> None:
+        self.distinct = len(set(self.ids)) == len(self.ids)
+
+
+@dataclass
+class _Mixture:
+    """What a token's candidates are made of whatever its OCR confidence: the word as written (see
+    `Restorer._written_of`), whether it may stay broken and is a foreign name (decided by its case),
+    and each channel's readings; `by_bucket`: the candidates made of it per confidence bucket."""
+
+    lower: str
+    written_id: int
+    spelling: float
+    known: bool
+    broken: bool
+    may_stay: bool
+    foreign: bool
+    sources: list[_Source]
+    by_bucket: dict[int, Candidates] = field(default_factory=dict)
+
+
+@dataclass
 class _Part:
     text: str  # the original part (for case and identity)
     candidates: Candidates
@@ -254,6 +286,7 @@ class Restorer:
         self._cased_cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
+        self._mixture_cache: dict[tuple[Regime, str, bool, bool, bool], _Mixture] = {}
         self._edited_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
         self._evidence_cache: dict[str, tuple[Evidence, ...]] = {}
         self._respelled_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}
@@ -295,6 +328,7 @@ class Restorer:
         self._cased_cache.clear()
         self._symbol_cache.clear()
         self._readings_cache.clear()
+        self._mixture_cache.clear()
         self._edited_cache.clear()
         self._evidence_cache.clear()
         self._respelled_cache.clear()
@@ -325,68 +359,109 @@ class Restorer:
         return cased
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:
-        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)."""
+        """Candidates of one token under the regime's mixture of channels: ln Σ weight·P(text | word)
+        (the token's mixture is made once for every bucket and case that reads alike)."""
+        mixture = self._mixture_of(regime, text, search)
+        found = mixture.by_bucket.get(bucket)
+        if found is None:
+            found = mixture.by_bucket[bucket] = self._mix(regime, mixture, bucket, search)
+        return found
+
+    def _mixture_of(self, regime: Regime, text: str, search: bool) -> _Mixture:
+        """What the candidates of a token are made of whatever its confidence bucket, memoised per
+        regime, word, search and what its case decides (whether it may stay broken, is a foreign name)."""
         lower = normalize_text(text).lower()
-        written_id, spelling, known, broken = self._written_of(lower)  # broken: hge, thyfc, ngiy
-        # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
-        # foreign (a name, a term, a code such as A62) is not
-        edits = broken and search and not self._may_stay_broken(regime, text, lower)
-        respell = search and known and regime is Regime.VIETNAMESE and bucket <= MARK_EDITS_BUCKET
-        marked = any(c in MARKED_LETTERS for c in lower)
-        combined: dict[int, float] = {}
-        freq = self._unigram
+        broken = self._written_of(lower)[3]  # hge, thyfc, ngiy
+        may_stay = broken and self._may_stay_broken(regime, text, lower)
         # in well-read text, a capitalised word of plain letters that is no syllable is a foreign name
         # (Penh, Mach, Lev), kept as written: Vietnamese OCR does not misread a Vietnamese word into one
         foreign = broken and regime is Regime.VIETNAMESE and _foreign_name(text)
-        identity = 0.0 if foreign else -math.inf
+        key = (regime, lower, search, may_stay, foreign)
+        found = self._mixture_cache.get(key)
+        if found is None:
+            found = self._mixture_cache[key] = self._make_mixture(regime, lower, search, may_stay, foreign)
+        return found
+
+    def _make_mixture(self, regime: Regime, lower: str, search: bool, may_stay: bool, foreign: bool) -> _Mixture:
+        """Each channel of the regime's mixture with its readings of `lower` (none for a foreign name)."""
+        written_id, spelling, known, broken = self._written_of(lower)
+        marked = any(c in MARKED_LETTERS for c in lower)
+        sources: list[_Source] = []
         for source, weight in () if foreign else self.settings.mixtures[regime]:
             log_weight = math.log(weight)
             channel = self.channels.get(source)
             if source is Regime.PLAIN or channel is None:
                 # typed without marks: every word with this skeleton is as likely; marked words stay
-                if not marked:
-                    for unit_id in _leading(self.by_skeleton.get(skeleton(lower), []), written_id):
-                        held = combined.get(unit_id)
-                        combined[unit_id] = log_weight if held is None else _logaddexp(held, log_weight)
+                ids = [] if marked else _leading(self.by_skeleton.get(skeleton(lower), []), written_id)
+                sources.append(_Source(None, log_weight, ids, []))
+                continue
+            # only the regime's main channel searches beyond its precomputed readings (slow)
+            ids, logp = self._readings(source, channel, lower, written_id, search=search and weight >= 0.5)
+            sources.append(_Source(channel, log_weight, ids, logp, log_weight + self._identity_of(channel, lower)))
+        return _Mixture(lower, written_id, spelling, known, broken, may_stay, foreign, sources)
+
+    def _mix(self, regime: Regime, mixture: _Mixture, bucket: int, search: bool) -> Candidates:
+        """The candidates of a token's mixture read with OCR confidence `bucket`."""
+        lower, written_id, known, broken = mixture.lower, mixture.written_id, mixture.known, mixture.broken
+        # a broken syllable of Vietnamese is read through letter-level edits too; a word that may be
+        # foreign (a name, a term, a code such as A62) is not
+        edits = broken and search and not mixture.may_stay
+        respell = search and known and regime is Regime.VIETNAMESE and bucket <= MARK_EDITS_BUCKET
+        combined: dict[int, float] = {}
+        freq = self._unigram
+        identity = 0.0 if mixture.foreign else -math.inf
+        for source in mixture.sources:
+            log_weight = source.log_weight
+            channel = source.channel
+            if channel is None:
+                for unit_id in source.ids:
+                    held = combined.get(unit_id)
+                    combined[unit_id] = log_weight if held is None else _logaddexp(held, log_weight)
                 identity = _logaddexp(identity, log_weight)
                 continue
             keep, misread = channel.keep_adjust.get(bucket, (0.0, 0.0))
-            # only the regime's main channel searches beyond its precomputed readings (slow)
-            ids, logp = self._readings(source, channel, lower, written_id, search=search and weight >= 0.5)
-            for unit_id, score in zip(ids, logp, strict=True):
-                score += log_weight + (keep if known and unit_id == written_id else misread)
-                held = combined.get(unit_id)
-                # a first reading of a word is its score as it is (what _logaddexp with −inf gives)
-                combined[unit_id] = score if held is None else _logaddexp(held, score)
+            as_kept, as_misread = log_weight + keep, log_weight + misread
+            kept = written_id if known else -1  # (no unit id)
+            if not combined and source.distinct:
+                # the first readings of distinct words: each its score as it is (as below)
+                combined = {
+                    unit_id: score + (as_kept if unit_id == kept else as_misread)
+                    for unit_id, score in zip(source.ids, source.logp, strict=True)
+                }
+            else:
+                for unit_id, score in zip(source.ids, source.logp, strict=True):
+                    score += as_kept if unit_id == kept else as_misread
+                    held = combined.get(unit_id)
+                    # a first reading of a word is its score as it is (what _logaddexp with −inf gives)
+                    combined[unit_id] = score if held is None else _logaddexp(held, score)
             if edits and max((sc + freq[u] for u, sc in combined.items()), default=-math.inf) < EDITS_BELOW:
                 # letter-level edits, a small share of the channel, reach the words the rules do not
                 # (where the rules read the token as a common word, the edits' share would not count)
                 for unit_id, score in self._edited_of(channel, lower):
-                    score += log_weight + misread + EDIT_SHARE_LOGP
+                    score += as_misread + EDIT_SHARE_LOGP
                     held = combined.get(unit_id)
                     combined[unit_id] = score if held is None else _logaddexp(held, score)
             if respell:
                 for unit_id, score in self._respelled_of(channel, lower, written_id):
                     if unit_id not in combined:
                         combined[unit_id] = score + log_weight + misread
-            identity = _logaddexp(identity, log_weight + self._identity_of(channel, lower) + keep)
+            identity = _logaddexp(identity, source.identity + keep)
         # the word as written is a candidate, unless it is a broken syllable of Vietnamese
-        stays = not combined or not broken or self._may_stay_broken(regime, text, lower)
+        stays = not combined or not broken or mixture.may_stay
         if stays and (not known or written_id not in combined):
             combined[written_id] = max(combined.get(written_id, -math.inf), identity)
         lam = self.settings.channel_weights[regime]
         if bucket < UNKNOWN_BUCKET:
             lam = min(lam, self.settings.channel_weight_with_confidence)
         uni = self._unigram
+        spelling = mixture.spelling
         # ranked and cut by channel + unigram at weight 1: the weight is for the search, not for
         # deciding which readings deserve one; the spelling of a word outside the vocabulary is part
         # of its LM score, not of the channel (adding 0.0 to the others would change no score)
-        ranked = [(s + uni[u], u, lam * s) for u, s in combined.items()]
-        for k, (_, u, _) in enumerate(ranked):
-            if u == written_id:
-                s = combined[u]
-                ranked[k] = (s + uni[u] + spelling, u, lam * s + spelling)
-                break
+        ranked = [
+            (s + uni[u] + spelling, u, lam * s + spelling) if u == written_id else (s + uni[u], u, lam * s)
+            for u, s in combined.items()
+        ]
         ranked.sort(reverse=True)
         floor = ranked[0][0] - CANDIDATE_MARGIN
         limit = self.settings.unsure_candidates if respell else self.settings.candidates.get(regime, MAX_CANDIDATES)
@@ -398,7 +473,8 @@ class Restorer:
             np.array([s for _, _, s in ranked], dtype=np.float32),
             tuple(None if u == written_id else words[u] for _, u, _ in ranked),
             best=ranked[0][0],
-            best_syllable=max((t for t, u, _ in ranked if syllable[u]), default=-math.inf),
+            # (ranked best first: the first syllable's)
+            best_syllable=next((t for t, u, _ in ranked if syllable[u]), -math.inf),
         )
 
     def _identity_of(self, channel: SubstitutionChannel, lower: str) -> float:
@@ -681,13 +757,14 @@ class Restorer:
         output is made of (parts to decide and text kept as it is)."""
         id_of = self.lm.id_of
         edges, kinds, regimes = analysis.edges, analysis.kinds, analysis.regimes
+        breaks_before = analysis.breaks_before  # (no boundary without a line break: see `_boundary`)
         segments: list[_Segment] = [_Segment()]
         token_parts: list[list[_Part | str]] = []
         for index, (lead, core, trail) in enumerate(edges):
             if plan.get(index - 1) is Merge.WITH_NEXT:
                 token_parts.append([])  # absorbed by the previous token
                 continue
-            if index and self._boundary(analysis, index):
+            if index and breaks_before[index] and self._boundary(analysis, index):
                 segments.append(_Segment())
             positions = segments[-1].positions
             if lead:
@@ -984,28 +1061,11 @@ class _Lattice:
     def offsets(self) -> np.ndarray:
         return np.cumsum(self.counts) - self.counts
 
-    def _links(self, span: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _links(self, span: int) -> tuple[np.ndarray, np.ndarray]:
         """All candidate combinations of `span` consecutive positions of one segment, ending at each
-        position: (end position per combination, [global candidate index per member, oldest first])."""
-        n = len(self.counts)
-        ends = np.arange(span - 1, n)
-        same = self.segment[ends] == self.segment[ends - span + 1]
-        ends = ends[same]
-        sizes = np.ones(len(ends), dtype=np.int64)
-        for back in range(span):
-            sizes *= self.counts[ends - back]
-        total = int(sizes.sum())
-        owner = np.repeat(ends, sizes)
-        local = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        offsets = self.offsets
-        members: list[np.ndarray] = []
-        for back in range(span):
-            position = owner - back
-            k = self.counts[position]
-            members.append(offsets[position] + local % k)
-            local = local // k
-        members.reverse()
-        return owner, members
+        position: (end position per combination, global candidate index per member, a row per
+        member, oldest first), built by a compiled loop (`kernels.links`)."""
+        return kernels.links(self.counts, self.segment, self.offsets, span)
 
     def prune(self, lm: NgramModel, margin: float, limit: int) -> None:
         """Keep, per position, the candidates whose neighbourhood scores within `margin` of the
@@ -1161,24 +1221,9 @@ class _Lattice:
         # local posterior: the n n-grams touching a position, neighbours fixed to the choice (n-grams
         # past the segment's end count 0, the padded table's zeros)
         decided = np.flatnonzero(within >= n - 1)
-        candidate = np.arange(k)
-        local = np.zeros((len(decided), k))
-        valid = candidate[None, :] < counts[decided][:, None]
-        for t in range(n):
-            inside = within[decided] + t < lengths[self.segment[decided]]
-            end = np.where(inside, decided + t, decided)
-            # the n-gram ending at `end`: its members' chosen candidates, each weighted by the number of
-            # combinations of the later members (its link's index within the end's links); the member
-            # at the decided position takes every candidate in turn
-            gram = end[:, None] + np.arange(1 - n, 1)
-            stride = np.ones((len(decided), n), dtype=np.int64)
-            stride[:, :-1] = np.cumprod(counts[gram][:, :0:-1], axis=1)[:, ::-1]
-            held = choice[gram] * stride
-            free = n - 1 - t
-            link = held.sum(axis=1) - held[:, free] + link_start[end]
-            link = link[:, None] + candidate[None, :] * stride[:, free][:, None]
-            term = np.where(valid, link_score[np.where(valid & inside[:, None], link, 0)], -np.inf)
-            local += np.where(inside[:, None], term, 0.0)
+        local = kernels.local_scores(
+            decided, within, lengths[self.segment], counts, choice, link_start, link_score, n, k
+        )
         local -= local.max(axis=1, keepdims=True)
         probabilities = np.exp(local)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -1281,7 +1326,8 @@ def _render(analysis: _Analysis, plan: Plan, token_parts: list[list[_Part | str]
                 continue
             word = item.candidates.words[item.choice]
             out_parts.append(item.text if word is None else apply_case(item.text, word))
-            confidence = min(confidence, item.confidence)
+            if item.confidence < confidence:  # (the lowest)
+                confidence = item.confidence
         restored = "" if merged_away else unicodedata.normalize("NFC", lead + "".join(out_parts) + trail)
         if not merged_away:
             pieces_out.append(text[cursor:start])

@@ -1,4 +1,5 @@
-"""Compiled loops of the restorer (numba): the LM's hash lookups with backoff, one key at a time, and
+"""Compiled loops of the restorer (numba): the LM's hash lookups with backoff, one key at a time (the
+slots of keys ahead prefetched), the lattice's combinations of positions and local posterior sums, and
 the Viterbi recursions, step after step, without a Python round trip per key or per step.
 
 Each kernel computes exactly what the whole-array numpy code it replaced computed (the same float32
@@ -19,6 +20,9 @@ from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from pipeline.defaults import cache_dir
 
@@ -69,14 +73,45 @@ HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 PAYLOAD_SHIFT = 47  # a hash slot holds a packed n-gram key (≤ 45 bits) and a 16-bit payload above it
 KEY_MASK = (1 << PAYLOAD_SHIFT) - 1
 _HALF = np.uint64(32)
+# keys ahead of the one being scored whose hash slots are asked of memory: the tables are far larger
+# than the CPU's caches, so that each probe waits on memory; asked early, many probes wait at once
+PREFETCH_AHEAD = 16
+
+
+def _prefetch_typed(typingctx: Any, array: Any, index: Any) -> Any:
+    """`_prefetch(array, index)`: ask memory for `array[index]` (LLVM's prefetch, for reading, kept in
+    every cache level), a hint that changes nothing the code computes."""
+    signature = types.void(array, index)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        array_type = sig.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        int32 = ir.IntType(32)
+        function_type = ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32])
+        prefetch = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch")
+        # (address, read, locality 3: keep in all cache levels, data cache)
+        builder.call(prefetch, [builder.bitcast(pointer, byte_pointer), int32(0), int32(3), int32(1)])
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+_prefetch: Any = intrinsic(_prefetch_typed)  # (called with the array and the index only)
+
+
+@numba.njit(nogil=True, inline="always")
+def _home(slots: np.uint64, key: np.int64) -> np.int64:
+    """The slot where `key`'s probe starts in a table of `slots` slots."""
+    return np.int64((((np.uint64(key) * HASH_MULTIPLIER) >> _HALF) * slots) >> _HALF)
 
 
 @numba.njit(nogil=True)
 def _find(table: np.ndarray, payload: np.ndarray, slots: np.uint64, key: np.int64) -> np.int64:
     """Payload of `key` in an open-addressing table (lm.HashIndex), −1 where absent; an empty
     `payload` array: the payload is packed above the key in its slot."""
-    home = (np.uint64(key) * HASH_MULTIPLIER) >> _HALF
-    position = np.int64((home * slots) >> _HALF)
+    position = _home(slots, key)
     packed = payload.size == 0
     while True:
         found = table[position]
@@ -114,10 +149,23 @@ def score_keys(
     """ln P(last | preceding n − 1 units) of packed n-gram keys with backoff (lm.NgramModel.score):
     per order m (index m of the tuples; 0 and 1 unused), its hash table, payloads, slot count,
     log-probability codebook and backoff codebook (empty: no backoffs). A missed n-gram scores as
-    its (n − 1)-gram plus its context's backoff, the backoffs added innermost first, in float32."""
+    its (n − 1)-gram plus its context's backoff, the backoffs added innermost first, in float32.
+    The probes of the key PREFETCH_AHEAD keys on are prefetched meanwhile."""
     out = np.empty(len(keys), dtype=np.float32)
     pending = np.empty(max(n, 1), dtype=np.float32)
-    for i in range(len(keys)):
+    # ahead of each key's probes, the first slot of every probe the key PREFETCH_AHEAD keys on may
+    # make: its n-gram, and after a miss each shorter n-gram and the context whose backoff is added
+    for i in range(-PREFETCH_AHEAD, len(keys)):
+        if n >= 2 and i + PREFETCH_AHEAD < len(keys):
+            ahead = keys[i + PREFETCH_AHEAD]
+            _prefetch(tables[n], _home(np.uint64(slots[n]), ahead))
+            for m in range(n - 1, 1, -1):
+                _prefetch(tables[m], _home(np.uint64(slots[m]), ahead & ((np.int64(1) << (BITS * m)) - 1)))
+                if backoffs[m].size != 0:
+                    context = (ahead & ((np.int64(1) << (BITS * (m + 1))) - 1)) >> BITS
+                    _prefetch(tables[m], _home(np.uint64(slots[m]), context))
+        if i < 0:
+            continue
         key = keys[i]
         m = n
         held = 0
@@ -211,3 +259,79 @@ def backtrack(
         for i in range(lengths[segment] - 1, first - 1, -1):
             choice[starts[segment] + i] = newest[state]
             state = came_from[state]
+
+
+@_compiled
+def links(counts: np.ndarray, segment: np.ndarray, offsets: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """All candidate combinations of `span` consecutive positions of one segment (`_Lattice._links`),
+    by end position, each end's combinations numbered with the oldest member most significant: the
+    end position of each and the global candidate index of each member (row 0 the oldest)."""
+    total = 0
+    for end in range(span - 1, len(counts)):
+        if segment[end] == segment[end - span + 1]:
+            size = 1
+            for back in range(span):
+                size *= counts[end - back]
+            total += size
+    owner = np.empty(total, dtype=np.int64)
+    members = np.empty((span, total), dtype=np.int64)
+    at = 0
+    for end in range(span - 1, len(counts)):
+        if segment[end] != segment[end - span + 1]:
+            continue
+        size = 1
+        for back in range(span):
+            size *= counts[end - back]
+        for local in range(size):
+            owner[at] = end
+            rest = local
+            for back in range(span):
+                position = end - back
+                members[span - 1 - back, at] = offsets[position] + rest % counts[position]
+                rest //= counts[position]
+            at += 1
+    return owner, members
+
+
+@_compiled
+def local_scores(
+    decided: np.ndarray,
+    within: np.ndarray,
+    segment_length: np.ndarray,
+    counts: np.ndarray,
+    choice: np.ndarray,
+    link_start: np.ndarray,
+    link_score: np.ndarray,
+    n: int,
+    width: int,
+) -> np.ndarray:
+    """Per decided position and candidate (`_Lattice.viterbi`'s local posterior, before normalising):
+    the sum, over the n n-grams touching the position, of the n-gram's score with its other members
+    fixed to their chosen candidates (0 for one past the segment's end; −inf for a missing candidate),
+    added in the order of the n-grams' ends, as the whole-array code added them."""
+    local = np.zeros((len(decided), width))
+    stride = np.empty(n, dtype=np.int64)
+    for row in range(len(decided)):
+        position = decided[row]
+        for t in range(n):
+            if within[position] + t >= segment_length[position]:
+                for slot in range(width):
+                    local[row, slot] += 0.0
+                continue
+            end = position + t
+            # the n-gram ending at `end` (member j at end − n + 1 + j): the index of its link within
+            # the end's links weighs each member's candidate by the combinations of the later members
+            stride[n - 1] = 1
+            for j in range(n - 2, -1, -1):
+                stride[j] = stride[j + 1] * counts[end - n + 2 + j]
+            free = n - 1 - t  # the member at the decided position
+            held = link_start[end]
+            for j in range(n):
+                if j != free:
+                    held += choice[end - n + 1 + j] * stride[j]
+            for slot in range(width):
+                if slot < counts[position]:
+                    local[row, slot] += link_score[held + slot * stride[free]]
+                else:
+                    local[row, slot] += -np.inf
+    return local

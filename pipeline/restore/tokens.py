@@ -179,6 +179,8 @@ def split_parts(core: str) -> list[str]:
 
 def apply_case(pattern: str, word: str) -> str:
     """Give `word` (lowercase) the case pattern of `pattern`: UPPER, Title or lower."""
+    if pattern.islower():  # the usual word, quickly: no capital letter at all
+        return word
     if _is_caps(pattern):
         return word.upper()
     for char in pattern:
