@@ -588,7 +588,7 @@ PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o":
 # (with a slack of this share of the line height on each side).
 UNREAD_INK_SHARE = 0.25
 PRINTED_SLACK = 0.15
-# ... and they must not be fewer than the characters of a day's or month's ink (`_reads_part_of`).
+# ... and a one-digit day or month must explain all of its field's ink (`_reads_part_of`).
 # The winning reading must hold this share of the recognisers' votes, and be backed by two recognisers unless the
 # classifier alone reads it at most of its shears, this surely on average; else the field is unreadable. A
 # classifier's reading in which a character's topology overruled its first choice (an "8" with no loop at its top
