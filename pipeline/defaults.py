@@ -8,6 +8,8 @@ from pathlib import Path
 # Seconds a page's OCR may run before Tesseract is killed (E201). Generous: a dense A3 page at 600 dpi on a
 # busy machine takes about a minute.
 PAGE_TIMEOUT_SECONDS = 180.0
+# A value read apart with less than this share of the recognisers' votes is kept but listed for review.
+REVIEW_BELOW = 0.6
 
 
 def default_jobs() -> int:

@@ -294,11 +294,12 @@ def value_span(ink: np.ndarray, height: int) -> tuple[int, int] | None:
 
 def label_end(ink: np.ndarray, height: int) -> int | None:
     """The column just past a printed label ending in a colon ("Số:") at the left edge of `ink` (a label's line,
-    `height` high, cleared of its guides): its pieces from within LABEL_LEFT of the edge, each at most LABEL_GAP
-    from the next, the last a colon's dot (at most LEADER_DOT across and high). None where there is none: no ink at
-    the edge, or the label's letters running on into what is written after it (no gap then tells them apart)."""
+    `height` high): its pieces from within LABEL_LEFT of the edge, each at most LABEL_GAP from the next, the last a
+    colon: two dots (each at most LEADER_DOT across and high) one above the other. None where there is none: no
+    ink at the edge, the label's letters running on into what is written after it (no gap then tells them apart),
+    or a diacritic ending the run (a letter's strokes broken where the guides were cleared)."""
     _count, _labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0).astype(np.uint8), connectivity=8)
-    pieces = sorted((int(x), int(x + w), int(w), int(h)) for x, _, w, h, _ in stats[1:] if h >= LABEL_PIECE * height)
+    pieces = sorted((int(x), int(x + w), int(y), int(y + h)) for x, y, w, h, _ in stats[1:] if h >= LABEL_PIECE * height)
     if not pieces or pieces[0][0] > LABEL_LEFT * height:
         return None
     run = [pieces[0]]
@@ -308,7 +309,10 @@ def label_end(ink: np.ndarray, height: int) -> int | None:
         run.append(piece)
     end = max(p[1] for p in run)
     dot = LEADER_DOT * height
-    return end if any(p[1] == end and p[2] <= dot and p[3] <= dot for p in run) else None
+    dots = [p for p in run if p[1] - p[0] <= dot and p[3] - p[2] <= dot]
+    colon = any(a[1] == end and min(a[1], b[1]) > max(a[0], b[0]) and (b[2] >= a[3] or a[2] >= b[3])
+                for a in dots for b in dots)
+    return end if colon else None
 
 
 # --------------------------------------------------------------------------- a character's topology
@@ -317,12 +321,13 @@ def label_end(ink: np.ndarray, height: int) -> int | None:
 # with ink); a "2", hurried or written with a loop at its foot, has at most that low loop, and its top arc is open
 # on the left (the classifier reads such a "2" as an "8" where its foot's loop crosses the diagonal). A loop is a
 # hole in the ink at least HOLE_AREA of the character's box (not a pinhole where strokes meet); the upper left is
-# open when, on some row between OPEN_ROWS of the height from the top, no ink lies in the left OPEN_SHARE of the
-# width. A character read as one of TOP_LOOP_DIGITS that has neither a loop in its upper half nor ink at its upper
+# open when, on OPEN_RUN of the height in consecutive rows between OPEN_ROWS of it from the top, no ink lies in the
+# left OPEN_SHARE of the width (not the few rows of an "8"'s waist, its inked top leaning right). A character read as one of TOP_LOOP_DIGITS that has neither a loop in its upper half nor ink at its upper
 # left is read as a "2" when the classifier gave that at least RERANK_FLOOR.
 HOLE_AREA = 0.01
 OPEN_ROWS = (0.2, 0.5)
 OPEN_SHARE = 0.5
+OPEN_RUN = 0.06
 TOP_LOOP_DIGITS = (8,)
 OPEN_TOP_DIGIT = 2
 RERANK_FLOOR = 0.1
@@ -357,7 +362,10 @@ def topology(ink: np.ndarray) -> Topology:
             loops.append(round(float((centroids[k][1] - 1) / height), 3))
     top = round(OPEN_ROWS[0] * height)
     rows = mask[top : max(top + 1, round(OPEN_ROWS[1] * height)), : max(1, round(OPEN_SHARE * width))]
-    return Topology(tuple(sorted(loops)), bool((~rows.any(axis=1)).any()))
+    empty = np.concatenate(([0], (~rows.any(axis=1)).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(empty))  # where runs of empty rows begin and end
+    longest = int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
+    return Topology(tuple(sorted(loops)), longest >= max(1, OPEN_RUN * height))
 
 
 def rerank(probabilities: np.ndarray, shape: Topology) -> int | None:

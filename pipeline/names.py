@@ -27,9 +27,10 @@ FAMILY_NAMES = ANCHOR_FAMILY_NAMES | frozenset({
     "Cầm", "Lường", "Bế", "Mạc", "Khổng", "Doãn", "Phí", "Hầu", "Thào", "Sùng", "Giàng", "Vàng",
 })
 ANCHOR_MIDDLE_NAMES = frozenset({"Văn", "Thị"})
-# Letters whose capital is their small letter enlarged: OCR reads their case wrong (the start of a line gives no
-# x-height to tell them by).
-CASE_ALIKE = frozenset("cjkopsuvwxz")
+# Letters whose capital is their small letter enlarged (a "p" is a "P" set lower, its bowl at the x-height): OCR
+# reads their case wrong (the start of a line gives no x-height to tell them by). Not "k" or "j", whose capitals
+# differ in shape, as "h" and "H" do.
+CASE_ALIKE = frozenset("copsuvwxz")
 ROLES = ("family", "middle", "given")
 
 # A family name that is none of FAMILY_NAMES and was seen at most RARE times as one is open to a reading LIKELIER times as often a family name and
@@ -85,8 +86,11 @@ def read_name(name: str, model: NameModel | None = None) -> str:
     likelier one a mark or a letter away ("Phạm Trường Thọ"); the name as written otherwise."""
     model = model or current_resources().person_names
     words = name.split()
-    if words and words[0][:1] in CASE_ALIKE and words[0].islower() and words[0].capitalize() in FAMILY_NAMES:
-        words[0] = words[0].capitalize()  # "phạm Trường Thọ": OCR read the family name's capital in lower case
+    if (words and words[0][:1] in CASE_ALIKE and words[0].islower() and words[0].capitalize() in FAMILY_NAMES
+            and all(w[:1].isupper() for w in words[1:])):
+        # "phạm Trường Thọ": OCR read the family name's capital in lower case; not a word before a name ("cao cấp
+        # Nguyễn Văn An"), which is no family name however it reads capitalised
+        words[0] = words[0].capitalize()
         name = " ".join(words)
     if not 2 <= len(words) <= 5 or not all(w[:1].isupper() and w[1:] == w[1:].lower() for w in words):
         return name

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from pipeline import handwriting
-from pipeline.defaults import PAGE_TIMEOUT_SECONDS
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS, REVIEW_BELOW
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
 from pipeline.limits import check_pixels
 from pipeline.names import FAMILY_NAMES, read_name
@@ -588,18 +588,16 @@ PRINTED_LOOKALIKES = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o":
 # (with a slack of this share of the line height on each side).
 UNREAD_INK_SHARE = 0.25
 PRINTED_SLACK = 0.15
-# ... and where OCR read fewer digits of a day or month than the field's ink holds characters, it must be this
-# sure of them (per cent): a hand's digits it reads in part ("4" of a written "24") come out far lower than
-# printed ones; a worn typewriter's digits are unsure too, but read whole. (A number's crop may hold part of the
-# symbol's slash when OCR read them as one word ("635/QĐ-UBND"), so its characters are not counted.)
-PRINTED_MIN_CONFIDENCE = 50.0
+# ... and a one-digit day or month must explain all of its field's ink (`_reads_part_of`).
 # The winning reading must hold this share of the recognisers' votes, and be backed by two recognisers unless the
 # classifier alone reads it at most of its shears, this surely on average; else the field is unreadable. A
 # classifier's reading in which a character's topology overruled its first choice (an "8" with no loop at its top
-# and its upper left open: a looped "2", handwriting.rerank) counts as the topology's: the character's shape is
-# evidence of its own, apart from the classifier's pixels.
+# and its upper left open: a looped "2", handwriting.rerank) is still the classifier's: the shape only chooses
+# among its candidates. Where a reading is backed only thanks to such readings (the shape alone made it win), its
+# confidence is at most SHAPE_CHOSEN_CONFIDENCE, below REVIEW_BELOW: it is kept, for review.
 MIN_FIELD_CONFIDENCE = 0.34
 CONFIDENT_CLASSIFIER = 0.9
+SHAPE_CHOSEN_CONFIDENCE = REVIEW_BELOW / 2
 # Votes: the classifier of handwritten digits, the page's own OCR of the gap (its look-alikes mapped), and
 # Tesseract restricted to digits over each binarization × height × page-segmentation mode (8 readings). Both
 # recognisers read the field as written and stood upright (each of handwriting.SHEARS), their votes shared out.
@@ -697,7 +695,9 @@ def _spot(words: Sequence[OcrWord], line: _LineText, name: str, start: int, end:
     x1 = _x_at(words, line, end, left=False)
     gap = line.text[start:end]
     start, end = start + len(gap) - len(gap.lstrip()), end - len(gap) + len(gap.rstrip())  # the words OCR read there
-    end = max(start, end)  # none: an empty field at the next word's start, where its reading goes
+    # where OCR read none, the stripped span would come out inverted: the field is empty at the next word's start
+    # (a spot's span is ordered, start <= end, for _put_fields' cuts), where its reading goes
+    end = max(start, end)
     boxes = [words[i].box for i in line.indices]
     top = float(np.median([b[1] for b in boxes]))
     bottom = float(np.median([b[1] + b[3] for b in boxes]))
@@ -758,15 +758,23 @@ def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
         return None
     x0, y0, x1, y1 = spot.box
     ink = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1])
-    if spot.name in ("day", "month") and value == spot.ocr_text and spot.ocr_confidence < PRINTED_MIN_CONFIDENCE \
-            and len(handwriting.characters(ink)) > len(value):
-        return None  # fewer digits than the ink holds, and OCR doubts them ("4" of a written "24")
+    if value == spot.ocr_text and _reads_part_of(spot, ink, value):
+        return None  # fewer digits than the ink holds ("4" of a written "24"), however sure OCR is of them
     inked = np.flatnonzero(ink.any(axis=0)) + max(0, x0)
     if len(inked) == 0:
         return value
     left, right = spot.read_span
     outside = np.count_nonzero((inked < left - PRINTED_SLACK * (y1 - y0)) | (inked > right + PRINTED_SLACK * (y1 - y0)))
     return value if outside <= UNREAD_INK_SHARE * len(inked) else None
+
+
+def _reads_part_of(spot: _FieldSpot, ink: np.ndarray, value: str) -> bool:
+    """Whether a one-digit day or month leaves ink of a digit's height unexplained before or after it (more
+    characters in the field's ink: handwriting.characters leaves dots, commas and rules out), as when a looped
+    "2" of a written "24" is read as nothing and the "4" alone is read. Two digits are a whole day or month
+    (a stray piece of a neighbouring letter or a digit broken at low resolution does not undo them); a number's
+    crop may hold part of the symbol's slash ("635/QĐ-UBND" read as one word): its characters are not counted."""
+    return spot.name in ("day", "month") and len(value) < 2 and len(handwriting.characters(ink)) > len(value)
 
 
 def _plausible(spot: _FieldSpot, value: str) -> bool:
@@ -845,7 +853,7 @@ def _tesseract_digits(crops: list[np.ndarray], shears: list[tuple[float, ...]], 
 class _Vote:
     text: str
     weight: float
-    source: str  # "classifier", "topology" (the classifier's candidate its shape chose), "tesseract" or "ocr"
+    source: str  # "classifier", "topology" (a candidate of the classifier's its shape chose), "tesseract" or "ocr"
 
 
 def _votes(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> list[_Vote]:
@@ -879,7 +887,9 @@ def _key(spot: _FieldSpot, text: str) -> str:
 def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, float]]) -> FieldReading:
     """The plausible value with most votes, if two recognisers back it (or the classifier alone is sure of it: it
     reads it at most shears, CONFIDENT_CLASSIFIER surely on average) and it holds MIN_FIELD_CONFIDENCE of all
-    votes; its share of the votes is its confidence. Else unreadable. A stamp's date is written with separators
+    votes; its share of the votes is its confidence, at most SHAPE_CHOSEN_CONFIDENCE where only the readings a
+    character's topology chose back it so, and it reads all of a day's or month's ink (a reading of part of it is
+    passed over: `_reads_part_of`). Else unreadable. A stamp's date is written with separators
     ("04/4/18"): a reading without any ("0414118") took them for digits and does not vote."""
     votes = [vote for vote in _votes(spot, crop, tesseract) if vote.text and vote.weight > 0
              and (spot.name != RECEIVED_DATE or "/" in vote.text)]  # a date read without separators misread them
@@ -894,17 +904,30 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
             groups.setdefault(_key(spot, vote.text), []).append(vote)
     value, share = None, 0.0
     shears = len(_shears(spot))
+    ink = handwriting.ink_mask(crop)
     for backing in sorted(groups.values(), key=lambda group: -sum(vote.weight for vote in group)):
         share = sum(vote.weight for vote in backing) / everything
-        sources = {vote.source for vote in backing}
-        classified = [vote.weight * shears / CLASSIFIER_VOTE for vote in backing if vote.source == "classifier"]
-        sure = 2 * len(classified) > shears and sum(classified) / len(classified) >= CONFIDENT_CLASSIFIER
         if share < MIN_FIELD_CONFIDENCE:
             break
-        if len(sources) >= 2 or sure:
-            value = max((vote.text for vote in backing), key=lambda text: totals[text])
+        if _backed(backing, shears):
+            best = max((vote.text for vote in backing), key=lambda text: totals[text])
+            if _reads_part_of(spot, ink, best):
+                continue  # part of what was written ("4" of a "24"): a reading of all of it may follow, else none
+            value = best
+            if not _backed([vote for vote in backing if vote.source != "topology"], shears):
+                share = min(share, SHAPE_CHOSEN_CONFIDENCE)
             break
     return FieldReading(spot.name, value, round(share, 3) if value else 0.0, _box(spot), spot.ocr_text, ranked)
+
+
+def _backed(backing: list[_Vote], shears: int) -> bool:
+    """Whether `backing` (the votes for one value) is backed by two recognisers, the topology's votes counting as
+    the classifier's, or by the classifier alone reading it at most of the `shears`, CONFIDENT_CLASSIFIER surely on
+    average (a reading its topology chose is not one it was sure of)."""
+    sources = {"classifier" if vote.source == "topology" else vote.source for vote in backing}
+    classified = [vote.weight * shears / CLASSIFIER_VOTE for vote in backing if vote.source == "classifier"]
+    sure = 2 * len(classified) > shears and sum(classified) / len(classified) >= CONFIDENT_CLASSIFIER
+    return len(sources) >= 2 or sure
 
 
 def _box(spot: _FieldSpot) -> Box:
@@ -1028,7 +1051,8 @@ _STAMP_LABEL = re.compile(r"^[|(\[]?(?:(?P<cv>c[vy])|(?P<den>[dr]e[nm]?)|(?P<so>
 _STAMP_KINDS = ("cv", "den", "so", "ngay", "chuyen")
 STAMP_ROWS = ("so", "ngay", "chuyen")  # the labelled rows, top to bottom
 STAMP_ROW_PITCH = 1.5  # a stamp's row pitch in label heights, when only one label was read
-STAMP_LABEL_WIDTH = 2.0  # a label's width ("Ngày:") in its heights, where OCR did not read it
+STAMP_LABEL_WIDTH = 2.0  # where a row's value is taken to begin when its label was neither read nor seen (heights)
+STAMP_WIDEST_LABEL = 3.0  # the widest a printed label seen in a row may be ("Ngày:"), in its heights
 STAMP_CUT = 0.2  # ink this close (in label heights) before the value found in a placed row: it may have begun there
 STAMP_VALUE_WIDTH = 4  # the room a value surely has after its label, in label heights (past it, body lines may run)
 
@@ -1304,19 +1328,19 @@ def _stamp_fields(image: np.ndarray, frame: tuple[int, int, int, int], words: li
 def _placed_value_start(image: np.ndarray, box: tuple[int, int, int, int], height: int) -> int:
     """Where the value of a row whose label OCR did not read may begin, in the label's line (x0, y0, x1, y1: from
     the labels' shared left edge, a label's height): just past the printed label's colon, the label as narrow as
-    "Số:" or as wide as "Ngày:"; past STAMP_LABEL_WIDTH when no such label is seen there. The label is looked for
-    in the line's ink cleared of its leader (whose first dot may join the colon to the value), else as it is (a
-    small colon's dots may be cleared with a leader's)."""
-    widest = round(STAMP_LABEL_WIDTH * height)
+    "Số:" or as wide as "Ngày:" (STAMP_WIDEST_LABEL); past STAMP_LABEL_WIDTH when no such label is seen there. The
+    label is looked for in the line's ink as it is, else cleared of its leader (whose first dot may join the colon
+    to the value): clearing the guides breaks a label's letters, leaving pieces a colon's are told from only by
+    their shape."""
     x0, y0, x1, y1 = box
     crop = image[y0:y1, x0:x1]
     if crop.size:
         raw = handwriting.ink_mask(crop)
-        for ink in (handwriting.clear_guides(raw, height), raw):
+        for ink in (raw, handwriting.clear_guides(raw, height)):
             end = handwriting.label_end(ink, height)
-            if end is not None and end < widest:
+            if end is not None and end < STAMP_WIDEST_LABEL * height:
                 return x0 + end
-    return x0 + widest
+    return x0 + round(STAMP_LABEL_WIDTH * height)
 
 
 def _begun_before(image: np.ndarray, row: tuple[int, int, int, int], height: int) -> bool:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from pipeline.names import FAMILY_NAMES
-from pipeline.types import Record, Signature, SignatureField
+from pipeline.types import OcrWord, Record, Signature, SignatureField
 from pipeline.vietnamese import fold
 
+OCR_STAMP = "ocr-stamp"  # a Signature's source: a stamp as OCR read it on a scanned or photocopied page
 # Vietnam's offset: times written without one (a stamp's "26/01/2025 11:12:09") are local times there.
 LOCAL_OFFSET = dt.timedelta(hours=7)
 
@@ -41,6 +42,20 @@ _SIGNER_LABELS = ("ky boi", "nguoi ky", "duoc ky boi", "signed by", "signer")
 _ORGANISATION_LABELS = ("co quan", "to chuc", "don vi", "organization", "organisation")
 _EMAIL_LABELS = ("email", "e-mail", "thu dien tu")
 _TIME_LABELS = ("thoi gian ky", "ngay ky", "ky ngay", "thoi gian", "ngay gio ky", "signing time", "date")
+# A stamp's lines as OCR reads them over a scanned or photocopied page (folded), its letters often misread: a
+# label ("Ký bởi:", "Email:", "Cơ quan:", "Thời gian ký:"), an e-mail ("ttcbth@)quangngai.gov.vn"), a clock
+# ("11:12:09", "202407:2514") or the offset a long time wraps onto ("_+07:00").
+_STAMP_LABEL = re.compile(r"(?:^|\s)(?:" + "|".join(re.escape(label) for label in (
+    *_SIGNER_LABELS, *_EMAIL_LABELS, *_ORGANISATION_LABELS, "thoi gian ky", "ngay ky", "ngay gio ky")) + r")\s*[:：]")
+_STAMP_EMAIL = re.compile(r"\w[@(]\S*\.|\bgov\s?\.\s?vn\b")
+_STAMP_CLOCK = re.compile(r"\d:\d\d|(?<!\d)[+-]\s?0?7:?00(?!\d)")
+# Its lines lie at most this many of their heights apart; its other lines (the organisation's name, above or
+# between them) start at most this many heights, or this share of its width, left of its left edge, and end at
+# most that far past its right edge.
+STAMP_LINE_GAP = 1.8
+STAMP_SLACK_HEIGHTS = 1.5
+STAMP_SLACK_WIDTH = 0.3
+STAMP_NAME_LINES = 3  # the organisation's name above them wraps onto this many lines at most
 _LABEL = re.compile(r"^\s*(?P<label>[^:：]{2,20})\s*[:：]\s*(?P<value>.*)$")
 # /M and CMS times: D:YYYYMMDDHHmmSS+HH'mm'
 _PDF_DATE = re.compile(r"^(?:D:)?(?P<year>\d{4})(?P<month>\d{2})?(?P<day>\d{2})?(?P<hour>\d{2})?(?P<minute>\d{2})?"
@@ -202,6 +217,99 @@ def parse_stamp(text: str) -> Stamp | None:
     return Stamp(signer=signer, organisation=organisation, email=email, time=time)
 
 
+@dataclass(frozen=True)
+class _Line:
+    indices: tuple[int, ...]
+    text: str
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1
+    height: float  # its words' median height
+
+    @property
+    def marker(self) -> str | None:
+        """What marks the line as a stamp's: "label", "email" or "clock" (None: nothing)."""
+        folded = fold(self.text)
+        if _STAMP_LABEL.search(folded):
+            return "label"
+        if _STAMP_EMAIL.search(folded):
+            return "email"
+        return "clock" if _STAMP_CLOCK.search(folded) else None
+
+
+def _ocr_lines(words: Sequence[OcrWord]) -> list[_Line]:
+    by_line: dict[int, list[int]] = {}
+    for index, word in enumerate(words):
+        by_line.setdefault(word.line, []).append(index)
+    lines = []
+    for indices in by_line.values():
+        boxes = [words[i].box for i in indices]
+        lines.append(_Line(tuple(indices), " ".join(words[i].text for i in indices),
+                           (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[0] + b[2] for b in boxes),
+                            max(b[1] + b[3] for b in boxes)), float(sorted(b[3] for b in boxes)[len(boxes) // 2])))
+    return sorted(lines, key=lambda line: line.box[1])
+
+
+def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozenset[int]]]:
+    """The visible signature stamps in a page's OCR'd words (a scanned or photocopied e-signed page, its stamp
+    printed black over or above the header), each with the indices of its words: lines marked as a stamp's
+    (`_Line.marker`) lying close together, a clock and a label or an e-mail among them, with the unmarked lines
+    between them or just above them (the organisation's name, up to STAMP_NAME_LINES), most of their letters
+    inside its width. Each is read by `_read_ocr_stamp` (None where OCR misread its time)."""
+    lines = _ocr_lines(words)
+    clusters: list[list[_Line]] = []
+    for line in (line for line in lines if line.marker):
+        for cluster in clusters:
+            x0, x1 = min(m.box[0] for m in cluster), max(m.box[2] for m in cluster)
+            bottom = max(m.box[3] for m in cluster)
+            if line.box[1] - bottom <= STAMP_LINE_GAP * line.height and min(x1, line.box[2]) > max(x0, line.box[0]):
+                cluster.append(line)
+                break
+        else:
+            clusters.append([line])
+    found: list[tuple[Stamp | None, frozenset[int]]] = []
+    for cluster in clusters:
+        if not any(_STAMP_CLOCK.search(line.text) for line in cluster) \
+                or not {line.marker for line in cluster} & {"label", "email"}:
+            continue
+        height = float(sorted(line.height for line in cluster)[len(cluster) // 2])
+        left = sorted(line.box[0] for line in cluster)[len(cluster) // 2]  # a misread mark before it aside
+        right, top, bottom = max(m.box[2] for m in cluster), min(m.box[1] for m in cluster), max(m.box[3] for m in cluster)
+        slack = max(STAMP_SLACK_HEIGHTS * height, STAMP_SLACK_WIDTH * (right - left))
+        inside = [line for line in lines if line not in cluster and _inside(line, words, left - slack, right + slack)]
+        members = cluster + [line for line in inside if top <= (line.box[1] + line.box[3]) / 2 <= bottom]
+        for line in sorted((line for line in inside if (line.box[1] + line.box[3]) / 2 < top),
+                           key=lambda line: -line.box[1])[:STAMP_NAME_LINES]:  # the organisation's name, upwards
+            if (line.box[1] + line.box[3]) / 2 < top - STAMP_LINE_GAP * height:
+                break
+            members.append(line)
+            top = line.box[1]
+        members.sort(key=lambda line: line.box[1])
+        found.append((_read_ocr_stamp(members), frozenset(i for line in members for i in line.indices)))
+    return found
+
+
+def _inside(line: _Line, words: Sequence[OcrWord], left: float, right: float) -> bool:
+    """Whether most of a line's letters lie between `left` and `right` (the stamp's logo beside its text reads
+    as a stray word or two: "Cề BẢO VÀ TIN HỌC")."""
+    letters = [(len(words[i].text), words[i].box) for i in line.indices]
+    within = sum(count for count, box in letters if box[0] >= left and box[0] + box[2] <= right)
+    return 2 * within > sum(count for count, _ in letters)
+
+
+def _read_ocr_stamp(lines: Sequence[_Line]) -> Stamp | None:
+    """An OCR'd stamp's fields: as `parse_stamp` reads them, else (its e-mail misread, "ttcbth@)quangngai.gov.vn")
+    its signing time with its unmarked lines as the organisation; None when OCR misread the time too."""
+    text = "\n".join(line.text for line in lines)
+    stamp = parse_stamp(text)
+    if stamp is not None:
+        return stamp
+    time = _time_in_text(" ".join(text.split()))
+    if time is None:
+        return None
+    found_email = _EMAIL.search(text)
+    return Stamp(signer=None, organisation=_clean(" ".join(line.text for line in lines if not line.marker)),
+                 email=found_email.group(0) if found_email else None, time=time)
+
+
 # --------------------------------------------------------------------------- signature dictionaries
 
 
@@ -312,7 +420,7 @@ def signature_from_field(field: SignatureField) -> Signature:
                      page=field.page)
 
 
-def _same_moment(first: str | None, second: str | None) -> bool:
+def same_moment(first: str | None, second: str | None) -> bool:
     """Equal signing times to the second, compared as written (a stamp may omit the offset)."""
     return bool(first and second) and first[:19] == second[:19]  # type: ignore[index]
 
@@ -323,7 +431,7 @@ def merge_signatures(fields: Sequence[SignatureField], stamps: Sequence[Signatur
     merged = [signature_from_field(field) for field in fields]
     for stamp in stamps:
         match = next((number for number, signature in enumerate(merged)
-                      if signature.source == "dictionary" and _same_moment(signature.time, stamp.time)
+                      if signature.source == "dictionary" and same_moment(signature.time, stamp.time)
                       and (signature.page is None or stamp.page is None or signature.page == stamp.page)), None)
         if match is None:
             merged.append(stamp)
@@ -336,9 +444,9 @@ def merge_signatures(fields: Sequence[SignatureField], stamps: Sequence[Signatur
     return merged
 
 
-def stamp_signature(stamp: Stamp, page: int | None) -> Signature:
+def stamp_signature(stamp: Stamp, page: int | None, source: str = "stamp") -> Signature:
     return Signature(signer=stamp.signer, organisation=stamp.organisation, email=stamp.email, time=stamp.time,
-                     source="stamp", page=page)
+                     source=source, page=page)
 
 
 # --------------------------------------------------------------------------- the document date
@@ -346,9 +454,10 @@ def stamp_signature(stamp: Stamp, page: int | None) -> Signature:
 
 def check_document_date(record: Record) -> str | None:
     """A document is signed on or after its date: a date after the earliest signing day is a misread. Such
-    a date is rejected (set to null and listed in `needs_review`); the warning saying so is returned."""
+    a date is rejected (set to null and listed in `needs_review`); the warning saying so is returned. A stamp's
+    time as OCR read it ("21.01.2025" for a printed "27.01.2025") bounds nothing."""
     date = record.document.date
-    days = [day for signature in record.signatures if signature.time
+    days = [day for signature in record.signatures if signature.time and signature.source != OCR_STAMP
             for day in [local_date(signature.time)] if day is not None]
     if not date or not days:
         return None

@@ -24,7 +24,7 @@ def centre_inside(box: Box, zone: Box) -> bool:
 
 # The version of the record's JSON Schema (pipeline/data/record.schema.json, semantic versioning); the
 # archive's database schema has its own version (archive/sqlite.py, DATABASE_SCHEMA_VERSION).
-RECORD_SCHEMA_VERSION = "1.2.0"
+RECORD_SCHEMA_VERSION = "1.3.0"
 
 
 # --------------------------------------------------------------------------- pages (ingest → preprocess → ocr)
@@ -337,7 +337,7 @@ class Signature:
     organisation: str | None = None
     email: str | None = None
     time: str | None = None  # ISO 8601 with the signer's offset: "2025-01-08T17:30:49+07:00"
-    source: str = "dictionary"  # "dictionary" | "stamp" | "both"
+    source: str = "dictionary"  # "dictionary" | "stamp" | "both" | "ocr-stamp"
     page: int | None = None  # 0-based page of its widget or stamp
     verified: bool = False  # congvan does not check certificates or digests
 

@@ -276,30 +276,16 @@ def could_be_syllable(text: str) -> bool:
     return is_valid(text) or skeleton(text) in _inventory_skeletons()
 
 
-def _build_fold_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for code in range(0x80, 0x2000):
-        char = chr(code)
-        base = unicodedata.normalize("NFD", char)[0].lower()
-        if base != char and len(base) == 1:
-            table[code] = base
-    for code in range(0x1E00, 0x1F00):  # Latin Extended Additional: ạ ả ấ ầ … ỹ
-        char = chr(code)
-        table[code] = unicodedata.normalize("NFD", char)[0].lower()
-    table[ord("Đ")] = "d"
-    table[ord("đ")] = "d"
-    for code in range(ord("A"), ord("Z") + 1):
-        table[code] = chr(code).lower()
-    return table
-
-
-_FOLD_TABLE = _build_fold_table()
+# fold's table is skeleton's, lower-cased, over the characters below U+2000 (Latin, Greek, Cyrillic): the marks
+# that fold strips are those skeleton strips. Lower case keeps the length: skeleton has made İ (i + dot) an I.
+_FOLD = {code: skeleton(chr(code)).lower() for code in range(0x2000) if skeleton(chr(code)).lower() != chr(code)}
 
 
 def fold(text: str) -> str:
-    """Lower case without diacritics, one character for one character (offsets stay valid).
+    """Lower case without diacritics, one character for one character (offsets stay valid): `skeleton`,
+    lower-cased.
 
     >>> fold("Quyết định Số 539/QĐ-UBND")
     'quyet dinh so 539/qd-ubnd'
     """
-    return text.translate(_FOLD_TABLE)
+    return text.translate(_FOLD)

@@ -82,9 +82,19 @@ def files_digest(paths: Iterable[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _described(function: Callable[..., Any]) -> str:
+    """What a helper does: its source, its default arguments and the values it closes over (the `150` of a
+    `rescaled(150)`), functions among them by their own description."""
+    bound = [*(function.__defaults__ or ()), *(function.__kwdefaults__ or {}).items(),
+             *(cell.cell_contents for cell in function.__closure__ or ())]
+    return "\n".join([inspect.getsource(function),
+                      *(_described(value) if inspect.isfunction(value) else repr(value) for value in bound)])
+
+
 def source_digest(*functions: Callable[..., Any]) -> str:
-    """Hash of the source of benchmark helpers that call the stages (a change to them changes the results)."""
-    return hashlib.sha256("\n".join(inspect.getsource(f) for f in functions).encode()).hexdigest()[:16]
+    """Hash of the source of benchmark helpers that call the stages, with the values they are made with (a
+    change to either changes the results)."""
+    return hashlib.sha256("\n".join(_described(f) for f in functions).encode()).hexdigest()[:16]
 
 
 def library_versions(names: Iterable[str] = IMAGE_LIBRARIES) -> str:

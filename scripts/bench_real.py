@@ -30,6 +30,9 @@ sha256, the code of the stages that made them (congvan: ingest, preprocess, OCR,
 import, the worker and its settings, the models; previous: its commit; OCRmyPDF: its version and options),
 Tesseract's version and traineddata hashes, and the image libraries' versions. Extraction always runs fresh.
 The report says which rows came from the cache.
+
+Exit status: 0 when measured (or when the real documents are absent: nothing to measure), 2 when no document
+matches `--only` (EXIT_NO_DOCUMENTS).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ REAL_DIR = ROOT.parent / "shared" / "real"
 BUILD_DIR = ROOT / "build" / "bench_real"
 OUT_DIR = ROOT / "out" / "bench_real"
 JOBS = 2
+EXIT_NO_DOCUMENTS = 2  # no real document matches the selection: nothing to score
 
 NOW, PREVIOUS, OCRMYPDF = "congvan now", "congvan previous", "OCRmyPDF → extract"
 SYSTEMS = {"now": NOW, "previous": PREVIOUS, "ocrmypdf": OCRMYPDF}
@@ -123,65 +127,79 @@ class Output:
 # --------------------------------------------------------------------------- congvan now
 
 
-def _page_key() -> bench_cache.CacheKey:
+def page_key() -> bench_cache.CacheKey:
     """The code that makes a page's text: the driver's worker and every pipeline module it imports, extraction
     left out (it runs fresh each time; the page stages reach its modules only for the extractors' tables)."""
     modules = [path for path in bench_cache.module_files("pipeline.run.worker")
                if "extract" not in path.relative_to(ROOT / "pipeline").parts]
     return bench_cache.CacheKey.of(
         code=bench_cache.files_digest(modules) + " (run/worker and what it imports, extract/ aside)",
-        helpers=bench_cache.source_digest(_run_page),
+        helpers=bench_cache.source_digest(run_page),
         models=bench_cache.files_digest([ROOT / "models"]),
         tesseract=bench_cache.tesseract_identity("vie"),
         libraries=bench_cache.library_versions())
 
 
-def _run_page(source: str, index: int) -> Any:
-    """One page through the driver's worker with default settings (runs in a pool process)."""
+def run_page(source: str, index: int) -> Any:
+    """One page of a PDF or an image through the driver's worker with default settings (runs in a pool
+    process)."""
+    from pipeline.run import worker
     from pipeline.run.options import PageSettings
     from pipeline.run.stages import Stages
-    from pipeline.run.worker import PageTask, run_page
     from pipeline.types import DocumentKind
 
     kind = DocumentKind.PDF if source.lower().endswith(".pdf") else DocumentKind.IMAGE
-    return run_page(PageTask(source, index, kind, PageSettings(), Stages.default())).result
+    return worker.run_page(worker.PageTask(source, index, kind, PageSettings(), Stages.default())).result
 
 
-def run_now(documents: Sequence[RealDocument], jobs: int, use_cache: bool) -> tuple[dict[str, Output], str]:
-    from pipeline.extract import extract_record
+@dataclass
+class Pages:
+    """congvan's page results of each document, from `page_key`'s cache or computed in this run."""
+
+    by_document: dict[str, list[Any]]  # stem → page results in page order
+    seconds: dict[str, float]  # stem of each document with pages OCR'd in this run → their OCR wall-clock time
+    key: str  # the cache key, described
+
+
+def run_pages(documents: Sequence[RealDocument], jobs: int, use_cache: bool) -> Pages:
+    """Every page of `documents` through `run_page`, cached under `page_key`."""
     from pipeline.ingest import open_document
 
-    key = _page_key()
+    key = page_key()
     folder = BUILD_DIR / "cache" / "now" / key.digest
     folder.mkdir(parents=True, exist_ok=True)
-    outputs: dict[str, Output] = {}
-    todo: list[tuple[RealDocument, int, Path]] = []
-    counts: dict[str, int] = {}
+    files: dict[str, list[Path]] = {}
     for document in documents:
         info = open_document(document.path)
-        counts[document.stem] = info.page_count
-        for index in range(info.page_count):
-            path = folder / f"{info.sha256[:20]}-{index}.pkl"
-            if not (use_cache and path.exists()):
-                todo.append((document, index, path))
+        files[document.stem] = [folder / f"{info.sha256[:20]}-{index}.pkl" for index in range(info.page_count)]
+    todo = [(document, index, path) for document in documents for index, path in enumerate(files[document.stem])
+            if not (use_cache and path.exists())]
     started = time.monotonic()
     seconds: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [(document, path, pool.submit(_run_page, str(document.path), index))
+        futures = [(document, path, pool.submit(run_page, str(document.path), index))
                    for document, index, path in todo]
         for document, path, future in futures:
             result = future.result()
             path.write_bytes(pickle.dumps(result))
             seconds[document.stem] = seconds.get(document.stem, 0.0) + result.seconds
-    computed = {document.stem for document, _, _ in todo}
-    for document in documents:
-        info = open_document(document.path)
-        pages = [pickle.loads((folder / f"{info.sha256[:20]}-{i}.pkl").read_bytes()) for i in range(info.page_count)]
-        record = extract_record("\f".join(page.text for page in pages), pages)
-        outputs[document.stem] = Output([page.text for page in pages], record.to_dict(),
-                                        cached=document.stem not in computed, seconds=seconds.get(document.stem, 0.0))
     print(f"bench-real: {NOW}: {len(todo)} pages OCR'd in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    return outputs, key.describe()
+    pages = {stem: [pickle.loads(path.read_bytes()) for path in paths] for stem, paths in files.items()}
+    return Pages(pages, seconds, key.describe())
+
+
+def run_now(documents: Sequence[RealDocument], jobs: int, use_cache: bool) -> tuple[dict[str, Output], str]:
+    from pipeline.extract import extract_record
+
+    pages = run_pages(documents, jobs, use_cache)
+    outputs: dict[str, Output] = {}
+    for document in documents:
+        results = pages.by_document[document.stem]
+        record = extract_record("\f".join(page.text for page in results), results)
+        outputs[document.stem] = Output([page.text for page in results], record.to_dict(),
+                                        cached=document.stem not in pages.seconds,
+                                        seconds=pages.seconds.get(document.stem, 0.0))
+    return outputs, pages.key
 
 
 # --------------------------------------------------------------------------- congvan previous
@@ -423,12 +441,12 @@ def _pr(counts: Counts) -> str:
     return f"P {100 * counts.precision:.0f} % · R {100 * counts.recall:.0f} % ({counts.tp}/{counts.tp + counts.fn})"
 
 
-def _total(scores: Iterable[DocumentScore], getter: Callable[[DocumentScore], Any]) -> Any:
-    items = [getter(s) for s in scores]
-    total = items[0]
-    for item in items[1:]:
-        total = total + item
-    return total
+def total(scores: Iterable[DocumentScore], getter: Callable[[DocumentScore], Any]) -> Any:
+    """The sum of one measure (counts, error rates) over documents; the empty measure when there are none."""
+    summed = getter(DocumentScore())
+    for each in scores:
+        summed = summed + getter(each)
+    return summed
 
 
 def report(documents: Sequence[RealDocument], results: dict[str, dict[str, DocumentScore]],
@@ -446,16 +464,16 @@ def report(documents: Sequence[RealDocument], results: dict[str, dict[str, Docum
         target = f"≥ {100 * TARGETS[name]:.0f} %" if name in TARGETS else ""
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {target} |")
     rows: list[tuple[str, Callable[[list[DocumentScore]], str]]] = [
-        ("references found", lambda s: _pr(_total(s, lambda x: x.references))),
-        ("references with their dates", lambda s: _pr(_total(s, lambda x: x.references_dated))),
+        ("references found", lambda s: _pr(total(s, lambda x: x.references))),
+        ("references with their dates", lambda s: _pr(total(s, lambda x: x.references_dated))),
         ("tasks: gold / found", lambda s: f"{sum(x.tasks_gold for x in s if x.tasks_scored)} / "
                                           f"{sum(x.tasks_predicted for x in s if x.tasks_scored)}"),
-        ("task ids", lambda s: _pr(_total([x for x in s if x.tasks_scored], lambda x: x.task_ids))),
+        ("task ids", lambda s: _pr(total([x for x in s if x.tasks_scored], lambda x: x.task_ids))),
         ("tasks right (id, assignees, deadline)",
-         lambda s: _pr(_total([x for x in s if x.tasks_scored], lambda x: x.tasks_right))),
-        ("CER (pages)", lambda s: f"{100 * _total(s, lambda x: x.cer).rate:.2f} %"),
-        ("WER (pages)", lambda s: f"{100 * _total(s, lambda x: x.wer).rate:.2f} %"),
-        ("bag-of-words F1", lambda s: f"{100 * _total(s, lambda x: x.words).f1:.1f} %"),
+         lambda s: _pr(total([x for x in s if x.tasks_scored], lambda x: x.tasks_right))),
+        ("CER (pages)", lambda s: f"{100 * total(s, lambda x: x.cer).rate:.2f} %"),
+        ("WER (pages)", lambda s: f"{100 * total(s, lambda x: x.wer).rate:.2f} %"),
+        ("bag-of-words F1", lambda s: f"{100 * total(s, lambda x: x.words).f1:.1f} %"),
     ]
     lines += ["", "### References, tasks, text", "", "| measure | " + " | ".join(systems) + " |",
               "|---|" + "---|" * len(systems)]
@@ -508,6 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 0
     documents = load_documents(args.real, args.only)
+    if not documents:
+        print(f"bench-real: no real document matches {args.only}", file=sys.stderr)
+        return EXIT_NO_DOCUMENTS
     use_cache = not args.no_cache
     outputs: dict[str, dict[str, Output]] = {}
     keys: dict[str, str] = {}

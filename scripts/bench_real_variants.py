@@ -16,7 +16,11 @@ original's reading.
 
 Degradations are deterministic: each draws from a generator seeded by (seed, document, page, family). OCR
 results are cached under build/bench_real/cache/variants, keyed by bench-real's page-stage key, this script's
-degradation code and the seed. Timings are wall-clock on the machine the run had (say if it was shared).
+degradation code (with the parameters each family is made with) and the seed. Timings are wall-clock on the
+machine the run had (say if it was shared).
+
+Exit status: 0 when measured (or when the real documents are absent), 2 when no document matches `--only`
+(bench-real's EXIT_NO_DOCUMENTS).
 """
 
 from __future__ import annotations
@@ -186,10 +190,6 @@ def _variant_page(source: str, stem: str, index: int, family: str, seed: int) ->
     from PIL import Image
 
     from pipeline.ingest import load_page
-    from pipeline.run.options import PageSettings
-    from pipeline.run.stages import Stages
-    from pipeline.run.worker import PageTask, run_page
-    from pipeline.types import DocumentKind
 
     page = load_page(Path(source), index)
     dpi = None if page.dpi_estimated else page.dpi
@@ -200,29 +200,15 @@ def _variant_page(source: str, stem: str, index: int, family: str, seed: int) ->
         path = Path(work) / "page.png"
         pixels = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         Image.fromarray(pixels).save(path, **({"dpi": (new_dpi, new_dpi)} if new_dpi else {}))
-        result = run_page(PageTask(str(path), 0, DocumentKind.IMAGE, PageSettings(), Stages.default())).result
+        result = bench_real.run_page(str(path), 0)
     return replace(result, index=index)
 
 
 def _key(seed: int) -> bench_cache.CacheKey:
-    parts = dict(bench_real._page_key().parts)
+    parts = dict(bench_real.page_key().parts)
     parts["variants"] = bench_cache.source_digest(_variant_page, *FAMILIES.values(), rescaled, _gray, _bgr,
                                                   bench_real_estimate) + f" seed {seed}"
     return bench_cache.CacheKey.of(**parts)
-
-
-def _now_pages(documents: Sequence[bench_real.RealDocument], jobs: int, use_cache: bool) -> dict[str, list[Any]]:
-    """bench-real's congvan pages of each document (its cache, filled when missing)."""
-    from pipeline.ingest import open_document
-
-    bench_real.run_now(documents, jobs, use_cache)
-    folder = bench_real.BUILD_DIR / "cache" / "now" / bench_real._page_key().digest
-    pages = {}
-    for document in documents:
-        info = open_document(document.path)
-        pages[document.stem] = [pickle.loads((folder / f"{info.sha256[:20]}-{i}.pkl").read_bytes())
-                                for i in range(info.page_count)]
-    return pages
 
 
 @dataclass(frozen=True)
@@ -238,7 +224,7 @@ def run_variants(documents: Sequence[bench_real.RealDocument], families: Sequenc
     """Per family, per document: the record and pages made from the document with its remade pages."""
     from pipeline.extract import extract_record
 
-    base = _now_pages(documents, jobs, use_cache)
+    base = bench_real.run_pages(documents, jobs, use_cache).by_document
     key = _key(seed)
     folder = bench_real.BUILD_DIR / "cache" / "variants" / key.digest
     folder.mkdir(parents=True, exist_ok=True)
@@ -286,8 +272,8 @@ def report(documents: Sequence[bench_real.RealDocument], results: dict[str, dict
             right = sum(results[family][d.stem].fields[name] for d in documents)
             lost = sum(reference[d.stem].fields[name] and not results[family][d.stem].fields[name] for d in documents)
             cells.append(f"{right}/{len(documents)}" + (f" (−{lost})" if family != ORIGINAL and lost else ""))
-        dated = bench_real._total(list(results[family].values()), lambda s: s.references_dated)
-        rate = bench_real._total(list(results[family].values()), lambda s: s.cer).rate
+        dated = bench_real.total(list(results[family].values()), lambda s: s.references_dated)
+        rate = bench_real.total(list(results[family].values()), lambda s: s.cer).rate
         cells.append(f"R {100 * dated.recall:.0f} % ({dated.tp}/{dated.tp + dated.fn})")
         cells.append(f"{100 * rate:.2f} %")
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
@@ -335,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench-real-variants: {args.real} is absent: nothing to measure", file=sys.stderr)
         return 0
     documents = bench_real.load_documents(args.real, args.only)
+    if not documents:
+        print(f"bench-real-variants: no real document matches {args.only}", file=sys.stderr)
+        return bench_real.EXIT_NO_DOCUMENTS
     outputs, key = run_variants(documents, args.families, args.pages == "all", args.jobs, not args.no_cache,
                                 args.seed)
     results = {family: {d.stem: bench_real.score(d, by_doc[d.stem]) for d in documents}

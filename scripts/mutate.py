@@ -2,8 +2,8 @@
 its area; the share the tests catch ("killed") measures how much of that code the tests really check.
 
 Mutants (operators, constants, returns; one per mutant) are drawn from the modules of each area that the product
-runs (pipeline/<area>/*.py reachable from the CLI, build-only modules left out), a fixed sample per area (seed
-SEED). Operators:
+runs (the area's files in AREAS reachable from the CLI, build-only modules left out), a fixed sample per area
+(seed SEED). Operators:
 - comparison: < ↔ <=, > ↔ >=, == ↔ !=, in ↔ not in, is ↔ is not;
 - arithmetic: + ↔ −, * ↔ /, // → *; boolean: and ↔ or; `not x` → x; `if/while c` → `if/while not c`;
 - constants: an integer n → n + 1, a float x → 2x (0.0 → 1.0), True ↔ False;
@@ -43,10 +43,21 @@ WORKERS = 2
 TIMEOUT_FACTOR = 3.0
 MIN_TIMEOUT = 60.0
 SCRATCH = ROOT / "build" / "mutate"
+
+
+@dataclass(frozen=True)
+class Area:
+    modules: tuple[str, ...]  # file patterns under the repository
+    tests: tuple[str, ...]  # test-file patterns under the repository
+
+
 AREAS = {
-    "extract": ["tests/test_extract_*.py"],
-    "archive": ["tests/test_archive_*.py", "tests/test_cli_archive.py", "tests/test_run_archive.py"],
-    "restore": ["tests/test_restore_*.py"],
+    # names.py reads signers' names for extract and OCR alike: it left extract/ but is still extraction's code
+    "extract": Area(("pipeline/extract/**/*.py", "pipeline/names.py"), ("tests/test_extract_*.py",
+                                                                       "tests/test_names_*.py")),
+    "archive": Area(("pipeline/archive/**/*.py",), ("tests/test_archive_*.py", "tests/test_cli_archive.py",
+                                                    "tests/test_run_archive.py")),
+    "restore": Area(("pipeline/restore/**/*.py",), ("tests/test_restore_*.py",)),
 }
 # Kills batches at random moments and waits with deadlines: its outcome depends on the machine's load, so a mutant
 # it "killed" might only have met a busy machine.
@@ -182,7 +193,7 @@ def mutated_source(mutant: Mutant) -> str:
 
 def area_modules(area: str) -> list[Path]:
     runtime = set(module_files(*RUNTIME_ROOTS))
-    return sorted(path for path in (ROOT / "pipeline" / area).rglob("*.py") if path in runtime)
+    return sorted({path for pattern in AREAS[area].modules for path in ROOT.glob(pattern) if path in runtime})
 
 
 def draw(areas: Sequence[str], per_area: int, seed: int) -> list[Mutant]:
@@ -229,7 +240,7 @@ def _child(folder: Path, tests: list[str]) -> None:
 def _tests(folder: Path, area: str, module: str = "") -> list[str]:
     """The area's test files; those named after `module` (test_extract_dates.py for dates.py) first, so that
     `pytest -x` stops early when they catch the mutant."""
-    found = {str(path.relative_to(folder)) for pattern in AREAS[area] for path in folder.glob(pattern)}
+    found = {str(path.relative_to(folder)) for pattern in AREAS[area].tests for path in folder.glob(pattern)}
     stem = Path(module).stem
     return sorted(found - UNSTEADY_TESTS, key=lambda name: (not (stem and name.endswith(f"_{stem}.py")), name))
 

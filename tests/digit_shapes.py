@@ -31,10 +31,13 @@ def looped_two(thickness: int = 5) -> np.ndarray:
     return ink
 
 
-def eight(thickness: int = 5, filled: bool = False) -> np.ndarray:
+def eight(thickness: int = 5, filled: bool = False, top_filled_right: int = 0) -> np.ndarray:
+    """An "8": two loops, both filled where `filled`; where `top_filled_right`, its top loop blotted and that many
+    pixels right of the bottom one (a hand leaning right, its waist a few rows)."""
     ink = _canvas()
-    for centre, axes in (((45, 32), (17, 21)), ((45, 77), (21, 23))):
-        cv2.ellipse(ink, centre, axes, 0, 0, 360, 255, -1 if filled else thickness)
+    cv2.ellipse(ink, (45 + top_filled_right, 32), (17, 21), 0, 0, 360, 255,
+                -1 if filled or top_filled_right else thickness)
+    cv2.ellipse(ink, (45, 77), (21, 23), 0, 0, 360, 255, -1 if filled else thickness)
     return ink
 
 

@@ -55,6 +55,20 @@ def test_bench_real_report_names_every_system_and_field() -> None:
 
 
 @pytest.mark.slow
+def test_bench_real_totals_of_no_document_are_empty() -> None:
+    # a selection without a task-scored document (partial web images only) sums nothing
+    assert bench_real.total([], lambda s: s.task_ids) == bench_real.Counts()
+    assert bench_real.total([], lambda s: s.cer).rate == 0.0
+
+
+def test_bench_real_no_matching_document_exits_with_its_code(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code = bench_real.main(["--real", str(tmp_path), "--only", "nosuchdoc", "--systems", "now",
+                            "--out", str(tmp_path / "out")])
+    assert code == bench_real.EXIT_NO_DOCUMENTS != 0
+    assert "no real document matches" in capsys.readouterr().err
+
+
 def test_bench_real_ct08_first_page_number_and_stamp() -> None:
     """The e-signed scan with a handwritten number and a "CV ĐẾN" stamp over its first body lines."""
     path = require_data(REAL / "ct08_2018_quangngai_stamp.pdf", "the real documents")

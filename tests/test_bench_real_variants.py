@@ -23,12 +23,33 @@ def _page() -> np.ndarray:
     return page
 
 
-@pytest.mark.parametrize("family", [f for f in variants.FAMILIES if f != variants.ORIGINAL])
+RANDOM_FAMILIES = ("rotated ±1.5°", "photocopy", "margin crop", "phone photo")  # those that draw from the generator
+
+
+@pytest.mark.parametrize("family", RANDOM_FAMILIES)
 def test_bench_real_variants_are_seeded(family: str) -> None:
     make = variants.FAMILIES[family]
     first = make(_page(), 150.0, variants._seed("doc", 0, family, 1))
     again = make(_page(), 150.0, variants._seed("doc", 0, family, 1))
     assert np.array_equal(first[0], again[0]) and first[1] == again[1]
+    # other seeds draw other pages (the rotation has two draws: some of the seeds tried turn the other way)
+    others = (make(_page(), 150.0, variants._seed("doc", 0, family, seed))[0] for seed in range(2, 10))
+    assert any(other.shape != first[0].shape or not np.array_equal(other, first[0]) for other in others)
+
+
+def test_bench_real_variants_cache_key_follows_family_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = variants._key(1)
+    assert variants._key(2).digest != before.digest
+    monkeypatch.setitem(variants.FAMILIES, "150 dpi", variants.rescaled(120))  # same code, another target
+    assert variants._key(1).digest != before.digest
+
+
+def test_bench_real_variants_no_matching_document_exits_with_its_code(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code = variants.main(["--real", str(tmp_path), "--only", "nosuchdoc", "--families", "JPEG q35",
+                          "--out", str(tmp_path / "out")])
+    assert code == variants.bench_real.EXIT_NO_DOCUMENTS != 0
+    assert "no real document matches" in capsys.readouterr().err
 
 
 def test_bench_real_variants_each_changes_the_page_as_named() -> None:

@@ -55,6 +55,12 @@ def test_bench_tools_mutants_drawn_reproducibly_from_runtime_modules():
     assert not any("_build" in m.path for m in mutate.draw(["restore"], 50, 1))  # model building is not runtime
 
 
+def test_bench_tools_mutants_areas_hold_modules_moved_out_of_their_folder():
+    # names.py left pipeline/extract/ but is still extraction's code, tested by test_names_*.py
+    assert ROOT / "pipeline" / "names.py" in mutate.area_modules("extract")
+    assert "tests/test_names_reading.py" in mutate._tests(ROOT, "extract", "pipeline/names.py")
+
+
 def test_bench_tools_cache_key_follows_imports_and_changes():
     files = {str(p.relative_to(ROOT)) for p in bench_cache.module_files("pipeline.ocr")}
     # ocr imports preprocess and types at module level, errors too; the package __init__ runs first

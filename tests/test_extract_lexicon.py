@@ -12,7 +12,7 @@ from extract_helpers import CASES
 from pipeline.extract import lexicon
 from pipeline.vietnamese import fold
 
-# The patterns the extractors match on folded text (`text.fold`); the others see the text as written. Those
+# The patterns the extractors match on folded text (`vietnamese.fold`); the others see the text as written. Those
 # that may match inside a line are searched for, the others match at its start.
 FOLDED = {"SUBJECT_LABEL", "NUMBER_LABEL", "RECIPIENTS", "DISTRIBUTION", "AUTHORITY", "AUTHORITY_OCR", "SIGNED",
           "UNIT_HEAD", "ASSIGNEE_LABEL_LINE", "COORDINATOR_LABEL_LINE", "BODY_START"}

@@ -22,7 +22,11 @@ def test_handwriting_topology_of_a_looped_two_one_low_loop_open_upper_left() -> 
 
 
 @pytest.mark.parametrize(("name", "ink"), [("eight", eight()), ("blotted eight", eight(filled=True)),
-                                           ("thick eight", eight(thickness=11)), ("nine", nine()), ("six", six())])
+                                           ("thick eight", eight(thickness=11)), ("nine", nine()), ("six", six()),
+                                           *((f"eight, its blotted top {dx} px right", eight(top_filled_right=dx))
+                                             for dx in (6, 10, 14, 18)),
+                                           ("eight blotted, leaning right", handwriting.upright(eight(filled=True),
+                                                                                                 -0.4))])
 def test_handwriting_topology_keeps_an_eight_with_a_top_loop_or_inked_upper_left(name: str, ink: np.ndarray) -> None:
     assert not handwriting.topology(ink).rules_out(8), name
 

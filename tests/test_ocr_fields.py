@@ -277,6 +277,32 @@ def test_ocr_fields_stamp_value_close_after_an_unread_short_label_is_read(digits
     assert [(r.name, r.value) for r in reading if r.name == "received.number"] == [("received.number", expected)]
 
 
+@pytest.mark.parametrize(("height", "top"), [(22, 81), (24, 79), (24, 81)])
+def test_ocr_fields_placed_value_begins_past_a_long_labels_colon(height: int, top: int) -> None:
+    """A row whose label OCR did not read, placed `top` with a label's `height`: its label "Ngày:" (wider than a
+    short one) printed and a date written a word's gap after it. The value begins past the label's colon, not
+    inside the label. Clearing the guides breaks the label's letters and leaves the grave accent of "à" last
+    before a gap: a dot, but no colon (two stacked dots)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+    from registered_pages import handwritten
+    from scan_images import font
+
+    from pipeline import handwriting
+
+    image = Image.new("L", (500, 220), "white")
+    ImageDraw.Draw(image).text((45, 80), "Ngày:", font=font(22), fill="black")
+    page = np.asarray(image).copy()
+    label_end = int(np.flatnonzero((page < 128).any(axis=0))[-1]) + 1
+    ink = handwritten("04/4/18", 26, font_face=0, slant=0.1)
+    start = label_end + 10
+    page[74 : 74 + ink.shape[0], start : start + ink.shape[1]] = np.minimum(
+        page[74 : 74 + ink.shape[0], start : start + ink.shape[1]], ink)
+    assert label_end <= ocr._placed_value_start(page, (45, top, 500, top + height), height) <= start
+    cleared = handwriting.clear_guides(handwriting.ink_mask(page[top : top + height, 45:]), height)
+    assert handwriting.label_end(cleared, height) in (None, label_end - 45)
+
+
 def test_ocr_fields_rules_that_frame_no_stamp_stay_text() -> None:
     page = registered_dispatch("08", "03")
     prepared = preprocess_page(page)
@@ -331,7 +357,7 @@ def test_ocr_fields_digits_read_over_part_of_the_ink_are_read_again() -> None:
     assert ocr._printed(spot, image) is None
 
 
-def test_ocr_fields_fewer_digits_than_the_ink_holds_read_unsurely_are_read_again() -> None:
+def test_ocr_fields_fewer_digits_than_the_ink_holds_are_read_again() -> None:
     import cv2
 
     words = _words("Hà Nội, ngày 4 tháng 6 năm 2018")
@@ -342,11 +368,28 @@ def test_ocr_fields_fewer_digits_than_the_ink_holds_read_unsurely_are_read_again
     cv2.putText(two, "24", (x0 + 2, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)
     doubted = replace(spot, ocr_confidence=33.0)
     assert ocr._printed(doubted, two) is None  # one digit read, unsure, over the two a hand wrote
-    assert ocr._printed(spot, two) == "4"  # read with confidence: OCR's word, as before
+    assert ocr._printed(spot, two) is None  # read surely, but the "2" before it is left unexplained
+    assert ocr._printed(spot, one) == "4"
     assert ocr._printed(doubted, one) == "4"  # unsure but whole: a worn typewriter's digit
     assert ocr._printed(replace(doubted, ocr_text="I"), two) == "1"  # look-alike letters: small print
     # a number's crop can hold part of the symbol's slash ("635/QĐ-UBND" one word): its characters are not counted
     assert ocr._printed(replace(doubted, name="number"), two) == "4"
+
+
+def test_ocr_fields_reading_of_part_of_a_day_is_not_taken_whole() -> None:
+    """OCR and Tesseract agree on the "4" of a handwritten "24" (its looped "2" read as nothing): the day is a
+    reading of all its ink, or unreadable, never the "4"."""
+    import cv2
+    from registered_pages import handwritten, side_by_side
+
+    ink = side_by_side([handwritten(digit, 50, seed=3, font_face=cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, slant=0.0)
+                        for digit in "24"])
+    crop = cv2.copyMakeBorder(ink, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+    day = ocr._FieldSpot("day", 0, 1, (0, 0, crop.shape[1], crop.shape[0]), "4", 90.0, month=1, year=2025)
+    assert ocr._read_field(day, crop, [("4", 95.0)] * 16).value in (None, "24")
+    four = cv2.copyMakeBorder(handwritten("4", 50, seed=3, font_face=cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, slant=0.0),
+                              12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
+    assert ocr._read_field(replace(day, box=(0, 0, four.shape[1], four.shape[0])), four, [("4", 95.0)] * 16).value == "4"
 
 
 def test_ocr_fields_blank_fields_are_not_read() -> None:
@@ -376,6 +419,13 @@ def test_ocr_fields_a_reading_where_ocr_read_nothing_stands_in_its_gap() -> None
     month = (*spots["month"], FieldReading("month", "11", 0.9, (0, 0, 1, 1), "I]"))
     assert ocr.words_to_text(ocr._put_fields(words, [day, month])) == "Quảng Ngãi, ngày 15 tháng 11 năm 2024"
     assert ocr.words_to_text(ocr._put_fields(words, [day])) == "Quảng Ngãi, ngày 15 tháng I] năm 2024"
+
+
+def test_ocr_fields_a_field_where_ocr_read_nothing_is_empty_at_the_next_words_start() -> None:
+    """An empty field's span is ordered: empty, at the start of the word after its gap ("tháng")."""
+    line = "Quảng Ngãi, ngày tháng 11 năm 2024"
+    spots = {spot.name: spot for _, spot in ocr.find_header_fields(_words(line), 2000)}
+    assert spots["day"].start == spots["day"].end == line.index("tháng") and spots["day"].ocr_text == ""
 
 
 @pytest.mark.parametrize(("line", "number"), [("Số: 45-KH/HU", "45"), ("Số: 496-TB/TU", "496"), ("Số: đê /CT-UBND", "đê"),

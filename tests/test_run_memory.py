@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
+import pytest
 from fakes_run import write_fake_scan
 
 from pipeline.run import ProcessOptions, executors, process_inputs
@@ -40,16 +42,29 @@ def test_run_memory_pages_in_flight_are_bounded(tmp_path, monkeypatch, fake_stag
 BOUND = 2 * PAGES_IN_FLIGHT_PER_JOB * 2  # two jobs' pages in flight, twice over
 
 
+class _Gone:
+    pass
+
+
+def _pages_held() -> int:
+    """PageResults alive. By exact type: `isinstance` asks a weak proxy for its class, and a dead one that an
+    earlier test left in memory (numba's compiler leaves some) raises ReferenceError."""
+    return sum(type(o) is PageResult for o in gc.get_objects())
+
+
 def test_run_memory_finished_documents_are_released(tmp_path, monkeypatch, fake_stages):
     _batch(tmp_path / "in", 60)
     alive = []
     finished = Progress.document_finished
+    dead = weakref.proxy(_Gone())  # what an earlier test may leave in memory: a proxy to a collected object
+    with pytest.raises(ReferenceError):
+        isinstance(dead, PageResult)
 
     def counting(self, outcome):
-        held = sum(isinstance(o, PageResult) for o in gc.get_objects())
+        held = _pages_held()
         if held > BOUND:  # unreachable pages not collected yet are not held: count again after a collection
             gc.collect()
-            held = sum(isinstance(o, PageResult) for o in gc.get_objects())
+            held = _pages_held()
         alive.append(held)
         finished(self, outcome)
 

@@ -289,7 +289,6 @@ MAX_POSITIONS = 256
 MAX_LEXEME_BYTES = 2046
 
 
-
 def _quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{column}"' for column in columns)
 
@@ -963,8 +962,6 @@ def _part_values(table: str, document_id: int, row: dict[str, Any]) -> list[Any]
         return [document_id, row["page"], row["text"], tsvector(tokens), tsvector(folded), pairs_tsvector(tokens),
                 pairs_tsvector(folded)]
     return [document_id, *(row[column] for column in PART_COLUMNS[table])]
-
-
 
 
 def _changes(db: psycopg.Connection[Any], sha256: str) -> list[tuple[str, str | None]]:

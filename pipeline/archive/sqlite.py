@@ -897,8 +897,6 @@ def _q(column: str) -> str:
     return f'"{column}"'
 
 
-
-
 def _changes(db: sqlite3.Connection, sha256: str) -> list[tuple[str, str | None]]:
     """The corrections of a content, oldest first, as (field, value)."""
     return [(field, new) for field, new in db.execute(

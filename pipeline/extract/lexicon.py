@@ -1,6 +1,6 @@
 """The vocabulary of official dispatches that the header and task extractors match, each list defined once.
 
-Words are written with their diacritics; where a pattern matches folded text (`text.fold`: lower case, no
+Words are written with their diacritics; where a pattern matches folded text (`vietnamese.fold`: lower case, no
 diacritics, same length) its folded forms are derived here, never typed twice. The OCR readings a list
 admits are named next to it and tested in tests/cases/extract_lexicon.json. Conventions of the lists:
 a phrase that ends with a space must be followed by whitespace ("để " is not "đến"); `alternation` puts

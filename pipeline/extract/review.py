@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pipeline.defaults import REVIEW_BELOW
 from pipeline.extract.dates import valid_date
 from pipeline.extract.stamps import first_readings
 from pipeline.types import (
@@ -20,8 +21,6 @@ from pipeline.types import (
     Reference,
 )
 
-# A value read apart with less than this share of the recognisers' votes is kept but listed for review.
-REVIEW_BELOW = 0.6
 # A copy is stamped on arrival, days after it was signed (a dispatch is sent out the day it is signed or the next
 # working day); a date of receipt more than this many days after the document's own is a misread of the stamp.
 RECEIPT_WITHIN_DAYS = 183

@@ -27,7 +27,14 @@ from pipeline.limits import format_size, is_out_of_memory
 from pipeline.ocr import reading_confidence, words_to_text
 from pipeline.run.options import PageSettings
 from pipeline.run.stages import Stages
-from pipeline.signatures import check_document_date, merge_signatures
+from pipeline.signatures import (
+    OCR_STAMP,
+    check_document_date,
+    find_ocr_stamps,
+    merge_signatures,
+    same_moment,
+    stamp_signature,
+)
 from pipeline.textlayer import WEAK_OCR, LayerReading, read_layer
 from pipeline.types import (
     DocumentKind,
@@ -213,9 +220,17 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None, w
         warnings.append("no text layer on this page: OCR used")
     prepared = stages.preprocess_page(page)
     ocr = stages.ocr_page(prepared, languages=settings.languages, timeout=settings.timeout, workdir=workdir)
-    # the e-signature stamps' text comes from the layer (into signatures), not from OCR
-    stamps = reading.stamp_boxes if reading is not None else ()
-    words = [word for word in ocr.words if not any(centre_inside(word.box, stamp) for stamp in stamps)]
+    # the e-signature stamps' text comes from the layer (into signatures), not from OCR; a stamp printed on a
+    # scanned or photocopied page is recognised in the OCR'd words, taken out of them and recorded where read
+    stamp_boxes = reading.stamp_boxes if reading is not None else ()
+    words = [word for word in ocr.words if not any(centre_inside(word.box, stamp) for stamp in stamp_boxes)]
+    signatures = list(reading.stamps) if reading else []
+    in_stamps: set[int] = set()
+    for stamp, indices in find_ocr_stamps(words):
+        in_stamps |= indices
+        if stamp is not None and not any(same_moment(stamp.time, known.time) for known in signatures):
+            signatures.append(stamp_signature(stamp, task.index, OCR_STAMP))
+    words = [word for index, word in enumerate(words) if index not in in_stamps]
     raw_text = ocr.text if len(words) == len(ocr.words) else words_to_text(words)
     steps = list(ocr.preprocessing or prepared.steps)
     warnings += [w for w in dict.fromkeys((*prepared.warnings, *ocr.warnings)) if w not in warnings]
@@ -229,7 +244,7 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None, w
     legacy_text = (reading.text or None) if reading is not None else page.legacy_text
     result = PageResult(index=task.index, width=int(width), height=int(height), dpi=float(page.dpi),
                         preprocessing=steps, words=words, raw_text=raw_text, text=text, legacy_text=legacy_text,
-                        tokens=tokens, warnings=warnings, stamps=list(reading.stamps) if reading else [],
+                        tokens=tokens, warnings=warnings, stamps=signatures,
                         source=PageSource.OCR, evidence=evidence, field_readings=list(ocr.field_readings),
                         marks=list(ocr.marks))
     return result
