@@ -43,6 +43,7 @@ from build_tools.restore.regime_build import (  # noqa: E402
     regimes_to_json,
     word_list_counts,
 )
+from pipeline.restore.case import CaseModel  # noqa: E402
 from pipeline.restore.channel import ReadingIndex, SubstitutionChannel  # noqa: E402
 from pipeline.restore.lm import EOS_ID, NgramModel  # noqa: E402
 from pipeline.restore.models import CASE_FILE, CHANNEL_FILE, LM_FILE, MODELS_DIR, READINGS_FILE  # noqa: E402
@@ -156,8 +157,7 @@ def build_case_model(corpus_dir: Path, out_dir: Path) -> dict[str, object]:
     counts = case_counts(documents)
     path = out_dir / CASE_FILE
     np.savez_compressed(path, **case_arrays(counts))  # type: ignore[arg-type]
-    capitalised = sum(c for c, _ in counts.values())
-    share = capitalised / max(1.0, capitalised + sum(n for _, n in counts.values()))
+    share = CaseModel(counts).prior
     _log(f"case model written: {path} ({len(counts):,} syllables, {share:.3f} of the uses capitalised)")
     return {"syllables": len(counts), "capitalised_share": round(share, 4)}
 

@@ -464,6 +464,42 @@ def test_restore_speed_compiled_lm_scores_as_whole_array_code(tmp_path: Path) ->
         assert np.array_equal(real.orders[n].index.find(keys), _numpy_find(real.orders[n].index, keys))
 
 
+_PURE_PYTHON_PROBE = """
+import sys
+import numpy as np
+from pipeline.restore.lm import BITS, NgramModel
+toy = NgramModel.load(sys.argv[1])
+ids = np.arange(min(len(toy.words), 12), dtype=np.int64)
+keys = ids
+scores = {}
+for n in range(2, toy.order + 1):
+    keys = (keys[:, None] << BITS | ids[None, :]).ravel()
+    scores[str(n)] = toy.score(keys, n)
+np.savez(sys.argv[2], **scores)
+"""
+
+
+def test_restore_speed_lm_scores_without_compiling(tmp_path: Path) -> None:
+    """With numba's compiler off (NUMBA_DISABLE_JIT=1, to debug the loops as Python) the LM scores as
+    the whole-array code does: the prefetch hint, which only compiled code can give, is skipped."""
+    toy_file = _toy_model_file(tmp_path)
+    subprocess.run(
+        [sys.executable, "-c", _PURE_PYTHON_PROBE, str(toy_file), str(tmp_path / "scores.npz")],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_DISABLE_JIT": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    toy = NgramModel.load(toy_file)
+    scores = np.load(tmp_path / "scores.npz")
+    ids = np.arange(min(len(toy.words), 12), dtype=np.int64)
+    keys = ids
+    for n in range(2, toy.order + 1):
+        keys = (keys[:, None] << BITS | ids[None, :]).ravel()
+        assert np.array_equal(scores[str(n)], _numpy_score(toy, keys, n))
+
+
 _PREFETCH_PROBE = """
 import numba
 import numpy as np

@@ -21,7 +21,8 @@ class CaseModel:
         self.counts = dict(counts)
         capitalised = sum(c for c, _ in self.counts.values())
         total = capitalised + sum(lower for _, lower in self.counts.values())
-        self.prior = capitalised / total if total else 0.5
+        # add-one smoothed, so that neither reading is impossible where the corpus writes a word only one way
+        self.prior = (capitalised + 1.0) / (total + 2.0)
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> CaseModel:

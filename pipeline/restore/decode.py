@@ -39,6 +39,7 @@ from pipeline.restore.tokens import (
     CODE,
     NUM,
     PUNCT,
+    SENTENCE_END,
     SEPARATORS,
     URL,
     Kind,
@@ -64,7 +65,6 @@ from pipeline.vietnamese import (
 
 TOKEN_RE = re.compile(r"\S+")
 LINE_BREAK_RE = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-SENTENCE_END = frozenset(".;:!?")
 MAX_CANDIDATES = 8
 CANDIDATE_MARGIN = 10.0  # nats below the best candidate (channel + unigram) that are still searched
 PRUNE_MARGIN = 8.0  # nats below a position's best bigram neighbourhood that enter the trigram search
@@ -283,7 +283,7 @@ class Restorer:
         self.lexicon = Lexicon(bare_shares(words, lm.is_syllable, uni), english if english is not None else frozenset())
         could_be_syllable("xx")  # builds the inventory tables now rather than on the first text
         self._cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
-        self._cased_cache: dict[tuple[Regime, str, int, bool], Candidates] = {}
+        self._cased_cache: dict[tuple[Regime, str, int, bool, bool], Candidates] = {}
         self._symbol_cache: dict[tuple[Regime, str, int], Candidates] = {}
         self._readings_cache: dict[tuple[Regime, str, int, bool], tuple[list[int], list[float]]] = {}
         self._mixture_cache: dict[tuple[Regime, str, bool, bool, bool], _Mixture] = {}
@@ -351,11 +351,11 @@ class Restorer:
         if case is None or self._case_logp is None or regime not in CASE_EVIDENT:
             return found
         # the same candidates, each also scored by ln P(the token's case | it): one array addition
-        # (the case of a token in text is fixed by its first letter: one entry per token suffices)
-        cased = self._cased_cache.get(key)
+        cased_key = (regime, text, bucket, search, case)
+        cased = self._cased_cache.get(cased_key)
         if cased is None:
             emit = found.emit + self._case_logp[case][found.ids]
-            cased = self._cased_cache[key] = Candidates(found.ids, emit, found.words, found.best, found.best_syllable)
+            cased = self._cased_cache[cased_key] = Candidates(found.ids, emit, found.words, found.best, found.best_syllable)
         return cased
 
     def _make_candidates(self, regime: Regime, text: str, bucket: int, search: bool) -> Candidates:

@@ -29,6 +29,8 @@ from pipeline.defaults import cache_dir
 _KERNELS: list[Any] = []  # the compiled functions called from Python, whose code `prepare` caches
 _lock = threading.Lock()
 _cached: bool | None = None  # whether their code is cached; None: not decided yet
+# numba's compiler off (NUMBA_DISABLE_JIT=1, to debug the loops as Python): nothing compiled nor cached
+_JIT_OFF = bool(getattr(numba.config, "DISABLE_JIT", False))
 
 
 def _compiled(function: Callable[..., Any]) -> Any:
@@ -47,7 +49,9 @@ def prepare() -> bool:
     global _cached
     with _lock:
         if _cached is None:
-            _cached = _enable_cache(os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba"))
+            _cached = not _JIT_OFF and _enable_cache(
+                os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
+            )
         return _cached
 
 
@@ -98,7 +102,13 @@ def _prefetch_typed(typingctx: Any, array: Any, index: Any) -> Any:
     return signature, codegen
 
 
-_prefetch: Any = intrinsic(_prefetch_typed)  # (called with the array and the index only)
+def _no_prefetch(array: np.ndarray, index: int) -> None:
+    """`_prefetch` where numba compiles nothing (NUMBA_DISABLE_JIT=1): the loops run as Python, where
+    an intrinsic cannot, and a hint is nothing to miss."""
+
+
+# (called with the array and the index only)
+_prefetch: Any = _no_prefetch if _JIT_OFF else intrinsic(_prefetch_typed)
 
 
 @numba.njit(nogil=True, inline="always")
@@ -315,9 +325,7 @@ def local_scores(
         position = decided[row]
         for t in range(n):
             if within[position] + t >= segment_length[position]:
-                for slot in range(width):
-                    local[row, slot] += 0.0
-                continue
+                continue  # one past the segment's end: the n-gram adds 0
             end = position + t
             # the n-gram ending at `end` (member j at end − n + 1 + j): the index of its link within
             # the end's links weighs each member's candidate by the combinations of the later members

@@ -143,26 +143,29 @@ def capitals_are_words(cores: list[str]) -> list[bool]:
     ]
 
 
-# what ends a sentence or opens one for the word after it (a list, a quotation, a bracket): a capital
-# there says nothing about the word
-_OPENS_AFTER = frozenset(".:!?…")
+# what ends a sentence or a list item (`Căn cứ …;` lines), or opens one for the word after it (a list, a
+# quotation, a bracket): a capital after it says nothing about the word; a new LM segment starts there
+SENTENCE_END = frozenset(".;:!?…")
 _OPENS_BEFORE = frozenset("([{\"“‘'«")
+# what may close a sentence after its end (`đó."`, `(đó.)`)
+_CLOSES = ")]}\"”’'»"
 
 
 def word_case(previous: str | None, token: str) -> bool | None:
     """What a word's case says of it, where its place in the sentence does not decide the case: True
     for a capitalised word (Võ, Phiên: a name or a title's word), False for a lowercase one; None at a
     sentence's or a list item's start (`previous` None: a text's or paragraph's first word; after a
-    sentence end or a colon, a list marker, a number, a heading's capitals), inside an opening bracket
-    or quote, and for a word in capitals or of mixed case. `previous` is the whitespace token before
-    `token`. The restorer weighs its readings with it (a capitalised Vo is Võ, not vào) by how often
-    the corpus writes each word so in the same places (`build_tools.restore.case_build`)."""
+    sentence end, a colon or a semicolon (`SENTENCE_END`, closing quotes and brackets after it too), a
+    list marker, a number, a heading's capitals), inside an opening bracket or quote, and for a word in
+    capitals or of mixed case. `previous` is the whitespace token before `token`. The restorer weighs
+    its readings with it (a capitalised Vo is Võ, not vào) by how often the corpus writes each word so
+    in the same places (`build_tools.restore.case_build`)."""
     lead, core, _ = split_edges(token)
-    if previous is None or not core.isalpha() or any(c in _OPENS_BEFORE for c in lead):
+    if not previous or not core.isalpha() or any(c in _OPENS_BEFORE for c in lead):
         return None
-    if previous[-1] in _OPENS_AFTER or (previous[-1] == ")" and "(" not in previous):
-        return None  # a sentence end, a colon, a list marker (a), 1))
-    before = split_edges(previous)[1]
+    _, before, trail = split_edges(previous)
+    if trail.rstrip(_CLOSES)[-1:] in SENTENCE_END or (previous[-1] == ")" and "(" not in previous):
+        return None  # a sentence end (`đó."` too), a colon, a semicolon, a list marker (a), 1))
     if not before.isalpha() or _is_caps(before):
         return None
     if core.islower():
