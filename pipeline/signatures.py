@@ -45,13 +45,13 @@ _TIME_LABELS = ("thoi gian ky", "ngay ky", "ky ngay", "thoi gian", "ngay gio ky"
 # A stamp's lines as OCR reads them over a scanned or photocopied page (folded), its letters often misread: a
 # signing label ("Ký bởi:", "Thời gian ký:"; not the everyday "Email:", "Cơ quan:", "Đơn vị:" of contact lines
 # and lists), an e-mail with its "@" and domain ("ttcbth@)quangngai.gov.vn", OCR reading "@" as "@)"), a full
-# signing time ("11:12:09", or a date and its time; a meeting's "14:00" is not one) or the offset a long time
-# wraps onto ("_+07:00"; a phone number's "- 700" is not one).
+# signing time, to the second as signing software prints it ("11:12:09"; a meeting's "14:00" or
+# "15/3/2025 14:00" is not one) or the offset a long time wraps onto ("_+07:00"; a phone number's "- 700" is not
+# one).
 _STAMP_LABEL = re.compile(r"(?:^|\s)(?:" + "|".join(re.escape(label) for label in (
     *_SIGNER_LABELS, "thoi gian ky", "ngay ky", "ngay gio ky")) + r")\s*[:：]")
 _STAMP_EMAIL = re.compile(r"[\w.+-]@\)?[\w-]+(?:\.[\w-]+)+")
-_STAMP_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d\d:\d\d(?!\d)|\d{1,2}[./-]\d{1,2}[./-]\d{4}[\sT,]+\d{1,2}:\d\d"
-                          r"|\+\s?07:?00(?!\d)")
+_STAMP_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d\d:\d\d(?!\d)|\+\s?07:?00(?!\d)")
 # An OCR line's words more than this many of their heights apart belong to different columns (a stamp printed
 # beside the header's "Số: 46/TB-UBND" shares its OCR line).
 STAMP_COLUMN_GAP = 2.0

@@ -80,6 +80,7 @@ BODY_CASES = [
     ["theo điểm a khoản 2(b). của Quy chế", "gửi về trước 16:30 ngày 20/3/2025", "Tổ chức: Văn phòng"],
     ["Trang thông tin: www.quangngai.gov.vn", "Tiếp dân từ 7:30 đến 11:00", "Đơn vị: Ban Tiếp công dân"],
     ["Email: vp@quangngai.gov.vn", "Điện thoại: 0255 - 700 123", "Thời gian: 7:30"],
+    ["Liên hệ: Email: vp@quangngai.gov.vn", "Hạn gửi: 15/3/2025 16:30", "Người ký văn bản chịu trách nhiệm"],
 ]
 
 
