@@ -10,6 +10,10 @@ from pathlib import Path
 PAGE_TIMEOUT_SECONDS = 180.0
 # A value read apart with less than this share of the recognisers' votes is kept but listed for review.
 REVIEW_BELOW = 0.6
+# The most confidence a header field read apart holds when only a character's topology made its reading win
+# (ocr._read_field): above ocr.MIN_FIELD_CONFIDENCE (0.34), the share a kept value needs, so that the value kept
+# also passes that gate, and below REVIEW_BELOW, so that it is listed for review.
+SHAPE_CHOSEN_CONFIDENCE = 0.5
 
 
 def default_jobs() -> int:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from pipeline import handwriting
-from pipeline.defaults import PAGE_TIMEOUT_SECONDS, REVIEW_BELOW
+from pipeline.defaults import PAGE_TIMEOUT_SECONDS, SHAPE_CHOSEN_CONFIDENCE
 from pipeline.errors import MissingDependencyError, OcrError, OcrTimeoutError
 from pipeline.limits import check_pixels
 from pipeline.names import FAMILY_NAMES, read_name
@@ -594,10 +594,10 @@ PRINTED_SLACK = 0.15
 # classifier's reading in which a character's topology overruled its first choice (an "8" with no loop at its top
 # and its upper left open: a looped "2", handwriting.rerank) is still the classifier's: the shape only chooses
 # among its candidates. Where a reading is backed only thanks to such readings (the shape alone made it win), its
-# confidence is at most SHAPE_CHOSEN_CONFIDENCE, below REVIEW_BELOW: it is kept, for review.
+# confidence is at most SHAPE_CHOSEN_CONFIDENCE (defaults), between this and REVIEW_BELOW: it is kept, for review.
 MIN_FIELD_CONFIDENCE = 0.34
+DATE_PARTS = ("day", "month")  # the fields whose ink a one-digit reading must explain all of
 CONFIDENT_CLASSIFIER = 0.9
-SHAPE_CHOSEN_CONFIDENCE = REVIEW_BELOW / 2
 # Votes: the classifier of handwritten digits, the page's own OCR of the gap (its look-alikes mapped), and
 # Tesseract restricted to digits over each binarization × height × page-segmentation mode (8 readings). Both
 # recognisers read the field as written and stood upright (each of handwriting.SHEARS), their votes shared out.
@@ -758,7 +758,7 @@ def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
         return None
     x0, y0, x1, y1 = spot.box
     ink = handwriting.ink_mask(image[max(0, y0) : y1, max(0, x0) : x1])
-    if value == spot.ocr_text and _reads_part_of(spot, ink, value):
+    if value == spot.ocr_text and spot.name in DATE_PARTS and _reads_part_of(value, _characters_inside(ink)):
         return None  # fewer digits than the ink holds ("4" of a written "24"), however sure OCR is of them
     inked = np.flatnonzero(ink.any(axis=0)) + max(0, x0)
     if len(inked) == 0:
@@ -768,13 +768,22 @@ def _printed(spot: _FieldSpot, image: np.ndarray) -> str | None:
     return value if outside <= UNREAD_INK_SHARE * len(inked) else None
 
 
-def _reads_part_of(spot: _FieldSpot, ink: np.ndarray, value: str) -> bool:
+def _reads_part_of(value: str, characters: int) -> bool:
     """Whether a one-digit day or month leaves ink of a digit's height unexplained before or after it (more
-    characters in the field's ink: handwriting.characters leaves dots, commas and rules out), as when a looped
-    "2" of a written "24" is read as nothing and the "4" alone is read. Two digits are a whole day or month
-    (a stray piece of a neighbouring letter or a digit broken at low resolution does not undo them); a number's
-    crop may hold part of the symbol's slash ("635/QĐ-UBND" read as one word): its characters are not counted."""
-    return spot.name in ("day", "month") and len(value) < 2 and len(handwriting.characters(ink)) > len(value)
+    `characters` in the field's ink, `_characters_inside`), as when a looped "2" of a written "24" is read as
+    nothing and the "4" alone is read. Two digits are a whole day or month (a stray piece of a neighbouring letter
+    or a digit broken at low resolution does not undo them). Only a day's or month's characters are counted: a
+    number's crop may hold part of the symbol's slash ("635/QĐ-UBND" read as one word)."""
+    return len(value) < 2 and characters > len(value)
+
+
+def _characters_inside(ink: np.ndarray) -> int:
+    """The characters of a field's ink (handwriting.characters leaves dots, commas and rules out), less the pieces
+    its crop's left or right edge cuts: the stem of a neighbouring letter (the "t" of "tháng") reaching into it."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    cut = [k for k in range(1, count) if stats[k, cv2.CC_STAT_LEFT] == 0
+           or stats[k, cv2.CC_STAT_LEFT] + stats[k, cv2.CC_STAT_WIDTH] >= ink.shape[1]]
+    return len(handwriting.characters(np.where(np.isin(labels, cut), 0, ink).astype(ink.dtype)))
 
 
 def _plausible(spot: _FieldSpot, value: str) -> bool:
@@ -902,16 +911,19 @@ def _read_field(spot: _FieldSpot, crop: np.ndarray, tesseract: list[tuple[str, f
     for vote in votes:
         if _plausible(spot, vote.text):
             groups.setdefault(_key(spot, vote.text), []).append(vote)
-    value, share = None, 0.0
+    value, share, part = None, 0.0, None
     shears = len(_shears(spot))
-    ink = handwriting.ink_mask(crop)
+    characters = _characters_inside(handwriting.ink_mask(crop)) if spot.name in DATE_PARTS else 0
     for backing in sorted(groups.values(), key=lambda group: -sum(vote.weight for vote in group)):
         share = sum(vote.weight for vote in backing) / everything
         if share < MIN_FIELD_CONFIDENCE:
             break
         if _backed(backing, shears):
             best = max((vote.text for vote in backing), key=lambda text: totals[text])
-            if _reads_part_of(spot, ink, best):
+            if part is not None and part not in best:
+                break  # after a reading of part of the ink, only a reading of all of it that holds that part
+            if _reads_part_of(best, characters):
+                part = best
                 continue  # part of what was written ("4" of a "24"): a reading of all of it may follow, else none
             value = best
             if not _backed([vote for vote in backing if vote.source != "topology"], shears):

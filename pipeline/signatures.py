@@ -43,12 +43,18 @@ _ORGANISATION_LABELS = ("co quan", "to chuc", "don vi", "organization", "organis
 _EMAIL_LABELS = ("email", "e-mail", "thu dien tu")
 _TIME_LABELS = ("thoi gian ky", "ngay ky", "ky ngay", "thoi gian", "ngay gio ky", "signing time", "date")
 # A stamp's lines as OCR reads them over a scanned or photocopied page (folded), its letters often misread: a
-# label ("Ký bởi:", "Email:", "Cơ quan:", "Thời gian ký:"), an e-mail ("ttcbth@)quangngai.gov.vn"), a clock
-# ("11:12:09", "202407:2514") or the offset a long time wraps onto ("_+07:00").
+# signing label ("Ký bởi:", "Thời gian ký:"; not the everyday "Email:", "Cơ quan:", "Đơn vị:" of contact lines
+# and lists), an e-mail with its "@" and domain ("ttcbth@)quangngai.gov.vn", OCR reading "@" as "@)"), a full
+# signing time, to the second as signing software prints it ("11:12:09"; a meeting's "14:00" or
+# "15/3/2025 14:00" is not one) or the offset a long time wraps onto ("_+07:00"; a phone number's "- 700" is not
+# one).
 _STAMP_LABEL = re.compile(r"(?:^|\s)(?:" + "|".join(re.escape(label) for label in (
-    *_SIGNER_LABELS, *_EMAIL_LABELS, *_ORGANISATION_LABELS, "thoi gian ky", "ngay ky", "ngay gio ky")) + r")\s*[:：]")
-_STAMP_EMAIL = re.compile(r"\w[@(]\S*\.|\bgov\s?\.\s?vn\b")
-_STAMP_CLOCK = re.compile(r"\d:\d\d|(?<!\d)[+-]\s?0?7:?00(?!\d)")
+    *_SIGNER_LABELS, "thoi gian ky", "ngay ky", "ngay gio ky")) + r")\s*[:：]")
+_STAMP_EMAIL = re.compile(r"[\w.+-]@\)?[\w-]+(?:\.[\w-]+)+")
+_STAMP_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d\d:\d\d(?!\d)|\+\s?07:?00(?!\d)")
+# An OCR line's words more than this many of their heights apart belong to different columns (a stamp printed
+# beside the header's "Số: 46/TB-UBND" shares its OCR line).
+STAMP_COLUMN_GAP = 2.0
 # Its lines lie at most this many of their heights apart; its other lines (the organisation's name, above or
 # between them) start at most this many heights, or this share of its width, left of its left edge, and end at
 # most that far past its right edge.
@@ -236,16 +242,30 @@ class _Line:
 
 
 def _ocr_lines(words: Sequence[OcrWord]) -> list[_Line]:
+    """The page's OCR lines, each cut where its words lie more than STAMP_COLUMN_GAP heights apart."""
     by_line: dict[int, list[int]] = {}
     for index, word in enumerate(words):
         by_line.setdefault(word.line, []).append(index)
     lines = []
     for indices in by_line.values():
-        boxes = [words[i].box for i in indices]
-        lines.append(_Line(tuple(indices), " ".join(words[i].text for i in indices),
-                           (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[0] + b[2] for b in boxes),
-                            max(b[1] + b[3] for b in boxes)), float(sorted(b[3] for b in boxes)[len(boxes) // 2])))
+        indices.sort(key=lambda i: words[i].box[0])
+        height = float(sorted(words[i].box[3] for i in indices)[len(indices) // 2])
+        segment: list[int] = []
+        for index in indices:
+            if segment and words[index].box[0] - max(words[i].box[0] + words[i].box[2] for i in segment) \
+                    > STAMP_COLUMN_GAP * height:
+                lines.append(_line(words, segment))
+                segment = []
+            segment.append(index)
+        lines.append(_line(words, segment))
     return sorted(lines, key=lambda line: line.box[1])
+
+
+def _line(words: Sequence[OcrWord], indices: Sequence[int]) -> _Line:
+    boxes = [words[i].box for i in indices]
+    return _Line(tuple(indices), " ".join(words[i].text for i in indices),
+                 (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[0] + b[2] for b in boxes),
+                  max(b[1] + b[3] for b in boxes)), float(sorted(b[3] for b in boxes)[len(boxes) // 2]))
 
 
 def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozenset[int]]]:
@@ -253,7 +273,8 @@ def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozen
     printed black over or above the header), each with the indices of its words: lines marked as a stamp's
     (`_Line.marker`) lying close together, a clock and a label or an e-mail among them, with the unmarked lines
     between them or just above them (the organisation's name, up to STAMP_NAME_LINES), most of their letters
-    inside its width. Each is read by `_read_ocr_stamp` (None where OCR misread its time)."""
+    inside its width. Each is read by `_read_ocr_stamp` (None where OCR misread its time: its words are then
+    the caller's to keep, since what cannot be read as a stamp may be the page's own text)."""
     lines = _ocr_lines(words)
     clusters: list[list[_Line]] = []
     for line in (line for line in lines if line.marker):
@@ -267,7 +288,7 @@ def find_ocr_stamps(words: Sequence[OcrWord]) -> list[tuple[Stamp | None, frozen
             clusters.append([line])
     found: list[tuple[Stamp | None, frozenset[int]]] = []
     for cluster in clusters:
-        if not any(_STAMP_CLOCK.search(line.text) for line in cluster) \
+        if not any(_STAMP_CLOCK.search(fold(line.text)) for line in cluster) \
                 or not {line.marker for line in cluster} & {"label", "email"}:
             continue
         height = float(sorted(line.height for line in cluster)[len(cluster) // 2])

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from registered_pages import Stamp, registered_dispatch, scribble
 
@@ -390,6 +391,20 @@ def test_ocr_fields_reading_of_part_of_a_day_is_not_taken_whole() -> None:
     four = cv2.copyMakeBorder(handwritten("4", 50, seed=3, font_face=cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, slant=0.0),
                               12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
     assert ocr._read_field(replace(day, box=(0, 0, four.shape[1], four.shape[0])), four, [("4", 95.0)] * 16).value == "4"
+
+
+@pytest.mark.parametrize("digit", ["2", "5"])
+def test_ocr_fields_one_digit_day_beside_a_neighbouring_letters_stem_is_read_whole(digit: str) -> None:
+    """A printed one-digit day whose crop the stem of the next word's "t" reaches into, cut by the crop's edge:
+    OCR and Tesseract both read the digit surely, and it is the day (the stem is no digit left unread)."""
+    import cv2
+
+    crop = np.full((60, 60), 255, np.uint8)
+    cv2.putText(crop, digit, (14, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 3)
+    crop[8:50, 55:60] = 0  # the "t" of "tháng", past the crop's right edge
+    day = ocr._FieldSpot("day", 0, 1, (0, 0, 60, 60), digit, 95.0, month=1, year=2025, read_span=(10.0, 45.0))
+    assert ocr._printed(day, crop) == digit
+    assert ocr._read_field(day, crop, [(digit, 95.0)] * 16).value == digit
 
 
 def test_ocr_fields_blank_fields_are_not_read() -> None:

@@ -3,6 +3,9 @@ its lines found by their marks, taken out of the text and recorded as a signatur
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from fakes_run import FAKE_STAGES, write_fake_scan
 
 from pipeline.extract import extract_record
@@ -56,10 +59,54 @@ def test_signatures_ocr_stamp_needs_a_clock_beside_a_label_or_e_mail() -> None:
     assert find_ocr_stamps(_page(*HEADER, *contact, *meeting)) == []
 
 
-def test_signatures_ocr_stamp_whose_time_is_misread_is_taken_out_unrecorded() -> None:
+def test_signatures_ocr_stamp_whose_time_is_misread_is_left_in_the_text_with_a_warning(tmp_path) -> None:
+    """A stamp that cannot be read may be the page's own text: its words stay, and the page says so."""
     misread = [*STAMP[:3], (1650, 134, 34, "xu 18.11202407:2514 -"), STAMP[4]]
-    ((stamp, indices),) = find_ocr_stamps(_page(*misread, *HEADER))
-    assert stamp is None and len(indices) == sum(len(text.split()) for *_, text in misread)
+    ((stamp, _indices),) = find_ocr_stamps(_page(*misread, *HEADER))
+    assert stamp is None
+    text = "\n".join(text for *_, text in misread) + "\n" + "\n".join(text for *_, text in HEADER)
+    result = run_page(PageTask(str(write_fake_scan(tmp_path / "p.fake", [text])), 0, DocumentKind.IMAGE,
+                               PageSettings(), FAKE_STAGES)).result
+    assert result.raw_text.split() == text.split() and result.stamps == []
+    assert any("stamp" in warning for warning in result.warnings)
+
+
+# Lines of an invitation's body, one under the other as a page prints them: a meeting time, everyday labels,
+# a contact e-mail, a scale, a clause's "2(b).", a web address and office hours.
+BODY_CASES = [
+    ["ỦY BAN NHÂN DÂN", "Số: 12/GM-UBND", "Kính gửi: Các sở, ban, ngành", "1. Thời gian: 14:00 ngày 15/3/2025",
+     "2. Đơn vị: Sở Tài chính chủ trì", "3. Địa điểm: Hội trường UBND tỉnh."],
+    ["Cơ quan: Sở Xây dựng", "Bản đồ tỷ lệ 1:2000 kèm theo", "Email: sxd@quangngai.gov.vn"],
+    ["theo điểm a khoản 2(b). của Quy chế", "gửi về trước 16:30 ngày 20/3/2025", "Tổ chức: Văn phòng"],
+    ["Trang thông tin: www.quangngai.gov.vn", "Tiếp dân từ 7:30 đến 11:00", "Đơn vị: Ban Tiếp công dân"],
+    ["Email: vp@quangngai.gov.vn", "Điện thoại: 0255 - 700 123", "Thời gian: 7:30"],
+    ["Liên hệ: Email: vp@quangngai.gov.vn", "Hạn gửi: 15/3/2025 16:30", "Người ký văn bản chịu trách nhiệm"],
+]
+
+
+@pytest.mark.parametrize("body", BODY_CASES)
+def test_signatures_ocr_stamp_is_not_body_text_close_together(body: list[str], tmp_path) -> None:
+    lines = [(420, 400 + 60 * number, 40, text) for number, text in enumerate(body)]
+    assert find_ocr_stamps(_page(*lines)) == []
+    text = "\n".join(body)
+    result = run_page(PageTask(str(write_fake_scan(tmp_path / "p.fake", [text])), 0, DocumentKind.IMAGE,
+                               PageSettings(), FAKE_STAGES)).result
+    assert result.raw_text.split() == text.split() and result.stamps == []
+
+
+def test_signatures_ocr_stamp_sharing_ocr_lines_with_the_header_takes_only_its_own_words() -> None:
+    """OCR puts a stamp printed beside the header's left column on the header's lines: only its words go."""
+    rows = [[(420, "ỦY BAN NHÂN DÂN")], [(420, "TỈNH QUẢNG NGÃI"), (1320, "Ký bởi: Ủy ban Nhân dân tỉnh")],
+            [(1320, "Email: ubnd@quangngai.gov.vn")],
+            [(420, "Số: 46/TB-UBND"), (1320, "Thời gian ký: 26/01/2025 11:12:09 +07:00")]]
+    words = []
+    for number, row in enumerate(rows):
+        for left, text in row:
+            words += [replace(word, line=number) for word in _page((left, 200 + 50 * number, 40, text))]
+    ((stamp, indices),) = find_ocr_stamps(words)
+    assert stamp is not None and stamp.time == "2025-01-26T11:12:09+07:00"
+    kept = " ".join(w.text for k, w in enumerate(words) if k not in indices)
+    assert kept == "ỦY BAN NHÂN DÂN TỈNH QUẢNG NGÃI Số: 46/TB-UBND"
 
 
 def test_signatures_ocr_stamp_is_out_of_the_header_and_recorded(tmp_path) -> None:

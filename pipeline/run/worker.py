@@ -227,8 +227,11 @@ def _ocr_result(task: PageTask, page: PageImage, reading: LayerReading | None, w
     signatures = list(reading.stamps) if reading else []
     in_stamps: set[int] = set()
     for stamp, indices in find_ocr_stamps(words):
+        if stamp is None:  # unread: its words stay, as they may be the page's own text
+            warnings.append("a signing stamp's time could not be read: its words are left in the text")
+            continue
         in_stamps |= indices
-        if stamp is not None and not any(same_moment(stamp.time, known.time) for known in signatures):
+        if not any(same_moment(stamp.time, known.time) for known in signatures):
             signatures.append(stamp_signature(stamp, task.index, OCR_STAMP))
     words = [word for index, word in enumerate(words) if index not in in_stamps]
     raw_text = ocr.text if len(words) == len(ocr.words) else words_to_text(words)
