@@ -15,7 +15,11 @@ import web_archive
 from browser_support import BrowserUnavailable, chromium, serve
 from components import require
 from fakes_run import FAKE_STAGES
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 
 from pipeline.archive import open_archive
@@ -64,6 +68,11 @@ def _wait(condition, seconds=20.0):
         try:
             value = condition()
         except (NoSuchElementException, StaleElementReferenceException):
+            value = None
+        except WebDriverException as error:
+            # Chromium reports a node replaced while the page reloads this way too, not only as a stale element.
+            if "does not belong to the document" not in str(error):
+                raise
             value = None
         if value:
             return value
